@@ -1,0 +1,137 @@
+//! The canonical JSON writer: the bytes every signature is made over.
+//!
+//! This is canonical JSON as TUF specifies it (OLPC) and as securesystemslib's
+//! `encode_canonical` writes it, byte for byte:
+//! - object keys sorted by their UTF-8 bytes, no whitespace;
+//! - integers only;
+//! - in strings only `"` and `\` are escaped; every other character, control
+//!   characters and PEM newlines included, is written raw;
+//! - no Unicode normalisation.
+//!
+//! It is not RFC 8785 (JCS), which escapes control characters and sorts keys
+//! by UTF-16 code units; a JCS library would produce different bytes and
+//! break every signature made by python-tuf.
+
+use serde_json::Value;
+
+/// Why a value cannot be written as canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CanonicalError {
+    /// A floating-point number: canonical JSON has integers only.
+    #[error("canonical JSON has integers only, found the number {0}")]
+    Float(String),
+    /// The value could not be turned into JSON at all (a serde error while
+    /// converting a typed value).
+    #[error("cannot represent the value as JSON: {0}")]
+    Serialize(String),
+}
+
+/// Writes `value` as canonical JSON into `out`.
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            if let Some(v) = n.as_u64() {
+                out.extend_from_slice(v.to_string().as_bytes());
+            } else if let Some(v) = n.as_i64() {
+                out.extend_from_slice(v.to_string().as_bytes());
+            } else {
+                return Err(CanonicalError::Float(n.to_string()));
+            }
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            // Sort explicitly: serde_json's map keeps insertion order when
+            // some crate in the build turns on `preserve_order`.
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (key, item)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_canonical(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// The canonical JSON of `value`.
+pub fn to_canonical_vec(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::new();
+    write_canonical(value, &mut out)?;
+    Ok(out)
+}
+
+/// The canonical JSON of any serializable value (a metadata type, say).
+pub fn to_canonical_bytes<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> Result<Vec<u8>, CanonicalError> {
+    let value =
+        serde_json::to_value(value).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
+    to_canonical_vec(&value)
+}
+
+/// Reads JSON as any tool writes it and returns its canonical form.
+pub fn canonicalize(text: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    let value = crate::parse::parse_json(text)?;
+    Ok(to_canonical_vec(&value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sorts_keys_and_escapes_only_quote_and_backslash() {
+        let v = json!({"b": "x\"y\\z\n\u{1}", "a": [true, null, -3], "é": {}, "Z": 1});
+        assert_eq!(
+            to_canonical_vec(&v).unwrap(),
+            "{\"Z\":1,\"a\":[true,null,-3],\"b\":\"x\\\"y\\\\z\n\u{1}\",\"é\":{}}".as_bytes()
+        );
+    }
+
+    #[test]
+    fn floats_are_refused() {
+        assert_eq!(
+            to_canonical_vec(&json!({"a": 1.5})),
+            Err(CanonicalError::Float("1.5".into()))
+        );
+    }
+
+    #[test]
+    fn output_is_read_back_by_the_canonical_reader() {
+        let v = json!({"k": ["\"", "\\", "\u{7f}", "😀"], "n": u64::MAX, "m": i64::MIN});
+        let bytes = to_canonical_vec(&v).unwrap();
+        crate::reader::Json::parse_canonical(&bytes).unwrap();
+    }
+}

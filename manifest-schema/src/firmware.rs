@@ -1,0 +1,74 @@
+//! The firmware fields fwsign puts on a target, under `custom.fwsign`.
+//!
+//! TUF leaves `custom` to applications; namespacing ours under one key keeps
+//! other tools' custom fields (and theirs ours) from colliding. The device
+//! reads the same fields from canonical bytes with the zero-copy reader.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::metadata::UnknownFields;
+
+/// What a device needs to know about a firmware image before it boots it.
+///
+/// In a target's `custom` object:
+/// ```json
+/// {"fwsign": {"hardware_ids": ["evc-a1"], "security_counter": 3, "version": "1.0.0"}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FirmwareInfo {
+    /// Hardware IDs the image may run on; a device refuses an image that
+    /// does not list its own. At least one.
+    pub hardware_ids: Vec<String>,
+    /// The firmware version, a semantic version (`1.4.0`, `2.0.0-rc.1`).
+    pub version: String,
+    /// Anti-rollback counter: a device refuses an image whose counter is
+    /// below the one it has installed, and raises its own on confirm.
+    pub security_counter: u64,
+    /// The oldest bootloader version (semantic version) that can start this
+    /// image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_bootloader_version: Option<String>,
+    /// Lowercase hex SHA-256 of the image's software bill of materials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_sha256: Option<String>,
+    /// Fields added by later versions or other tools.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+impl FirmwareInfo {
+    /// The key under `custom` that holds these fields.
+    pub const CUSTOM_KEY: &'static str = "fwsign";
+
+    /// Checks the fields' formats.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.hardware_ids.is_empty() || self.hardware_ids.iter().any(String::is_empty) {
+            return Err(Error::Format(
+                "firmware hardware_ids must list at least one non-empty ID".into(),
+            ));
+        }
+        semver::Version::parse(&self.version).map_err(|e| {
+            Error::Format(format!(
+                "firmware version {:?} is not a semantic version: {e}",
+                self.version
+            ))
+        })?;
+        if let Some(v) = &self.min_bootloader_version {
+            semver::Version::parse(v).map_err(|e| {
+                Error::Format(format!(
+                    "min_bootloader_version {v:?} is not a semantic version: {e}"
+                ))
+            })?;
+        }
+        if let Some(d) = &self.sbom_sha256 {
+            if d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(Error::Format(format!(
+                    "sbom_sha256 {d:?} is not 64 lowercase hex digits"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,428 @@
+//! Serde types for TUF 1.0 metadata, for building, editing and displaying it.
+//!
+//! These types never decide trust: signatures and thresholds are checked by
+//! the verification core in `fwsign-sign` over canonical bytes. What they
+//! guarantee is that nothing is lost: every object keeps the fields it does
+//! not know in `unknown`, and writing it back produces the same canonical
+//! bytes, so metadata from other TUF tools still verifies after fwsign has
+//! read and re-written it.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::Error;
+use crate::canonical::to_canonical_bytes;
+use crate::firmware::FirmwareInfo;
+
+/// Fields fwsign does not know, kept as they were read.
+pub type UnknownFields = BTreeMap<String, Value>;
+
+/// The TUF specification version fwsign writes.
+pub const SPEC_VERSION: &str = "1.0.31";
+
+/// A signed metadata document: the envelope around one role's `signed` part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Signed<T> {
+    /// Signatures over the canonical JSON of `signed`. A key ID appears at
+    /// most once.
+    pub signatures: Vec<Signature>,
+    /// The role's content.
+    pub signed: T,
+    /// Fields other tools put in the envelope.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// One signature in an envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Signature {
+    /// Names the key in the delegator's key table.
+    pub keyid: String,
+    /// Hex: DER for ECDSA, 64 raw bytes for Ed25519.
+    pub sig: String,
+    /// Fields other tools put beside a signature.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// A public key as TUF lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Key {
+    /// `ed25519`, `ecdsa` (or `ecdsa-sha2-nistp256`), `rsa`.
+    pub keytype: String,
+    /// `ed25519`, `ecdsa-sha2-nistp256`, `rsassa-pss-sha256`.
+    pub scheme: String,
+    /// The public key material.
+    pub keyval: KeyVal,
+    /// Fields other tools put on a key (securesystemslib's
+    /// `keyid_hash_algorithms`, for one).
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The public part of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyVal {
+    /// Hex (Ed25519) or PEM SubjectPublicKeyInfo (ECDSA, RSA).
+    pub public: String,
+    /// Other fields of `keyval`.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The keys and threshold of a top-level role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleKeys {
+    /// Key IDs allowed to sign for the role.
+    pub keyids: Vec<String>,
+    /// How many distinct keys must sign; at least 1.
+    pub threshold: u64,
+    /// Other fields of the role entry.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The root role: the keys of every top-level role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Root {
+    /// Always `root`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// The TUF specification version, `1.x.y`.
+    pub spec_version: String,
+    /// Whether metadata and targets are published under versioned and
+    /// hash-prefixed names.
+    pub consistent_snapshot: bool,
+    /// Version of this root, from 1, each new root exactly one more.
+    pub version: u64,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expires: String,
+    /// Every key of a top-level role, by key ID.
+    pub keys: BTreeMap<String, Key>,
+    /// `root`, `targets`, `snapshot` and `timestamp`.
+    pub roles: BTreeMap<String, RoleKeys>,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// A targets role, top-level or delegated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Targets {
+    /// Always `targets`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// The TUF specification version, `1.x.y`.
+    pub spec_version: String,
+    /// Version of this role.
+    pub version: u64,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expires: String,
+    /// The target files this role vouches for, by name.
+    pub targets: BTreeMap<String, TargetFile>,
+    /// Roles this one hands part of its namespace to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegations: Option<Delegations>,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// One target file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetFile {
+    /// Length in bytes.
+    pub length: u64,
+    /// Lowercase hex digests by algorithm (`sha256`, `sha512`).
+    pub hashes: BTreeMap<String, String>,
+    /// Application fields; fwsign's firmware fields sit under
+    /// `custom.fwsign` (see [`FirmwareInfo`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Value>,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// Delegations of a targets role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Delegations {
+    /// Keys of the delegated roles, by key ID.
+    pub keys: BTreeMap<String, Key>,
+    /// Delegated roles, in the order a client searches them.
+    pub roles: Vec<DelegatedRole>,
+    /// Fields other tools add (`succinct_roles`, for one).
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// One delegated role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DelegatedRole {
+    /// The role name, `[A-Za-z0-9._-]+` for roles fwsign creates.
+    pub name: String,
+    /// Key IDs allowed to sign for the role.
+    pub keyids: Vec<String>,
+    /// How many distinct keys must sign; at least 1.
+    pub threshold: u64,
+    /// Whether a search stops at this role when the path matches.
+    pub terminating: bool,
+    /// Shell-style patterns matched per `/`-separated part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// Hex prefixes of the SHA-256 of target names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hash_prefixes: Option<Vec<String>>,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The snapshot role: the versions of every targets role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    /// Always `snapshot`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// The TUF specification version, `1.x.y`.
+    pub spec_version: String,
+    /// Version of this snapshot.
+    pub version: u64,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expires: String,
+    /// `ROLE.json` for every targets role.
+    pub meta: BTreeMap<String, MetaFile>,
+    /// Fields other tools add; fwsign records its audit-log head here as
+    /// `x-fwsign-audit-head`.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The timestamp role: the current snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Timestamp {
+    /// Always `timestamp`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// The TUF specification version, `1.x.y`.
+    pub spec_version: String,
+    /// Version of this timestamp.
+    pub version: u64,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expires: String,
+    /// `snapshot.json` only.
+    pub meta: BTreeMap<String, MetaFile>,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// A metadata file listed by snapshot or timestamp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MetaFile {
+    /// The listed file's version.
+    pub version: u64,
+    /// Its length in bytes, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Its digests, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<BTreeMap<String, String>>,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// What the four role types have in common.
+pub trait RoleType: Serialize + DeserializeOwned {
+    /// The `_type` value.
+    const TYPE: &'static str;
+    /// The `_type` field as read.
+    fn type_field(&self) -> &str;
+    /// The role's version.
+    fn version(&self) -> u64;
+    /// The role's expiry, as written.
+    fn expires(&self) -> &str;
+    /// The role's `spec_version`.
+    fn spec_version(&self) -> &str;
+    /// Role-specific checks beyond the common ones.
+    fn check(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+macro_rules! role_type {
+    ($ty:ty, $name:literal) => {
+        impl RoleType for $ty {
+            const TYPE: &'static str = $name;
+            fn type_field(&self) -> &str {
+                &self.type_
+            }
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn expires(&self) -> &str {
+                &self.expires
+            }
+            fn spec_version(&self) -> &str {
+                &self.spec_version
+            }
+            fn check(&self) -> Result<(), Error> {
+                self.check_role()
+            }
+        }
+    };
+}
+role_type!(Root, "root");
+role_type!(Targets, "targets");
+role_type!(Snapshot, "snapshot");
+role_type!(Timestamp, "timestamp");
+
+impl Root {
+    fn check_role(&self) -> Result<(), Error> {
+        for (name, role) in &self.roles {
+            if role.threshold == 0 {
+                return Err(Error::ThresholdZero { role: name.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Targets {
+    fn check_role(&self) -> Result<(), Error> {
+        if let Some(delegations) = &self.delegations {
+            for role in &delegations.roles {
+                if role.threshold == 0 {
+                    return Err(Error::ThresholdZero {
+                        role: role.name.clone(),
+                    });
+                }
+                if role.paths.is_some() == role.path_hash_prefixes.is_some() {
+                    return Err(Error::Format(format!(
+                        "delegated role {:?} must have exactly one of paths and path_hash_prefixes",
+                        role.name
+                    )));
+                }
+            }
+        }
+        for (name, target) in &self.targets {
+            if target.firmware().is_err() {
+                return Err(Error::Format(format!(
+                    "target {name:?} has malformed firmware fields under custom.fwsign"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Snapshot {
+    fn check_role(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl Timestamp {
+    fn check_role(&self) -> Result<(), Error> {
+        if !self.meta.contains_key("snapshot.json") || self.meta.len() != 1 {
+            return Err(Error::Format(
+                "timestamp meta must list snapshot.json and nothing else".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TargetFile {
+    /// The firmware fields under `custom.fwsign`, if present.
+    pub fn firmware(&self) -> Result<Option<FirmwareInfo>, Error> {
+        match self.custom.as_ref().and_then(|c| c.get(FirmwareInfo::CUSTOM_KEY)) {
+            None => Ok(None),
+            Some(v) => {
+                let info: FirmwareInfo = serde_json::from_value(v.clone())
+                    .map_err(|e| Error::Format(format!("custom.fwsign: {e}")))?;
+                info.check()?;
+                Ok(Some(info))
+            }
+        }
+    }
+
+    /// Sets the firmware fields under `custom.fwsign`, keeping every other
+    /// custom field.
+    pub fn set_firmware(&mut self, info: &FirmwareInfo) -> Result<(), Error> {
+        let value = serde_json::to_value(info).map_err(|e| Error::Format(e.to_string()))?;
+        let custom = self
+            .custom
+            .get_or_insert_with(|| Value::Object(serde_json::Map::new()));
+        match custom {
+            Value::Object(map) => {
+                map.insert(FirmwareInfo::CUSTOM_KEY.to_owned(), value);
+                Ok(())
+            }
+            _ => Err(Error::Format("custom is not an object".into())),
+        }
+    }
+}
+
+/// Checks `spec_version` is `1.<minor>[.<patch>]`, as python-tuf does.
+pub fn check_spec_version(spec: &str) -> Result<(), Error> {
+    let parts: Vec<&str> = spec.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !(numeric && (parts.len() == 2 || parts.len() == 3) && parts[0] == "1") {
+        return Err(Error::SpecVersion(spec.to_owned()));
+    }
+    Ok(())
+}
+
+impl<T: RoleType> Signed<T> {
+    /// Reads a metadata document as any TUF tool writes it (indented or not)
+    /// and checks its shape: `_type`, `spec_version`, `expires`, thresholds.
+    /// This does not check signatures.
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Self, Error> {
+        let value = crate::parse::parse_json(bytes)?;
+        Self::from_value(value)
+    }
+
+    /// Like [`Signed::from_json_slice`], from an already parsed value.
+    pub fn from_value(value: Value) -> Result<Self, Error> {
+        let doc: Self = serde_json::from_value(value).map_err(|e| Error::Format(e.to_string()))?;
+        let signed = &doc.signed;
+        if signed.type_field() != T::TYPE {
+            return Err(Error::WrongType {
+                expected: T::TYPE,
+                found: signed.type_field().to_owned(),
+            });
+        }
+        check_spec_version(signed.spec_version())?;
+        if crate::expiry::parse_expires(signed.expires().as_bytes()).is_none() {
+            return Err(Error::BadExpires(signed.expires().to_owned()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for sig in &doc.signatures {
+            if !seen.insert(sig.keyid.as_str()) {
+                return Err(Error::DuplicateSignature {
+                    keyid: sig.keyid.clone(),
+                });
+            }
+        }
+        signed.check()?;
+        Ok(doc)
+    }
+
+    /// The canonical bytes of `signed`: what every signature covers.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, Error> {
+        Ok(to_canonical_bytes(&self.signed)?)
+    }
+
+    /// The whole envelope as canonical JSON, the form fwsign stores and the
+    /// device reads.
+    pub fn to_canonical_json(&self) -> Result<Vec<u8>, Error> {
+        Ok(to_canonical_bytes(self)?)
+    }
+}
