@@ -15,9 +15,15 @@ pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
         return None;
     }
     let sep = |i: usize, c: u8| text.get(i) == Some(&c);
-    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':'))
-        || !sep(19, b'Z')
-    {
+    let separators = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'Z'),
+    ];
+    if !separators.iter().all(|&(i, c)| sep(i, c)) {
         return None;
     }
     let num = |from: usize, to: usize| -> Option<i64> {
@@ -26,7 +32,9 @@ pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
             if !b.is_ascii_digit() {
                 return None;
             }
-            v = v.checked_mul(10)?.checked_add(i64::from(b.wrapping_sub(b'0')))?;
+            v = v
+                .checked_mul(10)?
+                .checked_add(i64::from(b.wrapping_sub(b'0')))?;
         }
         Some(v)
     };
@@ -100,6 +108,10 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
 }
 
 #[cfg(feature = "std")]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "host only, and `secs` is range-checked first, so no step can overflow"
+)]
 mod format {
     use super::UnixTime;
 

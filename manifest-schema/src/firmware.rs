@@ -62,12 +62,12 @@ impl FirmwareInfo {
                 ))
             })?;
         }
-        if let Some(d) = &self.sbom_sha256 {
-            if d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                return Err(Error::Format(format!(
-                    "sbom_sha256 {d:?} is not 64 lowercase hex digits"
-                )));
-            }
+        if let Some(d) = &self.sbom_sha256
+            && (d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Err(Error::Format(format!(
+                "sbom_sha256 {d:?} is not 64 lowercase hex digits"
+            )));
         }
         Ok(())
     }

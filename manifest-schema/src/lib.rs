@@ -19,9 +19,10 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+
 // The reader and the expiry parser are on the device path: no panics, no
 // unchecked arithmetic or indexing.
-#![cfg_attr(
+#[cfg_attr(
     not(test),
     deny(
         clippy::indexing_slicing,
@@ -31,8 +32,17 @@
         clippy::panic
     )
 )]
-
 pub mod expiry;
+#[cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 pub mod reader;
 
 #[cfg(feature = "std")]

@@ -340,7 +340,11 @@ impl Timestamp {
 impl TargetFile {
     /// The firmware fields under `custom.fwsign`, if present.
     pub fn firmware(&self) -> Result<Option<FirmwareInfo>, Error> {
-        match self.custom.as_ref().and_then(|c| c.get(FirmwareInfo::CUSTOM_KEY)) {
+        match self
+            .custom
+            .as_ref()
+            .and_then(|c| c.get(FirmwareInfo::CUSTOM_KEY))
+        {
             None => Ok(None),
             Some(v) => {
                 let info: FirmwareInfo = serde_json::from_value(v.clone())

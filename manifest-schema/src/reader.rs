@@ -110,12 +110,20 @@ impl core::fmt::Display for ReadError {
                 "number at offset {offset} is not a canonical integer (no fraction, exponent or leading zero)"
             ),
             Self::IntegerOutOfRange { offset } => {
-                write!(f, "integer at offset {offset} is outside the i64 and u64 ranges")
+                write!(
+                    f,
+                    "integer at offset {offset} is outside the i64 and u64 ranges"
+                )
             }
             Self::TooDeep { offset } => {
-                write!(f, "nesting deeper than {MAX_DEPTH} levels at offset {offset}")
+                write!(
+                    f,
+                    "nesting deeper than {MAX_DEPTH} levels at offset {offset}"
+                )
             }
-            Self::TrailingData { offset } => write!(f, "data after the JSON value at offset {offset}"),
+            Self::TrailingData { offset } => {
+                write!(f, "data after the JSON value at offset {offset}")
+            }
         }
     }
 }
@@ -677,10 +685,19 @@ mod tests {
     #[test]
     fn refuses_non_canonical_spellings() {
         assert_eq!(err(r#"{"a": 1}"#), ReadError::UnexpectedByte { offset: 5 });
-        assert_eq!(err(r#"{"b":1,"a":2}"#), ReadError::KeysNotSorted { offset: 7 });
-        assert_eq!(err(r#"{"a":1,"a":2}"#), ReadError::DuplicateKey { offset: 7 });
+        assert_eq!(
+            err(r#"{"b":1,"a":2}"#),
+            ReadError::KeysNotSorted { offset: 7 }
+        );
+        assert_eq!(
+            err(r#"{"a":1,"a":2}"#),
+            ReadError::DuplicateKey { offset: 7 }
+        );
         assert_eq!(err(r#""\n""#), ReadError::NonCanonicalEscape { offset: 1 });
-        assert_eq!(err(r#""\u0041""#), ReadError::NonCanonicalEscape { offset: 1 });
+        assert_eq!(
+            err(r#""\u0041""#),
+            ReadError::NonCanonicalEscape { offset: 1 }
+        );
         assert_eq!(err("1.5"), ReadError::NonCanonicalNumber { offset: 0 });
         assert_eq!(err("1e3"), ReadError::NonCanonicalNumber { offset: 0 });
         assert_eq!(err("01"), ReadError::NonCanonicalNumber { offset: 0 });
@@ -721,7 +738,14 @@ mod tests {
     #[test]
     fn arbitrary_bytes_never_panic() {
         let inputs: [&[u8]; 8] = [
-            b"{", b"{\"", b"{\"a\"", b"{\"a\":", b"[-", b"\"\\", b"-", b"{\"a\":1,}",
+            b"{",
+            b"{\"",
+            b"{\"a\"",
+            b"{\"a\":",
+            b"[-",
+            b"\"\\",
+            b"-",
+            b"{\"a\":1,}",
         ];
         for input in inputs {
             assert!(Json::parse_canonical(input).is_err(), "{input:?}");

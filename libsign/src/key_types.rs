@@ -1,0 +1,178 @@
+//! The signature algorithms the verification core can check, behind one
+//! trait, so each build registers what it links: the device P-256 and/or
+//! Ed25519, the host also RSA-PSS for reading other tools' repositories.
+//!
+//! A signature whose key type no registered [`KeyType`] handles simply does
+//! not count toward a threshold; it is not an error, because a repository may
+//! legitimately list keys this build cannot check.
+
+use fwsign_manifest_schema::reader::{Json, JsonStr};
+use sha2::{Digest, Sha256};
+
+/// The identity of a key's material, independent of its key ID and of how
+/// its public key is spelled (PEM or hex, `ecdsa` or
+/// `ecdsa-sha2-nistp256`): SHA-256 over an algorithm tag and the normalised
+/// public key. Thresholds count distinct identities, never key IDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KeyIdentity(pub [u8; 32]);
+
+impl KeyIdentity {
+    /// The identity of `public` (normalised public key bytes) under `tag`.
+    pub fn of(tag: &[u8], public: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(tag);
+        h.update([0u8]);
+        h.update(public);
+        Self(h.finalize().into())
+    }
+}
+
+/// Why one signature does not count. Deliberately coarse, like
+/// [`signature::Error`]: which step of a signature check failed tells an
+/// attacker more than it helps a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// The public key cannot be read.
+    BadKey,
+    /// The signature is malformed or does not verify.
+    BadSignature,
+}
+
+/// A signature algorithm the verification core can check.
+pub trait KeyType: Sync {
+    /// Whether this implementation handles keys with this `keytype` and
+    /// `scheme`.
+    fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool;
+
+    /// Checks `sig` (the hex string from the envelope) over `message` with
+    /// the key whose `keyval` object is given, and returns the key's
+    /// identity when it verifies.
+    fn verify(
+        &self,
+        keyval: Json<'_>,
+        message: &[u8],
+        sig: JsonStr<'_>,
+    ) -> Result<KeyIdentity, Rejected>;
+}
+
+/// Decodes hex (either case) into `out`, returning the decoded bytes.
+fn hex_into<'o>(hex: JsonStr<'_>, out: &'o mut [u8]) -> Result<&'o [u8], Rejected> {
+    let text = hex.as_plain().ok_or(Rejected::BadSignature)?;
+    base16ct::mixed::decode(text, out).map_err(|_| Rejected::BadSignature)
+}
+
+/// ECDSA over NIST P-256 with SHA-256 (`ecdsa-sha2-nistp256`), keys as SPKI
+/// PEM (securesystemslib's form) or hex SEC1 points, signatures as hex DER.
+#[cfg(feature = "p256")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EcdsaP256;
+
+#[cfg(feature = "p256")]
+impl EcdsaP256 {
+    /// Reads the public key from `keyval.public`.
+    pub fn public_key(keyval: Json<'_>) -> Result<p256::PublicKey, Rejected> {
+        use p256::pkcs8::DecodePublicKey;
+        let public = keyval
+            .get("public")
+            .and_then(|p| p.as_str())
+            .and_then(|s| s.as_plain())
+            .ok_or(Rejected::BadKey)?;
+        if public.starts_with("-----BEGIN") {
+            // An SPKI for P-256 is 91 bytes; leave room for explicit
+            // parameters some tools write.
+            let mut der = [0u8; 256];
+            let (label, der) =
+                pem_rfc7468::decode(public.as_bytes(), &mut der).map_err(|_| Rejected::BadKey)?;
+            if label != "PUBLIC KEY" {
+                return Err(Rejected::BadKey);
+            }
+            p256::PublicKey::from_public_key_der(der).map_err(|_| Rejected::BadKey)
+        } else {
+            let mut sec1 = [0u8; 65];
+            let point = base16ct::mixed::decode(public, &mut sec1).map_err(|_| Rejected::BadKey)?;
+            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
+        }
+    }
+}
+
+#[cfg(feature = "p256")]
+impl KeyType for EcdsaP256 {
+    fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
+        (keytype.eq_str("ecdsa") || keytype.eq_str("ecdsa-sha2-nistp256"))
+            && scheme.eq_str("ecdsa-sha2-nistp256")
+    }
+
+    fn verify(
+        &self,
+        keyval: Json<'_>,
+        message: &[u8],
+        sig: JsonStr<'_>,
+    ) -> Result<KeyIdentity, Rejected> {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        use signature::Verifier;
+        let public = Self::public_key(keyval)?;
+        let mut buf = [0u8; 80];
+        let der = hex_into(sig, &mut buf)?;
+        let signature =
+            p256::ecdsa::Signature::from_der(der).map_err(|_| Rejected::BadSignature)?;
+        let key = p256::ecdsa::VerifyingKey::from(&public);
+        key.verify(message, &signature)
+            .map_err(|_| Rejected::BadSignature)?;
+        Ok(KeyIdentity::of(
+            b"ecdsa-p256",
+            public.to_sec1_point(false).as_bytes(),
+        ))
+    }
+}
+
+/// Ed25519 (`ed25519`), keys and signatures as hex. Verification is strict
+/// (RFC 8032 with small-order keys and non-canonical encodings refused), so
+/// one signature cannot be re-encoded into a second that also verifies.
+#[cfg(feature = "ed25519")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ed25519;
+
+#[cfg(feature = "ed25519")]
+impl KeyType for Ed25519 {
+    fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
+        keytype.eq_str("ed25519") && scheme.eq_str("ed25519")
+    }
+
+    fn verify(
+        &self,
+        keyval: Json<'_>,
+        message: &[u8],
+        sig: JsonStr<'_>,
+    ) -> Result<KeyIdentity, Rejected> {
+        let public = keyval
+            .get("public")
+            .and_then(|p| p.as_str())
+            .and_then(|s| s.as_plain())
+            .ok_or(Rejected::BadKey)?;
+        let mut key_bytes = [0u8; 32];
+        let decoded =
+            base16ct::mixed::decode(public, &mut key_bytes).map_err(|_| Rejected::BadKey)?;
+        if decoded.len() != 32 {
+            return Err(Rejected::BadKey);
+        }
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).map_err(|_| Rejected::BadKey)?;
+        let mut sig_bytes = [0u8; 64];
+        if hex_into(sig, &mut sig_bytes)?.len() != 64 {
+            return Err(Rejected::BadSignature);
+        }
+        let signature = ed25519_dalek::Signature::from_bytes(&sig_bytes);
+        key.verify_strict(message, &signature)
+            .map_err(|_| Rejected::BadSignature)?;
+        Ok(KeyIdentity::of(b"ed25519", &key_bytes))
+    }
+}
+
+/// The key types this build links, in the order they are tried.
+pub const BUILTIN: &[&dyn KeyType] = &[
+    #[cfg(feature = "p256")]
+    &EcdsaP256,
+    #[cfg(feature = "ed25519")]
+    &Ed25519,
+];

@@ -1,0 +1,635 @@
+//! The verification core: every trust decision fwsign makes.
+//!
+//! It runs unchanged on the host and on the device (`no_std`, no allocator):
+//! the bootloader, the TUF client, `bundle verify`, `repo status` and
+//! `repo publish` all call [`verify_threshold`] over canonical bytes. Working
+//! memory comes from the caller ([`ThresholdWork`]); running out of it is
+//! [`VerifyError::CapacityExceeded`], never a silent truncation.
+//!
+//! The rules, as python-tuf applies them and a little stricter where that
+//! closes an attack:
+//! - a role is trusted when at least `threshold` signatures from distinct
+//!   authorised keys verify over the canonical bytes of `signed`;
+//! - "distinct" means distinct key material ([`KeyIdentity`]): one public key
+//!   listed under two key IDs counts once;
+//! - a key ID that signs twice in one envelope makes the whole document
+//!   invalid, whatever the threshold;
+//! - signatures by keys the role does not authorise, by keys of types this
+//!   build lacks, and empty or malformed signatures are ignored;
+//! - a threshold of 0 is invalid metadata.
+
+use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
+use fwsign_manifest_schema::reader::{Json, JsonStr, Kind, ReadError};
+
+use crate::key_types::{KeyIdentity, KeyType};
+
+/// Why metadata could not be verified or does not meet its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The document is not canonical JSON.
+    Json(ReadError),
+    /// A field the format requires is missing or has the wrong type.
+    Malformed(&'static str),
+    /// `_type` is not the role type expected.
+    WrongRoleType {
+        /// The `_type` expected.
+        expected: &'static str,
+    },
+    /// The delegator does not list the role being verified.
+    UnknownRole,
+    /// A role's threshold is 0, which any signature list would meet.
+    ThresholdZero,
+    /// One key ID signs twice in one envelope.
+    DuplicateSignature,
+    /// Fewer distinct authorised keys signed than the threshold requires.
+    ThresholdNotMet {
+        /// Valid signatures from distinct authorised keys.
+        valid: usize,
+        /// The role's threshold.
+        threshold: u64,
+    },
+    /// The caller's working memory is too small for this document.
+    CapacityExceeded(&'static str),
+    /// The document expired before the time it was checked against.
+    Expired,
+}
+
+impl From<ReadError> for VerifyError {
+    fn from(e: ReadError) -> Self {
+        Self::Json(e)
+    }
+}
+
+impl core::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Json(e) => write!(f, "not canonical JSON: {e}"),
+            Self::Malformed(what) => write!(f, "malformed metadata: {what}"),
+            Self::WrongRoleType { expected } => write!(f, "expected {expected} metadata"),
+            Self::UnknownRole => f.write_str("the delegating metadata does not list this role"),
+            Self::ThresholdZero => f.write_str("threshold is 0; it must be at least 1"),
+            Self::DuplicateSignature => f.write_str("one key ID signs twice in one document"),
+            Self::ThresholdNotMet { valid, threshold } => write!(
+                f,
+                "{valid} valid signature(s) from distinct authorised keys, threshold is {threshold}"
+            ),
+            Self::CapacityExceeded(what) => write!(f, "working memory too small for {what}"),
+            Self::Expired => f.write_str("metadata has expired"),
+        }
+    }
+}
+
+impl core::error::Error for VerifyError {}
+
+/// A signed metadata document: `{"signatures": [...], "signed": {...}}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    signatures: Json<'a>,
+    signed: Json<'a>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Reads a canonical envelope. The signed bytes are taken as they stand.
+    pub fn parse(doc: &'a [u8]) -> Result<Self, VerifyError> {
+        let root = Json::parse_canonical(doc)?;
+        let signatures = root
+            .get("signatures")
+            .filter(|s| s.kind() == Kind::Array)
+            .ok_or(VerifyError::Malformed("signatures must be an array"))?;
+        let signed = root
+            .get("signed")
+            .filter(|s| s.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed("signed must be an object"))?;
+        Ok(Self { signatures, signed })
+    }
+
+    /// The canonical bytes every signature covers.
+    pub fn signed_bytes(&self) -> &'a [u8] {
+        self.signed.as_bytes()
+    }
+
+    /// The `signed` object.
+    pub fn signed(&self) -> Json<'a> {
+        self.signed
+    }
+
+    /// The `signatures` array.
+    pub fn signatures(&self) -> Json<'a> {
+        self.signatures
+    }
+
+    /// Checks `_type` and returns the fields every role has.
+    pub fn common(&self, expected: &'static str) -> Result<Common, VerifyError> {
+        let type_ok = self
+            .signed
+            .get("_type")
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| t.eq_str(expected));
+        if !type_ok {
+            return Err(VerifyError::WrongRoleType { expected });
+        }
+        let version =
+            self.signed
+                .get("version")
+                .and_then(|v| v.as_u64())
+                .ok_or(VerifyError::Malformed(
+                    "version must be a non-negative integer",
+                ))?;
+        let expires = self
+            .signed
+            .get("expires")
+            .and_then(|e| e.as_str())
+            .and_then(|e| e.as_plain())
+            .and_then(|e| parse_expires(e.as_bytes()))
+            .ok_or(VerifyError::Malformed(
+                "expires must be YYYY-MM-DDTHH:MM:SSZ",
+            ))?;
+        Ok(Common { version, expires })
+    }
+}
+
+/// Fields every role carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Common {
+    /// The role's version.
+    pub version: u64,
+    /// When the role expires.
+    pub expires: UnixTime,
+}
+
+impl Common {
+    /// Refuses metadata that has expired at `now` (TUF: expired when
+    /// `expires <= now`).
+    pub fn check_expiry(&self, now: UnixTime) -> Result<(), VerifyError> {
+        if self.expires <= now {
+            Err(VerifyError::Expired)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The key IDs and threshold a delegator gives a role.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleKeys<'a> {
+    /// The array of authorised key IDs.
+    pub keyids: Json<'a>,
+    /// At least 1.
+    pub threshold: u64,
+}
+
+impl<'a> RoleKeys<'a> {
+    /// Reads `{"keyids": [...], "threshold": N, ...}`.
+    pub fn from_json(role: Json<'a>) -> Result<Self, VerifyError> {
+        let keyids = role
+            .get("keyids")
+            .filter(|k| k.kind() == Kind::Array)
+            .ok_or(VerifyError::Malformed("role keyids must be an array"))?;
+        let threshold = role
+            .get("threshold")
+            .and_then(|t| t.as_u64())
+            .ok_or(VerifyError::Malformed("role threshold must be an integer"))?;
+        if threshold == 0 {
+            return Err(VerifyError::ThresholdZero);
+        }
+        Ok(Self { keyids, threshold })
+    }
+
+    /// How many key IDs the role lists.
+    pub fn keyid_count(&self) -> usize {
+        self.keyids.items().count()
+    }
+}
+
+/// Caller-provided working memory for one threshold check.
+#[derive(Debug)]
+pub struct ThresholdWork<'w> {
+    /// Identities of keys already counted; needs one slot per distinct key
+    /// that can sign (at most the role's key-ID count).
+    pub counted: &'w mut [KeyIdentity],
+    /// One flag per key ID of the role, set when that key ID's signature
+    /// counted.
+    pub signed: &'w mut [bool],
+}
+
+/// The outcome of a threshold check. Which key IDs signed is in
+/// [`ThresholdWork::signed`], by position in the role's key IDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThresholdReport {
+    /// Valid signatures from distinct authorised keys.
+    pub valid: usize,
+    /// The role's threshold.
+    pub threshold: u64,
+}
+
+impl ThresholdReport {
+    /// Whether the threshold is met.
+    pub fn is_met(&self) -> bool {
+        u64::try_from(self.valid).is_ok_and(|v| v >= self.threshold)
+    }
+
+    /// `Ok` when the threshold is met, [`VerifyError::ThresholdNotMet`]
+    /// otherwise.
+    pub fn require(self) -> Result<Self, VerifyError> {
+        if self.is_met() {
+            Ok(self)
+        } else {
+            Err(VerifyError::ThresholdNotMet {
+                valid: self.valid,
+                threshold: self.threshold,
+            })
+        }
+    }
+}
+
+/// Counts the valid signatures in `envelope` from distinct keys that `role`
+/// authorises, with keys looked up in `keys` (the delegator's key table,
+/// key ID -> key object).
+///
+/// Errors only for documents that are invalid whatever the threshold (a key
+/// ID signing twice, a threshold of 0) or when `work` is too small; a
+/// threshold not met is reported, not an error (see
+/// [`ThresholdReport::require`]).
+pub fn verify_threshold(
+    envelope: &Envelope<'_>,
+    keys: Json<'_>,
+    role: &RoleKeys<'_>,
+    key_types: &[&dyn KeyType],
+    work: &mut ThresholdWork<'_>,
+) -> Result<ThresholdReport, VerifyError> {
+    if role.threshold == 0 {
+        return Err(VerifyError::ThresholdZero);
+    }
+    reject_repeated_keyids(envelope.signatures)?;
+    let message = envelope.signed_bytes();
+    let mut counted: usize = 0;
+    for (index, keyid) in role.keyids.items().enumerate() {
+        let flag = work
+            .signed
+            .get_mut(index)
+            .ok_or(VerifyError::CapacityExceeded("the role's key IDs"))?;
+        *flag = false;
+        let Some(keyid) = keyid.as_str() else {
+            continue;
+        };
+        let Some(sig) = signature_by(envelope.signatures, keyid) else {
+            continue;
+        };
+        let Some(key) = lookup(keys, keyid) else {
+            continue;
+        };
+        let Some(identity) = check_one(key, message, sig, key_types) else {
+            continue;
+        };
+        let already = work
+            .counted
+            .get(..counted)
+            .ok_or(VerifyError::CapacityExceeded("counted keys"))?
+            .contains(&identity);
+        if already {
+            continue;
+        }
+        let slot = work
+            .counted
+            .get_mut(counted)
+            .ok_or(VerifyError::CapacityExceeded("counted keys"))?;
+        *slot = identity;
+        counted = counted.saturating_add(1);
+        *flag = true;
+    }
+    Ok(ThresholdReport {
+        valid: counted,
+        threshold: role.threshold,
+    })
+}
+
+/// A key ID may sign once per document. Comparing every pair needs no
+/// memory, and envelopes carry a handful of signatures.
+fn reject_repeated_keyids(signatures: Json<'_>) -> Result<(), VerifyError> {
+    for (i, a) in signatures.items().enumerate() {
+        let Some(a_id) = a.get("keyid").and_then(|k| k.as_str()) else {
+            continue;
+        };
+        for b in signatures.items().skip(i.saturating_add(1)) {
+            if b.get("keyid")
+                .and_then(|k| k.as_str())
+                .is_some_and(|b_id| b_id.eq_json_str(&a_id))
+            {
+                return Err(VerifyError::DuplicateSignature);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn signature_by<'a>(signatures: Json<'a>, keyid: JsonStr<'_>) -> Option<JsonStr<'a>> {
+    signatures.items().find_map(|s| {
+        let id = s.get("keyid")?.as_str()?;
+        if id.eq_json_str(&keyid) {
+            s.get("sig")?.as_str()
+        } else {
+            None
+        }
+    })
+}
+
+fn lookup<'a>(keys: Json<'a>, keyid: JsonStr<'_>) -> Option<Json<'a>> {
+    keys.members()
+        .find(|(id, _)| id.eq_json_str(&keyid))
+        .map(|(_, key)| key)
+}
+
+fn check_one(
+    key: Json<'_>,
+    message: &[u8],
+    sig: JsonStr<'_>,
+    key_types: &[&dyn KeyType],
+) -> Option<KeyIdentity> {
+    if sig.is_empty() {
+        return None;
+    }
+    let keytype = key.get("keytype")?.as_str()?;
+    let scheme = key.get("scheme")?.as_str()?;
+    let keyval = key.get("keyval").filter(|k| k.kind() == Kind::Object)?;
+    let kt = key_types.iter().find(|kt| kt.handles(keytype, scheme))?;
+    kt.verify(keyval, message, sig).ok()
+}
+
+/// The root role: the key table and roles of the top-level roles.
+#[derive(Debug, Clone, Copy)]
+pub struct RootView<'a> {
+    envelope: Envelope<'a>,
+    common: Common,
+    keys: Json<'a>,
+    roles: Json<'a>,
+}
+
+impl<'a> RootView<'a> {
+    /// Reads a root envelope (no signature is checked yet).
+    pub fn new(envelope: Envelope<'a>) -> Result<Self, VerifyError> {
+        let common = envelope.common("root")?;
+        let keys = envelope
+            .signed
+            .get("keys")
+            .filter(|k| k.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed("root keys must be an object"))?;
+        let roles = envelope
+            .signed
+            .get("roles")
+            .filter(|k| k.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed("root roles must be an object"))?;
+        Ok(Self {
+            envelope,
+            common,
+            keys,
+            roles,
+        })
+    }
+
+    /// The envelope.
+    pub fn envelope(&self) -> &Envelope<'a> {
+        &self.envelope
+    }
+
+    /// Version and expiry.
+    pub fn common(&self) -> Common {
+        self.common
+    }
+
+    /// The key table.
+    pub fn keys(&self) -> Json<'a> {
+        self.keys
+    }
+
+    /// The keys and threshold of a top-level role.
+    pub fn role(&self, name: &str) -> Result<RoleKeys<'a>, VerifyError> {
+        let role = self.roles.get(name).ok_or(VerifyError::UnknownRole)?;
+        RoleKeys::from_json(role)
+    }
+
+    /// Whether consistent snapshots are in use.
+    pub fn consistent_snapshot(&self) -> bool {
+        self.envelope
+            .signed
+            .get("consistent_snapshot")
+            .and_then(|c| c.as_bool())
+            .unwrap_or(false)
+    }
+
+    /// Checks `envelope` against the threshold this root sets for `role`.
+    pub fn verify_role(
+        &self,
+        role: &str,
+        envelope: &Envelope<'_>,
+        key_types: &[&dyn KeyType],
+        work: &mut ThresholdWork<'_>,
+    ) -> Result<ThresholdReport, VerifyError> {
+        let keys = self.role(role)?;
+        verify_threshold(envelope, self.keys, &keys, key_types, work)
+    }
+}
+
+/// A targets role, top-level or delegated.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetsView<'a> {
+    envelope: Envelope<'a>,
+    common: Common,
+    targets: Json<'a>,
+}
+
+impl<'a> TargetsView<'a> {
+    /// Reads a targets envelope (no signature is checked yet).
+    pub fn new(envelope: Envelope<'a>) -> Result<Self, VerifyError> {
+        let common = envelope.common("targets")?;
+        let targets = envelope
+            .signed
+            .get("targets")
+            .filter(|k| k.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed("targets must be an object"))?;
+        Ok(Self {
+            envelope,
+            common,
+            targets,
+        })
+    }
+
+    /// The envelope.
+    pub fn envelope(&self) -> &Envelope<'a> {
+        &self.envelope
+    }
+
+    /// Version and expiry.
+    pub fn common(&self) -> Common {
+        self.common
+    }
+
+    /// The entry for target `name`, if this role lists it.
+    pub fn target(&self, name: &str) -> Result<Option<TargetEntry<'a>>, VerifyError> {
+        match self.targets.get(name) {
+            None => Ok(None),
+            Some(entry) => TargetEntry::from_json(entry).map(Some),
+        }
+    }
+
+    /// The key table of the delegations, if there are any.
+    pub fn delegation_keys(&self) -> Option<Json<'a>> {
+        self.envelope.signed.get("delegations")?.get("keys")
+    }
+
+    /// The delegated roles, in search order.
+    pub fn delegated_roles(&self) -> impl Iterator<Item = DelegatedRoleView<'a>> + 'a {
+        self.envelope
+            .signed
+            .get("delegations")
+            .and_then(|d| d.get("roles"))
+            .map(|r| r.items())
+            .into_iter()
+            .flatten()
+            .map(|role| DelegatedRoleView { role })
+    }
+
+    /// The delegated role `name`, if this role delegates to it.
+    pub fn delegated_role(&self, name: &str) -> Option<DelegatedRoleView<'a>> {
+        self.delegated_roles()
+            .find(|r| r.name().is_some_and(|n| n.eq_str(name)))
+    }
+
+    /// Checks a delegated role's envelope against the keys and threshold
+    /// this role gives it.
+    pub fn verify_delegated(
+        &self,
+        role: &str,
+        envelope: &Envelope<'_>,
+        key_types: &[&dyn KeyType],
+        work: &mut ThresholdWork<'_>,
+    ) -> Result<ThresholdReport, VerifyError> {
+        let delegated = self.delegated_role(role).ok_or(VerifyError::UnknownRole)?;
+        let keys = self
+            .delegation_keys()
+            .filter(|k| k.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed("delegations keys must be an object"))?;
+        verify_threshold(envelope, keys, &delegated.keys()?, key_types, work)
+    }
+}
+
+/// One delegated role entry.
+#[derive(Debug, Clone, Copy)]
+pub struct DelegatedRoleView<'a> {
+    role: Json<'a>,
+}
+
+impl<'a> DelegatedRoleView<'a> {
+    /// The role's name.
+    pub fn name(&self) -> Option<JsonStr<'a>> {
+        self.role.get("name")?.as_str()
+    }
+
+    /// Its keys and threshold.
+    pub fn keys(&self) -> Result<RoleKeys<'a>, VerifyError> {
+        RoleKeys::from_json(self.role)
+    }
+
+    /// Whether the search stops here when the path matches.
+    pub fn terminating(&self) -> bool {
+        self.role
+            .get("terminating")
+            .and_then(|t| t.as_bool())
+            .unwrap_or(false)
+    }
+
+    /// The `paths` patterns, if given.
+    pub fn paths(&self) -> Option<Json<'a>> {
+        self.role.get("paths")
+    }
+
+    /// The `path_hash_prefixes`, if given.
+    pub fn path_hash_prefixes(&self) -> Option<Json<'a>> {
+        self.role.get("path_hash_prefixes")
+    }
+}
+
+/// A target entry: length, hashes and firmware fields.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetEntry<'a> {
+    /// Length in bytes.
+    pub length: u64,
+    /// The SHA-256 digest, hex, if listed.
+    pub sha256: Option<JsonStr<'a>>,
+    /// The SHA-512 digest, hex, if listed.
+    pub sha512: Option<JsonStr<'a>>,
+    /// The `hashes` object.
+    pub hashes: Json<'a>,
+    /// fwsign's firmware fields under `custom.fwsign`, if present.
+    pub firmware: Option<FirmwareView<'a>>,
+}
+
+impl<'a> TargetEntry<'a> {
+    fn from_json(entry: Json<'a>) -> Result<Self, VerifyError> {
+        let length = entry
+            .get("length")
+            .and_then(|l| l.as_u64())
+            .ok_or(VerifyError::Malformed("target length must be an integer"))?;
+        let hashes = entry
+            .get("hashes")
+            .filter(|h| h.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed("target hashes must be an object"))?;
+        let firmware = match entry.get("custom").and_then(|c| c.get("fwsign")) {
+            None => None,
+            Some(fw) => Some(FirmwareView::from_json(fw)?),
+        };
+        Ok(Self {
+            length,
+            sha256: hashes.get("sha256").and_then(|h| h.as_str()),
+            sha512: hashes.get("sha512").and_then(|h| h.as_str()),
+            hashes,
+            firmware,
+        })
+    }
+}
+
+/// The firmware fields a device checks, borrowed from the metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct FirmwareView<'a> {
+    /// Array of hardware ID strings.
+    pub hardware_ids: Json<'a>,
+    /// The semantic version string.
+    pub version: JsonStr<'a>,
+    /// The anti-rollback counter.
+    pub security_counter: u64,
+}
+
+impl<'a> FirmwareView<'a> {
+    fn from_json(fw: Json<'a>) -> Result<Self, VerifyError> {
+        let hardware_ids = fw
+            .get("hardware_ids")
+            .filter(|h| h.kind() == Kind::Array)
+            .ok_or(VerifyError::Malformed(
+                "custom.fwsign.hardware_ids must be an array",
+            ))?;
+        let version = fw
+            .get("version")
+            .and_then(|v| v.as_str())
+            .ok_or(VerifyError::Malformed(
+                "custom.fwsign.version must be a string",
+            ))?;
+        let security_counter =
+            fw.get("security_counter")
+                .and_then(|c| c.as_u64())
+                .ok_or(VerifyError::Malformed(
+                    "custom.fwsign.security_counter must be an integer",
+                ))?;
+        Ok(Self {
+            hardware_ids,
+            version,
+            security_counter,
+        })
+    }
+
+    /// Whether the image may run on hardware `id`.
+    pub fn allows_hardware(&self, id: &str) -> bool {
+        self.hardware_ids
+            .items()
+            .any(|h| h.as_str().is_some_and(|h| h.eq_str(id)))
+    }
+}
