@@ -45,8 +45,30 @@ pub mod key_types;
     clippy::expect_used,
     clippy::panic
 )]
+pub mod path_match;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub mod verify;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+pub mod workflow;
 
+#[cfg(feature = "std")]
+pub mod atomic_write;
+#[cfg(feature = "std")]
+pub mod audit;
+#[cfg(feature = "std")]
+pub mod bundle_archive;
 #[cfg(feature = "std")]
 pub mod document;
 #[cfg(feature = "std")]

@@ -547,6 +547,12 @@ impl<'a> DelegatedRoleView<'a> {
     pub fn path_hash_prefixes(&self) -> Option<Json<'a>> {
         self.role.get("path_hash_prefixes")
     }
+
+    /// Whether this delegation covers target `path` (python-tuf 7's rule,
+    /// see [`crate::path_match`]).
+    pub fn covers(&self, path: &str) -> bool {
+        crate::path_match::delegation_covers(self.paths(), self.path_hash_prefixes(), path)
+    }
 }
 
 /// A target entry: length, hashes and firmware fields.

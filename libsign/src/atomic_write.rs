@@ -1,0 +1,173 @@
+//! Writing files so that a crash leaves the old file or the new one, never a
+//! mix: a temporary file beside the target, `fsync`, `rename`, and an `fsync`
+//! of the directory so the rename itself is durable.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Who may read a file fwsign writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Metadata, targets, public keys: 0644.
+    Public,
+    /// Private keys: 0600 from the moment the file exists.
+    Private,
+}
+
+/// Replaces `path` with `bytes` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
+    write_atomic_with(path, mode, |f| f.write_all(bytes))
+}
+
+/// Replaces `path` with what `fill` writes, atomically. `fill` may stream.
+pub fn write_atomic_with(
+    path: &Path,
+    mode: Mode,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let tmp = temp_name(path);
+    let result = (|| {
+        let mut file = create_new(&tmp, mode)?;
+        fill(&mut file)?;
+        file.flush()?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        sync_dir(&dir)
+    })();
+    if result.is_err() {
+        // Best effort: the temporary file is garbage either way.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates `path` only if it does not exist yet, atomically (written under a
+/// temporary name and linked into place), for files that must never be
+/// rewritten once published. Fails with `AlreadyExists` otherwise.
+pub fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let tmp = temp_name(path);
+    let result = (|| {
+        let mut file = create_new(&tmp, mode)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::hard_link(&tmp, path)?;
+        sync_dir(&dir)
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+fn create_new(path: &Path, mode: Mode) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(match mode {
+            Mode::Public => 0o644,
+            Mode::Private => 0o600,
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = format!(
+        ".{name}.fwsign-tmp-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    parent_dir(path).join(unique)
+}
+
+/// Makes a rename or link in `dir` durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fwsign-atomic-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn replaces_whole_file_and_leaves_no_temporary() {
+        let dir = scratch("replace");
+        let path = dir.join("a.json");
+        write_atomic(&path, b"old", Mode::Public).unwrap();
+        write_atomic(&path, b"new", Mode::Public).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_fill_keeps_the_old_file() {
+        let dir = scratch("fail");
+        let path = dir.join("a.json");
+        write_atomic(&path, b"old", Mode::Public).unwrap();
+        let err = write_atomic_with(&path, Mode::Public, |f| {
+            f.write_all(b"half")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(err.is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn write_new_never_overwrites() {
+        let dir = scratch("new");
+        let path = dir.join("1.root.json");
+        write_new(&path, b"first", Mode::Public).unwrap();
+        let err = write_new(&path, b"second", Mode::Public).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("private");
+        let path = dir.join("key.pem");
+        write_atomic(&path, b"secret", Mode::Private).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

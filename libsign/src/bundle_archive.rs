@@ -1,0 +1,1 @@
+//! The zip container of offline update bundles (being written).

@@ -1,0 +1,228 @@
+//! Whether a delegated role may sign for a target path, by python-tuf 7's
+//! rule, so the device, the host client and `repo delegate` agree with the
+//! reference implementation on every name.
+//!
+//! `paths`: the target path and the pattern are split on `/`; they must have
+//! the same number of parts, and each part must match by `fnmatch.fnmatchcase`
+//! (`*` any run of characters, `?` one character, `[seq]` and `[!seq]` a
+//! character set, case-sensitive; nothing crosses a `/`).
+//! `path_hash_prefixes`: the lowercase hex SHA-256 of the UTF-8 path starts
+//! with one of the prefixes.
+
+use fwsign_manifest_schema::reader::{Json, JsonStr};
+use sha2::{Digest, Sha256};
+
+/// Whether `path` matches `pattern` (python-tuf 7's
+/// `_is_target_in_pathpattern`).
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    if pattern.split('/').count() != path.split('/').count() {
+        return false;
+    }
+    pattern
+        .split('/')
+        .zip(path.split('/'))
+        .all(|(p, s)| fnmatch(p, s))
+}
+
+/// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
+pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
+    let digest = Sha256::digest(path.as_bytes());
+    let mut hex = [0u8; 64];
+    let Ok(hex) = base16ct::lower::encode_str(&digest, &mut hex) else {
+        return false;
+    };
+    prefix.len() <= hex.len()
+        && hex
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(h, p)| h == p.to_ascii_lowercase())
+}
+
+/// Whether a delegation entry (its `paths` or `path_hash_prefixes` array)
+/// covers `path`. Non-string entries never match.
+pub fn delegation_covers(
+    paths: Option<Json<'_>>,
+    path_hash_prefixes: Option<Json<'_>>,
+    path: &str,
+) -> bool {
+    // python-tuf gives path_hash_prefixes priority when both are present.
+    if let Some(prefixes) = path_hash_prefixes {
+        return prefixes.items().any(|p| {
+            p.as_str()
+                .and_then(|p: JsonStr<'_>| p.as_plain())
+                .is_some_and(|p| hash_prefix_matches(p, path))
+        });
+    }
+    if let Some(patterns) = paths {
+        return patterns.items().any(|p| {
+            p.as_str()
+                .and_then(|p: JsonStr<'_>| p.as_plain())
+                .is_some_and(|p| path_matches(p, path))
+        });
+    }
+    false
+}
+
+/// `fnmatch.fnmatchcase` on one path part, by characters.
+fn fnmatch(pattern: &str, text: &str) -> bool {
+    // Iterative wildcard matching with single-star backtracking: linear in
+    // practice and bounded by len(pattern) * len(text), with no recursion.
+    let mut p = pattern;
+    let mut t = text;
+    let mut star: Option<(&str, &str)> = None;
+    loop {
+        match next_token(p) {
+            Some((Token::Star, rest)) => {
+                star = Some((rest, t));
+                p = rest;
+                continue;
+            }
+            Some((token, rest)) => {
+                if let Some(c) = t.chars().next()
+                    && token.matches(c)
+                {
+                    p = rest;
+                    t = t.get(c.len_utf8()..).unwrap_or("");
+                    continue;
+                }
+            }
+            None if t.is_empty() => return true,
+            None => {}
+        }
+        // Mismatch: let the last star swallow one more character.
+        match star {
+            Some((after_star, star_text)) => {
+                let Some(c) = star_text.chars().next() else {
+                    return false;
+                };
+                let advanced = star_text.get(c.len_utf8()..).unwrap_or("");
+                star = Some((after_star, advanced));
+                p = after_star;
+                t = advanced;
+            }
+            None => return false,
+        }
+    }
+}
+
+enum Token<'p> {
+    Star,
+    Any,
+    Literal(char),
+    /// The set's contents between `[` (and `!`) and `]`, and whether it is
+    /// negated.
+    Set(&'p str, bool),
+}
+
+impl Token<'_> {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Token::Star => true,
+            Token::Any => true,
+            Token::Literal(l) => *l == c,
+            Token::Set(body, negated) => set_contains(body, c) != *negated,
+        }
+    }
+}
+
+fn next_token(p: &str) -> Option<(Token<'_>, &str)> {
+    let c = p.chars().next()?;
+    let after = p.get(c.len_utf8()..).unwrap_or("");
+    match c {
+        '*' => {
+            // Consecutive stars are one star.
+            Some((Token::Star, after.trim_start_matches('*')))
+        }
+        '?' => Some((Token::Any, after)),
+        '[' => match parse_set(after) {
+            Some((body, negated, rest)) => Some((Token::Set(body, negated), rest)),
+            // fnmatch treats an unclosed '[' as a literal.
+            None => Some((Token::Literal('['), after)),
+        },
+        other => Some((Token::Literal(other), after)),
+    }
+}
+
+/// Parses a set after its `[`: returns its body, whether it is negated, and
+/// the pattern after the closing `]`. As in fnmatch, a `]` right after `[`
+/// or `[!` is part of the set.
+fn parse_set(s: &str) -> Option<(&str, bool, &str)> {
+    let (negated, body_start) = match s.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let first_len = match body_start.chars().next() {
+        Some(']') => 1,
+        _ => 0,
+    };
+    let search = body_start.get(first_len..)?;
+    let close = search.find(']')?;
+    let body_len = first_len.checked_add(close)?;
+    let body = body_start.get(..body_len)?;
+    let rest = body_start.get(body_len.checked_add(1)?..)?;
+    Some((body, negated, rest))
+}
+
+fn set_contains(body: &str, c: char) -> bool {
+    let mut chars = body.chars().peekable();
+    while let Some(first) = chars.next() {
+        let mut lookahead = chars.clone();
+        if lookahead.next() == Some('-')
+            && let Some(last) = lookahead.next()
+        {
+            chars = lookahead;
+            if first <= c && c <= last {
+                return true;
+            }
+            continue;
+        }
+        if first == c {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_tuf_path_rules() {
+        // Cases checked against python-tuf 7's DelegatedRole.is_delegated_path.
+        assert!(path_matches("board-a/*", "board-a/fw-1.0.0.bin"));
+        assert!(!path_matches("board-a/*", "board-a/x/fw.bin"));
+        assert!(!path_matches("board-a/*", "board-b/fw.bin"));
+        assert!(!path_matches("*", "board-a/fw.bin"));
+        assert!(path_matches("*/*", "board-a/fw.bin"));
+        assert!(path_matches("**", "fw.bin"));
+        assert!(path_matches("fw-?.bin", "fw-1.bin"));
+        assert!(!path_matches("fw-?.bin", "fw-10.bin"));
+        assert!(path_matches("fw-[0-9].bin", "fw-7.bin"));
+        assert!(!path_matches("fw-[!0-9].bin", "fw-7.bin"));
+        assert!(path_matches("fw-[!0-9].bin", "fw-x.bin"));
+        assert!(path_matches("[]]", "]"));
+        assert!(path_matches("[!]]", "a"));
+        assert!(path_matches("a[", "a["));
+        assert!(!path_matches("Board-A/*", "board-a/fw.bin"));
+        assert!(path_matches("/x", "/x"));
+        assert!(!path_matches("x", "/x"));
+        assert!(path_matches("*.bin", ".bin"));
+        assert!(path_matches("a*b*c", "aXbYbZc"));
+        assert!(!path_matches("a*b*c", "aXbYbZ"));
+        assert!(path_matches("é*", "été"));
+        assert!(path_matches("?", "é"));
+    }
+
+    #[test]
+    fn hash_prefixes() {
+        // sha256("fw.bin") starts with...
+        let digest = Sha256::digest(b"fw.bin");
+        let hex = base16ct::lower::encode_string(&digest);
+        assert!(hash_prefix_matches(&hex[..2], "fw.bin"));
+        assert!(hash_prefix_matches(&hex[..4].to_uppercase(), "fw.bin"));
+        assert!(hash_prefix_matches("", "fw.bin"));
+        let other = if hex.starts_with('0') { "1" } else { "0" };
+        assert!(!hash_prefix_matches(other, "fw.bin"));
+    }
+}
