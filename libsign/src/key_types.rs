@@ -40,7 +40,7 @@ pub enum Rejected {
 }
 
 /// A signature algorithm the verification core can check.
-pub trait KeyType: Sync {
+pub trait KeyType: Sync + core::fmt::Debug {
     /// Whether this implementation handles keys with this `keytype` and
     /// `scheme`.
     fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool;

@@ -73,5 +73,7 @@ pub mod bundle_archive;
 pub mod document;
 #[cfg(feature = "std")]
 pub mod keys;
+#[cfg(feature = "std")]
+pub mod trusted_set;
 
 pub use fwsign_manifest_schema as schema;
