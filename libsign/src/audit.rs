@@ -333,7 +333,7 @@ impl AuditLog {
         let mut file = options.open(&self.path).map_err(|e| self.io("open", e))?;
         // Held until `file` is dropped, so two appenders cannot both chain
         // onto the same last line.
-        file.lock().map_err(|e| self.io("lock", e))?;
+        lock(&file, true).map_err(|e| self.io("lock", e))?;
         let len = file.metadata().map_err(|e| self.io("read", e))?.len();
 
         let (seq, prev) = match self.last_entry(&mut file, len)? {
@@ -487,7 +487,7 @@ impl AuditLog {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io("open", e)),
         };
-        file.lock_shared().map_err(|e| self.io("lock", e))?;
+        lock(&file, false).map_err(|e| self.io("lock", e))?;
         Ok(Some(file))
     }
 
@@ -740,6 +740,17 @@ fn check_anchor(anchor: &Anchor) -> Result<(), AuditError> {
         return Err(invalid("sha256 is not 64 lowercase hex digits"));
     }
     Ok(())
+}
+
+/// Takes an advisory lock on the whole file, released when it is closed:
+/// exclusive for appending, shared for reading. A lock on the file itself,
+/// not a lock file, so that a crash can never leave a stale lock behind.
+fn lock(file: &File, exclusive: bool) -> io::Result<()> {
+    if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    }
 }
 
 fn is_sha256_hex(text: &str) -> bool {

@@ -74,6 +74,8 @@ pub mod document;
 #[cfg(feature = "std")]
 pub mod keys;
 #[cfg(feature = "std")]
+pub mod repo;
+#[cfg(feature = "std")]
 pub mod trusted_set;
 
 pub use fwsign_manifest_schema as schema;

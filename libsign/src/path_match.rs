@@ -63,6 +63,24 @@ pub fn delegation_covers(
     false
 }
 
+/// [`delegation_covers`] for a delegation held as strings (the host's typed
+/// metadata) rather than a JSON view.
+pub fn delegation_covers_names<S: AsRef<str>>(
+    paths: Option<&[S]>,
+    path_hash_prefixes: Option<&[S]>,
+    path: &str,
+) -> bool {
+    if let Some(prefixes) = path_hash_prefixes {
+        return prefixes
+            .iter()
+            .any(|p| hash_prefix_matches(p.as_ref(), path));
+    }
+    if let Some(patterns) = paths {
+        return patterns.iter().any(|p| path_matches(p.as_ref(), path));
+    }
+    false
+}
+
 /// `fnmatch.fnmatchcase` on one path part, by characters.
 fn fnmatch(pattern: &str, text: &str) -> bool {
     // Iterative wildcard matching with single-star backtracking: linear in

@@ -1,0 +1,1015 @@
+//! A TUF repository on disk, from staging to publishing.
+//!
+//! ```text
+//! DIR/fwsign-repo.json          expiry policy chosen at init
+//! DIR/staged/ROLE.json          what approvers are signing now (canonical; signatures merge in)
+//! DIR/staged/dropped/ROLE.json  approvals dropped because the content changed after them
+//! DIR/staged/targets/NAME       the exact bytes the staged targets describe
+//! DIR/metadata/N.ROLE.json      published, never rewritten; timestamp.json is written last
+//! DIR/targets/DIR/HASH.BASENAME published target files, as the TUF spec and python-tuf fetch them
+//! DIR/audit.log                 one hash-chained JSON line per event; its head is in each snapshot
+//! ```
+//!
+//! A release is staged (`init`, `add`, `delegate`, `rotate_root`, `extend`),
+//! approved (`sign`, detached signatures, `merge_signatures`) and published
+//! (`publish`) only when every staged role meets its threshold, as decided by
+//! the verification core. Publishing writes every new file under a fresh name
+//! and replaces `timestamp.json` last, so a reader or a crash sees the old
+//! repository or the new one.
+
+pub mod approval;
+pub mod names;
+pub mod publish;
+pub mod staging;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
+use fwsign_manifest_schema::metadata::{
+    Key, RoleKeys, RoleType, Root, SPEC_VERSION, Signed, Snapshot, Targets, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic_write::{Mode, write_atomic};
+use crate::audit::{AuditError, AuditEvent, AuditLog};
+use crate::document::{CanonicalDocument, DocumentError, SignatureReport, verify_role};
+use crate::key_types::BUILTIN;
+use crate::keys::{KeyError, PublicKey};
+
+/// How an error should be treated by a caller that maps errors to outcomes
+/// (the CLI's exit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A security refusal: threshold not met, signature invalid, content
+    /// changed, verification failed.
+    Security,
+    /// Bad input or usage.
+    Usage,
+    /// The file system or a key store failed.
+    Io,
+}
+
+/// Everything that can go wrong with a repository.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A metadata file is not valid.
+    #[error("{path}: {source}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: fwsign_manifest_schema::Error,
+    },
+    /// A document could not be verified or signed.
+    #[error("{context}: {source}")]
+    Document {
+        /// Which document.
+        context: String,
+        /// What is wrong.
+        #[source]
+        source: DocumentError,
+    },
+    /// A key file or key object is not usable.
+    #[error("{context}: {source}")]
+    Key {
+        /// Which key.
+        context: String,
+        /// What is wrong.
+        #[source]
+        source: KeyError,
+    },
+    /// The audit log is unreadable or has been tampered with.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// `DIR` is not an fwsign repository.
+    #[error("{0}: not an fwsign repository (no fwsign-repo.json); run `fwsign repo init` first")]
+    NotARepository(PathBuf),
+    /// `init` on a directory that already holds a repository.
+    #[error("{0}: already holds a repository")]
+    AlreadyInitialised(PathBuf),
+    /// A target or role name that could point outside the repository or is
+    /// otherwise not allowed.
+    #[error("invalid name {name:?}: {why}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// The rule it breaks.
+        why: String,
+    },
+    /// A request that contradicts the repository's state or the rules
+    /// (unknown role, threshold above the number of keys, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The same key listed twice in one role, or one key used both online
+    /// (snapshot, timestamp) and as an approver (root, targets, delegated).
+    #[error("separation of duties: {0} (pass --allow-shared-key to accept this)")]
+    SharedKey(String),
+    /// A signer is not one of the keys authorised for the role.
+    #[error("key {keyid} is not authorised to sign role {role}")]
+    NotAuthorised {
+        /// The role.
+        role: String,
+        /// The key.
+        keyid: String,
+    },
+    /// A signature made elsewhere does not verify over the staged role.
+    #[error(
+        "the signature by {keyid} does not verify over staged {role} version {version}: it was made over other content or another version"
+    )]
+    SignatureMismatch {
+        /// The role.
+        role: String,
+        /// The staged version.
+        version: u64,
+        /// The key.
+        keyid: String,
+    },
+    /// Publishing refused: roles still short of their threshold.
+    #[error("not enough approvals:{}", .0.iter().map(|m| format!("\n  {m}")).collect::<String>())]
+    NotApproved(Vec<MissingApproval>),
+    /// A staged target file no longer matches what approvers signed.
+    #[error("staged target {name}: {why} (approvers signed other bytes); refusing to publish")]
+    StagedTargetChanged {
+        /// The target.
+        name: String,
+        /// Length or hash mismatch, or missing.
+        why: String,
+    },
+    /// Nothing is staged.
+    #[error("nothing is staged in {0}")]
+    NothingStaged(PathBuf),
+    /// A published file that must never be rewritten already exists with
+    /// other content.
+    #[error("{0}: already published with other content; refusing to overwrite")]
+    WouldRewrite(PathBuf),
+}
+
+impl RepoError {
+    /// How a caller should treat this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Io { .. } => ErrorClass::Io,
+            Self::Audit(AuditError::Io { .. }) => ErrorClass::Io,
+            Self::Audit(_) => ErrorClass::Security,
+            Self::NotAuthorised { .. }
+            | Self::SignatureMismatch { .. }
+            | Self::NotApproved(_)
+            | Self::StagedTargetChanged { .. } => ErrorClass::Security,
+            Self::Document {
+                source: DocumentError::Verify(_) | DocumentError::SignatureInvalid { .. },
+                ..
+            } => ErrorClass::Security,
+            Self::Document {
+                source: DocumentError::Signing(_),
+                ..
+            } => ErrorClass::Io,
+            _ => ErrorClass::Usage,
+        }
+    }
+}
+
+/// A role still short of its threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingApproval {
+    /// The role.
+    pub role: String,
+    /// Whose threshold (for a new root: "old root" or "new root").
+    pub by: String,
+    /// Valid signatures so far.
+    pub valid: usize,
+    /// Required.
+    pub threshold: u64,
+    /// Key IDs that may still sign.
+    pub may_still_sign: Vec<String>,
+}
+
+impl std::fmt::Display for MissingApproval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {} of {} signatures; may still sign: {}",
+            self.role,
+            self.by,
+            self.valid,
+            self.threshold,
+            self.may_still_sign.join(", ")
+        )
+    }
+}
+
+/// Expiry periods, in seconds, chosen at `init`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryPolicy {
+    /// Root: 1 year by default.
+    pub root: i64,
+    /// Targets: 3 months (90 days).
+    pub targets: i64,
+    /// Delegated targets roles: as targets.
+    pub delegated: i64,
+    /// Snapshot: 1 week.
+    pub snapshot: i64,
+    /// Timestamp: 1 day.
+    pub timestamp: i64,
+}
+
+impl Default for ExpiryPolicy {
+    fn default() -> Self {
+        const DAY: i64 = 86_400;
+        Self {
+            root: 365 * DAY,
+            targets: 90 * DAY,
+            delegated: 90 * DAY,
+            snapshot: 7 * DAY,
+            timestamp: DAY,
+        }
+    }
+}
+
+impl ExpiryPolicy {
+    /// The period for `role` (any delegated role uses `delegated`).
+    pub fn for_role(&self, role: &str) -> i64 {
+        match role {
+            "root" => self.root,
+            "targets" => self.targets,
+            "snapshot" => self.snapshot,
+            "timestamp" => self.timestamp,
+            _ => self.delegated,
+        }
+    }
+
+    /// Sets the period of `role` (`delegated` for all delegated roles).
+    pub fn set(&mut self, role: &str, secs: i64) -> Result<(), RepoError> {
+        match role {
+            "root" => self.root = secs,
+            "targets" => self.targets = secs,
+            "delegated" => self.delegated = secs,
+            "snapshot" => self.snapshot = secs,
+            "timestamp" => self.timestamp = secs,
+            other => {
+                return Err(RepoError::Invalid(format!(
+                    "unknown role {other:?} in --expires (root, targets, delegated, snapshot, timestamp)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a duration: a whole number and a unit, `s`, `m`, `h`, `d`, `w` or
+/// `y` (365 days): `90d`, `12h`, `1y`.
+pub fn parse_duration(text: &str) -> Result<i64, RepoError> {
+    let bad = || {
+        RepoError::Invalid(format!(
+            "duration {text:?}: expected a number and a unit s, m, h, d, w or y (e.g. 90d)"
+        ))
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    if secs <= 0 {
+        return Err(bad());
+    }
+    Ok(secs)
+}
+
+/// `now + secs` as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn expires_at(now: UnixTime, secs: i64) -> Result<String, RepoError> {
+    now.0
+        .checked_add(secs)
+        .and_then(|t| UnixTime(t).to_expires())
+        .ok_or_else(|| RepoError::Invalid(format!("expiry {secs}s from now is out of range")))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RepoConfig {
+    format: u32,
+    expiry: ExpiryPolicy,
+}
+
+/// A record of approvals dropped because a staged role changed after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedApprovals {
+    /// The role.
+    pub role: String,
+    /// Key IDs whose signatures were dropped.
+    pub keyids: Vec<String>,
+    /// When (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub time: String,
+}
+
+/// The published state, read from `metadata/`.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The newest root.
+    pub root: Signed<Root>,
+    /// The timestamp, once anything was published.
+    pub timestamp: Option<Signed<Timestamp>>,
+    /// The snapshot the timestamp names.
+    pub snapshot: Option<Signed<Snapshot>>,
+    /// Every targets role the snapshot lists, by role name.
+    pub targets: BTreeMap<String, Signed<Targets>>,
+}
+
+/// A repository directory.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    dir: PathBuf,
+    config: RepoConfig,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
+    move |source| RepoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, RepoError> {
+    fs::read(path).map_err(io_err(path))
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, RepoError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+pub(crate) fn parse_doc<T: RoleType>(path: &Path, bytes: &[u8]) -> Result<Signed<T>, RepoError> {
+    Signed::<T>::from_json_slice(bytes).map_err(|source| RepoError::Metadata {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn canonical_of<T: Serialize>(
+    context: &str,
+    doc: &Signed<T>,
+) -> Result<CanonicalDocument, RepoError> {
+    CanonicalDocument::from_signed(doc).map_err(|source| RepoError::Document {
+        context: context.to_owned(),
+        source,
+    })
+}
+
+/// A staged role's approval state.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleApproval {
+    /// The role.
+    pub role: String,
+    /// Its staged version.
+    pub version: u64,
+    /// One report per threshold it must meet (a new root meets two).
+    pub reports: Vec<(String, SignatureReport)>,
+}
+
+impl RoleApproval {
+    /// Whether every threshold is met.
+    pub fn is_met(&self) -> bool {
+        self.reports.iter().all(|(_, r)| r.is_met())
+    }
+
+    fn missing(&self) -> Vec<MissingApproval> {
+        self.reports
+            .iter()
+            .filter(|(_, r)| !r.is_met())
+            .map(|(by, r)| MissingApproval {
+                role: self.role.clone(),
+                by: by.clone(),
+                valid: r.valid,
+                threshold: r.threshold,
+                may_still_sign: r.may_still_sign.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Options for [`Repository::init`].
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Root keys.
+    pub root_keys: Vec<PublicKey>,
+    /// Root threshold.
+    pub root_threshold: u64,
+    /// Targets approver keys.
+    pub targets_keys: Vec<PublicKey>,
+    /// Targets threshold.
+    pub targets_threshold: u64,
+    /// The online snapshot key.
+    pub snapshot_key: PublicKey,
+    /// The online timestamp key.
+    pub timestamp_key: PublicKey,
+    /// Expiry periods.
+    pub expiry: ExpiryPolicy,
+    /// Accept keys shared between online and approver roles.
+    pub allow_shared_key: bool,
+}
+
+/// Checks a role's key list: no key twice, and the threshold reachable.
+pub(crate) fn check_role_keys(
+    role: &str,
+    keys: &[PublicKey],
+    threshold: u64,
+) -> Result<(), RepoError> {
+    if threshold == 0 {
+        return Err(RepoError::Invalid(format!(
+            "role {role}: threshold must be at least 1"
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for k in keys {
+        if !seen.insert(k.keyid()) {
+            return Err(RepoError::SharedKey(format!(
+                "key {} is listed twice for role {role}",
+                k.keyid()
+            )));
+        }
+    }
+    if usize::try_from(threshold).map_or(true, |t| t > keys.len()) {
+        return Err(RepoError::Invalid(format!(
+            "role {role}: threshold {threshold} exceeds its {} key(s)",
+            keys.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses one key both online and approving, unless allowed.
+pub(crate) fn check_separation(
+    online: &[(String, String)],
+    approvers: &[(String, String)],
+    allow_shared_key: bool,
+) -> Result<(), RepoError> {
+    if allow_shared_key {
+        return Ok(());
+    }
+    for (online_role, online_id) in online {
+        for (approver_role, approver_id) in approvers {
+            if online_id == approver_id {
+                return Err(RepoError::SharedKey(format!(
+                    "key {online_id} is both an online {online_role} key and a {approver_role} approver key"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn role_keys(keys: &[PublicKey], threshold: u64) -> RoleKeys {
+    RoleKeys {
+        keyids: keys.iter().map(PublicKey::keyid).collect(),
+        threshold,
+        unknown: BTreeMap::new(),
+    }
+}
+
+/// An empty targets role.
+pub(crate) fn empty_targets(version: u64, expires: String) -> Targets {
+    Targets {
+        type_: "targets".into(),
+        spec_version: SPEC_VERSION.into(),
+        version,
+        expires,
+        targets: BTreeMap::new(),
+        delegations: None,
+        unknown: BTreeMap::new(),
+    }
+}
+
+impl Repository {
+    /// Opens an existing repository.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, RepoError> {
+        let dir = dir.into();
+        let config_path = dir.join("fwsign-repo.json");
+        let bytes = match fs::read(&config_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(RepoError::NotARepository(dir));
+            }
+            Err(e) => return Err(io_err(&config_path)(e)),
+        };
+        let config: RepoConfig =
+            serde_json::from_slice(&bytes).map_err(|e| RepoError::Metadata {
+                path: config_path.clone(),
+                source: fwsign_manifest_schema::Error::Format(e.to_string()),
+            })?;
+        Ok(Self { dir, config })
+    }
+
+    /// Stages root version 1 and an empty targets role in a new repository.
+    pub fn init(
+        dir: impl Into<PathBuf>,
+        options: &InitOptions,
+        now: UnixTime,
+    ) -> Result<Self, RepoError> {
+        let dir = dir.into();
+        if dir.join("fwsign-repo.json").exists()
+            || dir.join("metadata").exists()
+            || dir.join("staged").exists()
+        {
+            return Err(RepoError::AlreadyInitialised(dir));
+        }
+        check_role_keys("root", &options.root_keys, options.root_threshold)?;
+        check_role_keys("targets", &options.targets_keys, options.targets_threshold)?;
+        let online = [
+            ("snapshot".to_owned(), options.snapshot_key.keyid()),
+            ("timestamp".to_owned(), options.timestamp_key.keyid()),
+        ];
+        let approvers: Vec<(String, String)> = options
+            .root_keys
+            .iter()
+            .map(|k| ("root".to_owned(), k.keyid()))
+            .chain(
+                options
+                    .targets_keys
+                    .iter()
+                    .map(|k| ("targets".to_owned(), k.keyid())),
+            )
+            .collect();
+        check_separation(&online, &approvers, options.allow_shared_key)?;
+
+        let mut keys: BTreeMap<String, Key> = BTreeMap::new();
+        for k in options
+            .root_keys
+            .iter()
+            .chain(&options.targets_keys)
+            .chain([&options.snapshot_key, &options.timestamp_key])
+        {
+            keys.insert(k.keyid(), k.to_tuf_key());
+        }
+        let mut roles = BTreeMap::new();
+        roles.insert(
+            "root".to_owned(),
+            role_keys(&options.root_keys, options.root_threshold),
+        );
+        roles.insert(
+            "targets".to_owned(),
+            role_keys(&options.targets_keys, options.targets_threshold),
+        );
+        roles.insert(
+            "snapshot".to_owned(),
+            role_keys(std::slice::from_ref(&options.snapshot_key), 1),
+        );
+        roles.insert(
+            "timestamp".to_owned(),
+            role_keys(std::slice::from_ref(&options.timestamp_key), 1),
+        );
+        let root = Signed {
+            signatures: vec![],
+            signed: Root {
+                type_: "root".into(),
+                spec_version: SPEC_VERSION.into(),
+                consistent_snapshot: true,
+                version: 1,
+                expires: expires_at(now, options.expiry.root)?,
+                keys,
+                roles,
+                unknown: BTreeMap::new(),
+            },
+            unknown: BTreeMap::new(),
+        };
+        let targets = Signed {
+            signatures: vec![],
+            signed: empty_targets(1, expires_at(now, options.expiry.targets)?),
+            unknown: BTreeMap::new(),
+        };
+        for sub in ["", "staged", "staged/targets", "metadata", "targets"] {
+            let path = dir.join(sub);
+            fs::create_dir_all(&path).map_err(io_err(&path))?;
+        }
+        let repo = Self {
+            dir,
+            config: RepoConfig {
+                format: 1,
+                expiry: options.expiry.clone(),
+            },
+        };
+        repo.save_staged("root", &root)?;
+        repo.save_staged("targets", &targets)?;
+        let config = serde_json::to_vec_pretty(&repo.config).map_err(|e| {
+            RepoError::Invalid(format!(
+                "cannot serialise the repository configuration: {e}"
+            ))
+        })?;
+        let config_path = repo.dir.join("fwsign-repo.json");
+        write_atomic(&config_path, &config, Mode::Public).map_err(io_err(&config_path))?;
+        repo.audit(
+            &AuditEvent {
+                action: "init".into(),
+                role: Some("root".into()),
+                version: Some(1),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(repo)
+    }
+
+    /// The repository directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The expiry policy.
+    pub fn expiry(&self) -> &ExpiryPolicy {
+        &self.config.expiry
+    }
+
+    /// The audit log.
+    pub fn audit_log(&self) -> AuditLog {
+        AuditLog::new(self.dir.join("audit.log"))
+    }
+
+    pub(crate) fn audit(&self, event: &AuditEvent, now: UnixTime) -> Result<(), RepoError> {
+        self.audit_log().append(event, now)?;
+        Ok(())
+    }
+
+    fn staged_dir(&self) -> PathBuf {
+        self.dir.join("staged")
+    }
+
+    /// `DIR/staged/ROLE.json`.
+    pub fn staged_path(&self, role: &str) -> PathBuf {
+        self.staged_dir().join(format!("{role}.json"))
+    }
+
+    fn dropped_path(&self, role: &str) -> PathBuf {
+        self.staged_dir()
+            .join("dropped")
+            .join(format!("{role}.json"))
+    }
+
+    /// `DIR/staged/targets/`.
+    pub fn staged_targets_dir(&self) -> PathBuf {
+        self.staged_dir().join("targets")
+    }
+
+    /// `DIR/metadata/`.
+    pub fn metadata_dir(&self) -> PathBuf {
+        self.dir.join("metadata")
+    }
+
+    /// `DIR/targets/`.
+    pub fn targets_dir(&self) -> PathBuf {
+        self.dir.join("targets")
+    }
+
+    /// The newest published root version, from the `N.root.json` files.
+    fn newest_root_version(&self) -> Result<Option<u64>, RepoError> {
+        let dir = self.metadata_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let mut newest = None;
+        for entry in entries {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(v) = name
+                .strip_suffix(".root.json")
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                newest = newest.max(Some(v));
+            }
+        }
+        Ok(newest)
+    }
+
+    /// The published state, or `None` before the first publish.
+    pub fn published(&self) -> Result<Option<Published>, RepoError> {
+        let Some(root_version) = self.newest_root_version()? else {
+            return Ok(None);
+        };
+        let root_path = self
+            .metadata_dir()
+            .join(format!("{root_version}.root.json"));
+        let root = parse_doc::<Root>(&root_path, &read_file(&root_path)?)?;
+        let ts_path = self.metadata_dir().join("timestamp.json");
+        let mut published = Published {
+            root,
+            timestamp: None,
+            snapshot: None,
+            targets: BTreeMap::new(),
+        };
+        let Some(ts_bytes) = read_optional(&ts_path)? else {
+            return Ok(Some(published));
+        };
+        let timestamp = parse_doc::<Timestamp>(&ts_path, &ts_bytes)?;
+        let snapshot_version = timestamp
+            .signed
+            .meta
+            .get("snapshot.json")
+            .map(|m| m.version)
+            .ok_or_else(|| RepoError::Metadata {
+                path: ts_path.clone(),
+                source: fwsign_manifest_schema::Error::Format("no snapshot.json in meta".into()),
+            })?;
+        let snap_path = self
+            .metadata_dir()
+            .join(format!("{snapshot_version}.snapshot.json"));
+        let snapshot = parse_doc::<Snapshot>(&snap_path, &read_file(&snap_path)?)?;
+        for (file, meta) in &snapshot.signed.meta {
+            let Some(role) = file.strip_suffix(".json") else {
+                continue;
+            };
+            names::check_role_name(role)?;
+            let path = self
+                .metadata_dir()
+                .join(format!("{}.{role}.json", meta.version));
+            let doc = parse_doc::<Targets>(&path, &read_file(&path)?)?;
+            published.targets.insert(role.to_owned(), doc);
+        }
+        published.timestamp = Some(timestamp);
+        published.snapshot = Some(snapshot);
+        Ok(Some(published))
+    }
+
+    /// Names of the roles staged now (`root`, `targets`, delegated roles).
+    pub fn staged_roles(&self) -> Result<Vec<String>, RepoError> {
+        let dir = self.staged_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let mut roles = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err(&dir))?;
+            if !entry.file_type().map_err(io_err(&dir))?.is_file() {
+                continue;
+            }
+            let name = entry.file_name();
+            if let Some(role) = name.to_str().and_then(|n| n.strip_suffix(".json"))
+                && names::check_role_name(role).is_ok()
+            {
+                roles.push(role.to_owned());
+            }
+        }
+        // Root first, then targets, then delegated roles by name: the order
+        // approvals depend on each other.
+        roles.sort_by_key(|r| match r.as_str() {
+            "root" => (0, String::new()),
+            "targets" => (1, String::new()),
+            other => (2, other.to_owned()),
+        });
+        Ok(roles)
+    }
+
+    /// A staged role, typed.
+    pub fn load_staged<T: RoleType>(&self, role: &str) -> Result<Option<Signed<T>>, RepoError> {
+        names::check_role_name(role)?;
+        let path = self.staged_path(role);
+        match read_optional(&path)? {
+            None => Ok(None),
+            Some(bytes) => parse_doc::<T>(&path, &bytes).map(Some),
+        }
+    }
+
+    /// Writes a staged role (canonical JSON, atomically).
+    pub(crate) fn save_staged<T: Serialize>(
+        &self,
+        role: &str,
+        doc: &Signed<T>,
+    ) -> Result<(), RepoError> {
+        names::check_role_name(role)?;
+        let bytes = canonical_of(role, doc)?;
+        let path = self.staged_path(role);
+        write_atomic(&path, bytes.as_bytes(), Mode::Public).map_err(io_err(&path))
+    }
+
+    /// Approvals dropped for a staged role, if any.
+    pub fn dropped_approvals(&self, role: &str) -> Result<Option<DroppedApprovals>, RepoError> {
+        let path = self.dropped_path(role);
+        match read_optional(&path)? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| RepoError::Metadata {
+                        path,
+                        source: fwsign_manifest_schema::Error::Format(e.to_string()),
+                    })
+            }
+        }
+    }
+
+    pub(crate) fn record_dropped(
+        &self,
+        role: &str,
+        keyids: Vec<String>,
+        now: UnixTime,
+    ) -> Result<(), RepoError> {
+        let mut record = self
+            .dropped_approvals(role)?
+            .unwrap_or_else(|| DroppedApprovals {
+                role: role.to_owned(),
+                keyids: vec![],
+                time: String::new(),
+            });
+        for k in keyids {
+            if !record.keyids.contains(&k) {
+                record.keyids.push(k);
+            }
+        }
+        record.time = now.to_expires().unwrap_or_default();
+        let path = self.dropped_path(role);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let bytes = serde_json::to_vec_pretty(&record)
+            .map_err(|e| RepoError::Invalid(format!("cannot serialise dropped approvals: {e}")))?;
+        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))
+    }
+
+    pub(crate) fn clear_dropped(&self, role: &str) -> Result<(), RepoError> {
+        let path = self.dropped_path(role);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// The root that governs the next release: the staged one if any, else
+    /// the newest published.
+    pub fn current_root(&self) -> Result<Signed<Root>, RepoError> {
+        if let Some(root) = self.load_staged::<Root>("root")? {
+            return Ok(root);
+        }
+        match self.published()? {
+            Some(p) => Ok(p.root),
+            None => Err(RepoError::NotARepository(self.dir.clone())),
+        }
+    }
+
+    /// A targets role as the next release will have it: staged if staged,
+    /// else published.
+    pub fn current_targets(&self, role: &str) -> Result<Option<Signed<Targets>>, RepoError> {
+        if let Some(doc) = self.load_staged::<Targets>(role)? {
+            return Ok(Some(doc));
+        }
+        Ok(self.published()?.and_then(|mut p| p.targets.remove(role)))
+    }
+
+    /// Which role delegates `role`: `None` for the top-level roles (root
+    /// delegates them), else the targets role that lists it.
+    pub fn delegator_of(&self, role: &str) -> Result<Option<String>, RepoError> {
+        if names::TOP_LEVEL_ROLES.contains(&role) {
+            return Ok(None);
+        }
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        candidates.insert("targets".into());
+        candidates.extend(self.staged_roles()?);
+        if let Some(p) = self.published()? {
+            candidates.extend(p.targets.keys().cloned());
+        }
+        for candidate in candidates {
+            if candidate == "root" || candidate == role {
+                continue;
+            }
+            if let Some(doc) = self.current_targets(&candidate)?
+                && doc
+                    .signed
+                    .delegations
+                    .as_ref()
+                    .is_some_and(|d| d.roles.iter().any(|r| r.name == role))
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Err(RepoError::Invalid(format!(
+            "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
+        )))
+    }
+
+    /// The threshold checks a staged role must pass, with their reports.
+    pub fn approval(&self, role: &str) -> Result<Option<RoleApproval>, RepoError> {
+        let mut reports = Vec::new();
+        let version;
+        if role == "root" {
+            let Some(staged) = self.load_staged::<Root>("root")? else {
+                return Ok(None);
+            };
+            version = staged.signed.version;
+            let doc = canonical_of("staged root", &staged)?;
+            if let Some(published) = self.published()? {
+                let old = canonical_of("published root", &published.root)?;
+                reports.push((
+                    format!("root v{}", published.root.signed.version),
+                    self.report(&old, "root", &doc)?,
+                ));
+            }
+            reports.push((format!("root v{version}"), self.report(&doc, "root", &doc)?));
+        } else {
+            let Some(staged) = self.load_staged::<Targets>(role)? else {
+                return Ok(None);
+            };
+            version = staged.signed.version;
+            let doc = canonical_of(role, &staged)?;
+            match self.delegator_of(role)? {
+                None => {
+                    let root = canonical_of("root", &self.current_root()?)?;
+                    reports.push(("root".into(), self.report(&root, role, &doc)?));
+                }
+                Some(parent) => {
+                    let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
+                        RepoError::Invalid(format!("delegating role {parent} is missing"))
+                    })?;
+                    let parent_doc = canonical_of(&parent, &parent_doc)?;
+                    reports.push((parent.clone(), self.report(&parent_doc, role, &doc)?));
+                }
+            }
+        }
+        Ok(Some(RoleApproval {
+            role: role.to_owned(),
+            version,
+            reports,
+        }))
+    }
+
+    fn report(
+        &self,
+        delegator: &CanonicalDocument,
+        role: &str,
+        doc: &CanonicalDocument,
+    ) -> Result<SignatureReport, RepoError> {
+        verify_role(delegator, role, doc, BUILTIN).map_err(|source| RepoError::Document {
+            context: format!("staged {role}"),
+            source,
+        })
+    }
+
+    /// Every staged role's approval state.
+    pub fn approvals(&self) -> Result<Vec<RoleApproval>, RepoError> {
+        let mut out = Vec::new();
+        for role in self.staged_roles()? {
+            if let Some(a) = self.approval(&role)? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Roles still short of a threshold.
+    pub fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
+        Ok(self
+            .approvals()?
+            .iter()
+            .flat_map(RoleApproval::missing)
+            .collect())
+    }
+
+    /// Published roles that expire within `secs` of `now`, with their expiry.
+    pub fn expiring_within(
+        &self,
+        now: UnixTime,
+        secs: i64,
+    ) -> Result<Vec<(String, String)>, RepoError> {
+        let Some(p) = self.published()? else {
+            return Ok(vec![]);
+        };
+        let limit = now.0.saturating_add(secs);
+        let mut roles: Vec<(String, String)> = vec![("root".into(), p.root.signed.expires.clone())];
+        if let Some(t) = &p.timestamp {
+            roles.push(("timestamp".into(), t.signed.expires.clone()));
+        }
+        if let Some(s) = &p.snapshot {
+            roles.push(("snapshot".into(), s.signed.expires.clone()));
+        }
+        for (name, t) in &p.targets {
+            roles.push((name.clone(), t.signed.expires.clone()));
+        }
+        Ok(roles
+            .into_iter()
+            .filter(|(_, e)| parse_expires(e.as_bytes()).is_none_or(|t| t.0 <= limit))
+            .collect())
+    }
+}

@@ -1,0 +1,607 @@
+//! Publishing a fully approved release, and keeping a published repository
+//! fresh between releases.
+//!
+//! Order matters for crash safety: target files first, then new metadata
+//! under new versioned names, then `timestamp.json` replaced last. Until that
+//! rename, readers (and a crashed run's successor) see the old repository,
+//! whose files are never touched.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+
+use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
+use fwsign_manifest_schema::metadata::{
+    MetaFile, Root, SPEC_VERSION, Signed, Snapshot, TargetFile, Targets, Timestamp,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256, Sha512};
+
+use super::names::{self, consistent_target_path, tough_target_path};
+use super::staging::{create_dirs_inside, refuse_link};
+use super::{Published, RepoError, Repository, canonical_of, expires_at, io_err};
+use crate::atomic_write::{Mode, sync_dir, write_atomic, write_atomic_with, write_new};
+use crate::audit::{AuditEvent, HEAD_FIELD};
+use crate::document::{CanonicalDocument, sign, verify_role};
+use crate::key_types::BUILTIN;
+use crate::keys::TufSigner;
+
+/// Points in a publish, reported to the caller as they pass. The CLI uses
+/// them for progress and, in tests, to kill the process mid-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishStep {
+    /// Every new target file is in `targets/`.
+    TargetsWritten,
+    /// New root and targets metadata are in `metadata/`.
+    MetadataWritten,
+    /// The new snapshot is in `metadata/`.
+    SnapshotWritten,
+    /// `timestamp.json` names the new snapshot: the release is live.
+    TimestampWritten,
+}
+
+impl PublishStep {
+    /// A stable name (`targets-written`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TargetsWritten => "targets-written",
+            Self::MetadataWritten => "metadata-written",
+            Self::SnapshotWritten => "snapshot-written",
+            Self::TimestampWritten => "timestamp-written",
+        }
+    }
+}
+
+/// What a publish wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishOutcome {
+    /// The root version now in force.
+    pub root_version: u64,
+    /// Every targets role's version in the new snapshot.
+    pub roles: BTreeMap<String, u64>,
+    /// The new snapshot version.
+    pub snapshot_version: u64,
+    /// The new timestamp version.
+    pub timestamp_version: u64,
+    /// Target files newly published.
+    pub targets_published: Vec<String>,
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshOutcome {
+    /// The new snapshot version, if the snapshot was re-signed.
+    pub snapshot_version: Option<u64>,
+    /// The new timestamp version, if the timestamp was re-signed.
+    pub timestamp_version: Option<u64>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    base16ct::lower::encode_string(&Sha256::digest(bytes))
+}
+
+fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
+    let mut hashes = BTreeMap::new();
+    hashes.insert("sha256".to_owned(), sha256_hex(bytes));
+    MetaFile {
+        version,
+        length: Some(bytes.len() as u64),
+        hashes: Some(hashes),
+        unknown: BTreeMap::new(),
+    }
+}
+
+/// Streams `path` and returns its length and digests.
+fn hash_file(path: &Path) -> Result<(u64, String, String), RepoError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut sha256 = Sha256::new();
+    let mut sha512 = Sha512::new();
+    let mut length = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(path)(e)),
+        };
+        sha256.update(&buf[..n]);
+        sha512.update(&buf[..n]);
+        length += n as u64;
+    }
+    Ok((
+        length,
+        base16ct::lower::encode_string(&sha256.finalize()),
+        base16ct::lower::encode_string(&sha512.finalize()),
+    ))
+}
+
+/// Checks a file against a target entry's length and hashes.
+fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+    let changed = |why: String| RepoError::StagedTargetChanged {
+        name: name.to_owned(),
+        why,
+    };
+    let (length, sha256, sha512) = match hash_file(path) {
+        Ok(h) => h,
+        Err(RepoError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Err(changed(format!("{} is missing", path.display())));
+        }
+        Err(e) => return Err(e),
+    };
+    if length != entry.length {
+        return Err(changed(format!(
+            "length is {length}, approvers signed {}",
+            entry.length
+        )));
+    }
+    for (algorithm, expected) in &entry.hashes {
+        let actual = match algorithm.as_str() {
+            "sha256" => &sha256,
+            "sha512" => &sha512,
+            other => return Err(changed(format!("unsupported hash algorithm {other}"))),
+        };
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(changed(format!(
+                "{algorithm} is {actual}, approvers signed {expected}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Links `from` to `to` unless `to` exists, creating directories inside
+/// `base` without following links.
+fn link_into(base: &Path, from: &Path, to: &Path) -> Result<(), RepoError> {
+    if let Some(parent) = to.parent()
+        && let Ok(rel) = parent.strip_prefix(base)
+    {
+        create_dirs_inside(base, rel)?;
+    }
+    refuse_link(to)?;
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(to)(e)),
+    }
+}
+
+impl Repository {
+    /// Removes staged roles a crashed publish already made live (their
+    /// version is not newer than the published one).
+    fn clear_stale_staging(&self, published: Option<&Published>) -> Result<(), RepoError> {
+        let Some(published) = published else {
+            return Ok(());
+        };
+        for role in self.staged_roles()? {
+            let stale = if role == "root" {
+                self.load_staged::<Root>("root")?
+                    .is_some_and(|r| r.signed.version <= published.root.signed.version)
+            } else {
+                match (
+                    self.load_staged::<Targets>(&role)?,
+                    published.targets.get(&role),
+                ) {
+                    (Some(s), Some(p)) => s.signed.version <= p.signed.version,
+                    _ => false,
+                }
+            };
+            if stale {
+                let path = self.staged_path(&role);
+                fs::remove_file(&path).map_err(io_err(&path))?;
+                self.clear_dropped(&role)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes the staged release: refuses, naming every role and key
+    /// still missing, unless each staged role meets its threshold; re-checks
+    /// every staged target file; then writes snapshot and timestamp with the
+    /// online keys and publishes with consistent snapshots.
+    pub fn publish(
+        &self,
+        snapshot_signer: &dyn TufSigner,
+        timestamp_signer: &dyn TufSigner,
+        now: UnixTime,
+        on_step: &mut dyn FnMut(PublishStep),
+    ) -> Result<PublishOutcome, RepoError> {
+        let published = self.published()?;
+        self.clear_stale_staging(published.as_ref())?;
+        let staged = self.staged_roles()?;
+        if staged.is_empty() {
+            return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
+        }
+        let missing = self.missing_approvals()?;
+        if !missing.is_empty() {
+            let err = RepoError::NotApproved(missing);
+            self.refuse(&err, now)?;
+            return Err(err);
+        }
+
+        // The state after this release.
+        let root: Signed<Root> = match self.load_staged::<Root>("root")? {
+            Some(r) => r,
+            None => published
+                .as_ref()
+                .map(|p| p.root.clone())
+                .ok_or_else(|| RepoError::Invalid("no root to publish".into()))?,
+        };
+        let mut roles: BTreeMap<String, Signed<Targets>> = published
+            .as_ref()
+            .map(|p| p.targets.clone())
+            .unwrap_or_default();
+        let mut changed_roles = Vec::new();
+        for role in staged.iter().filter(|r| r.as_str() != "root") {
+            let doc = self
+                .load_staged::<Targets>(role)?
+                .ok_or_else(|| RepoError::Invalid(format!("staged {role} vanished")))?;
+            roles.insert(role.clone(), doc);
+            changed_roles.push(role.clone());
+        }
+        if !roles.contains_key("targets") {
+            return Err(RepoError::Invalid("no targets role to publish".into()));
+        }
+        for doc in roles.values() {
+            for delegated in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
+                if !roles.contains_key(&delegated.name) {
+                    return Err(RepoError::Invalid(format!(
+                        "delegated role {} has no metadata; stage it with `fwsign repo add --role {}`",
+                        delegated.name, delegated.name
+                    )));
+                }
+            }
+        }
+
+        // Re-check every target file that will be newly published.
+        let mut to_publish: Vec<(String, TargetFile)> = Vec::new();
+        for role in &changed_roles {
+            let before = published.as_ref().and_then(|p| p.targets.get(role));
+            for (name, entry) in &roles[role].signed.targets {
+                let unchanged = before
+                    .and_then(|b| b.signed.targets.get(name))
+                    .is_some_and(|old| old.length == entry.length && old.hashes == entry.hashes);
+                if unchanged {
+                    continue;
+                }
+                let staged_file = names::target_path(&self.staged_targets_dir(), name)?;
+                if let Err(e) = check_file(&staged_file, name, entry) {
+                    self.refuse(&e, now)?;
+                    return Err(e);
+                }
+                to_publish.push((name.clone(), entry.clone()));
+            }
+        }
+
+        // Canonical bytes of everything new, then snapshot and timestamp.
+        let root_doc = canonical_of("root", &root)?;
+        let mut role_bytes: BTreeMap<String, CanonicalDocument> = BTreeMap::new();
+        for (role, doc) in &roles {
+            role_bytes.insert(role.clone(), canonical_of(role, doc)?);
+        }
+        let snapshot_version = published
+            .as_ref()
+            .and_then(|p| p.snapshot.as_ref())
+            .map_or(1, |s| s.signed.version.saturating_add(1));
+        let mut snapshot = Signed {
+            signatures: vec![],
+            signed: Snapshot {
+                type_: "snapshot".into(),
+                spec_version: SPEC_VERSION.into(),
+                version: snapshot_version,
+                expires: expires_at(now, self.expiry().snapshot)?,
+                meta: role_bytes
+                    .iter()
+                    .map(|(role, bytes)| {
+                        (
+                            format!("{role}.json"),
+                            meta_for(bytes.as_bytes(), roles[role].signed.version),
+                        )
+                    })
+                    .collect(),
+                unknown: BTreeMap::new(),
+            },
+            unknown: BTreeMap::new(),
+        };
+        self.anchor_audit_log(&mut snapshot.signed)?;
+        self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
+        let snapshot_doc = canonical_of("snapshot", &snapshot)?;
+        let timestamp_version = published
+            .as_ref()
+            .and_then(|p| p.timestamp.as_ref())
+            .map_or(1, |t| t.signed.version.saturating_add(1));
+        let timestamp = self.new_timestamp(
+            &root_doc,
+            timestamp_version,
+            &snapshot_doc,
+            snapshot_version,
+            timestamp_signer,
+            now,
+        )?;
+        let timestamp_doc = canonical_of("timestamp", &timestamp)?;
+
+        // Writes: targets, metadata, snapshot, timestamp last.
+        let targets_dir = self.targets_dir();
+        fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
+        for (name, entry) in &to_publish {
+            self.publish_target(name, entry)?;
+        }
+        on_step(PublishStep::TargetsWritten);
+        let metadata_dir = self.metadata_dir();
+        fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
+        if staged.iter().any(|r| r == "root") {
+            let path = metadata_dir.join(format!("{}.root.json", root.signed.version));
+            match write_new(&path, root_doc.as_bytes(), Mode::Public) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // A crashed publish may have written this very root.
+                    if fs::read(&path).map_err(io_err(&path))? != root_doc.as_bytes() {
+                        return Err(RepoError::WouldRewrite(path));
+                    }
+                }
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        for role in &changed_roles {
+            let path = metadata_dir.join(format!("{}.{role}.json", roles[role].signed.version));
+            // Versions above the published one are referenced by nothing yet,
+            // so a crashed run's leftover may be replaced.
+            write_atomic(&path, role_bytes[role].as_bytes(), Mode::Public)
+                .map_err(io_err(&path))?;
+        }
+        on_step(PublishStep::MetadataWritten);
+        let snapshot_path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
+        write_atomic(&snapshot_path, snapshot_doc.as_bytes(), Mode::Public)
+            .map_err(io_err(&snapshot_path))?;
+        on_step(PublishStep::SnapshotWritten);
+        let timestamp_path = metadata_dir.join("timestamp.json");
+        write_atomic(&timestamp_path, timestamp_doc.as_bytes(), Mode::Public)
+            .map_err(io_err(&timestamp_path))?;
+        on_step(PublishStep::TimestampWritten);
+
+        // The release is live; clear what it consumed.
+        for role in &staged {
+            let path = self.staged_path(role);
+            fs::remove_file(&path).map_err(io_err(&path))?;
+            self.clear_dropped(role)?;
+        }
+        for (name, _) in &to_publish {
+            let path = names::target_path(&self.staged_targets_dir(), name)?;
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        let outcome = PublishOutcome {
+            root_version: root.signed.version,
+            roles: roles
+                .iter()
+                .map(|(r, d)| (r.clone(), d.signed.version))
+                .collect(),
+            snapshot_version,
+            timestamp_version,
+            targets_published: to_publish.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        self.audit(
+            &AuditEvent {
+                action: "publish".into(),
+                version: Some(snapshot_version),
+                targets: to_publish
+                    .iter()
+                    .filter_map(|(n, e)| e.hashes.get("sha256").map(|h| (n.clone(), h.clone())))
+                    .collect(),
+                detail: Some(format!(
+                    "root v{}, {}, snapshot v{snapshot_version}, timestamp v{timestamp_version}",
+                    outcome.root_version,
+                    outcome
+                        .roles
+                        .iter()
+                        .map(|(r, v)| format!("{r} v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(outcome)
+    }
+
+    /// Records a refusal in the audit log (on one line).
+    fn refuse(&self, err: &RepoError, now: UnixTime) -> Result<(), RepoError> {
+        let detail = err.to_string().replace(['\n', '\r'], " ");
+        self.audit(
+            &AuditEvent {
+                action: "refuse".into(),
+                detail: Some(detail),
+                ..AuditEvent::default()
+            },
+            now,
+        )
+    }
+
+    /// Puts the audit log's head into a snapshot as `x-fwsign-audit-head`.
+    fn anchor_audit_log(&self, snapshot: &mut Snapshot) -> Result<(), RepoError> {
+        if let Some(head) = self.audit_log().head()? {
+            let value = serde_json::to_value(head)
+                .map_err(|e| RepoError::Invalid(format!("cannot record the audit head: {e}")))?;
+            snapshot.unknown.insert(HEAD_FIELD.to_owned(), value);
+        }
+        Ok(())
+    }
+
+    /// Signs an online role and checks the signer is what the root names.
+    fn sign_online<T: Serialize>(
+        &self,
+        root: &CanonicalDocument,
+        role: &str,
+        doc: &mut Signed<T>,
+        signer: &dyn TufSigner,
+    ) -> Result<(), RepoError> {
+        sign(doc, signer).map_err(|source| RepoError::Document {
+            context: format!("signing {role}"),
+            source,
+        })?;
+        let canonical = canonical_of(role, doc)?;
+        let report =
+            verify_role(root, role, &canonical, BUILTIN).map_err(|source| RepoError::Document {
+                context: role.to_owned(),
+                source,
+            })?;
+        if !report.is_met() {
+            return Err(RepoError::NotAuthorised {
+                role: role.to_owned(),
+                keyid: signer.keyid(),
+            });
+        }
+        Ok(())
+    }
+
+    fn new_timestamp(
+        &self,
+        root: &CanonicalDocument,
+        version: u64,
+        snapshot: &CanonicalDocument,
+        snapshot_version: u64,
+        signer: &dyn TufSigner,
+        now: UnixTime,
+    ) -> Result<Signed<Timestamp>, RepoError> {
+        let mut meta = BTreeMap::new();
+        meta.insert(
+            "snapshot.json".to_owned(),
+            meta_for(snapshot.as_bytes(), snapshot_version),
+        );
+        let mut timestamp = Signed {
+            signatures: vec![],
+            signed: Timestamp {
+                type_: "timestamp".into(),
+                spec_version: SPEC_VERSION.into(),
+                version,
+                expires: expires_at(now, self.expiry().timestamp)?,
+                meta,
+                unknown: BTreeMap::new(),
+            },
+            unknown: BTreeMap::new(),
+        };
+        self.sign_online(root, "timestamp", &mut timestamp, signer)?;
+        Ok(timestamp)
+    }
+
+    /// Copies a staged target into `targets/` under every name clients ask
+    /// for: `<dir>/<hash>.<basename>` per listed hash, and tough's
+    /// `<sha256>.<dir>/<basename>` for nested names.
+    fn publish_target(&self, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+        let targets_dir = self.targets_dir();
+        let staged = names::target_path(&self.staged_targets_dir(), name)?;
+        let mut first: Option<std::path::PathBuf> = None;
+        for hash in entry.hashes.values() {
+            let path = consistent_target_path(&targets_dir, name, hash)?;
+            if let Some(parent) = path.parent()
+                && let Ok(rel) = parent.strip_prefix(&targets_dir)
+            {
+                create_dirs_inside(&targets_dir, rel)?;
+            }
+            refuse_link(&path)?;
+            match &first {
+                None => {
+                    if !path.exists() {
+                        let mut src = File::open(&staged).map_err(io_err(&staged))?;
+                        write_atomic_with(&path, Mode::Public, |out| {
+                            io::copy(&mut src, out).map(|_| ())
+                        })
+                        .map_err(io_err(&path))?;
+                        check_file(&path, name, entry)?;
+                    }
+                    first = Some(path);
+                }
+                Some(first) => link_into(&targets_dir, first, &path)?,
+            }
+        }
+        if let (Some(first), Some(sha256)) = (&first, entry.hashes.get("sha256"))
+            && let Some(tough) = tough_target_path(&targets_dir, name, sha256)?
+        {
+            link_into(&targets_dir, first, &tough)?;
+        }
+        if let Some(dir) = first.as_ref().and_then(|f| f.parent()) {
+            sync_dir(dir).map_err(io_err(dir))?;
+        }
+        Ok(())
+    }
+
+    /// Re-signs snapshot and timestamp when they expire within `within`
+    /// seconds of `now`, so a published repository stays fresh between
+    /// releases.
+    pub fn refresh(
+        &self,
+        snapshot_signer: &dyn TufSigner,
+        timestamp_signer: &dyn TufSigner,
+        within: i64,
+        now: UnixTime,
+    ) -> Result<RefreshOutcome, RepoError> {
+        let published = self
+            .published()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let (Some(timestamp), Some(snapshot)) = (&published.timestamp, &published.snapshot) else {
+            return Err(RepoError::Invalid("nothing is published yet".into()));
+        };
+        let due = |expires: &str| {
+            parse_expires(expires.as_bytes()).is_none_or(|t| t.0 <= now.0.saturating_add(within))
+        };
+        let snapshot_due = due(&snapshot.signed.expires);
+        let timestamp_due = snapshot_due || due(&timestamp.signed.expires);
+        let mut outcome = RefreshOutcome {
+            snapshot_version: None,
+            timestamp_version: None,
+        };
+        if !timestamp_due {
+            return Ok(outcome);
+        }
+        let root_doc = canonical_of("root", &published.root)?;
+        let metadata_dir = self.metadata_dir();
+        let (snapshot_doc, snapshot_version) = if snapshot_due {
+            let mut next = snapshot.clone();
+            next.signatures.clear();
+            next.signed.version = next.signed.version.saturating_add(1);
+            next.signed.expires = expires_at(now, self.expiry().snapshot)?;
+            self.anchor_audit_log(&mut next.signed)?;
+            self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
+            let doc = canonical_of("snapshot", &next)?;
+            let path = metadata_dir.join(format!("{}.snapshot.json", next.signed.version));
+            write_atomic(&path, doc.as_bytes(), Mode::Public).map_err(io_err(&path))?;
+            outcome.snapshot_version = Some(next.signed.version);
+            (doc, next.signed.version)
+        } else {
+            (canonical_of("snapshot", snapshot)?, snapshot.signed.version)
+        };
+        let next_ts = self.new_timestamp(
+            &root_doc,
+            timestamp.signed.version.saturating_add(1),
+            &snapshot_doc,
+            snapshot_version,
+            timestamp_signer,
+            now,
+        )?;
+        let ts_doc = canonical_of("timestamp", &next_ts)?;
+        let path = metadata_dir.join("timestamp.json");
+        write_atomic(&path, ts_doc.as_bytes(), Mode::Public).map_err(io_err(&path))?;
+        outcome.timestamp_version = Some(next_ts.signed.version);
+        self.audit(
+            &AuditEvent {
+                action: "refresh".into(),
+                version: outcome.snapshot_version,
+                detail: Some(format!(
+                    "snapshot {}, timestamp v{}",
+                    outcome
+                        .snapshot_version
+                        .map_or("unchanged".to_owned(), |v| format!("v{v}")),
+                    next_ts.signed.version
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(outcome)
+    }
+}

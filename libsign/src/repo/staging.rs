@@ -1,0 +1,722 @@
+//! Changing what the next release contains: targets, delegations, root keys
+//! and expiry. Any change to a staged role's content drops the approvals it
+//! had, and the repository records that so `status` can say so.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::firmware::FirmwareInfo;
+use fwsign_manifest_schema::metadata::{
+    DelegatedRole, Delegations, RoleKeys, Root, Signed, TargetFile, Targets,
+};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256, Sha512};
+
+use super::names::{self, check_delegated_role_name, check_target_name};
+use super::{
+    RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
+};
+use crate::atomic_write::{Mode, write_atomic_with};
+use crate::audit::AuditEvent;
+use crate::keys::PublicKey;
+use crate::path_match::delegation_covers_names;
+
+/// Progress of a long file operation, for a caller that draws a bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// Starting on a file of `total` bytes.
+    Start {
+        /// The target name.
+        name: &'a str,
+        /// Its size.
+        total: u64,
+    },
+    /// `n` more bytes done.
+    Advance(u64),
+    /// The file is done.
+    Finish,
+}
+
+/// Digest algorithms a target can be listed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    /// Always listed.
+    Sha256,
+    /// Listed as well on request.
+    Sha512,
+}
+
+/// One file to add.
+#[derive(Debug, Clone)]
+pub struct NewTarget {
+    /// The file on disk.
+    pub file: PathBuf,
+    /// The target name it is published under.
+    pub name: String,
+}
+
+/// Options for [`Repository::add`].
+#[derive(Debug, Clone)]
+pub struct AddOptions {
+    /// `targets` or a delegated role.
+    pub role: String,
+    /// The files.
+    pub targets: Vec<NewTarget>,
+    /// Hardware IDs the firmware runs on.
+    pub hardware_ids: Vec<String>,
+    /// Firmware version (semver).
+    pub version: String,
+    /// Anti-rollback counter.
+    pub security_counter: u64,
+    /// Optional oldest bootloader version.
+    pub min_bootloader_version: Option<String>,
+    /// Optional SBOM digest.
+    pub sbom_sha256: Option<String>,
+    /// Also list SHA-512.
+    pub sha512: bool,
+    /// Extra `custom` fields (`KEY=VALUE`; VALUE as JSON when it parses).
+    pub custom: Vec<(String, Value)>,
+}
+
+/// What `add` staged for one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedTarget {
+    /// The target name.
+    pub name: String,
+    /// Its length.
+    pub length: u64,
+    /// Its hashes.
+    pub hashes: BTreeMap<String, String>,
+}
+
+/// Options for [`Repository::delegate`].
+#[derive(Debug, Clone)]
+pub struct DelegateOptions {
+    /// The new role.
+    pub role: String,
+    /// Its approver keys.
+    pub keys: Vec<PublicKey>,
+    /// Its threshold.
+    pub threshold: u64,
+    /// Path patterns it may sign for.
+    pub paths: Vec<String>,
+    /// Whether the search stops at it.
+    pub terminating: bool,
+    /// Accept keys shared with online roles.
+    pub allow_shared_key: bool,
+}
+
+/// Options for [`Repository::rotate_root`].
+#[derive(Debug, Clone, Default)]
+pub struct RotateOptions {
+    /// Keys to add, by role.
+    pub add: Vec<(String, PublicKey)>,
+    /// Key IDs to remove, by role.
+    pub remove: Vec<(String, String)>,
+    /// New thresholds, by role.
+    pub thresholds: Vec<(String, u64)>,
+    /// New expiry period for the root.
+    pub expires: Option<i64>,
+    /// Accept keys shared between online and approver roles.
+    pub allow_shared_key: bool,
+}
+
+/// Creates `rel` under `base` one directory at a time, refusing any existing
+/// component that is a symlink, so no name can lead a write outside `base`.
+pub(crate) fn create_dirs_inside(base: &Path, rel: &Path) -> Result<(), RepoError> {
+    let mut path = base.to_path_buf();
+    for component in rel.components() {
+        path.push(component);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(RepoError::Invalid(format!(
+                    "{}: is a symbolic link; fwsign does not write through links",
+                    path.display()
+                )));
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(RepoError::Invalid(format!(
+                    "{}: exists and is not a directory",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&path).map_err(io_err(&path))?;
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a target file path whose final component is a symlink.
+pub(crate) fn refuse_link(path: &Path) -> Result<(), RepoError> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(RepoError::Invalid(format!(
+            "{}: is a symbolic link; fwsign does not write through links",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Copies `src` to `dst` (atomically) while hashing it, in one pass.
+pub(crate) fn copy_and_hash(
+    src: &Path,
+    dst: &Path,
+    name: &str,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(u64, [u8; 32], [u8; 64]), RepoError> {
+    let mut input = File::open(src).map_err(io_err(src))?;
+    let total = input.metadata().map_err(io_err(src))?.len();
+    progress(Progress::Start { name, total });
+    let mut sha256 = Sha256::new();
+    let mut sha512 = Sha512::new();
+    let mut length: u64 = 0;
+    let mut read_error: Option<io::Error> = None;
+    write_atomic_with(dst, Mode::Public, |out| {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let kind = e.kind();
+                    read_error = Some(e);
+                    return Err(io::Error::new(kind, "reading the source failed"));
+                }
+            };
+            let chunk = &buf[..n];
+            sha256.update(chunk);
+            sha512.update(chunk);
+            out.write_all(chunk)?;
+            length += n as u64;
+            progress(Progress::Advance(n as u64));
+        }
+        Ok(())
+    })
+    .map_err(|e| match read_error.take() {
+        Some(source) => RepoError::Io {
+            path: src.to_path_buf(),
+            source,
+        },
+        None => RepoError::Io {
+            path: dst.to_path_buf(),
+            source: e,
+        },
+    })?;
+    progress(Progress::Finish);
+    Ok((length, sha256.finalize().into(), sha512.finalize().into()))
+}
+
+impl Repository {
+    /// The staged targets role `role`, created from the published one (next
+    /// version, fresh expiry, no signatures) when not staged yet.
+    fn targets_for_edit(&self, role: &str, now: UnixTime) -> Result<Signed<Targets>, RepoError> {
+        if let Some(doc) = self.load_staged::<Targets>(role)? {
+            return Ok(doc);
+        }
+        let published = self
+            .published()?
+            .and_then(|mut p| p.targets.remove(role))
+            .ok_or_else(|| {
+                RepoError::Invalid(format!(
+                    "role {role:?} is neither staged nor published; create delegated roles with `fwsign repo delegate`"
+                ))
+            })?;
+        let mut doc = published;
+        doc.signatures.clear();
+        doc.signed.version =
+            doc.signed.version.checked_add(1).ok_or_else(|| {
+                RepoError::Invalid(format!("role {role}: version counter exhausted"))
+            })?;
+        doc.signed.expires = expires_at(now, self.expiry().for_role(role))?;
+        Ok(doc)
+    }
+
+    /// Saves an edited staged role; approvals given before the edit are
+    /// dropped and recorded.
+    pub(crate) fn save_edited<T: Serialize + Clone>(
+        &self,
+        role: &str,
+        mut doc: Signed<T>,
+        now: UnixTime,
+    ) -> Result<(), RepoError> {
+        let dropped: Vec<String> = doc.signatures.iter().map(|s| s.keyid.clone()).collect();
+        doc.signatures.clear();
+        self.save_staged(role, &doc)?;
+        if !dropped.is_empty() {
+            self.record_dropped(role, dropped.clone(), now)?;
+            for keyid in dropped {
+                self.audit(
+                    &AuditEvent {
+                        action: "approvals-dropped".into(),
+                        role: Some(role.to_owned()),
+                        keyid: Some(keyid),
+                        detail: Some("the staged content changed after this approval".into()),
+                        ..AuditEvent::default()
+                    },
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages files as targets of `options.role`: each is hashed and copied
+    /// into `staged/targets/` in one streaming pass, so what approvers sign is
+    /// exactly what gets published.
+    pub fn add(
+        &self,
+        options: &AddOptions,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<AddedTarget>, RepoError> {
+        names::check_role_name(&options.role)?;
+        if options.role == "root" || options.role == "snapshot" || options.role == "timestamp" {
+            return Err(RepoError::Invalid(format!(
+                "targets are added to `targets` or a delegated role, not {}",
+                options.role
+            )));
+        }
+        if options.targets.is_empty() {
+            return Err(RepoError::Invalid("no files to add".into()));
+        }
+        let mut firmware = FirmwareInfo {
+            hardware_ids: options.hardware_ids.clone(),
+            version: options.version.clone(),
+            security_counter: options.security_counter,
+            min_bootloader_version: options.min_bootloader_version.clone(),
+            sbom_sha256: options.sbom_sha256.clone(),
+            unknown: BTreeMap::new(),
+        };
+        firmware.hardware_ids.dedup();
+        firmware
+            .check()
+            .map_err(|e| RepoError::Invalid(e.to_string()))?;
+        let mut seen = BTreeSet::new();
+        for t in &options.targets {
+            check_target_name(&t.name)?;
+            if !seen.insert(t.name.as_str()) {
+                return Err(RepoError::Invalid(format!(
+                    "target {} is given twice",
+                    t.name
+                )));
+            }
+        }
+        for (key, _) in &options.custom {
+            if key == FirmwareInfo::CUSTOM_KEY || key.is_empty() {
+                return Err(RepoError::Invalid(format!(
+                    "custom field {key:?} is reserved for fwsign's firmware fields"
+                )));
+            }
+        }
+        // A delegated role may only list names its delegation covers.
+        if let Some(parent) = self.delegator_of(&options.role)? {
+            let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
+                RepoError::Invalid(format!("delegating role {parent} is missing"))
+            })?;
+            let delegation = parent_doc
+                .signed
+                .delegations
+                .as_ref()
+                .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
+                .ok_or_else(|| {
+                    RepoError::Invalid(format!("{parent} does not delegate to {}", options.role))
+                })?;
+            for t in &options.targets {
+                if !delegation_covers_names(
+                    delegation.paths.as_deref(),
+                    delegation.path_hash_prefixes.as_deref(),
+                    &t.name,
+                ) {
+                    return Err(RepoError::Invalid(format!(
+                        "target {} is outside the paths delegated to {} ({})",
+                        t.name,
+                        options.role,
+                        delegation.paths.as_deref().unwrap_or_default().join(", ")
+                    )));
+                }
+            }
+        }
+
+        let mut doc = self.targets_for_edit(&options.role, now)?;
+        let staged_dir = self.staged_targets_dir();
+        let mut added = Vec::new();
+        for t in &options.targets {
+            let dst = names::target_path(&staged_dir, &t.name)?;
+            if let Some(parent) = Path::new(&t.name).parent() {
+                create_dirs_inside(&staged_dir, parent)?;
+            }
+            refuse_link(&dst)?;
+            let (length, sha256, sha512) = copy_and_hash(&t.file, &dst, &t.name, progress)?;
+            let mut hashes = BTreeMap::new();
+            hashes.insert("sha256".to_owned(), base16ct::lower::encode_string(&sha256));
+            if options.sha512 {
+                hashes.insert("sha512".to_owned(), base16ct::lower::encode_string(&sha512));
+            }
+            let mut entry = TargetFile {
+                length,
+                hashes: hashes.clone(),
+                custom: None,
+                unknown: BTreeMap::new(),
+            };
+            entry
+                .set_firmware(&firmware)
+                .map_err(|e| RepoError::Invalid(e.to_string()))?;
+            if let Some(Value::Object(custom)) = entry.custom.as_mut() {
+                for (key, value) in &options.custom {
+                    custom.insert(key.clone(), value.clone());
+                }
+            }
+            doc.signed.targets.insert(t.name.clone(), entry);
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(options.role.clone()),
+                    version: Some(doc.signed.version),
+                    targets: [(t.name.clone(), hashes["sha256"].clone())].into(),
+                    detail: Some(format!("add {length} bytes")),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+            added.push(AddedTarget {
+                name: t.name.clone(),
+                length,
+                hashes,
+            });
+        }
+        self.save_edited(&options.role, doc, now)?;
+        Ok(added)
+    }
+
+    /// Stages the removal of target `name` from `role`.
+    pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
+        check_target_name(name)?;
+        let mut doc = self.targets_for_edit(role, now)?;
+        if doc.signed.targets.remove(name).is_none() {
+            return Err(RepoError::Invalid(format!(
+                "role {role} does not list target {name}"
+            )));
+        }
+        let staged = names::target_path(&self.staged_targets_dir(), name)?;
+        match fs::remove_file(&staged) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&staged)(e)),
+        }
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some(role.to_owned()),
+                version: Some(doc.signed.version),
+                detail: Some(format!("remove {name}")),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        self.save_edited(role, doc, now)
+    }
+
+    /// Online (snapshot, timestamp) key IDs of the current root.
+    fn online_keyids(&self) -> Result<Vec<(String, String)>, RepoError> {
+        let root = self.current_root()?;
+        let mut out = Vec::new();
+        for role in ["snapshot", "timestamp"] {
+            if let Some(r) = root.signed.roles.get(role) {
+                out.extend(r.keyids.iter().map(|k| (role.to_owned(), k.clone())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stages a delegation from `targets` to a new (or changed) role with its
+    /// own approvers, and the role itself (empty) when it is new.
+    pub fn delegate(&self, options: &DelegateOptions, now: UnixTime) -> Result<(), RepoError> {
+        check_delegated_role_name(&options.role)?;
+        check_role_keys(&options.role, &options.keys, options.threshold)?;
+        if options.paths.is_empty() || options.paths.iter().any(String::is_empty) {
+            return Err(RepoError::Invalid(
+                "a delegation needs at least one non-empty --paths pattern".into(),
+            ));
+        }
+        let approvers: Vec<(String, String)> = options
+            .keys
+            .iter()
+            .map(|k| (options.role.clone(), k.keyid()))
+            .collect();
+        check_separation(&self.online_keyids()?, &approvers, options.allow_shared_key)?;
+
+        let mut parent = self.targets_for_edit("targets", now)?;
+        let delegations = parent
+            .signed
+            .delegations
+            .get_or_insert_with(|| Delegations {
+                keys: BTreeMap::new(),
+                roles: vec![],
+                unknown: BTreeMap::new(),
+            });
+        for k in &options.keys {
+            delegations.keys.insert(k.keyid(), k.to_tuf_key());
+        }
+        let entry = DelegatedRole {
+            name: options.role.clone(),
+            keyids: options.keys.iter().map(PublicKey::keyid).collect(),
+            threshold: options.threshold,
+            terminating: options.terminating,
+            paths: Some(options.paths.clone()),
+            path_hash_prefixes: None,
+            unknown: BTreeMap::new(),
+        };
+        match delegations
+            .roles
+            .iter_mut()
+            .find(|r| r.name == options.role)
+        {
+            Some(existing) => *existing = entry,
+            None => delegations.roles.push(entry),
+        }
+        prune_delegation_keys(delegations);
+        self.save_edited("targets", parent, now)?;
+
+        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
+            || self
+                .published()?
+                .is_some_and(|p| p.targets.contains_key(&options.role));
+        if !exists {
+            let doc = Signed {
+                signatures: vec![],
+                signed: empty_targets(1, expires_at(now, self.expiry().for_role(&options.role))?),
+                unknown: BTreeMap::new(),
+            };
+            self.save_staged(&options.role, &doc)?;
+        }
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some(options.role.clone()),
+                detail: Some(format!(
+                    "delegate {} to {} key(s), threshold {}",
+                    options.paths.join(", "),
+                    options.keys.len(),
+                    options.threshold
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )
+    }
+
+    /// Stages root N+1 (or edits the staged root) with keys added or removed
+    /// and thresholds changed. It must be signed by a threshold of the old
+    /// and of the new root keys before it is published.
+    pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
+        let mut root = match self.load_staged::<Root>("root")? {
+            Some(staged) => staged,
+            None => {
+                let published = self
+                    .published()?
+                    .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?;
+                let mut next = published.root;
+                next.signatures.clear();
+                next.signed.version =
+                    next.signed.version.checked_add(1).ok_or_else(|| {
+                        RepoError::Invalid("root version counter exhausted".into())
+                    })?;
+                next.signed.expires = expires_at(now, self.expiry().root)?;
+                next
+            }
+        };
+        let known_role = |role: &str| -> Result<(), RepoError> {
+            if names::TOP_LEVEL_ROLES.contains(&role) {
+                Ok(())
+            } else {
+                Err(RepoError::Invalid(format!(
+                    "{role:?} is not a top-level role (root, targets, snapshot, timestamp)"
+                )))
+            }
+        };
+        for (role, keyid) in &options.remove {
+            known_role(role)?;
+            let entry = root
+                .signed
+                .roles
+                .get_mut(role)
+                .ok_or_else(|| RepoError::Invalid(format!("root has no role {role}")))?;
+            let before = entry.keyids.len();
+            entry.keyids.retain(|k| k != keyid);
+            if entry.keyids.len() == before {
+                return Err(RepoError::Invalid(format!(
+                    "role {role} has no key {keyid}"
+                )));
+            }
+        }
+        for (role, key) in &options.add {
+            known_role(role)?;
+            let keyid = key.keyid();
+            let entry = root
+                .signed
+                .roles
+                .entry(role.clone())
+                .or_insert_with(|| RoleKeys {
+                    keyids: vec![],
+                    threshold: 1,
+                    unknown: BTreeMap::new(),
+                });
+            if entry.keyids.contains(&keyid) {
+                return Err(RepoError::SharedKey(format!(
+                    "key {keyid} is listed twice for role {role}"
+                )));
+            }
+            entry.keyids.push(keyid.clone());
+            root.signed.keys.insert(keyid, key.to_tuf_key());
+        }
+        for (role, threshold) in &options.thresholds {
+            known_role(role)?;
+            root.signed
+                .roles
+                .get_mut(role)
+                .ok_or_else(|| RepoError::Invalid(format!("root has no role {role}")))?
+                .threshold = *threshold;
+        }
+        if let Some(secs) = options.expires {
+            root.signed.expires = expires_at(now, secs)?;
+        }
+        check_root_writable(&root.signed, options.allow_shared_key)?;
+        // Keys no role lists any more leave the key table.
+        let used: BTreeSet<String> = root
+            .signed
+            .roles
+            .values()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        root.signed.keys.retain(|k, _| used.contains(k));
+        let version = root.signed.version;
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some("root".into()),
+                version: Some(version),
+                detail: Some("rotate-root".into()),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        self.save_edited("root", root, now)?;
+        Ok(version)
+    }
+
+    /// Stages a version of `role` that only moves its expiry to `now + secs`.
+    pub fn extend(&self, role: &str, secs: i64, now: UnixTime) -> Result<u64, RepoError> {
+        names::check_role_name(role)?;
+        let expires = expires_at(now, secs)?;
+        let version = if role == "root" {
+            let mut root = match self.load_staged::<Root>("root")? {
+                Some(r) => r,
+                None => {
+                    let mut r = self
+                        .published()?
+                        .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?
+                        .root;
+                    r.signatures.clear();
+                    r.signed.version = r.signed.version.saturating_add(1);
+                    r
+                }
+            };
+            root.signed.expires = expires;
+            let v = root.signed.version;
+            self.save_edited("root", root, now)?;
+            v
+        } else if role == "snapshot" || role == "timestamp" {
+            return Err(RepoError::Invalid(
+                "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
+            ));
+        } else {
+            let mut doc = self.targets_for_edit(role, now)?;
+            doc.signed.expires = expires;
+            let v = doc.signed.version;
+            self.save_edited(role, doc, now)?;
+            v
+        };
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some(role.to_owned()),
+                version: Some(version),
+                detail: Some(format!("extend expiry by {secs}s")),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(version)
+    }
+}
+
+/// Drops delegation keys no delegated role lists any more.
+fn prune_delegation_keys(delegations: &mut Delegations) {
+    let used: BTreeSet<&String> = delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter())
+        .collect();
+    delegations.keys.retain(|k, _| used.contains(k));
+}
+
+/// The rules a root must satisfy before fwsign writes it: every top-level
+/// role present, thresholds between 1 and the number of keys, no key twice
+/// in a role, every key ID in the key table, and online keys separate from
+/// approver keys unless allowed.
+pub(crate) fn check_root_writable(root: &Root, allow_shared_key: bool) -> Result<(), RepoError> {
+    for role in names::TOP_LEVEL_ROLES {
+        let entry = root
+            .roles
+            .get(role)
+            .ok_or_else(|| RepoError::Invalid(format!("root must define role {role}")))?;
+        let mut seen = BTreeSet::new();
+        for k in &entry.keyids {
+            if !seen.insert(k) {
+                return Err(RepoError::SharedKey(format!(
+                    "key {k} is listed twice for role {role}"
+                )));
+            }
+            if !root.keys.contains_key(k) {
+                return Err(RepoError::Invalid(format!(
+                    "role {role} lists key {k}, which the root does not define"
+                )));
+            }
+        }
+        if entry.threshold == 0
+            || usize::try_from(entry.threshold).map_or(true, |t| t > entry.keyids.len())
+        {
+            return Err(RepoError::Invalid(format!(
+                "role {role}: threshold {} must be between 1 and its {} key(s)",
+                entry.threshold,
+                entry.keyids.len()
+            )));
+        }
+    }
+    let ids = |role: &str| -> Vec<(String, String)> {
+        root.roles
+            .get(role)
+            .map(|r| {
+                r.keyids
+                    .iter()
+                    .map(|k| (role.to_owned(), k.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let online: Vec<_> = ids("snapshot")
+        .into_iter()
+        .chain(ids("timestamp"))
+        .collect();
+    let approvers: Vec<_> = ids("root").into_iter().chain(ids("targets")).collect();
+    check_separation(&online, &approvers, allow_shared_key)
+}
