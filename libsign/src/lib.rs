@@ -68,6 +68,8 @@ pub mod atomic_write;
 #[cfg(feature = "std")]
 pub mod audit;
 #[cfg(feature = "std")]
+pub mod bundle;
+#[cfg(feature = "std")]
 pub mod bundle_archive;
 #[cfg(feature = "std")]
 pub mod document;

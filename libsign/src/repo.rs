@@ -377,6 +377,19 @@ pub(crate) fn canonical_of<T: Serialize>(
     })
 }
 
+/// The bytes of a metadata file as fwsign writes it: canonical JSON with
+/// control characters escaped, so strict JSON readers (python-tuf) accept it
+/// and it canonicalises back to the signed bytes.
+pub(crate) fn file_bytes<T: Serialize>(
+    context: &str,
+    doc: &Signed<T>,
+) -> Result<Vec<u8>, RepoError> {
+    fwsign_manifest_schema::canonical::to_portable_bytes(doc).map_err(|e| RepoError::Metadata {
+        path: PathBuf::from(context),
+        source: e.into(),
+    })
+}
+
 /// A staged role's approval state.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleApproval {
@@ -800,9 +813,9 @@ impl Repository {
         doc: &Signed<T>,
     ) -> Result<(), RepoError> {
         names::check_role_name(role)?;
-        let bytes = canonical_of(role, doc)?;
+        let bytes = file_bytes(role, doc)?;
         let path = self.staged_path(role);
-        write_atomic(&path, bytes.as_bytes(), Mode::Public).map_err(io_err(&path))
+        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))
     }
 
     /// Approvals dropped for a staged role, if any.
@@ -1011,5 +1024,67 @@ impl Repository {
             .into_iter()
             .filter(|(_, e)| parse_expires(e.as_bytes()).is_none_or(|t| t.0 <= limit))
             .collect())
+    }
+}
+
+impl Repository {
+    /// Verifies the audit log: the hash chain, and every head recorded in a
+    /// published snapshot (`x-fwsign-audit-head`). Each snapshot's signature
+    /// is checked against a published root first, so a head cannot be
+    /// forged by editing a snapshot file.
+    pub fn verify_audit(&self) -> Result<crate::audit::AuditReport, RepoError> {
+        use crate::audit::{Anchor, AuditHead, HEAD_FIELD};
+        let dir = self.metadata_dir();
+        let mut snapshots: Vec<(u64, PathBuf)> = Vec::new();
+        let mut roots: Vec<CanonicalDocument> = Vec::new();
+        if dir.exists() {
+            for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+                let entry = entry.map_err(io_err(&dir))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if let Some(v) = name
+                    .strip_suffix(".snapshot.json")
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    snapshots.push((v, entry.path()));
+                } else if name.ends_with(".root.json") {
+                    let path = entry.path();
+                    let doc = parse_doc::<Root>(&path, &read_file(&path)?)?;
+                    roots.push(canonical_of("root", &doc)?);
+                }
+            }
+        }
+        snapshots.sort();
+        let mut anchors = Vec::new();
+        for (_, path) in snapshots {
+            let doc = parse_doc::<Snapshot>(&path, &read_file(&path)?)?;
+            let canonical = canonical_of("snapshot", &doc)?;
+            let signed = roots.iter().any(|root| {
+                verify_role(root, "snapshot", &canonical, BUILTIN).is_ok_and(|r| r.is_met())
+            });
+            if !signed {
+                return Err(RepoError::Document {
+                    context: path.display().to_string(),
+                    source: DocumentError::Verify(crate::verify::VerifyError::ThresholdNotMet {
+                        valid: 0,
+                        threshold: 1,
+                    }),
+                });
+            }
+            if let Some(value) = doc.signed.unknown.get(HEAD_FIELD) {
+                let head: AuditHead =
+                    serde_json::from_value(value.clone()).map_err(|e| RepoError::Metadata {
+                        path: path.clone(),
+                        source: fwsign_manifest_schema::Error::Format(format!("{HEAD_FIELD}: {e}")),
+                    })?;
+                let source = path
+                    .strip_prefix(self.dir())
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                anchors.push(Anchor { source, head });
+            }
+        }
+        Ok(self.audit_log().verify(&anchors)?)
     }
 }

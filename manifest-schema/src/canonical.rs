@@ -29,6 +29,14 @@ pub enum CanonicalError {
 
 /// Writes `value` as canonical JSON into `out`.
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    write_value(value, out, false)
+}
+
+fn write_value(
+    value: &Value,
+    out: &mut Vec<u8>,
+    escape_controls: bool,
+) -> Result<(), CanonicalError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -42,14 +50,14 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Canonical
                 return Err(CanonicalError::Float(n.to_string()));
             }
         }
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_string(s, out, escape_controls),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_canonical(item, out)?;
+                write_value(item, out, escape_controls)?;
             }
             out.push(b']');
         }
@@ -63,9 +71,9 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Canonical
                 if i > 0 {
                     out.push(b',');
                 }
-                write_string(key, out);
+                write_string(key, out, escape_controls);
                 out.push(b':');
-                write_canonical(item, out)?;
+                write_value(item, out, escape_controls)?;
             }
             out.push(b'}');
         }
@@ -73,13 +81,22 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Canonical
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+fn write_string(s: &str, out: &mut Vec<u8>, escape_controls: bool) {
     out.push(b'"');
     for &b in s.as_bytes() {
-        if b == b'"' || b == b'\\' {
-            out.push(b'\\');
+        match b {
+            b'"' | b'\\' => {
+                out.push(b'\\');
+                out.push(b);
+            }
+            b'\n' if escape_controls => out.extend_from_slice(b"\\n"),
+            b'\r' if escape_controls => out.extend_from_slice(b"\\r"),
+            b'\t' if escape_controls => out.extend_from_slice(b"\\t"),
+            0x00..=0x1f if escape_controls => {
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            }
+            _ => out.push(b),
         }
-        out.push(b);
     }
     out.push(b'"');
 }
@@ -100,6 +117,29 @@ pub fn to_canonical_bytes<T: serde::Serialize + ?Sized>(
     to_canonical_vec(&value)
 }
 
+/// The canonical form with control characters escaped as RFC 8259 requires:
+/// keys sorted, no whitespace, integers only, and every character below
+/// U+0020 written as an escape.
+///
+/// This is how fwsign writes metadata *files*. Canonical JSON itself carries
+/// control characters raw (the newlines of a PEM key), which strict JSON
+/// readers such as python-tuf's `json.loads` refuse; this form is read by all
+/// of them and canonicalises back to exactly the bytes that were signed.
+pub fn to_portable_json(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::new();
+    write_value(value, &mut out, true)?;
+    Ok(out)
+}
+
+/// [`to_portable_json`] of any serializable value.
+pub fn to_portable_bytes<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> Result<Vec<u8>, CanonicalError> {
+    let value =
+        serde_json::to_value(value).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
+    to_portable_json(&value)
+}
+
 /// Reads JSON as any tool writes it and returns its canonical form.
 pub fn canonicalize(text: &[u8]) -> Result<Vec<u8>, crate::Error> {
     let value = crate::parse::parse_json(text)?;
@@ -117,6 +157,27 @@ mod tests {
         assert_eq!(
             to_canonical_vec(&v).unwrap(),
             "{\"Z\":1,\"a\":[true,null,-3],\"b\":\"x\\\"y\\\\z\n\u{1}\",\"é\":{}}".as_bytes()
+        );
+    }
+
+    #[test]
+    fn portable_json_escapes_controls_and_canonicalises_back() {
+        let v = json!({"pem": "-----BEGIN\nabc\n", "c": "\u{1}\t\r\"", "é": 1});
+        let portable = to_portable_json(&v).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&portable).unwrap(),
+            "{\"c\":\"\\u0001\\t\\r\\\"\",\"pem\":\"-----BEGIN\\nabc\\n\",\"é\":1}"
+        );
+        // serde_json (a strict reader) accepts it, and it canonicalises to
+        // the canonical bytes.
+        let back: Value = serde_json::from_slice(&portable).unwrap();
+        assert_eq!(
+            to_canonical_vec(&back).unwrap(),
+            to_canonical_vec(&v).unwrap()
+        );
+        assert_eq!(
+            canonicalize(&portable).unwrap(),
+            to_canonical_vec(&v).unwrap()
         );
     }
 

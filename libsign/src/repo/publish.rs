@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::names::{self, consistent_target_path, tough_target_path};
 use super::staging::{create_dirs_inside, refuse_link};
-use super::{Published, RepoError, Repository, canonical_of, expires_at, io_err};
+use super::{Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err};
 use crate::atomic_write::{Mode, sync_dir, write_atomic, write_atomic_with, write_new};
 use crate::audit::{AuditEvent, HEAD_FIELD};
 use crate::document::{CanonicalDocument, sign, verify_role};
@@ -75,6 +75,12 @@ pub struct RefreshOutcome {
     pub snapshot_version: Option<u64>,
     /// The new timestamp version, if the timestamp was re-signed.
     pub timestamp_version: Option<u64>,
+}
+
+/// The bytes of a published file exactly as clients fetch them (their
+/// length and hashes go into the referring metadata).
+fn read_published(path: &Path) -> Result<Vec<u8>, RepoError> {
+    super::read_file(path)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -276,9 +282,10 @@ impl Repository {
 
         // Canonical bytes of everything new, then snapshot and timestamp.
         let root_doc = canonical_of("root", &root)?;
-        let mut role_bytes: BTreeMap<String, CanonicalDocument> = BTreeMap::new();
+        let root_file = file_bytes("root", &root)?;
+        let mut role_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for (role, doc) in &roles {
-            role_bytes.insert(role.clone(), canonical_of(role, doc)?);
+            role_bytes.insert(role.clone(), file_bytes(role, doc)?);
         }
         let snapshot_version = published
             .as_ref()
@@ -296,7 +303,7 @@ impl Repository {
                     .map(|(role, bytes)| {
                         (
                             format!("{role}.json"),
-                            meta_for(bytes.as_bytes(), roles[role].signed.version),
+                            meta_for(bytes, roles[role].signed.version),
                         )
                     })
                     .collect(),
@@ -306,7 +313,7 @@ impl Repository {
         };
         self.anchor_audit_log(&mut snapshot.signed)?;
         self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
-        let snapshot_doc = canonical_of("snapshot", &snapshot)?;
+        let snapshot_doc = file_bytes("snapshot", &snapshot)?;
         let timestamp_version = published
             .as_ref()
             .and_then(|p| p.timestamp.as_ref())
@@ -319,7 +326,7 @@ impl Repository {
             timestamp_signer,
             now,
         )?;
-        let timestamp_doc = canonical_of("timestamp", &timestamp)?;
+        let timestamp_doc = file_bytes("timestamp", &timestamp)?;
 
         // Writes: targets, metadata, snapshot, timestamp last.
         let targets_dir = self.targets_dir();
@@ -332,11 +339,11 @@ impl Repository {
         fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
         if staged.iter().any(|r| r == "root") {
             let path = metadata_dir.join(format!("{}.root.json", root.signed.version));
-            match write_new(&path, root_doc.as_bytes(), Mode::Public) {
+            match write_new(&path, &root_file, Mode::Public) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     // A crashed publish may have written this very root.
-                    if fs::read(&path).map_err(io_err(&path))? != root_doc.as_bytes() {
+                    if fs::read(&path).map_err(io_err(&path))? != root_file {
                         return Err(RepoError::WouldRewrite(path));
                     }
                 }
@@ -347,16 +354,15 @@ impl Repository {
             let path = metadata_dir.join(format!("{}.{role}.json", roles[role].signed.version));
             // Versions above the published one are referenced by nothing yet,
             // so a crashed run's leftover may be replaced.
-            write_atomic(&path, role_bytes[role].as_bytes(), Mode::Public)
-                .map_err(io_err(&path))?;
+            write_atomic(&path, &role_bytes[role], Mode::Public).map_err(io_err(&path))?;
         }
         on_step(PublishStep::MetadataWritten);
         let snapshot_path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
-        write_atomic(&snapshot_path, snapshot_doc.as_bytes(), Mode::Public)
+        write_atomic(&snapshot_path, &snapshot_doc, Mode::Public)
             .map_err(io_err(&snapshot_path))?;
         on_step(PublishStep::SnapshotWritten);
         let timestamp_path = metadata_dir.join("timestamp.json");
-        write_atomic(&timestamp_path, timestamp_doc.as_bytes(), Mode::Public)
+        write_atomic(&timestamp_path, &timestamp_doc, Mode::Public)
             .map_err(io_err(&timestamp_path))?;
         on_step(PublishStep::TimestampWritten);
 
@@ -463,7 +469,7 @@ impl Repository {
         &self,
         root: &CanonicalDocument,
         version: u64,
-        snapshot: &CanonicalDocument,
+        snapshot: &[u8],
         snapshot_version: u64,
         signer: &dyn TufSigner,
         now: UnixTime,
@@ -471,7 +477,7 @@ impl Repository {
         let mut meta = BTreeMap::new();
         meta.insert(
             "snapshot.json".to_owned(),
-            meta_for(snapshot.as_bytes(), snapshot_version),
+            meta_for(snapshot, snapshot_version),
         );
         let mut timestamp = Signed {
             signatures: vec![],
@@ -567,13 +573,18 @@ impl Repository {
             next.signed.expires = expires_at(now, self.expiry().snapshot)?;
             self.anchor_audit_log(&mut next.signed)?;
             self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
-            let doc = canonical_of("snapshot", &next)?;
+            let doc = file_bytes("snapshot", &next)?;
             let path = metadata_dir.join(format!("{}.snapshot.json", next.signed.version));
-            write_atomic(&path, doc.as_bytes(), Mode::Public).map_err(io_err(&path))?;
+            write_atomic(&path, &doc, Mode::Public).map_err(io_err(&path))?;
             outcome.snapshot_version = Some(next.signed.version);
             (doc, next.signed.version)
         } else {
-            (canonical_of("snapshot", snapshot)?, snapshot.signed.version)
+            (
+                read_published(
+                    &metadata_dir.join(format!("{}.snapshot.json", snapshot.signed.version)),
+                )?,
+                snapshot.signed.version,
+            )
         };
         let next_ts = self.new_timestamp(
             &root_doc,
@@ -583,9 +594,9 @@ impl Repository {
             timestamp_signer,
             now,
         )?;
-        let ts_doc = canonical_of("timestamp", &next_ts)?;
+        let ts_doc = file_bytes("timestamp", &next_ts)?;
         let path = metadata_dir.join("timestamp.json");
-        write_atomic(&path, ts_doc.as_bytes(), Mode::Public).map_err(io_err(&path))?;
+        write_atomic(&path, &ts_doc, Mode::Public).map_err(io_err(&path))?;
         outcome.timestamp_version = Some(next_ts.signed.version);
         self.audit(
             &AuditEvent {

@@ -1,0 +1,414 @@
+//! The command line, as users' scripts and CI jobs are written against it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  security refusal (threshold not met, signature invalid, verification failed)
+  2  usage or input error
+  3  I/O or HSM failure";
+
+/// Sign firmware releases with multi-party approval, as TUF repositories.
+#[derive(Debug, Parser)]
+#[command(name = "fwsign", version, about, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// Print one JSON document on stdout instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Generate and inspect signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Build, approve and publish a TUF repository.
+    #[command(subcommand)]
+    Repo(Box<RepoCommand>),
+    /// Sign an exported payload offline (air-gapped approvers).
+    #[command(
+        after_help = "Example:\n  fwsign sign-payload targets-v2.payload --key alice.pem --out alice.sig"
+    )]
+    SignPayload(SignPayloadArgs),
+    /// Offline update bundles for local installs (commissioning app, USB).
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AlgorithmArg {
+    /// ECDSA over NIST P-256 with SHA-256: every HSM family supports it.
+    EcdsaP256,
+    /// Ed25519.
+    Ed25519,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Write a new private key (PKCS#8, mode 0600) and its public key.
+    #[command(after_help = "Example:\n  fwsign key generate --out alice.pem\n  \
+        ALICE_PASS=... fwsign key generate --algorithm ed25519 --out alice.pem --passphrase-env ALICE_PASS\n\n\
+        Writes NAME.pem and NAME.pub.pem.")]
+    Generate {
+        /// The key algorithm.
+        #[arg(long, value_enum, default_value = "ecdsa-p256")]
+        algorithm: AlgorithmArg,
+        /// Where to write the private key; the public key goes beside it as
+        /// NAME.pub.pem.
+        #[arg(long)]
+        out: PathBuf,
+        /// Encrypt the private key with the passphrase in this environment
+        /// variable.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
+    /// Print a key's ID, algorithm and public key.
+    #[command(after_help = "Example:\n  fwsign key show alice.pub.pem")]
+    Show {
+        /// A public or private key file.
+        key: PathBuf,
+        /// Passphrase variable, for an encrypted private key.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyOpts {
+    /// Environment variable holding the passphrase of encrypted key files
+    /// (default FWSIGN_PASSPHRASE; prompted for on a terminal otherwise).
+    #[arg(long, value_name = "VAR", global = true)]
+    pub passphrase_env: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RepoCommand {
+    /// Stage root version 1 and an empty targets role in a new repository.
+    #[command(after_help = "Example:\n  fwsign repo init repo \\\n    \
+        --root-key root1.pub.pem --root-key root2.pub.pem --root-threshold 2 \\\n    \
+        --targets-key alice.pub.pem --targets-key bob.pub.pem --targets-key carol.pub.pem --targets-threshold 2 \\\n    \
+        --snapshot-key online.pub.pem --timestamp-key online.pub.pem\n\n\
+        Default expiries: root 1y, targets 90d, snapshot 1w, timestamp 1d (--expires targets=30d).")]
+    Init {
+        /// The repository directory (created).
+        dir: PathBuf,
+        /// A root key (public key file); repeat for each.
+        #[arg(long = "root-key", value_name = "PUB", required = true)]
+        root_keys: Vec<PathBuf>,
+        /// How many root keys must sign a root.
+        #[arg(long)]
+        root_threshold: u64,
+        /// A targets approver key; repeat for each.
+        #[arg(long = "targets-key", value_name = "PUB", required = true)]
+        targets_keys: Vec<PathBuf>,
+        /// How many approvers must sign a release.
+        #[arg(long)]
+        targets_threshold: u64,
+        /// The online snapshot key.
+        #[arg(long, value_name = "PUB")]
+        snapshot_key: PathBuf,
+        /// The online timestamp key.
+        #[arg(long, value_name = "PUB")]
+        timestamp_key: PathBuf,
+        /// Expiry period of a role: ROLE=DURATION (root, targets, delegated,
+        /// snapshot, timestamp; DURATION like 90d, 12h, 1y).
+        #[arg(long, value_name = "ROLE=DURATION")]
+        expires: Vec<String>,
+        /// Accept one key both online and as an approver.
+        #[arg(long)]
+        allow_shared_key: bool,
+    },
+    /// Stage firmware files as targets.
+    #[command(
+        after_help = "Example:\n  fwsign repo add repo build/fw.bin --name board-a/fw-1.0.0.bin \\\n    \
+        --hardware-id evc-a1 --version 1.0.0 --security-counter 3"
+    )]
+    Add {
+        /// The repository.
+        dir: PathBuf,
+        /// Firmware files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Hardware IDs the firmware runs on; repeat for each.
+        #[arg(long = "hardware-id", value_name = "ID", required = true)]
+        hardware_ids: Vec<String>,
+        /// Firmware version (semantic version).
+        #[arg(long)]
+        version: String,
+        /// Anti-rollback counter.
+        #[arg(long)]
+        security_counter: u64,
+        /// Target name (one file only; default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Prefix for target names, e.g. `board-a/`.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Stage into this delegated role instead of `targets`.
+        #[arg(long, default_value = "targets")]
+        role: String,
+        /// Extra custom field KEY=VALUE (VALUE read as JSON when it parses).
+        #[arg(long, value_name = "KEY=VALUE")]
+        custom: Vec<String>,
+        /// Also list this hash (sha256 is always listed).
+        #[arg(long, value_enum)]
+        hash: Vec<HashArg>,
+        /// Oldest bootloader version that can start the image.
+        #[arg(long)]
+        min_bootloader_version: Option<String>,
+        /// SHA-256 of the image's SBOM.
+        #[arg(long)]
+        sbom_sha256: Option<String>,
+    },
+    /// Stage the removal of a target.
+    #[command(after_help = "Example:\n  fwsign repo remove repo board-a/fw-0.9.0.bin")]
+    Remove {
+        /// The repository.
+        dir: PathBuf,
+        /// The target name.
+        name: String,
+        /// The role listing it.
+        #[arg(long, default_value = "targets")]
+        role: String,
+    },
+    /// Stage a delegated targets role with its own approvers.
+    #[command(
+        after_help = "Example:\n  fwsign repo delegate repo --role board-a --key dave.pub.pem --key erin.pub.pem \\\n    \
+        --threshold 2 --paths 'board-a/*'"
+    )]
+    Delegate {
+        /// The repository.
+        dir: PathBuf,
+        /// The delegated role's name.
+        #[arg(long)]
+        role: String,
+        /// An approver key; repeat for each.
+        #[arg(long = "key", value_name = "PUB", required = true)]
+        keys: Vec<PathBuf>,
+        /// How many of them must sign.
+        #[arg(long)]
+        threshold: u64,
+        /// Path patterns the role may sign for (python-tuf's rules).
+        #[arg(long, value_name = "PATTERN", required = true, num_args = 1..)]
+        paths: Vec<String>,
+        /// Stop the target search at this role when a path matches.
+        #[arg(long)]
+        terminating: bool,
+        /// Accept one key both online and as an approver.
+        #[arg(long)]
+        allow_shared_key: bool,
+    },
+    /// Show what is staged, approvals and who may still sign.
+    #[command(
+        after_help = "Example:\n  fwsign repo status repo\n  fwsign repo status repo --check-expiry 7d   # exit 1 if a role expires within 7 days"
+    )]
+    Status {
+        /// The repository.
+        dir: PathBuf,
+        /// Exit 1 naming each published role that expires within DURATION.
+        #[arg(long, value_name = "DURATION")]
+        check_expiry: Option<String>,
+    },
+    /// Add one approver's signature to a staged role.
+    #[command(after_help = "Example:\n  fwsign repo sign repo --role targets --key alice.pem")]
+    Sign {
+        /// The repository.
+        dir: PathBuf,
+        /// The staged role.
+        #[arg(long)]
+        role: String,
+        /// The approver's private key (file or pkcs11: URI).
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        key_opts: KeyOpts,
+    },
+    /// Merge signatures from another copy of the staged files.
+    #[command(after_help = "Example:\n  fwsign repo merge-signatures repo /mnt/bob/repo")]
+    MergeSignatures {
+        /// The repository.
+        dir: PathBuf,
+        /// The other copy.
+        other: PathBuf,
+    },
+    /// Write the bytes to sign for a staged role (and FILE.json naming it).
+    #[command(
+        after_help = "Example:\n  fwsign repo export-payload repo --role targets --out targets.payload"
+    )]
+    ExportPayload {
+        /// The repository.
+        dir: PathBuf,
+        /// The staged role.
+        #[arg(long)]
+        role: String,
+        /// Where to write the payload.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add a signature made offline, after verifying it.
+    #[command(
+        after_help = "Example:\n  fwsign repo import-signature repo --role targets --pub carol.pub.pem --sig carol.sig\n\n\
+        SIG may be hex, base64 or binary; DER or 64-byte r||s for ECDSA."
+    )]
+    ImportSignature {
+        /// The repository.
+        dir: PathBuf,
+        /// The staged role.
+        #[arg(long)]
+        role: String,
+        /// The signer's public key.
+        #[arg(long = "pub", value_name = "PUB")]
+        public: PathBuf,
+        /// The signature file.
+        #[arg(long)]
+        sig: PathBuf,
+    },
+    /// Publish the staged release once every role meets its threshold.
+    #[command(
+        after_help = "Example:\n  fwsign repo publish repo --snapshot-key online.pem --timestamp-key online.pem"
+    )]
+    Publish {
+        /// The repository.
+        dir: PathBuf,
+        /// The online snapshot key.
+        #[arg(long)]
+        snapshot_key: String,
+        /// The online timestamp key.
+        #[arg(long)]
+        timestamp_key: String,
+        #[command(flatten)]
+        key_opts: KeyOpts,
+    },
+    /// Stage root N+1 with keys added, removed or thresholds changed.
+    #[command(
+        after_help = "Example:\n  fwsign repo rotate-root repo --add-key targets=dave.pub.pem \\\n    \
+        --remove-key targets=<keyid> --threshold targets=2"
+    )]
+    RotateRoot {
+        /// The repository.
+        dir: PathBuf,
+        /// ROLE=PUB: add a key to a top-level role.
+        #[arg(long, value_name = "ROLE=PUB")]
+        add_key: Vec<String>,
+        /// ROLE=KEYID: remove a key from a top-level role.
+        #[arg(long, value_name = "ROLE=KEYID")]
+        remove_key: Vec<String>,
+        /// ROLE=N: set a role's threshold.
+        #[arg(long, value_name = "ROLE=N")]
+        threshold: Vec<String>,
+        /// New root expiry period.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Accept one key both online and as an approver.
+        #[arg(long)]
+        allow_shared_key: bool,
+    },
+    /// Re-sign snapshot and timestamp when they are due (scheduled job).
+    #[command(
+        after_help = "Example:\n  fwsign repo refresh repo --snapshot-key online.pem --timestamp-key online.pem --within 12h"
+    )]
+    Refresh {
+        /// The repository.
+        dir: PathBuf,
+        /// The online snapshot key.
+        #[arg(long)]
+        snapshot_key: String,
+        /// The online timestamp key.
+        #[arg(long)]
+        timestamp_key: String,
+        /// Re-sign what expires within this time (default 12h).
+        #[arg(long, value_name = "DURATION", default_value = "12h")]
+        within: String,
+        #[command(flatten)]
+        key_opts: KeyOpts,
+    },
+    /// Stage a version of a role that only moves its expiry.
+    #[command(after_help = "Example:\n  fwsign repo extend repo --role targets --expires 90d")]
+    Extend {
+        /// The repository.
+        dir: PathBuf,
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// The new expiry, from now.
+        #[arg(long, value_name = "DURATION")]
+        expires: String,
+    },
+    /// Verify the audit log against the published snapshots.
+    #[command(
+        after_help = "Example:\n  fwsign repo audit repo\n  fwsign repo audit repo --json   # JSON lines for a SIEM"
+    )]
+    Audit {
+        /// The repository.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HashArg {
+    /// SHA-512.
+    Sha512,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignPayloadArgs {
+    /// The payload written by `fwsign repo export-payload` (FILE.json beside it).
+    pub file: PathBuf,
+    /// The approver's private key (file or pkcs11: URI).
+    #[arg(long)]
+    pub key: String,
+    /// Where to write the signature (hex).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub key_opts: KeyOpts,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Package a published target with the metadata that proves it.
+    #[command(
+        after_help = "Example:\n  fwsign bundle create repo --target board-a/fw-1.0.0.bin --out update.zip"
+    )]
+    Create {
+        /// The repository.
+        dir: PathBuf,
+        /// The target name.
+        #[arg(long)]
+        target: String,
+        /// The bundle to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a bundle as a device would, from a trusted root.
+    #[command(
+        after_help = "Example:\n  fwsign bundle verify update.zip --root 1.root.json --hardware-id evc-a1 --installed-counter 2"
+    )]
+    Verify {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The trusted root metadata.
+        #[arg(long)]
+        root: PathBuf,
+        /// This device's hardware ID.
+        #[arg(long)]
+        hardware_id: Option<String>,
+        /// This device's installed security counter.
+        #[arg(long)]
+        installed_counter: Option<u64>,
+        /// Check expiry at this time (YYYY-MM-DDTHH:MM:SSZ; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Refuse an expired timestamp or snapshot too.
+        #[arg(long)]
+        require_fresh: bool,
+        /// Write the verified image into this directory.
+        #[arg(long)]
+        extract_to: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,1 @@
+//! `fwsign bundle` (being written).

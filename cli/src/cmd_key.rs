@@ -1,0 +1,118 @@
+//! `fwsign key`.
+
+use std::path::{Path, PathBuf};
+
+use fwsign_sign::atomic_write::{Mode, write_atomic};
+use fwsign_sign::keys::{Algorithm, PrivateKey, PublicKey};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::args::{AlgorithmArg, KeyCommand};
+use crate::failure::Failure;
+use crate::key_ref;
+use crate::output::Output;
+
+/// `NAME.pem` -> `NAME.pub.pem`.
+pub(crate) fn public_path(private: &Path) -> PathBuf {
+    let name = private
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".pem").unwrap_or(&name);
+    private.with_file_name(format!("{stem}.pub.pem"))
+}
+
+pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
+    match cmd {
+        KeyCommand::Generate {
+            algorithm,
+            out: path,
+            passphrase_env,
+        } => {
+            let algorithm = match algorithm {
+                AlgorithmArg::EcdsaP256 => Algorithm::EcdsaP256,
+                AlgorithmArg::Ed25519 => Algorithm::Ed25519,
+            };
+            let passphrase = match &passphrase_env {
+                None => None,
+                Some(var) => Some(Zeroizing::new(std::env::var(var).map_err(|_| {
+                    Failure::usage(format!("passphrase variable {var} is not set"))
+                })?)),
+            };
+            let pub_path = public_path(&path);
+            for p in [&path, &pub_path] {
+                if p.exists() {
+                    return Err(Failure::usage(format!(
+                        "{}: already exists; refusing to overwrite a key",
+                        p.display()
+                    )));
+                }
+            }
+            let key = PrivateKey::generate(algorithm).map_err(|e| Failure::io(e.to_string()))?;
+            let pem = key
+                .to_pkcs8_pem(passphrase.as_ref().map(|p| p.as_bytes()))
+                .map_err(|e| Failure::io(e.to_string()))?;
+            write_atomic(&path, pem.as_bytes(), Mode::Private)
+                .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+            let public = key.public_key();
+            write_atomic(&pub_path, public.to_spki_pem().as_bytes(), Mode::Public)
+                .map_err(|e| Failure::io(format!("{}: {e}", pub_path.display())))?;
+            out.say(format!(
+                "wrote {} (private, mode 0600{}) and {}",
+                path.display(),
+                if passphrase.is_some() {
+                    ", encrypted"
+                } else {
+                    ""
+                },
+                pub_path.display()
+            ));
+            out.say(format!("key ID {}", public.keyid()));
+            out.result(&json!({
+                "ok": true,
+                "keyid": public.keyid(),
+                "algorithm": algorithm.to_string(),
+                "private_key": path,
+                "public_key": pub_path,
+            }));
+            Ok(())
+        }
+        KeyCommand::Show {
+            key,
+            passphrase_env,
+        } => {
+            let text = std::fs::read_to_string(&key)
+                .map_err(|e| Failure::usage(format!("{}: {e}", key.display())))?;
+            let public: PublicKey = if text.contains("PRIVATE KEY-----") {
+                key_ref::load_private(&key, passphrase_env.as_deref())?
+                    .public_key()
+                    .clone()
+            } else {
+                key_ref::load_public(&key)?
+            };
+            let tuf = public.to_tuf_key();
+            if out.is_json() {
+                out.result(&json!({
+                    "keyid": public.keyid(),
+                    "algorithm": public.algorithm().to_string(),
+                    "key": tuf,
+                }));
+            } else {
+                out.data(&format!(
+                    "key ID:    {}\nalgorithm: {}\nkeytype:   {}\nscheme:    {}\npublic:\n{}{}",
+                    public.keyid(),
+                    public.algorithm(),
+                    tuf.keytype,
+                    tuf.scheme,
+                    tuf.keyval.public,
+                    if tuf.keyval.public.ends_with('\n') {
+                        ""
+                    } else {
+                        "\n"
+                    }
+                ));
+            }
+            Ok(())
+        }
+    }
+}

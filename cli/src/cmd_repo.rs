@@ -1,0 +1,666 @@
+//! `fwsign repo` and `fwsign sign-payload`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
+use fwsign_sign::atomic_write::{Mode, write_atomic};
+use fwsign_sign::repo::approval::{decode_signature, sign_payload as sign_payload_file};
+use fwsign_sign::repo::publish::PublishStep;
+use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, Progress, RotateOptions};
+use fwsign_sign::repo::{
+    ExpiryPolicy, InitOptions, Published, RepoError, Repository, RoleApproval, parse_duration,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::args::{HashArg, RepoCommand, SignPayloadArgs};
+use crate::failure::Failure;
+use crate::key_ref::{self, load_public, signer};
+use crate::now;
+use crate::output::Output;
+
+fn open(dir: &Path) -> Result<Repository, Failure> {
+    Ok(Repository::open(dir)?)
+}
+
+fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str), Failure> {
+    text.split_once('=')
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .ok_or_else(|| Failure::usage(format!("{what} {text:?}: expected KEY=VALUE")))
+}
+
+fn duration(text: &str) -> Result<i64, Failure> {
+    Ok(parse_duration(text)?)
+}
+
+fn approval_json(a: &RoleApproval) -> Value {
+    json!({
+        "role": a.role,
+        "version": a.version,
+        "met": a.is_met(),
+        "thresholds": a.reports.iter().map(|(by, r)| json!({
+            "by": by,
+            "valid": r.valid,
+            "threshold": r.threshold,
+            "signed_by": r.signed_by,
+            "may_still_sign": r.may_still_sign,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn say_approval(out: &Output, a: &RoleApproval) {
+    for (by, r) in &a.reports {
+        out.say(format!(
+            "  {} v{} ({by}): {} of {} signatures{}",
+            a.role,
+            a.version,
+            r.valid,
+            r.threshold,
+            if r.is_met() { ", threshold met" } else { "" }
+        ));
+        if !r.is_met() && !r.may_still_sign.is_empty() {
+            out.say(format!(
+                "    may still sign: {}",
+                r.may_still_sign.join(", ")
+            ));
+        }
+    }
+}
+
+pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
+    match cmd {
+        RepoCommand::Init {
+            dir,
+            root_keys,
+            root_threshold,
+            targets_keys,
+            targets_threshold,
+            snapshot_key,
+            timestamp_key,
+            expires,
+            allow_shared_key,
+        } => {
+            let mut expiry = ExpiryPolicy::default();
+            for e in &expires {
+                let (role, d) = split_pair(e, "--expires")?;
+                expiry.set(role, duration(d)?)?;
+            }
+            let load_all = |paths: &[PathBuf]| -> Result<Vec<_>, Failure> {
+                paths.iter().map(|p| load_public(p)).collect()
+            };
+            let options = InitOptions {
+                root_keys: load_all(&root_keys)?,
+                root_threshold,
+                targets_keys: load_all(&targets_keys)?,
+                targets_threshold,
+                snapshot_key: load_public(&snapshot_key)?,
+                timestamp_key: load_public(&timestamp_key)?,
+                expiry,
+                allow_shared_key,
+            };
+            Repository::init(&dir, &options, now())?;
+            out.say(format!(
+                "initialised {}: root v1 (threshold {root_threshold} of {}) and targets v1 (threshold {targets_threshold} of {}) staged",
+                dir.display(),
+                root_keys.len(),
+                targets_keys.len()
+            ));
+            out.say("next: add targets with `fwsign repo add`, then approvers sign with `fwsign repo sign`");
+            out.result(&json!({"ok": true, "dir": dir, "staged": ["root", "targets"]}));
+            Ok(())
+        }
+        RepoCommand::Add {
+            dir,
+            files,
+            hardware_ids,
+            version,
+            security_counter,
+            name,
+            prefix,
+            role,
+            custom,
+            hash,
+            min_bootloader_version,
+            sbom_sha256,
+        } => {
+            let repo = open(&dir)?;
+            if name.is_some() && files.len() != 1 {
+                return Err(Failure::usage(
+                    "--name names one file; give one FILE or use --prefix",
+                ));
+            }
+            let mut targets = Vec::new();
+            for file in &files {
+                let base = match &name {
+                    Some(n) => n.clone(),
+                    None => file
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .ok_or_else(|| {
+                            Failure::usage(format!("{}: has no usable file name", file.display()))
+                        })?
+                        .to_owned(),
+                };
+                let name = match &prefix {
+                    Some(p) => format!("{}/{base}", p.trim_end_matches('/')),
+                    None => base,
+                };
+                if !file.is_file() {
+                    return Err(Failure::usage(format!("{}: no such file", file.display())));
+                }
+                targets.push(NewTarget {
+                    file: file.clone(),
+                    name,
+                });
+            }
+            let mut custom_fields = Vec::new();
+            for c in &custom {
+                let (k, v) = split_pair(c, "--custom")?;
+                let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+                custom_fields.push((k.to_owned(), value));
+            }
+            let options = AddOptions {
+                role,
+                targets,
+                hardware_ids,
+                version,
+                security_counter,
+                min_bootloader_version,
+                sbom_sha256,
+                sha512: hash.contains(&HashArg::Sha512),
+                custom: custom_fields,
+            };
+            let show = out.progress_visible();
+            let mut bar: Option<ProgressBar> = None;
+            let mut progress = |p: Progress<'_>| match p {
+                Progress::Start { name, total } if show && total >= 4 * 1024 * 1024 => {
+                    let b = ProgressBar::new(total);
+                    if let Ok(style) = ProgressStyle::with_template(
+                        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    ) {
+                        b.set_style(style);
+                    }
+                    b.set_message(name.to_owned());
+                    bar = Some(b);
+                }
+                Progress::Advance(n) => {
+                    if let Some(b) = &bar {
+                        b.inc(n);
+                    }
+                }
+                Progress::Finish => {
+                    if let Some(b) = bar.take() {
+                        b.finish_and_clear();
+                    }
+                }
+                Progress::Start { .. } => {}
+            };
+            let added = repo.add(&options, now(), &mut progress)?;
+            for t in &added {
+                out.say(format!(
+                    "staged {} ({} bytes, sha256 {}) in {}",
+                    t.name, t.length, t.hashes["sha256"], options.role
+                ));
+            }
+            out.result(&json!({"ok": true, "role": options.role, "added": added}));
+            Ok(())
+        }
+        RepoCommand::Remove { dir, name, role } => {
+            let repo = open(&dir)?;
+            repo.remove(&role, &name, now())?;
+            out.say(format!("staged the removal of {name} from {role}"));
+            out.result(&json!({"ok": true, "role": role, "removed": name}));
+            Ok(())
+        }
+        RepoCommand::Delegate {
+            dir,
+            role,
+            keys,
+            threshold,
+            paths,
+            terminating,
+            allow_shared_key,
+        } => {
+            let repo = open(&dir)?;
+            let keys = keys
+                .iter()
+                .map(|k| load_public(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            repo.delegate(
+                &DelegateOptions {
+                    role: role.clone(),
+                    keys,
+                    threshold,
+                    paths: paths.clone(),
+                    terminating,
+                    allow_shared_key,
+                },
+                now(),
+            )?;
+            out.say(format!(
+                "staged delegation of {} to {role} (threshold {threshold})",
+                paths.join(", ")
+            ));
+            out.result(&json!({"ok": true, "role": role, "paths": paths, "threshold": threshold}));
+            Ok(())
+        }
+        RepoCommand::Status { dir, check_expiry } => status(&dir, check_expiry.as_deref(), out),
+        RepoCommand::Sign {
+            dir,
+            role,
+            key,
+            key_opts,
+        } => {
+            let repo = open(&dir)?;
+            let signer = signer(&key, key_opts.passphrase_env.as_deref())?;
+            let approval = repo.sign(&role, signer.as_ref(), now())?;
+            out.say(format!("{} signed {role}", signer.keyid()));
+            say_approval(out, &approval);
+            out.result(
+                &json!({"ok": true, "keyid": signer.keyid(), "approval": approval_json(&approval)}),
+            );
+            Ok(())
+        }
+        RepoCommand::MergeSignatures { dir, other } => {
+            let repo = open(&dir)?;
+            if !other.join("staged").is_dir() {
+                return Err(Failure::usage(format!(
+                    "{}: has no staged/ directory to merge from",
+                    other.display()
+                )));
+            }
+            let report = repo.merge_signatures(&other, now())?;
+            for (role, keyid) in &report.added {
+                out.say(format!("merged {keyid}'s signature on {role}"));
+            }
+            for role in &report.conflicts {
+                out.warn(format!(
+                    "{role}: the other copy stages different content; nothing merged for it"
+                ));
+            }
+            if report.added.is_empty() {
+                out.say("no new signatures");
+            }
+            out.result(&json!({"ok": true, "added": report.added, "conflicts": report.conflicts}));
+            Ok(())
+        }
+        RepoCommand::ExportPayload {
+            dir,
+            role,
+            out: path,
+        } => {
+            let repo = open(&dir)?;
+            let info = repo.export_payload(&role, &path)?;
+            out.say(format!(
+                "wrote {} ({} v{}, sha256 {}) and {}.json",
+                path.display(),
+                info.role,
+                info.version,
+                info.sha256,
+                path.display()
+            ));
+            out.result(&json!({"ok": true, "payload": path, "info": info}));
+            Ok(())
+        }
+        RepoCommand::ImportSignature {
+            dir,
+            role,
+            public,
+            sig,
+        } => {
+            let repo = open(&dir)?;
+            let key = load_public(&public)?;
+            let raw = std::fs::read(&sig)
+                .map_err(|e| Failure::usage(format!("{}: {e}", sig.display())))?;
+            let bytes = decode_signature(&raw, key.algorithm())
+                .map_err(|e| Failure::usage(format!("{}: {e}", sig.display())))?;
+            let approval = repo.import_signature(&role, &key, &bytes, now())?;
+            out.say(format!("imported {}'s signature on {role}", key.keyid()));
+            say_approval(out, &approval);
+            out.result(
+                &json!({"ok": true, "keyid": key.keyid(), "approval": approval_json(&approval)}),
+            );
+            Ok(())
+        }
+        RepoCommand::Publish {
+            dir,
+            snapshot_key,
+            timestamp_key,
+            key_opts,
+        } => {
+            let repo = open(&dir)?;
+            let pass = key_opts.passphrase_env.as_deref();
+            let snapshot = signer(&snapshot_key, pass)?;
+            let timestamp = signer(&timestamp_key, pass)?;
+            // Test-only fault point: kill the process at a named step, to
+            // prove a publish interrupted anywhere leaves the old repository
+            // whole. Unset in normal use.
+            let crash_at = std::env::var("FWSIGN_TEST_CRASH_AT").ok();
+            let outcome = repo.publish(
+                snapshot.as_ref(),
+                timestamp.as_ref(),
+                now(),
+                &mut |step: PublishStep| {
+                    if crash_at.as_deref() == Some(step.name()) {
+                        std::process::abort();
+                    }
+                },
+            )?;
+            out.say(format!(
+                "published: root v{}, {}, snapshot v{}, timestamp v{}",
+                outcome.root_version,
+                outcome
+                    .roles
+                    .iter()
+                    .map(|(r, v)| format!("{r} v{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                outcome.snapshot_version,
+                outcome.timestamp_version
+            ));
+            for t in &outcome.targets_published {
+                out.say(format!("  target {t}"));
+            }
+            out.result(&json!({"ok": true, "published": outcome}));
+            Ok(())
+        }
+        RepoCommand::RotateRoot {
+            dir,
+            add_key,
+            remove_key,
+            threshold,
+            expires,
+            allow_shared_key,
+        } => {
+            let repo = open(&dir)?;
+            let mut options = RotateOptions {
+                allow_shared_key,
+                ..RotateOptions::default()
+            };
+            for a in &add_key {
+                let (role, path) = split_pair(a, "--add-key")?;
+                options
+                    .add
+                    .push((role.to_owned(), load_public(Path::new(path))?));
+            }
+            for r in &remove_key {
+                let (role, keyid) = split_pair(r, "--remove-key")?;
+                options.remove.push((role.to_owned(), keyid.to_owned()));
+            }
+            for t in &threshold {
+                let (role, n) = split_pair(t, "--threshold")?;
+                let n: u64 = n.parse().map_err(|_| {
+                    Failure::usage(format!("--threshold {t:?}: N must be a number"))
+                })?;
+                options.thresholds.push((role.to_owned(), n));
+            }
+            options.expires = expires.as_deref().map(duration).transpose()?;
+            let version = repo.rotate_root(&options, now())?;
+            out.say(format!(
+                "staged root v{version}; it needs a threshold of the old and of the new root keys"
+            ));
+            out.result(&json!({"ok": true, "root_version": version}));
+            Ok(())
+        }
+        RepoCommand::Refresh {
+            dir,
+            snapshot_key,
+            timestamp_key,
+            within,
+            key_opts,
+        } => {
+            let repo = open(&dir)?;
+            let within = duration(&within)?;
+            let pass = key_opts.passphrase_env.as_deref();
+            let snapshot = signer(&snapshot_key, pass)?;
+            let timestamp = signer(&timestamp_key, pass)?;
+            let outcome = repo.refresh(snapshot.as_ref(), timestamp.as_ref(), within, now())?;
+            match (outcome.snapshot_version, outcome.timestamp_version) {
+                (None, None) => out.say("nothing due"),
+                (s, t) => out.say(format!(
+                    "re-signed{}{}",
+                    s.map(|v| format!(" snapshot v{v}")).unwrap_or_default(),
+                    t.map(|v| format!(" timestamp v{v}")).unwrap_or_default()
+                )),
+            }
+            out.result(&json!({"ok": true, "refreshed": outcome}));
+            Ok(())
+        }
+        RepoCommand::Extend { dir, role, expires } => {
+            let repo = open(&dir)?;
+            let version = repo.extend(&role, duration(&expires)?, now())?;
+            out.say(format!(
+                "staged {role} v{version} with a new expiry; it needs approval as usual"
+            ));
+            out.result(&json!({"ok": true, "role": role, "version": version}));
+            Ok(())
+        }
+        RepoCommand::Audit { dir } => audit(&dir, out),
+    }
+}
+
+pub(crate) fn sign_payload(args: SignPayloadArgs, out: &Output) -> Result<(), Failure> {
+    let signer = key_ref::signer(&args.key, args.key_opts.passphrase_env.as_deref())?;
+    let (info, sig) = sign_payload_file(&args.file, signer.as_ref())?;
+    let hex = base16ct::lower::encode_string(&sig.0);
+    write_atomic(&args.out, format!("{hex}\n").as_bytes(), Mode::Public)
+        .map_err(|e| Failure::io(format!("{}: {e}", args.out.display())))?;
+    out.say(format!(
+        "{} signed {} v{} (sha256 {}); signature in {}",
+        signer.keyid(),
+        info.role,
+        info.version,
+        info.sha256,
+        args.out.display()
+    ));
+    out.result(&json!({"ok": true, "keyid": signer.keyid(), "info": info, "signature": args.out}));
+    Ok(())
+}
+
+/// What changed in a staged role against the published one.
+fn changes(
+    role: &str,
+    repo: &Repository,
+    published: Option<&Published>,
+) -> Result<Value, RepoError> {
+    if role == "root" {
+        let Some(staged) = repo.load_staged::<Root>("root")? else {
+            return Ok(Value::Null);
+        };
+        let before: Option<&Signed<Root>> = published.map(|p| &p.root);
+        let mut keys = BTreeMap::new();
+        for (name, r) in &staged.signed.roles {
+            let old: BTreeSet<&String> = before
+                .and_then(|b| b.signed.roles.get(name))
+                .map(|o| o.keyids.iter().collect())
+                .unwrap_or_default();
+            let new: BTreeSet<&String> = r.keyids.iter().collect();
+            let added: Vec<_> = new.difference(&old).collect();
+            let removed: Vec<_> = old.difference(&new).collect();
+            let old_threshold = before
+                .and_then(|b| b.signed.roles.get(name))
+                .map(|o| o.threshold);
+            if !added.is_empty() || !removed.is_empty() || old_threshold != Some(r.threshold) {
+                keys.insert(
+                    name.clone(),
+                    json!({"keys_added": added, "keys_removed": removed, "threshold": r.threshold, "previous_threshold": old_threshold}),
+                );
+            }
+        }
+        return Ok(json!({"roles_changed": keys}));
+    }
+    let Some(staged) = repo.load_staged::<Targets>(role)? else {
+        return Ok(Value::Null);
+    };
+    let before: Option<&Signed<Targets>> = published.and_then(|p| p.targets.get(role));
+    let old = before.map(|b| &b.signed.targets);
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for (name, entry) in &staged.signed.targets {
+        match old.and_then(|o| o.get(name)) {
+            None => added.push(name.clone()),
+            Some(prev) if prev != entry => changed.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    let removed: Vec<String> = old
+        .map(|o| {
+            o.keys()
+                .filter(|n| !staged.signed.targets.contains_key(*n))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let delegations_changed = before.map(|b| &b.signed.delegations)
+        != Some(&staged.signed.delegations)
+        && staged.signed.delegations.is_some();
+    Ok(json!({
+        "targets_added": added,
+        "targets_removed": removed,
+        "targets_changed": changed,
+        "delegations_changed": delegations_changed,
+    }))
+}
+
+fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Failure> {
+    let repo = open(dir)?;
+    let published = repo.published()?;
+    let mut roles = Vec::new();
+    let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    match &published {
+        Some(p) => out.say(format!(
+            "published: root v{}{}",
+            p.root.signed.version,
+            p.snapshot
+                .as_ref()
+                .map(|s| format!(", snapshot v{}", s.signed.version))
+                .unwrap_or_else(|| ", nothing else yet".into())
+        )),
+        None => out.say("published: nothing yet"),
+    }
+    let approvals = repo.approvals()?;
+    if approvals.is_empty() {
+        out.say("staged: nothing");
+    }
+    for a in &approvals {
+        let change = changes(&a.role, &repo, published.as_ref())?;
+        out.say(format!(
+            "staged {} v{}{}",
+            a.role,
+            a.version,
+            if a.is_met() {
+                ": ready to publish"
+            } else {
+                ": awaiting approval"
+            }
+        ));
+        if let Some(obj) = change.as_object() {
+            for (k, v) in obj {
+                let empty = v.as_array().is_some_and(Vec::is_empty)
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || v == &Value::Bool(false);
+                if !empty {
+                    out.say(format!("  {}: {v}", k.replace('_', " ")));
+                }
+            }
+        }
+        say_approval(out, a);
+        let dropped = repo.dropped_approvals(&a.role)?;
+        if let Some(d) = &dropped {
+            out.say(format!(
+                "  approvals dropped at {} because the content changed after them: {}",
+                d.time,
+                d.keyids.join(", ")
+            ));
+        }
+        for (_, r) in &a.reports {
+            signers_by_role
+                .entry(a.role.clone())
+                .or_default()
+                .extend(r.signed_by.iter().cloned());
+        }
+        let mut v = approval_json(a);
+        v["changes"] = change;
+        v["dropped_approvals"] = serde_json::to_value(&dropped).unwrap_or(Value::Null);
+        roles.push(v);
+    }
+    // Separation of duties: one key approving two roles of one release.
+    let mut warnings = Vec::new();
+    let names: Vec<&String> = signers_by_role.keys().collect();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            for k in signers_by_role[*a].intersection(&signers_by_role[*b]) {
+                let w = format!("key {k} signed both {a} and {b} in this release");
+                out.warn(&w);
+                warnings.push(w);
+            }
+        }
+    }
+    let mut expiring = Vec::new();
+    if let Some(window) = check_expiry {
+        let secs = duration(window)?;
+        for (role, expires) in repo.expiring_within(now(), secs)? {
+            out.say(format!("{role} expires {expires}, within {window}"));
+            expiring.push(json!({"role": role, "expires": expires}));
+        }
+    }
+    out.result(&json!({
+        "ok": expiring.is_empty(),
+        "published": published.as_ref().map(|p| json!({
+            "root": p.root.signed.version,
+            "snapshot": p.snapshot.as_ref().map(|s| s.signed.version),
+            "timestamp": p.timestamp.as_ref().map(|t| t.signed.version),
+            "targets": p.targets.iter().map(|(r, d)| (r.clone(), d.signed.version)).collect::<BTreeMap<_, _>>(),
+        })),
+        "staged": roles,
+        "warnings": warnings,
+        "expiring": expiring,
+    }));
+    if !expiring.is_empty() {
+        return Err(Failure::security(format!(
+            "{} role(s) expire within {}: {}",
+            expiring.len(),
+            check_expiry.unwrap_or_default(),
+            expiring
+                .iter()
+                .filter_map(|e| e["role"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn audit(dir: &Path, out: &Output) -> Result<(), Failure> {
+    let repo = open(dir)?;
+    let report = repo.verify_audit()?;
+    if out.is_json() {
+        // JSON lines, one per event, for a central log (SIEM).
+        let entries = repo.audit_log().entries().map_err(RepoError::from)?;
+        for e in entries {
+            out.data(&format!(
+                "{}\n",
+                json!({
+                    "line": e.line,
+                    "time": e.time,
+                    "action": e.event.action,
+                    "role": e.event.role,
+                    "version": e.event.version,
+                    "keyid": e.event.keyid,
+                    "targets": e.event.targets,
+                    "detail": e.event.detail,
+                    "hash": e.hash,
+                    "prev": e.prev,
+                    "repository": dir,
+                })
+            ));
+        }
+    } else {
+        out.say(format!(
+            "audit log verified: {} line(s), chain intact, {} published snapshot anchor(s) match",
+            report.lines, report.anchors_checked
+        ));
+    }
+    Ok(())
+}

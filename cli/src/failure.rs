@@ -1,0 +1,59 @@
+//! The one place errors become exit codes.
+
+use std::fmt;
+
+use fwsign_sign::repo::{ErrorClass, RepoError};
+
+/// Exit code: a security refusal.
+pub(crate) const SECURITY: u8 = 1;
+/// Exit code: a usage or input error.
+pub(crate) const USAGE: u8 = 2;
+/// Exit code: an I/O or HSM failure.
+pub(crate) const IO: u8 = 3;
+
+/// A failed command: the message for stderr and the exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl fmt::Display) -> Self {
+        Self {
+            code: USAGE,
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn security(message: impl fmt::Display) -> Self {
+        Self {
+            code: SECURITY,
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn io(message: impl fmt::Display) -> Self {
+        Self {
+            code: IO,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<RepoError> for Failure {
+    fn from(e: RepoError) -> Self {
+        let code = match e.class() {
+            ErrorClass::Security => SECURITY,
+            ErrorClass::Usage => USAGE,
+            ErrorClass::Io => IO,
+            // A class added later is treated as the most conservative.
+            #[allow(unreachable_patterns, reason = "ErrorClass may grow")]
+            _ => SECURITY,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}

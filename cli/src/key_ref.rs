@@ -1,0 +1,107 @@
+//! Key references: a path to a PEM file, or (with an HSM) a `pkcs11:` URI.
+//! Whatever the reference, the result is a `TufSigner`, so signing code never
+//! knows where a key lives. Passphrases come from an environment variable or
+//! a terminal prompt, never from arguments.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use fwsign_sign::keys::{KeyError, PrivateKey, PublicKey, TufSigner};
+use zeroize::Zeroizing;
+
+use crate::failure::Failure;
+
+/// The passphrase variable used when `--passphrase-env` is not given.
+pub(crate) const DEFAULT_PASSPHRASE_ENV: &str = "FWSIGN_PASSPHRASE";
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::usage(format!("{}: no such key file", path.display()))
+        } else {
+            Failure::io(format!("{}: {e}", path.display()))
+        }
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::usage(format!("{}: not a PEM file", path.display())))
+}
+
+/// Reads a public key from a public or private key file.
+pub(crate) fn load_public(path: &Path) -> Result<PublicKey, Failure> {
+    let text = read_text(path)?;
+    if text.contains("PRIVATE KEY-----") {
+        return Err(Failure::usage(format!(
+            "{}: is a private key; give the public key (NAME.pub.pem)",
+            path.display()
+        )));
+    }
+    PublicKey::from_spki_pem(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+}
+
+fn passphrase(env: Option<&str>, path: &Path) -> Result<Option<Zeroizing<String>>, Failure> {
+    let var = env.unwrap_or(DEFAULT_PASSPHRASE_ENV);
+    if let Some(value) = std::env::var_os(var) {
+        let value = value
+            .into_string()
+            .map_err(|_| Failure::usage(format!("passphrase variable {var} is not valid UTF-8")))?;
+        return Ok(Some(Zeroizing::new(value)));
+    }
+    if env.is_some() {
+        return Err(Failure::usage(format!(
+            "passphrase variable {var} is not set"
+        )));
+    }
+    if std::io::stdin().is_terminal() {
+        let prompt = format!("Passphrase for {}: ", path.display());
+        let value = rpassword::prompt_password(prompt)
+            .map_err(|e| Failure::io(format!("reading the passphrase: {e}")))?;
+        return Ok(Some(Zeroizing::new(value)));
+    }
+    Ok(None)
+}
+
+/// Loads a private key file, decrypting it with a passphrase when it is
+/// encrypted.
+pub(crate) fn load_private(
+    path: &Path,
+    passphrase_env: Option<&str>,
+) -> Result<PrivateKey, Failure> {
+    let text = Zeroizing::new(read_text(path)?);
+    let encrypted = text.contains("BEGIN ENCRYPTED PRIVATE KEY");
+    let pass = if encrypted {
+        match passphrase(passphrase_env, path)? {
+            Some(p) => Some(p),
+            None => {
+                return Err(Failure::usage(format!(
+                    "{}: is encrypted; set {} or pass --passphrase-env VAR",
+                    path.display(),
+                    passphrase_env.unwrap_or(DEFAULT_PASSPHRASE_ENV)
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    PrivateKey::from_pkcs8_pem(&text, pass.as_ref().map(|p| p.as_bytes())).map_err(|e| match e {
+        KeyError::WrongPassphrase => {
+            Failure::usage(format!("{}: wrong passphrase", path.display()))
+        }
+        other => Failure::usage(format!("{}: {other}", path.display())),
+    })
+}
+
+/// Resolves a key reference to a signer.
+pub(crate) fn signer(
+    reference: &str,
+    passphrase_env: Option<&str>,
+) -> Result<Box<dyn TufSigner>, Failure> {
+    if reference.starts_with("pkcs11:") {
+        return Err(Failure::usage(format!(
+            "{reference}: PKCS#11 keys are not supported by this build of fwsign yet; use a key file"
+        )));
+    }
+    Ok(Box::new(load_private(
+        Path::new(reference),
+        passphrase_env,
+    )?))
+}

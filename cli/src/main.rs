@@ -1,0 +1,58 @@
+//! `fwsign`: a thin binary over `fwsign-sign`. It parses arguments, resolves
+//! key references, calls the libraries, prints, and maps errors to the
+//! documented exit codes (0 success, 1 security refusal, 2 usage or input
+//! error, 3 I/O or HSM failure). All trust decisions are the libraries'.
+
+#![forbid(unsafe_code)]
+
+mod args;
+mod cmd_key;
+mod cmd_repo;
+mod failure;
+mod key_ref;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fwsign_manifest_schema::expiry::UnixTime;
+
+use crate::args::{Cli, Command};
+use crate::failure::Failure;
+use crate::output::Output;
+
+/// The current time, read once per command so every expiry in one run is
+/// checked and written against the same instant.
+pub(crate) fn now() -> UnixTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    UnixTime(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version itself (exit 0) and usage errors
+            // (exit 2), matching the documented codes.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { failure::USAGE } else { 0 });
+        }
+    };
+    let out = Output::new(cli.json);
+    let result: Result<(), Failure> = match cli.command {
+        Command::Key(cmd) => cmd_key::run(cmd, &out),
+        Command::Repo(cmd) => cmd_repo::run(*cmd, &out),
+        Command::SignPayload(args) => cmd_repo::sign_payload(args, &out),
+        Command::Bundle(_) => Err(Failure::usage("bundles are not available in this build")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            out.error(&f.message, f.code);
+            ExitCode::from(f.code)
+        }
+    }
+}

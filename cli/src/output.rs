@@ -1,0 +1,67 @@
+//! Where output goes: one JSON document on stdout with `--json`, human text
+//! on stderr otherwise, so scripts can always parse stdout.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "this module is the CLI's only writer to the terminal"
+)]
+
+use std::io::IsTerminal;
+
+use serde_json::Value;
+
+/// Prints the command's result.
+pub(crate) struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// A line of human output (stderr; silent with `--json`).
+    pub(crate) fn say(&self, line: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// A warning, shown in both modes (on stderr).
+    pub(crate) fn warn(&self, line: impl AsRef<str>) {
+        eprintln!("warning: {}", line.as_ref());
+    }
+
+    /// The command's result document (stdout, with `--json` only).
+    pub(crate) fn result(&self, value: &Value) {
+        if self.json {
+            println!("{value}");
+        }
+    }
+
+    /// Plain stdout for commands whose output is data (`key show`).
+    pub(crate) fn data(&self, text: &str) {
+        print!("{text}");
+    }
+
+    /// An error, on stderr.
+    pub(crate) fn error(&self, message: &str, code: u8) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({"ok": false, "exit_code": code, "error": message})
+            );
+        }
+        eprintln!("error: {message}");
+    }
+
+    /// Whether progress bars should be drawn.
+    pub(crate) fn progress_visible(&self) -> bool {
+        !self.json && std::io::stderr().is_terminal()
+    }
+}

@@ -1,0 +1,1 @@
+//! Offline update bundles (being written).
