@@ -35,6 +35,11 @@ pub(crate) enum Command {
         after_help = "Example:\n  fwsign sign-payload targets-v2.payload --key alice.pem --out alice.sig"
     )]
     SignPayload(SignPayloadArgs),
+    /// A TUF client: fetch, verify and download as a device or CI job would.
+    ///
+    /// Follows the TUF client command-line contract: options before the
+    /// subcommand, exit 0 on success and 1 on any failure (usage errors too).
+    Client(ClientArgs),
     /// Offline update bundles for local installs (commissioning app, USB).
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -327,6 +332,19 @@ pub(crate) enum RepoCommand {
         #[command(flatten)]
         key_opts: KeyOpts,
     },
+    /// Re-sign the timestamp now, whatever its expiry (a timestamp-only job).
+    #[command(
+        after_help = "Example:\n  fwsign repo refresh-timestamp repo --timestamp-key online.pem"
+    )]
+    RefreshTimestamp {
+        /// The repository.
+        dir: PathBuf,
+        /// The online timestamp key.
+        #[arg(long)]
+        timestamp_key: String,
+        #[command(flatten)]
+        key_opts: KeyOpts,
+    },
     /// Stage a version of a role that only moves its expiry.
     #[command(after_help = "Example:\n  fwsign repo extend repo --role targets --expires 90d")]
     Extend {
@@ -367,6 +385,54 @@ pub(crate) struct SignPayloadArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub key_opts: KeyOpts,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  fwsign client --metadata-dir state init root.json\n  \
+    fwsign client --metadata-url https://updates.example.com/metadata/ --metadata-dir state refresh\n  \
+    fwsign client --metadata-url URL --metadata-dir state --target-name evc-a1/fw.bin \\\n    \
+    --target-dir downloads --target-base-url https://updates.example.com/targets/ download --hardware-id evc-a1 --installed-counter 3\n\n\
+    Exit codes: 0 success, 1 any failure."
+)]
+pub(crate) struct ClientArgs {
+    /// Local metadata directory (trusted state).
+    #[arg(long)]
+    pub metadata_dir: PathBuf,
+    /// Base URL of the repository's metadata.
+    #[arg(long)]
+    pub metadata_url: Option<String>,
+    /// A target to download; repeat for several.
+    #[arg(long = "target-name", value_name = "NAME")]
+    pub target_names: Vec<String>,
+    /// Where downloaded targets are written.
+    #[arg(long)]
+    pub target_dir: Option<PathBuf>,
+    /// Base URL of the repository's targets.
+    #[arg(long)]
+    pub target_base_url: Option<String>,
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Store the trusted root; makes no network request.
+    Init {
+        /// The trusted root metadata file.
+        trusted_root: PathBuf,
+    },
+    /// Run the TUF client workflow: root, timestamp, snapshot, targets.
+    Refresh,
+    /// Refresh, then download and verify each --target-name.
+    Download {
+        /// Refuse targets whose firmware fields do not list this hardware ID.
+        #[arg(long)]
+        hardware_id: Option<String>,
+        /// Refuse targets whose security counter is below this (anti-rollback).
+        #[arg(long)]
+        installed_counter: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

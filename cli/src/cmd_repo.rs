@@ -427,6 +427,18 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             out.result(&json!({"ok": true, "refreshed": outcome}));
             Ok(())
         }
+        RepoCommand::RefreshTimestamp {
+            dir,
+            timestamp_key,
+            key_opts,
+        } => {
+            let repo = open(&dir)?;
+            let timestamp = signer(&timestamp_key, key_opts.passphrase_env.as_deref())?;
+            let version = repo.refresh_timestamp(timestamp.as_ref(), now())?;
+            out.say(format!("re-signed timestamp v{version}"));
+            out.result(&json!({"ok": true, "timestamp_version": version}));
+            Ok(())
+        }
         RepoCommand::Extend { dir, role, expires } => {
             let repo = open(&dir)?;
             let version = repo.extend(&role, duration(&expires)?, now())?;

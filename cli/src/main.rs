@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod cmd_client;
 mod cmd_key;
 mod cmd_repo;
 mod failure;
@@ -32,13 +33,21 @@ pub(crate) fn now() -> UnixTime {
 }
 
 fn main() -> ExitCode {
+    // The `client` subcommands follow the TUF client contract: any failure,
+    // usage errors included, is exit 1.
+    let client_contract = std::env::args().nth(1).as_deref() == Some("client");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version itself (exit 0) and usage errors
             // (exit 2), matching the documented codes.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { failure::USAGE } else { 0 });
+            let code = match (e.use_stderr(), client_contract) {
+                (false, _) => 0,
+                (true, true) => failure::SECURITY,
+                (true, false) => failure::USAGE,
+            };
+            return ExitCode::from(code);
         }
     };
     let out = Output::new(cli.json);
@@ -46,6 +55,12 @@ fn main() -> ExitCode {
         Command::Key(cmd) => cmd_key::run(cmd, &out),
         Command::Repo(cmd) => cmd_repo::run(*cmd, &out),
         Command::SignPayload(args) => cmd_repo::sign_payload(args, &out),
+        Command::Client(args) => {
+            // Never a panic's exit 101 for the client contract: a bug is
+            // still a failure, reported as exit 1.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_client::run(args, &out)))
+                .unwrap_or_else(|_| Err(Failure::security("internal error (panic) in the client")))
+        }
         Command::Bundle(_) => Err(Failure::usage("bundles are not available in this build")),
     };
     match result {

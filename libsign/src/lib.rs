@@ -72,6 +72,8 @@ pub mod bundle;
 #[cfg(feature = "std")]
 pub mod bundle_archive;
 #[cfg(feature = "std")]
+pub mod client;
+#[cfg(feature = "std")]
 pub mod document;
 #[cfg(feature = "std")]
 pub mod keys;

@@ -257,6 +257,43 @@ impl TrustedSet {
         Ok(TimestampUpdate::Updated)
     }
 
+    /// Refuses a trusted timestamp that has expired (used when the remote
+    /// timestamp had the trusted version and so was not checked again).
+    pub fn check_timestamp_expiry(&self) -> Result<(), TrustError> {
+        match (self.timestamp(), self.now) {
+            (Some(t), Some(now)) if t.expires <= now => {
+                Err(refused("timestamp")(WorkflowError::Expired))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Loads a snapshot kept locally from an earlier run as the baseline for
+    /// rollback checks: only its signatures are checked (it may be older than
+    /// what the timestamp names, or expired), as python-tuf does for its
+    /// local copy. A new snapshot must then pass [`TrustedSet::update_snapshot`].
+    pub fn load_local_snapshot(&mut self, raw: &[u8]) -> Result<(), TrustError> {
+        if self.timestamp.is_none() {
+            return Err(TrustError::OutOfOrder {
+                role: "snapshot".into(),
+                needs: "timestamp",
+            });
+        }
+        let doc = canonical("snapshot", raw)?;
+        {
+            let root = self.root();
+            let env = envelope("snapshot", &doc)?;
+            SnapshotView::new(&env).map_err(refused("snapshot"))?;
+            let n = root.role("snapshot").map(|r| r.keyid_count()).unwrap_or(0);
+            let mut work = Work::new(n);
+            root.verify_role("snapshot", &env, &self.key_types, &mut work.get())
+                .and_then(|r| r.require())
+                .map_err(|e| refused("snapshot")(e.into()))?;
+        }
+        self.snapshot = Some(doc);
+        Ok(())
+    }
+
     /// The trusted timestamp, if any.
     pub fn timestamp(&self) -> Option<TimestampView<'_>> {
         let doc = self.timestamp.as_ref()?;

@@ -536,6 +536,47 @@ impl Repository {
         Ok(())
     }
 
+    /// Re-signs the timestamp (next version, fresh expiry) over the current
+    /// snapshot, whatever its expiry.
+    pub fn refresh_timestamp(
+        &self,
+        timestamp_signer: &dyn TufSigner,
+        now: UnixTime,
+    ) -> Result<u64, RepoError> {
+        let published = self
+            .published()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let (Some(timestamp), Some(snapshot)) = (&published.timestamp, &published.snapshot) else {
+            return Err(RepoError::Invalid("nothing is published yet".into()));
+        };
+        let root_doc = canonical_of("root", &published.root)?;
+        let metadata_dir = self.metadata_dir();
+        let snapshot_bytes = read_published(
+            &metadata_dir.join(format!("{}.snapshot.json", snapshot.signed.version)),
+        )?;
+        let next = self.new_timestamp(
+            &root_doc,
+            timestamp.signed.version.saturating_add(1),
+            &snapshot_bytes,
+            snapshot.signed.version,
+            timestamp_signer,
+            now,
+        )?;
+        let bytes = file_bytes("timestamp", &next)?;
+        let path = metadata_dir.join("timestamp.json");
+        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
+        self.audit(
+            &AuditEvent {
+                action: "refresh".into(),
+                role: Some("timestamp".into()),
+                version: Some(next.signed.version),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(next.signed.version)
+    }
+
     /// Re-signs snapshot and timestamp when they expire within `within`
     /// seconds of `now`, so a published repository stays fresh between
     /// releases.
