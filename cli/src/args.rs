@@ -57,16 +57,24 @@ pub(crate) enum AlgorithmArg {
 pub(crate) enum KeyCommand {
     /// Write a new private key (PKCS#8, mode 0600) and its public key.
     #[command(after_help = "Example:\n  fwsign key generate --out alice.pem\n  \
-        ALICE_PASS=... fwsign key generate --algorithm ed25519 --out alice.pem --passphrase-env ALICE_PASS\n\n\
-        Writes NAME.pem and NAME.pub.pem.")]
+        ALICE_PASS=... fwsign key generate --algorithm ed25519 --out alice.pem --passphrase-env ALICE_PASS\n  \
+        FWSIGN_PIN=... fwsign key generate --pkcs11 'pkcs11:token=release;object=targets-1?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=env:FWSIGN_PIN' --pub-out targets-1.pub.pem\n\n\
+        With --out, writes NAME.pem and NAME.pub.pem. With --pkcs11, the key pair is made inside the token \
+        (private key sensitive, non-extractable, sign only) and only the public key is written.")]
     Generate {
         /// The key algorithm.
         #[arg(long, value_enum, default_value = "ecdsa-p256")]
         algorithm: AlgorithmArg,
         /// Where to write the private key; the public key goes beside it as
         /// NAME.pub.pem.
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "pkcs11", conflicts_with = "pkcs11")]
+        out: Option<PathBuf>,
+        /// Generate inside a PKCS#11 token (RFC 7512 URI naming token and object).
+        #[arg(long, value_name = "URI", requires = "pub_out")]
+        pkcs11: Option<String>,
+        /// With --pkcs11: where to write the public key.
+        #[arg(long, value_name = "PUB.pem")]
+        pub_out: Option<PathBuf>,
         /// Encrypt the private key with the passphrase in this environment
         /// variable.
         #[arg(long, value_name = "VAR")]

@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::args::{AlgorithmArg, KeyCommand};
 use crate::failure::Failure;
-use crate::key_ref;
+use crate::key_ref::{self, KeyResolver, hsm_failure};
 use crate::output::Output;
+use fwsign_hsm::Pkcs11Uri;
 
 /// `NAME.pem` -> `NAME.pub.pem`.
 pub(crate) fn public_path(private: &Path) -> PathBuf {
@@ -22,17 +23,59 @@ pub(crate) fn public_path(private: &Path) -> PathBuf {
     private.with_file_name(format!("{stem}.pub.pem"))
 }
 
+fn generate_in_token(
+    uri: &str,
+    algorithm: Algorithm,
+    pub_out: Option<PathBuf>,
+    out: &Output,
+) -> Result<(), Failure> {
+    let pub_out = pub_out.ok_or_else(|| Failure::usage("--pkcs11 needs --pub-out PUB.pem"))?;
+    if pub_out.exists() {
+        return Err(Failure::usage(format!(
+            "{}: already exists; refusing to overwrite a key",
+            pub_out.display()
+        )));
+    }
+    let parsed = Pkcs11Uri::parse(uri, false).map_err(hsm_failure)?;
+    let keys = KeyResolver::new(None);
+    let public = keys
+        .hsm()
+        .generate(&parsed, algorithm)
+        .map_err(hsm_failure)?;
+    write_atomic(&pub_out, public.to_spki_pem().as_bytes(), Mode::Public)
+        .map_err(|e| Failure::io(format!("{}: {e}", pub_out.display())))?;
+    out.say(format!(
+        "generated {algorithm} key in {} (non-extractable); public key in {}",
+        parsed.key_description(),
+        pub_out.display()
+    ));
+    out.say(format!("key ID {}", public.keyid()));
+    out.result(&json!({
+        "ok": true,
+        "keyid": public.keyid(),
+        "algorithm": algorithm.to_string(),
+        "public_key": pub_out,
+    }));
+    Ok(())
+}
+
 pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
     match cmd {
         KeyCommand::Generate {
             algorithm,
             out: path,
+            pkcs11,
+            pub_out,
             passphrase_env,
         } => {
             let algorithm = match algorithm {
                 AlgorithmArg::EcdsaP256 => Algorithm::EcdsaP256,
                 AlgorithmArg::Ed25519 => Algorithm::Ed25519,
             };
+            if let Some(uri) = pkcs11 {
+                return generate_in_token(&uri, algorithm, pub_out, out);
+            }
+            let path = path.ok_or_else(|| Failure::usage("give --out NAME.pem or --pkcs11 URI"))?;
             let passphrase = match &passphrase_env {
                 None => None,
                 Some(var) => Some(Zeroizing::new(std::env::var(var).map_err(|_| {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::args::{HashArg, RepoCommand, SignPayloadArgs};
 use crate::failure::Failure;
-use crate::key_ref::{self, load_public, signer};
+use crate::key_ref::{KeyResolver, load_public};
 use crate::now;
 use crate::output::Output;
 
@@ -253,7 +253,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             key_opts,
         } => {
             let repo = open(&dir)?;
-            let signer = signer(&key, key_opts.passphrase_env.as_deref())?;
+            let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
+            let signer = keys.signer(&key)?;
             let approval = repo.sign(&role, signer.as_ref(), now())?;
             out.say(format!("{} signed {role}", signer.keyid()));
             say_approval(out, &approval);
@@ -330,9 +331,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             key_opts,
         } => {
             let repo = open(&dir)?;
-            let pass = key_opts.passphrase_env.as_deref();
-            let snapshot = signer(&snapshot_key, pass)?;
-            let timestamp = signer(&timestamp_key, pass)?;
+            let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
+            let snapshot = keys.signer(&snapshot_key)?;
+            let timestamp = keys.signer(&timestamp_key)?;
             // Test-only fault point: kill the process at a named step, to
             // prove a publish interrupted anywhere leaves the old repository
             // whole. Unset in normal use.
@@ -412,9 +413,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
         } => {
             let repo = open(&dir)?;
             let within = duration(&within)?;
-            let pass = key_opts.passphrase_env.as_deref();
-            let snapshot = signer(&snapshot_key, pass)?;
-            let timestamp = signer(&timestamp_key, pass)?;
+            let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
+            let snapshot = keys.signer(&snapshot_key)?;
+            let timestamp = keys.signer(&timestamp_key)?;
             let outcome = repo.refresh(snapshot.as_ref(), timestamp.as_ref(), within, now())?;
             match (outcome.snapshot_version, outcome.timestamp_version) {
                 (None, None) => out.say("nothing due"),
@@ -433,7 +434,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             key_opts,
         } => {
             let repo = open(&dir)?;
-            let timestamp = signer(&timestamp_key, key_opts.passphrase_env.as_deref())?;
+            let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
+            let timestamp = keys.signer(&timestamp_key)?;
             let version = repo.refresh_timestamp(timestamp.as_ref(), now())?;
             out.say(format!("re-signed timestamp v{version}"));
             out.result(&json!({"ok": true, "timestamp_version": version}));
@@ -453,7 +455,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
 }
 
 pub(crate) fn sign_payload(args: SignPayloadArgs, out: &Output) -> Result<(), Failure> {
-    let signer = key_ref::signer(&args.key, args.key_opts.passphrase_env.as_deref())?;
+    let keys = KeyResolver::new(args.key_opts.passphrase_env.as_deref());
+    let signer = keys.signer(&args.key)?;
     let (info, sig) = sign_payload_file(&args.file, signer.as_ref())?;
     let hex = base16ct::lower::encode_string(&sig.0);
     write_atomic(&args.out, format!("{hex}\n").as_bytes(), Mode::Public)

@@ -41,6 +41,23 @@ impl Failure {
     }
 }
 
+/// An error's message followed by its causes, each once: library errors
+/// wrap opaque ones (a `signature::Error` from an HSM) whose detail is only in
+/// their source.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 impl From<RepoError> for Failure {
     fn from(e: RepoError) -> Self {
         let code = match e.class() {
@@ -53,7 +70,7 @@ impl From<RepoError> for Failure {
         };
         Self {
             code,
-            message: e.to_string(),
+            message: with_causes(&e),
         }
     }
 }

@@ -1,11 +1,13 @@
-//! Key references: a path to a PEM file, or (with an HSM) a `pkcs11:` URI.
-//! Whatever the reference, the result is a `TufSigner`, so signing code never
-//! knows where a key lives. Passphrases come from an environment variable or
-//! a terminal prompt, never from arguments.
+//! Key references: a path to a PEM file, or a `pkcs11:` URI (RFC 7512) for a
+//! key held in an HSM. Whatever the reference, the result is a
+//! `TufSigner`, so signing code never knows where a key lives. Passphrases
+//! and PINs come from environment variables, the URI's `pin-source`, or a
+//! terminal prompt, never from arguments.
 
 use std::io::IsTerminal;
 use std::path::Path;
 
+use fwsign_hsm::{HsmContext, HsmError, Pkcs11Uri, is_pkcs11_uri};
 use fwsign_sign::keys::{KeyError, PrivateKey, PublicKey, TufSigner};
 use zeroize::Zeroizing;
 
@@ -13,6 +15,8 @@ use crate::failure::Failure;
 
 /// The passphrase variable used when `--passphrase-env` is not given.
 pub(crate) const DEFAULT_PASSPHRASE_ENV: &str = "FWSIGN_PASSPHRASE";
+/// The PIN variable used when a `pkcs11:` URI names no `pin-source`.
+pub(crate) const DEFAULT_PIN_ENV: &str = "FWSIGN_PIN";
 
 fn read_text(path: &Path) -> Result<String, Failure> {
     let bytes = std::fs::read(path).map_err(|e| {
@@ -26,7 +30,7 @@ fn read_text(path: &Path) -> Result<String, Failure> {
         .map_err(|_| Failure::usage(format!("{}: not a PEM file", path.display())))
 }
 
-/// Reads a public key from a public or private key file.
+/// Reads a public key from a public key file.
 pub(crate) fn load_public(path: &Path) -> Result<PublicKey, Failure> {
     let text = read_text(path)?;
     if text.contains("PRIVATE KEY-----") {
@@ -90,18 +94,61 @@ pub(crate) fn load_private(
     })
 }
 
-/// Resolves a key reference to a signer.
-pub(crate) fn signer(
-    reference: &str,
-    passphrase_env: Option<&str>,
-) -> Result<Box<dyn TufSigner>, Failure> {
-    if reference.starts_with("pkcs11:") {
-        return Err(Failure::usage(format!(
-            "{reference}: PKCS#11 keys are not supported by this build of fwsign yet; use a key file"
-        )));
+/// An HSM error as a failure: a bad URI is a usage error, the rest are HSM
+/// failures (exit 3).
+pub(crate) fn hsm_failure(e: HsmError) -> Failure {
+    match e {
+        HsmError::InvalidUri { .. } | HsmError::PinValueRefused { .. } => Failure::usage(e),
+        other => Failure::io(other),
     }
-    Ok(Box::new(load_private(
-        Path::new(reference),
-        passphrase_env,
-    )?))
+}
+
+/// Resolves key references for one command: one HSM login per token, shared
+/// by every key of that token the command uses.
+pub(crate) struct KeyResolver {
+    passphrase_env: Option<String>,
+    hsm: HsmContext,
+}
+
+impl KeyResolver {
+    pub(crate) fn new(passphrase_env: Option<&str>) -> Self {
+        let hsm = HsmContext::with_pin_prompt(|token| {
+            if let Some(pin) = std::env::var_os(DEFAULT_PIN_ENV) {
+                return Ok(Zeroizing::new(pin.into_encoded_bytes()));
+            }
+            if std::io::stdin().is_terminal() {
+                let pin = rpassword::prompt_password(format!("PIN for token {token}: ")).map_err(
+                    |_| HsmError::PinRequired {
+                        token: token.to_owned(),
+                    },
+                )?;
+                return Ok(Zeroizing::new(pin.into_bytes()));
+            }
+            Err(HsmError::PinRequired {
+                token: token.to_owned(),
+            })
+        });
+        Self {
+            passphrase_env: passphrase_env.map(str::to_owned),
+            hsm,
+        }
+    }
+
+    /// The HSM context, for generating keys in a token.
+    pub(crate) fn hsm(&self) -> &HsmContext {
+        &self.hsm
+    }
+
+    /// Resolves a key reference to a signer.
+    pub(crate) fn signer(&self, reference: &str) -> Result<Box<dyn TufSigner>, Failure> {
+        if is_pkcs11_uri(reference) {
+            let uri = Pkcs11Uri::parse(reference, false).map_err(hsm_failure)?;
+            let signer = self.hsm.signer(&uri).map_err(hsm_failure)?;
+            return Ok(Box::new(signer));
+        }
+        Ok(Box::new(load_private(
+            Path::new(reference),
+            self.passphrase_env.as_deref(),
+        )?))
+    }
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod cmd_bundle;
 mod cmd_client;
 mod cmd_key;
 mod cmd_repo;
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd_client::run(args, &out)))
                 .unwrap_or_else(|_| Err(Failure::security("internal error (panic) in the client")))
         }
-        Command::Bundle(_) => Err(Failure::usage("bundles are not available in this build")),
+        Command::Bundle(cmd) => cmd_bundle::run(cmd, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -152,6 +152,11 @@ fn find_token(module: &Module, uri: &Pkcs11Uri) -> Result<(Slot, TokenState), Hs
     let library_ok = library_matches(pkcs11, uri)?;
     for slot in pkcs11.get_slots_with_token()? {
         let info = pkcs11.get_token_info(slot)?;
+        // SoftHSM2 always offers one more, uninitialised token to
+        // initialise; it has no label and no keys.
+        if !info.token_initialized() {
+            continue;
+        }
         let label = info.label().to_owned();
         present.push(label.clone());
         if !library_ok {

@@ -432,3 +432,36 @@ pub fn verify_targets<'a>(
     check_expiry(view.common().expires, now)?;
     Ok((view, report))
 }
+
+/// The device's form of spec 5.6 for a targets role carried in a firmware
+/// slot, where there is no snapshot: signed by the threshold its delegator
+/// sets, not older than the version the device last accepted for that role
+/// (an old, validly signed role replayed with a since-revoked key is
+/// refused), and not expired when the device has trusted time.
+pub fn verify_targets_offline<'a>(
+    delegator: Delegator<'_>,
+    role: &str,
+    new: Envelope<'a>,
+    last_accepted: Option<u64>,
+    now: Option<UnixTime>,
+    key_types: &[&dyn KeyType],
+    work: &mut ThresholdWork<'_>,
+) -> Result<(TargetsView<'a>, ThresholdReport), WorkflowError> {
+    let view = TargetsView::new(new)?;
+    let report = match delegator {
+        Delegator::Root(root) => root.verify_role(role, &new, key_types, work)?,
+        Delegator::Targets(parent) => parent.verify_delegated(role, &new, key_types, work)?,
+    }
+    .require()?;
+    let version = view.common().version;
+    if let Some(trusted) = last_accepted
+        && version < trusted
+    {
+        return Err(WorkflowError::Rollback {
+            trusted,
+            offered: version,
+        });
+    }
+    check_expiry(view.common().expires, now)?;
+    Ok((view, report))
+}
