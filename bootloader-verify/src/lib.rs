@@ -52,8 +52,8 @@ pub mod version_order;
 pub use fwsign_sign::key_types::BUILTIN as KEY_TYPES;
 pub use hash_engine::{Sha256Engine, SoftwareSha256};
 pub use verifier::{
-    AcceptedVersion, Device, Flash, HASH_CHUNK, MAX_CHAIN, MAX_KEYS_PER_ROLE, RoleVersion,
-    Verified, verify_slot,
+    AcceptedVersion, Device, Flash, FlashError, HASH_CHUNK, MAX_CHAIN, MAX_KEYS_PER_ROLE,
+    RoleVersion, StoreError, Verified, verify_slot,
 };
 
 /// Why a slot was refused. The numeric values are the C ABI's reason codes

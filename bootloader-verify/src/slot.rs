@@ -217,8 +217,12 @@ impl<'t> Entries<'t> {
 
 /// Building slots on the host (`fwsign device pack`).
 #[cfg(feature = "std")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "host-side writer over lengths it has just checked; never on the device"
+)]
 pub mod pack {
-    extern crate std;
     use std::vec::Vec;
 
     use super::{

@@ -30,10 +30,18 @@ pub const MAX_CHAIN: usize = 8;
 /// Bytes of image hashed per flash read (stack buffer).
 pub const HASH_CHUNK: usize = 256;
 
+/// A flash read failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashError;
+
+/// The `store_root` callback could not store a root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreError;
+
 /// Reads the slot's flash.
 pub trait Flash {
-    /// Fills `out` from `offset` in the slot; `Err` on a read failure.
-    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), ()>;
+    /// Fills `out` from `offset` in the slot.
+    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), FlashError>;
 }
 
 /// The last accepted version of one targets role.
@@ -145,7 +153,7 @@ pub fn verify_slot<'m>(
     device: &Device<'_>,
     metadata: &'m mut [u8],
     hasher: &mut dyn Sha256Engine,
-    store_root: &mut dyn FnMut(&[u8]) -> Result<(), ()>,
+    store_root: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
     key_types: &[&dyn KeyType],
 ) -> Result<Verified<'m>, Reason> {
     let mut counted = [KeyIdentity::default(); MAX_KEYS_PER_ROLE];
@@ -157,7 +165,9 @@ pub fn verify_slot<'m>(
 
     // The layout.
     let mut head = [0u8; HEADER_LEN];
-    flash.read(0, &mut head).map_err(|()| Reason::FlashRead)?;
+    flash
+        .read(0, &mut head)
+        .map_err(|FlashError| Reason::FlashRead)?;
     let header = Header::parse(&head, slot_size).map_err(layout)?;
     let trailer_len = usize::try_from(header.trailer_size).map_err(|_| Reason::MetadataTooLarge)?;
     let trailer_buf = metadata
@@ -165,7 +175,7 @@ pub fn verify_slot<'m>(
         .ok_or(Reason::MetadataTooLarge)?;
     flash
         .read(header.trailer_offset(), trailer_buf)
-        .map_err(|()| Reason::FlashRead)?;
+        .map_err(|FlashError| Reason::FlashRead)?;
     // From here on the buffer is only read, for as long as the result lives.
     let metadata: &'m [u8] = metadata;
     let trailer = metadata
@@ -199,7 +209,7 @@ pub fn verify_slot<'m>(
         }
     }
     if let Some(new_root) = newest_root {
-        store_root(new_root).map_err(|()| Reason::RootStoreFailed)?;
+        store_root(new_root).map_err(|StoreError| Reason::RootStoreFailed)?;
     }
     if let Some(now) = device.trusted_time
         && root.common().expires <= now
@@ -290,7 +300,7 @@ pub fn verify_slot<'m>(
         let buf = chunk.get_mut(..n).ok_or(Reason::FlashRead)?;
         flash
             .read(header.header_size.saturating_add(offset), buf)
-            .map_err(|()| Reason::FlashRead)?;
+            .map_err(|FlashError| Reason::FlashRead)?;
         hasher.update(buf);
         offset = offset.saturating_add(u32::try_from(n).map_err(|_| Reason::FlashRead)?);
     }

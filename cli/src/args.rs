@@ -43,6 +43,9 @@ pub(crate) enum Command {
     /// Offline update bundles for local installs (commissioning app, USB).
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Firmware slots and root provisioning for the device verifier.
+    #[command(subcommand)]
+    Device(DeviceCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -484,5 +487,52 @@ pub(crate) enum BundleCommand {
         /// Write the verified image into this directory.
         #[arg(long)]
         extract_to: Option<PathBuf>,
+    },
+}
+
+/// A number in decimal or `0x` hexadecimal.
+fn parse_size(text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("{text:?} is not a size (decimal or 0x hex, below 4 GiB)"))
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeviceCommand {
+    /// Build a firmware slot: header, image, and the metadata the device checks.
+    #[command(after_help = "Example:\n  fwsign device pack --repo repo --target evc-a1/fw-1.0.0.bin --slot-size 0x40000 --out slot.bin\n\n\
+        Layout (docs/device-format.md): a little-endian header padded to --header-size, the image, \
+        then a trailer with the root versions after --from-root-version and the targets chain as canonical JSON.")]
+    Pack {
+        /// The repository (published).
+        #[arg(long)]
+        repo: PathBuf,
+        /// The target name.
+        #[arg(long)]
+        target: String,
+        /// The slot's size in bytes; the result must fit.
+        #[arg(long, value_parser = parse_size)]
+        slot_size: u32,
+        /// Header size: a power of two, at least 0x200 (the image starts aligned).
+        #[arg(long, value_parser = parse_size, default_value = "0x400")]
+        header_size: u32,
+        /// Carry only root versions after this one (the devices' current root).
+        #[arg(long, default_value_t = 0)]
+        from_root_version: u64,
+        /// Where to write the slot image.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Export the newest published root (canonical JSON) for provisioning.
+    #[command(after_help = "Example:\n  fwsign device root --repo repo --out root.bin")]
+    Root {
+        /// The repository (published).
+        #[arg(long)]
+        repo: PathBuf,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
     },
 }

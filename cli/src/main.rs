@@ -8,6 +8,7 @@
 mod args;
 mod cmd_bundle;
 mod cmd_client;
+mod cmd_device;
 mod cmd_key;
 mod cmd_repo;
 mod failure;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| Err(Failure::security("internal error (panic) in the client")))
         }
         Command::Bundle(cmd) => cmd_bundle::run(cmd, &out),
+        Command::Device(cmd) => cmd_device::run(cmd, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -142,7 +142,7 @@ pub enum BundleError {
     /// met, a root that does not chain from the trusted one, a rollback, a
     /// version or hash that differs from what the referring role lists, or
     /// expired metadata.
-    #[error("{}: {role} refused: {source}", path.display())]
+    #[error("{}: {source}", path.display())]
     Refused {
         /// The bundle file.
         path: PathBuf,

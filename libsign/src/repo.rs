@@ -1088,3 +1088,130 @@ impl Repository {
         Ok(self.audit_log().verify(&anchors)?)
     }
 }
+
+/// What a device slot carries for one published target (`fwsign device
+/// pack`): canonical envelopes, since the device checks signed bytes as
+/// they stand.
+#[derive(Debug, Clone)]
+pub struct DeviceMaterial {
+    /// Canonical root envelopes after the given version, ascending.
+    pub roots: Vec<Vec<u8>>,
+    /// The targets chain, `targets` first, down to the role listing the
+    /// target: role name and canonical envelope.
+    pub chain: Vec<(String, Vec<u8>)>,
+    /// The published target file.
+    pub image: PathBuf,
+    /// The target's length.
+    pub length: u64,
+}
+
+impl Repository {
+    /// Every published root version, ascending, as canonical envelopes.
+    pub fn published_roots(&self) -> Result<Vec<(u64, Vec<u8>)>, RepoError> {
+        let dir = self.metadata_dir();
+        let mut roots = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            let Some(v) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".root.json"))
+                .and_then(|v| v.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let path = entry.path();
+            let doc = parse_doc::<Root>(&path, &read_file(&path)?)?;
+            roots.push((v, canonical_of("root", &doc)?.as_bytes().to_vec()));
+        }
+        roots.sort_by_key(|(v, _)| *v);
+        Ok(roots)
+    }
+
+    /// The metadata a device needs to verify published target `name`: roots
+    /// after `from_root_version`, and the delegation chain found by the TUF
+    /// search (pre-order, following delegations whose paths cover the name).
+    pub fn device_material(
+        &self,
+        name: &str,
+        from_root_version: u64,
+    ) -> Result<DeviceMaterial, RepoError> {
+        names::check_target_name(name)?;
+        let published = self
+            .published()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let roots = self
+            .published_roots()?
+            .into_iter()
+            .filter(|(v, _)| *v > from_root_version)
+            .map(|(_, bytes)| bytes)
+            .collect();
+        let mut chain: Vec<String> = Vec::new();
+        if !find_chain(&published, "targets", name, &mut chain, &mut BTreeSet::new()) {
+            return Err(RepoError::Invalid(format!(
+                "no published targets role lists {name}"
+            )));
+        }
+        let mut envelopes = Vec::new();
+        let mut entry = None;
+        for role in &chain {
+            let doc = &published.targets[role];
+            envelopes.push((role.clone(), canonical_of(role, doc)?.as_bytes().to_vec()));
+            entry = doc.signed.targets.get(name).cloned().or(entry);
+        }
+        let entry = entry.ok_or_else(|| RepoError::Invalid(format!("{name} is not listed")))?;
+        let sha256 = entry
+            .hashes
+            .get("sha256")
+            .ok_or_else(|| RepoError::Invalid(format!("{name} has no sha256 hash")))?;
+        let image = names::consistent_target_path(&self.targets_dir(), name, sha256)?;
+        Ok(DeviceMaterial {
+            roots,
+            chain: envelopes,
+            image,
+            length: entry.length,
+        })
+    }
+}
+
+/// Pre-order depth-first search for the chain of roles down to the one that
+/// lists `name`; `chain` holds the path on success.
+fn find_chain(
+    published: &Published,
+    role: &str,
+    name: &str,
+    chain: &mut Vec<String>,
+    visited: &mut BTreeSet<String>,
+) -> bool {
+    const MAX_ROLES: usize = 32;
+    if visited.len() >= MAX_ROLES || !visited.insert(role.to_owned()) {
+        return false;
+    }
+    let Some(doc) = published.targets.get(role) else {
+        return false;
+    };
+    chain.push(role.to_owned());
+    if doc.signed.targets.contains_key(name) {
+        return true;
+    }
+    if let Some(delegations) = &doc.signed.delegations {
+        for d in &delegations.roles {
+            let covers = crate::path_match::delegation_covers_names(
+                d.paths.as_deref(),
+                d.path_hash_prefixes.as_deref(),
+                name,
+            );
+            if !covers {
+                continue;
+            }
+            if find_chain(published, &d.name, name, chain, visited) {
+                return true;
+            }
+            if d.terminating {
+                break;
+            }
+        }
+    }
+    chain.pop();
+    false
+}
