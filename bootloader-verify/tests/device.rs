@@ -2,7 +2,10 @@
 //! repositories in an in-RAM flash. Each test is named after what it stops.
 
 #![cfg(feature = "std")]
-#![allow(clippy::unwrap_used, reason = "a broken fixture should fail the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a broken fixture should fail the test loudly"
+)]
 #![allow(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
@@ -62,7 +65,9 @@ fn key(alg: Algorithm) -> PrivateKey {
 
 fn image(dir: &Path, name: &str, seed: u8, len: usize) -> PathBuf {
     let path = dir.join(name);
-    let bytes: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect();
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -206,7 +211,10 @@ fn tampered_image_is_refused() {
     let r = release("tampered");
     let mut slot = slot_for(&r, "evc-a1/fw.bin");
     slot[0x400 + 100] ^= 1;
-    assert_eq!(check(&root_v1(&r), &slot, &device(&[], 0)), Err(Reason::ImageHashMismatch));
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::ImageHashMismatch)
+    );
 }
 
 fn without_one_signature(envelope: &[u8]) -> Vec<u8> {
@@ -223,7 +231,10 @@ fn one_approval_of_two_is_refused() {
     chain[0].1 = without_one_signature(&chain[0].1);
     let image = std::fs::read(&m.image).unwrap();
     let slot = build_slot(0x400, SLOT, &image, "evc-a1/fw.bin", &m.roots, &chain).unwrap();
-    assert_eq!(check(&root_v1(&r), &slot, &device(&[], 0)), Err(Reason::TargetsNotSigned));
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::TargetsNotSigned)
+    );
 }
 
 #[test]
@@ -234,7 +245,10 @@ fn wrong_hardware_id_is_refused() {
         hardware_id: "evc-b2",
         ..device(&[], 0)
     };
-    assert_eq!(check(&root_v1(&r), &slot, &d), Err(Reason::HardwareIdMismatch));
+    assert_eq!(
+        check(&root_v1(&r), &slot, &d),
+        Err(Reason::HardwareIdMismatch)
+    );
 }
 
 #[test]
@@ -280,7 +294,10 @@ fn delegated_role_signing_outside_its_paths_is_refused() {
     chain[1].1 = fwsign_manifest_schema::canonical::to_canonical_bytes(&board).unwrap();
     let image = std::fs::read(&m.image).unwrap();
     let slot = build_slot(0x400, SLOT, &image, "board-b/fw.bin", &m.roots, &chain).unwrap();
-    assert_eq!(check(&root_v1(&r), &slot, &device(&[], 0)), Err(Reason::PathNotDelegated));
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::PathNotDelegated)
+    );
 }
 
 #[test]
@@ -302,9 +319,14 @@ fn key_rotated_out_by_a_newer_root_is_refused() {
     for k in &r.root_keys {
         r.repo.sign("root", k, NOW).unwrap();
     }
-    r.repo.publish(&r.online, &r.online, NOW, &mut |_| {}).unwrap();
+    r.repo
+        .publish(&r.online, &r.online, NOW, &mut |_| {})
+        .unwrap();
     let slot = slot_for(&r, "evc-a1/fw.bin");
-    assert_eq!(check(&root_v1(&r), &slot, &device(&[], 0)), Err(Reason::TargetsNotSigned));
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::TargetsNotSigned)
+    );
 }
 
 #[test]
@@ -317,19 +339,34 @@ fn truncated_and_garbage_slots_are_refused() {
     truncated.truncate(cut);
     truncated.resize(SLOT as usize, 0xff);
     // The end of the last envelope is gone: its metadata no longer parses.
-    assert_eq!(check(&root, &truncated, &device(&[], 0)), Err(Reason::TargetsMalformed));
+    assert_eq!(
+        check(&root, &truncated, &device(&[], 0)),
+        Err(Reason::TargetsMalformed)
+    );
     // A trailer cut inside its own prefix has no entries left: no target.
     let mut short = slot[..0x400 + 5000 + 6].to_vec();
     short.resize(SLOT as usize, 0);
-    assert_eq!(check(&root, &short, &device(&[], 0)), Err(Reason::NoTargetName));
+    assert_eq!(
+        check(&root, &short, &device(&[], 0)),
+        Err(Reason::NoTargetName)
+    );
     // A trailer cut before its magic is malformed.
     let mut no_trailer = slot[..0x400 + 5000].to_vec();
     no_trailer.resize(SLOT as usize, 0);
-    assert_eq!(check(&root, &no_trailer, &device(&[], 0)), Err(Reason::TrailerMalformed));
+    assert_eq!(
+        check(&root, &no_trailer, &device(&[], 0)),
+        Err(Reason::TrailerMalformed)
+    );
     let garbage: Vec<u8> = (0..SLOT).map(|i| (i * 7 + 3) as u8).collect();
-    assert_eq!(check(&root, &garbage, &device(&[], 0)), Err(Reason::SlotEmpty));
+    assert_eq!(
+        check(&root, &garbage, &device(&[], 0)),
+        Err(Reason::SlotEmpty)
+    );
     let erased = vec![0xffu8; SLOT as usize];
-    assert_eq!(check(&root, &erased, &device(&[], 0)), Err(Reason::SlotEmpty));
+    assert_eq!(
+        check(&root, &erased, &device(&[], 0)),
+        Err(Reason::SlotEmpty)
+    );
     // Every truncation point of the real slot is refused without a panic.
     for len in (0..slot.len()).step_by(97) {
         let mut s = slot[..len].to_vec();
@@ -375,9 +412,9 @@ fn boot(board: &Board, root: &[u8], counter: u64) -> (Option<usize>, bool, [Slot
     });
     let decision = boot_select::choose(facts);
     let mut states = board.states;
-    for i in 0..2 {
-        if let Some(s) = decision.persist[i] {
-            states[i] = s;
+    for (state, persist) in states.iter_mut().zip(decision.persist) {
+        if let Some(s) = persist {
+            *state = s;
         }
     }
     if let Some(i) = decision.boot {
@@ -397,7 +434,9 @@ fn power_cut_at_every_step_of_an_update_always_boots_a_verified_image() {
     for k in &r.approvers[1..] {
         r.repo.sign("targets", k, NOW).unwrap();
     }
-    r.repo.publish(&r.online, &r.online, NOW, &mut |_| {}).unwrap();
+    r.repo
+        .publish(&r.online, &r.online, NOW, &mut |_| {})
+        .unwrap();
     let new = slot_for(&r, "evc-a1/fw.bin");
     let start = Board {
         slots: [old.clone(), vec![0xff; SLOT as usize]],

@@ -502,9 +502,11 @@ fn parse_size(text: &str) -> Result<u32, String> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum DeviceCommand {
     /// Build a firmware slot: header, image, and the metadata the device checks.
-    #[command(after_help = "Example:\n  fwsign device pack --repo repo --target evc-a1/fw-1.0.0.bin --slot-size 0x40000 --out slot.bin\n\n\
+    #[command(
+        after_help = "Example:\n  fwsign device pack --repo repo --target evc-a1/fw-1.0.0.bin --slot-size 0x40000 --out slot.bin\n\n\
         Layout (docs/device-format.md): a little-endian header padded to --header-size, the image, \
-        then a trailer with the root versions after --from-root-version and the targets chain as canonical JSON.")]
+        then a trailer with the root versions after --from-root-version and the targets chain as canonical JSON."
+    )]
     Pack {
         /// The repository (published).
         #[arg(long)]

@@ -67,10 +67,9 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
         }
         DeviceCommand::Root { repo, out: path } => {
             let repository = Repository::open(&repo)?;
-            let (version, bytes) = repository
-                .published_roots()?
-                .pop()
-                .ok_or_else(|| Failure::usage(format!("{}: nothing is published yet", repo.display())))?;
+            let (version, bytes) = repository.published_roots()?.pop().ok_or_else(|| {
+                Failure::usage(format!("{}: nothing is published yet", repo.display()))
+            })?;
             write_atomic(&path, &bytes, Mode::Public)
                 .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
             out.say(format!(
@@ -78,7 +77,9 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
                 bytes.len(),
                 path.display()
             ));
-            out.result(&json!({"ok": true, "root_version": version, "path": path, "size": bytes.len()}));
+            out.result(
+                &json!({"ok": true, "root_version": version, "path": path, "size": bytes.len()}),
+            );
             Ok(())
         }
     }

@@ -98,7 +98,7 @@ pub(crate) fn load_private(
 /// failures (exit 3).
 pub(crate) fn hsm_failure(e: HsmError) -> Failure {
     match e {
-        HsmError::InvalidUri { .. } | HsmError::PinValueRefused { .. } => Failure::usage(e),
+        HsmError::InvalidUri { .. } | HsmError::PinValueRefused => Failure::usage(e),
         other => Failure::io(other),
     }
 }

@@ -266,9 +266,9 @@ pub enum BundleError {
     Repository {
         /// The bundle file to be written.
         path: PathBuf,
-        /// The repository's error.
+        /// The repository's error (boxed: it is large, and rare here).
         #[source]
-        source: RepoError,
+        source: Box<RepoError>,
     },
     /// A file other than the bundle could not be read or written: repository
     /// files when creating, the extracted image when verifying.
@@ -470,7 +470,7 @@ pub fn create_bundle(
     let bundle = out.to_path_buf();
     check_target_name(target).map_err(|source| BundleError::Repository {
         path: bundle.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let metadata = repo.metadata_dir();
     let io_error = |file: &Path| {
@@ -554,7 +554,7 @@ pub fn create_bundle(
         consistent_target_path(&repo.targets_dir(), target, &served_by).map_err(|source| {
             BundleError::Repository {
                 path: bundle.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
     // Hashing the published file first costs a second read of the image,
@@ -975,6 +975,10 @@ fn read_entry(
     Ok(archive.read(name, cap)?)
 }
 
+/// Reads targets role `role` at `version`: from the bundle when verifying,
+/// from the repository when creating.
+type Fetch<'a> = dyn FnMut(&str, u64) -> Result<Vec<u8>, BundleError> + 'a;
+
 /// The outcome of the delegation search.
 enum Search {
     Found { role: String, searched: Vec<String> },
@@ -1009,7 +1013,7 @@ fn load_role(
     path: &Path,
     role: &str,
     parent: Option<&str>,
-    fetch: &mut dyn FnMut(&str, u64) -> Result<Vec<u8>, BundleError>,
+    fetch: &mut Fetch<'_>,
 ) -> Result<(), BundleError> {
     let file_name = format!("{role}.json");
     let listed = set
@@ -1031,7 +1035,7 @@ fn search_target(
     set: &mut TrustedSet,
     path: &Path,
     target: &str,
-    fetch: &mut dyn FnMut(&str, u64) -> Result<Vec<u8>, BundleError>,
+    fetch: &mut Fetch<'_>,
 ) -> Result<Search, BundleError> {
     let mut pending: Vec<(String, Option<String>)> = vec![("targets".to_owned(), None)];
     let mut searched: Vec<String> = Vec::new();

@@ -1147,7 +1147,13 @@ impl Repository {
             .map(|(_, bytes)| bytes)
             .collect();
         let mut chain: Vec<String> = Vec::new();
-        if !find_chain(&published, "targets", name, &mut chain, &mut BTreeSet::new()) {
+        if !find_chain(
+            &published,
+            "targets",
+            name,
+            &mut chain,
+            &mut BTreeSet::new(),
+        ) {
             return Err(RepoError::Invalid(format!(
                 "no published targets role lists {name}"
             )));
