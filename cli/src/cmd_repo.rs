@@ -570,7 +570,21 @@ fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Fa
                 ": awaiting approval"
             }
         ));
-        if let Some(obj) = change.as_object() {
+        if let Some(roles) = change.get("roles_changed").and_then(Value::as_object) {
+            for (role, c) in roles {
+                let count = |k: &str| c[k].as_array().map_or(0, Vec::len);
+                out.say(format!(
+                    "  {role}: {} key(s) added, {} removed, threshold {}{}",
+                    count("keys_added"),
+                    count("keys_removed"),
+                    c["threshold"],
+                    match c["previous_threshold"].as_u64() {
+                        Some(p) => format!(" (was {p})"),
+                        None => String::new(),
+                    }
+                ));
+            }
+        } else if let Some(obj) = change.as_object() {
             for (k, v) in obj {
                 let empty = v.as_array().is_some_and(Vec::is_empty)
                     || v.as_object().is_some_and(|o| o.is_empty())
