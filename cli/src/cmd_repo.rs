@@ -634,7 +634,7 @@ fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Fa
             expiring.push(json!({"role": role, "expires": expires}));
         }
     }
-    out.result(&json!({
+    let document = json!({
         "ok": expiring.is_empty(),
         "published": published.as_ref().map(|p| json!({
             "root": p.root.signed.version,
@@ -645,7 +645,7 @@ fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Fa
         "staged": roles,
         "warnings": warnings,
         "expiring": expiring,
-    }));
+    });
     if !expiring.is_empty() {
         return Err(Failure::security(format!(
             "{} role(s) expire within {}: {}",
@@ -656,8 +656,10 @@ fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Fa
                 .filter_map(|e| e["role"].as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )));
+        ))
+        .with_document(document));
     }
+    out.result(&document);
     Ok(())
 }
 

@@ -16,13 +16,23 @@ pub(crate) const IO: u8 = 3;
 pub(crate) struct Failure {
     pub code: u8,
     pub message: String,
+    /// The command's result document, when it has one to report even though
+    /// it failed (`repo status --check-expiry`); `--json` prints it, with the
+    /// error added, as the one document on stdout.
+    pub document: Option<serde_json::Value>,
 }
 
 impl Failure {
+    pub(crate) fn with_document(mut self, document: serde_json::Value) -> Self {
+        self.document = Some(document);
+        self
+    }
+
     pub(crate) fn usage(message: impl fmt::Display) -> Self {
         Self {
             code: USAGE,
             message: message.to_string(),
+            document: None,
         }
     }
 
@@ -30,6 +40,7 @@ impl Failure {
         Self {
             code: SECURITY,
             message: message.to_string(),
+            document: None,
         }
     }
 
@@ -37,6 +48,7 @@ impl Failure {
         Self {
             code: IO,
             message: message.to_string(),
+            document: None,
         }
     }
 }
@@ -71,6 +83,7 @@ impl From<RepoError> for Failure {
         Self {
             code,
             message: with_causes(&e),
+            document: None,
         }
     }
 }

@@ -49,13 +49,18 @@ impl Output {
         print!("{text}");
     }
 
-    /// An error, on stderr.
-    pub(crate) fn error(&self, message: &str, code: u8) {
+    /// An error, on stderr; with `--json` also the one document on stdout
+    /// (the command's own document when it has one, with the error added).
+    pub(crate) fn error(&self, message: &str, code: u8, document: Option<Value>) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::json!({"ok": false, "exit_code": code, "error": message})
-            );
+            let mut doc = match document {
+                Some(Value::Object(map)) => Value::Object(map),
+                _ => serde_json::json!({}),
+            };
+            doc["ok"] = Value::Bool(false);
+            doc["exit_code"] = Value::from(code);
+            doc["error"] = Value::from(message);
+            println!("{doc}");
         }
         eprintln!("error: {message}");
     }
