@@ -7,9 +7,11 @@
 
 mod args;
 mod cmd_bundle;
+mod cmd_cert;
 mod cmd_client;
 mod cmd_device;
 mod cmd_key;
+mod cmd_ocpp;
 mod cmd_repo;
 mod failure;
 mod key_ref;
@@ -65,11 +67,13 @@ fn main() -> ExitCode {
         }
         Command::Bundle(cmd) => cmd_bundle::run(cmd, &out),
         Command::Device(cmd) => cmd_device::run(cmd, &out),
+        Command::Cert(cmd) => cmd_cert::run(cmd, &out),
+        Command::Ocpp(cmd) => cmd_ocpp::run(cmd, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            out.error(&f.message, f.code);
+            out.error(&f.message, f.code, f.document);
             ExitCode::from(f.code)
         }
     }

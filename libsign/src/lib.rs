@@ -72,11 +72,15 @@ pub mod bundle;
 #[cfg(feature = "std")]
 pub mod bundle_archive;
 #[cfg(feature = "std")]
+pub mod cert;
+#[cfg(feature = "std")]
 pub mod client;
 #[cfg(feature = "std")]
 pub mod document;
 #[cfg(feature = "std")]
 pub mod keys;
+#[cfg(feature = "std")]
+pub mod ocpp;
 #[cfg(feature = "std")]
 pub mod repo;
 #[cfg(feature = "std")]

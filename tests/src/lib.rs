@@ -1,6 +1,6 @@
 //! Shared helpers for the end-to-end and interoperability tests.
 //!
-//! Everything here is std-only, so building this library costs nothing:
+//! The helpers in this file are std-only:
 //!
 //! * [`fwsign_bin`] finds the `fwsign` binary the workspace built (the tests
 //!   run it as a child process, as users' scripts do);
@@ -10,6 +10,8 @@
 //! * [`StaticServer`] serves a directory over HTTP/1.1 on 127.0.0.1, so
 //!   TUF clients (python-tuf, tough) really fetch a published repository
 //!   over the network.
+
+pub mod simulator;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -455,7 +457,11 @@ mod tests {
 
     fn get(server: &StaticServer, path: &str) -> (u16, Vec<u8>) {
         let mut s = TcpStream::connect(server.addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut resp = Vec::new();
         s.read_to_end(&mut resp).unwrap();
         let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();

@@ -13,9 +13,23 @@
 #![allow(clippy::print_stderr, reason = "tests report which peer they skipped")]
 
 mod canonical_vectors;
+mod client_delegations;
+mod client_python_tuf;
+mod client_support;
+mod client_workflow;
+mod hsm_release;
 mod keyids;
 mod peers;
 mod properties;
 mod python_tuf_repo;
+mod release_audit;
+mod release_crash;
+mod release_delegation;
+mod release_keys;
+mod release_names;
+mod release_root_rotation;
+mod release_support;
+mod release_tough;
+mod release_workflow;
 mod threshold_attacks;
 mod unknown_fields;

@@ -71,14 +71,26 @@ impl Release {
     /// Generates `keys/NAME.pem` and `keys/NAME.pub.pem` and records the key ID
     /// `fwsign --json key generate` reports.
     pub(crate) fn generate_key(&mut self, name: &str) -> String {
+        self.generate_key_with(name, &[], &[])
+    }
+
+    /// [`Self::generate_key`] with extra arguments and environment.
+    pub(crate) fn generate_key_with(
+        &mut self,
+        name: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> String {
         let out = self.key(name);
-        let run = self.fw.run([
-            "--json".as_ref(),
-            "key".as_ref(),
-            "generate".as_ref(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ]);
+        let mut args: Vec<OsString> = vec![
+            "--json".into(),
+            "key".into(),
+            "generate".into(),
+            "--out".into(),
+            out.into(),
+        ];
+        args.extend(extra.iter().map(OsString::from));
+        let run = self.fw.run_env(args, env);
         run.ok();
         let keyid = json(&run)["keyid"].as_str().unwrap().to_owned();
         assert_eq!(keyid.len(), 64, "{run}");
@@ -142,7 +154,11 @@ impl Release {
     /// snapshot and timestamp keys, and `extra` appended.
     pub(crate) fn init_online(&self, [snapshot, timestamp]: [&str; 2], extra: &[&str]) -> Run {
         let (r1, r2) = (self.public("root1"), self.public("root2"));
-        let (a, b, c) = (self.public("alice"), self.public("bob"), self.public("carol"));
+        let (a, b, c) = (
+            self.public("alice"),
+            self.public("bob"),
+            self.public("carol"),
+        );
         let (s, t) = (self.public(snapshot), self.public(timestamp));
         let mut args = vec![
             "--root-key",
@@ -200,7 +216,10 @@ impl Release {
 
     /// `repo sign --role ROLE --key keys/NAME.pem`.
     pub(crate) fn sign(&self, role: &str, key: &str) -> Run {
-        self.repo("sign", &["--role", role, "--key", Self::arg(&self.key(key))])
+        self.repo(
+            "sign",
+            &["--role", role, "--key", Self::arg(&self.key(key))],
+        )
     }
 
     /// `repo publish` with the online key, extra environment.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use fwsign_tests::StaticServer;
 use tough::{
-    Bytes, ExpirationEnforcement, IntoVec, RepositoryLoader, TargetName, Transport,
-    TransportError, TransportErrorKind, TransportStream,
+    Bytes, ExpirationEnforcement, IntoVec, RepositoryLoader, TargetName, Transport, TransportError,
+    TransportErrorKind, TransportStream,
 };
 use url::Url;
 
@@ -27,7 +27,8 @@ pub(crate) struct HttpGet;
 
 impl HttpGet {
     fn get(url: &Url) -> Result<Vec<u8>, TransportError> {
-        let other = |why: String| TransportError::new_with_cause(TransportErrorKind::Other, url, why);
+        let other =
+            |why: String| TransportError::new_with_cause(TransportErrorKind::Other, url, why);
         if url.scheme() != "http" {
             return Err(TransportError::new(
                 TransportErrorKind::UnsupportedUrlScheme,
@@ -70,7 +71,8 @@ impl HttpGet {
                 continue;
             };
             let value = value.trim();
-            if name.eq_ignore_ascii_case("transfer-encoding") && !value.eq_ignore_ascii_case("identity")
+            if name.eq_ignore_ascii_case("transfer-encoding")
+                && !value.eq_ignore_ascii_case("identity")
             {
                 return Err(other(format!("unsupported transfer-encoding {value}")));
             }

@@ -1,0 +1,69 @@
+//! Board glue for QEMU's mps2-an386: the only `unsafe` of the firmware.
+
+#![allow(
+    unsafe_code,
+    reason = "board glue: memory QEMU's loader filled, system registers and semihosting"
+)]
+
+use core::fmt::Write;
+
+/// Coprocessor Access Control Register.
+const CPACR: *mut u32 = 0xE000_ED88 as *mut u32;
+/// Full access to CP10 and CP11 (the FPU).
+const CPACR_FPU: u32 = 0xF << 20;
+
+/// Enables the FPU (CP10/CP11 full access), as any code built for the
+/// hard-float ABI needs before its first floating-point instruction.
+pub(crate) fn enable_fpu() {
+    // SAFETY: CPACR is an always-present, word-aligned system register on
+    // Cortex-M4F; setting CP10/CP11 access changes nothing but FPU access.
+    unsafe {
+        let v = core::ptr::read_volatile(CPACR);
+        core::ptr::write_volatile(CPACR, v | CPACR_FPU);
+    }
+    cortex_m::asm::dsb();
+    cortex_m::asm::isb();
+}
+
+/// `len` bytes of PSRAM at `addr`, where QEMU's `-device loader` put a case
+/// or a slot before reset.
+pub(crate) fn psram(addr: usize, len: usize) -> &'static [u8] {
+    const PSRAM: usize = 0x2100_0000;
+    const PSRAM_END: usize = 0x2200_0000;
+    let in_psram = addr >= PSRAM && addr.checked_add(len).is_some_and(|end| end <= PSRAM_END);
+    if !in_psram {
+        return &[];
+    }
+    // SAFETY: the range lies within the board's 16 MiB PSRAM, which is
+    // always mapped, initialised (zeros, or what the loader wrote) and is
+    // written by nothing after reset: the firmware only reads it.
+    unsafe { core::slice::from_raw_parts(addr as *const u8, len) }
+}
+
+/// `ADP_Stopped_ApplicationExit`: a normal exit, with the status code.
+const APPLICATION_EXIT: usize = 0x2_0026;
+/// Semihosting `SYS_EXIT_EXTENDED`, which carries an exit code on AArch32.
+const SYS_EXIT_EXTENDED: usize = 0x20;
+
+/// Ends the QEMU run with `code` as qemu-system-arm's exit status.
+pub(crate) fn exit(code: u32) -> ! {
+    let block = [APPLICATION_EXIT, code as usize];
+    // SAFETY: SYS_EXIT_EXTENDED takes a pointer to a two-word block, which
+    // lives on this stack frame for the call; QEMU ends the run.
+    unsafe {
+        cortex_m_semihosting::syscall(SYS_EXIT_EXTENDED, &block);
+    }
+    // Not reached under QEMU; on a debugger-less board, stop here.
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}
+
+/// Prints a line on the host without the shared stdout handle (safe to call
+/// from the panic handler, even if the panic happened while printing).
+pub(crate) fn print_raw(args: core::fmt::Arguments<'_>) {
+    if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
+        let _ = out.write_fmt(args);
+        let _ = out.write_str("\n");
+    }
+}

@@ -1,0 +1,80 @@
+//! A publish killed at any step leaves the previously published repository
+//! whole (clients keep verifying the old release, `timestamp.json` is
+//! untouched), and re-running publish completes the release.
+
+use fwsign_tests::tree;
+
+use crate::release_support::{FW_NAME, Release, firmware, python_gets};
+use crate::release_tough::tough_fetch;
+
+fn publish_killed_at(point: &str) {
+    let r = Release::new(&format!("publish_killed_at_{point}"));
+    let v1 = r.first_release();
+    let server = r.serve();
+    let root = r.metadata("1.root.json");
+    let root_bytes = std::fs::read(&root).unwrap();
+    // A client that saw the first release, and keeps its cache throughout.
+    let client = r.workdir("python-cached");
+    python_gets(&server, &root, &client, &[(FW_NAME, &v1)]);
+
+    let v2 = firmware(12, 9000);
+    let file = r.write_file("fw-2.0.0.bin", &v2);
+    r.add(&file, "board-a/fw-2.0.0.bin", "2.0.0", &[]).ok();
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "carol").ok();
+    let timestamp = std::fs::read(r.metadata("timestamp.json")).unwrap();
+    let before = tree(&r.dir.join("metadata")).unwrap();
+
+    r.publish_env(&[("FWSIGN_TEST_CRASH_AT", point)]).killed();
+    assert!(
+        std::fs::read(r.metadata("timestamp.json")).unwrap() == timestamp,
+        "timestamp.json changed in a publish killed at {point}"
+    );
+    // Files the old release references are untouched (new ones may exist).
+    let after = tree(&r.dir.join("metadata")).unwrap();
+    for (path, bytes) in &before {
+        assert!(
+            after.iter().any(|(p, b)| p == path && b == bytes),
+            "{} changed in a publish killed at {point}",
+            path.display()
+        );
+    }
+    python_gets(&server, &root, &client, &[(FW_NAME, &v1)]);
+    python_gets(
+        &server,
+        &root,
+        &r.workdir("python-fresh"),
+        &[(FW_NAME, &v1)],
+    );
+    assert!(tough_fetch(&server, &root_bytes, FW_NAME).unwrap() == v1);
+    assert!(
+        tough_fetch(&server, &root_bytes, "board-a/fw-2.0.0.bin").is_err(),
+        "the interrupted release is visible to tough"
+    );
+
+    r.publish().ok();
+    assert_eq!(r.timestamp_version(), 2);
+    python_gets(
+        &server,
+        &root,
+        &client,
+        &[(FW_NAME, &v1), ("board-a/fw-2.0.0.bin", &v2)],
+    );
+    assert!(tough_fetch(&server, &root_bytes, "board-a/fw-2.0.0.bin").unwrap() == v2);
+    r.repo("audit", &[]).ok();
+}
+
+#[test]
+fn publish_killed_after_targets_written_leaves_the_old_release_whole() {
+    publish_killed_at("targets-written");
+}
+
+#[test]
+fn publish_killed_after_metadata_written_leaves_the_old_release_whole() {
+    publish_killed_at("metadata-written");
+}
+
+#[test]
+fn publish_killed_after_snapshot_written_leaves_the_old_release_whole() {
+    publish_killed_at("snapshot-written");
+}

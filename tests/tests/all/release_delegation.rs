@@ -1,0 +1,88 @@
+//! A delegated targets role with its own approvers and threshold, limited to
+//! its path patterns.
+
+use fwsign_tests::{SECURITY, USAGE};
+
+use crate::release_support::{Release, firmware, python_gets};
+use crate::release_tough::tough_fetch;
+
+/// Initialises, has root signed, and delegates `board-a/*` to dave and erin
+/// (2 of 2).
+fn delegated(test: &str) -> Release {
+    let mut r = Release::new(test);
+    r.generate_key("dave");
+    r.generate_key("erin");
+    r.init();
+    r.sign("root", "root1").ok();
+    r.sign("root", "root2").ok();
+    let (dave, erin) = (r.public("dave"), r.public("erin"));
+    r.repo(
+        "delegate",
+        &[
+            "--role",
+            "board-a",
+            "--key",
+            Release::arg(&dave),
+            "--key",
+            Release::arg(&erin),
+            "--threshold",
+            "2",
+            "--paths",
+            "board-a/*",
+        ],
+    )
+    .ok();
+    r
+}
+
+#[test]
+fn delegated_role_needs_its_own_threshold_and_python_tuf_fetches_its_target() {
+    let r = delegated("delegated_threshold");
+    let bytes = firmware(10, 8000);
+    let file = r.write_file("fw.bin", &bytes);
+    r.add(&file, "board-a/fw.bin", "1.0.0", &["--role", "board-a"])
+        .ok();
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "bob").ok();
+
+    // Top-level approvers cannot sign for the delegated role.
+    r.sign("board-a", "alice").code(SECURITY);
+    r.sign("board-a", "dave").ok();
+    r.publish()
+        .code(SECURITY)
+        .stderr_has("board-a")
+        .stderr_has(&r.keyid("erin"));
+    assert!(!r.metadata("timestamp.json").exists());
+    r.sign("board-a", "erin").ok();
+    r.publish().ok();
+    assert!(r.metadata("1.board-a.json").is_file());
+
+    let server = r.serve();
+    let root = r.metadata("1.root.json");
+    python_gets(
+        &server,
+        &root,
+        &r.workdir("python"),
+        &[("board-a/fw.bin", &bytes)],
+    );
+    assert!(
+        tough_fetch(&server, &std::fs::read(&root).unwrap(), "board-a/fw.bin").unwrap() == bytes,
+        "tough downloaded other bytes"
+    );
+}
+
+#[test]
+fn delegated_role_cannot_stage_a_target_outside_its_paths() {
+    let r = delegated("delegated_outside_paths");
+    let file = r.write_file("x.bin", &firmware(11, 100));
+    r.add(&file, "board-b/x.bin", "1.0.0", &["--role", "board-a"])
+        .code(USAGE)
+        .stderr_has("board-b/x.bin");
+    r.add(&file, "x.bin", "1.0.0", &["--role", "board-a"])
+        .code(USAGE);
+    assert!(!r.dir.join("staged/targets/board-b").exists());
+    assert!(!r.dir.join("staged/targets/x.bin").exists());
+    // The role inside its paths still works.
+    r.add(&file, "board-a/x.bin", "1.0.0", &["--role", "board-a"])
+        .ok();
+}
