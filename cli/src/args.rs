@@ -720,10 +720,10 @@ pub(crate) enum OcppCommand {
         #[arg(long, allow_negative_numbers = true)]
         request_id: i32,
         /// retries: download attempts before giving up.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         retries: Option<i32>,
         /// retryInterval: seconds between download attempts.
-        #[arg(long, value_name = "S")]
+        #[arg(long, value_name = "S", allow_negative_numbers = true)]
         retry_interval: Option<i32>,
         /// The message: 2.0.1 (UpdateFirmwareRequest) or 1.6 (SignedUpdateFirmware.req).
         #[arg(long, value_enum, default_value = "2.0.1")]

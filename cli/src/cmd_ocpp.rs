@@ -211,20 +211,14 @@ fn verify(
         .map_err(|e| Failure::usage(format!("{}: {e}", request_path.display())))?;
     let request =
         parse_request(&text, &request_path.display().to_string()).map_err(ocpp_failure)?;
-    let bundle = is_fwsign_bundle(file);
+    // With --tuf-root the bundle check always runs, so a bundle damaged
+    // past recognition is refused by it rather than called "not a bundle".
     let trusted_tuf_root = match tuf_root {
-        Some(_) if !bundle => {
-            return Err(Failure::usage(format!(
-                "--tuf-root: {} is not an fwsign bundle (a zip with fwsign-bundle.json)",
-                file.display()
-            )));
-        }
         Some(p) => {
             Some(std::fs::read(p).map_err(|e| Failure::io(format!("{}: {e}", p.display())))?)
         }
         None => None,
     };
-
     out.say(format!(
         "{}: checked as a charger would at {} against {}",
         file.display(),
@@ -341,7 +335,7 @@ fn verify(
                 }
             }
         }
-        None if bundle => {
+        None if is_fwsign_bundle(file) => {
             out.warn(format!(
                 "{} is an fwsign bundle: its TUF approval was not checked (pass --tuf-root ROOT.json)",
                 file.display()

@@ -440,7 +440,19 @@ impl<F: Fetcher> Client<F> {
             if visited.contains(&(role.clone(), parent.clone())) {
                 continue;
             }
-            self.update_targets(&role, parent.as_deref())?;
+            let reached_before = visited.iter().any(|(r, _)| r == &role);
+            match self.update_targets(&role, parent.as_deref()) {
+                Ok(()) => {}
+                // A diamond: the role was trusted through another delegator,
+                // and is verified again with this one's keys. If they do not
+                // vouch for it, this path is not followed (python-tuf skips
+                // the role here too); it never becomes trusted through it.
+                Err(ClientError::Trust(_)) if reached_before => {
+                    visited.insert((role.clone(), parent.clone()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             let view = self
                 .trusted
                 .targets(&role)
@@ -449,15 +461,28 @@ impl<F: Fetcher> Client<F> {
                 role: role.clone(),
                 source: e.into(),
             })? {
-                let hashes = entry
-                    .hashes
-                    .members()
-                    .filter_map(|(alg, h)| {
-                        let alg = String::from_utf8(alg.bytes().collect()).ok()?;
-                        let h = String::from_utf8(h.as_str()?.bytes().collect()).ok()?;
-                        Some((alg, h))
-                    })
-                    .collect();
+                // The core refused non-string hashes when it read the entry.
+                let mut hashes = Vec::new();
+                for (alg, h) in entry.hashes.members() {
+                    let (Some(alg), Some(h)) = (
+                        String::from_utf8(alg.bytes().collect()).ok(),
+                        h.as_str()
+                            .and_then(|h| String::from_utf8(h.bytes().collect()).ok()),
+                    ) else {
+                        return Err(ClientError::TargetMismatch {
+                            name: name.to_owned(),
+                            source: WorkflowError::HashMismatch,
+                        });
+                    };
+                    hashes.push((alg, h));
+                }
+                if let Some(order) = self
+                    .targets_raw
+                    .get(&role)
+                    .and_then(|raw| hash_order(raw, name))
+                {
+                    hashes.sort_by_key(|(alg, _)| order.iter().position(|o| o == alg));
+                }
                 let custom = view
                     .envelope()
                     .signed()
@@ -541,6 +566,86 @@ impl<F: Fetcher> Client<F> {
         fs::create_dir_all(target_dir).map_err(io_err(target_dir))?;
         write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
         Ok(path)
+    }
+}
+
+/// A JSON value that remembers the order of object members as written, to
+/// find which hash a repository lists first (python-tuf fetches a target by
+/// the first hash in file order, and canonical form sorts them).
+enum Ordered {
+    Map(Vec<(String, Ordered)>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut members = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Ordered>()? {
+                    members.push((k, v));
+                }
+                Ok(Ordered::Map(members))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Ordered, A::Error> {
+                while seq.next_element::<Ordered>()?.is_some() {}
+                Ok(Ordered::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Other)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Ordered {
+    fn get(&self, key: &str) -> Option<&Ordered> {
+        match self {
+            Ordered::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Ordered::Other => None,
+        }
+    }
+}
+
+/// The algorithms of `name`'s hashes in the order the raw targets file lists
+/// them (the file was already accepted by the strict reader).
+fn hash_order(raw: &[u8], name: &str) -> Option<Vec<String>> {
+    let doc: Ordered = serde_json::from_slice(raw).ok()?;
+    match doc
+        .get("signed")?
+        .get("targets")?
+        .get(name)?
+        .get("hashes")?
+    {
+        Ordered::Map(m) => Some(m.iter().map(|(k, _)| k.clone()).collect()),
+        Ordered::Other => None,
     }
 }
 

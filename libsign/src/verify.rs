@@ -447,11 +447,34 @@ impl<'a> TargetsView<'a> {
             .get("targets")
             .filter(|k| k.kind() == Kind::Object)
             .ok_or(VerifyError::Malformed("targets must be an object"))?;
-        Ok(Self {
+        let view = Self {
             envelope,
             common,
             targets,
-        })
+        };
+        // Every entry is read once here, so a malformed one refuses the whole
+        // role when it is loaded (as python-tuf does), not only when that
+        // target is looked up.
+        for (_, entry) in view.targets.members() {
+            TargetEntry::from_json(entry)?;
+        }
+        // As python-tuf: a delegated role may not be unnamed or named after a
+        // top-level role, whose metadata file it would otherwise shadow.
+        for role in view.delegated_roles() {
+            let name = role
+                .name()
+                .ok_or(VerifyError::Malformed("a delegated role must have a name"))?;
+            if name.is_empty()
+                || ["root", "targets", "snapshot", "timestamp"]
+                    .iter()
+                    .any(|top| name.eq_str(top))
+            {
+                return Err(VerifyError::Malformed(
+                    "delegated roles cannot be empty or use top-level role names",
+                ));
+            }
+        }
+        Ok(view)
     }
 
     /// The envelope.
@@ -580,6 +603,16 @@ impl<'a> TargetEntry<'a> {
             .get("hashes")
             .filter(|h| h.kind() == Kind::Object)
             .ok_or(VerifyError::Malformed("target hashes must be an object"))?;
+        // A hash that is not a string could not be checked; skipping it would
+        // break "every listed hash is checked".
+        if hashes.members().any(|(_, h)| h.kind() != Kind::String) {
+            return Err(VerifyError::Malformed("target hashes must be strings"));
+        }
+        if hashes.members().next().is_none() {
+            return Err(VerifyError::Malformed(
+                "a target must list at least one hash",
+            ));
+        }
         let firmware = match entry.get("custom").and_then(|c| c.get("fwsign")) {
             None => None,
             Some(fw) => Some(FirmwareView::from_json(fw)?),

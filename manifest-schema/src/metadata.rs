@@ -296,6 +296,14 @@ impl Targets {
     fn check_role(&self) -> Result<(), Error> {
         if let Some(delegations) = &self.delegations {
             for role in &delegations.roles {
+                if role.name.is_empty()
+                    || ["root", "targets", "snapshot", "timestamp"].contains(&role.name.as_str())
+                {
+                    return Err(Error::Format(format!(
+                        "delegated role name {:?}: delegated roles cannot be empty or use top-level role names",
+                        role.name
+                    )));
+                }
                 if role.threshold == 0 {
                     return Err(Error::ThresholdZero {
                         role: role.name.clone(),

@@ -15,7 +15,11 @@
 //! Paths served: metadata under `/metadata/` (`<N>.root.json`,
 //! `timestamp.json`, `<N>.<quote(role)>.json`; unversioned names too when
 //! consistent snapshots are off) and targets under `/targets/`
-//! (`<dir>/<hash>.<basename>` for every listed hash).
+//! (`<dir>/<hash>.<basename>` for every listed hash). Top-level roles are
+//! signed by [`Simulator::signers`], delegated ones by
+//! [`Simulator::delegated_signers`], so a delegated role may have any name,
+//! top-level names included. Responses can also be a status, a delay or an
+//! endless body ([`Body`]), and any path can be overridden.
 //!
 //! [`CliClient`] runs the `fwsign client` binary against a server, and
 //! [`HttpGet`] is a std-only [`Fetcher`] for driving the client library

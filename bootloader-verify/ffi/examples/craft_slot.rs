@@ -39,7 +39,9 @@ struct Parts {
 }
 
 fn parse(bytes: &[u8]) -> Result<Parts> {
-    let head = bytes.get(..HEADER_LEN).ok_or("slot shorter than its header")?;
+    let head = bytes
+        .get(..HEADER_LEN)
+        .ok_or("slot shorter than its header")?;
     let header = Header::parse(head, u32::try_from(bytes.len())?)
         .map_err(|e| format!("slot header: {e:?}"))?;
     let image_start = header.header_size as usize;

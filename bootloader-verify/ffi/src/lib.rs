@@ -27,6 +27,7 @@
 //!
 //! - `std` (default): host builds; the static library carries std's panic
 //!   handler, so a host C program links it as is.
+//! - `p256`, `ed25519` (default): the signature algorithms; at least one.
 //! - `panic-handler`: for device builds without `std` linked into C-only
 //!   firmware, a `#[panic_handler]` that parks the CPU. The verifier cannot
 //!   panic by construction (indexing, unchecked arithmetic, `unwrap` and
@@ -779,14 +780,7 @@ unsafe fn verify_inner(
         None => &mut software,
     };
     let result = verify_slot(
-        root,
-        &mut flash,
-        slot_size,
-        &device,
-        metadata,
-        hasher,
-        &mut store,
-        KEY_TYPES,
+        root, &mut flash, slot_size, &device, metadata, hasher, &mut store, KEY_TYPES,
     );
     if hardware.as_ref().is_some_and(|h| h.failed) {
         return Err(FWSIGN_ERR_HASH_ENGINE);

@@ -125,8 +125,18 @@ fn release(name: &str) -> Release {
         NOW,
     )
     .unwrap();
-    add(&repo, "targets", &image(&dir, "fw.bin", 1, 5000), "evc-a1/fw.bin");
-    add(&repo, "targets", &image(&dir, "long.bin", 3, 700), LONG_NAME);
+    add(
+        &repo,
+        "targets",
+        &image(&dir, "fw.bin", 1, 5000),
+        "evc-a1/fw.bin",
+    );
+    add(
+        &repo,
+        "targets",
+        &image(&dir, "long.bin", 3, 700),
+        LONG_NAME,
+    );
     add(
         &repo,
         "board-a",
@@ -229,7 +239,8 @@ unsafe extern "C" fn engine_update(ctx: *mut c_void, data: *const u8, len: usize
     if e.fail_update {
         return 5;
     }
-    e.inner.update(unsafe { std::slice::from_raw_parts(data, len) });
+    e.inner
+        .update(unsafe { std::slice::from_raw_parts(data, len) });
     e.bytes += len;
     0
 }
@@ -760,10 +771,7 @@ fn ab_selection_through_the_c_abi() {
     // A verified trial boots once as a trial, persisted FAILED first.
     assert_eq!(
         choose(old, facts(FWSIGN_SLOT_TRIAL, Some((6, "1.3.0")))),
-        (
-            FWSIGN_OK,
-            [1, 1, FWSIGN_NONE, FWSIGN_SLOT_FAILED]
-        )
+        (FWSIGN_OK, [1, 1, FWSIGN_NONE, FWSIGN_SLOT_FAILED])
     );
     // A trial that does not verify is failed and the confirmed slot boots.
     assert_eq!(
@@ -784,10 +792,7 @@ fn ab_selection_through_the_c_abi() {
         (FWSIGN_OK, [FWSIGN_NONE, 0, FWSIGN_NONE, FWSIGN_NONE])
     );
     // Bad arguments.
-    assert_eq!(
-        choose(facts(9, None), old).0,
-        FWSIGN_ERR_INVALID_ARGUMENT
-    );
+    assert_eq!(choose(facts(9, None), old).0, FWSIGN_ERR_INVALID_ARGUMENT);
     let no_version = fwsign_slot_facts_t {
         version: ptr::null(),
         ..old

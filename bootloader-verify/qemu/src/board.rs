@@ -67,3 +67,46 @@ pub(crate) fn print_raw(args: core::fmt::Arguments<'_>) {
         let _ = out.write_str("\n");
     }
 }
+
+unsafe extern "C" {
+    /// The lowest address the stack may grow to (cortex-m-rt's `link.x`).
+    static _stack_end: u32;
+    /// The initial stack pointer (cortex-m-rt's `link.x`).
+    static _stack_start: u32;
+}
+
+const PAINT: u32 = 0xA5A5_A5A5;
+/// Room left unpainted below the caller's frame.
+const PAINT_MARGIN: usize = 256;
+
+fn stack_bounds() -> (usize, usize) {
+    (
+        core::ptr::addr_of!(_stack_end) as usize,
+        core::ptr::addr_of!(_stack_start) as usize,
+    )
+}
+
+/// Paints the unused stack with a pattern, for [`stack_used`].
+pub(crate) fn paint_stack() {
+    let (bottom, _) = stack_bounds();
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut p = bottom;
+    while p.saturating_add(4) <= sp.saturating_sub(PAINT_MARGIN) {
+        // SAFETY: [bottom, sp - margin) is RAM below the live stack that
+        // nothing uses yet (the stack grows down to it; .bss ends below it);
+        // the address is word-aligned (`_stack_end` is, by link.x's assert).
+        unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
+        p = p.saturating_add(4);
+    }
+}
+
+/// The stack's high-water mark in bytes since [`paint_stack`].
+pub(crate) fn stack_used() -> usize {
+    let (bottom, top) = stack_bounds();
+    let mut p = bottom;
+    // SAFETY: reads word-aligned RAM within the stack region.
+    while p < top && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
+        p = p.saturating_add(4);
+    }
+    top.saturating_sub(p)
+}

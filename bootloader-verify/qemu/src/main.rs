@@ -25,7 +25,8 @@
 //!   the rest of the slot region reads as zeros (PSRAM starts zeroed).
 //! ```
 //!
-//! Output, one line: `BOOT <target> <version> counter=<n> root=v<n>
+//! Output: `STACK <bytes>` (the stack's high-water mark during
+//! verification), then one line: `BOOT <target> <version> counter=<n> root=v<n>
 //! chain=<role>@<version>,...` and exit 0, or `REFUSE <code> <Reason>` and
 //! exit 1. A panic prints `PANIC` and exits 3, so it never passes as a
 //! refusal; a malformed case prints `BADCASE` and exits 4.
@@ -36,8 +37,7 @@
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use fwsign_bootloader_verify::{
-    AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, SoftwareSha256, StoreError,
-    verify_slot,
+    AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, SoftwareSha256, StoreError, verify_slot,
 };
 use fwsign_manifest_schema::expiry::UnixTime;
 
@@ -193,7 +193,11 @@ fn main() -> ! {
         accepted: case.accepted.get(..case.accepted_len).unwrap_or(&[]),
         trusted_time: case.trusted_time,
     };
-    let mut metadata = [0u8; METADATA_LEN];
+    let Some(metadata) = cortex_m::singleton!(: [u8; METADATA_LEN] = [0; METADATA_LEN]) else {
+        hprintln!("BADCASE metadata buffer taken");
+        board::exit(EXIT_BAD_CASE)
+    };
+    board::paint_stack();
     // A real bootloader writes the root to the two-copy root store here
     // (docs/device-format.md); the test reports it.
     let mut store_root = |root: &[u8]| -> Result<(), StoreError> {
@@ -205,11 +209,13 @@ fn main() -> ! {
         &mut PsramFlash(slot),
         case.slot_size,
         &device,
-        &mut metadata,
+        metadata,
         &mut SoftwareSha256::default(),
         &mut store_root,
         KEY_TYPES,
     );
+    // The verifier's own stack, without the metadata buffer (a static).
+    hprintln!("STACK {} bytes", board::stack_used());
     match result {
         Ok(v) => {
             let mut chain = ChainText::default();

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fwsign_tests::simulator::{
-    CliClient, PROXY_VARS, RepoServer, Simulator, fresh_dir, list, new_key, sha256_hex, sha512_hex,
-    target_path,
+    Body, CliClient, PROXY_VARS, RepoServer, Simulator, fresh_dir, list, new_key, sha256_hex,
+    sha512_hex, target_path,
 };
 use serde_json::{Value, json};
 
@@ -263,10 +263,7 @@ fn python_tuf_and_fwsign_agree_across_updates_rollback_and_recovery() {
     let old = sim.server.get("/metadata/timestamp.json").unwrap();
     sim.update_timestamp();
     assert!(pair.step(&sim.server, &[]));
-    sim.server.set(
-        "/metadata/timestamp.json",
-        fwsign_tests::simulator::Body::Bytes(old),
-    );
+    sim.server.set("/metadata/timestamp.json", Body::Bytes(old));
     assert!(!pair.step(&sim.server, &[]));
     // Fast-forward recovery by rotating the timestamp key.
     sim.rotate_keys("timestamp");

@@ -11,8 +11,8 @@ use fwsign_manifest_schema::expiry::parse_expires;
 use fwsign_sign::client::{Client, ClientConfig, ClientError};
 use fwsign_sign::key_types::BUILTIN;
 use fwsign_tests::simulator::{
-    Body, CliClient, ENDLESS_LIMIT, FAR_FUTURE, HttpGet, PAST, Simulator, fresh_dir, keyid,
-    new_key, run_fwsign, sha256_hex, target_path,
+    Body, CliClient, ENDLESS_LIMIT, FAR_FUTURE, HttpGet, Key, PAST, Simulator, fresh_dir, keyid,
+    new_key, run_fwsign, sha256_hex, sha512_hex, target_path,
 };
 use serde_json::{Value, json};
 
@@ -288,6 +288,7 @@ fn init_with_an_invalid_root_fails_the_next_refresh_before_any_request() {
         let client = CliClient::for_sim(&format!("bad_root_{name}"), &sim);
         client.init(&root);
         client.refresh().failed();
+        client.download(&["fw.bin"], &[]).failed();
         assert_eq!(sim.server.take_log(), Vec::<String>::new(), "{name}");
         assert!(
             !client.metadata_files().contains("timestamp.json"),
@@ -297,9 +298,7 @@ fn init_with_an_invalid_root_fails_the_next_refresh_before_any_request() {
 }
 
 /// v1 with root keys {a, b}, threshold 2; returns them.
-fn two_key_root(
-    sim: &mut Simulator,
-) -> (fwsign_tests::simulator::Key, fwsign_tests::simulator::Key) {
+fn two_key_root(sim: &mut Simulator) -> (Key, Key) {
     let a = sim.signers["root"][0].clone();
     let b = new_key();
     sim.add_key("root", &b);
@@ -309,9 +308,7 @@ fn two_key_root(
 }
 
 /// Root v2 with root keys {c, d}, threshold 2.
-fn rotate_root_to_c_d(
-    sim: &mut Simulator,
-) -> (fwsign_tests::simulator::Key, fwsign_tests::simulator::Key) {
+fn rotate_root_to_c_d(sim: &mut Simulator) -> (Key, Key) {
     let c = sim.rotate_keys("root");
     let d = new_key();
     sim.add_key("root", &d);
@@ -959,7 +956,7 @@ fn a_changed_cached_target_is_downloaded_again() {
 fn target_substitution_is_refused_and_nothing_is_written() {
     let data = b"the real firmware".as_slice();
     let (sim, client) = with_target("target_substitution", "fw.bin", data);
-    for h in [sha256_hex(data), fwsign_tests::simulator::sha512_hex(data)] {
+    for h in [sha256_hex(data), sha512_hex(data)] {
         sim.server.set(
             &target_path("fw.bin", &h),
             Body::Bytes(b"the evil firmware".to_vec()),
@@ -1001,10 +998,7 @@ fn every_listed_hash_is_checked() {
     let data = b"firmware".as_slice();
     let entry = sim.add_target("targets", "fw.bin", data);
     // sha256 (the one in the URL) is right, sha512 is not.
-    entry.hashes.insert(
-        "sha512".into(),
-        fwsign_tests::simulator::sha512_hex(b"other"),
-    );
+    entry.hashes.insert("sha512".into(), sha512_hex(b"other"));
     sim.targets.get_mut("targets").unwrap().version += 1;
     sim.update_snapshot();
     let client = init("every_hash_checked", &sim);
@@ -1053,7 +1047,7 @@ fn target_url_uses_the_first_hash_listed_in_the_file() {
     // python-tuf reads it), here sha512 before sha256.
     let mut sim = Simulator::new();
     let data = b"firmware".as_slice();
-    let (h256, h512) = (sha256_hex(data), fwsign_tests::simulator::sha512_hex(data));
+    let (h256, h512) = (sha256_hex(data), sha512_hex(data));
     sim.add_target("targets", "fw.bin", data);
     let (a, b) = (
         format!("\"sha256\":\"{h256}\",\"sha512\":\"{h512}\""),

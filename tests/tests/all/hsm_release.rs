@@ -17,7 +17,11 @@ const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 fn fwsign_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().parent().unwrap().join("fwsign");
-    assert!(bin.exists(), "run `cargo build -p fwsign` first ({})", bin.display());
+    assert!(
+        bin.exists(),
+        "run `cargo build -p fwsign` first ({})",
+        bin.display()
+    );
     bin
 }
 
@@ -30,7 +34,10 @@ struct Token {
 /// or `None` when SoftHSM2 is not installed and peers are not required.
 fn token(name: &str) -> Option<Token> {
     let have = Path::new(MODULE).exists()
-        && Command::new("softhsm2-util").arg("--version").output().is_ok();
+        && Command::new("softhsm2-util")
+            .arg("--version")
+            .output()
+            .is_ok();
     if !have {
         if std::env::var("FWSIGN_REQUIRE_PEERS").as_deref() == Ok("1") {
             panic!("SoftHSM2 is not installed but FWSIGN_REQUIRE_PEERS=1: run scripts/test");
@@ -64,7 +71,11 @@ fn token(name: &str) -> Option<Token> {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(Token { dir, conf })
 }
 
@@ -167,9 +178,25 @@ fn release_signed_in_the_hsm_verifies_with_python_tuf() {
         "1",
     ]);
     for object in ["root-1", "root-2"] {
-        t.ok(&["repo", "sign", "repo", "--role", "root", "--key", &uri(object)]);
+        t.ok(&[
+            "repo",
+            "sign",
+            "repo",
+            "--role",
+            "root",
+            "--key",
+            &uri(object),
+        ]);
     }
-    t.ok(&["repo", "sign", "repo", "--role", "targets", "--key", &uri("alice")]);
+    t.ok(&[
+        "repo",
+        "sign",
+        "repo",
+        "--role",
+        "targets",
+        "--key",
+        &uri("alice"),
+    ]);
     // One approval of two: refused.
     let refused = t.fwsign(&[
         "repo",
@@ -219,7 +246,9 @@ fn release_signed_in_the_hsm_verifies_with_python_tuf() {
         "--timestamp-key",
         &uri("online"),
     ]);
-    let Some(python) = peers::python() else { return };
+    let Some(python) = peers::python() else {
+        return;
+    };
     let out = Command::new(python)
         .current_dir(&t.dir)
         .arg(peers::workspace_root().join("tests/tools/verify_repo.py"))
@@ -261,7 +290,11 @@ fn hsm_errors_name_what_is_wrong() {
             "not found",
             "\"release\"",
         ),
-        (uri("absent-key"), "not found", "present"),
+        (
+            uri("absent-key"),
+            "no private key",
+            "keys present: \"present\"",
+        ),
         (
             "pkcs11:token=release;object=x?module-path=/nonexistent/libpkcs11.so".to_owned(),
             "/nonexistent/libpkcs11.so",
@@ -269,7 +302,14 @@ fn hsm_errors_name_what_is_wrong() {
         ),
     ];
     for (reference, problem, listed) in cases {
-        let out = t.fwsign(&["sign-payload", "payload", "--key", &reference, "--out", "sig"]);
+        let out = t.fwsign(&[
+            "sign-payload",
+            "payload",
+            "--key",
+            &reference,
+            "--out",
+            "sig",
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{reference}: {stderr}");
         assert!(stderr.contains(problem), "{reference}: {stderr}");

@@ -1,0 +1,133 @@
+/* See verify_example.h. Portable C99: the same file runs on the host and on
+ * the Cortex-M4 (newlib, semihosting). */
+#include "verify_example.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sha256.h"
+
+/* Working memory for the slot's metadata (its trailer). */
+static uint8_t metadata[64 * 1024];
+
+/* --- flash: the slot in memory, erased (0xFF) past the written bytes --- */
+
+typedef struct {
+    const uint8_t *bytes;
+    size_t len;
+    uint32_t size;
+} ram_flash;
+
+static int32_t flash_read(void *ctx, uint32_t offset, uint8_t *buf, size_t len) {
+    const ram_flash *f = ctx;
+    if (offset > f->size || len > f->size - offset) return -1; /* past the slot */
+    for (size_t i = 0; i < len; i++) {
+        size_t at = (size_t)offset + i;
+        buf[i] = at < f->len ? f->bytes[at] : 0xFF;
+    }
+    return 0;
+}
+
+/* --- the SHA-256 hook: a "hardware engine" (software here) --- */
+
+typedef struct {
+    sha256_ctx sha;
+    size_t bytes;
+} engine;
+
+static int32_t engine_start(void *ctx) {
+    engine *e = ctx;
+    sha256_start(&e->sha);
+    e->bytes = 0;
+    return 0;
+}
+
+static int32_t engine_update(void *ctx, const uint8_t *data, size_t len) {
+    engine *e = ctx;
+    sha256_update(&e->sha, data, len);
+    e->bytes += len;
+    return 0;
+}
+
+static int32_t engine_finish(void *ctx, uint8_t *digest) {
+    engine *e = ctx;
+    sha256_finish(&e->sha, digest);
+    return 0;
+}
+
+/* --- the root store: a real bootloader writes the two-copy store here --- */
+
+static int32_t store_root(void *ctx, const uint8_t *root, size_t len) {
+    (void)ctx;
+    (void)root;
+    printf("STORE-ROOT %u bytes\n", (unsigned)len);
+    return 0;
+}
+
+static fwsign_status_t verify(const example_input *in, const fwsign_sha256_t *sha,
+                              fwsign_verified_t *out) {
+    ram_flash flash_ctx = {in->slot, in->slot_len, in->slot_size};
+    fwsign_flash_t flash = {flash_read, &flash_ctx};
+    fwsign_device_t device = {
+        .hardware_id = in->hardware_id,
+        .hardware_id_len = in->hardware_id_len,
+        .installed_counter = in->installed_counter,
+        .accepted = in->accepted,
+        .accepted_len = in->accepted_len,
+        .has_trusted_time = in->has_time ? 1 : 0,
+        .trusted_time = in->now,
+    };
+    return fwsign_verify_slot(in->root, in->root_len, &flash, in->slot_size, &device, metadata,
+                              sizeof metadata, sha, store_root, NULL, out);
+}
+
+int example_verify(const example_input *in) {
+    if (fwsign_abi_version() != FWSIGN_ABI_VERSION) {
+        printf("ABI MISMATCH library %u header %u\n", (unsigned)fwsign_abi_version(),
+               (unsigned)FWSIGN_ABI_VERSION);
+        return 2;
+    }
+    fwsign_verified_t v;
+    fwsign_status_t status = verify(in, NULL, &v);
+
+    /* Again through the hook: the verdict must not depend on the engine. */
+    engine e = {0};
+    fwsign_sha256_t hook = {engine_start, engine_update, engine_finish, &e};
+    fwsign_verified_t v2;
+    fwsign_status_t hooked = verify(in, &hook, &v2);
+    if (hooked != status) {
+        printf("HASH-HOOK MISMATCH %d %s vs %d %s\n", (int)status, fwsign_status_name(status),
+               (int)hooked, fwsign_status_name(hooked));
+        return 2;
+    }
+    if (status != FWSIGN_OK) {
+        printf("REFUSE %d %s\n", (int)status, fwsign_status_name(status));
+        return 1;
+    }
+    if (e.bytes != v.image_size) {
+        printf("HASH-HOOK hashed %u bytes of %u\n", (unsigned)e.bytes, (unsigned)v.image_size);
+        return 2;
+    }
+    printf("BOOT %s %s counter=%llu root=v%llu image=0x%x+%u chain=", v.target, v.version,
+           (unsigned long long)v.security_counter, (unsigned long long)v.root_version,
+           (unsigned)v.image_offset, (unsigned)v.image_size);
+    for (uint32_t i = 0; i < v.role_count; i++) {
+        printf("%s%s@%llu", i ? "," : "", v.roles[i].role,
+               (unsigned long long)v.roles[i].version);
+    }
+    printf(" hash-hook=%u bytes\n", (unsigned)e.bytes);
+
+    /* A/B: this slot as a fresh trial in slot 0, slot 1 empty. */
+    fwsign_slot_facts_t a = {FWSIGN_SLOT_TRIAL, 1, v.security_counter, v.version, v.version_len};
+    fwsign_slot_facts_t b = {FWSIGN_SLOT_EMPTY, 0, 0, NULL, 0};
+    fwsign_boot_decision_t d;
+    if (fwsign_choose_boot(&a, &b, &d) != FWSIGN_OK || d.boot != 0 || !d.trial ||
+        d.persist[0] != FWSIGN_SLOT_FAILED) {
+        printf("AB unexpected decision\n");
+        return 2;
+    }
+    printf("AB boot slot %u as trial; persist slot 0 = FAILED first; on confirm store counter %llu\n",
+           (unsigned)d.boot,
+           (unsigned long long)fwsign_confirm_counter(in->installed_counter, v.security_counter));
+    return 0;
+}
