@@ -302,9 +302,11 @@ fn delegated_role_signing_outside_its_paths_is_refused() {
 
 #[test]
 fn key_rotated_out_by_a_newer_root_is_refused() {
-    // Root v2 removes approver 0 from targets; the published targets (signed
-    // by approvers 0 and 1) no longer meets the threshold under it.
+    // Root v2 removes approver 0 from targets and targets is re-approved
+    // under it. Replaying the old targets (signed by approvers 0 and 1) with
+    // root v2 must fail: approver 0's key no longer counts.
     let r = release("rotated");
+    let old = r.repo.device_material("evc-a1/fw.bin", 1).unwrap();
     let extra = key(Algorithm::EcdsaP256);
     r.repo
         .rotate_root(
@@ -319,12 +321,21 @@ fn key_rotated_out_by_a_newer_root_is_refused() {
     for k in &r.root_keys {
         r.repo.sign("root", k, NOW).unwrap();
     }
+    r.repo.extend("targets", 90 * 86_400, NOW).unwrap();
+    r.repo.sign("targets", &r.approvers[1], NOW).unwrap();
+    r.repo.sign("targets", &extra, NOW).unwrap();
     r.repo
         .publish(&r.online, &r.online, NOW, &mut |_| {})
         .unwrap();
-    let slot = slot_for(&r, "evc-a1/fw.bin");
+    // The current release boots on a device that still has root v1...
+    let current = slot_for(&r, "evc-a1/fw.bin");
+    check(&root_v1(&r), &current, &device(&[], 0)).unwrap();
+    // ...and the replayed one does not.
+    let new = r.repo.device_material("evc-a1/fw.bin", 1).unwrap();
+    let image = std::fs::read(&old.image).unwrap();
+    let replay = build_slot(0x400, SLOT, &image, "evc-a1/fw.bin", &new.roots, &old.chain).unwrap();
     assert_eq!(
-        check(&root_v1(&r), &slot, &device(&[], 0)),
+        check(&root_v1(&r), &replay, &device(&[], 0)),
         Err(Reason::TargetsNotSigned)
     );
 }

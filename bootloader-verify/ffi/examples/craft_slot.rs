@@ -9,6 +9,10 @@
 //!     ROLE lists the slot's image again under NAME and is re-signed with
 //!     its own keys; the slot names NAME (a delegated role signing a path
 //!     outside its delegation).
+//! craft_slot add-root IN OUT --root ROOT.json
+//!     the slot also carries ROOT (canonical JSON, as `fwsign device root`
+//!     writes it) after its own roots: an old release presented with a newer
+//!     root that rotated one of its approvers out.
 //! ```
 
 #![allow(
@@ -117,10 +121,11 @@ fn list_elsewhere(parts: &mut Parts, role: &str, name: &str, keys: &[PathBuf]) -
 
 fn run(args: &[String]) -> Result<()> {
     let [command, input, output, rest @ ..] = args else {
-        return Err("usage: craft_slot drop-signature|list-elsewhere IN OUT --role ROLE [--name NAME --key KEY.pem...]".into());
+        return Err("usage: craft_slot drop-signature|list-elsewhere|add-root IN OUT [--role ROLE] [--name NAME --key KEY.pem...] [--root ROOT.json]".into());
     };
     let mut role = None;
     let mut name = None;
+    let mut new_root = None;
     let mut keys = Vec::new();
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -129,20 +134,26 @@ fn run(args: &[String]) -> Result<()> {
             "--role" => role = Some(value.clone()),
             "--name" => name = Some(value.clone()),
             "--key" => keys.push(PathBuf::from(value)),
+            "--root" => new_root = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}").into()),
         }
     }
-    let role = role.ok_or("--role is required")?;
     let bytes = std::fs::read(input).map_err(|e| format!("{input}: {e}"))?;
     let mut parts = parse(&bytes)?;
+    let role = || role.clone().ok_or("--role is required");
     match command.as_str() {
-        "drop-signature" => drop_signature(&mut parts, &role)?,
+        "drop-signature" => drop_signature(&mut parts, &role()?)?,
+        "add-root" => {
+            let path = new_root.ok_or("--root is required")?;
+            let root = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            parts.roots.push(root);
+        }
         "list-elsewhere" => {
             let name = name.ok_or("--name is required")?;
             if keys.is_empty() {
                 return Err("--key is required".into());
             }
-            list_elsewhere(&mut parts, &role, &name, &keys)?;
+            list_elsewhere(&mut parts, &role()?, &name, &keys)?;
         }
         other => return Err(format!("unknown command {other}").into()),
     }

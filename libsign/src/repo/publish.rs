@@ -249,6 +249,34 @@ impl Repository {
         if !roles.contains_key("targets") {
             return Err(RepoError::Invalid("no targets role to publish".into()));
         }
+        // A new root must not orphan what is already published: targets
+        // signed under the old root keys must still meet the new root's
+        // threshold, or clients could no longer update at all.
+        if staged.iter().any(|r| r == "root") && !changed_roles.iter().any(|r| r == "targets") {
+            let new_root = canonical_of("root", &root)?;
+            let targets = canonical_of("targets", &roles["targets"])?;
+            let report =
+                verify_role(&new_root, "targets", &targets, BUILTIN).map_err(|source| {
+                    RepoError::Document {
+                        context: "published targets under the new root".into(),
+                        source,
+                    }
+                })?;
+            if !report.is_met() {
+                let err = RepoError::NotApproved(vec![super::MissingApproval {
+                    role: "targets".into(),
+                    by: format!(
+                        "root v{}: the published targets no longer meets it; stage it again with `fwsign repo extend --role targets` and collect signatures",
+                        root.signed.version
+                    ),
+                    valid: report.valid,
+                    threshold: report.threshold,
+                    may_still_sign: report.may_still_sign,
+                }]);
+                self.refuse(&err, now)?;
+                return Err(err);
+            }
+        }
         for doc in roles.values() {
             for delegated in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
                 if !roles.contains_key(&delegated.name) {

@@ -352,7 +352,8 @@ validator = cls(schema, format_checker=checker)
 bad = []
 for path in sys.argv[2:]:
     for e in validator.iter_errors(json.load(open(path))):
-        bad.append(f"{path}: {'/'.join(map(str, e.absolute_path))}: {e.message}"[:300])
+        where = "/".join(map(str, e.absolute_path))
+        bad.append(f"{path}: {where}: [{e.validator}] {e.message[:200]}")
 print("\n".join(bad) if bad else "valid")
 sys.exit(1 if bad else 0)
 "#;
