@@ -636,7 +636,9 @@ fn a_hardware_sha256_engine_plugs_in_through_callbacks() {
 fn a_rotated_root_is_handed_to_store_root_and_a_failed_store_refuses() {
     let r = release("rotated");
     let root_v1 = r.repo.published_roots().unwrap().remove(0).1;
-    // Root v2 moves targets to approvers 1 and 2, and it is re-approved.
+    let old = r.repo.device_material("evc-a1/fw.bin", 1).unwrap();
+    // Root v2 moves targets to approver 1 and a new key, and targets is
+    // re-approved under it.
     let extra = PrivateKey::generate(Algorithm::EcdsaP256).unwrap();
     r.repo
         .rotate_root(
@@ -651,10 +653,16 @@ fn a_rotated_root_is_handed_to_store_root_and_a_failed_store_refuses() {
     for k in &r.root_keys {
         r.repo.sign("root", k, NOW).unwrap();
     }
+    r.repo.extend("targets", 90 * 86_400, NOW).unwrap();
+    r.repo.sign("targets", &r.approvers[1], NOW).unwrap();
+    r.repo.sign("targets", &extra, NOW).unwrap();
     r.repo
         .publish(&r.online, &r.online, NOW, &mut |_| {})
         .unwrap();
-    let slot = slot_for(&r.repo, "evc-a1/fw.bin", 1);
+    // Replay: root v2 with the old targets, signed by the removed key.
+    let new = r.repo.device_material("evc-a1/fw.bin", 1).unwrap();
+    let image = std::fs::read(&old.image).unwrap();
+    let slot = build_slot(0x400, SLOT, &image, "evc-a1/fw.bin", &new.roots, &old.chain).unwrap();
     let root_v2 = r.repo.published_roots().unwrap().pop().unwrap().1;
 
     // The root verifies and is stored; the targets signed by the removed
