@@ -1,7 +1,7 @@
 //! `fwsign client`: the TUF client contract. Every failure is exit 1.
 
 use fwsign_sign::client::{self, Client, ClientConfig, HttpFetcher};
-use fwsign_sign::key_types::BUILTIN;
+use fwsign_sign::rsa_pss::HOST_KEY_TYPES;
 use serde_json::json;
 
 use crate::args::{ClientArgs, ClientCommand};
@@ -80,7 +80,7 @@ fn open(args: &ClientArgs) -> Result<Client<HttpFetcher>, Failure> {
         metadata_url,
         now: now(),
     };
-    Client::new(config, HttpFetcher::new(), BUILTIN).map_err(fail)
+    Client::new(config, HttpFetcher::new(), HOST_KEY_TYPES).map_err(fail)
 }
 
 fn report_versions(client: &Client<HttpFetcher>, out: &Output) {

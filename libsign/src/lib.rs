@@ -83,6 +83,8 @@ pub mod keys;
 pub mod ocpp;
 #[cfg(feature = "std")]
 pub mod repo;
+#[cfg(feature = "rsa")]
+pub mod rsa_pss;
 #[cfg(feature = "std")]
 pub mod trusted_set;
 

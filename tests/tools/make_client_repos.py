@@ -62,6 +62,11 @@ def signer(label: str, kind: str = "ed25519") -> CryptoSigner:
     seed = hashlib.sha256(f"fwsign-test-fixture:client-repos:{label}".encode()).digest()
     if kind == "ed25519":
         return CryptoSigner(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+    if kind == "rsa":
+        # Not derived from the label: RSA key generation takes no seed. The
+        # repository is made at test time, so nothing depends on the bytes.
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        return CryptoSigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     scalar = int.from_bytes(seed, "big") % (P256_ORDER - 1) + 1
     return CryptoSigner(ec.derive_private_key(scalar, ec.SECP256R1()))
 
@@ -131,9 +136,10 @@ def snapshot_and_timestamp(repo: Repo, meta: dict[str, MetaFile], snap_signer, t
     repo.write(timestamp, [ts_signer], versioned=False)
 
 
-def simple(out: Path, name: str, ts_expires=EXPIRES, bad_hash=False) -> None:
+def simple(out: Path, name: str, ts_expires=EXPIRES, bad_hash=False, kind="ed25519",
+           expect_ok=False) -> None:
     repo = Repo(out, name)
-    k = {r: signer(f"{name}:{r}") for r in ("root", "targets", "snapshot", "timestamp")}
+    k = {r: signer(f"{name}:{r}", kind) for r in ("root", "targets", "snapshot", "timestamp")}
     root = top_level_root({r: [s] for r, s in k.items()})
     repo.write(root, [k["root"]])
     targets = Targets(version=1, spec_version=SPEC_VERSION, expires=EXPIRES)
@@ -141,7 +147,7 @@ def simple(out: Path, name: str, ts_expires=EXPIRES, bad_hash=False) -> None:
     repo.write(targets, [k["targets"]])
     snapshot_and_timestamp(repo, {"targets.json": MetaFile(version=1)}, k["snapshot"],
                            k["timestamp"], ts_expires=ts_expires, bad_hash=bad_hash)
-    repo.finish(expect_ok=False)
+    repo.finish(expect_ok=expect_ok)
 
 
 def delegations(out: Path) -> None:
@@ -235,6 +241,9 @@ BUILDERS = {
     "rotation-bad": lambda out: rotation(out, "rotation-bad", bad=True),
     "expired-timestamp": lambda out: simple(out, "expired-timestamp", ts_expires=EXPIRED),
     "bad-snapshot-hash": lambda out: simple(out, "bad-snapshot-hash", bad_hash=True),
+    # Every role signed with RSA-PSS (rsassa-pss-sha256), as some real
+    # repositories are.
+    "rsa-keys": lambda out: simple(out, "rsa-keys", kind="rsa", expect_ok=True),
 }
 
 

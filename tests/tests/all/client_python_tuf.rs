@@ -231,6 +231,11 @@ fn python_tuf_repo_with_a_wrong_snapshot_hash_fails_in_both() {
     agree_on_python_repo("bad-snapshot-hash");
 }
 
+#[test]
+fn python_tuf_repo_signed_with_rsa_pss_keys_downloads_the_same_bytes() {
+    agree_on_python_repo("rsa-keys");
+}
+
 // ---- simulator scenarios ----------------------------------------------------
 
 fn sim_with_target(build: impl FnOnce(&mut Simulator)) -> Simulator {
