@@ -226,8 +226,8 @@ pub mod pack {
     use std::vec::Vec;
 
     use super::{
-        ENTRY_PREFIX_LEN, EntryKind, FORMAT_VERSION, HEADER_LEN, HEADER_MAGIC, MIN_HEADER_SIZE,
-        TRAILER_MAGIC, TRAILER_PREFIX_LEN,
+        EntryKind, FORMAT_VERSION, HEADER_LEN, HEADER_MAGIC, MIN_HEADER_SIZE, TRAILER_MAGIC,
+        TRAILER_PREFIX_LEN,
     };
 
     /// Why a slot cannot be built.
@@ -302,7 +302,6 @@ pub mod pack {
             }
             Ok(())
         };
-        let _ = ENTRY_PREFIX_LEN;
         push(EntryKind::TargetName, target_name.as_bytes(), &[])?;
         for root in roots {
             push(EntryKind::Root, b"", root)?;
