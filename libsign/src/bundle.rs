@@ -44,7 +44,6 @@ use std::path::{Path, PathBuf};
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::reader::{Json, JsonStr};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256, Sha512};
 
 use crate::atomic_write::sync_dir;
 use crate::bundle_archive::{
@@ -55,7 +54,7 @@ use crate::repo::names::{check_role_name, check_target_name, consistent_target_p
 use crate::repo::{ErrorClass, RepoError, Repository};
 use crate::trusted_set::{TrustError, TrustedSet};
 use crate::verify::VerifyError;
-use crate::workflow::{WorkflowError, hex_eq};
+use crate::workflow::WorkflowError;
 
 /// The entry that marks a zip file as an fwsign bundle and names its target.
 pub const MANIFEST_NAME: &str = "fwsign-bundle.json";
@@ -559,7 +558,7 @@ pub fn create_bundle(
         })?;
     // Hashing the published file first costs a second read of the image,
     // but a bundle with a damaged image would only be refused on the device.
-    let mut digests = Digests::new(wants_sha512(entry.hashes), None);
+    let mut digests = Digests::new(entry.hashes, None);
     let mut input = File::open(&image).map_err(io_error(&image))?;
     copy(&mut input, &mut digests).map_err(io_error(&image))?;
     let sha256 = digests
@@ -798,10 +797,7 @@ pub fn verify_bundle(
         ),
         None => None,
     };
-    let mut digests = Digests::new(
-        wants_sha512(entry.hashes),
-        extraction.as_mut().map(|e| &mut e.file),
-    );
+    let mut digests = Digests::new(entry.hashes, extraction.as_mut().map(|e| &mut e.file));
     // A failed stream may have written part of the image: the temporary
     // file is removed when `extraction` drops.
     archive.stream(&image_name, entry.length, &mut digests)?;
@@ -1134,62 +1130,34 @@ fn trusted_entry<'s>(
         })
 }
 
-fn wants_sha512(hashes: Json<'_>) -> bool {
-    hashes
-        .members()
-        .any(|(algorithm, _)| algorithm.eq_str("sha512"))
-}
-
-/// Hashes a stream, and optionally copies it to a file, in one pass.
+/// Hashes what is written (through the core's [`crate::workflow::Digests`],
+/// the one hash-check rule), optionally copying it to a file first.
 struct Digests<'f> {
-    sha256: Sha256,
-    sha512: Option<Sha512>,
-    length: u64,
+    digests: crate::workflow::Digests,
     copy: Option<&'f mut File>,
 }
 
 impl<'f> Digests<'f> {
-    fn new(sha512: bool, copy: Option<&'f mut File>) -> Self {
+    fn new(hashes: Json<'_>, copy: Option<&'f mut File>) -> Self {
         Self {
-            sha256: Sha256::new(),
-            sha512: sha512.then(Sha512::new),
-            length: 0,
+            digests: crate::workflow::Digests::for_hashes(hashes),
             copy,
         }
     }
 
-    /// Checks the length and every listed hash (as
-    /// [`crate::workflow::check_hashes`] does over bytes in memory: an
-    /// algorithm that cannot be checked fails), and returns the SHA-256 in
+    /// Checks the length and every listed hash, and returns the SHA-256 in
     /// hex.
     fn check(self, length: u64, hashes: Json<'_>) -> Result<String, WorkflowError> {
-        if self.length != length {
+        let finished = self.digests.finish();
+        if finished.length != length {
             return Err(WorkflowError::LengthMismatch);
         }
-        let sha256 = self.sha256.finalize();
-        let sha512 = self.sha512.map(Sha512::finalize);
-        let mut checked = 0usize;
-        for (algorithm, expected) in hashes.members() {
-            let expected = expected.as_str().ok_or(WorkflowError::HashMismatch)?;
-            let digest: &[u8] = if algorithm.eq_str("sha256") {
-                &sha256
-            } else if algorithm.eq_str("sha512") {
-                sha512
-                    .as_deref()
-                    .ok_or(WorkflowError::UnknownHashAlgorithm)?
-            } else {
-                return Err(WorkflowError::UnknownHashAlgorithm);
-            };
-            if !hex_eq(expected, digest) {
-                return Err(WorkflowError::HashMismatch);
-            }
-            checked += 1;
-        }
         // An empty `hashes` object would make any image match.
-        if checked == 0 {
+        if hashes.members().next().is_none() {
             return Err(no_hashes());
         }
-        Ok(base16ct::lower::encode_string(&sha256))
+        finished.check(hashes)?;
+        Ok(base16ct::lower::encode_string(&finished.sha256))
     }
 }
 
@@ -1200,12 +1168,7 @@ impl Write for Digests<'_> {
             Some(file) => file.write(buf)?,
             None => buf.len(),
         };
-        let written = &buf[..n];
-        self.sha256.update(written);
-        if let Some(sha512) = self.sha512.as_mut() {
-            sha512.update(written);
-        }
-        self.length += n as u64;
+        self.digests.update(&buf[..n]);
         Ok(n)
     }
 
@@ -1510,7 +1473,7 @@ mod tests {
         assert_eq!(verified.sha256, summary.sha256);
         assert_eq!(
             verified.sha256,
-            base16ct::lower::encode_string(&Sha256::digest(image()))
+            base16ct::lower::encode_string(&<sha2::Sha256 as sha2::Digest>::digest(image()))
         );
         assert_eq!(verified.length, image().len() as u64);
         assert_eq!(verified.firmware_version.as_deref(), Some("1.0.0"));

@@ -209,34 +209,112 @@ impl<'a> MetaEntry<'a> {
     }
 }
 
-/// Checks `data` against every hash in a `hashes` object. An unknown
-/// algorithm fails: a hash that cannot be checked must not be skipped.
-pub fn check_hashes(hashes: Json<'_>, data: &[u8]) -> Result<(), WorkflowError> {
-    for (algorithm, expected) in hashes.members() {
-        let expected = expected.as_str().ok_or(WorkflowError::HashMismatch)?;
-        let ok = if algorithm.eq_str("sha256") {
-            hex_eq(expected, &Sha256::digest(data))
-        } else if algorithm.eq_str("sha512") {
-            hex_eq(expected, &Sha512::digest(data))
-        } else {
-            return Err(WorkflowError::UnknownHashAlgorithm);
-        };
-        if !ok {
-            return Err(WorkflowError::HashMismatch);
+/// SHA-256 (and, when asked for, SHA-512) of data fed in pieces: the one
+/// place where a file, an image streamed from a bundle, or downloaded bytes
+/// are checked against the hashes metadata lists.
+#[derive(Debug, Clone)]
+pub struct Digests {
+    sha256: Sha256,
+    sha512: Option<Sha512>,
+    length: u64,
+}
+
+/// Finished [`Digests`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinishedDigests {
+    /// Bytes hashed.
+    pub length: u64,
+    /// Their SHA-256.
+    pub sha256: [u8; 32],
+    /// Their SHA-512, if it was computed.
+    pub sha512: Option<[u8; 64]>,
+}
+
+impl Digests {
+    /// Starts hashing; SHA-512 only when `sha512` (it doubles the cost on
+    /// large images and most metadata lists SHA-256 alone).
+    pub fn new(sha512: bool) -> Self {
+        Self {
+            sha256: Sha256::new(),
+            sha512: sha512.then(Sha512::new),
+            length: 0,
         }
     }
-    Ok(())
+
+    /// Digests to check against a `hashes` object: SHA-512 when it lists it.
+    pub fn for_hashes(hashes: Json<'_>) -> Self {
+        Self::new(hashes.members().any(|(alg, _)| alg.eq_str("sha512")))
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.sha256.update(data);
+        if let Some(h) = self.sha512.as_mut() {
+            h.update(data);
+        }
+        let n = u64::try_from(data.len()).unwrap_or(u64::MAX);
+        self.length = self.length.saturating_add(n);
+    }
+
+    /// The digests of everything added.
+    pub fn finish(self) -> FinishedDigests {
+        FinishedDigests {
+            length: self.length,
+            sha256: self.sha256.finalize().into(),
+            sha512: self.sha512.map(|h| h.finalize().into()),
+        }
+    }
+}
+
+impl FinishedDigests {
+    /// Checks one listed hash. An algorithm fwsign cannot compute (or did
+    /// not compute) fails: a hash that cannot be checked must not be skipped.
+    pub fn check_one(&self, algorithm: &str, expected_hex: &str) -> Result<(), WorkflowError> {
+        let digest: &[u8] = match (algorithm, &self.sha512) {
+            ("sha256", _) => &self.sha256,
+            ("sha512", Some(d)) => d,
+            _ => return Err(WorkflowError::UnknownHashAlgorithm),
+        };
+        if hex_str_eq(expected_hex, digest) {
+            Ok(())
+        } else {
+            Err(WorkflowError::HashMismatch)
+        }
+    }
+
+    /// Checks every hash in a `hashes` object.
+    pub fn check(&self, hashes: Json<'_>) -> Result<(), WorkflowError> {
+        for (algorithm, expected) in hashes.members() {
+            let algorithm = algorithm
+                .as_plain()
+                .ok_or(WorkflowError::UnknownHashAlgorithm)?;
+            let expected = expected
+                .as_str()
+                .and_then(|e| e.as_plain())
+                .ok_or(WorkflowError::HashMismatch)?;
+            self.check_one(algorithm, expected)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks `data` against every hash in a `hashes` object.
+pub fn check_hashes(hashes: Json<'_>, data: &[u8]) -> Result<(), WorkflowError> {
+    let mut digests = Digests::for_hashes(hashes);
+    digests.update(data);
+    digests.finish().check(hashes)
 }
 
 /// Whether hex string `expected` (either case) spells `digest`.
 pub fn hex_eq(expected: JsonStr<'_>, digest: &[u8]) -> bool {
+    expected.as_plain().is_some_and(|e| hex_str_eq(e, digest))
+}
+
+fn hex_str_eq(expected: &str, digest: &[u8]) -> bool {
     let mut buf = [0u8; 64];
-    match expected
-        .as_plain()
-        .and_then(|s| base16ct::mixed::decode(s, &mut buf).ok())
-    {
-        Some(decoded) => decoded == digest,
-        None => false,
+    match base16ct::mixed::decode(expected, &mut buf) {
+        Ok(decoded) => decoded == digest,
+        Err(_) => false,
     }
 }
 

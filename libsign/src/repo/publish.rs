@@ -16,7 +16,7 @@ use fwsign_manifest_schema::metadata::{
     MetaFile, Root, SPEC_VERSION, Signed, Snapshot, TargetFile, Targets, Timestamp,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha256};
 
 use super::names::{self, consistent_target_path, tough_target_path};
 use super::staging::{create_dirs_inside, refuse_link};
@@ -26,6 +26,7 @@ use crate::audit::{AuditEvent, HEAD_FIELD};
 use crate::document::{CanonicalDocument, sign, verify_role};
 use crate::key_types::BUILTIN;
 use crate::keys::TufSigner;
+use crate::workflow::{Digests, WorkflowError};
 
 /// Points in a publish, reported to the caller as they pass. The CLI uses
 /// them for progress and, in tests, to kill the process mid-way.
@@ -98,61 +99,48 @@ fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
     }
 }
 
-/// Streams `path` and returns its length and digests.
-fn hash_file(path: &Path) -> Result<(u64, String, String), RepoError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let mut sha256 = Sha256::new();
-    let mut sha512 = Sha512::new();
-    let mut length = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(path)(e)),
-        };
-        sha256.update(&buf[..n]);
-        sha512.update(&buf[..n]);
-        length += n as u64;
-    }
-    Ok((
-        length,
-        base16ct::lower::encode_string(&sha256.finalize()),
-        base16ct::lower::encode_string(&sha512.finalize()),
-    ))
-}
-
-/// Checks a file against a target entry's length and hashes.
+/// Checks a file against a target entry's length and hashes, streaming it
+/// through the core's [`Digests`] (the one hash-check rule).
 fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
     let changed = |why: String| RepoError::StagedTargetChanged {
         name: name.to_owned(),
         why,
     };
-    let (length, sha256, sha512) = match hash_file(path) {
-        Ok(h) => h,
-        Err(RepoError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(changed(format!("{} is missing", path.display())));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(io_err(path)(e)),
     };
-    if length != entry.length {
+    let mut digests = Digests::new(entry.hashes.contains_key("sha512"));
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => digests.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(path)(e)),
+        }
+    }
+    let digests = digests.finish();
+    if digests.length != entry.length {
         return Err(changed(format!(
-            "length is {length}, approvers signed {}",
-            entry.length
+            "length is {}, approvers signed {}",
+            digests.length, entry.length
         )));
     }
     for (algorithm, expected) in &entry.hashes {
-        let actual = match algorithm.as_str() {
-            "sha256" => &sha256,
-            "sha512" => &sha512,
-            other => return Err(changed(format!("unsupported hash algorithm {other}"))),
-        };
-        if !actual.eq_ignore_ascii_case(expected) {
-            return Err(changed(format!(
-                "{algorithm} is {actual}, approvers signed {expected}"
-            )));
-        }
+        digests
+            .check_one(algorithm, expected)
+            .map_err(|e| match e {
+                WorkflowError::UnknownHashAlgorithm => {
+                    changed(format!("unsupported hash algorithm {algorithm}"))
+                }
+                _ => changed(format!(
+                    "{algorithm} differs from {expected}, which approvers signed"
+                )),
+            })?;
     }
     Ok(())
 }

@@ -14,7 +14,6 @@ use fwsign_manifest_schema::metadata::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256, Sha512};
 
 use super::names::{self, check_delegated_role_name, check_target_name};
 use super::{
@@ -24,6 +23,7 @@ use crate::atomic_write::{Mode, write_atomic_with};
 use crate::audit::AuditEvent;
 use crate::keys::PublicKey;
 use crate::path_match::delegation_covers_names;
+use crate::workflow::{Digests, FinishedDigests};
 
 /// Progress of a long file operation, for a caller that draws a bar.
 #[derive(Debug, Clone, Copy)]
@@ -170,14 +170,13 @@ pub(crate) fn copy_and_hash(
     src: &Path,
     dst: &Path,
     name: &str,
+    sha512: bool,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(u64, [u8; 32], [u8; 64]), RepoError> {
+) -> Result<FinishedDigests, RepoError> {
     let mut input = File::open(src).map_err(io_err(src))?;
     let total = input.metadata().map_err(io_err(src))?.len();
     progress(Progress::Start { name, total });
-    let mut sha256 = Sha256::new();
-    let mut sha512 = Sha512::new();
-    let mut length: u64 = 0;
+    let mut digests = Digests::new(sha512);
     let mut read_error: Option<io::Error> = None;
     write_atomic_with(dst, Mode::Public, |out| {
         let mut buf = vec![0u8; 256 * 1024];
@@ -193,10 +192,8 @@ pub(crate) fn copy_and_hash(
                 }
             };
             let chunk = &buf[..n];
-            sha256.update(chunk);
-            sha512.update(chunk);
+            digests.update(chunk);
             out.write_all(chunk)?;
-            length += n as u64;
             progress(Progress::Advance(n as u64));
         }
         Ok(())
@@ -212,7 +209,7 @@ pub(crate) fn copy_and_hash(
         },
     })?;
     progress(Progress::Finish);
-    Ok((length, sha256.finalize().into(), sha512.finalize().into()))
+    Ok(digests.finish())
 }
 
 impl Repository {
@@ -355,10 +352,14 @@ impl Repository {
                 create_dirs_inside(&staged_dir, parent)?;
             }
             refuse_link(&dst)?;
-            let (length, sha256, sha512) = copy_and_hash(&t.file, &dst, &t.name, progress)?;
+            let digests = copy_and_hash(&t.file, &dst, &t.name, options.sha512, progress)?;
+            let length = digests.length;
             let mut hashes = BTreeMap::new();
-            hashes.insert("sha256".to_owned(), base16ct::lower::encode_string(&sha256));
-            if options.sha512 {
+            hashes.insert(
+                "sha256".to_owned(),
+                base16ct::lower::encode_string(&digests.sha256),
+            );
+            if let Some(sha512) = digests.sha512 {
                 hashes.insert("sha512".to_owned(), base16ct::lower::encode_string(&sha512));
             }
             let mut entry = TargetFile {
