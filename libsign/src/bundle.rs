@@ -16,7 +16,7 @@
 //! [`create_bundle`] packages a target from a published [`Repository`];
 //! [`verify_bundle`] checks a bundle the way a device does, from the root it
 //! trusts. Both run the same client workflow through
-//! [`TrustedSet`](crate::trusted_set::TrustedSet), so fwsign never writes a
+//! [`TrustedSet`], so fwsign never writes a
 //! bundle whose metadata it would refuse, and no trust decision is made here:
 //! signatures, thresholds, versions and expiry are the workflow's. What this
 //! module adds is the order of the steps, the delegation search, and the

@@ -37,31 +37,8 @@ compile_error!("fwsign-sign needs at least one signature backend: feature `p256`
     clippy::expect_used,
     clippy::panic
 )]
-pub mod key_types;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
-pub mod path_match;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
-pub mod verify;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
-pub mod workflow;
+mod trust_core;
+pub use trust_core::{key_types, path_match, verify, workflow};
 
 #[cfg(feature = "std")]
 pub mod atomic_write;
