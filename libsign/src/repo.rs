@@ -21,7 +21,9 @@ pub mod approval;
 pub mod names;
 pub mod publish;
 pub mod staging;
+mod view;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
@@ -38,6 +40,7 @@ use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::document::{CanonicalDocument, DocumentError, SignatureReport, verify_role};
 use crate::key_types::BUILTIN;
 use crate::keys::{KeyError, PublicKey};
+use view::View;
 
 /// How an error should be treated by a caller that maps errors to outcomes
 /// (the CLI's exit codes).
@@ -716,8 +719,12 @@ impl Repository {
         Ok(newest)
     }
 
-    /// The published state, or `None` before the first publish.
+    /// The published state, or `None` before the first publish. Each call
+    /// reads and parses every published metadata file, so an operation
+    /// calls it once (through its view) and passes the result on.
     pub fn published(&self) -> Result<Option<Published>, RepoError> {
+        #[cfg(test)]
+        view::tests::count_published_load();
         let Some(root_version) = self.newest_root_version()? else {
             return Ok(None);
         };
@@ -871,133 +878,43 @@ impl Repository {
         }
     }
 
+    /// One operation's view: the published state read at most once, however
+    /// many roles it asks about.
+    pub(crate) fn view(&self) -> View<'_> {
+        View::new(self)
+    }
+
     /// The root that governs the next release: the staged one if any, else
     /// the newest published.
     pub fn current_root(&self) -> Result<Signed<Root>, RepoError> {
-        if let Some(root) = self.load_staged::<Root>("root")? {
-            return Ok(root);
-        }
-        match self.published()? {
-            Some(p) => Ok(p.root),
-            None => Err(RepoError::NotARepository(self.dir.clone())),
-        }
+        Ok(self.view().current_root()?.into_owned())
     }
 
     /// A targets role as the next release will have it: staged if staged,
     /// else published.
     pub fn current_targets(&self, role: &str) -> Result<Option<Signed<Targets>>, RepoError> {
-        if let Some(doc) = self.load_staged::<Targets>(role)? {
-            return Ok(Some(doc));
-        }
-        Ok(self.published()?.and_then(|mut p| p.targets.remove(role)))
+        Ok(self.view().current_targets(role)?.map(Cow::into_owned))
     }
 
     /// Which role delegates `role`: `None` for the top-level roles (root
     /// delegates them), else the targets role that lists it.
     pub fn delegator_of(&self, role: &str) -> Result<Option<String>, RepoError> {
-        if names::TOP_LEVEL_ROLES.contains(&role) {
-            return Ok(None);
-        }
-        let mut candidates: BTreeSet<String> = BTreeSet::new();
-        candidates.insert("targets".into());
-        candidates.extend(self.staged_roles()?);
-        if let Some(p) = self.published()? {
-            candidates.extend(p.targets.keys().cloned());
-        }
-        for candidate in candidates {
-            if candidate == "root" || candidate == role {
-                continue;
-            }
-            if let Some(doc) = self.current_targets(&candidate)?
-                && doc
-                    .signed
-                    .delegations
-                    .as_ref()
-                    .is_some_and(|d| d.roles.iter().any(|r| r.name == role))
-            {
-                return Ok(Some(candidate));
-            }
-        }
-        Err(RepoError::Invalid(format!(
-            "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
-        )))
+        self.view().delegator_of(role)
     }
 
     /// The threshold checks a staged role must pass, with their reports.
     pub fn approval(&self, role: &str) -> Result<Option<RoleApproval>, RepoError> {
-        let mut reports = Vec::new();
-        let version;
-        if role == "root" {
-            let Some(staged) = self.load_staged::<Root>("root")? else {
-                return Ok(None);
-            };
-            version = staged.signed.version;
-            let doc = canonical_of("staged root", &staged)?;
-            if let Some(published) = self.published()? {
-                let old = canonical_of("published root", &published.root)?;
-                reports.push((
-                    format!("root v{}", published.root.signed.version),
-                    self.report(&old, "root", &doc)?,
-                ));
-            }
-            reports.push((format!("root v{version}"), self.report(&doc, "root", &doc)?));
-        } else {
-            let Some(staged) = self.load_staged::<Targets>(role)? else {
-                return Ok(None);
-            };
-            version = staged.signed.version;
-            let doc = canonical_of(role, &staged)?;
-            match self.delegator_of(role)? {
-                None => {
-                    let root = canonical_of("root", &self.current_root()?)?;
-                    reports.push(("root".into(), self.report(&root, role, &doc)?));
-                }
-                Some(parent) => {
-                    let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
-                        RepoError::Invalid(format!("delegating role {parent} is missing"))
-                    })?;
-                    let parent_doc = canonical_of(&parent, &parent_doc)?;
-                    reports.push((parent.clone(), self.report(&parent_doc, role, &doc)?));
-                }
-            }
-        }
-        Ok(Some(RoleApproval {
-            role: role.to_owned(),
-            version,
-            reports,
-        }))
-    }
-
-    fn report(
-        &self,
-        delegator: &CanonicalDocument,
-        role: &str,
-        doc: &CanonicalDocument,
-    ) -> Result<SignatureReport, RepoError> {
-        verify_role(delegator, role, doc, BUILTIN).map_err(|source| RepoError::Document {
-            context: format!("staged {role}"),
-            source,
-        })
+        self.view().approval(role)
     }
 
     /// Every staged role's approval state.
     pub fn approvals(&self) -> Result<Vec<RoleApproval>, RepoError> {
-        let mut out = Vec::new();
-        for role in self.staged_roles()? {
-            if let Some(a) = self.approval(&role)? {
-                out.push(a);
-            }
-        }
-        Ok(out)
+        self.view().approvals()
     }
 
     /// Roles still short of a threshold.
     pub fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
-        Ok(self
-            .approvals()?
-            .iter()
-            .flat_map(RoleApproval::missing)
-            .collect())
+        self.view().missing_approvals()
     }
 
     /// Published roles that expire within `secs` of `now`, with their expiry.

@@ -1,6 +1,7 @@
 //! Approving a staged release: signatures from approvers' keys, merged from
 //! separate copies, or made on an air-gapped machine and imported.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use fwsign_manifest_schema::metadata::{Key, Root, Signature, Signed, Targets};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::view::View;
 use super::{RepoError, Repository, RoleApproval, canonical_of, io_err, read_file};
 use crate::atomic_write::{Mode, write_atomic};
 use crate::audit::AuditEvent;
@@ -142,15 +144,20 @@ fn keyids_for(
 impl Repository {
     /// The key IDs under which `public` may sign staged `role` (the key
     /// table of its delegator; for a new root, the old and the new root).
-    fn authorised_keyids(&self, role: &str, public: &PublicKey) -> Result<Vec<String>, RepoError> {
+    fn authorised_keyids(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        public: &PublicKey,
+    ) -> Result<Vec<String>, RepoError> {
         let mut ids = Vec::new();
         if role == "root" {
             let mut roots = Vec::new();
             if let Some(staged) = self.load_staged::<Root>("root")? {
-                roots.push(staged);
+                roots.push(Cow::Owned(staged));
             }
-            if let Some(published) = self.published()? {
-                roots.push(published.root);
+            if let Some(published) = view.published()? {
+                roots.push(Cow::Borrowed(&published.root));
             }
             for root in roots {
                 if let Some(r) = root.signed.roles.get("root") {
@@ -158,16 +165,16 @@ impl Repository {
                 }
             }
         } else {
-            match self.delegator_of(role)? {
+            match view.delegator_of(role)? {
                 None => {
-                    let root = self.current_root()?;
+                    let root = view.current_root()?;
                     if let Some(r) = root.signed.roles.get(role) {
                         ids.extend(keyids_for(&root.signed.keys, &r.keyids, public));
                     }
                 }
                 Some(parent) => {
-                    if let Some(doc) = self.current_targets(&parent)?
-                        && let Some(d) = doc.signed.delegations
+                    if let Some(doc) = view.current_targets(&parent)?
+                        && let Some(d) = &doc.signed.delegations
                         && let Some(r) = d.roles.iter().find(|r| r.name == role)
                     {
                         ids.extend(keyids_for(&d.keys, &r.keyids, public));
@@ -267,7 +274,9 @@ impl Repository {
         signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        let keyids = self.authorised_keyids(role, signer.public_key())?;
+        // Signing changes staged files only, so one view serves throughout.
+        let view = self.view();
+        let keyids = self.authorised_keyids(&view, role, signer.public_key())?;
         let (payload, version) = self.payload(role)?;
         let sig = signer
             .try_sign(&payload)
@@ -287,7 +296,7 @@ impl Repository {
             },
             now,
         )?;
-        self.approval(role)?
+        view.approval(role)?
             .ok_or_else(|| RepoError::Invalid(format!("role {role} is not staged")))
     }
 
@@ -317,7 +326,8 @@ impl Repository {
         signature: &[u8],
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        let keyids = self.authorised_keyids(role, public)?;
+        let view = self.view();
+        let keyids = self.authorised_keyids(&view, role, public)?;
         let (payload, version) = self.payload(role)?;
         if public.verify(&payload, signature).is_err() {
             self.audit(
@@ -349,7 +359,7 @@ impl Repository {
             },
             now,
         )?;
-        self.approval(role)?
+        view.approval(role)?
             .ok_or_else(|| RepoError::Invalid(format!("role {role} is not staged")))
     }
 
@@ -362,6 +372,7 @@ impl Repository {
             dir: other.to_path_buf(),
             config: self.config.clone(),
         };
+        let view = self.view();
         let mut report = MergeReport::default();
         for role in self.staged_roles()? {
             let (ours, _) = self.payload(&role)?;
@@ -417,7 +428,7 @@ impl Repository {
                 };
                 // Look the key up in this copy's key tables: the other copy's
                 // claims about keys are not trusted.
-                let Some(public) = self.key_for(&role, &sig.keyid)? else {
+                let Some(public) = self.key_for(&view, &role, &sig.keyid)? else {
                     continue;
                 };
                 if public.verify(&ours, &bytes).is_err() {
@@ -466,22 +477,27 @@ impl Repository {
     }
 
     /// The public key listed under `keyid` by the delegator(s) of `role`.
-    fn key_for(&self, role: &str, keyid: &str) -> Result<Option<PublicKey>, RepoError> {
+    fn key_for(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        keyid: &str,
+    ) -> Result<Option<PublicKey>, RepoError> {
         let tables: Vec<BTreeMap<String, Key>> = if role == "root" {
             let mut t = Vec::new();
             if let Some(s) = self.load_staged::<Root>("root")? {
                 t.push(s.signed.keys);
             }
-            if let Some(p) = self.published()? {
-                t.push(p.root.signed.keys);
+            if let Some(p) = view.published()? {
+                t.push(p.root.signed.keys.clone());
             }
             t
         } else {
-            match self.delegator_of(role)? {
-                None => vec![self.current_root()?.signed.keys],
-                Some(parent) => self
+            match view.delegator_of(role)? {
+                None => vec![view.current_root()?.into_owned().signed.keys],
+                Some(parent) => view
                     .current_targets(&parent)?
-                    .and_then(|d| d.signed.delegations)
+                    .and_then(|d| d.into_owned().signed.delegations)
                     .map(|d| vec![d.keys])
                     .unwrap_or_default(),
             }

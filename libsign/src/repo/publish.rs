@@ -201,13 +201,17 @@ impl Repository {
         now: UnixTime,
         on_step: &mut dyn FnMut(PublishStep),
     ) -> Result<PublishOutcome, RepoError> {
-        let published = self.published()?;
-        self.clear_stale_staging(published.as_ref())?;
+        // The published state before this release, read once. `view` is
+        // dropped before the first write below, so nothing after it can use
+        // the state this publish replaces.
+        let view = self.view();
+        let published = view.published()?;
+        self.clear_stale_staging(published)?;
         let staged = self.staged_roles()?;
         if staged.is_empty() {
             return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
         }
-        let missing = self.missing_approvals()?;
+        let missing = view.missing_approvals()?;
         if !missing.is_empty() {
             let err = RepoError::NotApproved(missing);
             self.refuse(&err, now)?;
@@ -218,14 +222,11 @@ impl Repository {
         let root: Signed<Root> = match self.load_staged::<Root>("root")? {
             Some(r) => r,
             None => published
-                .as_ref()
                 .map(|p| p.root.clone())
                 .ok_or_else(|| RepoError::Invalid("no root to publish".into()))?,
         };
-        let mut roles: BTreeMap<String, Signed<Targets>> = published
-            .as_ref()
-            .map(|p| p.targets.clone())
-            .unwrap_or_default();
+        let mut roles: BTreeMap<String, Signed<Targets>> =
+            published.map(|p| p.targets.clone()).unwrap_or_default();
         let mut changed_roles = Vec::new();
         for role in staged.iter().filter(|r| r.as_str() != "root") {
             let doc = self
@@ -279,7 +280,7 @@ impl Repository {
         // Re-check every target file that will be newly published.
         let mut to_publish: Vec<(String, TargetFile)> = Vec::new();
         for role in &changed_roles {
-            let before = published.as_ref().and_then(|p| p.targets.get(role));
+            let before = published.and_then(|p| p.targets.get(role));
             for (name, entry) in &roles[role].signed.targets {
                 let unchanged = before
                     .and_then(|b| b.signed.targets.get(name))
@@ -304,7 +305,6 @@ impl Repository {
             role_bytes.insert(role.clone(), file_bytes(role, doc)?);
         }
         let snapshot_version = published
-            .as_ref()
             .and_then(|p| p.snapshot.as_ref())
             .map_or(1, |s| s.signed.version.saturating_add(1));
         let mut snapshot = Signed {
@@ -331,7 +331,6 @@ impl Repository {
         self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
         let snapshot_doc = file_bytes("snapshot", &snapshot)?;
         let timestamp_version = published
-            .as_ref()
             .and_then(|p| p.timestamp.as_ref())
             .map_or(1, |t| t.signed.version.saturating_add(1));
         let timestamp = self.new_timestamp(
@@ -344,7 +343,9 @@ impl Repository {
         )?;
         let timestamp_doc = file_bytes("timestamp", &timestamp)?;
 
-        // Writes: targets, metadata, snapshot, timestamp last.
+        // Writes: targets, metadata, snapshot, timestamp last. From here on
+        // the published state read above is stale.
+        drop(view);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
         for (name, entry) in &to_publish {

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::names::{self, check_delegated_role_name, check_target_name};
+use super::view::View;
 use super::{
     RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
 };
@@ -215,13 +216,19 @@ pub(crate) fn copy_and_hash(
 impl Repository {
     /// The staged targets role `role`, created from the published one (next
     /// version, fresh expiry, no signatures) when not staged yet.
-    fn targets_for_edit(&self, role: &str, now: UnixTime) -> Result<Signed<Targets>, RepoError> {
+    fn targets_for_edit(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        now: UnixTime,
+    ) -> Result<Signed<Targets>, RepoError> {
         if let Some(doc) = self.load_staged::<Targets>(role)? {
             return Ok(doc);
         }
-        let published = self
+        let published = view
             .published()?
-            .and_then(|mut p| p.targets.remove(role))
+            .and_then(|p| p.targets.get(role))
+            .cloned()
             .ok_or_else(|| {
                 RepoError::Invalid(format!(
                     "role {role:?} is neither staged nor published; create delegated roles with `fwsign repo delegate`"
@@ -315,8 +322,9 @@ impl Repository {
             }
         }
         // A delegated role may only list names its delegation covers.
-        if let Some(parent) = self.delegator_of(&options.role)? {
-            let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
+        let view = self.view();
+        if let Some(parent) = view.delegator_of(&options.role)? {
+            let parent_doc = view.current_targets(&parent)?.ok_or_else(|| {
                 RepoError::Invalid(format!("delegating role {parent} is missing"))
             })?;
             let delegation = parent_doc
@@ -343,7 +351,7 @@ impl Repository {
             }
         }
 
-        let mut doc = self.targets_for_edit(&options.role, now)?;
+        let mut doc = self.targets_for_edit(&view, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
         let mut added = Vec::new();
         for t in &options.targets {
@@ -401,7 +409,7 @@ impl Repository {
     /// Stages the removal of target `name` from `role`.
     pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
         check_target_name(name)?;
-        let mut doc = self.targets_for_edit(role, now)?;
+        let mut doc = self.targets_for_edit(&self.view(), role, now)?;
         if doc.signed.targets.remove(name).is_none() {
             return Err(RepoError::Invalid(format!(
                 "role {role} does not list target {name}"
@@ -427,8 +435,8 @@ impl Repository {
     }
 
     /// Online (snapshot, timestamp) key IDs of the current root.
-    fn online_keyids(&self) -> Result<Vec<(String, String)>, RepoError> {
-        let root = self.current_root()?;
+    fn online_keyids(view: &View<'_>) -> Result<Vec<(String, String)>, RepoError> {
+        let root = view.current_root()?;
         let mut out = Vec::new();
         for role in ["snapshot", "timestamp"] {
             if let Some(r) = root.signed.roles.get(role) {
@@ -453,9 +461,14 @@ impl Repository {
             .iter()
             .map(|k| (options.role.clone(), k.keyid()))
             .collect();
-        check_separation(&self.online_keyids()?, &approvers, options.allow_shared_key)?;
+        let view = self.view();
+        check_separation(
+            &Self::online_keyids(&view)?,
+            &approvers,
+            options.allow_shared_key,
+        )?;
 
-        let mut parent = self.targets_for_edit("targets", now)?;
+        let mut parent = self.targets_for_edit(&view, "targets", now)?;
         let delegations = parent
             .signed
             .delegations
@@ -488,7 +501,7 @@ impl Repository {
         self.save_edited("targets", parent, now)?;
 
         let exists = self.load_staged::<Targets>(&options.role)?.is_some()
-            || self
+            || view
                 .published()?
                 .is_some_and(|p| p.targets.contains_key(&options.role));
         if !exists {
@@ -640,7 +653,7 @@ impl Repository {
                 "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
             ));
         } else {
-            let mut doc = self.targets_for_edit(role, now)?;
+            let mut doc = self.targets_for_edit(&self.view(), role, now)?;
             doc.signed.expires = expires;
             let v = doc.signed.version;
             self.save_edited(role, doc, now)?;
