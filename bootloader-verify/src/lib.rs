@@ -123,4 +123,37 @@ impl Reason {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The variant's name (`"ImageHashMismatch"`), for logs: a bootloader
+    /// can print it without linking `core::fmt`, which `{:?}` would.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FlashRead => "FlashRead",
+            Self::SlotEmpty => "SlotEmpty",
+            Self::SlotFormat => "SlotFormat",
+            Self::SlotLayout => "SlotLayout",
+            Self::TrailerMalformed => "TrailerMalformed",
+            Self::MetadataTooLarge => "MetadataTooLarge",
+            Self::TrustedRootInvalid => "TrustedRootInvalid",
+            Self::RootUpdateMalformed => "RootUpdateMalformed",
+            Self::RootUpdateNotSigned => "RootUpdateNotSigned",
+            Self::RootUpdateVersion => "RootUpdateVersion",
+            Self::RootStoreFailed => "RootStoreFailed",
+            Self::TargetsMalformed => "TargetsMalformed",
+            Self::TargetsNotSigned => "TargetsNotSigned",
+            Self::TargetsRollback => "TargetsRollback",
+            Self::DelegationMissing => "DelegationMissing",
+            Self::PathNotDelegated => "PathNotDelegated",
+            Self::TargetNotListed => "TargetNotListed",
+            Self::FirmwareFieldsMissing => "FirmwareFieldsMissing",
+            Self::HardwareIdMismatch => "HardwareIdMismatch",
+            Self::ImageLengthMismatch => "ImageLengthMismatch",
+            Self::ImageHashMismatch => "ImageHashMismatch",
+            Self::SecurityCounterRollback => "SecurityCounterRollback",
+            Self::Expired => "Expired",
+            Self::CapacityExceeded => "CapacityExceeded",
+            Self::ChainTooLong => "ChainTooLong",
+            Self::NoTargetName => "NoTargetName",
+        }
+    }
 }

@@ -30,6 +30,10 @@ fn public_key(keyval: Json<'_>) -> Result<RsaPublicKey, Rejected> {
 }
 
 impl KeyType for RsaPssSha256 {
+    fn name(&self) -> &'static str {
+        "rsassa-pss-sha256"
+    }
+
     fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
         keytype.eq_str("rsa") && scheme.eq_str("rsassa-pss-sha256")
     }

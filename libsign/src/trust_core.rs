@@ -4,6 +4,8 @@
 //! it through the re-exports at the crate root (`fwsign_sign::verify`, ...).
 
 pub mod key_types;
+#[cfg(feature = "p256")]
+pub(crate) mod p256_encoding;
 pub mod path_match;
 pub mod verify;
 pub mod workflow;

@@ -5,8 +5,6 @@
     reason = "board glue: memory QEMU's loader filled, system registers and semihosting"
 )]
 
-use core::fmt::Write;
-
 /// Coprocessor Access Control Register.
 const CPACR: *mut u32 = 0xE000_ED88 as *mut u32;
 /// Full access to CP10 and CP11 (the FPU).
@@ -14,7 +12,7 @@ const CPACR_FPU: u32 = 0xF << 20;
 
 /// Enables the FPU (CP10/CP11 full access), as any code built for the
 /// hard-float ABI needs before its first floating-point instruction.
-pub(crate) fn enable_fpu() {
+pub fn enable_fpu() {
     // SAFETY: CPACR is an always-present, word-aligned system register on
     // Cortex-M4F; setting CP10/CP11 access changes nothing but FPU access.
     unsafe {
@@ -27,7 +25,7 @@ pub(crate) fn enable_fpu() {
 
 /// `len` bytes of PSRAM at `addr`, where QEMU's `-device loader` put a case
 /// or a slot before reset.
-pub(crate) fn psram(addr: usize, len: usize) -> &'static [u8] {
+pub fn psram(addr: usize, len: usize) -> &'static [u8] {
     const PSRAM: usize = 0x2100_0000;
     const PSRAM_END: usize = 0x2200_0000;
     let in_psram = addr >= PSRAM && addr.checked_add(len).is_some_and(|end| end <= PSRAM_END);
@@ -46,7 +44,7 @@ const APPLICATION_EXIT: usize = 0x2_0026;
 const SYS_EXIT_EXTENDED: usize = 0x20;
 
 /// Ends the QEMU run with `code` as qemu-system-arm's exit status.
-pub(crate) fn exit(code: u32) -> ! {
+pub fn exit(code: u32) -> ! {
     let block = [APPLICATION_EXIT, code as usize];
     // SAFETY: SYS_EXIT_EXTENDED takes a pointer to a two-word block, which
     // lives on this stack frame for the call; QEMU ends the run.
@@ -59,12 +57,29 @@ pub(crate) fn exit(code: u32) -> ! {
     }
 }
 
-/// Prints a line on the host without the shared stdout handle (safe to call
-/// from the panic handler, even if the panic happened while printing).
-pub(crate) fn print_raw(args: core::fmt::Arguments<'_>) {
+/// Writes `bytes` to the host's console. Opens the console for each write,
+/// so it is safe from the panic handler even if a panic struck mid-line.
+pub(crate) fn write_console(bytes: &[u8]) {
     if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
-        let _ = out.write_fmt(args);
-        let _ = out.write_str("\n");
+        let _ = out.write_all(bytes);
+    }
+}
+
+/// Runs a loop of exactly two instructions (`subs`, `bne`) per iteration,
+/// `iterations` times (at least once): a known instruction count against
+/// which [`crate::ticks`] calibrates SysTick ticks under `-icount`.
+pub fn known_instruction_loop(iterations: u32) {
+    let n = iterations.max(1);
+    // SAFETY: the loop only decrements a register it owns until zero; it
+    // touches no memory, no stack and no flags anyone reads afterwards.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "subs {n}, #1",
+            "bne 2b",
+            n = inout(reg) n => _,
+            options(nomem, nostack),
+        );
     }
 }
 
@@ -87,7 +102,7 @@ fn stack_bounds() -> (usize, usize) {
 }
 
 /// Paints the unused stack with a pattern, for [`stack_used`].
-pub(crate) fn paint_stack() {
+pub fn paint_stack() {
     let (bottom, _) = stack_bounds();
     let sp = cortex_m::register::msp::read() as usize;
     let mut p = bottom;
@@ -101,7 +116,7 @@ pub(crate) fn paint_stack() {
 }
 
 /// The stack's high-water mark in bytes since [`paint_stack`].
-pub(crate) fn stack_used() -> usize {
+pub fn stack_used() -> usize {
     let (bottom, top) = stack_bounds();
     let mut p = bottom;
     // SAFETY: reads word-aligned RAM within the stack region.

@@ -26,41 +26,37 @@
 //! ```
 //!
 //! Output: `STACK <bytes>` (the stack's high-water mark during
-//! verification), then one line: `BOOT <target> <version> counter=<n> root=v<n>
-//! chain=<role>@<version>,...` and exit 0, or `REFUSE <code> <Reason>` and
-//! exit 1. A panic prints `PANIC` and exits 3, so it never passes as a
-//! refusal; a malformed case prints `BADCASE` and exits 4.
+//! verification); `TICKS ...` (SysTick ticks spent in the whole verification,
+//! in each signature algorithm and in hashing the image, with a calibration
+//! figure: instruction counts under `qemu-system-arm -icount shift=0`, read by
+//! `bench/device`); then one line: `BOOT <target> <version> counter=<n>
+//! root=v<n> image=<offset>+<size> chain=<role>@<version>,...` and exit 0, or
+//! `REFUSE <code> <Reason>` and exit 1. A panic prints `PANIC` and exits 3,
+//! so it never passes as a refusal; a malformed case prints `BADCASE` and
+//! exits 4.
 
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m_rt::entry;
-use cortex_m_semihosting::hprintln;
 use fwsign_bootloader_verify::{
-    AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, SoftwareSha256, StoreError, verify_slot,
+    AcceptedVersion, Device, Flash, FlashError, Sha256Engine, SoftwareSha256, StoreError,
+    verify_slot,
+};
+use fwsign_bootloader_verify_qemu::case::Reader;
+use fwsign_bootloader_verify_qemu::console::Line;
+use fwsign_bootloader_verify_qemu::{
+    CASE_ADDR, CASE_MAX, SLOT_ADDR, SLOT_MAX, board, exit_code, ticks,
 };
 use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::reader::{Json, JsonStr};
+use fwsign_sign::key_types::{KeyIdentity, KeyType, Rejected};
 
-mod board;
-
-/// Where QEMU's loader puts the case.
-const CASE_ADDR: usize = 0x2100_0000;
-/// Most bytes a case may take (up to the slot).
-const CASE_MAX: usize = 0x10_0000;
-/// Where QEMU's loader puts the slot.
-const SLOT_ADDR: usize = 0x2110_0000;
-/// Most bytes the slot region may take (to the end of PSRAM).
-const SLOT_MAX: usize = 0x0F0_0000;
 /// Most accepted role versions a case carries.
 const MAX_ACCEPTED: usize = 8;
 /// Working memory for the slot's metadata (its trailer).
 const METADATA_LEN: usize = 64 * 1024;
-
-/// Exit codes (semihosting `SYS_EXIT_EXTENDED`).
-const EXIT_BOOT: u32 = 0;
-const EXIT_REFUSE: u32 = 1;
-const EXIT_PANIC: u32 = 3;
-const EXIT_BAD_CASE: u32 = 4;
 
 /// The device facts and trusted root of one case.
 struct Case<'a> {
@@ -73,46 +69,9 @@ struct Case<'a> {
     accepted_len: usize,
 }
 
-/// Reads the case's little-endian fields in order.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let end = self.pos.checked_add(n).ok_or("length overflow")?;
-        let out = self.bytes.get(self.pos..end).ok_or("case truncated")?;
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes(b.try_into().map_err(|_| "u32")?))
-    }
-
-    fn u64(&mut self) -> Result<u64, &'static str> {
-        let b = self.take(8)?;
-        Ok(u64::from_le_bytes(b.try_into().map_err(|_| "u64")?))
-    }
-
-    fn len(&mut self) -> Result<usize, &'static str> {
-        usize::try_from(self.u32()?).map_err(|_| "length")
-    }
-
-    /// `n` bytes, then the padding to the next multiple of 4.
-    fn padded(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let out = self.take(n)?;
-        let pad = n.wrapping_neg() & 3;
-        self.take(pad)?;
-        Ok(out)
-    }
-}
-
 impl<'a> Case<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self, &'static str> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         if r.take(4)? != b"FWCA" {
             return Err("no case magic (is the case loaded at 0x21000000?)");
         }
@@ -125,7 +84,7 @@ impl<'a> Case<'a> {
         }
         let root_len = r.len()?;
         let installed_counter = r.u64()?;
-        let time = i64::from_le_bytes(r.take(8)?.try_into().map_err(|_| "i64")?);
+        let time = r.i64()?;
         let has_time = r.u32()? != 0;
         let hardware_id_len = r.len()?;
         let accepted_len = r.len()?;
@@ -172,18 +131,112 @@ impl Flash for PsramFlash {
     }
 }
 
+/// A signature algorithm with the ticks spent in it counted: the verifier
+/// takes its algorithms as a list, so the firmware measures each one in situ.
+struct Timed {
+    inner: &'static dyn KeyType,
+    calls: AtomicU32,
+    ticks: AtomicU32,
+}
+
+impl Timed {
+    const fn new(inner: &'static dyn KeyType) -> Self {
+        Self {
+            inner,
+            calls: AtomicU32::new(0),
+            ticks: AtomicU32::new(0),
+        }
+    }
+
+    fn report(&self, line: &mut Line, name: &str) {
+        let calls = self.calls.load(Ordering::Relaxed);
+        let ticks = self.ticks.load(Ordering::Relaxed);
+        line.str(" ").str(name).str("=").u64(ticks.into());
+        line.str(" ").str(name).str("_calls=").u64(calls.into());
+    }
+}
+
+impl KeyType for Timed {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
+        self.inner.handles(keytype, scheme)
+    }
+
+    fn verify(
+        &self,
+        keyval: Json<'_>,
+        message: &[u8],
+        sig: JsonStr<'_>,
+    ) -> Result<KeyIdentity, Rejected> {
+        let (t, r) = ticks::time(|| self.inner.verify(keyval, message, sig));
+        let t = u32::try_from(t).unwrap_or(u32::MAX);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.ticks.fetch_add(t, Ordering::Relaxed);
+        r
+    }
+}
+
+#[cfg(feature = "p256")]
+static P256: Timed = Timed::new(&fwsign_sign::key_types::EcdsaP256);
+#[cfg(feature = "ed25519")]
+static ED25519: Timed = Timed::new(&fwsign_sign::key_types::Ed25519);
+
+/// The algorithms this build links, timed.
+static KEY_TYPES: &[&dyn KeyType] = &[
+    #[cfg(feature = "p256")]
+    &P256,
+    #[cfg(feature = "ed25519")]
+    &ED25519,
+];
+
+/// The software SHA-256 with the ticks and bytes it hashed counted.
+#[derive(Default)]
+struct TimedSha256 {
+    inner: SoftwareSha256,
+    ticks: u64,
+    bytes: u64,
+}
+
+impl Sha256Engine for TimedSha256 {
+    fn start(&mut self) {
+        let (t, ()) = ticks::time(|| self.inner.start());
+        self.ticks = self.ticks.saturating_add(t);
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        let (t, ()) = ticks::time(|| self.inner.update(data));
+        self.ticks = self.ticks.saturating_add(t);
+        self.bytes = self.bytes.saturating_add(data.len() as u64);
+    }
+
+    fn finish(&mut self) -> [u8; 32] {
+        let (t, digest) = ticks::time(|| self.inner.finish());
+        self.ticks = self.ticks.saturating_add(t);
+        digest
+    }
+}
+
+fn bad_case(why: &str) -> ! {
+    Line::new().str("BADCASE ").str(why).print();
+    board::exit(exit_code::BAD_CASE)
+}
+
 #[entry]
 fn main() -> ! {
     // cortex-m-rt's reset handler enables the FPU before `main` on this
     // hard-float target; this makes it explicit (and is idempotent), as a C
     // bootloader must before its first `fwsign_` call.
     board::enable_fpu();
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        bad_case("peripherals taken")
+    };
+    ticks::start(peripherals.SYST);
     let case = match Case::parse(board::psram(CASE_ADDR, CASE_MAX)) {
         Ok(case) => case,
-        Err(why) => {
-            hprintln!("BADCASE {}", why);
-            board::exit(EXIT_BAD_CASE)
-        }
+        Err(why) => bad_case(why),
     };
     // `slot_size` was checked against SLOT_MAX in `Case::parse`.
     let slot = board::psram(SLOT_ADDR, case.slot_size as usize);
@@ -194,98 +247,88 @@ fn main() -> ! {
         trusted_time: case.trusted_time,
     };
     let Some(metadata) = cortex_m::singleton!(: [u8; METADATA_LEN] = [0; METADATA_LEN]) else {
-        hprintln!("BADCASE metadata buffer taken");
-        board::exit(EXIT_BAD_CASE)
+        bad_case("metadata buffer taken")
     };
+    let calibration = ticks::calibrate();
+    let mut sha = TimedSha256::default();
     board::paint_stack();
     // A real bootloader writes the root to the two-copy root store here
     // (docs/device-format.md); the test reports it.
     let mut store_root = |root: &[u8]| -> Result<(), StoreError> {
-        hprintln!("STORE-ROOT {} bytes", root.len());
+        Line::new()
+            .str("STORE-ROOT ")
+            .u64(root.len() as u64)
+            .str(" bytes")
+            .print();
         Ok(())
     };
-    let result = verify_slot(
-        case.root,
-        &mut PsramFlash(slot),
-        case.slot_size,
-        &device,
-        metadata,
-        &mut SoftwareSha256::default(),
-        &mut store_root,
-        KEY_TYPES,
-    );
+    let (verify_ticks, result) = ticks::time(|| {
+        verify_slot(
+            case.root,
+            &mut PsramFlash(slot),
+            case.slot_size,
+            &device,
+            metadata,
+            &mut sha,
+            &mut store_root,
+            KEY_TYPES,
+        )
+    });
     // The verifier's own stack, without the metadata buffer (a static).
-    hprintln!("STACK {} bytes", board::stack_used());
+    Line::new()
+        .str("STACK ")
+        .u64(board::stack_used() as u64)
+        .str(" bytes")
+        .print();
+    let mut line = Line::new();
+    line.str("TICKS calibration=")
+        .u64(calibration)
+        .str(" calibration_instructions=")
+        .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
+        .str(" verify=")
+        .u64(verify_ticks)
+        .str(" sha256=")
+        .u64(sha.ticks)
+        .str(" sha256_bytes=")
+        .u64(sha.bytes);
+    #[cfg(feature = "p256")]
+    P256.report(&mut line, "p256");
+    #[cfg(feature = "ed25519")]
+    ED25519.report(&mut line, "ed25519");
+    line.print();
     match result {
         Ok(v) => {
-            let mut chain = ChainText::default();
-            for role in v.roles.iter().take(v.role_count) {
-                chain.push(role.role, role.version);
+            let mut line = Line::new();
+            line.str("BOOT ")
+                .str(v.target)
+                .str(" ")
+                .str(v.version)
+                .str(" counter=")
+                .u64(v.security_counter)
+                .str(" root=v")
+                .u64(v.root_version)
+                .str(" image=")
+                .u64(v.image_offset.into())
+                .str("+")
+                .u64(v.image_size.into())
+                .str(" chain=");
+            for (i, role) in v.roles.iter().take(v.role_count).enumerate() {
+                if i > 0 {
+                    line.str(",");
+                }
+                line.str(role.role).str("@").u64(role.version);
             }
-            hprintln!(
-                "BOOT {} {} counter={} root=v{} image={:#x}+{} chain={}",
-                v.target,
-                v.version,
-                v.security_counter,
-                v.root_version,
-                v.image_offset,
-                v.image_size,
-                chain.as_str()
-            );
-            board::exit(EXIT_BOOT)
+            line.print();
+            board::exit(exit_code::BOOT)
         }
         Err(reason) => {
-            hprintln!("REFUSE {} {:?}", reason.code(), reason);
-            board::exit(EXIT_REFUSE)
+            Line::new()
+                .str("REFUSE ")
+                .i64(reason.code().into())
+                .str(" ")
+                .str(reason.name())
+                .print();
+            board::exit(exit_code::REFUSE)
         }
     }
-}
-
-/// `role@version,...` in a fixed buffer (no allocator).
-struct ChainText {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Default for ChainText {
-    fn default() -> Self {
-        Self {
-            buf: [0; 256],
-            len: 0,
-        }
-    }
-}
-
-impl ChainText {
-    fn push(&mut self, role: &str, version: u64) {
-        use core::fmt::Write;
-        let sep = if self.len == 0 { "" } else { "," };
-        // A chain too long for the buffer is only cut in the printout.
-        let _ = write!(self, "{sep}{role}@{version}");
-    }
-
-    fn as_str(&self) -> &str {
-        self.buf
-            .get(..self.len)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or("?")
-    }
-}
-
-impl core::fmt::Write for ChainText {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(core::fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    board::print_raw(format_args!("PANIC {info}"));
-    board::exit(EXIT_PANIC)
 }

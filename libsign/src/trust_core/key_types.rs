@@ -40,7 +40,13 @@ pub enum Rejected {
 }
 
 /// A signature algorithm the verification core can check.
-pub trait KeyType: Sync + core::fmt::Debug {
+///
+/// Not `Debug`: a supertrait would put a formatter in every vtable and link
+/// `core::fmt` into bootloaders; `dyn KeyType` prints its [`KeyType::name`].
+pub trait KeyType: Sync {
+    /// A short name for logs (`"ecdsa-p256"`).
+    fn name(&self) -> &'static str;
+
     /// Whether this implementation handles keys with this `keytype` and
     /// `scheme`.
     fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool;
@@ -54,6 +60,12 @@ pub trait KeyType: Sync + core::fmt::Debug {
         message: &[u8],
         sig: JsonStr<'_>,
     ) -> Result<KeyIdentity, Rejected>;
+}
+
+impl core::fmt::Debug for dyn KeyType + '_ {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Decodes hex (either case) into `out`, returning the decoded bytes.
@@ -72,22 +84,16 @@ pub struct EcdsaP256;
 impl EcdsaP256 {
     /// Reads the public key from `keyval.public`.
     pub fn public_key(keyval: Json<'_>) -> Result<p256::PublicKey, Rejected> {
-        use p256::pkcs8::DecodePublicKey;
         let public = keyval
             .get("public")
             .and_then(|p| p.as_str())
             .and_then(|s| s.as_plain())
             .ok_or(Rejected::BadKey)?;
         if public.starts_with("-----BEGIN") {
-            // An SPKI for P-256 is 91 bytes; leave room for explicit
-            // parameters some tools write.
-            let mut der = [0u8; 256];
-            let (label, der) =
-                pem_rfc7468::decode(public.as_bytes(), &mut der).map_err(|_| Rejected::BadKey)?;
-            if label != "PUBLIC KEY" {
-                return Err(Rejected::BadKey);
-            }
-            p256::PublicKey::from_public_key_der(der).map_err(|_| Rejected::BadKey)
+            let mut der = [0u8; 96];
+            let der = super::p256_encoding::pem_public_key(public, &mut der).ok_or(Rejected::BadKey)?;
+            let point = super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?;
+            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
         } else {
             let mut sec1 = [0u8; 65];
             let point = base16ct::mixed::decode(public, &mut sec1).map_err(|_| Rejected::BadKey)?;
@@ -98,6 +104,10 @@ impl EcdsaP256 {
 
 #[cfg(feature = "p256")]
 impl KeyType for EcdsaP256 {
+    fn name(&self) -> &'static str {
+        "ecdsa-p256"
+    }
+
     fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
         (keytype.eq_str("ecdsa") || keytype.eq_str("ecdsa-sha2-nistp256"))
             && scheme.eq_str("ecdsa-sha2-nistp256")
@@ -114,8 +124,9 @@ impl KeyType for EcdsaP256 {
         let public = Self::public_key(keyval)?;
         let mut buf = [0u8; 80];
         let der = hex_into(sig, &mut buf)?;
+        let raw = super::p256_encoding::ecdsa_signature(der).ok_or(Rejected::BadSignature)?;
         let signature =
-            p256::ecdsa::Signature::from_der(der).map_err(|_| Rejected::BadSignature)?;
+            p256::ecdsa::Signature::from_slice(&raw).map_err(|_| Rejected::BadSignature)?;
         let key = p256::ecdsa::VerifyingKey::from(&public);
         key.verify(message, &signature)
             .map_err(|_| Rejected::BadSignature)?;
@@ -135,6 +146,10 @@ pub struct Ed25519;
 
 #[cfg(feature = "ed25519")]
 impl KeyType for Ed25519 {
+    fn name(&self) -> &'static str {
+        "ed25519"
+    }
+
     fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
         keytype.eq_str("ed25519") && scheme.eq_str("ed25519")
     }

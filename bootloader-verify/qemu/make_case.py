@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Writes the case files the QEMU firmware images read from PSRAM.
+
+  make_case.py verify ROOT SLOT_SIZE OUT HARDWARE_ID COUNTER [ROLE=VERSION...]
+      The bootloader's case (src/main.rs): device facts and the trusted root.
+  make_case.py crypto IMAGE OUT
+      The crypto-only baseline's case (src/bin/crypto-only.rs): a fresh P-256
+      and Ed25519 key, each signing a 1 KiB message, and the image's SHA-256.
+      Needs the `cryptography` package (the project's venv has it).
+
+Used by scripts/test-device and bench/device.
+"""
+import hashlib
+import struct
+import sys
+import time
+
+
+def pad(b):
+    return b + b"\0" * (-len(b) % 4)
+
+
+def verify_case(root_path, slot_size, out, hwid, counter, *accepted):
+    root = open(root_path, "rb").read()
+    hw = hwid.encode()
+    roles = [(r.encode(), int(v)) for r, v in (a.split("=", 1) for a in accepted)]
+    case = b"FWCA" + struct.pack(
+        "<IIIQqIIII", 1, int(slot_size, 0), len(root), int(counter),
+        int(time.time()), 1, len(hw), len(roles), 0)
+    case += pad(hw)
+    for name, version in roles:
+        case += struct.pack("<IIQ", len(name), 0, version) + pad(name)
+    case += root
+    open(out, "wb").write(case)
+
+
+def crypto_case(image_path, out):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    image = open(image_path, "rb").read()
+    # About the size of the metadata a verification signs over.
+    message = bytes((i * 31 + 7) % 256 for i in range(1024))
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    r, s = decode_dss_signature(p256.sign(message, ec.ECDSA(hashes.SHA256())))
+    p256_pub = p256.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    ed = ed25519.Ed25519PrivateKey.generate()
+    ed_pub = ed.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    case = b"FWCR" + struct.pack("<III", 1, len(image), len(message))
+    case += hashlib.sha256(image).digest()
+    case += pad(p256_pub) + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    case += ed_pub + ed.sign(message)
+    case += message
+    open(out, "wb").write(case)
+
+
+def main():
+    kind, *args = sys.argv[1:] or [""]
+    if kind == "verify" and len(args) >= 5:
+        verify_case(*args)
+    elif kind == "crypto" and len(args) == 2:
+        crypto_case(*args)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+//! The baseline the verifier is measured against (`bench/device`): the same
+//! runtime, board glue and console as the bootloader, calling only the
+//! crypto the verifier's profile links, directly on the plain crates:
+//! SHA-256 over an image, and one signature per algorithm over a message,
+//! with keys and signatures in their raw forms (no PEM, hex or DER).
+//!
+//! The case at `CASE_ADDR`, little-endian:
+//!
+//! ```text
+//!   0  "FWCR"            magic
+//!   4  u32  1            format
+//!   8  u32  image_len    bytes of the image at SLOT_ADDR
+//!  12  u32  message_len  bytes of the signed message
+//!  16  [32]  the image's SHA-256
+//!  48  [65]  P-256 public key (SEC1, uncompressed), 3 zero bytes
+//! 116  [64]  P-256 signature over the message (r || s)
+//! 180  [32]  Ed25519 public key
+//! 212  [64]  Ed25519 signature over the message
+//! 276  the message
+//! ```
+//!
+//! Output: `STACK`, `TICKS` as the bootloader prints them, then `OK` and
+//! exit 0 when the digest and every signature check, else `FAIL <what>` and
+//! exit 1.
+
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use fwsign_bootloader_verify_qemu::case::Reader;
+use fwsign_bootloader_verify_qemu::console::Line;
+use fwsign_bootloader_verify_qemu::{
+    CASE_ADDR, CASE_MAX, SLOT_ADDR, SLOT_MAX, board, exit_code, ticks,
+};
+use sha2::{Digest, Sha256};
+
+#[cfg(not(any(feature = "p256", feature = "ed25519")))]
+compile_error!("the baseline needs the profile's algorithms: enable `p256` and/or `ed25519`");
+
+/// One baseline case.
+struct Case<'a> {
+    image: &'a [u8],
+    digest: [u8; 32],
+    #[cfg_attr(not(feature = "p256"), allow(dead_code))]
+    p256_key: &'a [u8],
+    #[cfg_attr(not(feature = "p256"), allow(dead_code))]
+    p256_sig: [u8; 64],
+    #[cfg_attr(not(feature = "ed25519"), allow(dead_code))]
+    ed25519_key: [u8; 32],
+    #[cfg_attr(not(feature = "ed25519"), allow(dead_code))]
+    ed25519_sig: [u8; 64],
+    message: &'a [u8],
+}
+
+impl<'a> Case<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self, &'static str> {
+        let mut r = Reader::new(bytes);
+        if r.take(4)? != b"FWCR" {
+            return Err("no baseline case magic (is the case loaded at 0x21000000?)");
+        }
+        if r.u32()? != 1 {
+            return Err("unknown case format");
+        }
+        let image_len = r.len()?;
+        if image_len > SLOT_MAX {
+            return Err("image larger than the slot region");
+        }
+        let message_len = r.len()?;
+        let digest = r.array()?;
+        let p256_key = r.padded(65)?;
+        let p256_sig = r.array()?;
+        let ed25519_key = r.array()?;
+        let ed25519_sig = r.array()?;
+        let message = r.take(message_len)?;
+        Ok(Self {
+            image: board::psram(SLOT_ADDR, image_len),
+            digest,
+            p256_key,
+            p256_sig,
+            ed25519_key,
+            ed25519_sig,
+            message,
+        })
+    }
+}
+
+/// Checks one P-256 signature as a plain `p256` user would.
+#[cfg(feature = "p256")]
+fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8; 64]) -> bool {
+    use p256::ecdsa::signature::Verifier;
+    let Ok(key) = p256::ecdsa::VerifyingKey::from_sec1_bytes(key) else {
+        return false;
+    };
+    let Ok(sig) = p256::ecdsa::Signature::from_slice(sig) else {
+        return false;
+    };
+    key.verify(message, &sig).is_ok()
+}
+
+/// Checks one Ed25519 signature as the verifier does (strictly).
+#[cfg(feature = "ed25519")]
+fn ed25519_verifies(key: &[u8; 32], message: &[u8], sig: &[u8; 64]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(key) else {
+        return false;
+    };
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(sig))
+        .is_ok()
+}
+
+fn fail(what: &str) -> ! {
+    Line::new().str("FAIL ").str(what).print();
+    board::exit(exit_code::REFUSE)
+}
+
+#[entry]
+fn main() -> ! {
+    board::enable_fpu();
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        fail("peripherals taken")
+    };
+    ticks::start(peripherals.SYST);
+    let case = match Case::parse(board::psram(CASE_ADDR, CASE_MAX)) {
+        Ok(case) => case,
+        Err(why) => {
+            Line::new().str("BADCASE ").str(why).print();
+            board::exit(exit_code::BAD_CASE)
+        }
+    };
+    let calibration = ticks::calibrate();
+    board::paint_stack();
+    let (sha_ticks, digest) = ticks::time(|| {
+        // Fed in the verifier's chunk size, as it reads flash.
+        let mut h = Sha256::new();
+        for chunk in case.image.chunks(fwsign_bootloader_verify::HASH_CHUNK) {
+            h.update(chunk);
+        }
+        <[u8; 32]>::from(h.finalize())
+    });
+    #[cfg(feature = "p256")]
+    let (p256_ticks, p256_ok) =
+        ticks::time(|| p256_verifies(case.p256_key, case.message, &case.p256_sig));
+    #[cfg(feature = "ed25519")]
+    let (ed25519_ticks, ed25519_ok) =
+        ticks::time(|| ed25519_verifies(&case.ed25519_key, case.message, &case.ed25519_sig));
+    Line::new()
+        .str("STACK ")
+        .u64(board::stack_used() as u64)
+        .str(" bytes")
+        .print();
+    let mut line = Line::new();
+    line.str("TICKS calibration=")
+        .u64(calibration)
+        .str(" calibration_instructions=")
+        .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
+        .str(" sha256=")
+        .u64(sha_ticks)
+        .str(" sha256_bytes=")
+        .u64(case.image.len() as u64);
+    #[cfg(feature = "p256")]
+    line.str(" p256=").u64(p256_ticks).str(" p256_calls=1");
+    #[cfg(feature = "ed25519")]
+    line.str(" ed25519=")
+        .u64(ed25519_ticks)
+        .str(" ed25519_calls=1");
+    line.print();
+    if digest != case.digest {
+        fail("sha256");
+    }
+    #[cfg(feature = "p256")]
+    if !p256_ok {
+        fail("p256");
+    }
+    #[cfg(feature = "ed25519")]
+    if !ed25519_ok {
+        fail("ed25519");
+    }
+    Line::new().str("OK").print();
+    board::exit(exit_code::BOOT)
+}
