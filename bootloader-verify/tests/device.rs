@@ -14,22 +14,22 @@
     reason = "test code"
 )]
 
-use std::path::{Path, PathBuf};
-
 use fwsign_bootloader_verify::boot_select::{self, SlotFacts, SlotState};
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{
     AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, Reason, SoftwareSha256, StoreError,
     verify_slot,
 };
-use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::metadata::{Signed, Targets};
 use fwsign_sign::document::sign;
-use fwsign_sign::keys::{Algorithm, PrivateKey};
-use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, RotateOptions};
-use fwsign_sign::repo::{ExpiryPolicy, InitOptions, Repository};
+use fwsign_sign::keys::Algorithm;
+use fwsign_sign::repo::staging::RotateOptions;
 
-const NOW: UnixTime = UnixTime(1_800_000_000);
+#[path = "support/release_fixture.rs"]
+mod release_fixture;
+
+use release_fixture::{NOW, Release, add, image, key, release};
+
 const SLOT: u32 = 0x20000;
 
 struct RamFlash<'a>(&'a [u8]);
@@ -40,120 +40,6 @@ impl Flash for RamFlash<'_> {
         let src = self.0.get(start..start + out.len()).ok_or(FlashError)?;
         out.copy_from_slice(src);
         Ok(())
-    }
-}
-
-struct Release {
-    repo: Repository,
-    root_keys: Vec<PrivateKey>,
-    approvers: Vec<PrivateKey>,
-    online: PrivateKey,
-    board: Vec<PrivateKey>,
-    dir: PathBuf,
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fwsign-bv-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn key(alg: Algorithm) -> PrivateKey {
-    PrivateKey::generate(alg).unwrap()
-}
-
-fn image(dir: &Path, name: &str, seed: u8, len: usize) -> PathBuf {
-    let path = dir.join(name);
-    let bytes: Vec<u8> = (0..len)
-        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
-        .collect();
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn add(repo: &Repository, role: &str, file: &Path, name: &str, counter: u64, version: &str) {
-    repo.add(
-        &AddOptions {
-            role: role.into(),
-            targets: vec![NewTarget {
-                file: file.to_path_buf(),
-                name: name.into(),
-            }],
-            hardware_ids: vec!["evc-a1".into()],
-            version: version.into(),
-            security_counter: counter,
-            min_bootloader_version: None,
-            sbom_sha256: None,
-            sha512: false,
-            custom: vec![],
-        },
-        NOW,
-        &mut |_| {},
-    )
-    .unwrap();
-}
-
-/// A 2-of-3 release of `evc-a1/fw.bin` (counter 5), plus a delegation
-/// `board-a/*` to two keys (threshold 2) listing `board-a/fw.bin`.
-fn release(name: &str) -> Release {
-    let dir = scratch(name);
-    let root_keys = vec![key(Algorithm::Ed25519), key(Algorithm::EcdsaP256)];
-    let approvers = vec![
-        key(Algorithm::EcdsaP256),
-        key(Algorithm::Ed25519),
-        key(Algorithm::EcdsaP256),
-    ];
-    let board = vec![key(Algorithm::EcdsaP256), key(Algorithm::Ed25519)];
-    let online = key(Algorithm::EcdsaP256);
-    let repo = Repository::init(
-        dir.join("repo"),
-        &InitOptions {
-            root_keys: root_keys.iter().map(|k| k.public_key().clone()).collect(),
-            root_threshold: 2,
-            targets_keys: approvers.iter().map(|k| k.public_key().clone()).collect(),
-            targets_threshold: 2,
-            snapshot_key: online.public_key().clone(),
-            timestamp_key: online.public_key().clone(),
-            expiry: ExpiryPolicy::default(),
-            allow_shared_key: false,
-        },
-        NOW,
-    )
-    .unwrap();
-    repo.delegate(
-        &DelegateOptions {
-            role: "board-a".into(),
-            keys: board.iter().map(|k| k.public_key().clone()).collect(),
-            threshold: 2,
-            paths: vec!["board-a/*".into()],
-            terminating: false,
-            allow_shared_key: false,
-        },
-        NOW,
-    )
-    .unwrap();
-    let fw = image(&dir, "fw.bin", 1, 5000);
-    add(&repo, "targets", &fw, "evc-a1/fw.bin", 5, "1.2.0");
-    let fw_b = image(&dir, "fw-b.bin", 2, 3000);
-    add(&repo, "board-a", &fw_b, "board-a/fw.bin", 5, "1.2.0");
-    for k in &root_keys {
-        repo.sign("root", k, NOW).unwrap();
-    }
-    for k in &approvers[..2] {
-        repo.sign("targets", k, NOW).unwrap();
-    }
-    for k in &board {
-        repo.sign("board-a", k, NOW).unwrap();
-    }
-    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
-    Release {
-        repo,
-        root_keys,
-        approvers,
-        online,
-        board,
-        dir,
     }
 }
 

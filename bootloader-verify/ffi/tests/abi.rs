@@ -14,7 +14,6 @@
 )]
 
 use std::ffi::{CStr, c_void};
-use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -22,12 +21,15 @@ use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{Reason, Sha256Engine, SoftwareSha256};
 use fwsign_bootloader_verify_ffi::fwsign_status_t::{self, *};
 use fwsign_bootloader_verify_ffi::*;
-use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_sign::keys::{Algorithm, PrivateKey};
-use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, RotateOptions};
-use fwsign_sign::repo::{ExpiryPolicy, InitOptions, Repository};
+use fwsign_sign::repo::Repository;
+use fwsign_sign::repo::staging::RotateOptions;
 
-const NOW: UnixTime = UnixTime(1_800_000_000);
+#[path = "../../tests/support/release_fixture.rs"]
+mod release_fixture;
+
+use release_fixture::{NOW, add, image, release, release_with};
+
 const SLOT: u32 = 0x20000;
 const LONG_NAME: &str = "evc-a1/a-target-name-longer-than-the-one-hundred-and-twenty-seven-bytes-fwsign_verified_t-holds-for-it-so-the-abi-must-say-truncated.bin";
 
@@ -39,126 +41,6 @@ struct Fixture {
     image_len: u32,
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fwsign-ffi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn image(dir: &Path, name: &str, seed: u8, len: usize) -> PathBuf {
-    let path = dir.join(name);
-    let bytes: Vec<u8> = (0..len)
-        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
-        .collect();
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn add(repo: &Repository, role: &str, file: &Path, name: &str) {
-    repo.add(
-        &AddOptions {
-            role: role.into(),
-            targets: vec![NewTarget {
-                file: file.to_path_buf(),
-                name: name.into(),
-            }],
-            hardware_ids: vec!["evc-a1".into()],
-            version: "1.2.0".into(),
-            security_counter: 5,
-            min_bootloader_version: None,
-            sbom_sha256: None,
-            sha512: false,
-            custom: vec![],
-        },
-        NOW,
-        &mut |_| {},
-    )
-    .unwrap();
-}
-
-struct Release {
-    repo: Repository,
-    root_keys: Vec<PrivateKey>,
-    approvers: Vec<PrivateKey>,
-    online: PrivateKey,
-}
-
-/// A 2-of-3 release of `evc-a1/fw.bin` (5000 bytes, counter 5), a
-/// delegation `board-a/*` listing `board-a/fw.bin`, and a target whose name
-/// is too long for `fwsign_verified_t`.
-fn release(name: &str) -> Release {
-    let dir = scratch(name);
-    let key = |alg| PrivateKey::generate(alg).unwrap();
-    let root_keys = vec![key(Algorithm::Ed25519), key(Algorithm::EcdsaP256)];
-    let approvers = vec![
-        key(Algorithm::EcdsaP256),
-        key(Algorithm::Ed25519),
-        key(Algorithm::EcdsaP256),
-    ];
-    let board = [key(Algorithm::EcdsaP256)];
-    let online = key(Algorithm::EcdsaP256);
-    let repo = Repository::init(
-        dir.join("repo"),
-        &InitOptions {
-            root_keys: root_keys.iter().map(|k| k.public_key().clone()).collect(),
-            root_threshold: 2,
-            targets_keys: approvers.iter().map(|k| k.public_key().clone()).collect(),
-            targets_threshold: 2,
-            snapshot_key: online.public_key().clone(),
-            timestamp_key: online.public_key().clone(),
-            expiry: ExpiryPolicy::default(),
-            allow_shared_key: false,
-        },
-        NOW,
-    )
-    .unwrap();
-    repo.delegate(
-        &DelegateOptions {
-            role: "board-a".into(),
-            keys: board.iter().map(|k| k.public_key().clone()).collect(),
-            threshold: 1,
-            paths: vec!["board-a/*".into()],
-            terminating: false,
-            allow_shared_key: false,
-        },
-        NOW,
-    )
-    .unwrap();
-    add(
-        &repo,
-        "targets",
-        &image(&dir, "fw.bin", 1, 5000),
-        "evc-a1/fw.bin",
-    );
-    add(
-        &repo,
-        "targets",
-        &image(&dir, "long.bin", 3, 700),
-        LONG_NAME,
-    );
-    add(
-        &repo,
-        "board-a",
-        &image(&dir, "fw-b.bin", 2, 3000),
-        "board-a/fw.bin",
-    );
-    for k in &root_keys {
-        repo.sign("root", k, NOW).unwrap();
-    }
-    for k in &approvers[..2] {
-        repo.sign("targets", k, NOW).unwrap();
-    }
-    repo.sign("board-a", &board[0], NOW).unwrap();
-    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
-    Release {
-        repo,
-        root_keys,
-        approvers,
-        online,
-    }
-}
-
 fn slot_for(repo: &Repository, target: &str, from_root: u64) -> Vec<u8> {
     let m = repo.device_material(target, from_root).unwrap();
     let image = std::fs::read(&m.image).unwrap();
@@ -168,7 +50,12 @@ fn slot_for(repo: &Repository, target: &str, from_root: u64) -> Vec<u8> {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let r = release("shared");
+        // The shared release, plus a target whose name is too long for
+        // `fwsign_verified_t`.
+        let r = release_with("shared", |repo, dir| {
+            let long = image(dir, "long.bin", 3, 700);
+            add(repo, "targets", &long, LONG_NAME, 5, "1.2.0");
+        });
         Fixture {
             root_v1: r.repo.published_roots().unwrap().remove(0).1,
             good: slot_for(&r.repo, "evc-a1/fw.bin", 1),

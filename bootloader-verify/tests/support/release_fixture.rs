@@ -1,0 +1,155 @@
+//! The release both verifier test suites start from: a real repository,
+//! staged, approved and published with fwsign's release library.
+//!
+//! Included with `#[path]` by `bootloader-verify/tests/device.rs` and
+//! `bootloader-verify/ffi/tests/abi.rs`; each uses part of it.
+
+#![allow(dead_code, reason = "shared by two test crates; each uses part of it")]
+
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_sign::keys::{Algorithm, PrivateKey};
+use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget};
+use fwsign_sign::repo::{ExpiryPolicy, InitOptions, Repository};
+
+/// The time every release is made and checked at.
+pub(crate) const NOW: UnixTime = UnixTime(1_800_000_000);
+
+/// A published release and the keys that made it.
+pub(crate) struct Release {
+    pub(crate) repo: Repository,
+    /// Root keys (threshold 2 of 2).
+    pub(crate) root_keys: Vec<PrivateKey>,
+    /// Targets approvers (threshold 2 of 3; the first two signed).
+    pub(crate) approvers: Vec<PrivateKey>,
+    /// The snapshot and timestamp key.
+    pub(crate) online: PrivateKey,
+    /// `board-a` approvers (threshold 2 of 2).
+    pub(crate) board: Vec<PrivateKey>,
+    /// The scratch directory holding the repository and the images.
+    pub(crate) dir: PathBuf,
+}
+
+/// An empty scratch directory: `<temp>/fwsign-bv-<name>-<pid>`.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fwsign-bv-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub(crate) fn key(alg: Algorithm) -> PrivateKey {
+    PrivateKey::generate(alg).unwrap()
+}
+
+/// Writes a `len`-byte image whose bytes depend on `seed`.
+pub(crate) fn image(dir: &Path, name: &str, seed: u8, len: usize) -> PathBuf {
+    let path = dir.join(name);
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Stages `file` as target `name` of `role` for hardware `evc-a1`.
+pub(crate) fn add(
+    repo: &Repository,
+    role: &str,
+    file: &Path,
+    name: &str,
+    counter: u64,
+    version: &str,
+) {
+    repo.add(
+        &AddOptions {
+            role: role.into(),
+            targets: vec![NewTarget {
+                file: file.to_path_buf(),
+                name: name.into(),
+            }],
+            hardware_ids: vec!["evc-a1".into()],
+            version: version.into(),
+            security_counter: counter,
+            min_bootloader_version: None,
+            sbom_sha256: None,
+            sha512: false,
+            custom: vec![],
+        },
+        NOW,
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
+/// A 2-of-3 release of `evc-a1/fw.bin` (5000 bytes, counter 5), plus a
+/// delegation `board-a/*` to two keys (threshold 2) listing
+/// `board-a/fw.bin` (3000 bytes).
+pub(crate) fn release(name: &str) -> Release {
+    release_with(name, |_, _| {})
+}
+
+/// [`release`], with `stage_more(repo, dir)` run before approval to stage
+/// more targets into the same release.
+pub(crate) fn release_with(name: &str, stage_more: impl FnOnce(&Repository, &Path)) -> Release {
+    let dir = scratch(name);
+    let root_keys = vec![key(Algorithm::Ed25519), key(Algorithm::EcdsaP256)];
+    let approvers = vec![
+        key(Algorithm::EcdsaP256),
+        key(Algorithm::Ed25519),
+        key(Algorithm::EcdsaP256),
+    ];
+    let board = vec![key(Algorithm::EcdsaP256), key(Algorithm::Ed25519)];
+    let online = key(Algorithm::EcdsaP256);
+    let repo = Repository::init(
+        dir.join("repo"),
+        &InitOptions {
+            root_keys: root_keys.iter().map(|k| k.public_key().clone()).collect(),
+            root_threshold: 2,
+            targets_keys: approvers.iter().map(|k| k.public_key().clone()).collect(),
+            targets_threshold: 2,
+            snapshot_key: online.public_key().clone(),
+            timestamp_key: online.public_key().clone(),
+            expiry: ExpiryPolicy::default(),
+            allow_shared_key: false,
+        },
+        NOW,
+    )
+    .unwrap();
+    repo.delegate(
+        &DelegateOptions {
+            role: "board-a".into(),
+            keys: board.iter().map(|k| k.public_key().clone()).collect(),
+            threshold: 2,
+            paths: vec!["board-a/*".into()],
+            terminating: false,
+            allow_shared_key: false,
+        },
+        NOW,
+    )
+    .unwrap();
+    let fw = image(&dir, "fw.bin", 1, 5000);
+    add(&repo, "targets", &fw, "evc-a1/fw.bin", 5, "1.2.0");
+    let fw_b = image(&dir, "fw-b.bin", 2, 3000);
+    add(&repo, "board-a", &fw_b, "board-a/fw.bin", 5, "1.2.0");
+    stage_more(&repo, &dir);
+    for k in &root_keys {
+        repo.sign("root", k, NOW).unwrap();
+    }
+    for k in &approvers[..2] {
+        repo.sign("targets", k, NOW).unwrap();
+    }
+    for k in &board {
+        repo.sign("board-a", k, NOW).unwrap();
+    }
+    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+    Release {
+        repo,
+        root_keys,
+        approvers,
+        online,
+        board,
+        dir,
+    }
+}
