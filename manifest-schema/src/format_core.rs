@@ -1,0 +1,8 @@
+//! The device path: every module here is `no_std`, allocation-free, and
+//! linted so it cannot panic (no indexing, unchecked arithmetic, `unwrap`,
+//! `expect` or `panic!`). The verification core in `fwsign-sign` reads
+//! metadata through exactly this; callers reach it through the re-exports at
+//! the crate root (`fwsign_manifest_schema::reader`, `::expiry`).
+
+pub mod expiry;
+pub mod reader;
