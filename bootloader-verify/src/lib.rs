@@ -19,9 +19,10 @@
 //!   callback, hashing through a [`Sha256Engine`] (a hardware engine can
 //!   plug in), and A/B selection ([`boot_select`]).
 //! - Memory comes from the caller: the trailer's metadata is read into a
-//!   buffer the caller provides; threshold working memory is a fixed stack
-//!   array ([`MAX_KEYS_PER_ROLE`] keys); the chain is at most [`MAX_CHAIN`]
-//!   roles; hashing uses a [`HASH_CHUNK`]-byte stack buffer.
+//!   buffer the caller provides; threshold working memory is a
+//!   caller-provided [`Workspace`] ([`MAX_KEYS_PER_ROLE`] keys), so it can
+//!   be a `static` off the stack; the chain is at most [`MAX_CHAIN`] roles;
+//!   hashing uses a [`HASH_CHUNK`]-byte stack buffer.
 //! - Signature backends are Cargo features (`p256`, `ed25519`); at least one
 //!   is required.
 //! - Expiry is checked only when the device has trusted time
@@ -53,7 +54,7 @@ pub use fwsign_sign::key_types::BUILTIN as KEY_TYPES;
 pub use hash_engine::{Sha256Engine, SoftwareSha256};
 pub use verifier::{
     AcceptedVersion, Device, Flash, FlashError, HASH_CHUNK, MAX_CHAIN, MAX_KEYS_PER_ROLE,
-    RoleVersion, StoreError, Verified, verify_slot,
+    RoleVersion, StoreError, Verified, Workspace, verify_slot,
 };
 
 /// Why a slot was refused. The numeric values are the C ABI's reason codes

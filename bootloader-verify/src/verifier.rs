@@ -22,13 +22,42 @@ use crate::Reason;
 use crate::hash_engine::Sha256Engine;
 use crate::slot::{self, EntryKind, HEADER_LEN, Header, LayoutError};
 
-/// Most keys a role may list: the size of the threshold working memory on
-/// the stack (33 bytes a key).
+/// Most keys a role may list: the size of the threshold working memory in
+/// [`Workspace`] (33 bytes a key).
 pub const MAX_KEYS_PER_ROLE: usize = 16;
 /// Most targets roles on a chain: `targets` and up to seven delegations.
 pub const MAX_CHAIN: usize = 8;
 /// Bytes of image hashed per flash read (stack buffer).
 pub const HASH_CHUNK: usize = 256;
+
+/// The verifier's working memory besides the metadata buffer: the
+/// threshold bookkeeping for one role (the identities of the keys counted
+/// so far, [`MAX_KEYS_PER_ROLE`] of them, 528 bytes).
+///
+/// The caller provides it, as it provides the metadata buffer, so that it
+/// can live in a `static` rather than on the stack: the stack's deepest
+/// point is the signature arithmetic, reached while this is in use.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    counted: [KeyIdentity; MAX_KEYS_PER_ROLE],
+    signed: [bool; MAX_KEYS_PER_ROLE],
+}
+
+impl Workspace {
+    /// Zeroed working memory (`const`, for a `static`).
+    pub const fn new() -> Self {
+        Self {
+            counted: [KeyIdentity([0; 32]); MAX_KEYS_PER_ROLE],
+            signed: [false; MAX_KEYS_PER_ROLE],
+        }
+    }
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A flash read failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +134,31 @@ pub struct Verified<'m> {
     pub role_count: usize,
 }
 
+/// The SHA-256 of the image, read in [`HASH_CHUNK`]-byte chunks. Out of
+/// line, so its chunk buffer is not part of [`verify_slot`]'s frame while
+/// signatures are checked (the deepest stack).
+#[inline(never)]
+fn hash_image(
+    flash: &mut dyn Flash,
+    header: &Header,
+    hasher: &mut dyn Sha256Engine,
+) -> Result<[u8; 32], Reason> {
+    hasher.start();
+    let mut chunk = [0u8; HASH_CHUNK];
+    let mut offset: u32 = 0;
+    while offset < header.image_size {
+        let left = header.image_size.saturating_sub(offset);
+        let n = usize::try_from(left).map_or(HASH_CHUNK, |l| l.min(HASH_CHUNK));
+        let buf = chunk.get_mut(..n).ok_or(Reason::FlashRead)?;
+        flash
+            .read(header.header_size.saturating_add(offset), buf)
+            .map_err(|FlashError| Reason::FlashRead)?;
+        hasher.update(buf);
+        offset = offset.saturating_add(u32::try_from(n).map_err(|_| Reason::FlashRead)?);
+    }
+    Ok(hasher.finish())
+}
+
 fn layout(e: LayoutError) -> Reason {
     match e {
         LayoutError::HeaderMagic => Reason::SlotEmpty,
@@ -138,7 +192,9 @@ fn targets_error(e: WorkflowError) -> Reason {
 
 /// Checks the slot in `flash` (of `slot_size` bytes) against the trusted
 /// root and the device's facts. `metadata` receives the slot's trailer and
-/// must be at least as large as it (else [`Reason::MetadataTooLarge`]).
+/// must be at least as large as it (else [`Reason::MetadataTooLarge`]);
+/// `workspace` is the threshold bookkeeping (its previous contents do not
+/// matter).
 /// `store_root` is called with the newest root carried in the slot once it
 /// verifies, before the image is checked; it returns `Err` if it could not
 /// store it.
@@ -152,15 +208,14 @@ pub fn verify_slot<'m>(
     slot_size: u32,
     device: &Device<'_>,
     metadata: &'m mut [u8],
+    workspace: &mut Workspace,
     hasher: &mut dyn Sha256Engine,
     store_root: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
     key_types: &[&dyn KeyType],
 ) -> Result<Verified<'m>, Reason> {
-    let mut counted = [KeyIdentity::default(); MAX_KEYS_PER_ROLE];
-    let mut signed = [false; MAX_KEYS_PER_ROLE];
     let mut work = ThresholdWork {
-        counted: &mut counted,
-        signed: &mut signed,
+        counted: &mut workspace.counted,
+        signed: &mut workspace.signed,
     };
 
     // The layout.
@@ -291,20 +346,7 @@ pub fn verify_slot<'m>(
         return Err(Reason::ImageLengthMismatch);
     }
     let expected = entry.sha256.ok_or(Reason::ImageHashMismatch)?;
-    hasher.start();
-    let mut chunk = [0u8; HASH_CHUNK];
-    let mut offset: u32 = 0;
-    while offset < header.image_size {
-        let left = header.image_size.saturating_sub(offset);
-        let n = usize::try_from(left).map_or(HASH_CHUNK, |l| l.min(HASH_CHUNK));
-        let buf = chunk.get_mut(..n).ok_or(Reason::FlashRead)?;
-        flash
-            .read(header.header_size.saturating_add(offset), buf)
-            .map_err(|FlashError| Reason::FlashRead)?;
-        hasher.update(buf);
-        offset = offset.saturating_add(u32::try_from(n).map_err(|_| Reason::FlashRead)?);
-    }
-    if !hex_eq(expected, &hasher.finish()) {
+    if !hex_eq(expected, &hash_image(flash, &header, hasher)?) {
         return Err(Reason::ImageHashMismatch);
     }
     if firmware.security_counter < device.installed_counter {

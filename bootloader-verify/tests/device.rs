@@ -18,7 +18,7 @@ use fwsign_bootloader_verify::boot_select::{self, SlotFacts, SlotState};
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{
     AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, Reason, SoftwareSha256, StoreError,
-    verify_slot,
+    Workspace, verify_slot,
 };
 use fwsign_manifest_schema::metadata::{Signed, Targets};
 use fwsign_sign::document::sign;
@@ -71,6 +71,7 @@ fn check(root: &[u8], slot: &[u8], device: &Device<'_>) -> Result<(u64, String),
         SLOT,
         device,
         &mut metadata,
+        &mut Workspace::new(),
         &mut SoftwareSha256::default(),
         &mut |r: &[u8]| -> Result<(), StoreError> {
             stored = Some(r.to_vec());
@@ -283,6 +284,7 @@ fn metadata_larger_than_the_buffer_is_a_named_refusal() {
         SLOT,
         &device(&[], 0),
         &mut metadata,
+        &mut Workspace::new(),
         &mut SoftwareSha256::default(),
         &mut |_: &[u8]| Ok(()),
         KEY_TYPES,

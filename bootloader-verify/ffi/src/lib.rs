@@ -59,7 +59,7 @@ use core::ffi::{CStr, c_char, c_void};
 use fwsign_bootloader_verify::boot_select::{self, SlotFacts, SlotState};
 use fwsign_bootloader_verify::{
     AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, MAX_CHAIN, Reason, Sha256Engine,
-    SoftwareSha256, StoreError, Verified, verify_slot,
+    SoftwareSha256, StoreError, Verified, Workspace, verify_slot,
 };
 use fwsign_manifest_schema::expiry::UnixTime;
 
@@ -779,8 +779,18 @@ unsafe fn verify_inner(
         Some(h) => h,
         None => &mut software,
     };
+    // On the caller's stack: the C ABI keeps its one-buffer contract.
+    let mut workspace = Workspace::new();
     let result = verify_slot(
-        root, &mut flash, slot_size, &device, metadata, hasher, &mut store, KEY_TYPES,
+        root,
+        &mut flash,
+        slot_size,
+        &device,
+        metadata,
+        &mut workspace,
+        hasher,
+        &mut store,
+        KEY_TYPES,
     );
     if hardware.as_ref().is_some_and(|h| h.failed) {
         return Err(FWSIGN_ERR_HASH_ENGINE);

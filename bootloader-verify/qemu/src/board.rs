@@ -86,26 +86,31 @@ pub fn known_instruction_loop(iterations: u32) {
 unsafe extern "C" {
     /// The lowest address the stack may grow to (cortex-m-rt's `link.x`).
     static _stack_end: u32;
-    /// The initial stack pointer (cortex-m-rt's `link.x`).
-    static _stack_start: u32;
 }
 
 const PAINT: u32 = 0xA5A5_A5A5;
-/// Room left unpainted below the caller's frame.
-const PAINT_MARGIN: usize = 256;
+/// Room left unpainted below the caller's stack pointer: an exception taken
+/// while painting pushes its frame there.
+const PAINT_MARGIN: usize = 128;
 
-fn stack_bounds() -> (usize, usize) {
-    (
-        core::ptr::addr_of!(_stack_end) as usize,
-        core::ptr::addr_of!(_stack_start) as usize,
-    )
+/// The lowest address the stack may grow to.
+fn stack_bottom() -> usize {
+    core::ptr::addr_of!(_stack_end) as usize
 }
 
-/// Paints the unused stack with a pattern, for [`stack_used`].
-pub fn paint_stack() {
-    let (bottom, _) = stack_bounds();
+/// A stack painted below its caller's frame, for [`PaintedStack::used`].
+pub struct PaintedStack {
+    caller_sp: usize,
+}
+
+/// Paints the unused stack below the caller's frame with a pattern. Inlined,
+/// so the stack pointer it reads is the caller's: [`PaintedStack::used`]
+/// then measures exactly what the caller's later calls take, not the
+/// caller's own locals (which are a test harness's, not the verifier's).
+#[inline(always)]
+pub fn paint_stack() -> PaintedStack {
     let sp = cortex_m::register::msp::read() as usize;
-    let mut p = bottom;
+    let mut p = stack_bottom();
     while p.saturating_add(4) <= sp.saturating_sub(PAINT_MARGIN) {
         // SAFETY: [bottom, sp - margin) is RAM below the live stack that
         // nothing uses yet (the stack grows down to it; .bss ends below it);
@@ -113,15 +118,19 @@ pub fn paint_stack() {
         unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
         p = p.saturating_add(4);
     }
+    PaintedStack { caller_sp: sp }
 }
 
-/// The stack's high-water mark in bytes since [`paint_stack`].
-pub fn stack_used() -> usize {
-    let (bottom, top) = stack_bounds();
-    let mut p = bottom;
-    // SAFETY: reads word-aligned RAM within the stack region.
-    while p < top && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
-        p = p.saturating_add(4);
+impl PaintedStack {
+    /// The deepest the stack went below the painting caller's frame since
+    /// [`paint_stack`], in bytes.
+    pub fn used(&self) -> usize {
+        let mut p = stack_bottom();
+        // SAFETY: reads word-aligned RAM within the stack region.
+        while p < self.caller_sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT
+        {
+            p = p.saturating_add(4);
+        }
+        self.caller_sp.saturating_sub(p)
     }
-    top.saturating_sub(p)
 }

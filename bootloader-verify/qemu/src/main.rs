@@ -42,7 +42,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m_rt::entry;
 use fwsign_bootloader_verify::{
     AcceptedVersion, Device, Flash, FlashError, Sha256Engine, SoftwareSha256, StoreError,
-    verify_slot,
+    Workspace, verify_slot,
 };
 use fwsign_bootloader_verify_qemu::case::Reader;
 use fwsign_bootloader_verify_qemu::console::Line;
@@ -219,6 +219,42 @@ impl Sha256Engine for TimedSha256 {
     }
 }
 
+/// One verification, timed, behind a call boundary so the stack measured
+/// below `main`'s frame is the verifier's whole stack.
+#[inline(never)]
+fn verify<'m>(
+    case: &Case<'_>,
+    slot: &'static [u8],
+    device: &Device<'_>,
+    metadata: &'m mut [u8],
+    workspace: &mut Workspace,
+    sha: &mut TimedSha256,
+) -> (u64, Result<fwsign_bootloader_verify::Verified<'m>, fwsign_bootloader_verify::Reason>) {
+    // A real bootloader writes the root to the two-copy root store here
+    // (docs/device-format.md); the test reports it.
+    let mut store_root = |root: &[u8]| -> Result<(), StoreError> {
+        Line::new()
+            .str("STORE-ROOT ")
+            .u64(root.len() as u64)
+            .str(" bytes")
+            .print();
+        Ok(())
+    };
+    ticks::time(|| {
+        verify_slot(
+            case.root,
+            &mut PsramFlash(slot),
+            case.slot_size,
+            device,
+            metadata,
+            workspace,
+            sha,
+            &mut store_root,
+            KEY_TYPES,
+        )
+    })
+}
+
 fn bad_case(why: &str) -> ! {
     Line::new().str("BADCASE ").str(why).print();
     board::exit(exit_code::BAD_CASE)
@@ -249,35 +285,20 @@ fn main() -> ! {
     let Some(metadata) = cortex_m::singleton!(: [u8; METADATA_LEN] = [0; METADATA_LEN]) else {
         bad_case("metadata buffer taken")
     };
+    // Statics, as a bootloader keeps them: off the stack.
+    let Some(workspace) = cortex_m::singleton!(: Workspace = Workspace::new()) else {
+        bad_case("workspace taken")
+    };
     let calibration = ticks::calibrate();
     let mut sha = TimedSha256::default();
-    board::paint_stack();
-    // A real bootloader writes the root to the two-copy root store here
-    // (docs/device-format.md); the test reports it.
-    let mut store_root = |root: &[u8]| -> Result<(), StoreError> {
-        Line::new()
-            .str("STORE-ROOT ")
-            .u64(root.len() as u64)
-            .str(" bytes")
-            .print();
-        Ok(())
-    };
-    let (verify_ticks, result) = ticks::time(|| {
-        verify_slot(
-            case.root,
-            &mut PsramFlash(slot),
-            case.slot_size,
-            &device,
-            metadata,
-            &mut sha,
-            &mut store_root,
-            KEY_TYPES,
-        )
-    });
-    // The verifier's own stack, without the metadata buffer (a static).
+    let painted = board::paint_stack();
+    let (verify_ticks, result) = verify(&case, slot, &device, metadata, workspace, &mut sha);
+    let stack = painted.used();
+    // The verifier's own stack: everything below this frame (the metadata
+    // buffer is a static).
     Line::new()
         .str("STACK ")
-        .u64(board::stack_used() as u64)
+        .u64(stack as u64)
         .str(" bytes")
         .print();
     let mut line = Line::new();

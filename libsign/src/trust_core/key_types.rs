@@ -119,21 +119,51 @@ impl KeyType for EcdsaP256 {
         message: &[u8],
         sig: JsonStr<'_>,
     ) -> Result<KeyIdentity, Rejected> {
-        use p256::elliptic_curve::sec1::ToSec1Point;
-        use signature::Verifier;
+        let (public, signature) = Self::decode(keyval, sig)?;
+        Self::check(&public, message, &signature)?;
+        Ok(Self::identity(&public))
+    }
+}
+
+#[cfg(feature = "p256")]
+impl EcdsaP256 {
+    /// The key and the signature, decoded out of line: on a device the text
+    /// buffers this needs are off the stack again before the curve
+    /// arithmetic takes its deepest frames.
+    #[inline(never)]
+    fn decode(
+        keyval: Json<'_>,
+        sig: JsonStr<'_>,
+    ) -> Result<(p256::PublicKey, p256::ecdsa::Signature), Rejected> {
         let public = Self::public_key(keyval)?;
         let mut buf = [0u8; 80];
         let der = hex_into(sig, &mut buf)?;
         let raw = super::p256_encoding::ecdsa_signature(der).ok_or(Rejected::BadSignature)?;
         let signature =
             p256::ecdsa::Signature::from_slice(&raw).map_err(|_| Rejected::BadSignature)?;
-        let key = p256::ecdsa::VerifyingKey::from(&public);
-        key.verify(message, &signature)
-            .map_err(|_| Rejected::BadSignature)?;
-        Ok(KeyIdentity::of(
-            b"ecdsa-p256",
-            public.to_sec1_point(false).as_bytes(),
-        ))
+        Ok((public, signature))
+    }
+
+    /// The signature check itself, out of line so the curve arithmetic's
+    /// frame is not merged with (and enlarged by) the decoding around it.
+    #[inline(never)]
+    fn check(
+        public: &p256::PublicKey,
+        message: &[u8],
+        signature: &p256::ecdsa::Signature,
+    ) -> Result<(), Rejected> {
+        use signature::Verifier;
+        p256::ecdsa::VerifyingKey::from(public)
+            .verify(message, signature)
+            .map_err(|_| Rejected::BadSignature)
+    }
+
+    /// The key's identity (over its uncompressed point, however it was
+    /// spelled), out of line for the same reason as [`Self::decode`].
+    #[inline(never)]
+    fn identity(public: &p256::PublicKey) -> KeyIdentity {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        KeyIdentity::of(b"ecdsa-p256", public.to_sec1_point(false).as_bytes())
     }
 }
 
