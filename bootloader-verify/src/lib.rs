@@ -59,7 +59,7 @@ pub use verifier::{
 
 /// Why a slot was refused. The numeric values are the C ABI's reason codes
 /// and never change meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 #[non_exhaustive]
 pub enum Reason {
@@ -117,6 +117,13 @@ pub enum Reason {
     ChainTooLong = 25,
     /// The slot does not name its target.
     NoTargetName = 26,
+}
+
+/// Prints [`Reason::name`], so the two never disagree.
+impl core::fmt::Debug for Reason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Reason {

@@ -7,7 +7,6 @@
 //! legitimately list keys this build cannot check.
 
 use fwsign_manifest_schema::reader::{Json, JsonStr};
-use sha2::{Digest, Sha256};
 
 /// The identity of a key's material, independent of its key ID and of how
 /// its public key is spelled (PEM or hex, `ecdsa` or
@@ -19,11 +18,7 @@ pub struct KeyIdentity(pub [u8; 32]);
 impl KeyIdentity {
     /// The identity of `public` (normalised public key bytes) under `tag`.
     pub fn of(tag: &[u8], public: &[u8]) -> Self {
-        let mut h = Sha256::new();
-        h.update(tag);
-        h.update([0u8]);
-        h.update(public);
-        Self(h.finalize().into())
+        Self(super::sha256_of(&[tag, &[0], public]))
     }
 }
 

@@ -10,7 +10,6 @@
 //! with one of the prefixes.
 
 use fwsign_manifest_schema::reader::{Json, JsonStr};
-use sha2::{Digest, Sha256};
 
 /// Whether `path` matches `pattern` (python-tuf 7's
 /// `_is_target_in_pathpattern`).
@@ -26,7 +25,7 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
 
 /// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
 pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
-    let digest = Sha256::digest(path.as_bytes());
+    let digest = super::sha256_of(&[path.as_bytes()]);
     let mut hex = [0u8; 64];
     let Ok(hex) = base16ct::lower::encode_str(&digest, &mut hex) else {
         return false;
@@ -81,7 +80,9 @@ pub fn delegation_covers_names<S: AsRef<str>>(
     false
 }
 
-/// `fnmatch.fnmatchcase` on one path part, by characters.
+/// `fnmatch.fnmatchcase` on one path part, by characters. Out of line:
+/// inlined into each caller it costs a bootloader a few hundred bytes more.
+#[inline(never)]
 fn fnmatch(pattern: &str, text: &str) -> bool {
     // Iterative wildcard matching with single-star backtracking: linear in
     // practice and bounded by len(pattern) * len(text), with no recursion.
@@ -204,6 +205,7 @@ fn set_contains(body: &str, c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn python_tuf_path_rules() {
