@@ -127,8 +127,7 @@ impl PaintedStack {
     pub fn used(&self) -> usize {
         let mut p = stack_bottom();
         // SAFETY: reads word-aligned RAM within the stack region.
-        while p < self.caller_sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT
-        {
+        while p < self.caller_sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
             p = p.saturating_add(4);
         }
         self.caller_sp.saturating_sub(p)

@@ -41,7 +41,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A `u32` length.
-    pub fn len(&mut self) -> Result<usize, &'static str> {
+    pub fn length(&mut self) -> Result<usize, &'static str> {
         usize::try_from(self.u32()?).map_err(|_| "length")
     }
 

@@ -42,7 +42,10 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut line = console::Line::new();
     line.str("PANIC");
     if let Some(at) = info.location() {
-        line.str(" ").str(at.file()).str(":").u64(u64::from(at.line()));
+        line.str(" ")
+            .str(at.file())
+            .str(":")
+            .u64(u64::from(at.line()));
     }
     line.print();
     board::exit(exit_code::PANIC)

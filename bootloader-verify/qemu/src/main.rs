@@ -82,12 +82,12 @@ impl<'a> Case<'a> {
         if usize::try_from(slot_size).map_or(true, |s| s > SLOT_MAX) {
             return Err("slot size larger than the slot region");
         }
-        let root_len = r.len()?;
+        let root_len = r.length()?;
         let installed_counter = r.u64()?;
         let time = r.i64()?;
         let has_time = r.u32()? != 0;
-        let hardware_id_len = r.len()?;
-        let accepted_len = r.len()?;
+        let hardware_id_len = r.length()?;
+        let accepted_len = r.length()?;
         r.u32()?;
         if accepted_len > MAX_ACCEPTED {
             return Err("too many accepted role versions");
@@ -99,7 +99,7 @@ impl<'a> Case<'a> {
             version: 0,
         }; MAX_ACCEPTED];
         for slot in accepted.iter_mut().take(accepted_len) {
-            let role_len = r.len()?;
+            let role_len = r.length()?;
             r.u32()?;
             let version = r.u64()?;
             let role =
@@ -229,7 +229,10 @@ fn verify<'m>(
     metadata: &'m mut [u8],
     workspace: &mut Workspace,
     sha: &mut TimedSha256,
-) -> (u64, Result<fwsign_bootloader_verify::Verified<'m>, fwsign_bootloader_verify::Reason>) {
+) -> (
+    u64,
+    Result<fwsign_bootloader_verify::Verified<'m>, fwsign_bootloader_verify::Reason>,
+) {
     // A real bootloader writes the root to the two-copy root store here
     // (docs/device-format.md); the test reports it.
     let mut store_root = |root: &[u8]| -> Result<(), StoreError> {

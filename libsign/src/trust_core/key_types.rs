@@ -86,7 +86,8 @@ impl EcdsaP256 {
             .ok_or(Rejected::BadKey)?;
         if public.starts_with("-----BEGIN") {
             let mut der = [0u8; 96];
-            let der = super::p256_encoding::pem_public_key(public, &mut der).ok_or(Rejected::BadKey)?;
+            let der =
+                super::p256_encoding::pem_public_key(public, &mut der).ok_or(Rejected::BadKey)?;
             let point = super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?;
             p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
         } else {

@@ -122,7 +122,7 @@ fn right_align(value: &[u8], out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use p256::pkcs8::DecodePublicKey;
@@ -239,7 +239,7 @@ mod tests {
                 der.push(v.len() as u8);
                 der.extend_from_slice(v);
             }
-            der[1] = (der.len() - 2) as u8;
+            der[1] = der.len().saturating_sub(2) as u8;
             prop_assert_eq!(
                 ours_signature(&der),
                 p256::ecdsa::Signature::from_der(&der).ok()

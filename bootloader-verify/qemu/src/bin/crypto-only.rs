@@ -61,11 +61,11 @@ impl<'a> Case<'a> {
         if r.u32()? != 1 {
             return Err("unknown case format");
         }
-        let image_len = r.len()?;
+        let image_len = r.length()?;
         if image_len > SLOT_MAX {
             return Err("image larger than the slot region");
         }
-        let message_len = r.len()?;
+        let message_len = r.length()?;
         let digest = r.array()?;
         let p256_key = r.padded(65)?;
         let p256_sig = r.array()?;
