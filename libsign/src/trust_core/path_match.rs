@@ -88,77 +88,53 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
     // practice and bounded by len(pattern) * len(text), with no recursion.
     let mut p = pattern;
     let mut t = text;
+    // After the last `*`: the pattern, and the text it has not swallowed.
     let mut star: Option<(&str, &str)> = None;
     loop {
-        match next_token(p) {
-            Some((Token::Star, rest)) => {
-                star = Some((rest, t));
-                p = rest;
-                continue;
-            }
-            Some((token, rest)) => {
-                if let Some(c) = t.chars().next()
-                    && token.matches(c)
-                {
+        if let Some(rest) = p.strip_prefix('*') {
+            star = Some((rest, t));
+            p = rest;
+            continue;
+        }
+        let mut chars = t.chars();
+        match chars.next() {
+            Some(c) => {
+                if let Some(rest) = match_one(p, c) {
                     p = rest;
-                    t = t.get(c.len_utf8()..).unwrap_or("");
+                    t = chars.as_str();
                     continue;
                 }
             }
-            None if t.is_empty() => return true,
+            None if p.is_empty() => return true,
             None => {}
         }
         // Mismatch: let the last star swallow one more character.
-        match star {
-            Some((after_star, star_text)) => {
-                let Some(c) = star_text.chars().next() else {
-                    return false;
-                };
-                let advanced = star_text.get(c.len_utf8()..).unwrap_or("");
-                star = Some((after_star, advanced));
-                p = after_star;
-                t = advanced;
-            }
-            None => return false,
+        let Some((after_star, swallowed)) = star else {
+            return false;
+        };
+        let mut rest = swallowed.chars();
+        if rest.next().is_none() {
+            return false;
         }
+        star = Some((after_star, rest.as_str()));
+        p = after_star;
+        t = rest.as_str();
     }
 }
 
-enum Token<'p> {
-    Star,
-    Any,
-    Literal(char),
-    /// The set's contents between `[` (and `!`) and `]`, and whether it is
-    /// negated.
-    Set(&'p str, bool),
-}
-
-impl Token<'_> {
-    fn matches(&self, c: char) -> bool {
-        match self {
-            Token::Star => true,
-            Token::Any => true,
-            Token::Literal(l) => *l == c,
-            Token::Set(body, negated) => set_contains(body, c) != *negated,
-        }
-    }
-}
-
-fn next_token(p: &str) -> Option<(Token<'_>, &str)> {
-    let c = p.chars().next()?;
-    let after = p.get(c.len_utf8()..).unwrap_or("");
-    match c {
-        '*' => {
-            // Consecutive stars are one star.
-            Some((Token::Star, after.trim_start_matches('*')))
-        }
-        '?' => Some((Token::Any, after)),
+/// The pattern after its first token (not `*`), if that token matches `c`.
+fn match_one(p: &str, c: char) -> Option<&str> {
+    let mut chars = p.chars();
+    let token = chars.next()?;
+    let after = chars.as_str();
+    match token {
+        '?' => Some(after),
         '[' => match parse_set(after) {
-            Some((body, negated, rest)) => Some((Token::Set(body, negated), rest)),
+            Some((body, negated, rest)) => (set_contains(body, c) != negated).then_some(rest),
             // fnmatch treats an unclosed '[' as a literal.
-            None => Some((Token::Literal('['), after)),
+            None => (c == '[').then_some(after),
         },
-        other => Some((Token::Literal(other), after)),
+        literal => (literal == c).then_some(after),
     }
 }
 

@@ -11,39 +11,39 @@ pub struct UnixTime(pub i64);
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (years 1970 to 9999). Returns `None` for any
 /// other spelling or an impossible date.
 pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
-    if text.len() != 20 {
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+        b'Z',
+    ] = *text
+    else {
         return None;
-    }
-    let sep = |i: usize, c: u8| text.get(i) == Some(&c);
-    let separators = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'Z'),
-    ];
-    if !separators.iter().all(|&(i, c)| sep(i, c)) {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let mut v: i64 = 0;
-        for &b in text.get(from..to)? {
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            v = v
-                .checked_mul(10)?
-                .checked_add(i64::from(b.wrapping_sub(b'0')))?;
-        }
-        Some(v)
     };
-    let year = num(0, 4)?;
-    let month = num(5, 7)?;
-    let day = num(8, 10)?;
-    let hour = num(11, 13)?;
-    let minute = num(14, 16)?;
-    let second = num(17, 19)?;
+    // 32-bit arithmetic throughout (every field fits): on a Cortex-M each
+    // 64-bit division is a library call, and this runs in the bootloader.
+    let year = decimal(&[y0, y1, y2, y3])?;
+    let month = decimal(&[m0, m1])?;
+    let day = decimal(&[d0, d1])?;
+    let hour = decimal(&[h0, h1])?;
+    let minute = decimal(&[i0, i1])?;
+    let second = decimal(&[s0, s1])?;
     if year < 1970
         || !(1..=12).contains(&month)
         || day < 1
@@ -55,19 +55,33 @@ pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
         return None;
     }
     let days = days_from_civil(year, month, day)?;
-    let secs = days
-        .checked_mul(86_400)?
-        .checked_add(hour.checked_mul(3600)?)?
+    let secs_of_day = hour
+        .checked_mul(3600)?
         .checked_add(minute.checked_mul(60)?)?
         .checked_add(second)?;
+    let secs = i64::from(days)
+        .checked_mul(86_400)?
+        .checked_add(i64::from(secs_of_day))?;
     Some(UnixTime(secs))
 }
 
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+/// The value of ASCII decimal digits (at most four here, so no overflow).
+fn decimal(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |v, &b| {
+        b.is_ascii_digit()
+            .then(|| {
+                v.checked_mul(10)?
+                    .checked_add(u32::from(b.wrapping_sub(b'0')))
+            })
+            .flatten()
+    })
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+fn is_leap(year: u32) -> bool {
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -77,15 +91,15 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`), for the
-/// already range-checked years 1970..=9999.
-fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+/// already range-checked years 1970..=9999, months and days.
+fn days_from_civil(year: u32, month: u32, day: u32) -> Option<u32> {
     let y = if month <= 2 {
         year.checked_sub(1)?
     } else {
         year
     };
-    let era = y.checked_div(400)?;
-    let yoe = y.checked_sub(era.checked_mul(400)?)?;
+    let era = y / 400;
+    let yoe = y % 400;
     let mp = if month > 2 {
         month.checked_sub(3)?
     } else {
@@ -99,8 +113,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
         .checked_sub(1)?;
     let doe = yoe
         .checked_mul(365)?
-        .checked_add(yoe.checked_div(4)?)?
-        .checked_sub(yoe.checked_div(100)?)?
+        .checked_add(yoe / 4)?
+        .checked_sub(yoe / 100)?
         .checked_add(doy)?;
     era.checked_mul(146_097)?
         .checked_add(doe)?
@@ -180,6 +194,24 @@ mod tests {
             b"2024-1-01T00:00:00Z",
         ] {
             assert_eq!(parse_expires(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_writer_across_the_whole_range() {
+        // The parser (32-bit, device) and the writer (64-bit, host) are
+        // independent conversions; a stride that is not a whole number of
+        // days walks every time of day and every month and leap rule.
+        let last = parse_expires(b"9999-12-31T23:59:59Z").unwrap().0;
+        let mut secs = 0;
+        while secs <= last {
+            let text = UnixTime(secs).to_expires().unwrap();
+            assert_eq!(
+                parse_expires(text.as_bytes()),
+                Some(UnixTime(secs)),
+                "{text}"
+            );
+            secs += 13 * 86_400 + 3_607;
         }
     }
 

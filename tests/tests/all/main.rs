@@ -24,6 +24,7 @@ mod ocpp_requests;
 mod ocpp_sign;
 mod ocpp_support;
 mod ocpp_verify;
+mod path_rules;
 mod peers;
 mod properties;
 mod python_tuf_repo;
