@@ -96,12 +96,11 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
             p = rest;
             continue;
         }
-        let mut chars = t.chars();
-        match chars.next() {
-            Some(c) => {
+        match split_char(t) {
+            Some((c, t_rest)) => {
                 if let Some(rest) = match_one(p, c) {
                     p = rest;
-                    t = chars.as_str();
+                    t = t_rest;
                     continue;
                 }
             }
@@ -112,21 +111,27 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
         let Some((after_star, swallowed)) = star else {
             return false;
         };
-        let mut rest = swallowed.chars();
-        if rest.next().is_none() {
+        let Some((_, rest)) = split_char(swallowed) else {
             return false;
-        }
-        star = Some((after_star, rest.as_str()));
+        };
+        star = Some((after_star, rest));
         p = after_star;
-        t = rest.as_str();
+        t = rest;
     }
+}
+
+/// The first character of `s` and the rest. One out-of-line UTF-8 decoder
+/// for the whole matcher, rather than one inlined at every step.
+#[inline(never)]
+fn split_char(s: &str) -> Option<(char, &str)> {
+    let mut chars = s.chars();
+    let c = chars.next()?;
+    Some((c, chars.as_str()))
 }
 
 /// The pattern after its first token (not `*`), if that token matches `c`.
 fn match_one(p: &str, c: char) -> Option<&str> {
-    let mut chars = p.chars();
-    let token = chars.next()?;
-    let after = chars.as_str();
+    let (token, after) = split_char(p)?;
     match token {
         '?' => Some(after),
         '[' => match parse_set(after) {
@@ -146,10 +151,7 @@ fn parse_set(s: &str) -> Option<(&str, bool, &str)> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let first_len = match body_start.chars().next() {
-        Some(']') => 1,
-        _ => 0,
-    };
+    let first_len = usize::from(body_start.starts_with(']'));
     let search = body_start.get(first_len..)?;
     let close = search.find(']')?;
     let body_len = first_len.checked_add(close)?;
@@ -159,21 +161,20 @@ fn parse_set(s: &str) -> Option<(&str, bool, &str)> {
 }
 
 fn set_contains(body: &str, c: char) -> bool {
-    let mut chars = body.chars().peekable();
-    while let Some(first) = chars.next() {
-        let mut lookahead = chars.clone();
-        if lookahead.next() == Some('-')
-            && let Some(last) = lookahead.next()
-        {
-            chars = lookahead;
+    let mut rest = body;
+    while let Some((first, after)) = split_char(rest) {
+        // `first-last` is a range, unless the `-` ends the set.
+        if let Some((last, after_range)) = after.strip_prefix('-').and_then(split_char) {
             if first <= c && c <= last {
                 return true;
             }
+            rest = after_range;
             continue;
         }
         if first == c {
             return true;
         }
+        rest = after;
     }
     false
 }
