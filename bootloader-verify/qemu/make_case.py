@@ -3,9 +3,10 @@
 
   make_case.py verify ROOT SLOT_SIZE OUT HARDWARE_ID COUNTER [ROLE=VERSION...]
       The bootloader's case (src/main.rs): device facts and the trusted root.
-  make_case.py crypto IMAGE OUT
+  make_case.py crypto IMAGE OUT [COUNT]
       The crypto-only baseline's case (src/bin/crypto-only.rs): a fresh P-256
-      and Ed25519 key, each signing a 1 KiB message, and the image's SHA-256.
+      and Ed25519 key, each signing COUNT (default 8) different 1 KiB
+      messages, and the image's SHA-256.
       Needs the `cryptography` package (the project's venv has it).
 
 Used by scripts/test-device and bench/device.
@@ -34,26 +35,29 @@ def verify_case(root_path, slot_size, out, hwid, counter, *accepted):
     open(out, "wb").write(case)
 
 
-def crypto_case(image_path, out):
+def crypto_case(image_path, out, count="8"):
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
     image = open(image_path, "rb").read()
-    # About the size of the metadata a verification signs over.
-    message = bytes((i * 31 + 7) % 256 for i in range(1024))
+    count = int(count)
     p256 = ec.generate_private_key(ec.SECP256R1())
-    r, s = decode_dss_signature(p256.sign(message, ec.ECDSA(hashes.SHA256())))
     p256_pub = p256.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     ed = ed25519.Ed25519PrivateKey.generate()
     ed_pub = ed.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    case = b"FWCR" + struct.pack("<III", 1, len(image), len(message))
+    # About the size of the metadata a verification signs over.
+    message_len = 1024
+    case = b"FWCR" + struct.pack("<IIII", 2, len(image), message_len, count)
     case += hashlib.sha256(image).digest()
-    case += pad(p256_pub) + r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    case += ed_pub + ed.sign(message)
-    case += message
+    case += pad(p256_pub) + ed_pub
+    for k in range(count):
+        message = bytes((i * 31 + 7 * k + 7) % 256 for i in range(message_len))
+        r, s = decode_dss_signature(p256.sign(message, ec.ECDSA(hashes.SHA256())))
+        case += r.to_bytes(32, "big") + s.to_bytes(32, "big") + ed.sign(message)
+        case += pad(message)
     open(out, "wb").write(case)
 
 
@@ -61,7 +65,7 @@ def main():
     kind, *args = sys.argv[1:] or [""]
     if kind == "verify" and len(args) >= 5:
         verify_case(*args)
-    elif kind == "crypto" and len(args) == 2:
+    elif kind == "crypto" and len(args) in (2, 3):
         crypto_case(*args)
     else:
         sys.exit(__doc__)

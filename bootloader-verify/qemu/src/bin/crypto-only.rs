@@ -1,22 +1,24 @@
 //! The baseline the verifier is measured against (`bench/device`): the same
 //! runtime, board glue and console as the bootloader, calling only the
 //! crypto the verifier's profile links, directly on the plain crates:
-//! SHA-256 over an image, and one signature per algorithm over a message,
-//! with keys and signatures in their raw forms (no PEM, hex or DER).
+//! SHA-256 over an image, and signatures per algorithm over messages, with
+//! keys and signatures in their raw forms (no PEM, hex or DER). Several
+//! signatures are checked, because one ECDSA verification's cost varies
+//! with its scalars; the per-signature figure is their mean.
 //!
 //! The case at `CASE_ADDR`, little-endian:
 //!
 //! ```text
 //!   0  "FWCR"            magic
-//!   4  u32  1            format
+//!   4  u32  2            format
 //!   8  u32  image_len    bytes of the image at SLOT_ADDR
-//!  12  u32  message_len  bytes of the signed message
-//!  16  [32]  the image's SHA-256
-//!  48  [65]  P-256 public key (SEC1, uncompressed), 3 zero bytes
-//! 116  [64]  P-256 signature over the message (r || s)
-//! 180  [32]  Ed25519 public key
-//! 212  [64]  Ed25519 signature over the message
-//! 276  the message
+//!  12  u32  message_len  bytes of each signed message
+//!  16  u32  count        signatures per algorithm (at most 16)
+//!  20  [32]  the image's SHA-256
+//!  52  [65]  P-256 public key (SEC1, uncompressed), 3 zero bytes
+//! 120  [32]  Ed25519 public key
+//! 152  count times: [64] P-256 signature (r || s), [64] Ed25519
+//!      signature, the message they sign (message_len bytes, padded to 4)
 //! ```
 //!
 //! Output: `STACK`, `TICKS` as the bootloader prints them, then `OK` and
@@ -37,19 +39,30 @@ use sha2::{Digest, Sha256};
 #[cfg(not(any(feature = "p256", feature = "ed25519")))]
 compile_error!("the baseline needs the profile's algorithms: enable `p256` and/or `ed25519`");
 
+/// Most signatures per algorithm a case carries.
+const MAX_SIGNED: usize = 16;
+
+/// One message with its signature under each algorithm.
+#[derive(Clone, Copy, Default)]
+struct Signed<'a> {
+    #[cfg_attr(not(feature = "p256"), allow(dead_code))]
+    p256_sig: &'a [u8],
+    #[cfg_attr(not(feature = "ed25519"), allow(dead_code))]
+    ed25519_sig: &'a [u8],
+    #[cfg_attr(not(any(feature = "p256", feature = "ed25519")), allow(dead_code))]
+    message: &'a [u8],
+}
+
 /// One baseline case.
 struct Case<'a> {
     image: &'a [u8],
     digest: [u8; 32],
     #[cfg_attr(not(feature = "p256"), allow(dead_code))]
     p256_key: &'a [u8],
-    #[cfg_attr(not(feature = "p256"), allow(dead_code))]
-    p256_sig: [u8; 64],
     #[cfg_attr(not(feature = "ed25519"), allow(dead_code))]
     ed25519_key: [u8; 32],
-    #[cfg_attr(not(feature = "ed25519"), allow(dead_code))]
-    ed25519_sig: [u8; 64],
-    message: &'a [u8],
+    signed: [Signed<'a>; MAX_SIGNED],
+    count: usize,
 }
 
 impl<'a> Case<'a> {
@@ -58,7 +71,7 @@ impl<'a> Case<'a> {
         if r.take(4)? != b"FWCR" {
             return Err("no baseline case magic (is the case loaded at 0x21000000?)");
         }
-        if r.u32()? != 1 {
+        if r.u32()? != 2 {
             return Err("unknown case format");
         }
         let image_len = r.length()?;
@@ -66,27 +79,37 @@ impl<'a> Case<'a> {
             return Err("image larger than the slot region");
         }
         let message_len = r.length()?;
+        let count = r.length()?;
+        if count == 0 || count > MAX_SIGNED {
+            return Err("signature count out of range");
+        }
         let digest = r.array()?;
         let p256_key = r.padded(65)?;
-        let p256_sig = r.array()?;
         let ed25519_key = r.array()?;
-        let ed25519_sig = r.array()?;
-        let message = r.take(message_len)?;
+        let mut signed = [Signed::default(); MAX_SIGNED];
+        for s in signed.iter_mut().take(count) {
+            s.p256_sig = r.take(64)?;
+            s.ed25519_sig = r.take(64)?;
+            s.message = r.padded(message_len)?;
+        }
         Ok(Self {
             image: board::psram(SLOT_ADDR, image_len),
             digest,
             p256_key,
-            p256_sig,
             ed25519_key,
-            ed25519_sig,
-            message,
+            signed,
+            count,
         })
+    }
+
+    fn signed(&self) -> &[Signed<'a>] {
+        self.signed.get(..self.count).unwrap_or(&[])
     }
 }
 
 /// Checks one P-256 signature as a plain `p256` user would.
 #[cfg(feature = "p256")]
-fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8; 64]) -> bool {
+fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8]) -> bool {
     use p256::ecdsa::signature::Verifier;
     let Ok(key) = p256::ecdsa::VerifyingKey::from_sec1_bytes(key) else {
         return false;
@@ -99,15 +122,17 @@ fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8; 64]) -> bool {
 
 /// Checks one Ed25519 signature as the verifier does (strictly).
 #[cfg(feature = "ed25519")]
-fn ed25519_verifies(key: &[u8; 32], message: &[u8], sig: &[u8; 64]) -> bool {
+fn ed25519_verifies(key: &[u8; 32], message: &[u8], sig: &[u8]) -> bool {
     let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(key) else {
         return false;
     };
-    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(sig))
-        .is_ok()
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+        return false;
+    };
+    key.verify_strict(message, &sig).is_ok()
 }
 
-/// What [`run`] measured: ticks, and each check's outcome.
+/// What [`run`] measured: ticks, and whether every check passed.
 struct Timings {
     sha_ticks: u64,
     digest: [u8; 32],
@@ -115,6 +140,15 @@ struct Timings {
     p256: (u64, bool),
     #[cfg(feature = "ed25519")]
     ed25519: (u64, bool),
+}
+
+/// Ticks for `check` over every signed message, and whether all passed.
+#[cfg_attr(not(any(feature = "p256", feature = "ed25519")), allow(dead_code))]
+fn time_all(signed: &[Signed<'_>], check: impl Fn(&Signed<'_>) -> bool) -> (u64, bool) {
+    signed.iter().fold((0, true), |(total, ok), s| {
+        let (t, good) = ticks::time(|| check(s));
+        (total.saturating_add(t), ok && good)
+    })
 }
 
 /// The crypto work, timed, behind a call boundary so the stack measured
@@ -133,10 +167,12 @@ fn run(case: &Case<'_>) -> Timings {
         sha_ticks,
         digest,
         #[cfg(feature = "p256")]
-        p256: ticks::time(|| p256_verifies(case.p256_key, case.message, &case.p256_sig)),
+        p256: time_all(case.signed(), |s| {
+            p256_verifies(case.p256_key, s.message, s.p256_sig)
+        }),
         #[cfg(feature = "ed25519")]
-        ed25519: ticks::time(|| {
-            ed25519_verifies(&case.ed25519_key, case.message, &case.ed25519_sig)
+        ed25519: time_all(case.signed(), |s| {
+            ed25519_verifies(&case.ed25519_key, s.message, s.ed25519_sig)
         }),
     }
 }
@@ -169,6 +205,7 @@ fn main() -> ! {
         .u64(stack as u64)
         .str(" bytes")
         .print();
+    let count = case.count as u64;
     let mut line = Line::new();
     line.str("TICKS calibration=")
         .u64(calibration)
@@ -179,11 +216,15 @@ fn main() -> ! {
         .str(" sha256_bytes=")
         .u64(case.image.len() as u64);
     #[cfg(feature = "p256")]
-    line.str(" p256=").u64(timings.p256.0).str(" p256_calls=1");
+    line.str(" p256=")
+        .u64(timings.p256.0)
+        .str(" p256_calls=")
+        .u64(count);
     #[cfg(feature = "ed25519")]
     line.str(" ed25519=")
         .u64(timings.ed25519.0)
-        .str(" ed25519_calls=1");
+        .str(" ed25519_calls=")
+        .u64(count);
     line.print();
     if timings.digest != case.digest {
         fail("sha256");
