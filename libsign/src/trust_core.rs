@@ -3,6 +3,19 @@
 //! `expect` or `panic!`). The bootloader links exactly this; the host reaches
 //! it through the re-exports at the crate root (`fwsign_sign::verify`, ...).
 
+/// A `VerifyError` detail for people. A device reports reason codes and never
+/// prints it, so without `std` it is empty and its text (about 1 KiB in all)
+/// stays out of the bootloader's flash.
+macro_rules! detail {
+    ($text:literal) => {{
+        #[cfg(feature = "std")]
+        let text = $text;
+        #[cfg(not(feature = "std"))]
+        let text = "";
+        text
+    }};
+}
+
 pub mod key_types;
 #[cfg(feature = "p256")]
 pub(crate) mod p256_encoding;

@@ -29,7 +29,8 @@ use crate::key_types::{KeyIdentity, KeyType};
 pub enum VerifyError {
     /// The document is not canonical JSON.
     Json(ReadError),
-    /// A field the format requires is missing or has the wrong type.
+    /// A field the format requires is missing or has the wrong type (which
+    /// one, for people; empty without the `std` feature).
     Malformed(&'static str),
     /// `_type` is not the role type expected.
     WrongRoleType {
@@ -49,7 +50,8 @@ pub enum VerifyError {
         /// The role's threshold.
         threshold: u64,
     },
-    /// The caller's working memory is too small for this document.
+    /// The caller's working memory is too small for this document (for
+    /// what; empty without the `std` feature).
     CapacityExceeded(&'static str),
     /// The document expired before the time it was checked against.
     Expired,
@@ -96,11 +98,13 @@ impl<'a> Envelope<'a> {
         let signatures = root
             .get("signatures")
             .filter(|s| s.kind() == Kind::Array)
-            .ok_or(VerifyError::Malformed("signatures must be an array"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "signatures must be an array"
+            )))?;
         let signed = root
             .get("signed")
             .filter(|s| s.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("signed must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!("signed must be an object")))?;
         Ok(Self { signatures, signed })
     }
 
@@ -185,11 +189,15 @@ impl<'a> RoleKeys<'a> {
         let keyids = role
             .get("keyids")
             .filter(|k| k.kind() == Kind::Array)
-            .ok_or(VerifyError::Malformed("role keyids must be an array"))?;
-        let threshold = role
-            .get("threshold")
-            .and_then(|t| t.as_u64())
-            .ok_or(VerifyError::Malformed("role threshold must be an integer"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "role keyids must be an array"
+            )))?;
+        let threshold =
+            role.get("threshold")
+                .and_then(|t| t.as_u64())
+                .ok_or(VerifyError::Malformed(detail!(
+                    "role threshold must be an integer"
+                )))?;
         if threshold == 0 {
             return Err(VerifyError::ThresholdZero);
         }
@@ -268,7 +276,7 @@ pub fn verify_threshold(
         let flag = work
             .signed
             .get_mut(index)
-            .ok_or(VerifyError::CapacityExceeded("the role's key IDs"))?;
+            .ok_or(VerifyError::CapacityExceeded(detail!("the role's key IDs")))?;
         *flag = false;
         let Some(keyid) = keyid.as_str() else {
             continue;
@@ -285,7 +293,7 @@ pub fn verify_threshold(
         let already = work
             .counted
             .get(..counted)
-            .ok_or(VerifyError::CapacityExceeded("counted keys"))?
+            .ok_or(VerifyError::CapacityExceeded(detail!("counted keys")))?
             .contains(&identity);
         if already {
             continue;
@@ -293,7 +301,7 @@ pub fn verify_threshold(
         let slot = work
             .counted
             .get_mut(counted)
-            .ok_or(VerifyError::CapacityExceeded("counted keys"))?;
+            .ok_or(VerifyError::CapacityExceeded(detail!("counted keys")))?;
         *slot = identity;
         counted = counted.saturating_add(1);
         *flag = true;
@@ -373,12 +381,16 @@ impl<'a> RootView<'a> {
             .signed
             .get("keys")
             .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("root keys must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "root keys must be an object"
+            )))?;
         let roles = envelope
             .signed
             .get("roles")
             .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("root roles must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "root roles must be an object"
+            )))?;
         Ok(Self {
             envelope,
             common,
@@ -446,7 +458,7 @@ impl<'a> TargetsView<'a> {
             .signed
             .get("targets")
             .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("targets must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!("targets must be an object")))?;
         let view = Self {
             envelope,
             common,
@@ -461,9 +473,9 @@ impl<'a> TargetsView<'a> {
         // As python-tuf: a delegated role may not be unnamed or named after a
         // top-level role, whose metadata file it would otherwise shadow.
         for role in view.delegated_roles() {
-            let name = role
-                .name()
-                .ok_or(VerifyError::Malformed("a delegated role must have a name"))?;
+            let name = role.name().ok_or(VerifyError::Malformed(detail!(
+                "a delegated role must have a name"
+            )))?;
             if name.is_empty()
                 || ["root", "targets", "snapshot", "timestamp"]
                     .iter()
@@ -531,7 +543,9 @@ impl<'a> TargetsView<'a> {
         let keys = self
             .delegation_keys()
             .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("delegations keys must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "delegations keys must be an object"
+            )))?;
         verify_threshold(envelope, keys, &delegated.keys()?, key_types, work)
     }
 }
@@ -598,15 +612,21 @@ impl<'a> TargetEntry<'a> {
         let length = entry
             .get("length")
             .and_then(|l| l.as_u64())
-            .ok_or(VerifyError::Malformed("target length must be an integer"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "target length must be an integer"
+            )))?;
         let hashes = entry
             .get("hashes")
             .filter(|h| h.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("target hashes must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "target hashes must be an object"
+            )))?;
         // A hash that is not a string could not be checked; skipping it would
         // break "every listed hash is checked".
         if hashes.members().any(|(_, h)| h.kind() != Kind::String) {
-            return Err(VerifyError::Malformed("target hashes must be strings"));
+            return Err(VerifyError::Malformed(detail!(
+                "target hashes must be strings"
+            )));
         }
         if hashes.members().next().is_none() {
             return Err(VerifyError::Malformed(

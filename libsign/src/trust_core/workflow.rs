@@ -171,21 +171,25 @@ pub struct MetaEntry<'a> {
 
 impl<'a> MetaEntry<'a> {
     fn from_json(entry: Json<'a>) -> Result<Self, WorkflowError> {
-        let version = entry
-            .get("version")
-            .and_then(|v| v.as_u64())
-            .ok_or(VerifyError::Malformed("meta version must be an integer"))?;
+        let version =
+            entry
+                .get("version")
+                .and_then(|v| v.as_u64())
+                .ok_or(VerifyError::Malformed(detail!(
+                    "meta version must be an integer"
+                )))?;
         let length = match entry.get("length") {
             None => None,
-            Some(l) => Some(
-                l.as_u64()
-                    .ok_or(VerifyError::Malformed("meta length must be an integer"))?,
-            ),
+            Some(l) => Some(l.as_u64().ok_or(VerifyError::Malformed(detail!(
+                "meta length must be an integer"
+            )))?),
         };
         let hashes = match entry.get("hashes") {
             None => None,
             Some(h) if h.kind() == Kind::Object => Some(h),
-            Some(_) => return Err(VerifyError::Malformed("meta hashes must be an object").into()),
+            Some(_) => {
+                return Err(VerifyError::Malformed(detail!("meta hashes must be an object")).into());
+            }
         };
         Ok(Self {
             version,
@@ -322,7 +326,7 @@ fn meta_of<'a>(signed: Json<'a>, name: &str) -> Result<Option<MetaEntry<'a>>, Wo
     let meta = signed
         .get("meta")
         .filter(|m| m.kind() == Kind::Object)
-        .ok_or(VerifyError::Malformed("meta must be an object"))?;
+        .ok_or(VerifyError::Malformed(detail!("meta must be an object")))?;
     match meta.get(name) {
         None => Ok(None),
         Some(entry) => MetaEntry::from_json(entry).map(Some),
@@ -333,8 +337,9 @@ impl<'a> TimestampView<'a> {
     /// Reads a timestamp envelope (no signature is checked).
     pub fn new(envelope: &Envelope<'a>) -> Result<Self, WorkflowError> {
         let common = envelope.common("timestamp")?;
-        let snapshot = meta_of(envelope.signed(), "snapshot.json")?
-            .ok_or(VerifyError::Malformed("timestamp must list snapshot.json"))?;
+        let snapshot = meta_of(envelope.signed(), "snapshot.json")?.ok_or(
+            VerifyError::Malformed(detail!("timestamp must list snapshot.json")),
+        )?;
         Ok(Self {
             version: common.version,
             expires: common.expires,
@@ -393,7 +398,9 @@ impl<'a> SnapshotView<'a> {
             .signed()
             .get("meta")
             .filter(|m| m.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed("snapshot meta must be an object"))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "snapshot meta must be an object"
+            )))?;
         Ok(Self {
             version: common.version,
             expires: common.expires,
