@@ -76,29 +76,6 @@ fn hex_into<'o>(hex: JsonStr<'_>, out: &'o mut [u8]) -> Result<&'o [u8], Rejecte
 pub struct EcdsaP256;
 
 #[cfg(feature = "p256")]
-impl EcdsaP256 {
-    /// Reads the public key from `keyval.public`.
-    pub fn public_key(keyval: Json<'_>) -> Result<p256::PublicKey, Rejected> {
-        let public = keyval
-            .get("public")
-            .and_then(|p| p.as_str())
-            .and_then(|s| s.as_plain())
-            .ok_or(Rejected::BadKey)?;
-        if public.starts_with("-----BEGIN") {
-            let mut der = [0u8; 96];
-            let der =
-                super::p256_encoding::pem_public_key(public, &mut der).ok_or(Rejected::BadKey)?;
-            let point = super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?;
-            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
-        } else {
-            let mut sec1 = [0u8; 65];
-            let point = base16ct::mixed::decode(public, &mut sec1).map_err(|_| Rejected::BadKey)?;
-            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
-        }
-    }
-}
-
-#[cfg(feature = "p256")]
 impl KeyType for EcdsaP256 {
     fn name(&self) -> &'static str {
         "ecdsa-p256"
@@ -123,6 +100,26 @@ impl KeyType for EcdsaP256 {
 
 #[cfg(feature = "p256")]
 impl EcdsaP256 {
+    /// Reads the public key from `keyval.public`.
+    pub fn public_key(keyval: Json<'_>) -> Result<p256::PublicKey, Rejected> {
+        let public = keyval
+            .get("public")
+            .and_then(|p| p.as_str())
+            .and_then(|s| s.as_plain())
+            .ok_or(Rejected::BadKey)?;
+        if public.starts_with("-----BEGIN") {
+            let mut der = [0u8; 96];
+            let der =
+                super::p256_encoding::pem_public_key(public, &mut der).ok_or(Rejected::BadKey)?;
+            let point = super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?;
+            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
+        } else {
+            let mut sec1 = [0u8; 65];
+            let point = base16ct::mixed::decode(public, &mut sec1).map_err(|_| Rejected::BadKey)?;
+            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
+        }
+    }
+
     /// The key and the signature, decoded out of line: on a device the text
     /// buffers this needs are off the stack again before the curve
     /// arithmetic takes its deepest frames.

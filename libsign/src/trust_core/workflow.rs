@@ -188,7 +188,9 @@ impl<'a> MetaEntry<'a> {
             None => None,
             Some(h) if h.kind() == Kind::Object => Some(h),
             Some(_) => {
-                return Err(VerifyError::Malformed(detail!("meta hashes must be an object")).into());
+                return Err(
+                    VerifyError::Malformed(detail!("meta hashes must be an object")).into(),
+                );
             }
         };
         Ok(Self {
