@@ -288,41 +288,27 @@ pub fn verify_slot<'m>(
         let role = core::str::from_utf8(entry.name).map_err(|_| Reason::TargetsMalformed)?;
         let env = Envelope::parse(entry.data).map_err(|_| Reason::TargetsMalformed)?;
         let last = device.accepted_version(entry.name);
-        let view = match &parent {
-            None => {
-                if role != "targets" {
-                    return Err(Reason::DelegationMissing);
-                }
-                verify_targets_offline(
-                    Delegator::Root(&root),
-                    role,
-                    env,
-                    last,
-                    device.trusted_time,
-                    key_types,
-                    &mut work,
-                )
-                .map_err(targets_error)?
-                .0
-            }
+        let delegator = match &parent {
+            None if role == "targets" => Delegator::Root(&root),
+            None => return Err(Reason::DelegationMissing),
             Some(p) => {
                 let delegation = p.delegated_role(role).ok_or(Reason::DelegationMissing)?;
                 if !delegation.covers(target) {
                     return Err(Reason::PathNotDelegated);
                 }
-                verify_targets_offline(
-                    Delegator::Targets(p),
-                    role,
-                    env,
-                    last,
-                    device.trusted_time,
-                    key_types,
-                    &mut work,
-                )
-                .map_err(targets_error)?
-                .0
+                Delegator::Targets(p)
             }
         };
+        let (view, _) = verify_targets_offline(
+            delegator,
+            role,
+            env,
+            last,
+            device.trusted_time,
+            key_types,
+            &mut work,
+        )
+        .map_err(targets_error)?;
         let slot = roles.get_mut(role_count).ok_or(Reason::ChainTooLong)?;
         *slot = RoleVersion {
             role,
