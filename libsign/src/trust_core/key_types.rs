@@ -92,9 +92,13 @@ impl KeyType for EcdsaP256 {
         message: &[u8],
         sig: JsonStr<'_>,
     ) -> Result<KeyIdentity, Rejected> {
-        let (public, signature) = Self::decode(keyval, sig)?;
-        Self::check(&public, message, &signature)?;
-        Ok(Self::identity(&public))
+        // Filled in place: a returned tuple is copied through the caller's
+        // frame, which is live during the deepest stack (`check`).
+        let mut decoded = None;
+        let identity = Self::decode(keyval, sig, &mut decoded)?;
+        let (public, signature) = decoded.as_ref().ok_or(Rejected::BadKey)?;
+        Self::check(public, message, signature)?;
+        Ok(identity)
     }
 }
 
@@ -102,39 +106,51 @@ impl KeyType for EcdsaP256 {
 impl EcdsaP256 {
     /// Reads the public key from `keyval.public`.
     pub fn public_key(keyval: Json<'_>) -> Result<p256::PublicKey, Rejected> {
+        Self::decode_key(keyval).map(|(public, _)| public)
+    }
+
+    /// The public key and its compressed SEC1 encoding, which is the same
+    /// however the key was spelled (PEM or hex, either point form) and is
+    /// what its identity is computed over: taken from the bytes as given, so
+    /// no field arithmetic is spent re-encoding the point.
+    fn decode_key(keyval: Json<'_>) -> Result<(p256::PublicKey, [u8; 33]), Rejected> {
         let public = keyval
             .get("public")
             .and_then(|p| p.as_str())
             .and_then(|s| s.as_plain())
             .ok_or(Rejected::BadKey)?;
-        if public.starts_with("-----BEGIN") {
-            let mut der = [0u8; 96];
+        let mut buf = [0u8; 96];
+        let point = if public.starts_with("-----BEGIN") {
             let der =
-                super::p256_encoding::pem_public_key(public, &mut der).ok_or(Rejected::BadKey)?;
-            let point = super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?;
-            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
+                super::p256_encoding::pem_public_key(public, &mut buf).ok_or(Rejected::BadKey)?;
+            super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?
         } else {
-            let mut sec1 = [0u8; 65];
-            let point = base16ct::mixed::decode(public, &mut sec1).map_err(|_| Rejected::BadKey)?;
-            p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)
-        }
+            base16ct::mixed::decode(public, &mut buf).map_err(|_| Rejected::BadKey)?
+        };
+        // Validated as a point first: only then is the compressed form a
+        // faithful name for it.
+        let key = p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)?;
+        let compressed = super::p256_encoding::compressed_point(point).ok_or(Rejected::BadKey)?;
+        Ok((key, compressed))
     }
 
-    /// The key and the signature, decoded out of line: on a device the text
-    /// buffers this needs are off the stack again before the curve
-    /// arithmetic takes its deepest frames.
+    /// The key, the signature and the key's identity, worked out out of
+    /// line: on a device the buffers this needs are off the stack again
+    /// before the curve arithmetic takes its deepest frames.
     #[inline(never)]
     fn decode(
         keyval: Json<'_>,
         sig: JsonStr<'_>,
-    ) -> Result<(p256::PublicKey, p256::ecdsa::Signature), Rejected> {
-        let public = Self::public_key(keyval)?;
+        out: &mut Option<(p256::PublicKey, p256::ecdsa::Signature)>,
+    ) -> Result<KeyIdentity, Rejected> {
+        let (public, compressed) = Self::decode_key(keyval)?;
         let mut buf = [0u8; 80];
         let der = hex_into(sig, &mut buf)?;
         let raw = super::p256_encoding::ecdsa_signature(der).ok_or(Rejected::BadSignature)?;
         let signature =
             p256::ecdsa::Signature::from_slice(&raw).map_err(|_| Rejected::BadSignature)?;
-        Ok((public, signature))
+        *out = Some((public, signature));
+        Ok(KeyIdentity::of(b"ecdsa-p256", &compressed))
     }
 
     /// The signature check itself, out of line so the curve arithmetic's
@@ -149,14 +165,6 @@ impl EcdsaP256 {
         p256::ecdsa::VerifyingKey::from(public)
             .verify(message, signature)
             .map_err(|_| Rejected::BadSignature)
-    }
-
-    /// The key's identity (over its uncompressed point, however it was
-    /// spelled), out of line for the same reason as [`Self::decode`].
-    #[inline(never)]
-    fn identity(public: &p256::PublicKey) -> KeyIdentity {
-        use p256::elliptic_curve::sec1::ToSec1Point;
-        KeyIdentity::of(b"ecdsa-p256", public.to_sec1_point(false).as_bytes())
     }
 }
 
@@ -214,3 +222,49 @@ pub const BUILTIN: &[&dyn KeyType] = &[
     #[cfg(feature = "ed25519")]
     &Ed25519,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attack: one approver's P-256 key listed again in another spelling
+    /// (hex instead of PEM, compressed instead of uncompressed) to be counted
+    /// twice. Every spelling must yield the same identity.
+    #[cfg(feature = "p256")]
+    #[test]
+    fn a_p256_key_has_one_identity_however_it_is_spelled() {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        use p256::pkcs8::EncodePublicKey;
+        use signature::Signer;
+
+        let signing = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
+        let public = p256::PublicKey::from(signing.verifying_key());
+        let message = b"{\"signed\":{}}";
+        let sig: p256::ecdsa::Signature = signing.sign(message);
+        let sig_hex = base16ct::lower::encode_string(sig.to_der().as_bytes());
+
+        let pem = public
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap();
+        let spellings = [
+            pem,
+            base16ct::lower::encode_string(public.to_sec1_point(false).as_bytes()),
+            base16ct::upper::encode_string(public.to_sec1_point(true).as_bytes()),
+        ];
+        let identities: Vec<KeyIdentity> = spellings
+            .iter()
+            .map(|spelled| {
+                // Canonical JSON keeps the PEM's newlines raw.
+                let canonical = |v: serde_json::Value| {
+                    fwsign_manifest_schema::canonical::to_canonical_vec(&v).unwrap()
+                };
+                let keyval = canonical(serde_json::json!({ "public": spelled }));
+                let sig_json = canonical(serde_json::json!(sig_hex));
+                let keyval = Json::parse_canonical(&keyval).unwrap();
+                let sig = Json::parse_canonical(&sig_json).unwrap().as_str().unwrap();
+                EcdsaP256.verify(keyval, message, sig).unwrap()
+            })
+            .collect();
+        assert!(identities.windows(2).all(|w| w[0] == w[1]));
+    }
+}

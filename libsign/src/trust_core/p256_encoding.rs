@@ -113,6 +113,25 @@ pub(crate) fn spki_point(der: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// The compressed SEC1 form (`02`/`03` and x) of a SEC1 point given
+/// compressed or uncompressed; `None` for anything else (the identity point
+/// among it). Does not check that the point is on the curve.
+pub(crate) fn compressed_point(point: &[u8]) -> Option<[u8; 33]> {
+    let (tag, x) = match point {
+        [0x04, xy @ ..] if xy.len() == 64 => {
+            let (x, y) = xy.split_at(32);
+            (0x02 | (y.last()? & 1), x)
+        }
+        [tag @ (0x02 | 0x03), x @ ..] if x.len() == 32 => (*tag, x),
+        _ => return None,
+    };
+    let mut out = [0u8; 33];
+    let (first, rest) = out.split_first_mut()?;
+    *first = tag;
+    rest.copy_from_slice(x);
+    Some(out)
+}
+
 /// The ECDSA-Sig-Value `SEQUENCE { r INTEGER, s INTEGER }` as `r || s`, each
 /// left-padded to 32 bytes. Range checks (zero, at least the group order)
 /// are left to `p256::ecdsa::Signature::from_slice`, as `ecdsa` leaves them
@@ -210,6 +229,24 @@ mod tests {
 
     fn ours_signature(der: &[u8]) -> Option<p256::ecdsa::Signature> {
         ecdsa_signature(der).and_then(|b| p256::ecdsa::Signature::from_slice(&b).ok())
+    }
+
+    #[test]
+    fn compressed_point_agrees_with_p256() {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        for seed in 1u8..=40 {
+            let public = p256::SecretKey::from_slice(&[seed; 32])
+                .expect("valid scalar")
+                .public_key();
+            let want = public.to_sec1_point(true);
+            for form in [false, true] {
+                let given = public.to_sec1_point(form);
+                assert_eq!(
+                    compressed_point(given.as_bytes()).map(|c| c.to_vec()),
+                    Some(want.as_bytes().to_vec())
+                );
+            }
+        }
     }
 
     #[test]

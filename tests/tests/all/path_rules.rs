@@ -50,7 +50,7 @@ fn delegation_paths_agree_with_python_tuf() {
         let pattern = g.string(PATTERN, 5);
         // Half the targets are built to look like the pattern, so matches
         // are common enough to test.
-        let target = if g.next() % 2 == 0 {
+        let target = if g.next().is_multiple_of(2) {
             pattern
                 .replace(['*', '?', '!'], "a")
                 .replace(['[', ']'], "")
