@@ -14,13 +14,22 @@ use fwsign_manifest_schema::reader::{Json, JsonStr};
 /// Whether `path` matches `pattern` (python-tuf 7's
 /// `_is_target_in_pathpattern`).
 pub fn path_matches(pattern: &str, path: &str) -> bool {
-    if pattern.split('/').count() != path.split('/').count() {
-        return false;
+    // Part by part; a different number of parts is a mismatch, whichever
+    // part the walk has reached when one side runs out.
+    let (mut pattern, mut path) = (pattern, path);
+    loop {
+        match (pattern.split_once('/'), path.split_once('/')) {
+            (Some((p, p_rest)), Some((t, t_rest))) => {
+                if !fnmatch(p, t) {
+                    return false;
+                }
+                pattern = p_rest;
+                path = t_rest;
+            }
+            (None, None) => return fnmatch(pattern, path),
+            _ => return false,
+        }
     }
-    pattern
-        .split('/')
-        .zip(path.split('/'))
-        .all(|(p, s)| fnmatch(p, s))
 }
 
 /// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
