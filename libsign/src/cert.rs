@@ -733,41 +733,16 @@ pub fn parse_rfc3339(text: &str) -> Option<UnixTime> {
         }
         _ => return None,
     };
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    Some(UnixTime(
-        days * DAY + hour * 3600 + minute * 60 + second - offset * 60,
-    ))
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let field = |v: i64| u32::try_from(v).ok();
+    let local = fwsign_manifest_schema::expiry::from_civil(
+        field(year)?,
+        field(month)?,
+        field(day)?,
+        field(hour)?,
+        field(minute)?,
+        field(second)?,
+    )?;
+    Some(UnixTime(local.0 - offset * 60))
 }
 
 /// Parses a subject distinguished name: RFC 4514 (`CN=...,O=...,C=DE`,

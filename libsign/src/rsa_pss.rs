@@ -10,7 +10,7 @@ use rsa::pss::{Signature, VerifyingKey};
 use sha2::Sha256;
 use signature::Verifier;
 
-use crate::key_types::{KeyIdentity, KeyType, Rejected};
+use crate::key_types::{KeyIdentity, KeyType, Rejected, public_text};
 
 /// `keytype` `rsa`, `scheme` `rsassa-pss-sha256`, public key as PEM
 /// (SubjectPublicKeyInfo, or PKCS#1 `RSA PUBLIC KEY`), signature hex; any
@@ -19,11 +19,7 @@ use crate::key_types::{KeyIdentity, KeyType, Rejected};
 pub struct RsaPssSha256;
 
 fn public_key(keyval: Json<'_>) -> Result<RsaPublicKey, Rejected> {
-    let pem = keyval
-        .get("public")
-        .and_then(|p| p.as_str())
-        .and_then(|s| s.as_plain())
-        .ok_or(Rejected::BadKey)?;
+    let pem = public_text(keyval)?;
     RsaPublicKey::from_public_key_pem(pem)
         .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
         .map_err(|_| Rejected::BadKey)

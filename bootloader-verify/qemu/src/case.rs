@@ -12,6 +12,18 @@ impl<'a> Reader<'a> {
         Self { bytes, pos: 0 }
     }
 
+    /// Checks the case's magic and format version, which every case starts
+    /// with.
+    pub fn header(&mut self, magic: &[u8; 4], format: u32) -> Result<(), &'static str> {
+        if self.take(4)? != magic {
+            return Err("no case magic (is the case loaded at 0x21000000?)");
+        }
+        if self.u32()? != format {
+            return Err("unknown case format");
+        }
+        Ok(())
+    }
+
     /// The next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
         let end = self.pos.checked_add(n).ok_or("length overflow")?;

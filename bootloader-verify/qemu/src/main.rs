@@ -72,12 +72,7 @@ struct Case<'a> {
 impl<'a> Case<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self, &'static str> {
         let mut r = Reader::new(bytes);
-        if r.take(4)? != b"FWCA" {
-            return Err("no case magic (is the case loaded at 0x21000000?)");
-        }
-        if r.u32()? != 1 {
-            return Err("unknown case format");
-        }
+        r.header(b"FWCA", 1)?;
         let slot_size = r.u32()?;
         if usize::try_from(slot_size).map_or(true, |s| s > SLOT_MAX) {
             return Err("slot size larger than the slot region");

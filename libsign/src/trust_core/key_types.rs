@@ -63,6 +63,15 @@ impl core::fmt::Debug for dyn KeyType + '_ {
     }
 }
 
+/// A key's `keyval.public` text (unescaped, as every key type stores it).
+pub(crate) fn public_text<'a>(keyval: Json<'a>) -> Result<&'a str, Rejected> {
+    keyval
+        .get("public")
+        .and_then(|p| p.as_str())
+        .and_then(|s| s.as_plain())
+        .ok_or(Rejected::BadKey)
+}
+
 /// Decodes hex (either case) into `out`, returning the decoded bytes.
 fn hex_into<'o>(hex: JsonStr<'_>, out: &'o mut [u8]) -> Result<&'o [u8], Rejected> {
     let text = hex.as_plain().ok_or(Rejected::BadSignature)?;
@@ -114,11 +123,7 @@ impl EcdsaP256 {
     /// what its identity is computed over: taken from the bytes as given, so
     /// no field arithmetic is spent re-encoding the point.
     fn decode_key(keyval: Json<'_>) -> Result<(p256::PublicKey, [u8; 33]), Rejected> {
-        let public = keyval
-            .get("public")
-            .and_then(|p| p.as_str())
-            .and_then(|s| s.as_plain())
-            .ok_or(Rejected::BadKey)?;
+        let public = public_text(keyval)?;
         let mut buf = [0u8; 96];
         let point = if public.starts_with("-----BEGIN") {
             let der =
@@ -191,11 +196,7 @@ impl KeyType for Ed25519 {
         message: &[u8],
         sig: JsonStr<'_>,
     ) -> Result<KeyIdentity, Rejected> {
-        let public = keyval
-            .get("public")
-            .and_then(|p| p.as_str())
-            .and_then(|s| s.as_plain())
-            .ok_or(Rejected::BadKey)?;
+        let public = public_text(keyval)?;
         let mut key_bytes = [0u8; 32];
         let decoded =
             base16ct::mixed::decode(public, &mut key_bytes).map_err(|_| Rejected::BadKey)?;

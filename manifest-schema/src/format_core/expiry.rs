@@ -36,15 +36,29 @@ pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
     else {
         return None;
     };
-    // 32-bit arithmetic throughout (every field fits): on a Cortex-M each
-    // 64-bit division is a library call, and this runs in the bootloader.
-    let year = decimal(&[y0, y1, y2, y3])?;
-    let month = decimal(&[m0, m1])?;
-    let day = decimal(&[d0, d1])?;
-    let hour = decimal(&[h0, h1])?;
-    let minute = decimal(&[i0, i1])?;
-    let second = decimal(&[s0, s1])?;
-    if year < 1970
+    from_civil(
+        decimal(&[y0, y1, y2, y3])?,
+        decimal(&[m0, m1])?,
+        decimal(&[d0, d1])?,
+        decimal(&[h0, h1])?,
+        decimal(&[i0, i1])?,
+        decimal(&[s0, s1])?,
+    )
+}
+
+/// The instant of a UTC calendar date and time of day (years 1970 to 9999);
+/// `None` for an impossible date or time. 32-bit arithmetic throughout
+/// (every field fits): on a Cortex-M each 64-bit division is a library
+/// call, and this runs in the bootloader.
+pub fn from_civil(
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<UnixTime> {
+    if !(1970..=9999).contains(&year)
         || !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)

@@ -48,26 +48,11 @@ pub(crate) fn init(name: &str, sim: &Simulator) -> CliClient {
     client
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch.
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (1970 to 9999).
 pub(crate) fn format_expires(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    fwsign_manifest_schema::expiry::UnixTime(secs)
+        .to_expires()
+        .unwrap()
 }
 
 /// Seconds since the epoch, now.

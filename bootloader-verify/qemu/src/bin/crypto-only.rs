@@ -68,12 +68,7 @@ struct Case<'a> {
 impl<'a> Case<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self, &'static str> {
         let mut r = Reader::new(bytes);
-        if r.take(4)? != b"FWCR" {
-            return Err("no baseline case magic (is the case loaded at 0x21000000?)");
-        }
-        if r.u32()? != 2 {
-            return Err("unknown case format");
-        }
+        r.header(b"FWCR", 2)?;
         let image_len = r.length()?;
         if image_len > SLOT_MAX {
             return Err("image larger than the slot region");
