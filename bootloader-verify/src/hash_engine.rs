@@ -4,7 +4,7 @@
 //! a bootloader on a chip with a SHA-256 peripheral plugs it in here (from C,
 //! through the callbacks of the FFI crate).
 
-use sha2::{Digest, Sha256};
+use fwsign_sign::Sha256Stream;
 
 /// A SHA-256 implementation: `start`, any number of `update`s, `finish`.
 pub trait Sha256Engine {
@@ -16,15 +16,16 @@ pub trait Sha256Engine {
     fn finish(&mut self) -> [u8; 32];
 }
 
-/// The `sha2` crate's software SHA-256, the default.
+/// The `sha2` crate's software SHA-256, the default: the same out-of-line
+/// copy the verification core hashes keys and paths with.
 #[derive(Debug, Clone, Default)]
 pub struct SoftwareSha256 {
-    state: Sha256,
+    state: Sha256Stream,
 }
 
 impl Sha256Engine for SoftwareSha256 {
     fn start(&mut self) {
-        self.state = Sha256::new();
+        self.state = Sha256Stream::default();
     }
 
     fn update(&mut self, data: &[u8]) {
@@ -32,6 +33,6 @@ impl Sha256Engine for SoftwareSha256 {
     }
 
     fn finish(&mut self) -> [u8; 32] {
-        core::mem::take(&mut self.state).finalize().into()
+        self.state.finish()
     }
 }

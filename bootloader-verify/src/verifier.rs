@@ -159,6 +159,9 @@ fn hash_image(
     Ok(hasher.finish())
 }
 
+// The mappings to reason codes are out of line: inlined at each `map_err`,
+// their matches would repeat across `verify_slot`.
+#[inline(never)]
 fn layout(e: LayoutError) -> Reason {
     match e {
         LayoutError::HeaderMagic => Reason::SlotEmpty,
@@ -168,6 +171,7 @@ fn layout(e: LayoutError) -> Reason {
     }
 }
 
+#[inline(never)]
 fn root_update(e: WorkflowError) -> Reason {
     match e {
         WorkflowError::RootVersionNotNext { .. } => Reason::RootUpdateVersion,
@@ -178,6 +182,7 @@ fn root_update(e: WorkflowError) -> Reason {
     }
 }
 
+#[inline(never)]
 fn targets_error(e: WorkflowError) -> Reason {
     match e {
         WorkflowError::Rollback { .. } => Reason::TargetsRollback,

@@ -23,15 +23,33 @@ pub mod path_match;
 pub mod verify;
 pub mod workflow;
 
-/// SHA-256 over `parts` in order. One out-of-line copy for the key
-/// identities and path hash prefixes: inlined at each use, the hash's
-/// buffering code costs a bootloader several hundred bytes per copy.
-#[inline(never)]
+/// Streaming SHA-256 (the `sha2` crate's) with its steps out of line, so a
+/// bootloader carries one copy of the hash's buffering code for everything
+/// it hashes: the image (through `fwsign-bootloader-verify`'s software hash
+/// engine), key identities and path hash prefixes. Inlined at each use, that
+/// code costs several hundred bytes of flash per copy.
+#[derive(Debug, Clone, Default)]
+pub struct Sha256Stream(sha2::Sha256);
+
+impl Sha256Stream {
+    /// Adds bytes.
+    #[inline(never)]
+    pub fn update(&mut self, data: &[u8]) {
+        sha2::Digest::update(&mut self.0, data);
+    }
+
+    /// The digest of everything added, and a fresh start.
+    #[inline(never)]
+    pub fn finish(&mut self) -> [u8; 32] {
+        sha2::Digest::finalize(core::mem::take(&mut self.0)).into()
+    }
+}
+
+/// SHA-256 over `parts` in order.
 pub(crate) fn sha256_of(parts: &[&[u8]]) -> [u8; 32] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
+    let mut h = Sha256Stream::default();
     for part in parts {
         h.update(part);
     }
-    h.finalize().into()
+    h.finish()
 }

@@ -12,6 +12,8 @@ pub mod board;
 pub mod case;
 pub mod console;
 pub mod ticks;
+#[cfg(feature = "timing")]
+pub mod timed;
 
 /// Where QEMU's loader puts the case (the inputs other than the slot).
 pub const CASE_ADDR: usize = 0x2100_0000;

@@ -26,7 +26,7 @@
 //! ```
 //!
 //! Output: `STACK <bytes>` (the stack's high-water mark during
-//! verification); `TICKS ...` (SysTick ticks spent in the whole verification,
+//! verification); with the `timing` feature, `TICKS ...` (SysTick ticks spent in the whole verification,
 //! in each signature algorithm and in hashing the image, with a calibration
 //! figure: instruction counts under `qemu-system-arm -icount shift=0`, read by
 //! `bench/device`); then one line: `BOOT <target> <version> counter=<n>
@@ -38,11 +38,9 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m_rt::entry;
 use fwsign_bootloader_verify::{
-    AcceptedVersion, Device, Flash, FlashError, Sha256Engine, SoftwareSha256, StoreError,
-    Workspace, verify_slot,
+    AcceptedVersion, Device, Flash, FlashError, StoreError, Workspace, verify_slot,
 };
 use fwsign_bootloader_verify_qemu::case::Reader;
 use fwsign_bootloader_verify_qemu::console::Line;
@@ -50,8 +48,6 @@ use fwsign_bootloader_verify_qemu::{
     CASE_ADDR, CASE_MAX, SLOT_ADDR, SLOT_MAX, board, exit_code, ticks,
 };
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::reader::{Json, JsonStr};
-use fwsign_sign::key_types::{KeyIdentity, KeyType, Rejected};
 
 /// Most accepted role versions a case carries.
 const MAX_ACCEPTED: usize = 8;
@@ -126,93 +122,38 @@ impl Flash for PsramFlash {
     }
 }
 
-/// A signature algorithm with the ticks spent in it counted: the verifier
-/// takes its algorithms as a list, so the firmware measures each one in situ.
-struct Timed {
-    inner: &'static dyn KeyType,
-    calls: AtomicU32,
-    ticks: AtomicU32,
-}
+/// The algorithms this build links: timed in place with `timing`, else the
+/// verifier's own list, as a bootloader links it.
+#[cfg(feature = "timing")]
+mod plug {
+    use fwsign_bootloader_verify_qemu::timed::Timed;
+    use fwsign_sign::key_types::KeyType;
 
-impl Timed {
-    const fn new(inner: &'static dyn KeyType) -> Self {
-        Self {
-            inner,
-            calls: AtomicU32::new(0),
-            ticks: AtomicU32::new(0),
-        }
-    }
-
-    fn report(&self, line: &mut Line, name: &str) {
-        let calls = self.calls.load(Ordering::Relaxed);
-        let ticks = self.ticks.load(Ordering::Relaxed);
-        line.str(" ").str(name).str("=").u64(ticks.into());
-        line.str(" ").str(name).str("_calls=").u64(calls.into());
-    }
-}
-
-impl KeyType for Timed {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn handles(&self, keytype: JsonStr<'_>, scheme: JsonStr<'_>) -> bool {
-        self.inner.handles(keytype, scheme)
-    }
-
-    fn verify(
-        &self,
-        keyval: Json<'_>,
-        message: &[u8],
-        sig: JsonStr<'_>,
-    ) -> Result<KeyIdentity, Rejected> {
-        let (t, r) = ticks::time(|| self.inner.verify(keyval, message, sig));
-        let t = u32::try_from(t).unwrap_or(u32::MAX);
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.ticks.fetch_add(t, Ordering::Relaxed);
-        r
-    }
-}
-
-#[cfg(feature = "p256")]
-static P256: Timed = Timed::new(&fwsign_sign::key_types::EcdsaP256);
-#[cfg(feature = "ed25519")]
-static ED25519: Timed = Timed::new(&fwsign_sign::key_types::Ed25519);
-
-/// The algorithms this build links, timed.
-static KEY_TYPES: &[&dyn KeyType] = &[
     #[cfg(feature = "p256")]
-    &P256,
+    pub static P256: Timed = Timed::new(&fwsign_sign::key_types::EcdsaP256);
     #[cfg(feature = "ed25519")]
-    &ED25519,
-];
+    pub static ED25519: Timed = Timed::new(&fwsign_sign::key_types::Ed25519);
 
-/// The software SHA-256 with the ticks and bytes it hashed counted.
-#[derive(Default)]
-struct TimedSha256 {
-    inner: SoftwareSha256,
-    ticks: u64,
-    bytes: u64,
+    pub static KEY_TYPES: &[&dyn KeyType] = &[
+        #[cfg(feature = "p256")]
+        &P256,
+        #[cfg(feature = "ed25519")]
+        &ED25519,
+    ];
+
+    /// The image hash, timed.
+    pub type Hasher = fwsign_bootloader_verify_qemu::timed::TimedSha256;
 }
 
-impl Sha256Engine for TimedSha256 {
-    fn start(&mut self) {
-        let (t, ()) = ticks::time(|| self.inner.start());
-        self.ticks = self.ticks.saturating_add(t);
-    }
+#[cfg(not(feature = "timing"))]
+mod plug {
+    pub use fwsign_sign::key_types::BUILTIN as KEY_TYPES;
 
-    fn update(&mut self, data: &[u8]) {
-        let (t, ()) = ticks::time(|| self.inner.update(data));
-        self.ticks = self.ticks.saturating_add(t);
-        self.bytes = self.bytes.saturating_add(data.len() as u64);
-    }
-
-    fn finish(&mut self) -> [u8; 32] {
-        let (t, digest) = ticks::time(|| self.inner.finish());
-        self.ticks = self.ticks.saturating_add(t);
-        digest
-    }
+    /// The image hash: the verifier's software SHA-256.
+    pub type Hasher = fwsign_bootloader_verify::SoftwareSha256;
 }
+
+use plug::{Hasher, KEY_TYPES};
 
 /// One verification, timed, behind a call boundary so the stack measured
 /// below `main`'s frame is the verifier's whole stack.
@@ -223,7 +164,7 @@ fn verify<'m>(
     device: &Device<'_>,
     metadata: &'m mut [u8],
     workspace: &mut Workspace,
-    sha: &mut TimedSha256,
+    sha: &mut Hasher,
 ) -> (
     u64,
     Result<fwsign_bootloader_verify::Verified<'m>, fwsign_bootloader_verify::Reason>,
@@ -264,10 +205,13 @@ fn main() -> ! {
     // hard-float target; this makes it explicit (and is idempotent), as a C
     // bootloader must before its first `fwsign_` call.
     board::enable_fpu();
-    let Some(peripherals) = cortex_m::Peripherals::take() else {
-        bad_case("peripherals taken")
-    };
-    ticks::start(peripherals.SYST);
+    #[cfg(feature = "timing")]
+    {
+        let Some(peripherals) = cortex_m::Peripherals::take() else {
+            bad_case("peripherals taken")
+        };
+        ticks::start(peripherals.SYST);
+    }
     let case = match Case::parse(board::psram(CASE_ADDR, CASE_MAX)) {
         Ok(case) => case,
         Err(why) => bad_case(why),
@@ -287,8 +231,9 @@ fn main() -> ! {
     let Some(workspace) = cortex_m::singleton!(: Workspace = Workspace::new()) else {
         bad_case("workspace taken")
     };
+    #[cfg(feature = "timing")]
     let calibration = ticks::calibrate();
-    let mut sha = TimedSha256::default();
+    let mut sha = Hasher::default();
     let painted = board::paint_stack();
     let (verify_ticks, result) = verify(&case, slot, &device, metadata, workspace, &mut sha);
     let stack = painted.used();
@@ -299,22 +244,27 @@ fn main() -> ! {
         .u64(stack as u64)
         .str(" bytes")
         .print();
-    let mut line = Line::new();
-    line.str("TICKS calibration=")
-        .u64(calibration)
-        .str(" calibration_instructions=")
-        .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
-        .str(" verify=")
-        .u64(verify_ticks)
-        .str(" sha256=")
-        .u64(sha.ticks)
-        .str(" sha256_bytes=")
-        .u64(sha.bytes);
-    #[cfg(feature = "p256")]
-    P256.report(&mut line, "p256");
-    #[cfg(feature = "ed25519")]
-    ED25519.report(&mut line, "ed25519");
-    line.print();
+    #[cfg(feature = "timing")]
+    {
+        let mut line = Line::new();
+        line.str("TICKS calibration=")
+            .u64(calibration)
+            .str(" calibration_instructions=")
+            .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
+            .str(" verify=")
+            .u64(verify_ticks)
+            .str(" sha256=")
+            .u64(sha.ticks)
+            .str(" sha256_bytes=")
+            .u64(sha.bytes);
+        #[cfg(feature = "p256")]
+        plug::P256.report(&mut line, "p256");
+        #[cfg(feature = "ed25519")]
+        plug::ED25519.report(&mut line, "ed25519");
+        line.print();
+    }
+    #[cfg(not(feature = "timing"))]
+    let _ = (verify_ticks, &sha);
     match result {
         Ok(v) => {
             let mut line = Line::new();

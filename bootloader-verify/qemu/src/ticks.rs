@@ -3,26 +3,37 @@
 //! SysTick runs on the CPU clock (25 MHz on mps2-an386). Under QEMU's
 //! `-icount shift=0` every instruction advances virtual time by 1 ns, so one
 //! tick is a fixed number of instructions (40); `bench/device` measures that
-//! factor in the same run with [`calibrate`] instead of assuming it. Without
+//! factor in the same run with `calibrate` instead of assuming it. Without
 //! `-icount` ticks follow the host's wall clock and mean nothing.
+//!
+//! Without the `timing` feature nothing is counted: [`time`] only runs its
+//! closure, so the images carry no instrumentation.
 
+#[cfg(feature = "timing")]
 use core::sync::atomic::{AtomicU32, Ordering};
+#[cfg(feature = "timing")]
 use cortex_m::peripheral::SYST;
+#[cfg(feature = "timing")]
 use cortex_m::peripheral::syst::SystClkSource;
+#[cfg(feature = "timing")]
 use cortex_m_rt::exception;
 
 /// SysTick's counter is 24 bits wide.
+#[cfg(feature = "timing")]
 const RELOAD: u32 = 0x00FF_FFFF;
 
 /// How many times the counter wrapped since [`start`].
+#[cfg(feature = "timing")]
 static WRAPS: AtomicU32 = AtomicU32::new(0);
 
+#[cfg(feature = "timing")]
 #[exception]
 fn SysTick() {
     WRAPS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Starts the counter from zero, counting CPU clock ticks.
+#[cfg(feature = "timing")]
 pub fn start(mut syst: SYST) {
     syst.disable_counter();
     syst.set_clock_source(SystClkSource::Core);
@@ -34,6 +45,7 @@ pub fn start(mut syst: SYST) {
 }
 
 /// Ticks since [`start`].
+#[cfg(feature = "timing")]
 pub fn now() -> u64 {
     loop {
         let before = WRAPS.load(Ordering::Relaxed);
@@ -47,17 +59,26 @@ pub fn now() -> u64 {
 }
 
 /// Ticks taken by `f`, and its result.
+#[cfg(feature = "timing")]
 pub fn time<R>(f: impl FnOnce() -> R) -> (u64, R) {
     let t0 = now();
     let r = f();
     (now().saturating_sub(t0), r)
 }
 
+/// `f`'s result, with 0 ticks: nothing is counted without `timing`.
+#[cfg(not(feature = "timing"))]
+pub fn time<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    (0, f())
+}
+
 /// Instructions in the calibration loop.
+#[cfg(feature = "timing")]
 pub const CALIBRATION_INSTRUCTIONS: u32 = 2_000_000;
 
 /// Ticks taken by [`CALIBRATION_INSTRUCTIONS`] instructions: the
 /// instructions-per-tick factor for every other figure of the same run.
+#[cfg(feature = "timing")]
 pub fn calibrate() -> u64 {
     time(|| crate::board::known_instruction_loop(CALIBRATION_INSTRUCTIONS / 2)).0
 }

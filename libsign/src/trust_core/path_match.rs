@@ -16,17 +16,16 @@ use fwsign_manifest_schema::reader::{Json, JsonStr};
 pub fn path_matches(pattern: &str, path: &str) -> bool {
     // Part by part; a different number of parts is a mismatch, whichever
     // part the walk has reached when one side runs out.
-    let (mut pattern, mut path) = (pattern, path);
+    let mut patterns = pattern.as_bytes().split(|&b| b == b'/');
+    let mut parts = path.as_bytes().split(|&b| b == b'/');
     loop {
-        match (pattern.split_once('/'), path.split_once('/')) {
-            (Some((p, p_rest)), Some((t, t_rest))) => {
+        match (patterns.next(), parts.next()) {
+            (Some(p), Some(t)) => {
                 if !fnmatch(p, t) {
                     return false;
                 }
-                pattern = p_rest;
-                path = t_rest;
             }
-            (None, None) => return fnmatch(pattern, path),
+            (None, None) => return true,
             _ => return false,
         }
     }
@@ -35,15 +34,14 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
 /// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
 pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
     let digest = super::sha256_of(&[path.as_bytes()]);
-    let mut hex = [0u8; 64];
-    let Ok(hex) = base16ct::lower::encode_str(&digest, &mut hex) else {
-        return false;
-    };
-    prefix.len() <= hex.len()
-        && hex
-            .bytes()
-            .zip(prefix.bytes())
-            .all(|(h, p)| h == p.to_ascii_lowercase())
+    // Digit by digit against the digest's nibbles, high nibble first: no
+    // hex string of the digest is built.
+    prefix.len() <= 64
+        && prefix.bytes().enumerate().all(|(i, p)| {
+            let byte = digest.get(i / 2).copied().unwrap_or(0);
+            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+            char::from_digit(u32::from(nibble), 16) == Some(char::from(p.to_ascii_lowercase()))
+        })
 }
 
 /// Whether a delegation entry (its `paths` or `path_hash_prefixes` array)
@@ -89,18 +87,21 @@ pub fn delegation_covers_names<S: AsRef<str>>(
     false
 }
 
-/// `fnmatch.fnmatchcase` on one path part, by characters. Out of line:
-/// inlined into each caller it costs a bootloader a few hundred bytes more.
+/// `fnmatch.fnmatchcase` on one path part, by characters (code points, as
+/// Python compares them). Works on the UTF-8 bytes of `&str`s, so it is
+/// always given valid UTF-8: bytes, not `str` slicing, keep the char
+/// boundary checks out of a bootloader's flash. Out of line: inlined into
+/// each caller it costs a bootloader a few hundred bytes more.
 #[inline(never)]
-fn fnmatch(pattern: &str, text: &str) -> bool {
+fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
     // Iterative wildcard matching with single-star backtracking: linear in
     // practice and bounded by len(pattern) * len(text), with no recursion.
     let mut p = pattern;
     let mut t = text;
     // After the last `*`: the pattern, and the text it has not swallowed.
-    let mut star: Option<(&str, &str)> = None;
+    let mut star: Option<(&[u8], &[u8])> = None;
     loop {
-        if let Some(rest) = p.strip_prefix('*') {
+        if let Some((b'*', rest)) = p.split_first() {
             star = Some((rest, t));
             p = rest;
             continue;
@@ -129,51 +130,66 @@ fn fnmatch(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// The first character of `s` and the rest. One out-of-line UTF-8 decoder
-/// for the whole matcher, rather than one inlined at every step.
-#[inline(never)]
-fn split_char(s: &str) -> Option<(char, &str)> {
-    let mut chars = s.chars();
-    let c = chars.next()?;
-    Some((c, chars.as_str()))
+/// The first character of UTF-8 `s` as its code point, and the rest. The
+/// callers only pass bytes of a `&str`, so `s` is valid UTF-8 and the lead
+/// byte gives the length.
+fn split_char(s: &[u8]) -> Option<(u32, &[u8])> {
+    let (&lead, mut rest) = s.split_first()?;
+    let (mut c, continuation) = match lead {
+        0x00..=0x7f => return Some((u32::from(lead), rest)),
+        0xc0..=0xdf => (u32::from(lead & 0x1f), 1),
+        0xe0..=0xef => (u32::from(lead & 0x0f), 2),
+        _ => (u32::from(lead & 0x07), 3),
+    };
+    for _ in 0..continuation {
+        let (&b, after) = rest.split_first()?;
+        // At most 21 bits in all: the shift never loses a bit.
+        c = (c << 6) | u32::from(b & 0x3f);
+        rest = after;
+    }
+    Some((c, rest))
 }
 
 /// The pattern after its first token (not `*`), if that token matches `c`.
-fn match_one(p: &str, c: char) -> Option<&str> {
+fn match_one(p: &[u8], c: u32) -> Option<&[u8]> {
     let (token, after) = split_char(p)?;
-    match token {
-        '?' => Some(after),
-        '[' => match parse_set(after) {
+    if token == u32::from(b'?') {
+        return Some(after);
+    }
+    if token == u32::from(b'[') {
+        return match parse_set(after) {
             Some((body, negated, rest)) => (set_contains(body, c) != negated).then_some(rest),
             // fnmatch treats an unclosed '[' as a literal.
-            None => (c == '[').then_some(after),
-        },
-        literal => (literal == c).then_some(after),
+            None => (c == token).then_some(after),
+        };
     }
+    (token == c).then_some(after)
 }
 
 /// Parses a set after its `[`: returns its body, whether it is negated, and
 /// the pattern after the closing `]`. As in fnmatch, a `]` right after `[`
 /// or `[!` is part of the set.
-fn parse_set(s: &str) -> Option<(&str, bool, &str)> {
-    let (negated, body_start) = match s.strip_prefix('!') {
-        Some(rest) => (true, rest),
-        None => (false, s),
+fn parse_set(s: &[u8]) -> Option<(&[u8], bool, &[u8])> {
+    let (negated, body_start) = match s.split_first() {
+        Some((b'!', rest)) => (true, rest),
+        _ => (false, s),
     };
-    let first_len = usize::from(body_start.starts_with(']'));
-    let search = body_start.get(first_len..)?;
-    let close = search.find(']')?;
-    let body_len = first_len.checked_add(close)?;
-    let body = body_start.get(..body_len)?;
-    let rest = body_start.get(body_len.checked_add(1)?..)?;
-    Some((body, negated, rest))
+    let first_len = usize::from(body_start.first() == Some(&b']'));
+    let close = body_start
+        .get(first_len..)?
+        .iter()
+        .position(|&b| b == b']')?;
+    let (body, rest) = body_start.split_at_checked(first_len.checked_add(close)?)?;
+    Some((body, negated, rest.get(1..)?))
 }
 
-fn set_contains(body: &str, c: char) -> bool {
+fn set_contains(body: &[u8], c: u32) -> bool {
     let mut rest = body;
     while let Some((first, after)) = split_char(rest) {
         // `first-last` is a range, unless the `-` ends the set.
-        if let Some((last, after_range)) = after.strip_prefix('-').and_then(split_char) {
+        if let Some((b'-', range_end)) = after.split_first()
+            && let Some((last, after_range)) = split_char(range_end)
+        {
             if first <= c && c <= last {
                 return true;
             }

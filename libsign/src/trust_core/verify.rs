@@ -137,18 +137,18 @@ impl<'a> Envelope<'a> {
             self.signed
                 .get("version")
                 .and_then(|v| v.as_u64())
-                .ok_or(VerifyError::Malformed(
-                    "version must be a non-negative integer",
-                ))?;
+                .ok_or(VerifyError::Malformed(detail!(
+                    "version must be a non-negative integer"
+                )))?;
         let expires = self
             .signed
             .get("expires")
             .and_then(|e| e.as_str())
             .and_then(|e| e.as_plain())
             .and_then(|e| parse_expires(e.as_bytes()))
-            .ok_or(VerifyError::Malformed(
-                "expires must be YYYY-MM-DDTHH:MM:SSZ",
-            ))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "expires must be YYYY-MM-DDTHH:MM:SSZ"
+            )))?;
         Ok(Common { version, expires })
     }
 }
@@ -481,9 +481,9 @@ impl<'a> TargetsView<'a> {
                     .iter()
                     .any(|top| name.eq_str(top))
             {
-                return Err(VerifyError::Malformed(
-                    "delegated roles cannot be empty or use top-level role names",
-                ));
+                return Err(VerifyError::Malformed(detail!(
+                    "delegated roles cannot be empty or use top-level role names"
+                )));
             }
         }
         Ok(view)
@@ -623,15 +623,19 @@ impl<'a> TargetEntry<'a> {
             )))?;
         // A hash that is not a string could not be checked; skipping it would
         // break "every listed hash is checked".
-        if hashes.members().any(|(_, h)| h.kind() != Kind::String) {
-            return Err(VerifyError::Malformed(detail!(
-                "target hashes must be strings"
-            )));
+        let mut listed = false;
+        for (_, h) in hashes.members() {
+            if h.kind() != Kind::String {
+                return Err(VerifyError::Malformed(detail!(
+                    "target hashes must be strings"
+                )));
+            }
+            listed = true;
         }
-        if hashes.members().next().is_none() {
-            return Err(VerifyError::Malformed(
-                "a target must list at least one hash",
-            ));
+        if !listed {
+            return Err(VerifyError::Malformed(detail!(
+                "a target must list at least one hash"
+            )));
         }
         let firmware = match entry.get("custom").and_then(|c| c.get("fwsign")) {
             None => None,
@@ -663,21 +667,21 @@ impl<'a> FirmwareView<'a> {
         let hardware_ids = fw
             .get("hardware_ids")
             .filter(|h| h.kind() == Kind::Array)
-            .ok_or(VerifyError::Malformed(
-                "custom.fwsign.hardware_ids must be an array",
-            ))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "custom.fwsign.hardware_ids must be an array"
+            )))?;
         let version = fw
             .get("version")
             .and_then(|v| v.as_str())
-            .ok_or(VerifyError::Malformed(
-                "custom.fwsign.version must be a string",
-            ))?;
+            .ok_or(VerifyError::Malformed(detail!(
+                "custom.fwsign.version must be a string"
+            )))?;
         let security_counter =
             fw.get("security_counter")
                 .and_then(|c| c.as_u64())
-                .ok_or(VerifyError::Malformed(
-                    "custom.fwsign.security_counter must be an integer",
-                ))?;
+                .ok_or(VerifyError::Malformed(detail!(
+                    "custom.fwsign.security_counter must be an integer"
+                )))?;
         Ok(Self {
             hardware_ids,
             version,

@@ -11,40 +11,39 @@ pub struct UnixTime(pub i64);
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (years 1970 to 9999). Returns `None` for any
 /// other spelling or an impossible date.
 pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
-    let [
-        y0,
-        y1,
-        y2,
-        y3,
-        b'-',
-        m0,
-        m1,
-        b'-',
-        d0,
-        d1,
-        b'T',
-        h0,
-        h1,
-        b':',
-        i0,
-        i1,
-        b':',
-        s0,
-        s1,
-        b'Z',
-    ] = *text
-    else {
+    // One walk over a template: `9` is a digit of the current field, any
+    // other byte must stand as it is and ends the field. A loop rather than
+    // a pattern of twenty bytes keeps this small in a bootloader.
+    const TEMPLATE: &[u8; 20] = b"9999-99-99T99:99:99Z";
+    if text.len() != TEMPLATE.len() {
         return None;
-    };
-    from_civil(
-        decimal(&[y0, y1, y2, y3])?,
-        decimal(&[m0, m1])?,
-        decimal(&[d0, d1])?,
-        decimal(&[h0, h1])?,
-        decimal(&[i0, i1])?,
-        decimal(&[s0, s1])?,
-    )
+    }
+    let mut fields = [0u32; 6];
+    let mut field: usize = 0;
+    for (&b, &t) in text.iter().zip(TEMPLATE) {
+        if t == b'9' {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            let f = fields.get_mut(field)?;
+            // At most four digits: no overflow, but checked all the same.
+            *f = f
+                .checked_mul(10)?
+                .checked_add(u32::from(b.wrapping_sub(b'0')))?;
+        } else if b == t {
+            field = field.saturating_add(1);
+        } else {
+            return None;
+        }
+    }
+    let [year, month, day, hour, minute, second] = fields;
+    from_civil(year, month, day, hour, minute, second)
 }
+
+/// Days before each month in a common year.
+const DAYS_BEFORE_MONTH: [u16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+/// Leap days in the years before 1970 (1969/4 - 1969/100 + 1969/400).
+const LEAP_DAYS_BEFORE_1970: u32 = 477;
 
 /// The instant of a UTC calendar date and time of day (years 1970 to 9999);
 /// `None` for an impossible date or time. 32-bit arithmetic throughout
@@ -58,17 +57,36 @@ pub fn from_civil(
     minute: u32,
     second: u32,
 ) -> Option<UnixTime> {
+    let leap = is_leap(year);
+    let month_len = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
     if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
+        || !(1..=month_len).contains(&day)
         || hour > 23
         || minute > 59
         || second > 59
     {
         return None;
     }
-    let days = days_from_civil(year, month, day)?;
+    // `get` refuses a month outside 1..=12.
+    let before_month =
+        u32::from(*DAYS_BEFORE_MONTH.get(usize::try_from(month).ok()?.checked_sub(1)?)?);
+    let past = year.checked_sub(1)?;
+    let leap_days = (past / 4)
+        .checked_sub(past / 100)?
+        .checked_add(past / 400)?
+        .checked_sub(LEAP_DAYS_BEFORE_1970)?;
+    let days = year
+        .checked_sub(1970)?
+        .checked_mul(365)?
+        .checked_add(leap_days)?
+        .checked_add(before_month)?
+        .checked_add(u32::from(leap && month > 2))?
+        .checked_add(day.checked_sub(1)?)?;
     let secs_of_day = hour
         .checked_mul(3600)?
         .checked_add(minute.checked_mul(60)?)?
@@ -79,60 +97,8 @@ pub fn from_civil(
     Some(UnixTime(secs))
 }
 
-/// The value of ASCII decimal digits (at most four here, so no overflow).
-fn decimal(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |v, &b| {
-        b.is_ascii_digit()
-            .then(|| {
-                v.checked_mul(10)?
-                    .checked_add(u32::from(b.wrapping_sub(b'0')))
-            })
-            .flatten()
-    })
-}
-
 fn is_leap(year: u32) -> bool {
     (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`), for the
-/// already range-checked years 1970..=9999, months and days.
-fn days_from_civil(year: u32, month: u32, day: u32) -> Option<u32> {
-    let y = if month <= 2 {
-        year.checked_sub(1)?
-    } else {
-        year
-    };
-    let era = y / 400;
-    let yoe = y % 400;
-    let mp = if month > 2 {
-        month.checked_sub(3)?
-    } else {
-        month.checked_add(9)?
-    };
-    let doy = mp
-        .checked_mul(153)?
-        .checked_add(2)?
-        .checked_div(5)?
-        .checked_add(day)?
-        .checked_sub(1)?;
-    let doe = yoe
-        .checked_mul(365)?
-        .checked_add(yoe / 4)?
-        .checked_sub(yoe / 100)?
-        .checked_add(doy)?;
-    era.checked_mul(146_097)?
-        .checked_add(doe)?
-        .checked_sub(719_468)
 }
 
 #[cfg(feature = "std")]

@@ -195,6 +195,7 @@ impl<'a> Json<'a> {
 
     /// The members of an object, in document (sorted) order. Empty for any
     /// other kind of value.
+    #[inline(never)]
     pub fn members(&self) -> Members<'a> {
         let (bytes, pos) = match self.kind() {
             Kind::Object => (self.bytes, 1),
@@ -204,6 +205,7 @@ impl<'a> Json<'a> {
     }
 
     /// The member `key` of an object, if this is an object that has one.
+    #[inline(never)]
     pub fn get(&self, key: &str) -> Option<Json<'a>> {
         for (name, value) in self.members() {
             match name.cmp_str(key) {
@@ -217,6 +219,7 @@ impl<'a> Json<'a> {
     }
 
     /// The items of an array, in order. Empty for any other kind of value.
+    #[inline(never)]
     pub fn items(&self) -> Items<'a> {
         let (bytes, pos) = match self.kind() {
             Kind::Array => (self.bytes, 1),
@@ -226,6 +229,7 @@ impl<'a> Json<'a> {
     }
 
     /// The string, if this is one.
+    #[inline(never)]
     pub fn as_str(&self) -> Option<JsonStr<'a>> {
         match self.kind() {
             Kind::String => {
@@ -297,7 +301,11 @@ impl<'a> JsonStr<'a> {
     /// The string itself when it has no escapes (the common case: key IDs,
     /// hashes, PEM keys, target names), without copying.
     pub fn as_plain(&self) -> Option<&'a str> {
-        if self.raw.contains(&b'\\') {
+        #[allow(
+            clippy::manual_contains,
+            reason = "`contains` on bytes links core's word-at-a-time memchr: 124 bytes of a bootloader's flash for strings of a few dozen bytes"
+        )]
+        if self.raw.iter().any(|&b| b == b'\\') {
             return None;
         }
         core::str::from_utf8(self.raw).ok()
@@ -310,6 +318,7 @@ impl<'a> JsonStr<'a> {
     }
 
     /// Whether the unescaped string equals `other`.
+    #[inline(never)]
     pub fn eq_str(&self, other: &str) -> bool {
         self.bytes().eq(other.bytes())
     }
@@ -351,6 +360,7 @@ pub struct Unescaped<'a> {
 impl Iterator for Unescaped<'_> {
     type Item = u8;
 
+    #[inline(never)]
     fn next(&mut self) -> Option<u8> {
         let b = *self.raw.get(self.pos)?;
         if b == b'\\' {

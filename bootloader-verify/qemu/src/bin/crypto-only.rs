@@ -129,6 +129,10 @@ fn ed25519_verifies(key: &[u8; 32], message: &[u8], sig: &[u8]) -> bool {
 
 /// What [`run`] measured: ticks, and whether every check passed.
 struct Timings {
+    #[cfg_attr(
+        not(feature = "timing"),
+        allow(dead_code, reason = "printed with `timing`")
+    )]
     sha_ticks: u64,
     digest: [u8; 32],
     #[cfg(feature = "p256")]
@@ -180,10 +184,13 @@ fn fail(what: &str) -> ! {
 #[entry]
 fn main() -> ! {
     board::enable_fpu();
-    let Some(peripherals) = cortex_m::Peripherals::take() else {
-        fail("peripherals taken")
-    };
-    ticks::start(peripherals.SYST);
+    #[cfg(feature = "timing")]
+    {
+        let Some(peripherals) = cortex_m::Peripherals::take() else {
+            fail("peripherals taken")
+        };
+        ticks::start(peripherals.SYST);
+    }
     let case = match Case::parse(board::psram(CASE_ADDR, CASE_MAX)) {
         Ok(case) => case,
         Err(why) => {
@@ -191,6 +198,7 @@ fn main() -> ! {
             board::exit(exit_code::BAD_CASE)
         }
     };
+    #[cfg(feature = "timing")]
     let calibration = ticks::calibrate();
     let painted = board::paint_stack();
     let timings = run(&case);
@@ -200,27 +208,30 @@ fn main() -> ! {
         .u64(stack as u64)
         .str(" bytes")
         .print();
-    let count = case.count as u64;
-    let mut line = Line::new();
-    line.str("TICKS calibration=")
-        .u64(calibration)
-        .str(" calibration_instructions=")
-        .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
-        .str(" sha256=")
-        .u64(timings.sha_ticks)
-        .str(" sha256_bytes=")
-        .u64(case.image.len() as u64);
-    #[cfg(feature = "p256")]
-    line.str(" p256=")
-        .u64(timings.p256.0)
-        .str(" p256_calls=")
-        .u64(count);
-    #[cfg(feature = "ed25519")]
-    line.str(" ed25519=")
-        .u64(timings.ed25519.0)
-        .str(" ed25519_calls=")
-        .u64(count);
-    line.print();
+    #[cfg(feature = "timing")]
+    {
+        let count = case.count as u64;
+        let mut line = Line::new();
+        line.str("TICKS calibration=")
+            .u64(calibration)
+            .str(" calibration_instructions=")
+            .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
+            .str(" sha256=")
+            .u64(timings.sha_ticks)
+            .str(" sha256_bytes=")
+            .u64(case.image.len() as u64);
+        #[cfg(feature = "p256")]
+        line.str(" p256=")
+            .u64(timings.p256.0)
+            .str(" p256_calls=")
+            .u64(count);
+        #[cfg(feature = "ed25519")]
+        line.str(" ed25519=")
+            .u64(timings.ed25519.0)
+            .str(" ed25519_calls=")
+            .u64(count);
+        line.print();
+    }
     if timings.digest != case.digest {
         fail("sha256");
     }
