@@ -272,10 +272,10 @@ pub fn verify_threshold(
     reject_repeated_keyids(envelope.signatures)?;
     let message = envelope.signed_bytes();
     let mut counted: usize = 0;
-    for (index, keyid) in role.keyids.items().enumerate() {
-        let flag = work
-            .signed
-            .get_mut(index)
+    let mut flags = work.signed.iter_mut();
+    for keyid in role.keyids.items() {
+        let flag = flags
+            .next()
             .ok_or(VerifyError::CapacityExceeded(detail!("the role's key IDs")))?;
         *flag = false;
         let Some(keyid) = keyid.as_str() else {
@@ -312,18 +312,19 @@ pub fn verify_threshold(
     })
 }
 
+// The lookups below are plain loops: iterator adaptors (`find_map`,
+// `enumerate().skip()`) cost a bootloader noticeably more flash here.
+
 /// A key ID may sign once per document. Comparing every pair needs no
 /// memory, and envelopes carry a handful of signatures.
 fn reject_repeated_keyids(signatures: Json<'_>) -> Result<(), VerifyError> {
-    for (i, a) in signatures.items().enumerate() {
-        let Some(a_id) = a.get("keyid").and_then(|k| k.as_str()) else {
+    let mut rest = signatures.items();
+    while let Some(a) = rest.next() {
+        let Some(a_id) = keyid_of(a) else {
             continue;
         };
-        for b in signatures.items().skip(i.saturating_add(1)) {
-            if b.get("keyid")
-                .and_then(|k| k.as_str())
-                .is_some_and(|b_id| b_id.eq_json_str(&a_id))
-            {
+        for b in rest.clone() {
+            if keyid_of(b).is_some_and(|b_id| b_id.eq_json_str(&a_id)) {
                 return Err(VerifyError::DuplicateSignature);
             }
         }
@@ -331,21 +332,28 @@ fn reject_repeated_keyids(signatures: Json<'_>) -> Result<(), VerifyError> {
     Ok(())
 }
 
+fn keyid_of(signature: Json<'_>) -> Option<JsonStr<'_>> {
+    signature.get("keyid")?.as_str()
+}
+
 fn signature_by<'a>(signatures: Json<'a>, keyid: JsonStr<'_>) -> Option<JsonStr<'a>> {
-    signatures.items().find_map(|s| {
-        let id = s.get("keyid")?.as_str()?;
-        if id.eq_json_str(&keyid) {
-            s.get("sig")?.as_str()
-        } else {
-            None
+    for s in signatures.items() {
+        if keyid_of(s).is_some_and(|id| id.eq_json_str(&keyid))
+            && let Some(sig) = s.get("sig").and_then(|sig| sig.as_str())
+        {
+            return Some(sig);
         }
-    })
+    }
+    None
 }
 
 fn lookup<'a>(keys: Json<'a>, keyid: JsonStr<'_>) -> Option<Json<'a>> {
-    keys.members()
-        .find(|(id, _)| id.eq_json_str(&keyid))
-        .map(|(_, key)| key)
+    for (id, key) in keys.members() {
+        if id.eq_json_str(&keyid) {
+            return Some(key);
+        }
+    }
+    None
 }
 
 fn check_one(
@@ -360,8 +368,12 @@ fn check_one(
     let keytype = key.get("keytype")?.as_str()?;
     let scheme = key.get("scheme")?.as_str()?;
     let keyval = key.get("keyval").filter(|k| k.kind() == Kind::Object)?;
-    let kt = key_types.iter().find(|kt| kt.handles(keytype, scheme))?;
-    kt.verify(keyval, message, sig).ok()
+    for kt in key_types {
+        if kt.handles(keytype, scheme) {
+            return kt.verify(keyval, message, sig).ok();
+        }
+    }
+    None
 }
 
 /// The root role: the key table and roles of the top-level roles.
@@ -519,8 +531,7 @@ impl<'a> TargetsView<'a> {
             .get("delegations")
             .and_then(|d| d.get("roles"))
             .map(|r| r.items())
-            .into_iter()
-            .flatten()
+            .unwrap_or_default()
             .map(|role| DelegatedRoleView { role })
     }
 

@@ -406,8 +406,8 @@ impl<'a> Iterator for Members<'a> {
     }
 }
 
-/// The items of an array.
-#[derive(Clone, Debug)]
+/// The items of an array. The default yields nothing.
+#[derive(Clone, Debug, Default)]
 pub struct Items<'a> {
     bytes: &'a [u8],
     pos: usize,
