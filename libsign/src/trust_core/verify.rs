@@ -536,9 +536,17 @@ impl<'a> TargetsView<'a> {
     }
 
     /// The delegated role `name`, if this role delegates to it.
+    #[allow(
+        clippy::manual_find,
+        reason = "the loop is 36 bytes smaller than `find` in a bootloader"
+    )]
     pub fn delegated_role(&self, name: &str) -> Option<DelegatedRoleView<'a>> {
-        self.delegated_roles()
-            .find(|r| r.name().is_some_and(|n| n.eq_str(name)))
+        for role in self.delegated_roles() {
+            if role.name().is_some_and(|n| n.eq_str(name)) {
+                return Some(role);
+            }
+        }
+        None
     }
 
     /// Checks a delegated role's envelope against the keys and threshold
