@@ -16,6 +16,7 @@ macro_rules! detail {
     }};
 }
 
+pub(crate) mod hex;
 pub mod key_types;
 #[cfg(feature = "p256")]
 pub(crate) mod p256_encoding;

@@ -75,7 +75,7 @@ pub(crate) fn public_text<'a>(keyval: Json<'a>) -> Result<&'a str, Rejected> {
 /// Decodes hex (either case) into `out`, returning the decoded bytes.
 fn hex_into<'o>(hex: JsonStr<'_>, out: &'o mut [u8]) -> Result<&'o [u8], Rejected> {
     let text = hex.as_plain().ok_or(Rejected::BadSignature)?;
-    base16ct::mixed::decode(text, out).map_err(|_| Rejected::BadSignature)
+    super::hex::decode(text, out).ok_or(Rejected::BadSignature)
 }
 
 /// ECDSA over NIST P-256 with SHA-256 (`ecdsa-sha2-nistp256`), keys as SPKI
@@ -130,7 +130,7 @@ impl EcdsaP256 {
                 super::p256_encoding::pem_public_key(public, &mut buf).ok_or(Rejected::BadKey)?;
             super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?
         } else {
-            base16ct::mixed::decode(public, &mut buf).map_err(|_| Rejected::BadKey)?
+            super::hex::decode(public, &mut buf).ok_or(Rejected::BadKey)?
         };
         // Validated as a point first: only then is the compressed form a
         // faithful name for it.
@@ -198,8 +198,7 @@ impl KeyType for Ed25519 {
     ) -> Result<KeyIdentity, Rejected> {
         let public = public_text(keyval)?;
         let mut key_bytes = [0u8; 32];
-        let decoded =
-            base16ct::mixed::decode(public, &mut key_bytes).map_err(|_| Rejected::BadKey)?;
+        let decoded = super::hex::decode(public, &mut key_bytes).ok_or(Rejected::BadKey)?;
         if decoded.len() != 32 {
             return Err(Rejected::BadKey);
         }

@@ -37,7 +37,7 @@ const PEM_BODY_MAX: usize = 124;
 /// padded Base64 of at most 91 bytes.
 pub(crate) fn pem_public_key<'o>(text: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
     let body = text
-        .trim_end_matches(|c: char| c.is_ascii_whitespace())
+        .trim_ascii_end()
         .strip_prefix(PEM_BEGIN)?
         .strip_suffix(PEM_END)?;
     let mut compact = [0u8; PEM_BODY_MAX];

@@ -16,18 +16,23 @@ use fwsign_manifest_schema::reader::{Json, JsonStr};
 pub fn path_matches(pattern: &str, path: &str) -> bool {
     // Part by part; a different number of parts is a mismatch, whichever
     // part the walk has reached when one side runs out.
-    let mut patterns = pattern.as_bytes().split(|&b| b == b'/');
-    let mut parts = path.as_bytes().split(|&b| b == b'/');
-    loop {
-        match (patterns.next(), parts.next()) {
-            (Some(p), Some(t)) => {
-                if !fnmatch(p, t) {
-                    return false;
-                }
-            }
-            (None, None) => return true,
-            _ => return false,
+    let (mut pattern, mut path) = (Some(pattern.as_bytes()), Some(path.as_bytes()));
+    while let (Some(p), Some(t)) = (pattern, path) {
+        let (p, p_rest) = split_part(p);
+        let (t, t_rest) = split_part(t);
+        if !fnmatch(p, t) {
+            return false;
         }
+        (pattern, path) = (p_rest, t_rest);
+    }
+    pattern.is_none() && path.is_none()
+}
+
+/// `s` up to its first `/`, and what follows that `/` if there is one.
+fn split_part(s: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match s.iter().position(|&b| b == b'/') {
+        Some(at) => (s.get(..at).unwrap_or(s), s.get(at.saturating_add(1)..)),
+        None => (s, None),
     }
 }
 

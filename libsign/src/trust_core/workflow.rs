@@ -318,10 +318,7 @@ pub fn hex_eq(expected: JsonStr<'_>, digest: &[u8]) -> bool {
 
 fn hex_str_eq(expected: &str, digest: &[u8]) -> bool {
     let mut buf = [0u8; 64];
-    match base16ct::mixed::decode(expected, &mut buf) {
-        Ok(decoded) => decoded == digest,
-        Err(_) => false,
-    }
+    super::hex::decode(expected, &mut buf).is_some_and(|decoded| decoded == digest)
 }
 
 fn meta_of<'a>(signed: Json<'a>, name: &str) -> Result<Option<MetaEntry<'a>>, WorkflowError> {
