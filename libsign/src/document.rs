@@ -97,8 +97,8 @@ impl SignatureReport {
             Ok(self)
         } else {
             Err(VerifyError::ThresholdNotMet {
-                valid: self.valid,
-                threshold: self.threshold,
+                valid: u32::try_from(self.valid).unwrap_or(u32::MAX),
+                threshold: u32::try_from(self.threshold).unwrap_or(u32::MAX),
             }
             .into())
         }
