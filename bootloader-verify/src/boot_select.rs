@@ -41,7 +41,7 @@ pub struct SlotFacts<'a> {
     /// The remembered state.
     pub state: SlotState,
     /// The verified image's security counter and version, if it verified.
-    pub verified: Option<(u64, &'a str)>,
+    pub verified: Option<(u64, &'a [u8])>,
 }
 
 /// What to boot, and what to remember first.
@@ -55,7 +55,7 @@ pub struct BootDecision {
     pub persist: [Option<SlotState>; 2],
 }
 
-fn newer(a: (u64, &str), b: (u64, &str)) -> Ordering {
+fn newer(a: (u64, &[u8]), b: (u64, &[u8])) -> Ordering {
     a.0.cmp(&b.0).then_with(|| version_order::compare(a.1, b.1))
 }
 
@@ -72,7 +72,7 @@ pub fn choose(slots: [SlotFacts<'_>; 2]) -> BootDecision {
         }
     }
     let pick = |wanted: SlotState| -> Option<usize> {
-        let mut best: Option<(usize, (u64, &str))> = None;
+        let mut best: Option<(usize, (u64, &[u8]))> = None;
         for (i, s) in slots.iter().enumerate() {
             if s.state != wanted {
                 continue;

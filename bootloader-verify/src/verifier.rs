@@ -12,6 +12,7 @@
 //! core, the same code the release tooling and the TUF client run.
 
 use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::reader::is_utf8;
 use fwsign_sign::key_types::{KeyIdentity, KeyType};
 use fwsign_sign::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
 use fwsign_sign::workflow::{
@@ -76,17 +77,22 @@ pub trait Flash {
 /// The last accepted version of one targets role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AcceptedVersion<'a> {
-    /// The role name.
-    pub role: &'a str,
+    /// The role name (UTF-8 bytes; `b"targets"`).
+    pub role: &'a [u8],
     /// Its version.
     pub version: u64,
 }
 
 /// What the device knows about itself.
+///
+/// Names here and in [`Verified`] are UTF-8 bytes, not `&str`: making a
+/// `&str` of bytes read at run time links `core::str::from_utf8` (about
+/// 0.8 KiB), and the verifier needs none. The verifier checks the names it
+/// reads from the slot with `fwsign_manifest_schema::reader::is_utf8`.
 #[derive(Debug, Clone, Copy)]
 pub struct Device<'a> {
-    /// This board's hardware ID.
-    pub hardware_id: &'a str,
+    /// This board's hardware ID (UTF-8 bytes, `b"evc-a1"`).
+    pub hardware_id: &'a [u8],
     /// The installed security counter.
     pub installed_counter: u64,
     /// The last accepted version of each targets role seen so far.
@@ -99,7 +105,7 @@ impl Device<'_> {
     fn accepted_version(&self, role: &[u8]) -> Option<u64> {
         self.accepted
             .iter()
-            .find(|a| a.role.as_bytes() == role)
+            .find(|a| a.role == role)
             .map(|a| a.version)
     }
 }
@@ -107,8 +113,8 @@ impl Device<'_> {
 /// A role version to store once the image has booted and confirmed itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RoleVersion<'m> {
-    /// The role name (borrowed from the metadata buffer).
-    pub role: &'m str,
+    /// The role name (UTF-8 bytes, borrowed from the metadata buffer).
+    pub role: &'m [u8],
     /// The version verified.
     pub version: u64,
 }
@@ -116,10 +122,10 @@ pub struct RoleVersion<'m> {
 /// A slot that passed every check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified<'m> {
-    /// The target name.
-    pub target: &'m str,
-    /// The firmware version (semantic version).
-    pub version: &'m str,
+    /// The target name (UTF-8 bytes).
+    pub target: &'m [u8],
+    /// The firmware version (a semantic version, as UTF-8 bytes).
+    pub version: &'m [u8],
     /// The image's security counter.
     pub security_counter: u64,
     /// Where the image starts in the slot.
@@ -277,8 +283,7 @@ pub fn verify_slot<'m>(
         return Err(Reason::Expired);
     }
     let target = target_name
-        .and_then(|n| core::str::from_utf8(n).ok())
-        .filter(|n| !n.is_empty())
+        .filter(|n| !n.is_empty() && is_utf8(n))
         .ok_or(Reason::NoTargetName)?;
 
     // Steps 2 and 3: the targets chain.
@@ -290,11 +295,14 @@ pub fn verify_slot<'m>(
         if entry.kind != EntryKind::Targets {
             continue;
         }
-        let role = core::str::from_utf8(entry.name).map_err(|_| Reason::TargetsMalformed)?;
+        let role = entry.name;
+        if !is_utf8(role) {
+            return Err(Reason::TargetsMalformed);
+        }
         let env = Envelope::parse(entry.data).map_err(|_| Reason::TargetsMalformed)?;
         let last = device.accepted_version(entry.name);
         let delegator = match &parent {
-            None if role == "targets" => Delegator::Root(&root),
+            None if role == b"targets" => Delegator::Root(&root),
             None => return Err(Reason::DelegationMissing),
             Some(p) => {
                 let delegation = p.delegated_role(role).ok_or(Reason::DelegationMissing)?;
@@ -345,7 +353,7 @@ pub fn verify_slot<'m>(
     }
     let version = firmware
         .version
-        .as_plain()
+        .plain_bytes()
         .ok_or(Reason::TargetsMalformed)?;
     Ok(Verified {
         target,

@@ -55,7 +55,7 @@ fn root_v1(r: &Release) -> Vec<u8> {
 
 fn device<'a>(accepted: &'a [AcceptedVersion<'a>], counter: u64) -> Device<'a> {
     Device {
-        hardware_id: "evc-a1",
+        hardware_id: b"evc-a1",
         installed_counter: counter,
         accepted,
         trusted_time: Some(NOW),
@@ -79,7 +79,10 @@ fn check(root: &[u8], slot: &[u8], device: &Device<'_>) -> Result<(u64, String),
         },
         KEY_TYPES,
     );
-    result.map(|v| (v.security_counter, v.version.to_owned()))
+    result.map(|v| {
+        let version = String::from_utf8(v.version.to_vec()).expect("the version is UTF-8");
+        (v.security_counter, version)
+    })
 }
 
 #[test]
@@ -129,7 +132,7 @@ fn wrong_hardware_id_is_refused() {
     let r = release("hwid");
     let slot = slot_for(&r, "evc-a1/fw.bin");
     let d = Device {
-        hardware_id: "evc-b2",
+        hardware_id: b"evc-b2",
         ..device(&[], 0)
     };
     assert_eq!(
@@ -154,7 +157,7 @@ fn targets_role_older_than_last_accepted_is_refused() {
     let r = release("replay");
     let slot = slot_for(&r, "evc-a1/fw.bin");
     let accepted = [AcceptedVersion {
-        role: "targets",
+        role: b"targets",
         version: 3,
     }];
     assert_eq!(
@@ -307,7 +310,7 @@ fn boot(board: &Board, root: &[u8], counter: u64) -> (Option<usize>, bool, [Slot
         .collect();
     let facts = [0, 1].map(|i| SlotFacts {
         state: board.states[i],
-        verified: verified[i].as_ref().map(|(c, v)| (*c, v.as_str())),
+        verified: verified[i].as_ref().map(|(c, v)| (*c, v.as_bytes())),
     });
     let decision = boot_select::choose(facts);
     let mut states = board.states;

@@ -19,7 +19,7 @@ use crate::key_types::{KeyIdentity, KeyType, Rejected, public_text};
 pub struct RsaPssSha256;
 
 fn public_key(keyval: Json<'_>) -> Result<RsaPublicKey, Rejected> {
-    let pem = public_text(keyval)?;
+    let pem = core::str::from_utf8(public_text(keyval)?).map_err(|_| Rejected::BadKey)?;
     RsaPublicKey::from_public_key_pem(pem)
         .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
         .map_err(|_| Rejected::BadKey)

@@ -6,3 +6,4 @@
 
 pub mod expiry;
 pub mod reader;
+mod utf8;

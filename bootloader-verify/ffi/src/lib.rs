@@ -499,7 +499,8 @@ unsafe fn slice_in<'a, T>(
     Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
 }
 
-/// As [`slice_in`], for UTF-8 text.
+/// As [`slice_in`], for UTF-8 text (checked, and kept as bytes, as the
+/// verifier takes it: no `core::str::from_utf8` in the library).
 ///
 /// # Safety
 ///
@@ -508,15 +509,18 @@ unsafe fn str_in<'a>(
     ptr: *const c_char,
     len: usize,
     allow_null: bool,
-) -> Result<&'a str, fwsign_status_t> {
+) -> Result<&'a [u8], fwsign_status_t> {
     // SAFETY: forwarded from this function's contract.
     let bytes = unsafe { slice_in(ptr.cast::<u8>(), len, allow_null) }?;
-    core::str::from_utf8(bytes).map_err(|_| FWSIGN_ERR_INVALID_UTF8)
+    if fwsign_manifest_schema::reader::is_utf8(bytes) {
+        Ok(bytes)
+    } else {
+        Err(FWSIGN_ERR_INVALID_UTF8)
+    }
 }
 
-/// Copies `s` into `dst` NUL-terminated; `Err` when it does not fit.
-fn copy_out(dst: &mut [c_char], s: &str) -> Result<u32, fwsign_status_t> {
-    let bytes = s.as_bytes();
+/// Copies `bytes` into `dst` NUL-terminated; `Err` when they do not fit.
+fn copy_out(dst: &mut [c_char], bytes: &[u8]) -> Result<u32, fwsign_status_t> {
     // Room for the NUL.
     if bytes.len() >= dst.len() {
         return Err(FWSIGN_ERR_OUTPUT_TRUNCATED);
@@ -728,7 +732,7 @@ unsafe fn verify_inner(
         return Err(FWSIGN_ERR_TOO_MANY_ACCEPTED);
     }
     let mut accepted = [AcceptedVersion {
-        role: "",
+        role: b"",
         version: 0,
     }; FWSIGN_MAX_ACCEPTED];
     for (dst, src) in accepted.iter_mut().zip(accepted_in) {

@@ -58,7 +58,7 @@ const METADATA_LEN: usize = 64 * 1024;
 struct Case<'a> {
     slot_size: u32,
     root: &'a [u8],
-    hardware_id: &'a str,
+    hardware_id: &'a [u8],
     installed_counter: u64,
     trusted_time: Option<UnixTime>,
     accepted: [AcceptedVersion<'a>; MAX_ACCEPTED],
@@ -83,18 +83,18 @@ impl<'a> Case<'a> {
         if accepted_len > MAX_ACCEPTED {
             return Err("too many accepted role versions");
         }
-        let hardware_id = core::str::from_utf8(r.padded(hardware_id_len)?)
-            .map_err(|_| "hardware ID is not UTF-8")?;
+        // Bytes, as the verifier takes them: no `core::str::from_utf8` in
+        // the image (see `fwsign_bootloader_verify::Device`).
+        let hardware_id = r.padded(hardware_id_len)?;
         let mut accepted = [AcceptedVersion {
-            role: "",
+            role: b"",
             version: 0,
         }; MAX_ACCEPTED];
         for slot in accepted.iter_mut().take(accepted_len) {
             let role_len = r.length()?;
             r.u32()?;
             let version = r.u64()?;
-            let role =
-                core::str::from_utf8(r.padded(role_len)?).map_err(|_| "role is not UTF-8")?;
+            let role = r.padded(role_len)?;
             *slot = AcceptedVersion { role, version };
         }
         let root = r.take(root_len)?;
@@ -269,9 +269,9 @@ fn main() -> ! {
         Ok(v) => {
             let mut line = Line::new();
             line.str("BOOT ")
-                .str(v.target)
+                .bytes(v.target)
                 .str(" ")
-                .str(v.version)
+                .bytes(v.version)
                 .str(" counter=")
                 .u64(v.security_counter)
                 .str(" root=v")
@@ -285,7 +285,7 @@ fn main() -> ! {
                 if i > 0 {
                     line.str(",");
                 }
-                line.str(role.role).str("@").u64(role.version);
+                line.bytes(role.role).str("@").u64(role.version);
             }
             line.print();
             board::exit(exit_code::BOOT)

@@ -20,8 +20,8 @@ fn digit(c: u8) -> Option<u8> {
 /// Decodes hex (either case, even length) into the front of `out` and
 /// returns the decoded bytes; `None` for an odd length, a non-hex
 /// character, or an `out` too small.
-pub(crate) fn decode<'o>(text: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
-    let (pairs, rest) = text.as_bytes().as_chunks::<2>();
+pub(crate) fn decode<'o>(text: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+    let (pairs, rest) = text.as_chunks::<2>();
     if !rest.is_empty() {
         return None;
     }
@@ -46,17 +46,17 @@ mod tests {
 
     fn ours(text: &str, capacity: usize) -> Option<Vec<u8>> {
         let mut out = vec![0u8; capacity];
-        decode(text, &mut out).map(<[u8]>::to_vec)
+        decode(text.as_bytes(), &mut out).map(<[u8]>::to_vec)
     }
 
     #[test]
     fn decodes_either_case() {
         let mut out = [0u8; 4];
-        assert_eq!(decode("00fFa5", &mut out), Some(&[0x00, 0xff, 0xa5][..]));
-        assert_eq!(decode("", &mut out), Some(&[][..]));
-        assert_eq!(decode("abc", &mut out), None);
-        assert_eq!(decode("0g", &mut out), None);
-        assert_eq!(decode("0011223344", &mut out), None);
+        assert_eq!(decode(b"00fFa5", &mut out), Some(&[0x00, 0xff, 0xa5][..]));
+        assert_eq!(decode(b"", &mut out), Some(&[][..]));
+        assert_eq!(decode(b"abc", &mut out), None);
+        assert_eq!(decode(b"0g", &mut out), None);
+        assert_eq!(decode(b"0011223344", &mut out), None);
     }
 
     proptest! {

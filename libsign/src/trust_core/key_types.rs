@@ -63,18 +63,19 @@ impl core::fmt::Debug for dyn KeyType + '_ {
     }
 }
 
-/// A key's `keyval.public` text (unescaped, as every key type stores it).
-pub(crate) fn public_text<'a>(keyval: Json<'a>) -> Result<&'a str, Rejected> {
+/// A key's `keyval.public` text (unescaped, as every key type stores it), as
+/// the UTF-8 bytes the reader checked: the device never makes a `&str` of it.
+pub(crate) fn public_text<'a>(keyval: Json<'a>) -> Result<&'a [u8], Rejected> {
     keyval
         .get("public")
         .and_then(|p| p.as_str())
-        .and_then(|s| s.as_plain())
+        .and_then(|s| s.plain_bytes())
         .ok_or(Rejected::BadKey)
 }
 
 /// Decodes hex (either case) into `out`, returning the decoded bytes.
 fn hex_into<'o>(hex: JsonStr<'_>, out: &'o mut [u8]) -> Result<&'o [u8], Rejected> {
-    let text = hex.as_plain().ok_or(Rejected::BadSignature)?;
+    let text = hex.plain_bytes().ok_or(Rejected::BadSignature)?;
     super::hex::decode(text, out).ok_or(Rejected::BadSignature)
 }
 
@@ -125,7 +126,7 @@ impl EcdsaP256 {
     fn decode_key(keyval: Json<'_>) -> Result<(p256::PublicKey, [u8; 33]), Rejected> {
         let public = public_text(keyval)?;
         let mut buf = [0u8; 96];
-        let point = if public.starts_with("-----BEGIN") {
+        let point = if public.starts_with(b"-----BEGIN") {
             let der =
                 super::p256_encoding::pem_public_key(public, &mut buf).ok_or(Rejected::BadKey)?;
             super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?

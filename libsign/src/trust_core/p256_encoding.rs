@@ -27,22 +27,22 @@ const P256_ALGORITHM: [u8; 21] = [
 /// Bytes of a P-256 scalar (`r`, `s`).
 const SCALAR_LEN: usize = 32;
 
-const PEM_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
-const PEM_END: &str = "-----END PUBLIC KEY-----";
+const PEM_BEGIN: &[u8] = b"-----BEGIN PUBLIC KEY-----";
+const PEM_END: &[u8] = b"-----END PUBLIC KEY-----";
 /// Base64 characters of the longest P-256 SPKI (91 bytes).
 const PEM_BODY_MAX: usize = 124;
 
 /// The DER inside a PEM `PUBLIC KEY` block, decoded into `out`. `None` for
 /// any other label, text around the block, or a body that is not canonical
 /// padded Base64 of at most 91 bytes.
-pub(crate) fn pem_public_key<'o>(text: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
+pub(crate) fn pem_public_key<'o>(text: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     let body = text
         .trim_ascii_end()
         .strip_prefix(PEM_BEGIN)?
         .strip_suffix(PEM_END)?;
     let mut compact = [0u8; PEM_BODY_MAX];
     let mut len: usize = 0;
-    for b in body.bytes().filter(|b| !b.is_ascii_whitespace()) {
+    for &b in body.iter().filter(|b| !b.is_ascii_whitespace()) {
         *compact.get_mut(len)? = b;
         len = len.checked_add(1)?;
     }
@@ -303,12 +303,12 @@ mod tests {
             .to_public_key_pem(p256::pkcs8::LineEnding::LF)
             .expect("pem");
         let mut out = [0u8; 96];
-        let der = pem_public_key(&pem, &mut out).expect("our PEM reader");
+        let der = pem_public_key(pem.as_bytes(), &mut out).expect("our PEM reader");
         assert_eq!(der, spkis()[0].as_slice());
         let crlf = pem.replace('\n', "\r\n");
-        assert_eq!(pem_public_key(&crlf, &mut [0u8; 96]), Some(der));
+        assert_eq!(pem_public_key(crlf.as_bytes(), &mut [0u8; 96]), Some(der));
         assert_eq!(
-            pem_public_key(&pem.replace("PUBLIC", "PRIVATE"), &mut [0u8; 96]),
+            pem_public_key(pem.replace("PUBLIC", "PRIVATE").as_bytes(), &mut [0u8; 96]),
             None
         );
     }

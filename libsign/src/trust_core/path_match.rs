@@ -14,9 +14,14 @@ use fwsign_manifest_schema::reader::{Json, JsonStr};
 /// Whether `path` matches `pattern` (python-tuf 7's
 /// `_is_target_in_pathpattern`).
 pub fn path_matches(pattern: &str, path: &str) -> bool {
+    matches_bytes(pattern.as_bytes(), path.as_bytes())
+}
+
+/// [`path_matches`] on UTF-8 bytes (the device never makes `&str`s).
+fn matches_bytes(pattern: &[u8], path: &[u8]) -> bool {
     // Part by part; a different number of parts is a mismatch, whichever
     // part the walk has reached when one side runs out.
-    let (mut pattern, mut path) = (Some(pattern.as_bytes()), Some(path.as_bytes()));
+    let (mut pattern, mut path) = (Some(pattern), Some(path));
     while let (Some(p), Some(t)) = (pattern, path) {
         let (p, p_rest) = split_part(p);
         let (t, t_rest) = split_part(t);
@@ -38,11 +43,16 @@ fn split_part(s: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
 pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
-    let digest = super::sha256_of(&[path.as_bytes()]);
+    prefix_matches_bytes(prefix.as_bytes(), path.as_bytes())
+}
+
+/// [`hash_prefix_matches`] on bytes.
+fn prefix_matches_bytes(prefix: &[u8], path: &[u8]) -> bool {
+    let digest = super::sha256_of(&[path]);
     // Digit by digit against the digest's nibbles, high nibble first: no
     // hex string of the digest is built.
     prefix.len() <= 64
-        && prefix.bytes().enumerate().all(|(i, p)| {
+        && prefix.iter().enumerate().all(|(i, p)| {
             let byte = digest.get(i / 2).copied().unwrap_or(0);
             let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
             char::from_digit(u32::from(nibble), 16) == Some(char::from(p.to_ascii_lowercase()))
@@ -50,25 +60,27 @@ pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 /// Whether a delegation entry (its `paths` or `path_hash_prefixes` array)
-/// covers `path`. Non-string entries never match.
+/// covers the target `path` (its UTF-8 bytes: a device reads target names
+/// from a firmware slot and never makes `&str`s of them). Non-string entries
+/// never match.
 pub fn delegation_covers(
     paths: Option<Json<'_>>,
     path_hash_prefixes: Option<Json<'_>>,
-    path: &str,
+    path: &[u8],
 ) -> bool {
     // python-tuf gives path_hash_prefixes priority when both are present.
     if let Some(prefixes) = path_hash_prefixes {
         return prefixes.items().any(|p| {
             p.as_str()
-                .and_then(|p: JsonStr<'_>| p.as_plain())
-                .is_some_and(|p| hash_prefix_matches(p, path))
+                .and_then(|p: JsonStr<'_>| p.plain_bytes())
+                .is_some_and(|p| prefix_matches_bytes(p, path))
         });
     }
     if let Some(patterns) = paths {
         return patterns.items().any(|p| {
             p.as_str()
-                .and_then(|p: JsonStr<'_>| p.as_plain())
-                .is_some_and(|p| path_matches(p, path))
+                .and_then(|p: JsonStr<'_>| p.plain_bytes())
+                .is_some_and(|p| matches_bytes(p, path))
         });
     }
     false
@@ -93,9 +105,10 @@ pub fn delegation_covers_names<S: AsRef<str>>(
 }
 
 /// `fnmatch.fnmatchcase` on one path part, by characters (code points, as
-/// Python compares them). Works on the UTF-8 bytes of `&str`s, so it is
-/// always given valid UTF-8: bytes, not `str` slicing, keep the char
-/// boundary checks out of a bootloader's flash. Out of line: inlined into
+/// Python compares them). Works on UTF-8 bytes (of `&str`s, or of JSON
+/// strings the reader validated), so it is always given valid UTF-8: bytes,
+/// not `str` slicing, keep the char boundary checks out of a bootloader's
+/// flash. Out of line: inlined into
 /// each caller it costs a bootloader a few hundred bytes more.
 #[inline(never)]
 fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
@@ -136,8 +149,8 @@ fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
 }
 
 /// The first character of UTF-8 `s` as its code point, and the rest. The
-/// callers only pass bytes of a `&str`, so `s` is valid UTF-8 and the lead
-/// byte gives the length.
+/// callers only pass valid UTF-8 (see [`fnmatch`]), so the lead byte gives
+/// the length.
 fn split_char(s: &[u8]) -> Option<(u32, &[u8])> {
     let (&lead, mut rest) = s.split_first()?;
     let (mut c, continuation) = match lead {

@@ -17,6 +17,11 @@
 //! - signatures by keys the role does not authorise, by keys of types this
 //!   build lacks, and empty or malformed signatures are ignored;
 //! - a threshold of 0 is invalid metadata.
+//!
+//! Role, target and hardware names are taken as `&str` or as UTF-8 bytes
+//! (`impl AsRef<[u8]>`): the device reads them from a firmware slot and never
+//! turns bytes into `&str`, which would link `core::str::from_utf8` into the
+//! bootloader (see `fwsign_manifest_schema::reader::is_utf8`).
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use fwsign_manifest_schema::reader::{Json, JsonStr, Kind, ReadError};
@@ -147,8 +152,8 @@ impl<'a> Envelope<'a> {
             .signed
             .get("expires")
             .and_then(|e| e.as_str())
-            .and_then(|e| e.as_plain())
-            .and_then(|e| parse_expires(e.as_bytes()))
+            .and_then(|e| e.plain_bytes())
+            .and_then(parse_expires)
             .ok_or(VerifyError::Malformed(detail!(
                 "expires must be YYYY-MM-DDTHH:MM:SSZ"
             )))?;
@@ -430,8 +435,11 @@ impl<'a> RootView<'a> {
     }
 
     /// The keys and threshold of a top-level role.
-    pub fn role(&self, name: &str) -> Result<RoleKeys<'a>, VerifyError> {
-        let role = self.roles.get(name).ok_or(VerifyError::UnknownRole)?;
+    pub fn role(&self, name: &(impl AsRef<[u8]> + ?Sized)) -> Result<RoleKeys<'a>, VerifyError> {
+        let role = self
+            .roles
+            .get_bytes(name.as_ref())
+            .ok_or(VerifyError::UnknownRole)?;
         RoleKeys::from_json(role)
     }
 
@@ -447,7 +455,19 @@ impl<'a> RootView<'a> {
     /// Checks `envelope` against the threshold this root sets for `role`.
     pub fn verify_role(
         &self,
-        role: &str,
+        role: &(impl AsRef<[u8]> + ?Sized),
+        envelope: &Envelope<'_>,
+        key_types: &[&dyn KeyType],
+        work: &mut ThresholdWork<'_>,
+    ) -> Result<ThresholdReport, VerifyError> {
+        self.verify_role_bytes(role.as_ref(), envelope, key_types, work)
+    }
+
+    /// [`RootView::verify_role`] for one name type: called with literal
+    /// names and with names read as bytes, one body serves both.
+    fn verify_role_bytes(
+        &self,
+        role: &[u8],
         envelope: &Envelope<'_>,
         key_types: &[&dyn KeyType],
         work: &mut ThresholdWork<'_>,
@@ -515,8 +535,11 @@ impl<'a> TargetsView<'a> {
     }
 
     /// The entry for target `name`, if this role lists it.
-    pub fn target(&self, name: &str) -> Result<Option<TargetEntry<'a>>, VerifyError> {
-        match self.targets.get(name) {
+    pub fn target(
+        &self,
+        name: &(impl AsRef<[u8]> + ?Sized),
+    ) -> Result<Option<TargetEntry<'a>>, VerifyError> {
+        match self.targets.get_bytes(name.as_ref()) {
             None => Ok(None),
             Some(entry) => TargetEntry::from_json(entry).map(Some),
         }
@@ -543,9 +566,13 @@ impl<'a> TargetsView<'a> {
         clippy::manual_find,
         reason = "the loop is 36 bytes smaller than `find` in a bootloader"
     )]
-    pub fn delegated_role(&self, name: &str) -> Option<DelegatedRoleView<'a>> {
+    pub fn delegated_role(
+        &self,
+        name: &(impl AsRef<[u8]> + ?Sized),
+    ) -> Option<DelegatedRoleView<'a>> {
+        let name = name.as_ref();
         for role in self.delegated_roles() {
-            if role.name().is_some_and(|n| n.eq_str(name)) {
+            if role.name().is_some_and(|n| n.eq_bytes(name)) {
                 return Some(role);
             }
         }
@@ -556,7 +583,7 @@ impl<'a> TargetsView<'a> {
     /// this role gives it.
     pub fn verify_delegated(
         &self,
-        role: &str,
+        role: &(impl AsRef<[u8]> + ?Sized),
         envelope: &Envelope<'_>,
         key_types: &[&dyn KeyType],
         work: &mut ThresholdWork<'_>,
@@ -609,8 +636,8 @@ impl<'a> DelegatedRoleView<'a> {
 
     /// Whether this delegation covers target `path` (python-tuf 7's rule,
     /// see [`crate::path_match`]).
-    pub fn covers(&self, path: &str) -> bool {
-        crate::path_match::delegation_covers(self.paths(), self.path_hash_prefixes(), path)
+    pub fn covers(&self, path: &(impl AsRef<[u8]> + ?Sized)) -> bool {
+        crate::path_match::delegation_covers(self.paths(), self.path_hash_prefixes(), path.as_ref())
     }
 }
 
@@ -712,9 +739,10 @@ impl<'a> FirmwareView<'a> {
     }
 
     /// Whether the image may run on hardware `id`.
-    pub fn allows_hardware(&self, id: &str) -> bool {
+    pub fn allows_hardware(&self, id: &(impl AsRef<[u8]> + ?Sized)) -> bool {
+        let id = id.as_ref();
         self.hardware_ids
             .items()
-            .any(|h| h.as_str().is_some_and(|h| h.eq_str(id)))
+            .any(|h| h.as_str().is_some_and(|h| h.eq_bytes(id)))
     }
 }

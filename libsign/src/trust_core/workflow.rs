@@ -281,7 +281,7 @@ impl FinishedDigests {
             ("sha512", Some(d)) => d,
             _ => return Err(WorkflowError::UnknownHashAlgorithm),
         };
-        if hex_str_eq(expected_hex, digest) {
+        if hex_str_eq(expected_hex.as_bytes(), digest) {
             Ok(())
         } else {
             Err(WorkflowError::HashMismatch)
@@ -313,10 +313,12 @@ pub fn check_hashes(hashes: Json<'_>, data: &[u8]) -> Result<(), WorkflowError> 
 
 /// Whether hex string `expected` (either case) spells `digest`.
 pub fn hex_eq(expected: JsonStr<'_>, digest: &[u8]) -> bool {
-    expected.as_plain().is_some_and(|e| hex_str_eq(e, digest))
+    expected
+        .plain_bytes()
+        .is_some_and(|e| hex_str_eq(e, digest))
 }
 
-fn hex_str_eq(expected: &str, digest: &[u8]) -> bool {
+fn hex_str_eq(expected: &[u8], digest: &[u8]) -> bool {
     let mut buf = [0u8; 64];
     super::hex::decode(expected, &mut buf).is_some_and(|decoded| decoded == digest)
 }
@@ -524,7 +526,7 @@ pub fn verify_targets<'a>(
 /// refused), and not expired when the device has trusted time.
 pub fn verify_targets_offline<'a>(
     delegator: Delegator<'_>,
-    role: &str,
+    role: &(impl AsRef<[u8]> + ?Sized),
     new: Envelope<'a>,
     last_accepted: Option<u64>,
     now: Option<UnixTime>,

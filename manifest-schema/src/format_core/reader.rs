@@ -23,6 +23,8 @@
 
 use core::cmp::Ordering;
 
+pub use super::utf8::is_utf8;
+
 /// The deepest nesting of arrays and objects a document may have.
 ///
 /// TUF metadata nests about seven levels (`signed.delegations.roles[].paths`
@@ -205,10 +207,16 @@ impl<'a> Json<'a> {
     }
 
     /// The member `key` of an object, if this is an object that has one.
-    #[inline(never)]
     pub fn get(&self, key: &str) -> Option<Json<'a>> {
+        self.get_bytes(key.as_bytes())
+    }
+
+    /// [`Json::get`] for a key given as bytes (a name read from a firmware
+    /// slot, which the device never turns into `&str`).
+    #[inline(never)]
+    pub fn get_bytes(&self, key: &[u8]) -> Option<Json<'a>> {
         for (name, value) in self.members() {
-            match name.cmp_str(key) {
+            match name.cmp_bytes(key) {
                 Ordering::Equal => return Some(value),
                 // Keys are sorted: once past `key` it cannot come later.
                 Ordering::Greater => return None,
@@ -301,6 +309,13 @@ impl<'a> JsonStr<'a> {
     /// The string itself when it has no escapes (the common case: key IDs,
     /// hashes, PEM keys, target names), without copying.
     pub fn as_plain(&self) -> Option<&'a str> {
+        core::str::from_utf8(self.plain_bytes()?).ok()
+    }
+
+    /// [`JsonStr::as_plain`] as bytes, which the reader has already checked
+    /// are UTF-8: what the device path uses, so that it never needs
+    /// `core::str::from_utf8` (see the `utf8` module).
+    pub fn plain_bytes(&self) -> Option<&'a [u8]> {
         #[allow(
             clippy::manual_contains,
             reason = "`contains` on bytes links core's word-at-a-time memchr: 124 bytes of a bootloader's flash for strings of a few dozen bytes"
@@ -308,19 +323,29 @@ impl<'a> JsonStr<'a> {
         if self.raw.iter().any(|&b| b == b'\\') {
             return None;
         }
-        core::str::from_utf8(self.raw).ok()
+        Some(self.raw)
     }
 
     /// Compares the unescaped string with `other` by UTF-8 bytes, the order
     /// canonical JSON sorts keys in.
     pub fn cmp_str(&self, other: &str) -> Ordering {
-        self.bytes().cmp(other.bytes())
+        self.cmp_bytes(other.as_bytes())
+    }
+
+    /// [`JsonStr::cmp_str`] against bytes.
+    pub fn cmp_bytes(&self, other: &[u8]) -> Ordering {
+        self.bytes().cmp(other.iter().copied())
     }
 
     /// Whether the unescaped string equals `other`.
-    #[inline(never)]
     pub fn eq_str(&self, other: &str) -> bool {
-        self.bytes().eq(other.bytes())
+        self.eq_bytes(other.as_bytes())
+    }
+
+    /// Whether the unescaped string equals the bytes `other`.
+    #[inline(never)]
+    pub fn eq_bytes(&self, other: &[u8]) -> bool {
+        self.bytes().eq(other.iter().copied())
     }
 
     /// Whether two strings are equal once unescaped.
@@ -531,7 +556,7 @@ fn validate_string(doc: &[u8], open: usize) -> Result<usize, ReadError> {
     let content = doc
         .get(open.saturating_add(1)..pos)
         .ok_or(ReadError::UnexpectedEnd { offset: doc.len() })?;
-    if core::str::from_utf8(content).is_err() {
+    if !super::utf8::is_utf8(content) {
         return Err(ReadError::InvalidUtf8 { offset: open });
     }
     Ok(pos.saturating_add(1))
