@@ -211,6 +211,8 @@ fn main() -> ! {
     #[cfg(feature = "timing")]
     {
         let count = case.count as u64;
+        // Each check hashes its message; bench/device takes that out.
+        let bytes: u64 = case.signed().iter().map(|s| s.message.len() as u64).sum();
         let mut line = Line::new();
         line.str("TICKS calibration=")
             .u64(calibration)
@@ -224,12 +226,16 @@ fn main() -> ! {
         line.str(" p256=")
             .u64(timings.p256.0)
             .str(" p256_calls=")
-            .u64(count);
+            .u64(count)
+            .str(" p256_bytes=")
+            .u64(bytes);
         #[cfg(feature = "ed25519")]
         line.str(" ed25519=")
             .u64(timings.ed25519.0)
             .str(" ed25519_calls=")
-            .u64(count);
+            .u64(count)
+            .str(" ed25519_bytes=")
+            .u64(bytes);
         line.print();
     }
     if timings.digest != case.digest {
