@@ -246,12 +246,8 @@ fn main() -> ! {
         .print();
     #[cfg(feature = "timing")]
     {
-        let mut line = Line::new();
-        line.str("TICKS calibration=")
-            .u64(calibration)
-            .str(" calibration_instructions=")
-            .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
-            .str(" verify=")
+        let mut line = ticks::line(calibration);
+        line.str(" verify=")
             .u64(verify_ticks)
             .str(" sha256=")
             .u64(sha.ticks)

@@ -76,6 +76,18 @@ pub fn time<R>(f: impl FnOnce() -> R) -> (u64, R) {
 #[cfg(feature = "timing")]
 pub const CALIBRATION_INSTRUCTIONS: u32 = 2_000_000;
 
+/// A `TICKS` line begun with the run's calibration (`calibration=<ticks>
+/// calibration_instructions=<n>`), for the image to add its own figures.
+#[cfg(feature = "timing")]
+pub fn line(calibration: u64) -> crate::console::Line {
+    let mut line = crate::console::Line::new();
+    line.str("TICKS calibration=")
+        .u64(calibration)
+        .str(" calibration_instructions=")
+        .u64(CALIBRATION_INSTRUCTIONS.into());
+    line
+}
+
 /// Ticks taken by [`CALIBRATION_INSTRUCTIONS`] instructions: the
 /// instructions-per-tick factor for every other figure of the same run.
 #[cfg(feature = "timing")]

@@ -213,12 +213,8 @@ fn main() -> ! {
         let count = case.count as u64;
         // Each check hashes its message; bench/device takes that out.
         let bytes: u64 = case.signed().iter().map(|s| s.message.len() as u64).sum();
-        let mut line = Line::new();
-        line.str("TICKS calibration=")
-            .u64(calibration)
-            .str(" calibration_instructions=")
-            .u64(ticks::CALIBRATION_INSTRUCTIONS.into())
-            .str(" sha256=")
+        let mut line = ticks::line(calibration);
+        line.str(" sha256=")
             .u64(timings.sha_ticks)
             .str(" sha256_bytes=")
             .u64(case.image.len() as u64);
