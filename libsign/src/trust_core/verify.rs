@@ -103,16 +103,18 @@ impl<'a> Envelope<'a> {
     /// Reads a canonical envelope. The signed bytes are taken as they stand.
     pub fn parse(doc: &'a [u8]) -> Result<Self, VerifyError> {
         let root = Json::parse_canonical(doc)?;
-        let signatures = root
-            .get("signatures")
-            .filter(|s| s.kind() == Kind::Array)
-            .ok_or(VerifyError::Malformed(detail!(
-                "signatures must be an array"
-            )))?;
-        let signed = root
-            .get("signed")
-            .filter(|s| s.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed(detail!("signed must be an object")))?;
+        let signatures = member(
+            root,
+            "signatures",
+            Kind::Array,
+            detail!("signatures must be an array"),
+        )?;
+        let signed = member(
+            root,
+            "signed",
+            Kind::Object,
+            detail!("signed must be an object"),
+        )?;
         Ok(Self { signatures, signed })
     }
 
@@ -161,6 +163,23 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// The member `key` of `object` when it is a value of `kind`; otherwise the
+/// metadata is malformed, for the reason `detail` gives people. Inlined:
+/// as a call, its four arguments and returned error cost a bootloader more
+/// flash than the lookup it wraps.
+#[inline(always)]
+pub(crate) fn member<'a>(
+    object: Json<'a>,
+    key: &str,
+    kind: Kind,
+    detail: &'static str,
+) -> Result<Json<'a>, VerifyError> {
+    object
+        .get(key)
+        .filter(|v| v.kind() == kind)
+        .ok_or(VerifyError::Malformed(detail))
+}
+
 /// Fields every role carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Common {
@@ -194,12 +213,12 @@ pub struct RoleKeys<'a> {
 impl<'a> RoleKeys<'a> {
     /// Reads `{"keyids": [...], "threshold": N, ...}`.
     pub fn from_json(role: Json<'a>) -> Result<Self, VerifyError> {
-        let keyids = role
-            .get("keyids")
-            .filter(|k| k.kind() == Kind::Array)
-            .ok_or(VerifyError::Malformed(detail!(
-                "role keyids must be an array"
-            )))?;
+        let keyids = member(
+            role,
+            "keyids",
+            Kind::Array,
+            detail!("role keyids must be an array"),
+        )?;
         let threshold =
             role.get("threshold")
                 .and_then(|t| t.as_u64())
@@ -397,20 +416,18 @@ impl<'a> RootView<'a> {
     /// Reads a root envelope (no signature is checked yet).
     pub fn new(envelope: Envelope<'a>) -> Result<Self, VerifyError> {
         let common = envelope.common("root")?;
-        let keys = envelope
-            .signed
-            .get("keys")
-            .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed(detail!(
-                "root keys must be an object"
-            )))?;
-        let roles = envelope
-            .signed
-            .get("roles")
-            .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed(detail!(
-                "root roles must be an object"
-            )))?;
+        let keys = member(
+            envelope.signed,
+            "keys",
+            Kind::Object,
+            detail!("root keys must be an object"),
+        )?;
+        let roles = member(
+            envelope.signed,
+            "roles",
+            Kind::Object,
+            detail!("root roles must be an object"),
+        )?;
         Ok(Self {
             envelope,
             common,
@@ -489,11 +506,12 @@ impl<'a> TargetsView<'a> {
     /// Reads a targets envelope (no signature is checked yet).
     pub fn new(envelope: Envelope<'a>) -> Result<Self, VerifyError> {
         let common = envelope.common("targets")?;
-        let targets = envelope
-            .signed
-            .get("targets")
-            .filter(|k| k.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed(detail!("targets must be an object")))?;
+        let targets = member(
+            envelope.signed,
+            "targets",
+            Kind::Object,
+            detail!("targets must be an object"),
+        )?;
         let view = Self {
             envelope,
             common,
@@ -664,12 +682,12 @@ impl<'a> TargetEntry<'a> {
             .ok_or(VerifyError::Malformed(detail!(
                 "target length must be an integer"
             )))?;
-        let hashes = entry
-            .get("hashes")
-            .filter(|h| h.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed(detail!(
-                "target hashes must be an object"
-            )))?;
+        let hashes = member(
+            entry,
+            "hashes",
+            Kind::Object,
+            detail!("target hashes must be an object"),
+        )?;
         // A hash that is not a string could not be checked; skipping it would
         // break "every listed hash is checked".
         let mut listed = false;
@@ -713,12 +731,12 @@ pub struct FirmwareView<'a> {
 
 impl<'a> FirmwareView<'a> {
     fn from_json(fw: Json<'a>) -> Result<Self, VerifyError> {
-        let hardware_ids = fw
-            .get("hardware_ids")
-            .filter(|h| h.kind() == Kind::Array)
-            .ok_or(VerifyError::Malformed(detail!(
-                "custom.fwsign.hardware_ids must be an array"
-            )))?;
+        let hardware_ids = member(
+            fw,
+            "hardware_ids",
+            Kind::Array,
+            detail!("custom.fwsign.hardware_ids must be an array"),
+        )?;
         let version = fw
             .get("version")
             .and_then(|v| v.as_str())

@@ -15,7 +15,9 @@ use fwsign_manifest_schema::reader::{Json, JsonStr, Kind};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::key_types::KeyType;
-use crate::verify::{Envelope, RootView, TargetsView, ThresholdReport, ThresholdWork, VerifyError};
+use crate::verify::{
+    Envelope, RootView, TargetsView, ThresholdReport, ThresholdWork, VerifyError, member,
+};
 
 /// Why a step of the workflow refused a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,10 +326,12 @@ fn hex_str_eq(expected: &[u8], digest: &[u8]) -> bool {
 }
 
 fn meta_of<'a>(signed: Json<'a>, name: &str) -> Result<Option<MetaEntry<'a>>, WorkflowError> {
-    let meta = signed
-        .get("meta")
-        .filter(|m| m.kind() == Kind::Object)
-        .ok_or(VerifyError::Malformed(detail!("meta must be an object")))?;
+    let meta = member(
+        signed,
+        "meta",
+        Kind::Object,
+        detail!("meta must be an object"),
+    )?;
     match meta.get(name) {
         None => Ok(None),
         Some(entry) => MetaEntry::from_json(entry).map(Some),
@@ -395,13 +399,12 @@ impl<'a> SnapshotView<'a> {
     /// Reads a snapshot envelope (no signature is checked).
     pub fn new(envelope: &Envelope<'a>) -> Result<Self, WorkflowError> {
         let common = envelope.common("snapshot")?;
-        let meta = envelope
-            .signed()
-            .get("meta")
-            .filter(|m| m.kind() == Kind::Object)
-            .ok_or(VerifyError::Malformed(detail!(
-                "snapshot meta must be an object"
-            )))?;
+        let meta = member(
+            envelope.signed(),
+            "meta",
+            Kind::Object,
+            detail!("snapshot meta must be an object"),
+        )?;
         Ok(Self {
             version: common.version,
             expires: common.expires,
