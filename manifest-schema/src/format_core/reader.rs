@@ -20,6 +20,12 @@
 //! - numbers are integers without leading zeros, fraction or exponent, and
 //!   never `-0`, in the range of `i64` or `u64`;
 //! - `true`, `false` and `null` as usual.
+//!
+//! Navigation helpers called from many places (`get_bytes`, `members`,
+//! `items`, `as_str`, `eq_bytes`, `Unescaped::next`) are `#[inline(never)]`:
+//! inlined at every call they would cost a bootloader several hundred bytes
+//! of flash, and a verification's time goes to the signature arithmetic and
+//! the image hash, not to walking metadata.
 
 use core::cmp::Ordering;
 
