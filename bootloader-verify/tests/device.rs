@@ -276,6 +276,41 @@ fn truncated_and_garbage_slots_are_refused() {
     }
 }
 
+/// Where the trailer entry of `kind` named `name` keeps its name.
+fn entry_name_at(slot: &[u8], kind: u8, name: &[u8]) -> usize {
+    let len = u16::try_from(name.len()).unwrap().to_le_bytes();
+    let prefix = [kind, 0, len[0], len[1]];
+    (0..slot.len() - 8 - name.len())
+        .find(|&i| slot[i..i + 4] == prefix && &slot[i + 8..i + 8 + name.len()] == name)
+        .map(|i| i + 8)
+        .expect("the entry is in the slot")
+}
+
+/// The device never makes `&str`s of the names a slot carries (see
+/// `Device`); names that are not UTF-8 are still refused, with the same
+/// codes as when it did: a target name as no target, a role name as a
+/// malformed targets role.
+#[test]
+fn slot_names_that_are_not_utf8_are_refused() {
+    let r = release("utf8-names");
+    let slot = slot_for(&r, "evc-a1/fw.bin");
+    let root = root_v1(&r);
+
+    let mut bad_target = slot.clone();
+    bad_target[entry_name_at(&slot, 1, b"evc-a1/fw.bin")] = 0xff;
+    assert_eq!(
+        check(&root, &bad_target, &device(&[], 0)),
+        Err(Reason::NoTargetName)
+    );
+
+    let mut bad_role = slot.clone();
+    bad_role[entry_name_at(&slot, 3, b"targets")] = 0xff;
+    assert_eq!(
+        check(&root, &bad_role, &device(&[], 0)),
+        Err(Reason::TargetsMalformed)
+    );
+}
+
 #[test]
 fn metadata_larger_than_the_buffer_is_a_named_refusal() {
     let r = release("small-buffer");
