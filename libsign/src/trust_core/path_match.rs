@@ -43,12 +43,12 @@ fn split_part(s: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
 pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
-    prefix_matches_bytes(prefix.as_bytes(), path.as_bytes())
+    digest_has_prefix(&super::sha256_of(&[path.as_bytes()]), prefix.as_bytes())
 }
 
-/// [`hash_prefix_matches`] on bytes.
-fn prefix_matches_bytes(prefix: &[u8], path: &[u8]) -> bool {
-    let digest = super::sha256_of(&[path]);
+/// Whether `digest` (a path's SHA-256, hashed once for all of a delegation's
+/// prefixes) starts with hex `prefix` (either case).
+fn digest_has_prefix(digest: &[u8; 32], prefix: &[u8]) -> bool {
     // Digit by digit against the digest's nibbles, high nibble first: no
     // hex string of the digest is built.
     prefix.len() <= 64
@@ -70,10 +70,11 @@ pub fn delegation_covers(
 ) -> bool {
     // python-tuf gives path_hash_prefixes priority when both are present.
     if let Some(prefixes) = path_hash_prefixes {
+        let digest = super::sha256_of(&[path]);
         return prefixes.items().any(|p| {
             p.as_str()
                 .and_then(|p: JsonStr<'_>| p.plain_bytes())
-                .is_some_and(|p| prefix_matches_bytes(p, path))
+                .is_some_and(|p| digest_has_prefix(&digest, p))
         });
     }
     if let Some(patterns) = paths {
@@ -94,9 +95,10 @@ pub fn delegation_covers_names<S: AsRef<str>>(
     path: &str,
 ) -> bool {
     if let Some(prefixes) = path_hash_prefixes {
+        let digest = super::sha256_of(&[path.as_bytes()]);
         return prefixes
             .iter()
-            .any(|p| hash_prefix_matches(p.as_ref(), path));
+            .any(|p| digest_has_prefix(&digest, p.as_ref().as_bytes()));
     }
     if let Some(patterns) = paths {
         return patterns.iter().any(|p| path_matches(p.as_ref(), path));
