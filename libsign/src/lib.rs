@@ -38,7 +38,7 @@ compile_error!("fwsign-sign needs at least one signature backend: feature `p256`
     clippy::panic
 )]
 mod trust_core;
-pub use trust_core::{Sha256Stream, key_types, path_match, verify, workflow};
+pub use trust_core::{Sha256Stream, key_types, path_match, search, target_check, verify, workflow};
 
 #[cfg(feature = "std")]
 pub mod atomic_write;

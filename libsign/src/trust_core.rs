@@ -21,6 +21,8 @@ pub mod key_types;
 #[cfg(feature = "p256")]
 pub(crate) mod p256_encoding;
 pub mod path_match;
+pub mod search;
+pub mod target_check;
 pub mod verify;
 pub mod workflow;
 

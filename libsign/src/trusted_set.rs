@@ -375,7 +375,6 @@ impl TrustedSet {
             let snapshot = SnapshotView::new(&envelope("snapshot", snapshot_doc)?)
                 .map_err(refused("snapshot"))?;
             let env = envelope(role, &doc)?;
-            let file_name = format!("{role}.json");
             let root = self.root();
             let parent_view;
             let (delegator, n) = match parent {
@@ -402,9 +401,8 @@ impl TrustedSet {
             let mut work = Work::new(n);
             verify_targets(
                 delegator,
-                role,
+                role.as_bytes(),
                 &snapshot,
-                &file_name,
                 raw,
                 env,
                 self.now,

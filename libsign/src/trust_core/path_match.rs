@@ -7,7 +7,8 @@
 //! (`*` any run of characters, `?` one character, `[seq]` and `[!seq]` a
 //! character set, case-sensitive; nothing crosses a `/`).
 //! `path_hash_prefixes`: the lowercase hex SHA-256 of the UTF-8 path starts
-//! with one of the prefixes.
+//! with one of the prefixes, compared case-sensitively (python-tuf's
+//! `hexdigest().startswith(prefix)`: an uppercase prefix never matches).
 
 use fwsign_manifest_schema::reader::{Json, JsonStr};
 
@@ -41,13 +42,13 @@ fn split_part(s: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
-/// Whether the SHA-256 of `path` starts with hex `prefix` (either case).
+/// Whether the lowercase hex SHA-256 of `path` starts with `prefix`.
 pub fn hash_prefix_matches(prefix: &str, path: &str) -> bool {
     digest_has_prefix(&super::sha256_of(&[path.as_bytes()]), prefix.as_bytes())
 }
 
 /// Whether `digest` (a path's SHA-256, hashed once for all of a delegation's
-/// prefixes) starts with hex `prefix` (either case).
+/// prefixes), in lowercase hex, starts with `prefix`.
 fn digest_has_prefix(digest: &[u8; 32], prefix: &[u8]) -> bool {
     // Digit by digit against the digest's nibbles, high nibble first: no
     // hex string of the digest is built.
@@ -55,7 +56,7 @@ fn digest_has_prefix(digest: &[u8; 32], prefix: &[u8]) -> bool {
         && prefix.iter().enumerate().all(|(i, p)| {
             let byte = digest.get(i / 2).copied().unwrap_or(0);
             let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
-            char::from_digit(u32::from(nibble), 16) == Some(char::from(p.to_ascii_lowercase()))
+            char::from_digit(u32::from(nibble), 16) == Some(char::from(*p))
         })
 }
 
@@ -262,7 +263,11 @@ mod tests {
         let digest = Sha256::digest(b"fw.bin");
         let hex = base16ct::lower::encode_string(&digest);
         assert!(hash_prefix_matches(&hex[..2], "fw.bin"));
-        assert!(hash_prefix_matches(&hex[..4].to_uppercase(), "fw.bin"));
+        // python-tuf compares with `hexdigest().startswith(prefix)`: case
+        // matters, so an uppercase prefix never matches.
+        assert!(hex.bytes().any(|b| b.is_ascii_alphabetic()));
+        assert!(!hash_prefix_matches(&hex.to_uppercase(), "fw.bin"));
+        assert!(hash_prefix_matches(&hex, "fw.bin"));
         assert!(hash_prefix_matches("", "fw.bin"));
         let other = if hex.starts_with('0') { "1" } else { "0" };
         assert!(!hash_prefix_matches(other, "fw.bin"));

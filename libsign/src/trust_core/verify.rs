@@ -143,13 +143,26 @@ impl<'a> Envelope<'a> {
         if !type_ok {
             return Err(VerifyError::WrongRoleType { expected });
         }
-        let version =
-            self.signed
-                .get("version")
-                .and_then(|v| v.as_u64())
-                .ok_or(VerifyError::Malformed(detail!(
-                    "version must be a non-negative integer"
-                )))?;
+        // As python-tuf: `spec_version` is `1.Y` or `1.Y.Z`, digits only.
+        let spec_ok = self
+            .signed
+            .get("spec_version")
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.plain_bytes())
+            .is_some_and(spec_version_ok);
+        if !spec_ok {
+            return Err(VerifyError::Malformed(detail!(
+                "spec_version must be 1.Y or 1.Y.Z"
+            )));
+        }
+        let version = self
+            .signed
+            .get("version")
+            .and_then(|v| v.as_u64())
+            .filter(|v| *v >= 1)
+            .ok_or(VerifyError::Malformed(detail!(
+                "version must be an integer of at least 1"
+            )))?;
         let expires = self
             .signed
             .get("expires")
@@ -161,6 +174,28 @@ impl<'a> Envelope<'a> {
             )))?;
         Ok(Common { version, expires })
     }
+}
+
+/// Whether `v` is a TUF 1 `spec_version`: `1.Y` or `1.Y.Z`, each part one
+/// or more ASCII digits (python-tuf's check).
+fn spec_version_ok(v: &[u8]) -> bool {
+    let mut parts: usize = 0;
+    let mut digits: usize = 0;
+    for &b in v {
+        if b == b'.' {
+            if digits == 0 {
+                return false;
+            }
+            parts = parts.saturating_add(1);
+            digits = 0;
+        } else if b.is_ascii_digit() {
+            digits = digits.saturating_add(1);
+        } else {
+            return false;
+        }
+    }
+    let major_is_one = v.first() == Some(&b'1') && v.get(1).is_none_or(|b| *b == b'.');
+    major_is_one && digits > 0 && (parts == 1 || parts == 2)
 }
 
 /// The member `key` of `object` when it is a value of `kind`; otherwise the
@@ -236,6 +271,10 @@ impl<'a> RoleKeys<'a> {
         self.keyids.items().count()
     }
 }
+
+/// Most signatures one envelope may carry; more is malformed metadata. Far
+/// above any real threshold, and it bounds the duplicate-key-ID check.
+pub const MAX_SIGNATURES: usize = 1024;
 
 /// Caller-provided working memory for one threshold check.
 #[derive(Debug)]
@@ -343,8 +382,14 @@ pub fn verify_threshold(
 // `enumerate().skip()`) cost a bootloader noticeably more flash here.
 
 /// A key ID may sign once per document. Comparing every pair needs no
-/// memory, and envelopes carry a handful of signatures.
+/// memory; the list is capped at [`MAX_SIGNATURES`] first, so a mirror that
+/// pads a role with fake signatures costs a verifier bounded time.
 fn reject_repeated_keyids(signatures: Json<'_>) -> Result<(), VerifyError> {
+    if signatures.items().nth(MAX_SIGNATURES).is_some() {
+        return Err(VerifyError::Malformed(detail!(
+            "more signatures than MAX_SIGNATURES"
+        )));
+    }
     let mut rest = signatures.items();
     while let Some(a) = rest.next() {
         let Some(a_id) = keyid_of(a) else {
@@ -524,7 +569,28 @@ impl<'a> TargetsView<'a> {
             TargetEntry::from_json(entry)?;
         }
         // As python-tuf: a delegated role may not be unnamed or named after a
-        // top-level role, whose metadata file it would otherwise shadow.
+        // top-level role, whose metadata file it would otherwise shadow; no
+        // name is delegated twice (the search looks delegations up by name,
+        // so a second entry could give one role two sets of keys); and each
+        // has exactly one of `paths` and `path_hash_prefixes`.
+        let mut rest = view.delegated_roles();
+        while let Some(role) = rest.next() {
+            if role.paths().is_some() == role.path_hash_prefixes().is_some() {
+                return Err(VerifyError::Malformed(detail!(
+                    "a delegation needs exactly one of paths and path_hash_prefixes"
+                )));
+            }
+            let name = role.name().ok_or(VerifyError::Malformed(detail!(
+                "a delegated role must have a name"
+            )))?;
+            for later in rest.clone() {
+                if later.name().is_some_and(|n| n.eq_json_str(&name)) {
+                    return Err(VerifyError::Malformed(detail!(
+                        "a role is delegated twice in one delegations list"
+                    )));
+                }
+            }
+        }
         for role in view.delegated_roles() {
             let name = role.name().ok_or(VerifyError::Malformed(detail!(
                 "a delegated role must have a name"
@@ -569,7 +635,7 @@ impl<'a> TargetsView<'a> {
     }
 
     /// The delegated roles, in search order.
-    pub fn delegated_roles(&self) -> impl Iterator<Item = DelegatedRoleView<'a>> + 'a {
+    pub fn delegated_roles(&self) -> impl Iterator<Item = DelegatedRoleView<'a>> + Clone + 'a {
         self.envelope
             .signed
             .get("delegations")
@@ -624,6 +690,10 @@ pub struct DelegatedRoleView<'a> {
 }
 
 impl<'a> DelegatedRoleView<'a> {
+    pub(crate) fn from_json(role: Json<'a>) -> Self {
+        Self { role }
+    }
+
     /// The role's name.
     pub fn name(&self) -> Option<JsonStr<'a>> {
         self.role.get("name")?.as_str()
@@ -727,6 +797,9 @@ pub struct FirmwareView<'a> {
     pub version: JsonStr<'a>,
     /// The anti-rollback counter.
     pub security_counter: u64,
+    /// The oldest bootloader that may run the image (a semantic version),
+    /// if the release sets one.
+    pub min_bootloader_version: Option<JsonStr<'a>>,
 }
 
 impl<'a> FirmwareView<'a> {
@@ -749,10 +822,17 @@ impl<'a> FirmwareView<'a> {
                 .ok_or(VerifyError::Malformed(detail!(
                     "custom.fwsign.security_counter must be an integer"
                 )))?;
+        let min_bootloader_version = match fw.get("min_bootloader_version") {
+            None => None,
+            Some(v) => Some(v.as_str().ok_or(VerifyError::Malformed(detail!(
+                "custom.fwsign.min_bootloader_version must be a string"
+            )))?),
+        };
         Ok(Self {
             hardware_ids,
             version,
             security_counter,
+            min_bootloader_version,
         })
     }
 

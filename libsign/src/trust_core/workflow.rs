@@ -420,6 +420,20 @@ impl<'a> SnapshotView<'a> {
         }
     }
 
+    /// The entry for targets role `role` (its `ROLE.json` key), if listed;
+    /// the role name as bytes, so no file name is formatted.
+    pub fn targets_role(&self, role: &[u8]) -> Result<Option<MetaEntry<'a>>, WorkflowError> {
+        for (key, entry) in self.meta.members() {
+            if key
+                .bytes()
+                .eq(role.iter().copied().chain(b".json".iter().copied()))
+            {
+                return MetaEntry::from_json(entry).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
     /// Every `(file name, entry)` listed.
     pub fn entries(&self) -> impl Iterator<Item = (JsonStr<'a>, Json<'a>)> + 'a {
         self.meta.members()
@@ -494,16 +508,17 @@ pub enum Delegator<'d> {
 )]
 pub fn verify_targets<'a>(
     delegator: Delegator<'_>,
-    role: &str,
+    role: &[u8],
     snapshot: &SnapshotView<'_>,
-    file_name: &str,
     raw: &[u8],
     new: Envelope<'a>,
     now: Option<UnixTime>,
     key_types: &[&dyn KeyType],
     work: &mut ThresholdWork<'_>,
 ) -> Result<(TargetsView<'a>, ThresholdReport), WorkflowError> {
-    let listed = snapshot.role(file_name)?.ok_or(WorkflowError::NotListed)?;
+    let listed = snapshot
+        .targets_role(role)?
+        .ok_or(WorkflowError::NotListed)?;
     listed.check_bytes(raw)?;
     let view = TargetsView::new(new)?;
     let report = match delegator {
