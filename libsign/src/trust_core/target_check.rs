@@ -46,7 +46,9 @@ impl BootloaderVersion {
                     if digits == 1 && *part == 0 {
                         return None;
                     }
-                    *part = part.checked_mul(10)?.checked_add(u32::from(b.saturating_sub(b'0')))?;
+                    *part = part
+                        .checked_mul(10)?
+                        .checked_add(u32::from(b.saturating_sub(b'0')))?;
                     digits = digits.saturating_add(1);
                 }
                 b'.' if digits > 0 && index < 2 => {
@@ -177,7 +179,10 @@ pub fn check_device(entry: &TargetEntry<'_>, facts: &DeviceFacts<'_>) -> Result<
     check_firmware(&firmware, facts)
 }
 
-fn check_firmware(firmware: &FirmwareView<'_>, facts: &DeviceFacts<'_>) -> Result<(), TargetRefusal> {
+fn check_firmware(
+    firmware: &FirmwareView<'_>,
+    facts: &DeviceFacts<'_>,
+) -> Result<(), TargetRefusal> {
     if let Some(id) = facts.hardware_id
         && !firmware.allows_hardware(id)
     {
@@ -236,4 +241,138 @@ pub fn check_image_digests(
         WorkflowError::UnknownHashAlgorithm => TargetRefusal::UnknownHashAlgorithm,
         _ => TargetRefusal::HashMismatch,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use fwsign_manifest_schema::reader::Json;
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry_json(fwsign: serde_json::Value) -> Vec<u8> {
+        let entry = json!({
+            "length": 4,
+            "hashes": {"sha256": "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"},
+            "custom": {"fwsign": fwsign},
+        });
+        fwsign_manifest_schema::canonical::to_canonical_vec(&entry).unwrap()
+    }
+
+    fn facts(bootloader: Option<(u32, u32, u32)>) -> DeviceFacts<'static> {
+        DeviceFacts {
+            hardware_id: Some(b"evc-a1"),
+            installed_counter: Some(3),
+            bootloader_version: bootloader.map(|(major, minor, patch)| BootloaderVersion {
+                major,
+                minor,
+                patch,
+            }),
+        }
+    }
+
+    fn check(fwsign: serde_json::Value, facts: &DeviceFacts<'_>) -> Result<(), TargetRefusal> {
+        let bytes = entry_json(fwsign);
+        let entry = TargetEntry::from_json(Json::parse_canonical(&bytes).unwrap()).unwrap();
+        check_device(&entry, facts)
+    }
+
+    #[test]
+    fn bootloader_versions_parse_as_semantic_version_cores() {
+        let v = |t: &str| BootloaderVersion::parse_core(t.as_bytes());
+        assert_eq!(
+            v("1.20.3"),
+            Some(BootloaderVersion {
+                major: 1,
+                minor: 20,
+                patch: 3
+            })
+        );
+        assert!(v("1.2.3-rc.1").is_some() && v("1.2.3+build.5").is_some());
+        for bad in [
+            "",
+            "1",
+            "1.2",
+            "1.2.3.4",
+            "01.2.3",
+            "1.02.3",
+            "1.2.x",
+            "4294967296.0.0",
+        ] {
+            assert_eq!(v(bad), None, "{bad:?}");
+        }
+        let running = v("2.0.0").unwrap();
+        assert_eq!(running.satisfies(b"2.0.0"), Some(true));
+        assert_eq!(running.satisfies(b"2.0.0-rc.1"), Some(true));
+        assert_eq!(running.satisfies(b"1.9.99"), Some(true));
+        assert_eq!(running.satisfies(b"2.0.1"), Some(false));
+        assert_eq!(running.satisfies(b"10.0.0"), Some(false));
+        assert_eq!(running.satisfies(b"two"), None);
+    }
+
+    /// Attack: an image built for a newer bootloader (say, one that enables
+    /// a hardware check the old one lacks) offered to an old bootloader.
+    #[test]
+    fn min_bootloader_version_is_enforced() {
+        let fw = json!({"hardware_ids": ["evc-a1"], "version": "1.0.0", "security_counter": 3,
+                        "min_bootloader_version": "2.1.0"});
+        assert_eq!(check(fw.clone(), &facts(Some((2, 1, 0)))), Ok(()));
+        assert_eq!(check(fw.clone(), &facts(Some((3, 0, 0)))), Ok(()));
+        assert_eq!(
+            check(fw.clone(), &facts(Some((2, 0, 9)))),
+            Err(TargetRefusal::BootloaderTooOld)
+        );
+        assert_eq!(
+            check(fw, &facts(None)),
+            Err(TargetRefusal::BootloaderVersionRequired)
+        );
+        let bad = json!({"hardware_ids": ["evc-a1"], "version": "1.0.0", "security_counter": 3,
+                         "min_bootloader_version": "latest"});
+        assert_eq!(
+            check(bad, &facts(Some((9, 9, 9)))),
+            Err(TargetRefusal::MinBootloaderVersionMalformed)
+        );
+    }
+
+    #[test]
+    fn hardware_id_and_counter_are_checked() {
+        let fw = |hw: &str, counter: u64| json!({"hardware_ids": [hw], "version": "1.0.0", "security_counter": counter});
+        assert_eq!(check(fw("evc-a1", 3), &facts(None)), Ok(()));
+        assert_eq!(
+            check(fw("evc-b2", 3), &facts(None)),
+            Err(TargetRefusal::HardwareIdNotListed)
+        );
+        assert_eq!(
+            check(fw("evc-a1", 2), &facts(None)),
+            Err(TargetRefusal::SecurityCounterRollback {
+                image: 2,
+                installed: 3
+            })
+        );
+        // No facts: a plain download of any target.
+        let bytes = entry_json(fw("evc-b2", 0));
+        let entry = TargetEntry::from_json(Json::parse_canonical(&bytes).unwrap()).unwrap();
+        assert_eq!(check_device(&entry, &DeviceFacts::default()), Ok(()));
+    }
+
+    #[test]
+    fn the_image_is_checked_by_length_and_sha256() {
+        let bytes =
+            entry_json(json!({"hardware_ids": ["x"], "version": "1.0.0", "security_counter": 0}));
+        let entry = TargetEntry::from_json(Json::parse_canonical(&bytes).unwrap()).unwrap();
+        let digest = crate::trust_core::sha256_of(&[b"abcd"]);
+        assert_eq!(check_image_sha256(&entry, 4, &digest), Ok(()));
+        assert_eq!(
+            check_image_sha256(&entry, 5, &digest),
+            Err(TargetRefusal::LengthMismatch)
+        );
+        let other = crate::trust_core::sha256_of(&[b"abce"]);
+        assert_eq!(
+            check_image_sha256(&entry, 4, &other),
+            Err(TargetRefusal::HashMismatch)
+        );
+        let mut d = crate::workflow::Digests::for_hashes(entry.hashes);
+        d.update(b"abcd");
+        assert_eq!(check_image_digests(&entry, &d.finish()), Ok(()));
+    }
 }

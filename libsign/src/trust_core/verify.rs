@@ -745,7 +745,7 @@ pub struct TargetEntry<'a> {
 }
 
 impl<'a> TargetEntry<'a> {
-    fn from_json(entry: Json<'a>) -> Result<Self, VerifyError> {
+    pub(crate) fn from_json(entry: Json<'a>) -> Result<Self, VerifyError> {
         let length = entry
             .get("length")
             .and_then(|l| l.as_u64())
