@@ -18,6 +18,7 @@
 //! repository or the new one.
 
 pub mod approval;
+pub mod lock;
 pub mod names;
 pub mod publish;
 pub mod staging;
