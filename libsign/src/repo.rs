@@ -142,6 +142,22 @@ pub enum RepoError {
         /// The key.
         keyid: String,
     },
+    /// The staged role changed between signing it and adding the signature
+    /// (another command staged new content meanwhile): sign again.
+    #[error(
+        "staged {role} changed while it was being signed (signed version {signed_version}, staged now version {staged_version}); nothing was added: review it and sign again"
+    )]
+    RoleChanged {
+        /// The role.
+        role: String,
+        /// The version that was signed.
+        signed_version: u64,
+        /// The version staged now.
+        staged_version: u64,
+    },
+    /// The repository lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// Publishing refused: roles still short of their threshold.
     #[error("not enough approvals:{}", .0.iter().map(|m| format!("\n  {m}")).collect::<String>())]
     NotApproved(Vec<MissingApproval>),
@@ -172,7 +188,9 @@ impl RepoError {
             Self::NotAuthorised { .. }
             | Self::SignatureMismatch { .. }
             | Self::NotApproved(_)
+            | Self::RoleChanged { .. }
             | Self::StagedTargetChanged { .. } => ErrorClass::Security,
+            Self::Lock(_) => ErrorClass::Io,
             Self::Document {
                 source: DocumentError::Verify(_) | DocumentError::SignatureInvalid { .. },
                 ..
@@ -645,6 +663,18 @@ impl Repository {
             now,
         )?;
         Ok(repo)
+    }
+
+    /// Takes the repository lock for `command` (`"repo add"`): exclusive
+    /// for a command that changes the repository, shared for one that only
+    /// reads it. Held until the returned value is dropped; see [`lock`].
+    pub fn lock(
+        &self,
+        kind: lock::LockKind,
+        command: &str,
+        timeout: std::time::Duration,
+    ) -> Result<lock::RepoLock, RepoError> {
+        Ok(lock::RepoLock::acquire(&self.dir, kind, command, timeout)?)
     }
 
     /// The repository directory.

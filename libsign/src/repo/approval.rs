@@ -29,6 +29,22 @@ pub struct PayloadInfo {
     pub sha256: String,
 }
 
+/// A signature over a staged role's payload, made without the repository
+/// lock and not yet added ([`Repository::add_prepared`]).
+#[derive(Debug, Clone)]
+pub struct PreparedSignature {
+    /// The role signed.
+    pub role: String,
+    /// Its staged version when signed.
+    pub version: u64,
+    /// SHA-256 of the payload signed.
+    pub payload_sha256: [u8; 32],
+    /// The signer's public key.
+    pub public: PublicKey,
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
 /// What a merge did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MergeReport {
@@ -267,16 +283,28 @@ impl Repository {
         Ok(())
     }
 
-    /// One approver signs staged `role`.
+    /// One approver signs staged `role`: [`Repository::prepare_signature`]
+    /// then [`Repository::add_prepared`], for a caller that holds the
+    /// repository lock throughout.
     pub fn sign(
         &self,
         role: &str,
         signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        // Signing changes staged files only, so one view serves throughout.
-        let view = self.view();
-        let keyids = self.authorised_keyids(&view, role, signer.public_key())?;
+        let prepared = self.prepare_signature(role, signer)?;
+        self.add_prepared(&prepared, now)
+    }
+
+    /// The slow half of signing, which needs no lock: reads staged `role`'s
+    /// payload and signs it (a passphrase, a PIN, a touch on a token).
+    pub fn prepare_signature(
+        &self,
+        role: &str,
+        signer: &dyn TufSigner,
+    ) -> Result<PreparedSignature, RepoError> {
+        // Checked first, so an unauthorised key costs no PIN or touch.
+        self.authorised_keyids(&self.view(), role, signer.public_key())?;
         let (payload, version) = self.payload(role)?;
         let sig = signer
             .try_sign(&payload)
@@ -284,14 +312,45 @@ impl Repository {
                 context: format!("signing staged {role}"),
                 source: crate::document::DocumentError::Signing(source),
             })?;
-        self.put(role, &keyids, &sig.0)?;
+        Ok(PreparedSignature {
+            role: role.to_owned(),
+            version,
+            payload_sha256: Sha256::digest(&payload).into(),
+            public: signer.public_key().clone(),
+            signature: sig.0,
+        })
+    }
+
+    /// The quick half of signing, under the repository's exclusive lock:
+    /// checks that staged `role` still has the bytes that were signed
+    /// (another command may have changed it meanwhile; then
+    /// [`RepoError::RoleChanged`]: sign again), merges the signature into
+    /// the staged role as it is now, and records it in the audit log.
+    pub fn add_prepared(
+        &self,
+        prepared: &PreparedSignature,
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
+        let role = prepared.role.as_str();
+        let view = self.view();
+        let keyids = self.authorised_keyids(&view, role, &prepared.public)?;
+        let (payload, version) = self.payload(role)?;
+        let same: [u8; 32] = Sha256::digest(&payload).into();
+        if same != prepared.payload_sha256 {
+            return Err(RepoError::RoleChanged {
+                role: role.to_owned(),
+                signed_version: prepared.version,
+                staged_version: version,
+            });
+        }
+        self.put(role, &keyids, &prepared.signature)?;
         self.forget_dropped(role, &keyids)?;
         self.audit(
             &AuditEvent {
                 action: "sign".into(),
                 role: Some(role.to_owned()),
                 version: Some(version),
-                keyid: Some(signer.keyid()),
+                keyid: Some(prepared.public.keyid()),
                 ..AuditEvent::default()
             },
             now,
