@@ -71,4 +71,26 @@ impl FirmwareInfo {
         }
         Ok(())
     }
+
+    /// [`FirmwareInfo::check`], plus the rules for fields fwsign writes into
+    /// a new release: `min_bootloader_version` is a plain `X.Y.Z`. Devices
+    /// compare a bootloader's three numbers only (fwsign-sign's
+    /// `target_check`), so a prerelease minimum such as `2.0.0-rc1` would
+    /// be read as `2.0.0`, which is not what it says (and build metadata
+    /// would be ignored). Metadata already
+    /// published, or written by other tools, is still read with
+    /// [`FirmwareInfo::check`].
+    pub fn check_new(&self) -> Result<(), Error> {
+        self.check()?;
+        if let Some(v) = &self.min_bootloader_version
+            && let Ok(parsed) = semver::Version::parse(v)
+            && (!parsed.pre.is_empty() || !parsed.build.is_empty())
+        {
+            return Err(Error::Format(format!(
+                "min_bootloader_version {v:?} has a prerelease or build suffix; devices compare bootloader versions as X.Y.Z only, so give a release version (for example {}.{}.{})",
+                parsed.major, parsed.minor, parsed.patch
+            )));
+        }
+        Ok(())
+    }
 }
