@@ -37,5 +37,6 @@ mod release_root_rotation;
 mod release_support;
 mod release_tough;
 mod release_workflow;
+mod search_table;
 mod threshold_attacks;
 mod unknown_fields;
