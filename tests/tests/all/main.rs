@@ -12,11 +12,14 @@
 )]
 #![allow(clippy::print_stderr, reason = "tests report which peer they skipped")]
 
+mod bootloader_version;
 mod canonical_vectors;
 mod client_delegations;
+mod client_names;
 mod client_python_tuf;
 mod client_support;
 mod client_workflow;
+mod device_pack;
 mod hsm_release;
 mod keyids;
 mod ocpp_certs;
