@@ -933,3 +933,27 @@ impl Fetcher for HttpFetcher {
         Ok(Some(body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ClientError, check_target_name, quote};
+
+    #[test]
+    fn target_names_that_are_not_files_of_their_own_are_refused() {
+        for bad in ["", ".", ".."] {
+            assert!(
+                matches!(
+                    check_target_name(bad),
+                    Err(ClientError::InvalidTargetName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        // Everything else quotes to one plain file name.
+        for ok in ["...", "../x", "a/..", "./", "fw.bin", " "] {
+            check_target_name(ok).unwrap();
+            let file = quote(ok);
+            assert!(file != "." && file != ".." && !file.contains('/'), "{ok:?}");
+        }
+    }
+}

@@ -94,3 +94,33 @@ impl FirmwareInfo {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FirmwareInfo;
+
+    fn with_minimum(minimum: &str) -> FirmwareInfo {
+        FirmwareInfo {
+            hardware_ids: vec!["evc-a1".into()],
+            version: "2.0.0-rc.1".into(),
+            security_counter: 1,
+            min_bootloader_version: Some(minimum.into()),
+            sbom_sha256: None,
+            unknown: Default::default(),
+        }
+    }
+
+    #[test]
+    fn new_releases_need_a_plain_minimum_bootloader_version() {
+        with_minimum("2.0.0").check_new().unwrap();
+        for suffixed in ["2.0.0-rc1", "2.0.0-rc.1", "2.0.0+build7"] {
+            let info = with_minimum(suffixed);
+            // Readable where others wrote it ...
+            info.check().unwrap();
+            // ... but not written into a new release.
+            let err = info.check_new().unwrap_err().to_string();
+            assert!(err.contains(suffixed) && err.contains("2.0.0"), "{err}");
+        }
+        assert!(with_minimum("2").check_new().is_err());
+    }
+}

@@ -341,3 +341,224 @@ pub(crate) fn shadowed_delegations(
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use fwsign_manifest_schema::expiry::UnixTime;
+
+    use super::super::staging::{AddOptions, DelegateOptions, NewTarget};
+    use super::super::{DeviceCapacity, ExpiryPolicy, InitOptions, RepoError, Repository};
+    use crate::keys::{Algorithm, PrivateKey};
+
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+    const NAME: &str = "evc-a1/fw.bin";
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(Algorithm::Ed25519).unwrap()
+    }
+
+    /// A repository: targets 2 of 3, online keys, root signed.
+    struct Repo {
+        dir: PathBuf,
+        repo: Repository,
+        targets: [PrivateKey; 3],
+        online: PrivateKey,
+        delegated: Vec<(String, PrivateKey)>,
+    }
+
+    impl Repo {
+        fn new(name: &str) -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "fwsign-resolve-{name}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let root = key();
+            let targets = [key(), key(), key()];
+            let online = key();
+            let options = InitOptions {
+                root_keys: vec![root.public_key().clone()],
+                root_threshold: 1,
+                targets_keys: targets.iter().map(|k| k.public_key().clone()).collect(),
+                targets_threshold: 2,
+                snapshot_key: online.public_key().clone(),
+                timestamp_key: online.public_key().clone(),
+                expiry: ExpiryPolicy::default(),
+                allow_shared_key: true,
+            };
+            let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+            repo.sign("root", &root, NOW).unwrap();
+            Self {
+                dir,
+                repo,
+                targets,
+                online,
+                delegated: Vec::new(),
+            }
+        }
+
+        fn delegate(&mut self, role: &str, terminating: bool) {
+            let k = key();
+            let options = DelegateOptions {
+                role: role.to_owned(),
+                keys: vec![k.public_key().clone()],
+                threshold: 1,
+                paths: vec!["evc-a1/*".to_owned()],
+                terminating,
+                allow_shared_key: false,
+            };
+            self.repo.delegate(&options, NOW).unwrap();
+            self.delegated.push((role.to_owned(), k));
+        }
+
+        fn add(&self, role: &str, name: &str, contents: &[u8]) {
+            let file = self.dir.join(format!("{role}.bin"));
+            std::fs::write(&file, contents).unwrap();
+            let options = AddOptions {
+                role: role.to_owned(),
+                targets: vec![NewTarget {
+                    file,
+                    name: name.to_owned(),
+                }],
+                hardware_ids: vec!["evc-a1".to_owned()],
+                version: "1.0.0".to_owned(),
+                security_counter: 1,
+                min_bootloader_version: None,
+                sbom_sha256: None,
+                sha512: false,
+                custom: vec![],
+            };
+            self.repo.add(&options, NOW, &mut |_| {}).unwrap();
+        }
+
+        /// Signs every staged role and publishes; the publish warnings.
+        fn publish(&self) -> Vec<(String, String)> {
+            let staged = self.repo.staged_roles().unwrap();
+            for role in &staged {
+                match role.as_str() {
+                    "root" => {}
+                    "targets" => {
+                        for k in &self.targets[..2] {
+                            self.repo.sign("targets", k, NOW).unwrap();
+                        }
+                    }
+                    other => {
+                        let (_, k) = self.delegated.iter().find(|(r, _)| r == other).unwrap();
+                        self.repo.sign(other, k, NOW).unwrap();
+                    }
+                }
+            }
+            let outcome = self
+                .repo
+                .publish(&self.online, &self.online, NOW, &mut |_| {})
+                .unwrap();
+            outcome
+                .warnings
+                .iter()
+                .map(|w| (w.target.clone(), w.role.clone()))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn nightly_entry_never_reaches_a_slot_when_targets_lists_the_name() {
+        // The issue-12 attack: the 2-of-3 targets lists the image, and a
+        // 1-of-1 nightly role covering the path lists another under the same
+        // name. The device gets the targets entry, with `targets` alone.
+        let mut r = Repo::new("nightly");
+        r.delegate("nightly", false);
+        r.add("targets", NAME, b"release image");
+        // Warned already: nightly covers the name, and bootloaders without
+        // the on-device search would take nightly's entry once it has one.
+        let warned = [(NAME.to_owned(), "nightly".to_owned())];
+        assert_eq!(r.publish(), warned);
+        r.add("nightly", NAME, b"nightly image");
+        assert_eq!(r.publish(), warned);
+        let material = r.repo.device_material(NAME, 0).unwrap();
+        let chain: Vec<&str> = material.chain.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(chain, ["targets"]);
+        assert_eq!(material.chain_keyids, [3]);
+        assert_eq!(material.length, b"release image".len() as u64);
+    }
+
+    #[test]
+    fn terminating_role_that_does_not_list_the_name_ends_the_search() {
+        let mut r = Repo::new("terminating");
+        r.delegate("release", true);
+        r.delegate("nightly", false);
+        r.add("release", "evc-a1/other.bin", b"other");
+        r.add("nightly", NAME, b"nightly image");
+        r.publish();
+        let err = r.repo.device_material(NAME, 0).unwrap_err();
+        assert!(matches!(err, RepoError::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn covering_role_searched_before_the_lister_is_named_in_the_refusal() {
+        let mut r = Repo::new("shadowed");
+        r.delegate("beta", false);
+        r.delegate("release", false);
+        r.add("release", NAME, b"release image");
+        let warnings = r.publish();
+        assert_eq!(warnings, [(NAME.to_owned(), "beta".to_owned())]);
+        let err = r.repo.device_material(NAME, 0).unwrap_err();
+        match &err {
+            RepoError::DeviceRefused { target, why } => {
+                assert_eq!(target, NAME);
+                assert!(
+                    why.contains("targets delegates beta (paths evc-a1/*)"),
+                    "{why}"
+                );
+                assert!(why.contains("targets -> release"), "{why}");
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(err.class(), super::super::ErrorClass::Security);
+    }
+
+    #[test]
+    fn capacity_refusals_name_the_limit() {
+        let mut r = Repo::new("capacity");
+        r.delegate("release", false);
+        r.add("release", NAME, b"release image");
+        r.publish();
+        let material = r.repo.device_material(NAME, 0).unwrap();
+        let roomy = DeviceCapacity {
+            max_chain: 8,
+            max_keys_per_role: 16,
+            metadata_buffer: 16 * 1024,
+        };
+        material.check_capacity(NAME, &roomy, 4000).unwrap();
+        for (capacity, trailer, says) in [
+            (
+                DeviceCapacity {
+                    max_chain: 1,
+                    ..roomy
+                },
+                4000,
+                "chain has 2 roles (targets -> release)",
+            ),
+            (
+                DeviceCapacity {
+                    max_keys_per_role: 2,
+                    ..roomy
+                },
+                4000,
+                "role targets has 3 key IDs",
+            ),
+            (roomy, 16 * 1024 + 1, "16385 bytes"),
+        ] {
+            let err = material
+                .check_capacity(NAME, &capacity, trailer)
+                .unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+            assert_eq!(err.class(), super::super::ErrorClass::Usage);
+        }
+    }
+}

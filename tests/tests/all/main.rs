@@ -14,6 +14,7 @@
 
 mod bootloader_version;
 mod canonical_vectors;
+mod client_cache;
 mod client_delegations;
 mod client_names;
 mod client_python_tuf;
