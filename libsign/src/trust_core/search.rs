@@ -207,14 +207,7 @@ pub fn search_target<'a, L: RoleLoader<'a>>(
     work: &mut SearchWork<'_, 'a>,
 ) -> Result<Option<Found<'a>>, SearchError<'a, L::Error>> {
     let mut visited: usize = 0;
-    let top = load_role(
-        b"targets",
-        Delegator::Root(root),
-        b"root",
-        check,
-        loader,
-        key_types,
-    )?;
+    let top = load_role(b"targets", Delegator::Root(root), b"root", check, loader, key_types)?;
     mark_visited(work, &mut visited, b"targets")?;
     push(work, 0, b"targets", top)?;
     if let Some(found) = listed(b"targets", &top, target, 1, visited)? {

@@ -46,9 +46,7 @@ impl BootloaderVersion {
                     if digits == 1 && *part == 0 {
                         return None;
                     }
-                    *part = part
-                        .checked_mul(10)?
-                        .checked_add(u32::from(b.saturating_sub(b'0')))?;
+                    *part = part.checked_mul(10)?.checked_add(u32::from(b.saturating_sub(b'0')))?;
                     digits = digits.saturating_add(1);
                 }
                 b'.' if digits > 0 && index < 2 => {
@@ -179,10 +177,7 @@ pub fn check_device(entry: &TargetEntry<'_>, facts: &DeviceFacts<'_>) -> Result<
     check_firmware(&firmware, facts)
 }
 
-fn check_firmware(
-    firmware: &FirmwareView<'_>,
-    facts: &DeviceFacts<'_>,
-) -> Result<(), TargetRefusal> {
+fn check_firmware(firmware: &FirmwareView<'_>, facts: &DeviceFacts<'_>) -> Result<(), TargetRefusal> {
     if let Some(id) = facts.hardware_id
         && !firmware.allows_hardware(id)
     {
