@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use fwsign_sign::target_check::BootloaderVersion;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -180,7 +181,8 @@ pub(crate) enum RepoCommand {
         /// Also list this hash (sha256 is always listed).
         #[arg(long, value_enum)]
         hash: Vec<HashArg>,
-        /// Oldest bootloader version that can start the image.
+        /// Oldest bootloader version that can start the image (X.Y.Z, no
+        /// prerelease: devices compare the three numbers only).
         #[arg(long)]
         min_bootloader_version: Option<String>,
         /// SHA-256 of the image's SBOM.
@@ -409,7 +411,8 @@ pub(crate) struct SignPayloadArgs {
     after_help = "Examples:\n  fwsign client --metadata-dir state init root.json\n  \
     fwsign client --metadata-url https://updates.example.com/metadata/ --metadata-dir state refresh\n  \
     fwsign client --metadata-url URL --metadata-dir state --target-name evc-a1/fw.bin \\\n    \
-    --target-dir downloads --target-base-url https://updates.example.com/targets/ download --hardware-id evc-a1 --installed-counter 3\n\n\
+    --target-dir downloads --target-base-url https://updates.example.com/targets/ download --hardware-id evc-a1 --installed-counter 3 \\\n    \
+    --bootloader-version 2.1.0\n\n\
     Exit codes: 0 success, 1 any failure."
 )]
 pub(crate) struct ClientArgs {
@@ -449,7 +452,21 @@ pub(crate) enum ClientCommand {
         /// Refuse targets whose security counter is below this (anti-rollback).
         #[arg(long)]
         installed_counter: Option<u64>,
+        /// The device's bootloader version (X.Y.Z): refuse targets whose
+        /// min_bootloader_version is newer. Without it, a target that sets
+        /// min_bootloader_version is refused.
+        #[arg(long, value_name = "X.Y.Z", value_parser = parse_bootloader_version)]
+        bootloader_version: Option<BootloaderVersion>,
     },
+}
+
+/// `--bootloader-version`: three numbers and nothing else. A prerelease
+/// would compare as its release, so it is refused rather than misread.
+fn parse_bootloader_version(text: &str) -> Result<BootloaderVersion, String> {
+    let plain = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    BootloaderVersion::parse_core(text.as_bytes())
+        .filter(|_| plain)
+        .ok_or_else(|| format!("{text:?} is not a version X.Y.Z (three numbers, no prerelease)"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -470,7 +487,8 @@ pub(crate) enum BundleCommand {
     },
     /// Check a bundle as a device would, from a trusted root.
     #[command(
-        after_help = "Example:\n  fwsign bundle verify update.zip --root 1.root.json --hardware-id evc-a1 --installed-counter 2"
+        after_help = "Example:\n  fwsign bundle verify update.zip --root 1.root.json --hardware-id evc-a1 --installed-counter 2 \\\n    \
+        --bootloader-version 2.1.0"
     )]
     Verify {
         /// The bundle.
@@ -484,6 +502,11 @@ pub(crate) enum BundleCommand {
         /// This device's installed security counter.
         #[arg(long)]
         installed_counter: Option<u64>,
+        /// This device's bootloader version (X.Y.Z): refuse a target whose
+        /// min_bootloader_version is newer. Without it, a target that sets
+        /// min_bootloader_version is refused.
+        #[arg(long, value_name = "X.Y.Z", value_parser = parse_bootloader_version)]
+        bootloader_version: Option<BootloaderVersion>,
         /// Check expiry at this time (YYYY-MM-DDTHH:MM:SSZ; default now).
         #[arg(long)]
         at: Option<String>,
@@ -529,12 +552,22 @@ pub(crate) enum DeviceCommand {
         /// Carry only root versions after this one (the devices' current root).
         #[arg(long, default_value_t = 0)]
         from_root_version: u64,
+        /// The bootloader's metadata buffer in bytes: the slot's trailer
+        /// must fit (docs/device-format.md recommends 16 KiB).
+        #[arg(long, value_parser = parse_size, default_value = "0x4000")]
+        metadata_buffer: u32,
         /// Where to write the slot image.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Export the newest published root (canonical JSON) for provisioning.
-    #[command(after_help = "Example:\n  fwsign device root --repo repo --out root.bin")]
+    /// Export the newest published root (canonical JSON) for provisioning,
+    /// and optionally the role-version floors a new device starts from.
+    #[command(
+        after_help = "Example:\n  fwsign device root --repo repo --out root.bin --floors-out floors.txt\n\n\
+        Floors (docs/device-format.md): one line per role, `ROLE VERSION`, `targets` first: \
+        the published versions a device is manufactured with, so it never accepts an older, \
+        validly signed targets role."
+    )]
     Root {
         /// The repository (published).
         #[arg(long)]
@@ -542,6 +575,13 @@ pub(crate) enum DeviceCommand {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the role-version floors (`targets`, and with
+        /// --floors-all-roles every delegated role) to this file.
+        #[arg(long, value_name = "FILE")]
+        floors_out: Option<PathBuf>,
+        /// Write a floor for every published targets role, not only `targets`.
+        #[arg(long, requires = "floors_out")]
+        floors_all_roles: bool,
     },
 }
 

@@ -7,6 +7,7 @@ use fwsign_sign::bundle::{
     BundleError, BundleWarning, VerifiedBundle, VerifyOptions, create_bundle, verify_bundle,
 };
 use fwsign_sign::repo::{ErrorClass, Repository};
+use fwsign_sign::target_check::TargetRefusal;
 use serde_json::{Value, json};
 
 use crate::args::BundleCommand;
@@ -17,6 +18,15 @@ use crate::output::Output;
 /// Maps a bundle error to its exit code, as `Failure::from(RepoError)` does
 /// for repository errors.
 fn failure(e: BundleError) -> Failure {
+    if let BundleError::FirmwareRefused {
+        source: TargetRefusal::BootloaderVersionRequired,
+        ..
+    } = &e
+    {
+        return Failure::security(format!(
+            "{e}: give the device's bootloader version with --bootloader-version X.Y.Z"
+        ));
+    }
     match e.class() {
         ErrorClass::Usage => Failure::usage(e),
         ErrorClass::Io => Failure::io(e),
@@ -97,6 +107,7 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
             root,
             hardware_id,
             installed_counter,
+            bootloader_version,
             at,
             require_fresh,
             extract_to,
@@ -111,6 +122,7 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
                 now: checked_at,
                 hardware_id,
                 installed_counter,
+                bootloader_version,
                 require_fresh,
                 extract_to,
             };
@@ -172,6 +184,12 @@ fn report(out: &Output, bundle: &Path, options: &VerifyOptions, v: &VerifiedBund
             "  ok  security counter {counter} >= installed {installed}"
         ));
     }
+    if let (Some(b), Some(minimum)) = (options.bootloader_version, &v.min_bootloader_version) {
+        out.say(format!(
+            "  ok  bootloader {}.{}.{} >= the image's minimum {minimum}",
+            b.major, b.minor, b.patch
+        ));
+    }
     if let Some(path) = &v.extracted_to {
         out.say(format!("  wrote {}", path.display()));
     }
@@ -192,6 +210,7 @@ fn report(out: &Output, bundle: &Path, options: &VerifyOptions, v: &VerifiedBund
         "sha256": v.sha256,
         "version": v.firmware_version,
         "security_counter": v.security_counter,
+        "min_bootloader_version": v.min_bootloader_version,
         "hardware_ids": v.hardware_ids,
         "role": v.role,
         "roles_searched": v.roles_searched,

@@ -1,7 +1,8 @@
 //! `fwsign client`: the TUF client contract. Every failure is exit 1.
 
-use fwsign_sign::client::{self, Client, ClientConfig, HttpFetcher};
+use fwsign_sign::client::{self, Client, ClientConfig, ClientError, HttpFetcher};
 use fwsign_sign::rsa_pss::HOST_KEY_TYPES;
+use fwsign_sign::target_check::{DeviceFacts, TargetRefusal};
 use serde_json::json;
 
 use crate::args::{ClientArgs, ClientCommand};
@@ -11,6 +12,19 @@ use crate::output::Output;
 
 fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::security(e)
+}
+
+/// A device refusal, with the flag that supplies what was missing.
+fn device_refusal(e: ClientError) -> Failure {
+    match &e {
+        ClientError::FirmwareRefused {
+            source: TargetRefusal::BootloaderVersionRequired,
+            ..
+        } => fail(format!(
+            "{e}: give the device's bootloader version with --bootloader-version X.Y.Z"
+        )),
+        _ => fail(e),
+    }
 }
 
 pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
@@ -35,6 +49,7 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
         ClientCommand::Download {
             hardware_id,
             installed_counter,
+            bootloader_version,
         } => {
             let target_dir = args
                 .target_dir
@@ -47,13 +62,22 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
             if args.target_names.is_empty() {
                 return Err(fail("download needs at least one --target-name"));
             }
+            // Names that would not be files of their own in the target
+            // directory are refused before anything is read or written.
+            for name in &args.target_names {
+                client::check_target_name(name).map_err(fail)?;
+            }
+            let facts = DeviceFacts {
+                hardware_id: hardware_id.as_deref().map(str::as_bytes),
+                installed_counter: *installed_counter,
+                bootloader_version: *bootloader_version,
+            };
             let mut client = open(&args)?;
             client.refresh().map_err(fail)?;
             let mut downloaded = Vec::new();
             for name in &args.target_names {
                 let info = client.find_target(name).map_err(fail)?;
-                info.check_device(hardware_id.as_deref(), *installed_counter)
-                    .map_err(fail)?;
+                info.check_device(&facts).map_err(device_refusal)?;
                 let path = client.download(&info, &target_dir, &base).map_err(fail)?;
                 out.say(format!(
                     "{name} -> {} (listed by {})",

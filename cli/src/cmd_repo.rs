@@ -363,7 +363,19 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             for t in &outcome.targets_published {
                 out.say(format!("  target {t}"));
             }
-            out.result(&json!({"ok": true, "published": outcome}));
+            for w in &outcome.warnings {
+                out.warn(w.to_string());
+            }
+            let warnings: Vec<Value> = outcome
+                .warnings
+                .iter()
+                .map(|w| {
+                    let mut v = serde_json::to_value(w).unwrap_or(Value::Null);
+                    v["message"] = Value::from(w.to_string());
+                    v
+                })
+                .collect();
+            out.result(&json!({"ok": true, "published": outcome, "warnings": warnings}));
             Ok(())
         }
         RepoCommand::RotateRoot {

@@ -18,10 +18,13 @@
 //! trusts. Both run the same client workflow through
 //! [`TrustedSet`], so fwsign never writes a
 //! bundle whose metadata it would refuse, and no trust decision is made here:
-//! signatures, thresholds, versions and expiry are the workflow's. What this
-//! module adds is the order of the steps, the delegation search, and the
-//! checks on the image itself (length, hashes, hardware ID, security
-//! counter).
+//! signatures, thresholds, versions and expiry are the workflow's, the
+//! target search is the core's [`crate::search::search_target`] (the one
+//! the TUF client, `device pack` and the bootloader run), and the checks on
+//! the entry are the core's [`crate::target_check`] (hardware ID, security
+//! counter, bootloader version; the image's length and every listed hash).
+//! What this module adds is the order of the steps and where each file
+//! comes from.
 //!
 //! The zip container, and its defences against hostile archives (path
 //! traversal, symlinks, duplicate entries, decompression bombs), are
@@ -35,7 +38,6 @@
 //! targets and delegated roles carry the release decision and are refused
 //! once expired, as a networked client would.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -50,11 +52,14 @@ use crate::bundle_archive::{
     ArchiveError, ArchiveLimits, BundleArchive, EntrySource, write_bundle,
 };
 use crate::key_types::BUILTIN;
-use crate::repo::names::{check_role_name, check_target_name, consistent_target_path};
+use crate::repo::names::{check_target_name, consistent_target_path, versioned_role_file};
 use crate::repo::{ErrorClass, RepoError, Repository};
+use crate::search::{RoleBytes, RoleCheck, RoleLoader, SearchError};
+use crate::search_host::{self, Arena, Memory, role_name};
+use crate::target_check::{self, BootloaderVersion, DeviceFacts, TargetRefusal};
 use crate::trusted_set::{TrustError, TrustedSet};
-use crate::verify::VerifyError;
-use crate::workflow::WorkflowError;
+use crate::verify::{Envelope, TargetEntry, ThresholdWork};
+use crate::workflow::{Delegator, SnapshotView, WorkflowError, verify_targets};
 
 /// The entry that marks a zip file as an fwsign bundle and names its target.
 pub const MANIFEST_NAME: &str = "fwsign-bundle.json";
@@ -63,10 +68,10 @@ pub const MANIFEST_NAME: &str = "fwsign-bundle.json";
 /// versions rather than guess what a newer layout means.
 pub const FORMAT_VERSION: u64 = 1;
 
-/// Most delegated roles the target search loads, the top-level `targets`
-/// included (python-tuf's `max_delegations`). Bounds the work a hostile
-/// delegation tree can cause.
-pub const MAX_DELEGATIONS: usize = 32;
+/// Most delegated roles the target search loads besides the top-level
+/// `targets` (the core's [`crate::search::MAX_DELEGATIONS`], python-tuf's
+/// `max_delegations`). Bounds the work a hostile delegation tree can cause.
+pub const MAX_DELEGATIONS: usize = crate::search::MAX_DELEGATIONS;
 
 /// Most root versions one verification walks through (python-tuf's
 /// `max_root_rotations`).
@@ -160,8 +165,10 @@ pub enum BundleError {
         /// The target name.
         target: String,
     },
-    /// A delegated role lists the target, but its delegation does not cover
-    /// the name: the role signed for a path it was not given.
+    /// The target is not found, and a delegated role the search did not
+    /// enter (its delegation does not cover the name) lists it: the role
+    /// signed for a path it was not given. A diagnosis of a miss only: the
+    /// search decided, and this names why it found nothing.
     #[error(
         "{}: target {target:?} is listed by role {role:?}, but {delegator:?} does not delegate that path to it",
         path.display()
@@ -176,8 +183,8 @@ pub enum BundleError {
         /// The role whose delegation does not cover it.
         delegator: String,
     },
-    /// The delegation search loaded [`MAX_DELEGATIONS`] roles without
-    /// finding the target.
+    /// The delegation search would load more than [`MAX_DELEGATIONS`]
+    /// delegated roles.
     #[error(
         "{}: target {target:?} not found within {MAX_DELEGATIONS} delegated roles",
         path.display()
@@ -189,8 +196,8 @@ pub enum BundleError {
         target: String,
     },
     /// The image does not match its trusted target entry: another length, a
-    /// hash that differs, a hash algorithm fwsign cannot check, or no hash
-    /// at all. The image was tampered with or damaged.
+    /// hash that differs, or a hash algorithm fwsign cannot check. The image
+    /// was tampered with or damaged.
     #[error("{}: image {target:?} refused: {source}", path.display())]
     ImageMismatch {
         /// The bundle file.
@@ -199,7 +206,21 @@ pub enum BundleError {
         target: String,
         /// Which check failed.
         #[source]
-        source: WorkflowError,
+        source: TargetRefusal,
+    },
+    /// The target's firmware fields refuse this device for a reason other
+    /// than those below: it needs a newer bootloader, it sets a
+    /// `min_bootloader_version` and no bootloader version was given, or that
+    /// field is not a semantic version.
+    #[error("{}: target {target:?} refused: {source}", path.display())]
+    FirmwareRefused {
+        /// The bundle file.
+        path: PathBuf,
+        /// The target name.
+        target: String,
+        /// The core's reason.
+        #[source]
+        source: TargetRefusal,
     },
     /// A hardware ID or installed counter was given, but the target carries
     /// no firmware fields (`custom.fwsign`) to check them against.
@@ -315,6 +336,7 @@ impl BundleError {
             | Self::OutsideDelegation { .. }
             | Self::DelegationLimit { .. }
             | Self::ImageMismatch { .. }
+            | Self::FirmwareRefused { .. }
             | Self::NotFirmware { .. }
             | Self::HardwareMismatch { .. }
             | Self::CounterRollback { .. } => ErrorClass::Security,
@@ -365,6 +387,10 @@ pub struct VerifyOptions {
     /// This device's installed security counter: the target's must be at
     /// least this.
     pub installed_counter: Option<u64>,
+    /// This device's bootloader version: a target's `min_bootloader_version`
+    /// must not be above it, and a target that sets one is refused without
+    /// it.
+    pub bootloader_version: Option<BootloaderVersion>,
     /// Refuse an expired timestamp or snapshot instead of warning.
     pub require_fresh: bool,
     /// Write the verified image to this existing directory, at its target
@@ -379,6 +405,7 @@ impl VerifyOptions {
             now,
             hardware_id: None,
             installed_counter: None,
+            bootloader_version: None,
             require_fresh: false,
             extract_to: None,
         }
@@ -400,6 +427,8 @@ pub struct VerifiedBundle {
     pub firmware_version: Option<String>,
     /// The security counter, if the target has firmware fields.
     pub security_counter: Option<u64>,
+    /// The oldest bootloader that may start the image, if it sets one.
+    pub min_bootloader_version: Option<String>,
     /// The hardware IDs the target lists (empty without firmware fields).
     pub hardware_ids: Vec<String>,
     /// The targets role that lists the target.
@@ -518,28 +547,43 @@ pub fn create_bundle(
     entries.push((format!("metadata/{snapshot_version}.snapshot.json"), raw));
 
     let mut fetched: Vec<(String, Vec<u8>)> = Vec::new();
-    let search = {
-        let mut fetch = |role: &str, version: u64| -> Result<Vec<u8>, BundleError> {
-            let raw = read(&metadata.join(format!("{version}.{role}.json")))?;
-            fetched.push((format!("metadata/{version}.{role}.json"), raw.clone()));
-            Ok(raw)
-        };
-        search_target(&mut set, &bundle, target, &mut fetch)?
+    let arena = Arena::new();
+    let mut fetch = |role: &str, version: u64| -> Result<Vec<u8>, BundleError> {
+        let file = versioned_role_file(version, role);
+        let raw = read(&metadata.join(&file))?;
+        fetched.push((format!("metadata/{file}"), raw.clone()));
+        Ok(raw)
     };
-    let role = match search {
-        Search::Found { role, .. } => role,
-        Search::NotFound => {
-            return Err(BundleError::UnknownTarget {
-                path: bundle,
-                dir: repo.dir().to_path_buf(),
-                target: target.to_owned(),
-            });
+    // Expiry is not checked: a bundle may be made for devices whose clock is
+    // behind.
+    let hit = search_bundle(&set, &arena, &bundle, target, None, &mut fetch)?.ok_or_else(|| {
+        BundleError::UnknownTarget {
+            path: bundle.clone(),
+            dir: repo.dir().to_path_buf(),
+            target: target.to_owned(),
         }
-        other => return Err(other.into_error(&bundle, target)),
-    };
+    })?;
     entries.extend(fetched);
+    let (entry, role) = (hit.entry, hit.role);
 
-    let entry = trusted_entry(&set, &bundle, &role, target)?;
+    // No device is known here; the check runs for the newest possible
+    // bootloader, so it refuses only an entry no device could accept (a
+    // `min_bootloader_version` that is not a semantic version).
+    let any_device = DeviceFacts {
+        bootloader_version: Some(BootloaderVersion {
+            major: u32::MAX,
+            minor: u32::MAX,
+            patch: u32::MAX,
+        }),
+        ..DeviceFacts::default()
+    };
+    target_check::check_device(&entry, &any_device).map_err(|source| {
+        BundleError::FirmwareRefused {
+            path: bundle.clone(),
+            target: target.to_owned(),
+            source,
+        }
+    })?;
     let served_by = entry
         .sha256
         .or_else(|| entry.hashes.members().next().and_then(|(_, h)| h.as_str()))
@@ -547,7 +591,7 @@ pub fn create_bundle(
         .ok_or_else(|| BundleError::ImageMismatch {
             path: bundle.clone(),
             target: target.to_owned(),
-            source: no_hashes(),
+            source: TargetRefusal::Sha256Missing,
         })?;
     let image =
         consistent_target_path(&repo.targets_dir(), target, &served_by).map_err(|source| {
@@ -562,7 +606,7 @@ pub fn create_bundle(
     let mut input = File::open(&image).map_err(io_error(&image))?;
     copy(&mut input, &mut digests).map_err(io_error(&image))?;
     let sha256 = digests
-        .check(entry.length, entry.hashes)
+        .check(&entry)
         .map_err(|source| BundleError::ImageMismatch {
             path: bundle.clone(),
             target: target.to_owned(),
@@ -609,17 +653,22 @@ pub fn create_bundle(
 /// 3. `metadata/timestamp.json` and the snapshot it names are checked
 ///    (expiry only with [`VerifyOptions::require_fresh`]; otherwise an
 ///    expired one becomes a [`BundleWarning`]);
-/// 4. the target is searched for like a TUF client: `targets` first, then
-///    depth-first through delegated roles in order, entering only
-///    delegations whose paths cover the name, stopping at a terminating one,
-///    loading at most [`MAX_DELEGATIONS`] roles; every role loaded must be
-///    listed by the snapshot, signed by its delegator's threshold and not
-///    expired;
-/// 5. with [`VerifyOptions::hardware_id`] the target's hardware IDs must
-///    list it, and with [`VerifyOptions::installed_counter`] its security
-///    counter must be at least that (both refuse a target without firmware
-///    fields). These come before the image is read, so a bundle for other
-///    hardware costs no image read;
+/// 4. the target is searched for by the core's search, as the TUF client
+///    and the bootloader search ([`crate::search::search_target`]):
+///    `targets` first, then depth-first through delegated roles in order,
+///    entering only delegations whose paths cover the name, the first role
+///    listing it answering, stopping at a terminating one, each role once,
+///    loading at most [`MAX_DELEGATIONS`] delegated roles; every role loaded
+///    must be listed by the snapshot, signed by the threshold of the
+///    delegator it is reached through and not expired;
+/// 5. the core's device checks ([`target_check::check_device`]): with
+///    [`VerifyOptions::hardware_id`] the target's hardware IDs must list it,
+///    with [`VerifyOptions::installed_counter`] its security counter must be
+///    at least that (both refuse a target without firmware fields), and a
+///    target with a `min_bootloader_version` needs
+///    [`VerifyOptions::bootloader_version`] at least that. These come
+///    before the image is read, so a bundle for other hardware costs no
+///    image read;
 /// 6. `targets/<name>` is streamed once: its length and every listed hash
 ///    must match. With extraction the stream also goes to a temporary file
 ///    in the directory, renamed to `<dir>/<name>` only after the check; on
@@ -717,18 +766,24 @@ pub fn verify_bundle(
         });
     }
 
-    let search = {
-        let mut fetch = |role: &str, version: u64| {
-            let name = format!("metadata/{version}.{role}.json");
-            read_entry(&mut archive, &bundle, &name, TARGETS_MAX)
-        };
-        search_target(&mut set, &bundle, &target, &mut fetch)?
+    let arena = Arena::new();
+    let mut fetch = |role: &str, version: u64| {
+        let name = format!("metadata/{}", versioned_role_file(version, role));
+        read_entry(&mut archive, &bundle, &name, TARGETS_MAX)
     };
-    let (role, roles_searched) = match search {
-        Search::Found { role, searched } => (role, searched),
-        other => return Err(other.into_error(&bundle, &target)),
-    };
-    let entry = trusted_entry(&set, &bundle, &role, &target)?;
+    let hit = search_bundle(
+        &set,
+        &arena,
+        &bundle,
+        &target,
+        Some(options.now),
+        &mut fetch,
+    )?
+    .ok_or_else(|| BundleError::TargetNotFound {
+        path: bundle.clone(),
+        target: target.clone(),
+    })?;
+    let (entry, role, roles_searched) = (hit.entry, hit.role, hit.roles_searched);
 
     let firmware = entry.firmware;
     let hardware_ids: Vec<String> = firmware
@@ -739,31 +794,37 @@ pub fn verify_bundle(
                 .collect()
         })
         .unwrap_or_default();
-    if (options.hardware_id.is_some() || options.installed_counter.is_some()) && firmware.is_none()
-    {
-        return Err(BundleError::NotFirmware {
-            path: bundle,
-            target,
-        });
-    }
-    if let (Some(id), Some(fw)) = (&options.hardware_id, firmware)
-        && !fw.allows_hardware(id)
-    {
-        return Err(BundleError::HardwareMismatch {
-            path: bundle,
-            target,
-            hardware_id: id.clone(),
-            allowed: hardware_ids,
-        });
-    }
-    if let (Some(installed), Some(fw)) = (options.installed_counter, firmware)
-        && fw.security_counter < installed
-    {
-        return Err(BundleError::CounterRollback {
-            path: bundle,
-            target,
-            security_counter: fw.security_counter,
-            installed,
+    // The core's device checks, before the image is read.
+    let facts = DeviceFacts {
+        hardware_id: options.hardware_id.as_deref().map(str::as_bytes),
+        installed_counter: options.installed_counter,
+        bootloader_version: options.bootloader_version,
+    };
+    if let Err(refusal) = target_check::check_device(&entry, &facts) {
+        return Err(match refusal {
+            TargetRefusal::NoFirmwareFields => BundleError::NotFirmware {
+                path: bundle,
+                target,
+            },
+            TargetRefusal::HardwareIdNotListed => BundleError::HardwareMismatch {
+                path: bundle,
+                target,
+                hardware_id: options.hardware_id.clone().unwrap_or_default(),
+                allowed: hardware_ids,
+            },
+            TargetRefusal::SecurityCounterRollback { image, installed } => {
+                BundleError::CounterRollback {
+                    path: bundle,
+                    target,
+                    security_counter: image,
+                    installed,
+                }
+            }
+            source => BundleError::FirmwareRefused {
+                path: bundle,
+                target,
+                source,
+            },
         });
     }
 
@@ -783,7 +844,7 @@ pub fn verify_bundle(
         // Refused before reading: the archive holds the entry to its
         // declared size, so a different one cannot match.
         Some(declared) if declared != entry.length => {
-            return Err(mismatch(WorkflowError::LengthMismatch));
+            return Err(mismatch(TargetRefusal::LengthMismatch));
         }
         Some(_) => {}
     }
@@ -801,9 +862,7 @@ pub fn verify_bundle(
     // A failed stream may have written part of the image: the temporary
     // file is removed when `extraction` drops.
     archive.stream(&image_name, entry.length, &mut digests)?;
-    let sha256 = digests
-        .check(entry.length, entry.hashes)
-        .map_err(mismatch)?;
+    let sha256 = digests.check(&entry).map_err(mismatch)?;
 
     let extracted_to = match extraction {
         Some(extraction) => {
@@ -825,6 +884,9 @@ pub fn verify_bundle(
         sha256,
         firmware_version: firmware.and_then(|fw| json_string(fw.version)),
         security_counter: firmware.map(|fw| fw.security_counter),
+        min_bootloader_version: firmware
+            .and_then(|fw| fw.min_bootloader_version)
+            .and_then(json_string),
         hardware_ids,
         role,
         roles_searched,
@@ -868,10 +930,6 @@ fn out_of_order(path: &Path, role: &'static str) -> BundleError {
             needs: role,
         },
     )
-}
-
-fn no_hashes() -> WorkflowError {
-    WorkflowError::Verify(VerifyError::Malformed("the target lists no hashes"))
 }
 
 /// The unescaped text of a JSON string, if it is UTF-8.
@@ -975,159 +1033,168 @@ fn read_entry(
 /// from the repository when creating.
 type Fetch<'a> = dyn FnMut(&str, u64) -> Result<Vec<u8>, BundleError> + 'a;
 
-/// The outcome of the delegation search.
-enum Search {
-    Found { role: String, searched: Vec<String> },
-    NotFound,
-    OutsideDelegation { role: String, delegator: String },
-    Limit,
+/// Where the search found the target.
+struct Hit<'a> {
+    entry: TargetEntry<'a>,
+    role: String,
+    roles_searched: Vec<String>,
 }
 
-impl Search {
-    fn into_error(self, path: &Path, target: &str) -> BundleError {
-        let path = path.to_path_buf();
-        let target = target.to_owned();
-        match self {
-            // Callers handle `Found` first; should one not, it is still no
-            // reason to accept the bundle.
-            Self::Found { .. } | Self::NotFound => BundleError::TargetNotFound { path, target },
-            Self::OutsideDelegation { role, delegator } => BundleError::OutsideDelegation {
-                path,
-                target,
-                role,
-                delegator,
+/// The bundle's [`RoleLoader`]: each role at the version the trusted
+/// snapshot lists, read through `fetch`. The search checks it.
+struct BundleLoader<'f, 'g, 'a> {
+    arena: &'a Arena,
+    snapshot: SnapshotView<'a>,
+    fetch: &'f mut Fetch<'g>,
+    path: &'f Path,
+    memory: Memory,
+}
+
+impl<'a> RoleLoader<'a> for BundleLoader<'_, '_, 'a> {
+    type Error = BundleError;
+
+    fn load(
+        &mut self,
+        role: &'a [u8],
+        _delegator: &'a [u8],
+    ) -> Result<Option<RoleBytes<'a>>, BundleError> {
+        let name = role_name(role);
+        let listed = self
+            .snapshot
+            .targets_role(role)
+            .map_err(|source| refused_because(self.path, "snapshot", source))?;
+        // Not listed: the search refuses the role as missing.
+        let Some(listed) = listed else {
+            return Ok(None);
+        };
+        let raw = (self.fetch)(&name, listed.version)?;
+        self.arena.role(&raw).map(Some).map_err(|source| {
+            refused(
+                self.path,
+                &name,
+                TrustError::Document {
+                    role: name.clone(),
+                    source,
+                },
+            )
+        })
+    }
+
+    fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {
+        self.memory.work(keyids)
+    }
+}
+
+/// Searches for `target` with the core's search over the trusted snapshot
+/// (`now`: expiry of the roles loaded, `None` when creating). `Ok(None)`:
+/// no searched role lists it.
+fn search_bundle<'a>(
+    set: &'a TrustedSet,
+    arena: &'a Arena,
+    path: &Path,
+    target: &str,
+    now: Option<UnixTime>,
+    fetch: &mut Fetch<'_>,
+) -> Result<Option<Hit<'a>>, BundleError> {
+    let snapshot = set
+        .snapshot()
+        .ok_or_else(|| out_of_order(path, "snapshot"))?;
+    let root = set.root();
+    let mut loader = BundleLoader {
+        arena,
+        snapshot,
+        fetch,
+        path,
+        memory: Memory::default(),
+    };
+    let check = RoleCheck::Snapshot { snapshot, now };
+    let outcome = search_host::run(&root, check, target, &mut loader, BUILTIN).map_err(|e| {
+        match e {
+            SearchError::Load(e) => e,
+            SearchError::Missing { role, .. } => {
+                refused_because(path, &role_name(role), WorkflowError::NotListed)
+            }
+            SearchError::Refused { role, error } => refused_because(path, &role_name(role), error),
+            // DelegationLimit, CapacityExceeded, and any reason added later.
+            _ => BundleError::DelegationLimit {
+                path: path.to_path_buf(),
+                target: target.to_owned(),
             },
-            Self::Limit => BundleError::DelegationLimit { path, target },
+        }
+    })?;
+    let roles_searched = outcome.visits.iter().map(|v| role_name(v.role)).collect();
+    match outcome.found {
+        Some(found) => Ok(Some(Hit {
+            entry: found.entry,
+            role: role_name(found.role),
+            roles_searched,
+        })),
+        None => {
+            diagnose_miss(&outcome, &mut loader, now, target)?;
+            Ok(None)
         }
     }
 }
 
-/// Loads targets role `role` (delegated by `parent`) at the version the
-/// trusted snapshot lists.
-fn load_role(
-    set: &mut TrustedSet,
-    path: &Path,
-    role: &str,
-    parent: Option<&str>,
-    fetch: &mut Fetch<'_>,
-) -> Result<(), BundleError> {
-    let file_name = format!("{role}.json");
-    let listed = set
-        .snapshot()
-        .ok_or_else(|| out_of_order(path, "snapshot"))?
-        .role(&file_name)
-        .map_err(|source| refused_because(path, "snapshot", source))?
-        .ok_or_else(|| refused_because(path, role, WorkflowError::NotListed))?;
-    let raw = fetch(role, listed.version)?;
-    set.update_targets(role, parent, &raw)
-        .map_err(|source| refused(path, role, source))
-}
-
-/// The TUF client's target search (spec 5.6.7, python-tuf's order):
-/// pre-order depth-first from `targets`, entering only delegations that
-/// cover `target`, in their listed order, and abandoning every other
-/// pending branch at a terminating delegation that covers it.
-fn search_target(
-    set: &mut TrustedSet,
-    path: &Path,
+/// After a miss: if a role the search did not enter (its delegation does not
+/// cover the name) lists the target anyway, says so, since it is a role
+/// signing beyond its delegation rather than a typo. Only a diagnosis: the
+/// search has already decided the target is not found, and this only picks
+/// the message. A role is named only once the core verified it against its
+/// delegator; one that cannot be loaded or verified is passed over.
+fn diagnose_miss<'a>(
+    outcome: &search_host::Outcome<'a>,
+    loader: &mut BundleLoader<'_, '_, 'a>,
+    now: Option<UnixTime>,
     target: &str,
-    fetch: &mut Fetch<'_>,
-) -> Result<Search, BundleError> {
-    let mut pending: Vec<(String, Option<String>)> = vec![("targets".to_owned(), None)];
-    let mut searched: Vec<String> = Vec::new();
-    let mut loaded: BTreeSet<String> = BTreeSet::new();
-    // Delegations not entered because they do not cover the name, kept to
-    // explain a miss.
-    let mut not_covering: Vec<(String, String)> = Vec::new();
-
-    while let Some((role, parent)) = pending.pop() {
-        // A role reachable twice (or through a cycle) is searched once.
-        if loaded.contains(&role) {
-            continue;
-        }
-        if loaded.len() >= MAX_DELEGATIONS {
-            return Ok(Search::Limit);
-        }
-        load_role(set, path, &role, parent.as_deref(), fetch)?;
-        loaded.insert(role.clone());
-        searched.push(role.clone());
-
-        let view = set
-            .targets(&role)
-            .ok_or_else(|| refused_because(path, &role, WorkflowError::NotListed))?;
-        match view.target(target) {
-            Ok(Some(_)) => return Ok(Search::Found { role, searched }),
-            Ok(None) => {}
-            Err(e) => return Err(refused_because(path, &role, e.into())),
-        }
-        let mut children = Vec::new();
-        let mut terminating = false;
-        for delegation in view.delegated_roles() {
-            let name = delegation
-                .name()
-                .and_then(json_string)
-                .filter(|name| check_role_name(name).is_ok())
-                .ok_or_else(|| {
-                    refused_because(
-                        path,
-                        &role,
-                        WorkflowError::Verify(VerifyError::Malformed(
-                            "a delegated role name is not a valid role name",
-                        )),
-                    )
-                })?;
-            if delegation.covers(target) {
-                children.push((name, Some(role.clone())));
-                if delegation.terminating() {
-                    terminating = true;
-                    break;
-                }
-            } else {
-                not_covering.push((name, role.clone()));
+) -> Result<(), BundleError> {
+    let mut loads: usize = 0;
+    for visit in &outcome.visits {
+        let Some(parent) = visit.view else { continue };
+        for delegation in parent.delegated_roles() {
+            let Some(name) = delegation.name().and_then(|n| n.plain_bytes()) else {
+                continue;
+            };
+            if delegation.covers(target) || outcome.visits.iter().any(|v| v.role == name) {
+                continue;
+            }
+            if loads >= MAX_DELEGATIONS {
+                return Ok(());
+            }
+            loads = loads.saturating_add(1);
+            let Ok(Some(bytes)) = loader.load(name, visit.role) else {
+                continue;
+            };
+            let Ok(envelope) = Envelope::parse(bytes.canonical) else {
+                continue;
+            };
+            let keyids = parent
+                .delegated_role(name)
+                .and_then(|d| d.keys().ok())
+                .map_or(0, |k| k.keyid_count());
+            let verified = verify_targets(
+                Delegator::Targets(&parent),
+                name,
+                &loader.snapshot,
+                bytes.raw,
+                envelope,
+                now,
+                BUILTIN,
+                &mut loader.memory.work(keyids),
+            );
+            if let Ok((view, _)) = verified
+                && matches!(view.target(target), Ok(Some(_)))
+            {
+                return Err(BundleError::OutsideDelegation {
+                    path: loader.path.to_path_buf(),
+                    target: target.to_owned(),
+                    role: role_name(name),
+                    delegator: role_name(visit.role),
+                });
             }
         }
-        if terminating {
-            pending.clear();
-        }
-        pending.extend(children.into_iter().rev());
     }
-
-    // Not found. If a role the search did not enter lists the name anyway,
-    // say so: it is a role signing beyond its delegation, not a typo. Only
-    // a diagnosis, so a role that cannot be loaded is skipped.
-    for (role, delegator) in not_covering {
-        if loaded.len() >= MAX_DELEGATIONS {
-            break;
-        }
-        if loaded.contains(&role) {
-            continue;
-        }
-        if load_role(set, path, &role, Some(&delegator), fetch).is_err() {
-            continue;
-        }
-        loaded.insert(role.clone());
-        if set.target_in(&role, target).is_some() {
-            return Ok(Search::OutsideDelegation { role, delegator });
-        }
-    }
-    Ok(Search::NotFound)
-}
-
-/// The target entry of a role the search found it in.
-fn trusted_entry<'s>(
-    set: &'s TrustedSet,
-    path: &Path,
-    role: &str,
-    target: &str,
-) -> Result<crate::verify::TargetEntry<'s>, BundleError> {
-    set.targets(role)
-        .ok_or_else(|| refused_because(path, role, WorkflowError::NotListed))?
-        .target(target)
-        .map_err(|e| refused_because(path, role, e.into()))?
-        .ok_or_else(|| BundleError::TargetNotFound {
-            path: path.to_path_buf(),
-            target: target.to_owned(),
-        })
+    Ok(())
 }
 
 /// Hashes what is written (through the core's [`crate::workflow::Digests`],
@@ -1145,18 +1212,12 @@ impl<'f> Digests<'f> {
         }
     }
 
-    /// Checks the length and every listed hash, and returns the SHA-256 in
-    /// hex.
-    fn check(self, length: u64, hashes: Json<'_>) -> Result<String, WorkflowError> {
+    /// Checks the length and every listed hash (the core's
+    /// [`target_check::check_image_digests`]; the core refuses an entry
+    /// that lists no hash when it reads it), and returns the SHA-256 in hex.
+    fn check(self, entry: &TargetEntry<'_>) -> Result<String, TargetRefusal> {
         let finished = self.digests.finish();
-        if finished.length != length {
-            return Err(WorkflowError::LengthMismatch);
-        }
-        // An empty `hashes` object would make any image match.
-        if hashes.members().next().is_none() {
-            return Err(no_hashes());
-        }
-        finished.check(hashes)?;
+        target_check::check_image_digests(entry, &finished)?;
         Ok(base16ct::lower::encode_string(&finished.sha256))
     }
 }
@@ -1294,6 +1355,7 @@ mod tests {
     use crate::keys::{Algorithm, PrivateKey};
     use crate::repo::staging::{AddOptions, DelegateOptions, NewTarget, RotateOptions};
     use crate::repo::{ExpiryPolicy, InitOptions};
+    use crate::verify::VerifyError;
 
     const HOUR: i64 = 3600;
     const DAY: i64 = 24 * HOUR;
@@ -1532,7 +1594,7 @@ mod tests {
             matches!(
                 err,
                 BundleError::ImageMismatch {
-                    source: WorkflowError::HashMismatch,
+                    source: TargetRefusal::HashMismatch,
                     ..
                 }
             ),
@@ -1558,7 +1620,7 @@ mod tests {
             matches!(
                 err,
                 BundleError::ImageMismatch {
-                    source: WorkflowError::LengthMismatch,
+                    source: TargetRefusal::LengthMismatch,
                     ..
                 }
             ),

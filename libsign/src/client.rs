@@ -1,16 +1,23 @@
 //! A TUF update client: the complete client workflow of the TUF
 //! specification (section 5), for Linux-based devices, update agents and CI.
 //!
-//! Every trust decision is made by [`crate::trusted_set::TrustedSet`] over
-//! the `no_std` workflow steps; this module only orders the requests, keeps
-//! the local copies and fetches through a [`Fetcher`], so an update agent can
-//! plug in its own transport.
+//! Every trust decision is made by the `no_std` core: the top-level steps
+//! through [`crate::trusted_set::TrustedSet`], and the target search (spec
+//! 5.6.7: which role answers for a name, and every delegated role's checks)
+//! by [`crate::search::search_target`], the same search `bundle verify`,
+//! `device pack` and the bootloader run. This module only orders the
+//! requests, keeps the local copies and fetches through a [`Fetcher`], so an
+//! update agent can plug in its own transport.
 //!
 //! Local state in the metadata directory is the exact bytes last accepted,
 //! under non-versioned names: `root.json`, `timestamp.json`,
-//! `snapshot.json`, `targets.json`, and `<enc(role)>.json` for delegated
-//! roles, where `enc` is Python's `urllib.parse.quote(s, safe="")`. Nothing
-//! that failed a check is ever stored.
+//! `snapshot.json`, `targets.json`, and `<quote(role)>.json` for delegated
+//! roles, where [`quote`] is Python's `urllib.parse.quote(s, safe="")` (the
+//! repository's [`crate::repo::names::role_file`]). Nothing that failed a
+//! check is ever stored: a fetched role is written once the core has
+//! verified it. Two trusted roles whose file names differ only in case (or
+//! Unicode normalisation) are refused, since a case-insensitive file system
+//! would store them in one file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -22,8 +29,14 @@ use serde_json::Value;
 
 use crate::atomic_write::{Mode, write_atomic};
 use crate::key_types::KeyType;
+pub use crate::repo::names::quote;
+use crate::repo::names::{file_name_key, role_file, versioned_role_file};
+use crate::search::{RoleBytes, RoleCheck, RoleLoader, SearchError};
+use crate::search_host::{self, Arena, Memory, role_name};
+use crate::target_check::{self, DeviceFacts, TargetRefusal};
 use crate::trusted_set::{TimestampUpdate, TrustError, TrustedSet};
-use crate::workflow::{Digests, WorkflowError};
+use crate::verify::{Envelope, TargetEntry, TargetsView, ThresholdWork};
+use crate::workflow::{Digests, SnapshotView, WorkflowError};
 
 /// Largest root accepted (python-tuf's default).
 pub const MAX_ROOT_LENGTH: u64 = 512_000;
@@ -35,8 +48,12 @@ pub const MAX_SNAPSHOT_LENGTH: u64 = 2_000_000;
 pub const MAX_TARGETS_LENGTH: u64 = 5_000_000;
 /// Most root versions followed in one refresh.
 pub const MAX_ROOT_ROTATIONS: u64 = 256;
-/// Most delegated roles visited while searching for one target.
-pub const MAX_DELEGATIONS: usize = 32;
+/// Most delegated roles visited while searching for one target (the core's
+/// [`crate::search::MAX_DELEGATIONS`]).
+pub const MAX_DELEGATIONS: usize = crate::search::MAX_DELEGATIONS;
+
+/// The top-level roles, whose local files no delegated role may share.
+const TOP_LEVEL_ROLES: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +115,30 @@ pub enum ClientError {
     /// The delegation search visited too many roles.
     #[error("delegation search for {0:?} visited more than {MAX_DELEGATIONS} roles")]
     DelegationLimit(String),
+    /// A target name that would not name a file in the target directory
+    /// (empty, `.` or `..`); refused before anything is read or written.
+    #[error("target name {name:?} is refused: {why}")]
+    InvalidTargetName {
+        /// The name.
+        name: String,
+        /// The rule it breaks.
+        why: &'static str,
+    },
+    /// A delegated role whose local file name, compared as a
+    /// case-insensitive, Unicode-normalising file system does, is another
+    /// trusted role's: storing it would overwrite that role's copy
+    /// (`Root.json` over `root.json`).
+    #[error(
+        "delegated role {role:?} is refused: its local file {file:?} is trusted role {other:?}'s on a case-insensitive file system"
+    )]
+    RoleNameCollision {
+        /// The delegated role.
+        role: String,
+        /// Its local file name.
+        file: String,
+        /// The trusted role it collides with.
+        other: String,
+    },
     /// The downloaded target does not match its metadata.
     #[error("target {name:?}: {source}")]
     TargetMismatch {
@@ -105,15 +146,16 @@ pub enum ClientError {
         name: String,
         /// Length or hash mismatch, or an unknown hash algorithm.
         #[source]
-        source: WorkflowError,
+        source: TargetRefusal,
     },
     /// The target's firmware fields refuse this device.
-    #[error("target {name:?}: {why}")]
+    #[error("target {name:?} is refused for this device: {source}")]
     FirmwareRefused {
         /// The target.
         name: String,
         /// Which device check failed.
-        why: String,
+        #[source]
+        source: TargetRefusal,
     },
     /// The client was used wrongly (for example no trusted root).
     #[error("{0}")]
@@ -127,25 +169,26 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ClientError + '_ {
     }
 }
 
-/// Python's `urllib.parse.quote(s, safe="")`, byte for byte: unreserved
-/// characters `A-Z a-z 0-9 _ . - ~` are kept and every other UTF-8 byte is
-/// written as uppercase `%XX`. Used for URLs and local file names, so no
-/// role or target name can add a path separator.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+fn refused(role: &str, source: WorkflowError) -> ClientError {
+    ClientError::Trust(TrustError::Refused {
+        role: role.to_owned(),
+        source,
+    })
 }
 
-/// The local file name of a role's metadata.
-fn local_name(role: &str) -> String {
-    format!("{}.json", quote(role))
+/// Refuses target names that do not name a file of their own in the target
+/// directory, where a target is written as `quote(name)`: the empty name,
+/// `.` and `..` (every other name quotes to a plain file name).
+pub fn check_target_name(name: &str) -> Result<(), ClientError> {
+    let why = match name {
+        "" => "it is empty",
+        "." | ".." => "it names a directory, not a file",
+        _ => return Ok(()),
+    };
+    Err(ClientError::InvalidTargetName {
+        name: name.to_owned(),
+        why,
+    })
 }
 
 /// Where the client keeps its state and fetches from.
@@ -172,53 +215,49 @@ pub struct TargetInfo {
     pub hashes: Vec<(String, String)>,
     /// Its `custom` object, if any.
     pub custom: Option<Value>,
+    /// The listing role's canonical envelope, as the search verified it:
+    /// the entry the core's checks read.
+    envelope: Vec<u8>,
 }
 
 impl TargetInfo {
-    /// The firmware fields `custom.fwsign`, if any.
+    /// The firmware fields `custom.fwsign`, if any (for display; the checks
+    /// read the signed entry through the core).
     pub fn firmware(&self) -> Option<&Value> {
         self.custom.as_ref()?.get("fwsign")
     }
 
-    /// Checks the target against a device: its hardware ID must be listed
-    /// and its security counter must not be below the installed one.
-    pub fn check_device(
-        &self,
-        hardware_id: Option<&str>,
-        installed_counter: Option<u64>,
-    ) -> Result<(), ClientError> {
-        if hardware_id.is_none() && installed_counter.is_none() {
-            return Ok(());
-        }
-        let refuse = |why: String| ClientError::FirmwareRefused {
-            name: self.name.clone(),
-            why,
-        };
-        let fw = self
-            .firmware()
-            .ok_or_else(|| refuse("it carries no firmware fields (custom.fwsign)".into()))?;
-        if let Some(id) = hardware_id {
-            let listed = fw
-                .get("hardware_ids")
-                .and_then(Value::as_array)
-                .is_some_and(|ids| ids.iter().any(|h| h.as_str() == Some(id)));
-            if !listed {
-                return Err(refuse(format!("hardware ID {id} is not listed")));
-            }
-        }
-        if let Some(installed) = installed_counter {
-            let counter = fw
-                .get("security_counter")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| refuse("it has no security_counter".into()))?;
-            if counter < installed {
-                return Err(refuse(format!(
-                    "security counter {counter} is below the installed {installed} (rollback)"
-                )));
-            }
-        }
-        Ok(())
+    /// The signed entry, read from the verified role.
+    fn entry(&self) -> Result<TargetEntry<'_>, ClientError> {
+        let malformed = |e: crate::verify::VerifyError| refused(&self.role, e.into());
+        let view = TargetsView::new(Envelope::parse(&self.envelope).map_err(malformed)?)
+            .map_err(malformed)?;
+        view.target(&self.name)
+            .map_err(malformed)?
+            .ok_or_else(|| ClientError::TargetNotFound(self.name.clone()))
     }
+
+    /// Checks the target against a device, through the core's
+    /// [`target_check::check_device`]: the hardware ID listed, the security
+    /// counter not below the installed one, the bootloader at least the
+    /// image's `min_bootloader_version` (an image that sets one is refused
+    /// when no bootloader version is given).
+    pub fn check_device(&self, facts: &DeviceFacts<'_>) -> Result<(), ClientError> {
+        target_check::check_device(&self.entry()?, facts).map_err(|source| {
+            ClientError::FirmwareRefused {
+                name: self.name.clone(),
+                source,
+            }
+        })
+    }
+}
+
+/// Checks image bytes against the signed entry: the length and every listed
+/// hash ([`target_check::check_image_digests`]).
+fn check_image(entry: &TargetEntry<'_>, bytes: &[u8]) -> Result<(), TargetRefusal> {
+    let mut digests = Digests::for_hashes(entry.hashes);
+    digests.update(bytes);
+    target_check::check_image_digests(entry, &digests.finish())
 }
 
 /// The TUF client.
@@ -226,13 +265,17 @@ impl TargetInfo {
 pub struct Client<F: Fetcher> {
     config: ClientConfig,
     fetcher: F,
+    key_types: Vec<&'static dyn KeyType>,
     trusted: TrustedSet,
     refreshed: bool,
-    /// Targets roles as received, to verify a role again when another
-    /// delegator reaches it.
-    targets_raw: BTreeMap<String, Vec<u8>>,
-    /// `(role, delegator)` pairs verified so far.
-    verified_via: BTreeSet<(String, Option<String>)>,
+    /// Targets roles as received that passed their checks in this run, by
+    /// role. Later searches are served these bytes instead of a request;
+    /// the core verifies them again, against the delegator each search
+    /// reaches the role through.
+    verified_raw: BTreeMap<String, Vec<u8>>,
+    /// The file-name key ([`file_name_key`]) of every role trusted so far,
+    /// and that role.
+    file_keys: BTreeMap<String, String>,
 }
 
 /// Stores a trusted root to start from (`client init`): no network request.
@@ -242,32 +285,14 @@ pub fn init(metadata_dir: &Path, trusted_root: &[u8]) -> Result<(), ClientError>
     write_atomic(&path, trusted_root, Mode::Public).map_err(io_err(&path))
 }
 
-impl<F: Fetcher> Client<F> {
-    /// Loads the trusted root from the metadata directory; it must be valid
-    /// and signed by its own threshold, before any request is made.
-    pub fn new(
-        config: ClientConfig,
-        fetcher: F,
-        key_types: &[&'static dyn KeyType],
-    ) -> Result<Self, ClientError> {
-        let path = config.metadata_dir.join("root.json");
-        let root = fs::read(&path).map_err(io_err(&path))?;
-        let trusted = TrustedSet::new(&root, key_types, Some(config.now))?;
-        Ok(Self {
-            config,
-            fetcher,
-            trusted,
-            refreshed: false,
-            targets_raw: BTreeMap::new(),
-            verified_via: BTreeSet::new(),
-        })
-    }
+/// The server and the metadata directory: requests, local copies, and
+/// storing what verified.
+struct Remote<'c, F> {
+    fetcher: &'c mut F,
+    config: &'c ClientConfig,
+}
 
-    /// The trusted metadata so far.
-    pub fn trusted(&self) -> &TrustedSet {
-        &self.trusted
-    }
-
+impl<F: Fetcher> Remote<'_, F> {
     fn url(&self, file: &str) -> String {
         let base = &self.config.metadata_url;
         if base.ends_with('/') {
@@ -290,13 +315,208 @@ impl<F: Fetcher> Client<F> {
         }
     }
 
+    /// Targets role `role` at the version and length the snapshot lists:
+    /// `N.ROLE.json` with consistent snapshots, `ROLE.json` without.
+    fn fetch_role(
+        &mut self,
+        role: &str,
+        version: u64,
+        length: Option<u64>,
+        consistent: bool,
+    ) -> Result<Vec<u8>, ClientError> {
+        let file = if consistent {
+            versioned_role_file(version, role)
+        } else {
+            role_file(role)
+        };
+        self.fetch_required(self.url(&file), length.unwrap_or(MAX_TARGETS_LENGTH))
+    }
+
     fn persist(&self, role: &str, bytes: &[u8]) -> Result<(), ClientError> {
-        let path = self.config.metadata_dir.join(local_name(role));
+        let path = self.config.metadata_dir.join(role_file(role));
         write_atomic(&path, bytes, Mode::Public).map_err(io_err(&path))
     }
 
     fn local(&self, role: &str) -> Option<Vec<u8>> {
-        fs::read(self.config.metadata_dir.join(local_name(role))).ok()
+        fs::read(self.config.metadata_dir.join(role_file(role))).ok()
+    }
+}
+
+/// Where a role's bytes came from in one search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Verified earlier in this run.
+    Memory,
+    /// The local copy from an earlier run.
+    Disk,
+    /// Fetched now.
+    Network,
+}
+
+/// The client's [`RoleLoader`]: a role verified earlier in this run, else
+/// the local copy when it is the file the snapshot lists, else the network.
+/// It decides nothing: every role it hands out is checked by the search.
+struct Loader<'c, 'a, F> {
+    arena: &'a Arena,
+    remote: Remote<'c, F>,
+    consistent: bool,
+    snapshot: SnapshotView<'c>,
+    verified_raw: &'c mut BTreeMap<String, Vec<u8>>,
+    file_keys: &'c mut BTreeMap<String, String>,
+    /// Roles whose local copy the search refused: fetched instead.
+    refetch: &'c BTreeSet<String>,
+    served: Vec<(&'a [u8], RoleBytes<'a>, Source)>,
+    memory: Memory,
+    /// A verified role that could not be stored, reported at the next load.
+    persist_error: Option<ClientError>,
+}
+
+impl<'a, F: Fetcher> Loader<'_, 'a, F> {
+    fn served(&self, role: &[u8]) -> Option<(RoleBytes<'a>, Source)> {
+        self.served
+            .iter()
+            .rev()
+            .find(|(r, ..)| *r == role)
+            .map(|(_, bytes, source)| (*bytes, *source))
+    }
+
+    fn bytes(&self, role: &str, raw: &[u8]) -> Result<RoleBytes<'a>, ClientError> {
+        self.arena.role(raw).map_err(|source| {
+            ClientError::Trust(TrustError::Document {
+                role: role.to_owned(),
+                source,
+            })
+        })
+    }
+}
+
+impl<'a, F: Fetcher> RoleLoader<'a> for Loader<'_, 'a, F> {
+    type Error = ClientError;
+
+    fn load(
+        &mut self,
+        role: &'a [u8],
+        _delegator: &'a [u8],
+    ) -> Result<Option<RoleBytes<'a>>, ClientError> {
+        if let Some(e) = self.persist_error.take() {
+            return Err(e);
+        }
+        let name = std::str::from_utf8(role)
+            .map_err(|_| ClientError::Usage("a delegated role name is not UTF-8".into()))?;
+        // Before the local file is read or written.
+        let file = role_file(name);
+        if let Some(other) = self.file_keys.get(&file_name_key(name))
+            && other != name
+        {
+            return Err(ClientError::RoleNameCollision {
+                role: name.to_owned(),
+                file,
+                other: other.clone(),
+            });
+        }
+        if let Some(raw) = self.verified_raw.get(name) {
+            let bytes = self.bytes(name, raw)?;
+            self.served.push((role, bytes, Source::Memory));
+            return Ok(Some(bytes));
+        }
+        let listed = self
+            .snapshot
+            .targets_role(role)
+            .map_err(|e| refused("snapshot", e))?;
+        // Not listed: the search reports the role missing, without a request.
+        let Some(listed) = listed else {
+            return Ok(None);
+        };
+        // The local copy is used when it is the file the snapshot lists (its
+        // length and hashes, where listed) and the search has not refused
+        // it already; the search checks it like a fetched one.
+        let local = (!self.refetch.contains(name))
+            .then(|| self.remote.local(name))
+            .flatten()
+            .filter(|raw| listed.check_bytes(raw).is_ok())
+            .and_then(|raw| self.arena.role(&raw).ok());
+        let (bytes, source) = match local {
+            Some(bytes) => (bytes, Source::Disk),
+            None => {
+                let raw =
+                    self.remote
+                        .fetch_role(name, listed.version, listed.length, self.consistent)?;
+                (self.bytes(name, &raw)?, Source::Network)
+            }
+        };
+        self.served.push((role, bytes, source));
+        Ok(Some(bytes))
+    }
+
+    fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {
+        self.memory.work(keyids)
+    }
+
+    fn verified(&mut self, role: &'a [u8], _delegator: &'a [u8], _view: &TargetsView<'a>) {
+        let Some((bytes, source)) = self.served(role) else {
+            return;
+        };
+        let name = role_name(role);
+        self.file_keys
+            .entry(file_name_key(&name))
+            .or_insert_with(|| name.clone());
+        if source == Source::Network
+            && self.persist_error.is_none()
+            && let Err(e) = self.remote.persist(&name, bytes.raw)
+        {
+            self.persist_error = Some(e);
+        }
+        if source != Source::Memory {
+            self.verified_raw.insert(name, bytes.raw.to_vec());
+        }
+    }
+}
+
+/// How one run of the search ended.
+enum Attempt {
+    Done(TargetInfo),
+    /// The search refused the local copy of this role: run it again with
+    /// the role fetched (python-tuf loads the local copy, and fetches when
+    /// it does not verify).
+    Refetch(String),
+}
+
+impl<F: Fetcher> Client<F> {
+    /// Loads the trusted root from the metadata directory; it must be valid
+    /// and signed by its own threshold, before any request is made.
+    pub fn new(
+        config: ClientConfig,
+        fetcher: F,
+        key_types: &[&'static dyn KeyType],
+    ) -> Result<Self, ClientError> {
+        let path = config.metadata_dir.join("root.json");
+        let root = fs::read(&path).map_err(io_err(&path))?;
+        let trusted = TrustedSet::new(&root, key_types, Some(config.now))?;
+        let file_keys = TOP_LEVEL_ROLES
+            .iter()
+            .map(|r| (file_name_key(r), (*r).to_owned()))
+            .collect();
+        Ok(Self {
+            config,
+            fetcher,
+            key_types: key_types.to_vec(),
+            trusted,
+            refreshed: false,
+            verified_raw: BTreeMap::new(),
+            file_keys,
+        })
+    }
+
+    /// The trusted metadata so far.
+    pub fn trusted(&self) -> &TrustedSet {
+        &self.trusted
+    }
+
+    fn remote(&mut self) -> Remote<'_, F> {
+        Remote {
+            fetcher: &mut self.fetcher,
+            config: &self.config,
+        }
     }
 
     fn consistent(&self) -> bool {
@@ -309,7 +529,7 @@ impl<F: Fetcher> Client<F> {
         self.update_root()?;
         self.update_timestamp()?;
         self.update_snapshot()?;
-        self.update_targets("targets", None)?;
+        self.update_top_level_targets()?;
         self.refreshed = true;
         Ok(())
     }
@@ -319,14 +539,15 @@ impl<F: Fetcher> Client<F> {
         let last = start.saturating_add(MAX_ROOT_ROTATIONS);
         let mut next = start.saturating_add(1);
         while next <= last {
-            let url = self.url(&format!("{next}.root.json"));
-            let Some(bytes) = self.fetch(url, MAX_ROOT_LENGTH)? else {
+            let mut remote = self.remote();
+            let url = remote.url(&format!("{next}.root.json"));
+            let Some(bytes) = remote.fetch(url, MAX_ROOT_LENGTH)? else {
                 break;
             };
             self.trusted.update_root(&bytes)?;
             // Persisted as soon as it verifies, so a later failure does not
             // lose the rotation.
-            self.persist("root", &bytes)?;
+            self.remote().persist("root", &bytes)?;
             next = next.saturating_add(1);
         }
         self.trusted.check_root_expiry()?;
@@ -334,14 +555,16 @@ impl<F: Fetcher> Client<F> {
     }
 
     fn update_timestamp(&mut self) -> Result<(), ClientError> {
-        if let Some(local) = self.local("timestamp") {
+        if let Some(local) = self.remote().local("timestamp") {
             // Only a baseline against rollback; it may have expired, and keys
             // may have rotated since (then it is simply not used).
             let _ = self.trusted.update_timestamp_ignoring_expiry(&local);
         }
-        let bytes = self.fetch_required(self.url("timestamp.json"), MAX_TIMESTAMP_LENGTH)?;
+        let mut remote = self.remote();
+        let url = remote.url("timestamp.json");
+        let bytes = remote.fetch_required(url, MAX_TIMESTAMP_LENGTH)?;
         match self.trusted.update_timestamp(&bytes)? {
-            TimestampUpdate::Updated => self.persist("timestamp", &bytes)?,
+            TimestampUpdate::Updated => self.remote().persist("timestamp", &bytes)?,
             TimestampUpdate::Unchanged => self.trusted.check_timestamp_expiry()?,
         }
         Ok(())
@@ -355,7 +578,7 @@ impl<F: Fetcher> Client<F> {
                 .ok_or_else(|| ClientError::Usage("no trusted timestamp".into()))?;
             (ts.snapshot.version, ts.snapshot.length)
         };
-        if let Some(local) = self.local("snapshot")
+        if let Some(local) = self.remote().local("snapshot")
             && self.trusted.load_local_snapshot(&local).is_ok()
         {
             let local_version = self.trusted.snapshot().map(|s| s.version);
@@ -368,175 +591,176 @@ impl<F: Fetcher> Client<F> {
         } else {
             "snapshot.json".to_owned()
         };
-        let bytes = self.fetch_required(self.url(&file), length.unwrap_or(MAX_SNAPSHOT_LENGTH))?;
+        let mut remote = self.remote();
+        let url = remote.url(&file);
+        let bytes = remote.fetch_required(url, length.unwrap_or(MAX_SNAPSHOT_LENGTH))?;
         self.trusted.update_snapshot(&bytes)?;
-        self.persist("snapshot", &bytes)?;
+        self.remote().persist("snapshot", &bytes)?;
         Ok(())
     }
 
-    fn update_targets(&mut self, role: &str, parent: Option<&str>) -> Result<(), ClientError> {
-        let key = (role.to_owned(), parent.map(str::to_owned));
-        if self.verified_via.contains(&key) {
-            return Ok(());
-        }
-        if let Some(raw) = self.targets_raw.get(role).cloned() {
-            // Reached through another delegator (a diamond): verified again
-            // with that delegator's keys and threshold.
-            self.trusted.update_targets(role, parent, &raw)?;
-            self.verified_via.insert(key);
-            return Ok(());
-        }
+    /// Spec 5.6 for top-level `targets` (the search starts from it, and
+    /// checks it again): the local copy if it verifies, else fetched.
+    fn update_top_level_targets(&mut self) -> Result<(), ClientError> {
         let listed = self
             .trusted
             .snapshot()
             .ok_or_else(|| ClientError::Usage("no trusted snapshot".into()))?
-            .role(&format!("{role}.json"))
-            .map_err(|e| TrustError::Refused {
-                role: "snapshot".into(),
-                source: e,
-            })?
-            .ok_or_else(|| TrustError::Refused {
-                role: role.to_owned(),
-                source: WorkflowError::NotListed,
-            })?;
+            .targets_role(b"targets")
+            .map_err(|e| refused("snapshot", e))?
+            .ok_or_else(|| refused("targets", WorkflowError::NotListed))?;
         let (version, length) = (listed.version, listed.length);
-        if let Some(local) = self.local(role)
-            && self.trusted.update_targets(role, parent, &local).is_ok()
+        if let Some(local) = self.remote().local("targets")
+            && self.trusted.update_targets("targets", None, &local).is_ok()
         {
-            self.targets_raw.insert(role.to_owned(), local);
-            self.verified_via.insert(key);
+            self.verified_raw.insert("targets".to_owned(), local);
             return Ok(());
         }
-        let file = if self.consistent() {
-            format!("{version}.{}.json", quote(role))
-        } else {
-            format!("{}.json", quote(role))
-        };
-        let bytes = self.fetch_required(self.url(&file), length.unwrap_or(MAX_TARGETS_LENGTH))?;
-        self.trusted.update_targets(role, parent, &bytes)?;
-        self.persist(role, &bytes)?;
-        self.targets_raw.insert(role.to_owned(), bytes);
-        self.verified_via.insert(key);
+        let consistent = self.consistent();
+        let bytes = self
+            .remote()
+            .fetch_role("targets", version, length, consistent)?;
+        self.trusted.update_targets("targets", None, &bytes)?;
+        self.remote().persist("targets", &bytes)?;
+        self.verified_raw.insert("targets".to_owned(), bytes);
         Ok(())
     }
 
-    /// Finds `name` by the TUF delegation search: pre-order depth-first from
-    /// `targets`, following only delegations whose paths cover the name,
-    /// stopping at a terminating delegation, visiting each role once, and
-    /// checking every delegated role exactly like a top-level one.
+    /// Finds `name` by the TUF delegation search, which the core runs
+    /// ([`crate::search::search_target`]): pre-order depth-first from
+    /// `targets`, entering only delegations whose paths cover the name, the
+    /// first role listing it answering, a terminating delegation ending the
+    /// search, each role visited once, and every role checked against the
+    /// delegator it is reached through, exactly like a top-level one. A
+    /// role that fails its checks fails the search (python-tuf 7 raises
+    /// too); only a local copy from an earlier run that fails them is
+    /// fetched again.
     pub fn find_target(&mut self, name: &str) -> Result<TargetInfo, ClientError> {
+        check_target_name(name)?;
         if !self.refreshed {
             self.refresh()?;
         }
-        let mut stack: Vec<(String, Option<String>)> = vec![("targets".into(), None)];
-        // Visited by (role, delegator), as python-tuf does: a role reached
-        // through a second delegator is searched (and verified) again.
-        let mut visited: BTreeSet<(String, Option<String>)> = BTreeSet::new();
-        while let Some((role, parent)) = stack.pop() {
-            if visited.len() > MAX_DELEGATIONS {
-                return Err(ClientError::DelegationLimit(name.to_owned()));
-            }
-            if visited.contains(&(role.clone(), parent.clone())) {
-                continue;
-            }
-            let reached_before = visited.iter().any(|(r, _)| r == &role);
-            match self.update_targets(&role, parent.as_deref()) {
-                Ok(()) => {}
-                // A diamond: the role was trusted through another delegator,
-                // and is verified again with this one's keys. If they do not
-                // vouch for it, this path is not followed (python-tuf skips
-                // the role here too); it never becomes trusted through it.
-                Err(ClientError::Trust(_)) if reached_before => {
-                    visited.insert((role.clone(), parent.clone()));
-                    continue;
+        let mut refetch = BTreeSet::new();
+        loop {
+            match self.search(name, &refetch)? {
+                Attempt::Done(info) => return Ok(info),
+                // Each role is fetched again at most once, so this ends.
+                Attempt::Refetch(role) => {
+                    refetch.insert(role);
                 }
-                Err(e) => return Err(e),
-            }
-            let view = self
-                .trusted
-                .targets(&role)
-                .ok_or_else(|| ClientError::Usage(format!("role {role} not loaded")))?;
-            if let Some(entry) = view.target(name).map_err(|e| TrustError::Refused {
-                role: role.clone(),
-                source: e.into(),
-            })? {
-                // The core refused non-string hashes when it read the entry.
-                let mut hashes = Vec::new();
-                for (alg, h) in entry.hashes.members() {
-                    let (Some(alg), Some(h)) = (
-                        String::from_utf8(alg.bytes().collect()).ok(),
-                        h.as_str()
-                            .and_then(|h| String::from_utf8(h.bytes().collect()).ok()),
-                    ) else {
-                        return Err(ClientError::TargetMismatch {
-                            name: name.to_owned(),
-                            source: WorkflowError::HashMismatch,
-                        });
-                    };
-                    hashes.push((alg, h));
-                }
-                if let Some(order) = self
-                    .targets_raw
-                    .get(&role)
-                    .and_then(|raw| hash_order(raw, name))
-                {
-                    hashes.sort_by_key(|(alg, _)| order.iter().position(|o| o == alg));
-                }
-                let custom = view
-                    .envelope()
-                    .signed()
-                    .get("targets")
-                    .and_then(|t| t.get(name))
-                    .and_then(|t| t.get("custom"))
-                    .and_then(|c| serde_json::from_slice(c.as_bytes()).ok());
-                return Ok(TargetInfo {
-                    name: name.to_owned(),
-                    role,
-                    length: entry.length,
-                    hashes,
-                    custom,
-                });
-            }
-            visited.insert((role.clone(), parent.clone()));
-            // Children in order, pushed reversed so the first is searched
-            // first; a terminating match cuts off the rest.
-            let mut children = Vec::new();
-            for delegated in view.delegated_roles() {
-                let Some(child) = delegated
-                    .name()
-                    .and_then(|n| String::from_utf8(n.bytes().collect()).ok())
-                else {
-                    continue;
-                };
-                if delegated.covers(name) {
-                    children.push(child);
-                    if delegated.terminating() {
-                        // Roles after a terminating match are not searched,
-                        // and neither is anything still on the stack.
-                        stack.clear();
-                        break;
-                    }
-                }
-            }
-            for child in children.into_iter().rev() {
-                stack.push((child, Some(role.clone())));
             }
         }
-        Err(ClientError::TargetNotFound(name.to_owned()))
     }
 
-    /// Downloads a target into `target_dir` (as `enc(name)`), unless an
-    /// identical copy is already there. At most `length` bytes are fetched
-    /// and every listed hash is checked before the file is written.
+    /// One run of the search.
+    fn search(&mut self, name: &str, refetch: &BTreeSet<String>) -> Result<Attempt, ClientError> {
+        let arena = Arena::new();
+        let consistent = self.consistent();
+        let root = self.trusted.root();
+        let snapshot = self
+            .trusted
+            .snapshot()
+            .ok_or_else(|| ClientError::Usage("no trusted snapshot".into()))?;
+        let mut loader = Loader {
+            arena: &arena,
+            remote: Remote {
+                fetcher: &mut self.fetcher,
+                config: &self.config,
+            },
+            consistent,
+            snapshot,
+            verified_raw: &mut self.verified_raw,
+            file_keys: &mut self.file_keys,
+            refetch,
+            served: Vec::new(),
+            memory: Memory::default(),
+            persist_error: None,
+        };
+        let check = RoleCheck::Snapshot {
+            snapshot,
+            now: Some(self.config.now),
+        };
+        let result = search_host::run(&root, check, name, &mut loader, &self.key_types);
+        if let Some(e) = loader.persist_error.take() {
+            return Err(e);
+        }
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(SearchError::Refused { role, error }) => {
+                let role_text = role_name(role);
+                return match loader.served(role) {
+                    Some((_, Source::Disk)) if !refetch.contains(&role_text) => {
+                        Ok(Attempt::Refetch(role_text))
+                    }
+                    _ => Err(refused(&role_text, error)),
+                };
+            }
+            Err(SearchError::Load(e)) => return Err(e),
+            Err(SearchError::Missing { role, .. }) => {
+                return Err(refused(&role_name(role), WorkflowError::NotListed));
+            }
+            Err(SearchError::DelegationLimit | SearchError::CapacityExceeded) => {
+                return Err(ClientError::DelegationLimit(name.to_owned()));
+            }
+        };
+        let found = outcome
+            .found
+            .ok_or_else(|| ClientError::TargetNotFound(name.to_owned()))?;
+        let role = role_name(found.role);
+        let (bytes, _) = loader
+            .served(found.role)
+            .ok_or_else(|| ClientError::Usage(format!("role {role} was not loaded")))?;
+        // The core refused non-string hashes when it read the entry.
+        let mut hashes = Vec::new();
+        for (alg, h) in found.entry.hashes.members() {
+            let (Some(alg), Some(h)) = (
+                String::from_utf8(alg.bytes().collect()).ok(),
+                h.as_str()
+                    .and_then(|h| String::from_utf8(h.bytes().collect()).ok()),
+            ) else {
+                return Err(ClientError::TargetMismatch {
+                    name: name.to_owned(),
+                    source: TargetRefusal::HashMismatch,
+                });
+            };
+            hashes.push((alg, h));
+        }
+        if let Some(order) = hash_order(bytes.raw, name) {
+            hashes.sort_by_key(|(alg, _)| order.iter().position(|o| o == alg));
+        }
+        let custom = found
+            .view
+            .envelope()
+            .signed()
+            .get("targets")
+            .and_then(|t| t.get(name))
+            .and_then(|t| t.get("custom"))
+            .and_then(|c| serde_json::from_slice(c.as_bytes()).ok());
+        Ok(Attempt::Done(TargetInfo {
+            name: name.to_owned(),
+            role,
+            length: found.entry.length,
+            hashes,
+            custom,
+            envelope: bytes.canonical.to_vec(),
+        }))
+    }
+
+    /// Downloads a target into `target_dir` (as `quote(name)`), unless an
+    /// identical copy is already there. At most `length` bytes are fetched,
+    /// and the length and every listed hash are checked by the core
+    /// ([`target_check::check_image_digests`]) before the file is written.
     pub fn download(
         &mut self,
         target: &TargetInfo,
         target_dir: &Path,
         target_base_url: &str,
     ) -> Result<PathBuf, ClientError> {
+        check_target_name(&target.name)?;
+        let entry = target.entry()?;
         let path = target_dir.join(quote(&target.name));
         if let Ok(existing) = fs::read(&path)
-            && check_target(target, &existing).is_ok()
+            && check_image(&entry, &existing).is_ok()
         {
             return Ok(path);
         }
@@ -545,7 +769,7 @@ impl<F: Fetcher> Client<F> {
             .first()
             .ok_or_else(|| ClientError::TargetMismatch {
                 name: target.name.clone(),
-                source: WorkflowError::HashMismatch,
+                source: TargetRefusal::HashMismatch,
             })?;
         let remote = if self.consistent() {
             match target.name.rsplit_once('/') {
@@ -560,8 +784,11 @@ impl<F: Fetcher> Client<F> {
         } else {
             format!("{target_base_url}/{remote}")
         };
-        let bytes = self.fetch_required(url, target.length)?;
-        check_target(target, &bytes)?;
+        let bytes = self.remote().fetch_required(url, entry.length)?;
+        check_image(&entry, &bytes).map_err(|source| ClientError::TargetMismatch {
+            name: target.name.clone(),
+            source,
+        })?;
         fs::create_dir_all(target_dir).map_err(io_err(target_dir))?;
         write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
         Ok(path)
@@ -648,24 +875,6 @@ fn hash_order(raw: &[u8], name: &str) -> Option<Vec<String>> {
     }
 }
 
-/// Checks bytes against a target's length and every listed hash.
-fn check_target(target: &TargetInfo, bytes: &[u8]) -> Result<(), ClientError> {
-    let mismatch = |source| ClientError::TargetMismatch {
-        name: target.name.clone(),
-        source,
-    };
-    if bytes.len() as u64 != target.length {
-        return Err(mismatch(WorkflowError::LengthMismatch));
-    }
-    let mut digests = Digests::new(target.hashes.iter().any(|(alg, _)| alg == "sha512"));
-    digests.update(bytes);
-    let digests = digests.finish();
-    for (algorithm, expected) in &target.hashes {
-        digests.check_one(algorithm, expected).map_err(mismatch)?;
-    }
-    Ok(())
-}
-
 /// Fetches over HTTP(S) with `ureq` (rustls), reading at most the cap.
 #[cfg(feature = "http")]
 #[derive(Debug)]
@@ -727,16 +936,24 @@ impl Fetcher for HttpFetcher {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{ClientError, check_target_name, quote};
 
     #[test]
-    fn quote_matches_python_urllib() {
-        // urllib.parse.quote(s, safe="") for each.
-        assert_eq!(quote("targets"), "targets");
-        assert_eq!(quote("a/b"), "a%2Fb");
-        assert_eq!(quote("../x"), "..%2Fx");
-        assert_eq!(quote("a b?#%"), "a%20b%3F%23%25");
-        assert_eq!(quote("é~_.-"), "%C3%A9~_.-");
-        assert_eq!(quote("+=&"), "%2B%3D%26");
+    fn target_names_that_are_not_files_of_their_own_are_refused() {
+        for bad in ["", ".", ".."] {
+            assert!(
+                matches!(
+                    check_target_name(bad),
+                    Err(ClientError::InvalidTargetName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        // Everything else quotes to one plain file name.
+        for ok in ["...", "../x", "a/..", "./", "fw.bin", " "] {
+            check_target_name(ok).unwrap();
+            let file = quote(ok);
+            assert!(file != "." && file != ".." && !file.contains('/'), "{ok:?}");
+        }
     }
 }

@@ -63,6 +63,8 @@ pub mod repo;
 #[cfg(feature = "rsa")]
 pub mod rsa_pss;
 #[cfg(feature = "std")]
+mod search_host;
+#[cfg(feature = "std")]
 pub mod trusted_set;
 
 pub use fwsign_manifest_schema as schema;

@@ -21,6 +21,7 @@ pub mod approval;
 pub mod lock;
 pub mod names;
 pub mod publish;
+pub mod resolve;
 pub mod staging;
 mod view;
 
@@ -41,6 +42,7 @@ use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::document::{CanonicalDocument, DocumentError, SignatureReport, verify_role};
 use crate::key_types::BUILTIN;
 use crate::keys::{KeyError, PublicKey};
+use crate::workflow::WorkflowError;
 use view::View;
 
 /// How an error should be treated by a caller that maps errors to outcomes
@@ -176,6 +178,34 @@ pub enum RepoError {
     /// other content.
     #[error("{0}: already published with other content; refusing to overwrite")]
     WouldRewrite(PathBuf),
+    /// A role the target search loaded failed its checks.
+    #[error("{role}: {source}")]
+    Refused {
+        /// The role.
+        role: String,
+        /// The check that failed.
+        #[source]
+        source: WorkflowError,
+    },
+    /// `device pack`: the published repository resolves the target in a way
+    /// a device cannot check from the slot (the search visits a role the
+    /// chain does not carry).
+    #[error("refusing to pack {target}: {why}")]
+    DeviceRefused {
+        /// The target.
+        target: String,
+        /// Why, naming the delegation concerned.
+        why: String,
+    },
+    /// `device pack`: the slot would exceed what the device verifier can
+    /// hold (chain length, keys per role, metadata buffer).
+    #[error("refusing to pack {target}: {why}")]
+    DeviceCapacity {
+        /// The target.
+        target: String,
+        /// Which capacity, and by how much.
+        why: String,
+    },
 }
 
 impl RepoError {
@@ -189,7 +219,9 @@ impl RepoError {
             | Self::SignatureMismatch { .. }
             | Self::NotApproved(_)
             | Self::RoleChanged { .. }
-            | Self::StagedTargetChanged { .. } => ErrorClass::Security,
+            | Self::StagedTargetChanged { .. }
+            | Self::Refused { .. }
+            | Self::DeviceRefused { .. } => ErrorClass::Security,
             Self::Lock(_) => ErrorClass::Io,
             Self::Document {
                 source: DocumentError::Verify(_) | DocumentError::SignatureInvalid { .. },
@@ -703,13 +735,13 @@ impl Repository {
 
     /// `DIR/staged/ROLE.json`.
     pub fn staged_path(&self, role: &str) -> PathBuf {
-        self.staged_dir().join(format!("{role}.json"))
+        self.staged_dir().join(names::role_file(role))
     }
 
     fn dropped_path(&self, role: &str) -> PathBuf {
         self.staged_dir()
             .join("dropped")
-            .join(format!("{role}.json"))
+            .join(names::role_file(role))
     }
 
     /// `DIR/staged/targets/`.
@@ -794,7 +826,7 @@ impl Repository {
             names::check_role_name(role)?;
             let path = self
                 .metadata_dir()
-                .join(format!("{}.{role}.json", meta.version));
+                .join(names::versioned_role_file(meta.version, role));
             let doc = parse_doc::<Targets>(&path, &read_file(&path)?)?;
             published.targets.insert(role.to_owned(), doc);
         }
@@ -1045,12 +1077,85 @@ pub struct DeviceMaterial {
     /// Canonical root envelopes after the given version, ascending.
     pub roots: Vec<Vec<u8>>,
     /// The targets chain, `targets` first, down to the role listing the
-    /// target: role name and canonical envelope.
+    /// target: role name and canonical envelope. It is the path the core's
+    /// search takes, and the search visits no other role.
     pub chain: Vec<(String, Vec<u8>)>,
+    /// For each role on the chain, how many key IDs its delegator
+    /// authorises (the threshold memory a device needs for it).
+    pub chain_keyids: Vec<usize>,
+    /// For each carried root, how many key IDs its `root` role lists.
+    pub root_keyids: Vec<usize>,
     /// The published target file.
     pub image: PathBuf,
     /// The target's length.
     pub length: u64,
+}
+
+/// What a device verifier can hold (`fwsign-bootloader-verify`'s
+/// `MAX_CHAIN`, `MAX_KEYS_PER_ROLE` and the metadata buffer the bootloader
+/// gives it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceCapacity {
+    /// Most targets roles on a chain.
+    pub max_chain: usize,
+    /// Most key IDs a role may list.
+    pub max_keys_per_role: usize,
+    /// The metadata buffer, in bytes: the slot's trailer must fit.
+    pub metadata_buffer: usize,
+}
+
+impl DeviceMaterial {
+    /// Refuses material a device with `capacity` could not verify: a chain
+    /// longer than it holds, a role (or carried root) with more key IDs than
+    /// its threshold memory, or a trailer of `trailer_size` bytes larger
+    /// than its metadata buffer. The device would refuse such a slot with a
+    /// capacity error; packing it would only ship a slot that never boots.
+    pub fn check_capacity(
+        &self,
+        target: &str,
+        capacity: &DeviceCapacity,
+        trailer_size: usize,
+    ) -> Result<(), RepoError> {
+        let refuse = |why: String| RepoError::DeviceCapacity {
+            target: target.to_owned(),
+            why,
+        };
+        if self.chain.len() > capacity.max_chain {
+            return Err(refuse(format!(
+                "the chain has {} roles ({}), and the device verifier holds at most {}",
+                self.chain.len(),
+                self.chain
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> "),
+                capacity.max_chain
+            )));
+        }
+        for ((role, _), keyids) in self.chain.iter().zip(&self.chain_keyids) {
+            if *keyids > capacity.max_keys_per_role {
+                return Err(refuse(format!(
+                    "role {role} has {keyids} key IDs, and the device verifier checks at most {} per role",
+                    capacity.max_keys_per_role
+                )));
+            }
+        }
+        for keyids in &self.root_keyids {
+            if *keyids > capacity.max_keys_per_role {
+                return Err(refuse(format!(
+                    "a carried root lists {keyids} root key IDs, and the device verifier checks at most {} per role",
+                    capacity.max_keys_per_role
+                )));
+            }
+        }
+        if trailer_size > capacity.metadata_buffer {
+            return Err(refuse(format!(
+                "the slot's metadata (trailer) is {trailer_size} bytes, larger than the device's {}-byte metadata buffer (carry fewer roots with --from-root-version, or give the bootloader's buffer size with --metadata-buffer)",
+                capacity.metadata_buffer
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Repository {
@@ -1076,9 +1181,31 @@ impl Repository {
         Ok(roots)
     }
 
+    /// The published versions of the targets roles, from the snapshot the
+    /// timestamp names: `targets` first, then the delegated roles by name
+    /// (the role-version floors a device is manufactured with).
+    pub fn published_role_versions(&self) -> Result<Vec<(String, u64)>, RepoError> {
+        let published = self
+            .published()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let mut versions: Vec<(String, u64)> = published
+            .targets
+            .iter()
+            .map(|(role, doc)| (role.clone(), doc.signed.version))
+            .collect();
+        versions.sort_by_key(|(role, _)| (role != "targets", role.clone()));
+        Ok(versions)
+    }
+
     /// The metadata a device needs to verify published target `name`: roots
-    /// after `from_root_version`, and the delegation chain found by the TUF
-    /// search (pre-order, following delegations whose paths cover the name).
+    /// after `from_root_version`, and the chain the core's target search
+    /// ([`crate::search::search_target`], the device's own search) takes to
+    /// the role listing it.
+    ///
+    /// Refused when the search visits a role the chain does not carry (a
+    /// covering delegation searched before the lister, whose role does not
+    /// list the name): the device, holding only the chain, could not repeat
+    /// the search that picked it. The refusal names that delegation.
     pub fn device_material(
         &self,
         name: &str,
@@ -1088,84 +1215,95 @@ impl Repository {
         let published = self
             .published()?
             .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
-        let roots = self
+        let carried: Vec<(u64, Vec<u8>)> = self
             .published_roots()?
             .into_iter()
             .filter(|(v, _)| *v > from_root_version)
-            .map(|(_, bytes)| bytes)
             .collect();
-        let mut chain: Vec<String> = Vec::new();
-        if !find_chain(
-            &published,
-            "targets",
-            name,
-            &mut chain,
-            &mut BTreeSet::new(),
-        ) {
-            return Err(RepoError::Invalid(format!(
-                "no published targets role lists {name}"
-            )));
+        let (root, snapshot) = self.published_documents()?;
+        let dir = self.metadata_dir();
+        let mut read = |role: &str, version: u64| {
+            read_file(&dir.join(names::versioned_role_file(version, role)))
+        };
+        let resolution = resolve::resolve(&root, &snapshot, name, &mut read)?.ok_or_else(|| {
+            RepoError::Invalid(format!(
+                "no published targets role lists {name} (as the target search resolves it)"
+            ))
+        })?;
+        if let Some(side) = resolution.side.first() {
+            let entry = resolve::delegation(&published.targets, &side.delegator, &side.role);
+            return Err(RepoError::DeviceRefused {
+                target: name.to_owned(),
+                why: format!(
+                    "{}, and the search visits {} (which does not list it) before the chain {}; a device carries only that chain and could not repeat the search. Order {}'s delegation after the one leading to {}, narrow its paths, or list the target in {}",
+                    resolve::describe(&side.delegator, entry, &side.role),
+                    side.role,
+                    resolution.path().join(" -> "),
+                    side.role,
+                    resolution.lister(),
+                    side.role,
+                ),
+            });
         }
-        let mut envelopes = Vec::new();
-        let mut entry = None;
-        for role in &chain {
-            let doc = &published.targets[role];
-            envelopes.push((role.clone(), canonical_of(role, doc)?.as_bytes().to_vec()));
-            entry = doc.signed.targets.get(name).cloned().or(entry);
-        }
-        let entry = entry.ok_or_else(|| RepoError::Invalid(format!("{name} is not listed")))?;
-        let sha256 = entry
-            .hashes
-            .get("sha256")
+        let sha256 = resolution
+            .sha256
+            .clone()
             .ok_or_else(|| RepoError::Invalid(format!("{name} has no sha256 hash")))?;
-        let image = names::consistent_target_path(&self.targets_dir(), name, sha256)?;
+        let image = names::consistent_target_path(&self.targets_dir(), name, &sha256)?;
+        let mut root_keyids = Vec::new();
+        for (_, bytes) in &carried {
+            let keyids = crate::verify::Envelope::parse(bytes)
+                .and_then(crate::verify::RootView::new)
+                .and_then(|r| r.role("root"))
+                .map(|k| k.keyid_count())
+                .map_err(|source| RepoError::Document {
+                    context: "published root".into(),
+                    source: source.into(),
+                })?;
+            root_keyids.push(keyids);
+        }
         Ok(DeviceMaterial {
-            roots,
-            chain: envelopes,
+            roots: carried.into_iter().map(|(_, bytes)| bytes).collect(),
+            chain_keyids: resolution.chain.iter().map(|c| c.keyids).collect(),
+            chain: resolution
+                .chain
+                .into_iter()
+                .map(|c| (c.role, c.envelope))
+                .collect(),
+            root_keyids,
             image,
-            length: entry.length,
+            length: resolution.length,
         })
     }
-}
 
-/// Pre-order depth-first search for the chain of roles down to the one that
-/// lists `name`; `chain` holds the path on success.
-fn find_chain(
-    published: &Published,
-    role: &str,
-    name: &str,
-    chain: &mut Vec<String>,
-    visited: &mut BTreeSet<String>,
-) -> bool {
-    const MAX_ROLES: usize = 32;
-    if visited.len() >= MAX_ROLES || !visited.insert(role.to_owned()) {
-        return false;
+    /// The newest published root and the snapshot the timestamp names, as
+    /// canonical documents (what the target search starts from).
+    pub(crate) fn published_documents(
+        &self,
+    ) -> Result<(CanonicalDocument, CanonicalDocument), RepoError> {
+        let dir = self.metadata_dir();
+        let newest = self
+            .newest_root_version()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let canonical = |path: &Path| -> Result<CanonicalDocument, RepoError> {
+            CanonicalDocument::from_json(&read_file(path)?).map_err(|source| RepoError::Document {
+                context: path.display().to_string(),
+                source,
+            })
+        };
+        let root = canonical(&dir.join(format!("{newest}.root.json")))?;
+        let ts_path = dir.join("timestamp.json");
+        let timestamp = parse_doc::<Timestamp>(&ts_path, &read_file(&ts_path)?)?;
+        let version = timestamp
+            .signed
+            .meta
+            .get("snapshot.json")
+            .map(|m| m.version)
+            .ok_or_else(|| RepoError::Metadata {
+                path: ts_path.clone(),
+                source: fwsign_manifest_schema::Error::Format("no snapshot.json in meta".into()),
+            })?;
+        let snapshot = canonical(&dir.join(format!("{version}.snapshot.json")))?;
+        Ok((root, snapshot))
     }
-    let Some(doc) = published.targets.get(role) else {
-        return false;
-    };
-    chain.push(role.to_owned());
-    if doc.signed.targets.contains_key(name) {
-        return true;
-    }
-    if let Some(delegations) = &doc.signed.delegations {
-        for d in &delegations.roles {
-            let covers = crate::path_match::delegation_covers_names(
-                d.paths.as_deref(),
-                d.path_hash_prefixes.as_deref(),
-                name,
-            );
-            if !covers {
-                continue;
-            }
-            if find_chain(published, &d.name, name, chain, visited) {
-                return true;
-            }
-            if d.terminating {
-                break;
-            }
-        }
-    }
-    chain.pop();
-    false
 }

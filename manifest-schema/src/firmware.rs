@@ -71,4 +71,56 @@ impl FirmwareInfo {
         }
         Ok(())
     }
+
+    /// [`FirmwareInfo::check`], plus the rules for fields fwsign writes into
+    /// a new release: `min_bootloader_version` is a plain `X.Y.Z`. Devices
+    /// compare a bootloader's three numbers only (fwsign-sign's
+    /// `target_check`), so a prerelease minimum such as `2.0.0-rc1` would
+    /// be read as `2.0.0`, which is not what it says (and build metadata
+    /// would be ignored). Metadata already
+    /// published, or written by other tools, is still read with
+    /// [`FirmwareInfo::check`].
+    pub fn check_new(&self) -> Result<(), Error> {
+        self.check()?;
+        if let Some(v) = &self.min_bootloader_version
+            && let Ok(parsed) = semver::Version::parse(v)
+            && (!parsed.pre.is_empty() || !parsed.build.is_empty())
+        {
+            return Err(Error::Format(format!(
+                "min_bootloader_version {v:?} has a prerelease or build suffix; devices compare bootloader versions as X.Y.Z only, so give a release version (for example {}.{}.{})",
+                parsed.major, parsed.minor, parsed.patch
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirmwareInfo;
+
+    fn with_minimum(minimum: &str) -> FirmwareInfo {
+        FirmwareInfo {
+            hardware_ids: vec!["evc-a1".into()],
+            version: "2.0.0-rc.1".into(),
+            security_counter: 1,
+            min_bootloader_version: Some(minimum.into()),
+            sbom_sha256: None,
+            unknown: Default::default(),
+        }
+    }
+
+    #[test]
+    fn new_releases_need_a_plain_minimum_bootloader_version() {
+        with_minimum("2.0.0").check_new().unwrap();
+        for suffixed in ["2.0.0-rc1", "2.0.0-rc.1", "2.0.0+build7"] {
+            let info = with_minimum(suffixed);
+            // Readable where others wrote it ...
+            info.check().unwrap();
+            // ... but not written into a new release.
+            let err = info.check_new().unwrap_err().to_string();
+            assert!(err.contains(suffixed) && err.contains("2.0.0"), "{err}");
+        }
+        assert!(with_minimum("2").check_new().is_err());
+    }
 }

@@ -269,11 +269,7 @@ impl Repository {
             if record.keyids.is_empty() {
                 self.clear_dropped(role)?;
             } else {
-                let path = self
-                    .dir()
-                    .join("staged")
-                    .join("dropped")
-                    .join(format!("{role}.json"));
+                let path = self.dropped_path(role);
                 let bytes = serde_json::to_vec_pretty(&record).map_err(|e| {
                     RepoError::Invalid(format!("cannot serialise dropped approvals: {e}"))
                 })?;

@@ -5,13 +5,60 @@
 //! repository: target names are `/`-separated segments of
 //! `[A-Za-z0-9._+-]` with no empty, `.` or `..` segment; role names match
 //! `[A-Za-z0-9._-]+` and are not `.` or `..`.
+//!
+//! Role names become metadata file names through one function,
+//! [`role_file`] (Python's `urllib.parse.quote(role, safe="")` plus
+//! `.json`), for the repository and the TUF client alike: names fwsign
+//! repositories allow are unchanged by it, and names other repositories use
+//! (`../x`, `a/b`) cannot leave the directory.
 
 use std::path::{Path, PathBuf};
+
+use unicode_normalization::UnicodeNormalization;
 
 use super::RepoError;
 
 /// The four top-level roles, which no delegation may be named after.
 pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+
+/// Python's `urllib.parse.quote(s, safe="")`, byte for byte: unreserved
+/// characters `A-Z a-z 0-9 _ . - ~` are kept and every other UTF-8 byte is
+/// written as uppercase `%XX`. Used for metadata URLs and file names, so no
+/// role or target name can add a path separator.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The file name of role `role`'s metadata, unversioned: `<quote(role)>.json`
+/// (the client's local copies, the repository's staged roles).
+pub fn role_file(role: &str) -> String {
+    format!("{}.json", quote(role))
+}
+
+/// The file name of version `version` of role `role`'s metadata:
+/// `<version>.<quote(role)>.json` (published, and fetched with consistent
+/// snapshots).
+pub fn versioned_role_file(version: u64, role: &str) -> String {
+    format!("{version}.{}.json", quote(role))
+}
+
+/// What two roles' file names are compared by on a file system that folds
+/// case or normalises Unicode (macOS, Windows): the quoted name,
+/// NFC-normalised and lowercased. Two trusted roles with the same key would
+/// share one local file (`Root.json` overwriting `root.json`). Quoting
+/// leaves only ASCII, so the normalisation is defensive: it keeps the rule
+/// right if the quoting ever kept more.
+pub fn file_name_key(role: &str) -> String {
+    quote(role).nfc().collect::<String>().to_lowercase()
+}
 
 /// Checks a target name.
 pub fn check_target_name(name: &str) -> Result<(), RepoError> {
@@ -150,6 +197,30 @@ mod tests {
         for top in TOP_LEVEL_ROLES {
             assert!(check_delegated_role_name(top).is_err());
         }
+    }
+
+    #[test]
+    fn quote_matches_python_urllib() {
+        // urllib.parse.quote(s, safe="") for each.
+        assert_eq!(quote("targets"), "targets");
+        assert_eq!(quote("a/b"), "a%2Fb");
+        assert_eq!(quote("../x"), "..%2Fx");
+        assert_eq!(quote("a b?#%"), "a%20b%3F%23%25");
+        assert_eq!(quote("é~_.-"), "%C3%A9~_.-");
+        assert_eq!(quote("+=&"), "%2B%3D%26");
+        assert_eq!(role_file("board-a"), "board-a.json");
+        assert_eq!(versioned_role_file(3, "a/b"), "3.a%2Fb.json");
+    }
+
+    #[test]
+    fn file_name_keys_fold_case() {
+        assert_eq!(file_name_key("Root"), file_name_key("root"));
+        assert_eq!(file_name_key("BOARD-a"), file_name_key("board-A"));
+        assert_ne!(file_name_key("board-a"), file_name_key("board-b"));
+        // Quoted first: the escapes of e-acute, precomposed or not, differ,
+        // and neither folds onto a plain name.
+        assert_ne!(file_name_key("\u{e9}"), file_name_key("e\u{301}"));
+        assert_ne!(file_name_key("\u{e9}"), file_name_key("%C3%A9"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::names::{self, consistent_target_path, tough_target_path};
+use super::resolve::{self, ShadowedDelegation};
 use super::staging::{create_dirs_inside, refuse_link};
 use super::{Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err};
 use crate::atomic_write::{Mode, sync_dir, write_atomic, write_atomic_with, write_new};
@@ -67,6 +68,11 @@ pub struct PublishOutcome {
     pub timestamp_version: u64,
     /// Target files newly published.
     pub targets_published: Vec<String>,
+    /// Published targets whose name another role also covers
+    /// (`shadowed-delegation`): the release is published, but bootloaders
+    /// built before the on-device target search would accept that other
+    /// role's entry for the name.
+    pub warnings: Vec<ShadowedDelegation>,
 }
 
 /// What a refresh did.
@@ -330,6 +336,18 @@ impl Repository {
         self.anchor_audit_log(&mut snapshot.signed)?;
         self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
         let snapshot_doc = file_bytes("snapshot", &snapshot)?;
+        // What the release resolves to, as clients and devices will search
+        // it: names another role also covers are warned about.
+        let warnings = {
+            let snapshot_canonical = canonical_of("snapshot", &snapshot)?;
+            let mut read = |role: &str, _version: u64| {
+                role_bytes
+                    .get(role)
+                    .cloned()
+                    .ok_or_else(|| RepoError::Invalid(format!("{role} is not in this release")))
+            };
+            resolve::shadowed_delegations(&root_doc, &snapshot_canonical, &roles, &mut read)
+        };
         let timestamp_version = published
             .and_then(|p| p.timestamp.as_ref())
             .map_or(1, |t| t.signed.version.saturating_add(1));
@@ -368,7 +386,8 @@ impl Repository {
             }
         }
         for role in &changed_roles {
-            let path = metadata_dir.join(format!("{}.{role}.json", roles[role].signed.version));
+            let path =
+                metadata_dir.join(names::versioned_role_file(roles[role].signed.version, role));
             // Versions above the published one are referenced by nothing yet,
             // so a crashed run's leftover may be replaced.
             write_atomic(&path, &role_bytes[role], Mode::Public).map_err(io_err(&path))?;
@@ -406,6 +425,7 @@ impl Repository {
             snapshot_version,
             timestamp_version,
             targets_published: to_publish.iter().map(|(n, _)| n.clone()).collect(),
+            warnings,
         };
         self.audit(
             &AuditEvent {

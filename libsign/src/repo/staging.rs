@@ -302,7 +302,7 @@ impl Repository {
         };
         firmware.hardware_ids.dedup();
         firmware
-            .check()
+            .check_new()
             .map_err(|e| RepoError::Invalid(e.to_string()))?;
         let mut seen = BTreeSet::new();
         for t in &options.targets {

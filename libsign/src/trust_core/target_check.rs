@@ -167,7 +167,9 @@ impl core::fmt::Display for TargetRefusal {
 impl core::error::Error for TargetRefusal {}
 
 /// Checks the firmware fields against the device (no image bytes needed).
-/// With no facts at all, any target passes (a plain download).
+/// With no facts at all, a target passes unless it sets a
+/// `min_bootloader_version` (a plain download of an image that needs a
+/// particular bootloader must say which bootloader it is for).
 pub fn check_device(entry: &TargetEntry<'_>, facts: &DeviceFacts<'_>) -> Result<(), TargetRefusal> {
     let Some(firmware) = entry.firmware else {
         return if facts.any() {

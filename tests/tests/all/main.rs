@@ -12,11 +12,15 @@
 )]
 #![allow(clippy::print_stderr, reason = "tests report which peer they skipped")]
 
+mod bootloader_version;
 mod canonical_vectors;
+mod client_cache;
 mod client_delegations;
+mod client_names;
 mod client_python_tuf;
 mod client_support;
 mod client_workflow;
+mod device_pack;
 mod hsm_release;
 mod keyids;
 mod ocpp_certs;
@@ -37,5 +41,6 @@ mod release_root_rotation;
 mod release_support;
 mod release_tough;
 mod release_workflow;
+mod search_table;
 mod threshold_attacks;
 mod unknown_fields;
