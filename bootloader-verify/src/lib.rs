@@ -26,7 +26,9 @@
 //! - Memory comes from the caller: the trailer's metadata is read into a
 //!   buffer the caller provides; threshold working memory is a
 //!   caller-provided [`Workspace`] ([`MAX_KEYS_PER_ROLE`] keys), so it can
-//!   be a `static` off the stack; the chain is at most [`MAX_CHAIN`] roles;
+//!   be a `static` off the stack; the chain is at most [`MAX_CHAIN`] roles,
+//!   and the target search's memory (a frame and a name per chain role,
+//!   borrowing the metadata buffer) is in [`verify_slot`]'s stack frame;
 //!   hashing uses a [`HASH_CHUNK`]-byte stack buffer.
 //! - Signature backends are Cargo features (`p256`, `ed25519`); at least one
 //!   is required.
