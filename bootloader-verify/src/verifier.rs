@@ -33,7 +33,9 @@ use fwsign_sign::search::{
 use fwsign_sign::target_check::{
     BootloaderVersion, DeviceFacts, TargetRefusal, check_device, check_image_sha256,
 };
-use fwsign_sign::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
+use fwsign_sign::verify::{
+    Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
+};
 use fwsign_sign::workflow::{WorkflowError, verify_root_update};
 
 use crate::Reason;
@@ -253,7 +255,7 @@ fn entry_refusal(e: TargetRefusal) -> Reason {
 /// chain entry, in chain order, and the chain is accepted only if the
 /// search visits it all and finds the target in its last role: a device
 /// never relies on roles the slot does not show it.
-struct ChainLoader<'m, 'w> {
+struct ChainLoader<'m, 'w, 'r> {
     /// The trailer's entries after the last role handed out.
     rest: slot::Entries<'m>,
     /// The role handed out last (`b"root"` before `targets`).
@@ -261,14 +263,14 @@ struct ChainLoader<'m, 'w> {
     /// That role, once verified (`None` before `targets`).
     last: Option<TargetsView<'m>>,
     /// The verified roles with their versions, in chain order.
-    roles: [RoleVersion<'m>; MAX_CHAIN],
+    roles: &'r mut [RoleVersion<'m>; MAX_CHAIN],
     /// Entries of `roles` used.
     count: usize,
     /// The threshold bookkeeping, lent to each check in turn.
     workspace: &'w mut Workspace,
 }
 
-impl<'m> ChainLoader<'m, '_> {
+impl<'m> ChainLoader<'m, '_, '_> {
     /// The next targets entry of the chain, and the entries after it.
     fn next_role(&self) -> Result<Option<(slot::Entry<'m>, slot::Entries<'m>)>, Reason> {
         let mut rest = self.rest.clone();
@@ -285,7 +287,7 @@ impl<'m> ChainLoader<'m, '_> {
     }
 }
 
-impl<'m> RoleLoader<'m> for ChainLoader<'m, '_> {
+impl<'m> RoleLoader<'m> for ChainLoader<'m, '_, '_> {
     type Error = Reason;
 
     fn load(
@@ -337,7 +339,7 @@ impl<'m> RoleLoader<'m> for ChainLoader<'m, '_> {
 /// that order, so a role it does not reach is refused even when its
 /// delegator does delegate it.
 #[inline(never)]
-fn misplaced(loader: &ChainLoader<'_, '_>, target: &[u8]) -> Reason {
+fn misplaced(loader: &ChainLoader<'_, '_, '_>, target: &[u8]) -> Reason {
     let next = match loader.next_role() {
         Ok(Some((next, _))) => next,
         // The chain ended and the search wanted more: no role it visited
@@ -465,8 +467,55 @@ pub fn verify_slot<'m>(
         return Err(Reason::ChainTooLong);
     }
 
-    // Step 2: the ordered target search over the chain. Its memory borrows
-    // the metadata buffer and lives here, sized for the longest chain.
+    // Step 2: the ordered target search over the chain.
+    let mut roles = [RoleVersion::default(); MAX_CHAIN];
+    let (entry, role_count) = search_chain(
+        &root, trailer, target, device, workspace, &mut roles, key_types,
+    )?;
+
+    // Step 3: the device's facts, before any image byte is read.
+    let facts = DeviceFacts {
+        hardware_id: Some(device.hardware_id),
+        installed_counter: Some(device.installed_counter),
+        bootloader_version: Some(device.bootloader_version),
+    };
+    check_device(&entry, &facts).map_err(entry_refusal)?;
+    let firmware = entry.firmware.ok_or(Reason::FirmwareFieldsMissing)?;
+    let version = firmware
+        .version
+        .plain_bytes()
+        .ok_or(Reason::TargetsMalformed)?;
+
+    // Step 4: the image: its length and SHA-256.
+    let digest = hash_image(flash, &header, hasher)?;
+    check_image_sha256(&entry, u64::from(header.image_size), &digest).map_err(entry_refusal)?;
+    Ok(Verified {
+        target,
+        version,
+        security_counter: firmware.security_counter,
+        image_offset: header.header_size,
+        image_size: header.image_size,
+        root_version: root.common().version,
+        roles,
+        role_count,
+    })
+}
+
+/// Step 2 of [`verify_slot`]: the ordered target search over the slot's
+/// chain, with its memory (a frame and a name per chain role, borrowing the
+/// metadata buffer) in this function's frame. Returns the entry found and
+/// how many of `roles` it filled. Out of line, so that the root updates,
+/// the device checks and the image hash do not carry the search's memory.
+#[inline(never)]
+fn search_chain<'m>(
+    root: &RootView<'m>,
+    trailer: &'m [u8],
+    target: &'m [u8],
+    device: &Device<'_>,
+    workspace: &mut Workspace,
+    roles: &mut [RoleVersion<'m>; MAX_CHAIN],
+    key_types: &[&dyn KeyType],
+) -> Result<(TargetEntry<'m>, usize), Reason> {
     let mut frames: [Option<Frame<'m>>; MAX_CHAIN] = [const { None }; MAX_CHAIN];
     let mut visited: [&'m [u8]; MAX_CHAIN] = [b""; MAX_CHAIN];
     let mut search = SearchWork {
@@ -477,7 +526,7 @@ pub fn verify_slot<'m>(
         rest: slot::entries(trailer).map_err(layout)?,
         previous: b"root",
         last: None,
-        roles: [RoleVersion::default(); MAX_CHAIN],
+        roles,
         count: 0,
         workspace,
     };
@@ -485,7 +534,7 @@ pub fn verify_slot<'m>(
         floors: device,
         now: device.trusted_time,
     };
-    let found = match search_target(&root, check, target, &mut loader, key_types, &mut search) {
+    let found = match search_target(root, check, target, &mut loader, key_types, &mut search) {
         Ok(Some(found)) => found,
         Ok(None) | Err(SearchError::Missing { .. }) => return Err(misplaced(&loader, target)),
         Err(SearchError::Load(reason)) => return Err(reason),
@@ -497,32 +546,5 @@ pub fn verify_slot<'m>(
     if loader.next_role()?.is_some() {
         return Err(Reason::TargetListedEarlier);
     }
-
-    // Step 3: the device's facts, before any image byte is read.
-    let facts = DeviceFacts {
-        hardware_id: Some(device.hardware_id),
-        installed_counter: Some(device.installed_counter),
-        bootloader_version: Some(device.bootloader_version),
-    };
-    check_device(&found.entry, &facts).map_err(entry_refusal)?;
-    let firmware = found.entry.firmware.ok_or(Reason::FirmwareFieldsMissing)?;
-    let version = firmware
-        .version
-        .plain_bytes()
-        .ok_or(Reason::TargetsMalformed)?;
-
-    // Step 4: the image: its length and SHA-256.
-    let digest = hash_image(flash, &header, hasher)?;
-    check_image_sha256(&found.entry, u64::from(header.image_size), &digest)
-        .map_err(entry_refusal)?;
-    Ok(Verified {
-        target,
-        version,
-        security_counter: firmware.security_counter,
-        image_offset: header.header_size,
-        image_size: header.image_size,
-        root_version: root.common().version,
-        roles: loader.roles,
-        role_count: loader.count,
-    })
+    Ok((found.entry, loader.count))
 }
