@@ -260,8 +260,9 @@ struct ChainLoader<'m, 'w, 'r> {
     rest: slot::Entries<'m>,
     /// The role handed out last (`b"root"` before `targets`).
     previous: &'m [u8],
-    /// That role, once verified (`None` before `targets`).
-    last: Option<TargetsView<'m>>,
+    /// Its envelope (empty before `targets`): [`misplaced`] reads it again
+    /// rather than this keeping a view on the stack throughout the search.
+    previous_envelope: &'m [u8],
     /// The verified roles with their versions, in chain order.
     roles: &'r mut [RoleVersion<'m>; MAX_CHAIN],
     /// Entries of `roles` used.
@@ -303,6 +304,7 @@ impl<'m> RoleLoader<'m> for ChainLoader<'m, '_, '_> {
         }
         self.rest = rest;
         self.previous = entry.name;
+        self.previous_envelope = entry.data;
         // The slot carries canonical envelopes: what was signed is what
         // is checked.
         Ok(Some(RoleBytes {
@@ -321,7 +323,6 @@ impl<'m> RoleLoader<'m> for ChainLoader<'m, '_, '_> {
     }
 
     fn verified(&mut self, role: &'m [u8], _delegator: &'m [u8], view: &TargetsView<'m>) {
-        self.last = Some(*view);
         // At most MAX_CHAIN roles are handed out (checked before the search).
         if let Some(slot) = self.roles.get_mut(self.count) {
             *slot = RoleVersion {
@@ -347,9 +348,14 @@ fn misplaced(loader: &ChainLoader<'_, '_, '_>, target: &[u8]) -> Reason {
         Ok(None) => return Reason::TargetNotListed,
         Err(reason) => return reason,
     };
-    let Some(parent) = loader.last else {
+    if loader.previous_envelope.is_empty() {
         // The chain does not start at `targets`.
         return Reason::DelegationMissing;
+    }
+    // Verified when it was handed out (the search fails on a role that
+    // does not verify, and never asks past it).
+    let Ok(parent) = Envelope::parse(loader.previous_envelope).and_then(TargetsView::new) else {
+        return Reason::TargetsMalformed;
     };
     match parent.delegated_role(next.name) {
         None => Reason::DelegationMissing,
@@ -525,7 +531,7 @@ fn search_chain<'m>(
     let mut loader = ChainLoader {
         rest: slot::entries(trailer).map_err(layout)?,
         previous: b"root",
-        last: None,
+        previous_envelope: b"",
         roles,
         count: 0,
         workspace,
