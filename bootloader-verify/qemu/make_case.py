@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes the case files the QEMU firmware images read from PSRAM.
 
-  make_case.py verify ROOT SLOT_SIZE OUT HARDWARE_ID COUNTER [ROLE=VERSION...]
-      The bootloader's case (src/main.rs): device facts and the trusted root.
+  make_case.py verify ROOT SLOT_SIZE OUT HARDWARE_ID COUNTER [--bootloader X.Y.Z] [ROLE=VERSION...]
+      The bootloader's case (src/main.rs): device facts (the bootloader's own
+      version is 1.0.0 unless --bootloader says otherwise) and the trusted root.
   make_case.py crypto IMAGE OUT [COUNT]
       The crypto-only baseline's case (src/bin/crypto-only.rs): a fresh P-256
       and Ed25519 key, each signing COUNT (default 8) different 1 KiB
@@ -21,13 +22,27 @@ def pad(b):
     return b + b"\0" * (-len(b) % 4)
 
 
-def verify_case(root_path, slot_size, out, hwid, counter, *accepted):
+# The bootloader version a case gives the device unless told otherwise.
+DEFAULT_BOOTLOADER = "1.0.0"
+
+
+def verify_case(root_path, slot_size, out, hwid, counter, *rest):
     root = open(root_path, "rb").read()
     hw = hwid.encode()
+    bootloader = DEFAULT_BOOTLOADER
+    accepted = []
+    rest = list(rest)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--bootloader":
+            bootloader = rest.pop(0)
+        else:
+            accepted.append(arg)
+    major, minor, patch = (int(p) for p in bootloader.split("."))
     roles = [(r.encode(), int(v)) for r, v in (a.split("=", 1) for a in accepted)]
     case = b"FWCA" + struct.pack(
-        "<IIIQqIIII", 1, int(slot_size, 0), len(root), int(counter),
-        int(time.time()), 1, len(hw), len(roles), 0)
+        "<IIIQqIIIIIIII", 2, int(slot_size, 0), len(root), int(counter),
+        int(time.time()), 1, len(hw), len(roles), 0, major, minor, patch, 0)
     case += pad(hw)
     for name, version in roles:
         case += struct.pack("<IIQ", len(name), 0, version) + pad(name)

@@ -3,10 +3,15 @@
 //! A bootloader links this crate to decide whether a firmware image runs.
 //! Where embedded verifiers usually accept any one valid signature from one
 //! embedded key, this crate checks the TUF metadata the release approvers
-//! signed: root key rotation, the k-of-n threshold of every targets role on
-//! the delegation chain, that the image's path lies within every delegation,
-//! the hardware ID, the image's length and SHA-256, and the anti-rollback
-//! security counter, before the image boots.
+//! signed: root key rotation; which targets role answers for the image, by
+//! the verification core's one ordered target search (TUF 1.0.34 section
+//! 5.6.7: pre-order through delegations that cover the name, the first role
+//! that lists it wins, a covering `terminating` delegation ends the search),
+//! with the slot's chain required to be exactly the roles that search
+//! visits; the k-of-n threshold of every role on it; then the hardware ID,
+//! the anti-rollback security counter and the image's
+//! `min_bootloader_version` against the device, and the image's length and
+//! SHA-256, before the image boots.
 //!
 //! ## Design
 //!
@@ -21,10 +26,14 @@
 //! - Memory comes from the caller: the trailer's metadata is read into a
 //!   buffer the caller provides; threshold working memory is a
 //!   caller-provided [`Workspace`] ([`MAX_KEYS_PER_ROLE`] keys), so it can
-//!   be a `static` off the stack; the chain is at most [`MAX_CHAIN`] roles;
+//!   be a `static` off the stack; the chain is at most [`MAX_CHAIN`] roles,
+//!   and the target search's memory (a frame and a name per chain role,
+//!   borrowing the metadata buffer) is in [`verify_slot`]'s stack frame;
 //!   hashing uses a [`HASH_CHUNK`]-byte stack buffer.
 //! - Signature backends are Cargo features (`p256`, `ed25519`); at least one
 //!   is required.
+//! - The device computes and requires SHA-256 only: a target entry without
+//!   a SHA-256 is refused, and other listed hashes are not checked here.
 //! - Expiry is checked only when the device has trusted time
 //!   ([`Device::trusted_time`]); without a clock it is skipped, and rollback
 //!   protection rests on the security counter and the role versions.
@@ -51,6 +60,7 @@ pub mod verifier;
 pub mod version_order;
 
 pub use fwsign_sign::key_types::BUILTIN as KEY_TYPES;
+pub use fwsign_sign::target_check::BootloaderVersion;
 pub use hash_engine::{Sha256Engine, SoftwareSha256};
 pub use verifier::{
     AcceptedVersion, Device, Flash, FlashError, HASH_CHUNK, MAX_CHAIN, MAX_KEYS_PER_ROLE,
@@ -95,9 +105,11 @@ pub enum Reason {
     /// The chain does not start at `targets`, or a role is not delegated by
     /// the role before it.
     DelegationMissing = 15,
-    /// The target's path lies outside a delegation on the chain.
+    /// A role on the chain is delegated by the role before it, but not for
+    /// the target's path.
     PathNotDelegated = 16,
-    /// No role on the chain lists the target.
+    /// No role on the chain lists the target (the chain ends before the
+    /// ordered search finds it).
     TargetNotListed = 17,
     /// The target has no firmware fields (`custom.fwsign`).
     FirmwareFieldsMissing = 18,
@@ -117,6 +129,18 @@ pub enum Reason {
     ChainTooLong = 25,
     /// The slot does not name its target.
     NoTargetName = 26,
+    /// A role before the last on the chain lists the target: the ordered
+    /// search stops there, so the later role (which may be a weaker one,
+    /// a nightly role say) does not answer for the target.
+    TargetListedEarlier = 27,
+    /// The next role on the chain is delegated by the role before it and
+    /// covers the target, but an earlier delegation of that role covers it
+    /// too (a terminating one ends the search there): the ordered search
+    /// does not go where the chain goes.
+    DelegationShadowed = 28,
+    /// The image needs a newer bootloader (`min_bootloader_version`) than
+    /// this one ([`Device::bootloader_version`]).
+    BootloaderTooOld = 29,
 }
 
 /// Prints [`Reason::name`], so the two never disagree.
@@ -162,6 +186,9 @@ impl Reason {
             Self::CapacityExceeded => "CapacityExceeded",
             Self::ChainTooLong => "ChainTooLong",
             Self::NoTargetName => "NoTargetName",
+            Self::TargetListedEarlier => "TargetListedEarlier",
+            Self::DelegationShadowed => "DelegationShadowed",
+            Self::BootloaderTooOld => "BootloaderTooOld",
         }
     }
 }

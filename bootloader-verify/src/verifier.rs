@@ -2,22 +2,41 @@
 //!
 //! 1. root updates carried in the slot (each N+1, signed by a threshold of
 //!    the old and of the new root keys), the newest handed to `store_root`;
-//! 2. each targets role on the chain, signed by a threshold of distinct keys
-//!    its delegator lists, and not older than the version last accepted;
-//! 3. the target path within every delegation on the chain;
-//! 4. the hardware ID, the image's length and SHA-256, the security counter;
-//! 5. expiry, when the device has trusted time.
+//!    then root expiry, when the device has trusted time;
+//! 2. the target search: the verification core's one ordered search
+//!    ([`fwsign_sign::search::search_target`], TUF 1.0.34 section 5.6.7)
+//!    over the slot's targets chain. Each role it loads is signed by a
+//!    threshold of distinct keys its delegator lists, not older than the
+//!    version last accepted, and not expired (with trusted time). The chain
+//!    must be exactly the roles the search visits, in order, ending at the
+//!    role that lists the target (see [`verify_slot`] for the refusals);
+//! 3. the device checks on the entry found
+//!    ([`fwsign_sign::target_check::check_device`]): firmware fields, the
+//!    hardware ID, the security counter, `min_bootloader_version`. These
+//!    need no image bytes, so a slot for another board, an older counter or
+//!    a newer bootloader is refused before its image is read;
+//! 4. the image ([`fwsign_sign::target_check::check_image_sha256`]): its
+//!    length and its SHA-256, streamed from flash. The device computes and
+//!    requires SHA-256 only: an entry without one is refused, and other
+//!    listed hashes (SHA-512) are not checked on the device.
 //!
-//! Every signature and threshold decision is `fwsign-sign`'s verification
-//! core, the same code the release tooling and the TUF client run.
+//! Every signature, threshold and target decision is `fwsign-sign`'s
+//! verification core, the same code the release tooling and the TUF client
+//! run; this module maps its outcomes to [`Reason`] codes.
 
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::reader::is_utf8;
 use fwsign_sign::key_types::{KeyIdentity, KeyType};
-use fwsign_sign::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
-use fwsign_sign::workflow::{
-    Delegator, WorkflowError, hex_eq, verify_root_update, verify_targets_offline,
+use fwsign_sign::search::{
+    Frame, RoleBytes, RoleCheck, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
 };
+use fwsign_sign::target_check::{
+    BootloaderVersion, DeviceFacts, TargetRefusal, check_device, check_image_sha256,
+};
+use fwsign_sign::verify::{
+    Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
+};
+use fwsign_sign::workflow::{WorkflowError, verify_root_update};
 
 use crate::Reason;
 use crate::hash_engine::Sha256Engine;
@@ -99,10 +118,15 @@ pub struct Device<'a> {
     pub accepted: &'a [AcceptedVersion<'a>],
     /// Trusted time, if the device has any; expiry is skipped without.
     pub trusted_time: Option<UnixTime>,
+    /// The running bootloader's version, checked against an image's
+    /// `min_bootloader_version` (an image that sets none runs on any).
+    pub bootloader_version: BootloaderVersion,
 }
 
-impl Device<'_> {
-    fn accepted_version(&self, role: &[u8]) -> Option<u64> {
+/// The role-version floors of the search's offline check: the last
+/// accepted version of each role.
+impl RoleFloors for Device<'_> {
+    fn floor(&self, role: &[u8]) -> Option<u64> {
         self.accepted
             .iter()
             .find(|a| a.role == role)
@@ -201,20 +225,180 @@ fn targets_error(e: WorkflowError) -> Reason {
     }
 }
 
-/// Checks the slot in `flash` (of `slot_size` bytes) against the trusted
-/// root and the device's facts. `metadata` receives the slot's trailer and
-/// must be at least as large as it (else [`Reason::MetadataTooLarge`]);
-/// `workspace` is the threshold bookkeeping (its previous contents do not
-/// matter).
+#[inline(never)]
+fn entry_refusal(e: TargetRefusal) -> Reason {
+    match e {
+        TargetRefusal::NoFirmwareFields => Reason::FirmwareFieldsMissing,
+        TargetRefusal::HardwareIdNotListed => Reason::HardwareIdMismatch,
+        TargetRefusal::SecurityCounterRollback { .. } => Reason::SecurityCounterRollback,
+        // The device always gives its version, so "required" cannot occur.
+        TargetRefusal::BootloaderTooOld | TargetRefusal::BootloaderVersionRequired => {
+            Reason::BootloaderTooOld
+        }
+        TargetRefusal::LengthMismatch => Reason::ImageLengthMismatch,
+        // The device computes SHA-256 only: an entry without one cannot be
+        // checked, and is refused as an image that does not match.
+        TargetRefusal::HashMismatch
+        | TargetRefusal::Sha256Missing
+        | TargetRefusal::UnknownHashAlgorithm => Reason::ImageHashMismatch,
+        _ => Reason::TargetsMalformed,
+    }
+}
+
+/// The slot's targets chain as the search's source of roles.
+///
+/// The chain is a path: it hands out its next role only when the search
+/// asks for exactly that role, delegated by the role it handed out before
+/// (`b"root"` for `targets`). Anything else is `Ok(None)`, which ends the
+/// search with [`SearchError::Missing`]; [`misplaced`] then says how the
+/// chain departs from the search. So every role the search loads is a
+/// chain entry, in chain order, and the chain is accepted only if the
+/// search visits it all and finds the target in its last role: a device
+/// never relies on roles the slot does not show it.
+struct ChainLoader<'m, 'w, 'r> {
+    /// The trailer's entries after the last role handed out.
+    rest: slot::Entries<'m>,
+    /// The role handed out last (`b"root"` before `targets`).
+    previous: &'m [u8],
+    /// Its envelope (empty before `targets`): [`misplaced`] reads it again
+    /// rather than this keeping a view on the stack throughout the search.
+    previous_envelope: &'m [u8],
+    /// The verified roles with their versions, in chain order.
+    roles: &'r mut [RoleVersion<'m>; MAX_CHAIN],
+    /// Entries of `roles` used.
+    count: usize,
+    /// The threshold bookkeeping, lent to each check in turn.
+    workspace: &'w mut Workspace,
+}
+
+impl<'m> ChainLoader<'m, '_, '_> {
+    /// The next targets entry of the chain, and the entries after it.
+    fn next_role(&self) -> Result<Option<(slot::Entry<'m>, slot::Entries<'m>)>, Reason> {
+        let mut rest = self.rest.clone();
+        while let Some(entry) = rest.next() {
+            let entry = entry.map_err(layout)?;
+            if entry.kind == EntryKind::Targets {
+                if !is_utf8(entry.name) {
+                    return Err(Reason::TargetsMalformed);
+                }
+                return Ok(Some((entry, rest)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl<'m> RoleLoader<'m> for ChainLoader<'m, '_, '_> {
+    type Error = Reason;
+
+    fn load(
+        &mut self,
+        role: &'m [u8],
+        delegator: &'m [u8],
+    ) -> Result<Option<RoleBytes<'m>>, Reason> {
+        let Some((entry, rest)) = self.next_role()? else {
+            return Ok(None);
+        };
+        if entry.name != role || delegator != self.previous {
+            return Ok(None);
+        }
+        self.rest = rest;
+        self.previous = entry.name;
+        self.previous_envelope = entry.data;
+        // The slot carries canonical envelopes: what was signed is what
+        // is checked.
+        Ok(Some(RoleBytes {
+            raw: entry.data,
+            canonical: entry.data,
+        }))
+    }
+
+    fn work(&mut self, _keyids: usize) -> ThresholdWork<'_> {
+        // A role with more key IDs than the workspace holds fails its check
+        // with a capacity error (`Reason::CapacityExceeded`).
+        ThresholdWork {
+            counted: &mut self.workspace.counted,
+            signed: &mut self.workspace.signed,
+        }
+    }
+
+    fn verified(&mut self, role: &'m [u8], _delegator: &'m [u8], view: &TargetsView<'m>) {
+        // At most MAX_CHAIN roles are handed out (checked before the search).
+        if let Some(slot) = self.roles.get_mut(self.count) {
+            *slot = RoleVersion {
+                role,
+                version: view.common().version,
+            };
+            self.count = self.count.saturating_add(1);
+        }
+    }
+}
+
+/// Why the chain's next role is not the one the search visits next (or
+/// is left over when the search ended), judged against the role before it.
+/// The search asks for roles in its own order; the chain may only follow
+/// that order, so a role it does not reach is refused even when its
+/// delegator does delegate it.
+#[inline(never)]
+fn misplaced(loader: &ChainLoader<'_, '_, '_>, target: &[u8]) -> Reason {
+    let next = match loader.next_role() {
+        Ok(Some((next, _))) => next,
+        // The chain ended and the search wanted more: no role it visited
+        // (all of them shown) lists the target.
+        Ok(None) => return Reason::TargetNotListed,
+        Err(reason) => return reason,
+    };
+    if loader.previous_envelope.is_empty() {
+        // The chain does not start at `targets`.
+        return Reason::DelegationMissing;
+    }
+    // Verified when it was handed out (the search fails on a role that
+    // does not verify, and never asks past it).
+    let Ok(parent) = Envelope::parse(loader.previous_envelope).and_then(TargetsView::new) else {
+        return Reason::TargetsMalformed;
+    };
+    match parent.delegated_role(next.name) {
+        None => Reason::DelegationMissing,
+        Some(d) if !d.covers(target) => Reason::PathNotDelegated,
+        // Delegated and covering, yet not where the search goes: an earlier
+        // covering delegation (terminating or not) comes first.
+        Some(_) => Reason::DelegationShadowed,
+    }
+}
+
+/// The checks on a slot of `slot_size` bytes in `flash` against the
+/// trusted root and the device's facts. `metadata` receives the slot's
+/// trailer and must be at least as large as it (else
+/// [`Reason::MetadataTooLarge`]); `workspace` is the threshold bookkeeping
+/// (its previous contents do not matter).
 /// `store_root` is called with the newest root carried in the slot once it
 /// verifies, before the image is checked; it returns `Err` if it could not
-/// store it.
+/// store it. The result borrows names from the metadata buffer; the
+/// trusted root shares its lifetime, because the core's search takes the
+/// root and the roles it loads with one lifetime.
+///
+/// The targets chain must be exactly what the ordered target search visits
+/// (see the module documentation). Besides a role failing its own checks,
+/// the refusals for a chain that departs from the search are:
+/// - [`Reason::TargetListedEarlier`]: a role before the last lists the
+///   target (the search stops at the first role that lists it; a later,
+///   perhaps weaker, role is never asked);
+/// - [`Reason::DelegationShadowed`]: the next role is delegated by the one
+///   before it and covers the target, but an earlier delegation in that
+///   role's list covers it too, so the search goes there first (and a
+///   terminating one ends the search there);
+/// - [`Reason::DelegationMissing`]: the chain does not start at `targets`,
+///   or the next role is not delegated by the one before it;
+/// - [`Reason::PathNotDelegated`]: it is delegated, but not for the target;
+/// - [`Reason::TargetNotListed`]: the chain ends and no role on it lists the
+///   target;
+/// - [`Reason::ChainTooLong`]: more than [`MAX_CHAIN`] roles.
 #[allow(
     clippy::too_many_arguments,
     reason = "each input is a distinct piece of device state; the C ABI mirrors it"
 )]
 pub fn verify_slot<'m>(
-    trusted_root: &[u8],
+    trusted_root: &'m [u8],
     flash: &mut dyn Flash,
     slot_size: u32,
     device: &Device<'_>,
@@ -224,11 +408,6 @@ pub fn verify_slot<'m>(
     store_root: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
     key_types: &[&dyn KeyType],
 ) -> Result<Verified<'m>, Reason> {
-    let mut work = ThresholdWork {
-        counted: &mut workspace.counted,
-        signed: &mut workspace.signed,
-    };
-
     // The layout.
     let mut head = [0u8; HEADER_LEN];
     flash
@@ -253,6 +432,7 @@ pub fn verify_slot<'m>(
     let mut root = RootView::new(trusted).map_err(|_| Reason::TrustedRootInvalid)?;
     let mut newest_root: Option<&'m [u8]> = None;
     let mut target_name: Option<&'m [u8]> = None;
+    let mut chain_len: usize = 0;
     for entry in slot::entries(trailer).map_err(layout)? {
         let entry = entry.map_err(layout)?;
         match entry.kind {
@@ -268,10 +448,14 @@ pub fn verify_slot<'m>(
                 if version <= root.common().version {
                     continue;
                 }
+                let mut work = ThresholdWork {
+                    counted: &mut workspace.counted,
+                    signed: &mut workspace.signed,
+                };
                 root = verify_root_update(&root, env, key_types, &mut work).map_err(root_update)?;
                 newest_root = Some(entry.data);
             }
-            EntryKind::Targets => {}
+            EntryKind::Targets => chain_len = chain_len.saturating_add(1),
         }
     }
     if let Some(new_root) = newest_root {
@@ -285,76 +469,32 @@ pub fn verify_slot<'m>(
     let target = target_name
         .filter(|n| !n.is_empty() && is_utf8(n))
         .ok_or(Reason::NoTargetName)?;
+    if chain_len > MAX_CHAIN {
+        return Err(Reason::ChainTooLong);
+    }
 
-    // Steps 2 and 3: the targets chain.
+    // Step 2: the ordered target search over the chain.
     let mut roles = [RoleVersion::default(); MAX_CHAIN];
-    let mut role_count: usize = 0;
-    let mut parent: Option<TargetsView<'m>> = None;
-    for entry in slot::entries(trailer).map_err(layout)? {
-        let entry = entry.map_err(layout)?;
-        if entry.kind != EntryKind::Targets {
-            continue;
-        }
-        let role = entry.name;
-        if !is_utf8(role) {
-            return Err(Reason::TargetsMalformed);
-        }
-        let env = Envelope::parse(entry.data).map_err(|_| Reason::TargetsMalformed)?;
-        let last = device.accepted_version(entry.name);
-        let delegator = match &parent {
-            None if role == b"targets" => Delegator::Root(&root),
-            None => return Err(Reason::DelegationMissing),
-            Some(p) => {
-                let delegation = p.delegated_role(role).ok_or(Reason::DelegationMissing)?;
-                if !delegation.covers(target) {
-                    return Err(Reason::PathNotDelegated);
-                }
-                Delegator::Targets(p)
-            }
-        };
-        let (view, _) = verify_targets_offline(
-            delegator,
-            role,
-            env,
-            last,
-            device.trusted_time,
-            key_types,
-            &mut work,
-        )
-        .map_err(targets_error)?;
-        let slot = roles.get_mut(role_count).ok_or(Reason::ChainTooLong)?;
-        *slot = RoleVersion {
-            role,
-            version: view.common().version,
-        };
-        role_count = role_count.saturating_add(1);
-        parent = Some(view);
-    }
-    let lister = parent.ok_or(Reason::TargetNotListed)?;
+    let (entry, role_count) = search_chain(
+        &root, trailer, target, device, workspace, &mut roles, key_types,
+    )?;
 
-    // Step 4: the target itself.
-    let entry = lister
-        .target(target)
-        .map_err(|_| Reason::TargetsMalformed)?
-        .ok_or(Reason::TargetNotListed)?;
+    // Step 3: the device's facts, before any image byte is read.
+    let facts = DeviceFacts {
+        hardware_id: Some(device.hardware_id),
+        installed_counter: Some(device.installed_counter),
+        bootloader_version: Some(device.bootloader_version),
+    };
+    check_device(&entry, &facts).map_err(entry_refusal)?;
     let firmware = entry.firmware.ok_or(Reason::FirmwareFieldsMissing)?;
-    if !firmware.allows_hardware(device.hardware_id) {
-        return Err(Reason::HardwareIdMismatch);
-    }
-    if entry.length != u64::from(header.image_size) {
-        return Err(Reason::ImageLengthMismatch);
-    }
-    let expected = entry.sha256.ok_or(Reason::ImageHashMismatch)?;
-    if !hex_eq(expected, &hash_image(flash, &header, hasher)?) {
-        return Err(Reason::ImageHashMismatch);
-    }
-    if firmware.security_counter < device.installed_counter {
-        return Err(Reason::SecurityCounterRollback);
-    }
     let version = firmware
         .version
         .plain_bytes()
         .ok_or(Reason::TargetsMalformed)?;
+
+    // Step 4: the image: its length and SHA-256.
+    let digest = hash_image(flash, &header, hasher)?;
+    check_image_sha256(&entry, u64::from(header.image_size), &digest).map_err(entry_refusal)?;
     Ok(Verified {
         target,
         version,
@@ -365,4 +505,52 @@ pub fn verify_slot<'m>(
         roles,
         role_count,
     })
+}
+
+/// Step 2 of [`verify_slot`]: the ordered target search over the slot's
+/// chain, with its memory (a frame and a name per chain role, borrowing the
+/// metadata buffer) in this function's frame. Returns the entry found and
+/// how many of `roles` it filled. Out of line, so that the root updates,
+/// the device checks and the image hash do not carry the search's memory.
+#[inline(never)]
+fn search_chain<'m>(
+    root: &RootView<'m>,
+    trailer: &'m [u8],
+    target: &'m [u8],
+    device: &Device<'_>,
+    workspace: &mut Workspace,
+    roles: &mut [RoleVersion<'m>; MAX_CHAIN],
+    key_types: &[&dyn KeyType],
+) -> Result<(TargetEntry<'m>, usize), Reason> {
+    let mut frames: [Option<Frame<'m>>; MAX_CHAIN] = [const { None }; MAX_CHAIN];
+    let mut visited: [&'m [u8]; MAX_CHAIN] = [b""; MAX_CHAIN];
+    let mut search = SearchWork {
+        frames: &mut frames,
+        visited: &mut visited,
+    };
+    let mut loader = ChainLoader {
+        rest: slot::entries(trailer).map_err(layout)?,
+        previous: b"root",
+        previous_envelope: b"",
+        roles,
+        count: 0,
+        workspace,
+    };
+    let check = RoleCheck::Offline {
+        floors: device,
+        now: device.trusted_time,
+    };
+    let found = match search_target(root, check, target, &mut loader, key_types, &mut search) {
+        Ok(Some(found)) => found,
+        Ok(None) | Err(SearchError::Missing { .. }) => return Err(misplaced(&loader, target)),
+        Err(SearchError::Load(reason)) => return Err(reason),
+        Err(SearchError::Refused { error, .. }) => return Err(targets_error(error)),
+        Err(_) => return Err(Reason::ChainTooLong),
+    };
+    // The search stops at the first role that lists the target; chain
+    // roles after it were never asked.
+    if loader.next_role()?.is_some() {
+        return Err(Reason::TargetListedEarlier);
+    }
+    Ok((found.entry, loader.count))
 }

@@ -17,8 +17,8 @@
 use fwsign_bootloader_verify::boot_select::{self, SlotFacts, SlotState};
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{
-    AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, Reason, SoftwareSha256, StoreError,
-    Workspace, verify_slot,
+    AcceptedVersion, BootloaderVersion, Device, Flash, FlashError, KEY_TYPES, Reason,
+    SoftwareSha256, StoreError, Workspace, verify_slot,
 };
 use fwsign_manifest_schema::metadata::{Signed, Targets};
 use fwsign_sign::document::sign;
@@ -28,7 +28,9 @@ use fwsign_sign::repo::staging::RotateOptions;
 #[path = "support/release_fixture.rs"]
 mod release_fixture;
 
-use release_fixture::{NOW, Release, add, image, key, release};
+use release_fixture::{
+    NOW, Release, add, add_needing, image, key, release, release_with, shadowing_release,
+};
 
 const SLOT: u32 = 0x20000;
 
@@ -59,8 +61,16 @@ fn device<'a>(accepted: &'a [AcceptedVersion<'a>], counter: u64) -> Device<'a> {
         installed_counter: counter,
         accepted,
         trusted_time: Some(NOW),
+        bootloader_version: BOOTLOADER,
     }
 }
+
+/// The test devices' bootloader: 1.0.0.
+const BOOTLOADER: BootloaderVersion = BootloaderVersion {
+    major: 1,
+    minor: 0,
+    patch: 0,
+};
 
 fn check(root: &[u8], slot: &[u8], device: &Device<'_>) -> Result<(u64, String), Reason> {
     let mut metadata = vec![0u8; 64 * 1024];
@@ -316,8 +326,9 @@ fn metadata_larger_than_the_buffer_is_a_named_refusal() {
     let r = release("small-buffer");
     let slot = slot_for(&r, "evc-a1/fw.bin");
     let mut metadata = vec![0u8; 128];
+    let root = root_v1(&r);
     let result = verify_slot(
-        &root_v1(&r),
+        &root,
         &mut RamFlash(&slot),
         SLOT,
         &device(&[], 0),
@@ -419,4 +430,366 @@ fn power_cut_at_every_step_of_an_update_always_boots_a_verified_image() {
     let mut only_old = confirmed.clone();
     only_old.states[1] = SlotState::Failed;
     assert_eq!(boot(&only_old, &root, counter).0, None);
+}
+
+// --- issue 12: the chain must be exactly what the ordered search visits ---
+
+/// The published envelope of `role`, canonical, as `device pack` puts it in
+/// a slot.
+fn envelope(r: &Release, role: &str) -> Vec<u8> {
+    let published = r.repo.published().unwrap().unwrap();
+    fwsign_manifest_schema::canonical::to_canonical_bytes(&published.targets[role]).unwrap()
+}
+
+/// `role` as published, listing its entry for `listed` again under `name`,
+/// re-signed with `keys` (what the holder of `role`'s keys can make).
+fn relisted(
+    r: &Release,
+    role: &str,
+    listed: &str,
+    name: &str,
+    keys: &[&fwsign_sign::keys::PrivateKey],
+) -> Vec<u8> {
+    let published = r.repo.published().unwrap().unwrap();
+    let mut doc: Signed<Targets> = published.targets[role].clone();
+    let entry = doc.signed.targets[listed].clone();
+    doc.signed.targets.insert(name.into(), entry);
+    doc.signatures.clear();
+    for k in keys {
+        sign(&mut doc, *k).unwrap();
+    }
+    fwsign_manifest_schema::canonical::to_canonical_bytes(&doc).unwrap()
+}
+
+/// A slot for `target` with the image of published target `image_of` and
+/// the given chain.
+fn crafted_slot(r: &Release, image_of: &str, target: &str, chain: Vec<(&str, Vec<u8>)>) -> Vec<u8> {
+    let m = r.repo.device_material(image_of, 1).unwrap();
+    let image = std::fs::read(&m.image).unwrap();
+    let chain: Vec<(String, Vec<u8>)> = chain
+        .into_iter()
+        .map(|(role, bytes)| (role.to_owned(), bytes))
+        .collect();
+    build_slot(0x400, SLOT, &image, target, &m.roots, &chain).unwrap()
+}
+
+#[test]
+fn shadowing_layout_boots_what_the_ordered_search_chooses() {
+    // The positive side of the tests below: each role answers for the names
+    // the search gives it, through a chain that is exactly the search's visit.
+    let (r, _) = shadowing_release("shadowing-valid");
+    let root = root_v1(&r);
+    let d = device(&[], 0);
+    check(&root, &slot_for(&r, "evc-a1/fw.bin"), &d).unwrap();
+    check(&root, &slot_for(&r, "board-a/fw.bin"), &d).unwrap();
+    let slot = crafted_slot(
+        &r,
+        "evc-a1/release.bin",
+        "evc-a1/release.bin",
+        vec![
+            ("targets", envelope(&r, "targets")),
+            ("release", envelope(&r, "release")),
+        ],
+    );
+    check(&root, &slot, &d).unwrap();
+    let slot = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "nightly/fw.bin",
+        vec![
+            ("targets", envelope(&r, "targets")),
+            ("nightly", envelope(&r, "nightly")),
+        ],
+    );
+    assert_eq!(check(&root, &slot, &d).unwrap().1, "1.3.0-nightly.1");
+}
+
+/// Issue 12: an attacker holding only the 1-of-1 `nightly` key (delegated
+/// `*/*` by `targets`) lists her image as `evc-a1/fw.bin`, which the
+/// 2-of-3 `targets` itself lists, and ships the chain `targets`, `nightly`.
+/// The old rule (the path lies within every delegation on the chain)
+/// booted it; the ordered search answers `evc-a1/fw.bin` from `targets`.
+#[test]
+fn nightly_key_cannot_replace_an_image_targets_lists_issue_12() {
+    let (r, keys) = shadowing_release("issue12");
+    let root = root_v1(&r);
+    let nightly = relisted(
+        &r,
+        "nightly",
+        "nightly/fw.bin",
+        "evc-a1/fw.bin",
+        &[&keys.nightly],
+    );
+    let attack = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "evc-a1/fw.bin",
+        vec![("targets", envelope(&r, "targets")), ("nightly", nightly)],
+    );
+    assert_eq!(
+        check(&root, &attack, &device(&[], 0)),
+        Err(Reason::TargetListedEarlier)
+    );
+    // The re-signed nightly role is itself valid: under a name only nightly
+    // answers for, the same key and chain boot.
+    let nightly = relisted(
+        &r,
+        "nightly",
+        "nightly/fw.bin",
+        "nightly/evil.bin",
+        &[&keys.nightly],
+    );
+    let control = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "nightly/evil.bin",
+        vec![("targets", envelope(&r, "targets")), ("nightly", nightly)],
+    );
+    check(&root, &control, &device(&[], 0)).unwrap();
+}
+
+/// Issue 12, terminating variant: `targets` delegates `evc-a1/*`
+/// terminating to `release` before the catch-all `nightly`. The nightly
+/// key lists an `evc-a1/` name `targets` does not list; the search goes to
+/// `release` and ends there, so the chain `targets`, `nightly` is refused.
+#[test]
+fn nightly_key_cannot_sign_past_a_terminating_delegation() {
+    let (r, keys) = shadowing_release("terminating");
+    let nightly = relisted(
+        &r,
+        "nightly",
+        "nightly/fw.bin",
+        "evc-a1/fw-2.bin",
+        &[&keys.nightly],
+    );
+    let attack = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "evc-a1/fw-2.bin",
+        vec![("targets", envelope(&r, "targets")), ("nightly", nightly)],
+    );
+    assert_eq!(
+        check(&root_v1(&r), &attack, &device(&[], 0)),
+        Err(Reason::DelegationShadowed)
+    );
+}
+
+/// A chain longer than the search's visit: the role that lists the target
+/// is followed by another (genuine, unmodified) role. The search stops at
+/// the first role that lists the name, so the device refuses the slot.
+#[test]
+fn chain_whose_earlier_role_lists_the_target_is_refused() {
+    let (r, _) = shadowing_release("listed-earlier");
+    let slot = crafted_slot(
+        &r,
+        "evc-a1/fw.bin",
+        "evc-a1/fw.bin",
+        vec![
+            ("targets", envelope(&r, "targets")),
+            ("nightly", envelope(&r, "nightly")),
+        ],
+    );
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::TargetListedEarlier)
+    );
+    // Likewise when the lister is in the middle: `board-a` lists the target,
+    // and the chain goes on past it.
+    let slot = crafted_slot(
+        &r,
+        "board-a/fw.bin",
+        "board-a/fw.bin",
+        vec![
+            ("targets", envelope(&r, "targets")),
+            ("board-a", envelope(&r, "board-a")),
+            ("nightly", envelope(&r, "nightly")),
+        ],
+    );
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::TargetListedEarlier)
+    );
+}
+
+/// A hop past an earlier covering sibling that is not terminating:
+/// `board-a` (`board-a/*`) comes before the catch-all `nightly` in
+/// `targets`' list, so the search asks `board-a` first. A slot that skips
+/// it is refused: the device never relies on a role it is not shown.
+#[test]
+fn hop_past_an_earlier_covering_delegation_is_refused() {
+    let (r, keys) = shadowing_release("hop-past");
+    let nightly = relisted(
+        &r,
+        "nightly",
+        "nightly/fw.bin",
+        "board-a/fw.bin",
+        &[&keys.nightly],
+    );
+    let slot = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "board-a/fw.bin",
+        vec![("targets", envelope(&r, "targets")), ("nightly", nightly)],
+    );
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::DelegationShadowed)
+    );
+}
+
+/// The ways a chain departs from the search besides the two above, each
+/// with the code it had before the search: a role the previous one does
+/// not delegate, a chain not starting at `targets`, a chain that ends
+/// before the target is listed, a leftover role that is not delegated.
+#[test]
+fn chains_that_leave_the_search_keep_their_codes() {
+    let (r, _) = shadowing_release("chain-shapes");
+    let root = root_v1(&r);
+    let d = device(&[], 0);
+    // board-a does not delegate nightly: the search enters board-a, which
+    // does not list `board-a/other.bin`, goes back to targets and asks for
+    // nightly there, not below board-a as the chain claims.
+    let three = vec![
+        ("targets", envelope(&r, "targets")),
+        ("board-a", envelope(&r, "board-a")),
+        ("nightly", envelope(&r, "nightly")),
+    ];
+    let slot = crafted_slot(&r, "board-a/fw.bin", "board-a/other.bin", three.clone());
+    assert_eq!(check(&root, &slot, &d), Err(Reason::DelegationMissing));
+    // For `nightly/fw.bin` the search never enters board-a, which targets
+    // delegates for `board-a/*` only.
+    let slot = crafted_slot(&r, "board-a/fw.bin", "nightly/fw.bin", three);
+    assert_eq!(check(&root, &slot, &d), Err(Reason::PathNotDelegated));
+    // Not starting at targets.
+    let slot = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "nightly/fw.bin",
+        vec![("nightly", envelope(&r, "nightly"))],
+    );
+    assert_eq!(check(&root, &slot, &d), Err(Reason::DelegationMissing));
+    // The chain ends where the search would go on to nightly.
+    let slot = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "nightly/fw.bin",
+        vec![("targets", envelope(&r, "targets"))],
+    );
+    assert_eq!(check(&root, &slot, &d), Err(Reason::TargetNotListed));
+    // No chain at all.
+    let slot = crafted_slot(&r, "nightly/fw.bin", "nightly/fw.bin", vec![]);
+    assert_eq!(check(&root, &slot, &d), Err(Reason::TargetNotListed));
+    // Left over after the search found nothing: targets delegates nothing
+    // that covers `other/x/fw.bin`, so release is never reached.
+    let slot = crafted_slot(
+        &r,
+        "nightly/fw.bin",
+        "other/x/fw.bin",
+        vec![
+            ("targets", envelope(&r, "targets")),
+            ("release", envelope(&r, "release")),
+        ],
+    );
+    assert_eq!(check(&root, &slot, &d), Err(Reason::PathNotDelegated));
+}
+
+#[test]
+fn chain_longer_than_the_device_holds_is_refused() {
+    let r = release("long-chain");
+    let targets = envelope(&r, "targets");
+    let chain = vec![("targets", targets); fwsign_bootloader_verify::MAX_CHAIN + 1];
+    let slot = crafted_slot(&r, "evc-a1/fw.bin", "evc-a1/fw.bin", chain);
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::ChainTooLong)
+    );
+}
+
+#[test]
+fn min_bootloader_version_is_checked_against_the_device() {
+    let r = release_with("min-bootloader", |repo, dir| {
+        let fw = image(dir, "needs-2.1.bin", 6, 2000);
+        add_needing(
+            repo,
+            "targets",
+            &fw,
+            "evc-a1/needs-2.1.bin",
+            5,
+            "1.4.0",
+            Some("2.1.0"),
+        );
+    });
+    let root = root_v1(&r);
+    let slot = slot_for(&r, "evc-a1/needs-2.1.bin");
+    let with = |major, minor, patch| Device {
+        bootloader_version: BootloaderVersion {
+            major,
+            minor,
+            patch,
+        },
+        ..device(&[], 0)
+    };
+    assert_eq!(
+        check(&root, &slot, &with(2, 0, 9)),
+        Err(Reason::BootloaderTooOld)
+    );
+    assert_eq!(
+        check(&root, &slot, &with(1, 99, 99)),
+        Err(Reason::BootloaderTooOld)
+    );
+    check(&root, &slot, &with(2, 1, 0)).unwrap();
+    check(&root, &slot, &with(10, 0, 0)).unwrap();
+    // An image without a minimum runs on any bootloader.
+    check(&root, &slot_for(&r, "evc-a1/fw.bin"), &with(0, 0, 0)).unwrap();
+}
+
+/// The device facts are checked before the image is read: a slot for
+/// another board is refused without hashing its image (a tampered image
+/// for the wrong board is a hardware-ID refusal, not a hash refusal).
+#[test]
+fn device_facts_are_checked_before_the_image_is_hashed() {
+    let r = release("facts-first");
+    let mut slot = slot_for(&r, "evc-a1/fw.bin");
+    slot[0x400 + 100] ^= 1;
+    let d = Device {
+        hardware_id: b"evc-b2",
+        ..device(&[], 0)
+    };
+    assert_eq!(
+        check(&root_v1(&r), &slot, &d),
+        Err(Reason::HardwareIdMismatch)
+    );
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 6)),
+        Err(Reason::SecurityCounterRollback)
+    );
+}
+
+/// The device checks SHA-256 only, and requires it: an entry without one
+/// is refused even when every other field matches.
+#[test]
+fn target_without_sha256_is_refused() {
+    let r = release("no-sha256");
+    let published = r.repo.published().unwrap().unwrap();
+    let mut targets: Signed<Targets> = published.targets["targets"].clone();
+    let entry = targets.signed.targets.get_mut("evc-a1/fw.bin").unwrap();
+    let sha256 = entry.hashes.remove("sha256").unwrap();
+    entry
+        .hashes
+        .insert("sha512".into(), sha256.clone() + &sha256);
+    targets.signatures.clear();
+    for k in &r.approvers[..2] {
+        sign(&mut targets, k).unwrap();
+    }
+    let bytes = fwsign_manifest_schema::canonical::to_canonical_bytes(&targets).unwrap();
+    let slot = crafted_slot(
+        &r,
+        "evc-a1/fw.bin",
+        "evc-a1/fw.bin",
+        vec![("targets", bytes)],
+    );
+    assert_eq!(
+        check(&root_v1(&r), &slot, &device(&[], 0)),
+        Err(Reason::ImageHashMismatch)
+    );
 }

@@ -8,7 +8,11 @@
 //! craft_slot list-elsewhere IN OUT --role ROLE --name NAME --key KEY.pem...
 //!     ROLE lists the slot's image again under NAME and is re-signed with
 //!     its own keys; the slot names NAME (a delegated role signing a path
-//!     outside its delegation).
+//!     outside its delegation, or, issue 12, a weak role signing a name the
+//!     ordered search answers from another role).
+//! craft_slot append-role IN OUT --from SLOT --role ROLE
+//!     the slot's chain goes on with ROLE's envelope as SLOT carries it (a
+//!     chain longer than the search's visit).
 //! craft_slot add-root IN OUT --root ROOT.json
 //!     the slot also carries ROOT (canonical JSON, as `fwsign device root`
 //!     writes it) after its own roots: an old release presented with a newer
@@ -119,13 +123,25 @@ fn list_elsewhere(parts: &mut Parts, role: &str, name: &str, keys: &[PathBuf]) -
     Ok(())
 }
 
+fn append_role(parts: &mut Parts, from: &Parts, role: &str) -> Result<()> {
+    let envelope = from
+        .chain
+        .iter()
+        .find(|(r, _)| r == role)
+        .map(|(_, envelope)| envelope.clone())
+        .ok_or_else(|| format!("the --from slot's chain has no role {role}"))?;
+    parts.chain.push((role.to_owned(), envelope));
+    Ok(())
+}
+
 fn run(args: &[String]) -> Result<()> {
     let [command, input, output, rest @ ..] = args else {
-        return Err("usage: craft_slot drop-signature|list-elsewhere|add-root IN OUT [--role ROLE] [--name NAME --key KEY.pem...] [--root ROOT.json]".into());
+        return Err("usage: craft_slot drop-signature|list-elsewhere|add-root|append-role IN OUT [--role ROLE] [--name NAME --key KEY.pem...] [--root ROOT.json] [--from SLOT]".into());
     };
     let mut role = None;
     let mut name = None;
     let mut new_root = None;
+    let mut from = None;
     let mut keys = Vec::new();
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -135,6 +151,7 @@ fn run(args: &[String]) -> Result<()> {
             "--name" => name = Some(value.clone()),
             "--key" => keys.push(PathBuf::from(value)),
             "--root" => new_root = Some(PathBuf::from(value)),
+            "--from" => from = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}").into()),
         }
     }
@@ -154,6 +171,11 @@ fn run(args: &[String]) -> Result<()> {
                 return Err("--key is required".into());
             }
             list_elsewhere(&mut parts, &role()?, &name, &keys)?;
+        }
+        "append-role" => {
+            let path = from.ok_or("--from is required")?;
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            append_role(&mut parts, &parse(&bytes)?, &role()?)?;
         }
         other => return Err(format!("unknown command {other}").into()),
     }

@@ -16,7 +16,11 @@
 #include <stdint.h>
 
 // The ABI version this header describes; raised on any incompatible change.
-#define FWSIGN_ABI_VERSION 1
+// Version 2: `fwsign_device_t` gained the bootloader's version
+// (`bootloader_version_major`, `_minor`, `_patch`, after `trusted_time`),
+// and the verifier follows the ordered TUF target search, with the new
+// statuses 27..=29.
+#define FWSIGN_ABI_VERSION 2
 
 // Most targets roles on a verified chain (`targets` and its delegations).
 #define FWSIGN_MAX_CHAIN 8
@@ -92,7 +96,8 @@ enum fwsign_status_t
   // The chain does not start at `targets`, or a role is not delegated by
   // the role before it.
   FWSIGN_ERR_DELEGATION_MISSING = 15,
-  // The target's path lies outside a delegation on the chain.
+  // A role on the chain is delegated by the role before it, but not for
+  // the target's path.
   FWSIGN_ERR_PATH_NOT_DELEGATED = 16,
   // No role on the chain lists the target.
   FWSIGN_ERR_TARGET_NOT_LISTED = 17,
@@ -114,6 +119,15 @@ enum fwsign_status_t
   FWSIGN_ERR_CHAIN_TOO_LONG = 25,
   // The slot does not name its target.
   FWSIGN_ERR_NO_TARGET_NAME = 26,
+  // A role before the last on the chain lists the target: the ordered
+  // search stops there, so the later role does not answer for it.
+  FWSIGN_ERR_TARGET_LISTED_EARLIER = 27,
+  // The next role on the chain is delegated and covers the target, but an
+  // earlier delegation of the role before it covers it too: the ordered
+  // search does not go where the chain goes.
+  FWSIGN_ERR_DELEGATION_SHADOWED = 28,
+  // The image needs a newer bootloader (`min_bootloader_version`).
+  FWSIGN_ERR_BOOTLOADER_TOO_OLD = 29,
   // A refusal reason newer than this ABI (never returned by a library and
   // header built together).
   FWSIGN_ERR_UNKNOWN_REASON = 99,
@@ -165,6 +179,11 @@ typedef struct fwsign_role_version_t {
 } fwsign_role_version_t;
 
 // What the device knows about itself.
+//
+// Changed in ABI version 2: the bootloader's version
+// (`bootloader_version_major`, `_minor`, `_patch`) was added at the end.
+// Code written for version 1 must set them; a zeroed field means version
+// 0.0.0, which any image with a `min_bootloader_version` above it refuses.
 typedef struct fwsign_device_t {
   // This board's hardware ID (UTF-8, `hardware_id_len` bytes).
   const char *hardware_id;
@@ -182,6 +201,14 @@ typedef struct fwsign_device_t {
   uint8_t has_trusted_time;
   // Trusted time, seconds since 1970-01-01 UTC.
   int64_t trusted_time;
+  // The running bootloader's version, `major.minor.patch`: an image whose
+  // `min_bootloader_version` is newer is refused
+  // (`FWSIGN_ERR_BOOTLOADER_TOO_OLD`). Added in ABI version 2.
+  uint32_t bootloader_version_major;
+  // See `bootloader_version_major`.
+  uint32_t bootloader_version_minor;
+  // See `bootloader_version_major`.
+  uint32_t bootloader_version_patch;
 } fwsign_device_t;
 
 // Begins a new SHA-256 digest. Returns 0 on success.
@@ -281,10 +308,11 @@ extern "C" {
 // Checks the firmware slot read through `flash` (`slot_size` bytes) against
 // the trusted root and the device's facts, as `fwsign_bootloader_verify`'s
 // `verify_slot` does: root updates carried in the slot (each stored through
-// `store_root` once verified), the k-of-n approval of every targets role on
-// the delegation chain, the target's path within every delegation, the
-// hardware ID, the image's length and SHA-256, the security counter, and
-// expiry when the device has trusted time.
+// `store_root` once verified); the TUF ordered target search over the
+// slot's delegation chain, which must be exactly the roles the search
+// visits, each with its k-of-n approval; the hardware ID, the security
+// counter and `min_bootloader_version` against the device; the image's
+// length and SHA-256; and expiry when the device has trusted time.
 //
 // Returns `FWSIGN_OK` and fills `*out` only when the image may boot;
 // otherwise `*out` is zeroed (when `out` is not NULL) and the status names

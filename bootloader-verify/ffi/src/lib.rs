@@ -58,13 +58,17 @@ use core::ffi::{CStr, c_char, c_void};
 
 use fwsign_bootloader_verify::boot_select::{self, SlotFacts, SlotState};
 use fwsign_bootloader_verify::{
-    AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, MAX_CHAIN, Reason, Sha256Engine,
-    SoftwareSha256, StoreError, Verified, Workspace, verify_slot,
+    AcceptedVersion, BootloaderVersion, Device, Flash, FlashError, KEY_TYPES, MAX_CHAIN, Reason,
+    Sha256Engine, SoftwareSha256, StoreError, Verified, Workspace, verify_slot,
 };
 use fwsign_manifest_schema::expiry::UnixTime;
 
 /// The ABI version this header describes; raised on any incompatible change.
-pub const FWSIGN_ABI_VERSION: u32 = 1;
+/// Version 2: `fwsign_device_t` gained the bootloader's version
+/// (`bootloader_version_major`, `_minor`, `_patch`, after `trusted_time`),
+/// and the verifier follows the ordered TUF target search, with the new
+/// statuses 27..=29.
+pub const FWSIGN_ABI_VERSION: u32 = 2;
 /// Most targets roles on a verified chain (`targets` and its delegations).
 pub const FWSIGN_MAX_CHAIN: usize = 8;
 /// Most entries in `fwsign_device_t.accepted`.
@@ -130,7 +134,8 @@ pub enum fwsign_status_t {
     /// The chain does not start at `targets`, or a role is not delegated by
     /// the role before it.
     FWSIGN_ERR_DELEGATION_MISSING = 15,
-    /// The target's path lies outside a delegation on the chain.
+    /// A role on the chain is delegated by the role before it, but not for
+    /// the target's path.
     FWSIGN_ERR_PATH_NOT_DELEGATED = 16,
     /// No role on the chain lists the target.
     FWSIGN_ERR_TARGET_NOT_LISTED = 17,
@@ -152,6 +157,15 @@ pub enum fwsign_status_t {
     FWSIGN_ERR_CHAIN_TOO_LONG = 25,
     /// The slot does not name its target.
     FWSIGN_ERR_NO_TARGET_NAME = 26,
+    /// A role before the last on the chain lists the target: the ordered
+    /// search stops there, so the later role does not answer for it.
+    FWSIGN_ERR_TARGET_LISTED_EARLIER = 27,
+    /// The next role on the chain is delegated and covers the target, but an
+    /// earlier delegation of the role before it covers it too: the ordered
+    /// search does not go where the chain goes.
+    FWSIGN_ERR_DELEGATION_SHADOWED = 28,
+    /// The image needs a newer bootloader (`min_bootloader_version`).
+    FWSIGN_ERR_BOOTLOADER_TOO_OLD = 29,
     /// A refusal reason newer than this ABI (never returned by a library and
     /// header built together).
     FWSIGN_ERR_UNKNOWN_REASON = 99,
@@ -204,6 +218,9 @@ impl fwsign_status_t {
             Reason::CapacityExceeded => FWSIGN_ERR_CAPACITY_EXCEEDED,
             Reason::ChainTooLong => FWSIGN_ERR_CHAIN_TOO_LONG,
             Reason::NoTargetName => FWSIGN_ERR_NO_TARGET_NAME,
+            Reason::TargetListedEarlier => FWSIGN_ERR_TARGET_LISTED_EARLIER,
+            Reason::DelegationShadowed => FWSIGN_ERR_DELEGATION_SHADOWED,
+            Reason::BootloaderTooOld => FWSIGN_ERR_BOOTLOADER_TOO_OLD,
             _ => FWSIGN_ERR_UNKNOWN_REASON,
         }
     }
@@ -249,6 +266,9 @@ impl fwsign_status_t {
             FWSIGN_ERR_CAPACITY_EXCEEDED => c"CAPACITY_EXCEEDED",
             FWSIGN_ERR_CHAIN_TOO_LONG => c"CHAIN_TOO_LONG",
             FWSIGN_ERR_NO_TARGET_NAME => c"NO_TARGET_NAME",
+            FWSIGN_ERR_TARGET_LISTED_EARLIER => c"TARGET_LISTED_EARLIER",
+            FWSIGN_ERR_DELEGATION_SHADOWED => c"DELEGATION_SHADOWED",
+            FWSIGN_ERR_BOOTLOADER_TOO_OLD => c"BOOTLOADER_TOO_OLD",
             FWSIGN_ERR_UNKNOWN_REASON => c"UNKNOWN_REASON",
             FWSIGN_ERR_NULL_POINTER => c"NULL_POINTER",
             FWSIGN_ERR_INVALID_UTF8 => c"INVALID_UTF8",
@@ -261,7 +281,7 @@ impl fwsign_status_t {
 }
 
 /// Every status, in code order.
-const ALL_STATUSES: [fwsign_status_t; 34] = [
+const ALL_STATUSES: [fwsign_status_t; 37] = [
     FWSIGN_OK,
     FWSIGN_ERR_FLASH_READ,
     FWSIGN_ERR_SLOT_EMPTY,
@@ -289,6 +309,9 @@ const ALL_STATUSES: [fwsign_status_t; 34] = [
     FWSIGN_ERR_CAPACITY_EXCEEDED,
     FWSIGN_ERR_CHAIN_TOO_LONG,
     FWSIGN_ERR_NO_TARGET_NAME,
+    FWSIGN_ERR_TARGET_LISTED_EARLIER,
+    FWSIGN_ERR_DELEGATION_SHADOWED,
+    FWSIGN_ERR_BOOTLOADER_TOO_OLD,
     FWSIGN_ERR_UNKNOWN_REASON,
     FWSIGN_ERR_NULL_POINTER,
     FWSIGN_ERR_INVALID_UTF8,
@@ -360,6 +383,11 @@ pub struct fwsign_role_version_t {
 }
 
 /// What the device knows about itself.
+///
+/// Changed in ABI version 2: the bootloader's version
+/// (`bootloader_version_major`, `_minor`, `_patch`) was added at the end.
+/// Code written for version 1 must set them; a zeroed field means version
+/// 0.0.0, which any image with a `min_bootloader_version` above it refuses.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct fwsign_device_t {
@@ -379,6 +407,14 @@ pub struct fwsign_device_t {
     pub has_trusted_time: u8,
     /// Trusted time, seconds since 1970-01-01 UTC.
     pub trusted_time: i64,
+    /// The running bootloader's version, `major.minor.patch`: an image whose
+    /// `min_bootloader_version` is newer is refused
+    /// (`FWSIGN_ERR_BOOTLOADER_TOO_OLD`). Added in ABI version 2.
+    pub bootloader_version_major: u32,
+    /// See `bootloader_version_major`.
+    pub bootloader_version_minor: u32,
+    /// See `bootloader_version_major`.
+    pub bootloader_version_patch: u32,
 }
 
 /// A role on the verified chain, with its version.
@@ -615,10 +651,11 @@ impl Sha256Engine for CSha256 {
 /// Checks the firmware slot read through `flash` (`slot_size` bytes) against
 /// the trusted root and the device's facts, as `fwsign_bootloader_verify`'s
 /// `verify_slot` does: root updates carried in the slot (each stored through
-/// `store_root` once verified), the k-of-n approval of every targets role on
-/// the delegation chain, the target's path within every delegation, the
-/// hardware ID, the image's length and SHA-256, the security counter, and
-/// expiry when the device has trusted time.
+/// `store_root` once verified); the TUF ordered target search over the
+/// slot's delegation chain, which must be exactly the roles the search
+/// visits, each with its k-of-n approval; the hardware ID, the security
+/// counter and `min_bootloader_version` against the device; the image's
+/// length and SHA-256; and expiry when the device has trusted time.
 ///
 /// Returns `FWSIGN_OK` and fills `*out` only when the image may boot;
 /// otherwise `*out` is zeroed (when `out` is not NULL) and the status names
@@ -749,6 +786,11 @@ unsafe fn verify_inner(
             .get(..accepted_in.len())
             .ok_or(FWSIGN_ERR_TOO_MANY_ACCEPTED)?,
         trusted_time: (device.has_trusted_time != 0).then_some(UnixTime(device.trusted_time)),
+        bootloader_version: BootloaderVersion {
+            major: device.bootloader_version_major,
+            minor: device.bootloader_version_minor,
+            patch: device.bootloader_version_patch,
+        },
     };
     if metadata.is_null() {
         return Err(FWSIGN_ERR_NULL_POINTER);

@@ -28,7 +28,7 @@ use fwsign_sign::repo::staging::RotateOptions;
 #[path = "../../tests/support/release_fixture.rs"]
 mod release_fixture;
 
-use release_fixture::{NOW, add, image, release, release_with};
+use release_fixture::{NOW, add, add_needing, image, release, release_with};
 
 const SLOT: u32 = 0x20000;
 const LONG_NAME: &str = "evc-a1/a-target-name-longer-than-the-one-hundred-and-twenty-seven-bytes-fwsign_verified_t-holds-for-it-so-the-abi-must-say-truncated.bin";
@@ -38,6 +38,7 @@ struct Fixture {
     good: Vec<u8>,
     delegated: Vec<u8>,
     long_name: Vec<u8>,
+    needs_2_1: Vec<u8>,
     image_len: u32,
 }
 
@@ -55,12 +56,23 @@ fn fixture() -> &'static Fixture {
         let r = release_with("shared", |repo, dir| {
             let long = image(dir, "long.bin", 3, 700);
             add(repo, "targets", &long, LONG_NAME, 5, "1.2.0");
+            let needs = image(dir, "needs-2.1.bin", 6, 900);
+            add_needing(
+                repo,
+                "targets",
+                &needs,
+                "evc-a1/needs-2.1.bin",
+                5,
+                "1.4.0",
+                Some("2.1.0"),
+            );
         });
         Fixture {
             root_v1: r.repo.published_roots().unwrap().remove(0).1,
             good: slot_for(&r.repo, "evc-a1/fw.bin", 1),
             delegated: slot_for(&r.repo, "board-a/fw.bin", 1),
             long_name: slot_for(&r.repo, LONG_NAME, 1),
+            needs_2_1: slot_for(&r.repo, "evc-a1/needs-2.1.bin", 1),
             image_len: 5000,
         }
     })
@@ -161,6 +173,7 @@ struct Call<'a> {
     accepted: Vec<(&'a str, u64)>,
     metadata_len: usize,
     flash_fails: bool,
+    bootloader: (u32, u32, u32),
 }
 
 impl<'a> Call<'a> {
@@ -173,6 +186,7 @@ impl<'a> Call<'a> {
             accepted: vec![],
             metadata_len: 64 * 1024,
             flash_fails: false,
+            bootloader: (1, 0, 0),
         }
     }
 
@@ -210,6 +224,9 @@ impl<'a> Call<'a> {
             accepted_len: accepted.len(),
             has_trusted_time: 1,
             trusted_time: NOW.0,
+            bootloader_version_major: self.bootloader.0,
+            bootloader_version_minor: self.bootloader.1,
+            bootloader_version_patch: self.bootloader.2,
         };
         let mut metadata = vec![0u8; self.metadata_len];
         // Garbage in the output: the call must overwrite all of it.
@@ -338,6 +355,19 @@ fn refusals_return_the_reason_code_and_a_zeroed_output() {
 }
 
 #[test]
+fn the_bootloader_version_in_the_device_struct_meets_min_bootloader_version() {
+    let f = fixture();
+    let with = |bootloader| Call {
+        bootloader,
+        ..Call::new(&f.root_v1, &f.needs_2_1)
+    };
+    assert_eq!(with((2, 0, 9)).status(), FWSIGN_ERR_BOOTLOADER_TOO_OLD);
+    assert_eq!(with((0, 0, 0)).status(), FWSIGN_ERR_BOOTLOADER_TOO_OLD);
+    assert_eq!(with((2, 1, 0)).status(), FWSIGN_OK);
+    assert_eq!(with((3, 0, 0)).status(), FWSIGN_OK);
+}
+
+#[test]
 fn a_string_too_long_for_its_array_is_an_error_not_a_cut() {
     let f = fixture();
     let (status, v) = Call::new(&f.root_v1, &f.long_name).run(None, &mut RootStore::default());
@@ -369,6 +399,9 @@ fn null_pointers_are_refused() {
         accepted_len: 0,
         has_trusted_time: 0,
         trusted_time: 0,
+        bootloader_version_major: 1,
+        bootloader_version_minor: 0,
+        bootloader_version_patch: 0,
     };
     let mut roots = RootStore::default();
     let store_ctx: *mut c_void = (&mut roots as *mut RootStore).cast();
@@ -602,15 +635,18 @@ fn status_codes_are_the_reason_codes_and_have_names() {
         Reason::CapacityExceeded,
         Reason::ChainTooLong,
         Reason::NoTargetName,
+        Reason::TargetListedEarlier,
+        Reason::DelegationShadowed,
+        Reason::BootloaderTooOld,
     ];
     for reason in reasons {
         let status = fwsign_status_t::from_reason(reason);
         assert_ne!(status, FWSIGN_ERR_UNKNOWN_REASON, "{reason:?}");
         assert_eq!(status as i32, reason.code(), "{reason:?}");
     }
-    // Every reason code 1..=26 has its status; argument errors are >= 100.
+    // Every reason code 1..=29 has its status; argument errors are >= 100.
     let codes: Vec<i32> = fwsign_status_t::all().iter().map(|s| *s as i32).collect();
-    for code in 1..=26 {
+    for code in 1..=29 {
         assert!(codes.contains(&code), "{code}");
     }
     let mut names = std::collections::BTreeSet::new();
@@ -628,8 +664,15 @@ fn status_codes_are_the_reason_codes_and_have_names() {
     assert_eq!(name(21), "IMAGE_HASH_MISMATCH");
     assert_eq!(name(100), "NULL_POINTER");
     assert_eq!(name(-1), "UNKNOWN");
-    assert_eq!(name(27), "UNKNOWN");
+    assert_eq!(name(27), "TARGET_LISTED_EARLIER");
+    assert_eq!(name(28), "DELEGATION_SHADOWED");
+    assert_eq!(name(29), "BOOTLOADER_TOO_OLD");
+    assert_eq!(name(30), "UNKNOWN");
     assert_eq!(fwsign_abi_version(), FWSIGN_ABI_VERSION);
+    assert_eq!(
+        FWSIGN_ABI_VERSION, 2,
+        "fwsign_device_t gained the bootloader version"
+    );
 }
 
 fn facts(state: u8, verified: Option<(u64, &'static str)>) -> fwsign_slot_facts_t {

@@ -8,7 +8,7 @@
 //! ```text
 //! CASE_ADDR (0x2100_0000): the case, little-endian
 //!   0  "FWCA"            magic
-//!   4  u32  1            format
+//!   4  u32  2            format
 //!   8  u32  slot_size    bytes of the slot region at SLOT_ADDR
 //!  12  u32  root_len     bytes of the trusted root (canonical JSON)
 //!  16  u64  installed security counter
@@ -17,7 +17,11 @@
 //!  36  u32  hardware ID length
 //!  40  u32  accepted role versions (at most 8)
 //!  44  u32  0
-//!  48  hardware ID, zero-padded to 4 bytes
+//!  48  u32  bootloader version: major
+//!  52  u32  minor
+//!  56  u32  patch
+//!  60  u32  0
+//!  64  hardware ID, zero-padded to 4 bytes
 //!      per accepted role: u32 name length, u32 0, u64 version,
 //!                         name zero-padded to 4 bytes
 //!      the trusted root
@@ -40,7 +44,8 @@
 
 use cortex_m_rt::entry;
 use fwsign_bootloader_verify::{
-    AcceptedVersion, Device, Flash, FlashError, StoreError, Workspace, verify_slot,
+    AcceptedVersion, BootloaderVersion, Device, Flash, FlashError, StoreError, Workspace,
+    verify_slot,
 };
 use fwsign_bootloader_verify_qemu::case::Reader;
 use fwsign_bootloader_verify_qemu::console::Line;
@@ -61,6 +66,7 @@ struct Case<'a> {
     hardware_id: &'a [u8],
     installed_counter: u64,
     trusted_time: Option<UnixTime>,
+    bootloader_version: BootloaderVersion,
     accepted: [AcceptedVersion<'a>; MAX_ACCEPTED],
     accepted_len: usize,
 }
@@ -68,7 +74,7 @@ struct Case<'a> {
 impl<'a> Case<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self, &'static str> {
         let mut r = Reader::new(bytes);
-        r.header(b"FWCA", 1)?;
+        r.header(b"FWCA", 2)?;
         let slot_size = r.u32()?;
         if usize::try_from(slot_size).map_or(true, |s| s > SLOT_MAX) {
             return Err("slot size larger than the slot region");
@@ -79,6 +85,12 @@ impl<'a> Case<'a> {
         let has_time = r.u32()? != 0;
         let hardware_id_len = r.length()?;
         let accepted_len = r.length()?;
+        r.u32()?;
+        let bootloader_version = BootloaderVersion {
+            major: r.u32()?,
+            minor: r.u32()?,
+            patch: r.u32()?,
+        };
         r.u32()?;
         if accepted_len > MAX_ACCEPTED {
             return Err("too many accepted role versions");
@@ -104,6 +116,7 @@ impl<'a> Case<'a> {
             hardware_id,
             installed_counter,
             trusted_time: has_time.then_some(UnixTime(time)),
+            bootloader_version,
             accepted,
             accepted_len,
         })
@@ -159,7 +172,7 @@ use plug::{Hasher, KEY_TYPES};
 /// below `main`'s frame is the verifier's whole stack.
 #[inline(never)]
 fn verify<'m>(
-    case: &Case<'_>,
+    case: &Case<'m>,
     slot: &'static [u8],
     device: &Device<'_>,
     metadata: &'m mut [u8],
@@ -223,6 +236,7 @@ fn main() -> ! {
         installed_counter: case.installed_counter,
         accepted: case.accepted.get(..case.accepted_len).unwrap_or(&[]),
         trusted_time: case.trusted_time,
+        bootloader_version: case.bootloader_version,
     };
     let Some(metadata) = cortex_m::singleton!(: [u8; METADATA_LEN] = [0; METADATA_LEN]) else {
         bad_case("metadata buffer taken")

@@ -62,6 +62,19 @@ pub(crate) fn add(
     counter: u64,
     version: &str,
 ) {
+    add_needing(repo, role, file, name, counter, version, None);
+}
+
+/// [`add`], with the image's `min_bootloader_version`.
+pub(crate) fn add_needing(
+    repo: &Repository,
+    role: &str,
+    file: &Path,
+    name: &str,
+    counter: u64,
+    version: &str,
+    min_bootloader_version: Option<&str>,
+) {
     repo.add(
         &AddOptions {
             role: role.into(),
@@ -72,7 +85,7 @@ pub(crate) fn add(
             hardware_ids: vec!["evc-a1".into()],
             version: version.into(),
             security_counter: counter,
-            min_bootloader_version: None,
+            min_bootloader_version: min_bootloader_version.map(str::to_owned),
             sbom_sha256: None,
             sha512: false,
             custom: vec![],
@@ -93,6 +106,81 @@ pub(crate) fn release(name: &str) -> Release {
 /// [`release`], with `stage_more(repo, dir)` run before approval to stage
 /// more targets into the same release.
 pub(crate) fn release_with(name: &str, stage_more: impl FnOnce(&Repository, &Path)) -> Release {
+    release_signed_by(name, stage_more, &[])
+}
+
+/// Keys of the two roles [`shadowing_release`] adds.
+pub(crate) struct ShadowingKeys {
+    /// `release`'s one key (threshold 1).
+    pub(crate) release: PrivateKey,
+    /// `nightly`'s one key (threshold 1): the key issue 12's attacker holds.
+    pub(crate) nightly: PrivateKey,
+}
+
+/// Issue 12's layout: [`release`] (top-level `targets` lists
+/// `evc-a1/fw.bin`, 2 of 3), with, in `targets`' delegation order after
+/// `board-a`:
+/// - `release` (`evc-a1/*`, terminating, 1 of 1), listing
+///   `evc-a1/release.bin` (4000 bytes, counter 5);
+/// - `nightly` (`*/*`, the catch-all, 1 of 1), listing `nightly/fw.bin`
+///   (3500 bytes, counter 5), the one name only it answers for.
+///
+/// So the ordered search answers `evc-a1/fw.bin` from `targets`, every
+/// other `evc-a1/*` name from `release` and nobody after it, `board-a/*`
+/// from `board-a` before `nightly`, and only the rest from `nightly`.
+pub(crate) fn shadowing_release(name: &str) -> (Release, ShadowingKeys) {
+    let keys = ShadowingKeys {
+        release: key(Algorithm::EcdsaP256),
+        nightly: key(Algorithm::Ed25519),
+    };
+    let delegation =
+        |role: &str, key: &PrivateKey, path: &str, terminating: bool| DelegateOptions {
+            role: role.into(),
+            keys: vec![key.public_key().clone()],
+            threshold: 1,
+            paths: vec![path.into()],
+            terminating,
+            allow_shared_key: false,
+        };
+    let stage = |repo: &Repository, dir: &Path| {
+        repo.delegate(&delegation("release", &keys.release, "evc-a1/*", true), NOW)
+            .unwrap();
+        repo.delegate(&delegation("nightly", &keys.nightly, "*/*", false), NOW)
+            .unwrap();
+        let release_fw = image(dir, "release.bin", 4, 4000);
+        add(
+            repo,
+            "release",
+            &release_fw,
+            "evc-a1/release.bin",
+            5,
+            "1.2.1",
+        );
+        let nightly_fw = image(dir, "nightly.bin", 5, 3500);
+        add(
+            repo,
+            "nightly",
+            &nightly_fw,
+            "nightly/fw.bin",
+            5,
+            "1.3.0-nightly.1",
+        );
+    };
+    let r = release_signed_by(
+        name,
+        stage,
+        &[("release", &keys.release), ("nightly", &keys.nightly)],
+    );
+    (r, keys)
+}
+
+/// [`release`], with `stage_more(repo, dir)` run before approval and each
+/// `(role, key)` of `more_signers` signing its role before publishing.
+pub(crate) fn release_signed_by(
+    name: &str,
+    stage_more: impl FnOnce(&Repository, &Path),
+    more_signers: &[(&str, &PrivateKey)],
+) -> Release {
     let dir = scratch(name);
     let root_keys = vec![key(Algorithm::Ed25519), key(Algorithm::EcdsaP256)];
     let approvers = vec![
@@ -142,6 +230,9 @@ pub(crate) fn release_with(name: &str, stage_more: impl FnOnce(&Repository, &Pat
     }
     for k in &board {
         repo.sign("board-a", k, NOW).unwrap();
+    }
+    for (role, k) in more_signers {
+        repo.sign(role, *k, NOW).unwrap();
     }
     repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
     Release {

@@ -25,7 +25,7 @@ static size_t padded(size_t n) { return (n + 3) & ~(size_t)3; }
 
 int main(void) {
     const uint8_t *c = (const uint8_t *)CASE_ADDR;
-    if (memcmp(c, "FWCA", 4) != 0 || u32_at(c + 4) != 1) {
+    if (memcmp(c, "FWCA", 4) != 0 || u32_at(c + 4) != 2) {
         printf("BADCASE no case at 0x%08x\n", (unsigned)CASE_ADDR);
         return 4;
     }
@@ -37,11 +37,14 @@ int main(void) {
     in.has_time = u32_at(c + 32) != 0;
     in.hardware_id_len = u32_at(c + 36);
     size_t accepted = u32_at(c + 40);
+    in.bootloader_major = u32_at(c + 48);
+    in.bootloader_minor = u32_at(c + 52);
+    in.bootloader_patch = u32_at(c + 56);
     if (in.slot_size > SLOT_MAX || accepted > MAX_ACCEPTED) {
         printf("BADCASE sizes\n");
         return 4;
     }
-    const uint8_t *p = c + 48;
+    const uint8_t *p = c + 64;
     in.hardware_id = (const char *)p;
     p += padded(in.hardware_id_len);
     static fwsign_role_version_t roles[MAX_ACCEPTED];

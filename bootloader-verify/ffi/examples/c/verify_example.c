@@ -76,6 +76,9 @@ static fwsign_status_t verify(const example_input *in, const fwsign_sha256_t *sh
         .accepted_len = in->accepted_len,
         .has_trusted_time = in->has_time ? 1 : 0,
         .trusted_time = in->now,
+        .bootloader_version_major = in->bootloader_major,
+        .bootloader_version_minor = in->bootloader_minor,
+        .bootloader_version_patch = in->bootloader_patch,
     };
     return fwsign_verify_slot(in->root, in->root_len, &flash, in->slot_size, &device, metadata,
                               sizeof metadata, sha, store_root, NULL, out);

@@ -22,6 +22,8 @@ typedef struct {
     size_t accepted_len;
     int has_time;
     int64_t now;
+    /* This bootloader's version, checked against min_bootloader_version. */
+    uint32_t bootloader_major, bootloader_minor, bootloader_patch;
 } example_input;
 
 /* Prints one line, "BOOT ..." or "REFUSE <code> <NAME>", and returns the exit
