@@ -28,7 +28,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::reader::is_utf8;
 use fwsign_sign::key_types::{KeyIdentity, KeyType};
 use fwsign_sign::search::{
-    Frame, RoleBytes, RoleCheck, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
+    Frame, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
 };
 use fwsign_sign::target_check::{
     BootloaderVersion, DeviceFacts, TargetRefusal, check_device, check_image_sha256,
@@ -536,11 +536,11 @@ fn search_chain<'m>(
         count: 0,
         workspace,
     };
-    let check = RoleCheck::Offline {
+    let check = OfflineCheck {
         floors: device,
         now: device.trusted_time,
     };
-    let found = match search_target(root, check, target, &mut loader, key_types, &mut search) {
+    let found = match search_target(root, &check, target, &mut loader, key_types, &mut search) {
         Ok(Some(found)) => found,
         Ok(None) | Err(SearchError::Missing { .. }) => return Err(misplaced(&loader, target)),
         Err(SearchError::Load(reason)) => return Err(reason),

@@ -54,7 +54,7 @@ use crate::bundle_archive::{
 use crate::key_types::BUILTIN;
 use crate::repo::names::{check_target_name, consistent_target_path, versioned_role_file};
 use crate::repo::{ErrorClass, RepoError, Repository};
-use crate::search::{RoleBytes, RoleCheck, RoleLoader, SearchError};
+use crate::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
 use crate::search_host::{self, Arena, Memory, role_name};
 use crate::target_check::{self, BootloaderVersion, DeviceFacts, TargetRefusal};
 use crate::trusted_set::{TrustError, TrustedSet};
@@ -1107,8 +1107,8 @@ fn search_bundle<'a>(
         path,
         memory: Memory::default(),
     };
-    let check = RoleCheck::Snapshot { snapshot, now };
-    let outcome = search_host::run(&root, check, target, &mut loader, BUILTIN).map_err(|e| {
+    let check = SnapshotCheck { snapshot, now };
+    let outcome = search_host::run(&root, &check, target, &mut loader, BUILTIN).map_err(|e| {
         match e {
             SearchError::Load(e) => e,
             SearchError::Missing { role, .. } => {

@@ -31,7 +31,7 @@ use crate::atomic_write::{Mode, write_atomic};
 use crate::key_types::KeyType;
 pub use crate::repo::names::quote;
 use crate::repo::names::{file_name_key, role_file, versioned_role_file};
-use crate::search::{RoleBytes, RoleCheck, RoleLoader, SearchError};
+use crate::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
 use crate::search_host::{self, Arena, Memory, role_name};
 use crate::target_check::{self, DeviceFacts, TargetRefusal};
 use crate::trusted_set::{TimestampUpdate, TrustError, TrustedSet};
@@ -676,11 +676,11 @@ impl<F: Fetcher> Client<F> {
             memory: Memory::default(),
             persist_error: None,
         };
-        let check = RoleCheck::Snapshot {
+        let check = SnapshotCheck {
             snapshot,
             now: Some(self.config.now),
         };
-        let result = search_host::run(&root, check, name, &mut loader, &self.key_types);
+        let result = search_host::run(&root, &check, name, &mut loader, &self.key_types);
         if let Some(e) = loader.persist_error.take() {
             return Err(e);
         }

@@ -148,8 +148,8 @@ impl<'a, L: RoleLoader<'a>> RoleLoader<'a> for Recording<'_, 'a, L> {
 /// Runs [`search_target`] for `target` with host-sized memory (every role
 /// the search may load), recording what it visited.
 pub(crate) fn run<'a, L: RoleLoader<'a>>(
-    root: &RootView<'a>,
-    check: RoleCheck<'_>,
+    root: &RootView<'_>,
+    check: &dyn RoleCheck,
     target: &str,
     loader: &mut L,
     key_types: &[&dyn KeyType],

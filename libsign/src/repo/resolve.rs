@@ -16,7 +16,7 @@ use super::RepoError;
 use crate::document::CanonicalDocument;
 use crate::key_types::BUILTIN;
 use crate::path_match::delegation_covers_names;
-use crate::search::{RoleBytes, RoleCheck, RoleLoader, SearchError};
+use crate::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
 use crate::search_host::{self, Arena, Memory, role_name};
 use crate::verify::{RootView, TargetsView, ThresholdWork, VerifyError};
 use crate::workflow::{SnapshotView, WorkflowError};
@@ -153,12 +153,12 @@ pub(crate) fn resolve(
         memory: Memory::default(),
         loaded: Vec::new(),
     };
-    let check = RoleCheck::Snapshot {
+    let check = SnapshotCheck {
         snapshot: snapshot_view,
         now: None,
     };
-    let outcome =
-        search_host::run(&root_view, check, target, &mut loader, BUILTIN).map_err(|e| match e {
+    let outcome = search_host::run(&root_view, &check, target, &mut loader, BUILTIN).map_err(
+        |e| match e {
             SearchError::Load(e) => e,
             SearchError::Missing { role, delegator } => RepoError::Invalid(format!(
                 "{} delegates {}, which the snapshot does not list",
@@ -171,7 +171,8 @@ pub(crate) fn resolve(
                 "the search for {target} would visit more than {} delegated roles",
                 crate::search::MAX_DELEGATIONS
             )),
-        })?;
+        },
+    )?;
     let Some(found) = outcome.found else {
         return Ok(None);
     };

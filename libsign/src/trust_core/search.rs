@@ -24,9 +24,9 @@
 //!
 //! Roles come through the caller's [`RoleLoader`] (the client's cache and
 //! network, a bundle's zip, a repository, a firmware slot); each is checked
-//! here, in the core, as [`RoleCheck`] says: against the trusted snapshot
-//! (spec 5.6) or, on a device without a snapshot, against the role-version
-//! floors it keeps. The search's memory is the caller's ([`SearchWork`]),
+//! here, in the core, as the caller's [`RoleCheck`] says: against the
+//! trusted snapshot ([`SnapshotCheck`], spec 5.6) or, on a device without a
+//! snapshot, against the role-version floors it keeps ([`OfflineCheck`]). The search's memory is the caller's ([`SearchWork`]),
 //! so a bootloader runs it without an allocator.
 
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -49,28 +49,90 @@ pub const MAX_DELEGATIONS: usize = 32;
 /// Most roles one search loads: `targets` and [`MAX_DELEGATIONS`] more.
 pub const MAX_SEARCH_ROLES: usize = MAX_DELEGATIONS + 1;
 
-/// How every role the search loads is checked.
+/// How every role the search loads is checked. A trait, not an enum, so the
+/// choice is made at compile time: a device that checks offline links
+/// nothing of the snapshot check (its SHA-512 alone is 28 KiB of flash).
+pub trait RoleCheck {
+    /// Checks `bytes`, offered as targets role `role`, against `delegator`
+    /// and returns the verified view.
+    fn check<'a>(
+        &self,
+        delegator: Delegator<'_>,
+        role: &'a [u8],
+        bytes: RoleBytes<'a>,
+        key_types: &[&dyn KeyType],
+        work: &mut ThresholdWork<'_>,
+    ) -> Result<TargetsView<'a>, WorkflowError>;
+}
+
+/// Spec 5.6: listed by the trusted snapshot, its bytes as received matching
+/// the listed length and hashes, the listed version, signed by its
+/// delegator's threshold, and not expired at `now` (`None`: expiry is the
+/// caller's to report).
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotCheck<'c> {
+    /// The trusted snapshot.
+    pub snapshot: SnapshotView<'c>,
+    /// The time expiry is checked against.
+    pub now: Option<UnixTime>,
+}
+
+impl RoleCheck for SnapshotCheck<'_> {
+    fn check<'a>(
+        &self,
+        delegator: Delegator<'_>,
+        role: &'a [u8],
+        bytes: RoleBytes<'a>,
+        key_types: &[&dyn KeyType],
+        work: &mut ThresholdWork<'_>,
+    ) -> Result<TargetsView<'a>, WorkflowError> {
+        let envelope = Envelope::parse(bytes.canonical)?;
+        let (view, _) = verify_targets(
+            delegator,
+            role,
+            &self.snapshot,
+            bytes.raw,
+            envelope,
+            self.now,
+            key_types,
+            work,
+        )?;
+        Ok(view)
+    }
+}
+
+/// A device without a snapshot: signed by the delegator's threshold, not
+/// older than the floor the device keeps for the role, and not expired when
+/// the device has trusted time.
 #[derive(Clone, Copy)]
-pub enum RoleCheck<'c> {
-    /// Spec 5.6: listed by the trusted snapshot, its bytes as received
-    /// matching the listed length and hashes, the listed version, signed by
-    /// its delegator's threshold, and not expired at `now` (`None`: expiry
-    /// is the caller's to report).
-    Snapshot {
-        /// The trusted snapshot.
-        snapshot: SnapshotView<'c>,
-        /// The time expiry is checked against.
-        now: Option<UnixTime>,
-    },
-    /// A device without a snapshot: signed by the delegator's threshold, not
-    /// older than the floor the device keeps for the role, and not expired
-    /// when the device has trusted time.
-    Offline {
-        /// The last accepted version of a role, if the device keeps one.
-        floors: &'c dyn RoleFloors,
-        /// Trusted time, if any.
-        now: Option<UnixTime>,
-    },
+pub struct OfflineCheck<'c> {
+    /// The last accepted version of a role, if the device keeps one.
+    pub floors: &'c dyn RoleFloors,
+    /// Trusted time, if any.
+    pub now: Option<UnixTime>,
+}
+
+impl RoleCheck for OfflineCheck<'_> {
+    fn check<'a>(
+        &self,
+        delegator: Delegator<'_>,
+        role: &'a [u8],
+        bytes: RoleBytes<'a>,
+        key_types: &[&dyn KeyType],
+        work: &mut ThresholdWork<'_>,
+    ) -> Result<TargetsView<'a>, WorkflowError> {
+        let envelope = Envelope::parse(bytes.canonical)?;
+        let (view, _) = verify_targets_offline(
+            delegator,
+            role,
+            envelope,
+            self.floors.floor(role),
+            self.now,
+            key_types,
+            work,
+        )?;
+        Ok(view)
+    }
 }
 
 /// The role-version floors a device keeps (the last version it accepted of
@@ -198,9 +260,9 @@ impl<'a> SearchWork<'_, 'a> {
 /// Searches for `target` from `root`'s top-level `targets`, loading roles
 /// through `loader` and checking each as `check` says. `Ok(None)`: no role
 /// the search visits lists the target.
-pub fn search_target<'a, L: RoleLoader<'a>>(
-    root: &RootView<'a>,
-    check: RoleCheck<'_>,
+pub fn search_target<'a, L: RoleLoader<'a>, C: RoleCheck + ?Sized>(
+    root: &RootView<'_>,
+    check: &C,
     target: &[u8],
     loader: &mut L,
     key_types: &[&dyn KeyType],
@@ -290,11 +352,11 @@ pub fn search_target<'a, L: RoleLoader<'a>>(
 }
 
 /// Loads `role` and checks it as `check` says, against `delegator`.
-fn load_role<'a, L: RoleLoader<'a>>(
+fn load_role<'a, L: RoleLoader<'a>, C: RoleCheck + ?Sized>(
     role: &'a [u8],
     delegator: Delegator<'_>,
     delegator_name: &'a [u8],
-    check: RoleCheck<'_>,
+    check: &C,
     loader: &mut L,
     key_types: &[&dyn KeyType],
 ) -> Result<TargetsView<'a>, SearchError<'a, L::Error>> {
@@ -306,24 +368,11 @@ fn load_role<'a, L: RoleLoader<'a>>(
             role,
             delegator: delegator_name,
         })?;
-    let envelope = Envelope::parse(bytes.canonical).map_err(|e| refused(e.into()))?;
     let keyids = delegator_keyids(delegator, role).map_err(|e| refused(e.into()))?;
     let mut work = loader.work(keyids);
-    let (view, _) = match check {
-        RoleCheck::Snapshot { snapshot, now } => verify_targets(
-            delegator, role, &snapshot, bytes.raw, envelope, now, key_types, &mut work,
-        ),
-        RoleCheck::Offline { floors, now } => verify_targets_offline(
-            delegator,
-            role,
-            envelope,
-            floors.floor(role),
-            now,
-            key_types,
-            &mut work,
-        ),
-    }
-    .map_err(refused)?;
+    let view = check
+        .check(delegator, role, bytes, key_types, &mut work)
+        .map_err(refused)?;
     loader.verified(role, delegator_name, &view);
     Ok(view)
 }

@@ -204,14 +204,14 @@ fn run(graph: &Graph, target: &str) -> (Outcome, Vec<String>) {
         frames: &mut frames,
         visited: &mut visited,
     };
-    let check = RoleCheck::Offline {
+    let check = OfflineCheck {
         floors: &NoFloors,
         now: None,
     };
     let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
     let outcome = match search_target(
         &root,
-        check,
+        &check,
         target.as_bytes(),
         &mut loader,
         BUILTIN,
