@@ -5,9 +5,11 @@
 //! Columns: `fwsign client download` (and python-tuf's ngclient, the
 //! reference, when the peer is installed), `fwsign bundle verify` on a
 //! bundle carrying every published file and each candidate image (plus
-//! `bundle create`), and `fwsign device pack`. A later change adds the
-//! device verifier as a fourth column: run `fwsign-bootloader-verify` on the
-//! slot `device pack` wrote, in [`run`] next to [`device_pack`].
+//! `bundle create`), `fwsign device pack`, and the device verifier
+//! (`fwsign-bootloader-verify`, the bootloader's own crate, on the host): it
+//! boots the slot `device pack` wrote, and refuses every slot an attacker
+//! can build by hand from the published metadata whose chain leads to
+//! another role's entry.
 //!
 //! Each row is named after the attack or the layout it pins. The attack of
 //! issue 12: the top-level `targets` (2 of 3 approvers) lists
@@ -18,6 +20,11 @@
 
 use std::path::{Path, PathBuf};
 
+use fwsign_bootloader_verify::slot::pack::build_slot;
+use fwsign_bootloader_verify::{
+    BootloaderVersion, Device, Flash, FlashError, KEY_TYPES, Reason, SoftwareSha256, StoreError,
+    Workspace, verify_slot,
+};
 use fwsign_sign::bundle_archive::{EntrySource, write_bundle};
 use fwsign_tests::{SECURITY, USAGE};
 use serde_json::Value;
@@ -481,8 +488,125 @@ fn run(row: &Row) {
     let r = build(row);
     client(row, &r);
     bundle(row, &r);
-    // The device verifier's column goes here, on the slot this returns.
-    let _slot = device_pack(row, &r);
+    let slot = device_pack(row, &r);
+    device(row, &r, slot.as_deref());
+}
+
+/// The newest published version of `role`'s metadata, canonical (as a slot
+/// carries it).
+fn published_role(r: &Release, role: &str) -> Vec<u8> {
+    let suffix = format!(".{role}.json");
+    let newest = std::fs::read_dir(r.dir.join("metadata"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            let version: u64 = name.strip_suffix(&suffix)?.parse().ok()?;
+            Some((version, name))
+        })
+        .max()
+        .unwrap_or_else(|| panic!("{role} is not published"))
+        .1;
+    let raw = std::fs::read(r.metadata(&newest)).unwrap();
+    fwsign_sign::document::CanonicalDocument::from_json(&raw)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+struct RamFlash<'a>(&'a [u8]);
+
+impl Flash for RamFlash<'_> {
+    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), FlashError> {
+        let start = offset as usize;
+        let src = self.0.get(start..start + out.len()).ok_or(FlashError)?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// What the device verifier decides for `slot`: the image's target role
+/// chain, or the reason code.
+fn device_decision(r: &Release, slot: &[u8]) -> Result<Vec<String>, Reason> {
+    // The root a device is provisioned with: version 1.
+    let raw = std::fs::read(r.metadata("1.root.json")).unwrap();
+    let root = fwsign_sign::document::CanonicalDocument::from_json(&raw)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let device = Device {
+        hardware_id: b"evc-a1",
+        installed_counter: 0,
+        accepted: &[],
+        trusted_time: None,
+        bootloader_version: BootloaderVersion {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        },
+    };
+    let mut metadata = vec![0u8; 64 * 1024];
+    let verified = verify_slot(
+        &root,
+        &mut RamFlash(slot),
+        u32::try_from(slot.len()).unwrap(),
+        &device,
+        &mut metadata,
+        &mut Workspace::new(),
+        &mut SoftwareSha256::default(),
+        &mut |_: &[u8]| -> Result<(), StoreError> { Ok(()) },
+        KEY_TYPES,
+    )?;
+    Ok(verified.roles[..verified.role_count]
+        .iter()
+        .map(|rv| String::from_utf8(rv.role.to_vec()).unwrap())
+        .collect())
+}
+
+/// Column 4: the device verifier. The slot `device pack` wrote boots, with
+/// the chosen chain; a slot built by hand (as `docs/device-format.md`
+/// describes the format) whose chain is `targets` and then any other role
+/// listing the name is refused, with the reason the chain deserves: a
+/// `targets` that lists the name itself ends the search there
+/// (`TargetListedEarlier`); otherwise an earlier covering delegation
+/// shadows the hop (`DelegationShadowed`).
+fn device(row: &Row, r: &Release, packed: Option<&Path>) {
+    if let (Expect::Chosen { chain, .. }, Some(slot)) = (row.expect, packed) {
+        let slot = std::fs::read(slot).unwrap();
+        assert_eq!(
+            device_decision(r, &slot),
+            Ok(chain.iter().map(|c| (*c).to_owned()).collect()),
+            "{}: the packed slot",
+            row.attack
+        );
+    }
+    let targets_lists = row
+        .listings
+        .iter()
+        .any(|(role, name, _)| *role == "targets" && *name == TARGET);
+    for (role, name, _) in row.listings {
+        let chosen = matches!(row.expect, Expect::Chosen { lister, .. } if lister == *role);
+        if *name != TARGET || *role == "targets" || chosen {
+            continue;
+        }
+        // The attacker's slot: her role's image, behind `targets` and her
+        // role, each validly signed.
+        let chain = vec![
+            ("targets".to_owned(), published_role(r, "targets")),
+            ((*role).to_owned(), published_role(r, role)),
+        ];
+        let slot = build_slot(0x400, 0x40000, &image_of(row, role), TARGET, &[], &chain).unwrap();
+        let want = if targets_lists {
+            Reason::TargetListedEarlier
+        } else {
+            Reason::DelegationShadowed
+        };
+        assert_eq!(
+            device_decision(r, &slot),
+            Err(want),
+            "{}: a hand-built slot through {role}",
+            row.attack
+        );
+    }
 }
 
 #[test]
