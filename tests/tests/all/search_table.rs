@@ -524,15 +524,22 @@ impl Flash for RamFlash<'_> {
     }
 }
 
+/// The root a device is provisioned with: version 1, canonical.
+fn provisioned_root(r: &Release) -> Vec<u8> {
+    let raw = std::fs::read(r.metadata("1.root.json")).unwrap();
+    fwsign_sign::document::CanonicalDocument::from_json(&raw)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
 /// What the device verifier decides for `slot`: the image's target role
 /// chain, or the reason code.
 fn device_decision(r: &Release, slot: &[u8]) -> Result<Vec<String>, Reason> {
-    // The root a device is provisioned with: version 1.
-    let raw = std::fs::read(r.metadata("1.root.json")).unwrap();
-    let root = fwsign_sign::document::CanonicalDocument::from_json(&raw)
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    device_decision_with(&provisioned_root(r), slot)
+}
+
+fn device_decision_with(root: &[u8], slot: &[u8]) -> Result<Vec<String>, Reason> {
     let device = Device {
         hardware_id: b"evc-a1",
         installed_counter: 0,
@@ -546,7 +553,7 @@ fn device_decision(r: &Release, slot: &[u8]) -> Result<Vec<String>, Reason> {
     };
     let mut metadata = vec![0u8; 64 * 1024];
     let verified = verify_slot(
-        &root,
+        root,
         &mut RamFlash(slot),
         u32::try_from(slot.len()).unwrap(),
         &device,
@@ -588,13 +595,7 @@ fn device(row: &Row, r: &Release, packed: Option<&Path>) {
         if *name != TARGET || *role == "targets" || chosen {
             continue;
         }
-        // The attacker's slot: her role's image, behind `targets` and her
-        // role, each validly signed.
-        let chain = vec![
-            ("targets".to_owned(), published_role(r, "targets")),
-            ((*role).to_owned(), published_role(r, role)),
-        ];
-        let slot = build_slot(0x400, 0x40000, &image_of(row, role), TARGET, &[], &chain).unwrap();
+        let slot = attacker_slot(row, r, role);
         let want = if targets_lists {
             Reason::TargetListedEarlier
         } else {
@@ -605,6 +606,56 @@ fn device(row: &Row, r: &Release, packed: Option<&Path>) {
             Err(want),
             "{}: a hand-built slot through {role}",
             row.attack
+        );
+    }
+}
+
+/// The attacker's slot: `role`'s image, behind `targets` and `role`, each
+/// validly signed, built by hand as `docs/device-format.md` describes.
+fn attacker_slot(row: &Row, r: &Release, role: &str) -> Vec<u8> {
+    let chain = vec![
+        ("targets".to_owned(), published_role(r, "targets")),
+        (role.to_owned(), published_role(r, role)),
+    ];
+    build_slot(0x400, 0x40000, &image_of(row, role), TARGET, &[], &chain).unwrap()
+}
+
+/// Committed fixtures, `tests/data/<attack>/`: the provisioned root
+/// (`root.json`) and the attacker's hand-built slot (`slot.bin`, hardware ID
+/// `evc-a1`, installed counter 0), for trying any device verifier (the C
+/// example: `verify_example root.json slot.bin evc-a1 0`). Each must be
+/// refused with its reason code. `FWSIGN_BLESS=1` writes them anew from a
+/// fresh release.
+#[test]
+fn committed_attack_slots_are_refused() {
+    let cases = [
+        (
+            "nightly_role_shadows_the_targets_entry",
+            "nightly-role-shadows-the-targets-entry",
+            Reason::TargetListedEarlier,
+        ),
+        (
+            "terminating_release_role_hides_nightly",
+            "terminating-release-role-hides-nightly",
+            Reason::DelegationShadowed,
+        ),
+    ];
+    for (attack, dir, reason) in cases {
+        let dir = crate::peers::workspace_root().join("tests/data").join(dir);
+        if std::env::var_os("FWSIGN_BLESS").is_some() {
+            let row = row(attack);
+            let r = build(row);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("root.json"), provisioned_root(&r)).unwrap();
+            std::fs::write(dir.join("slot.bin"), attacker_slot(row, &r, "nightly")).unwrap();
+        }
+        let root = std::fs::read(dir.join("root.json")).unwrap();
+        let slot = std::fs::read(dir.join("slot.bin")).unwrap();
+        assert_eq!(
+            device_decision_with(&root, &slot),
+            Err(reason),
+            "{}",
+            dir.display()
         );
     }
 }
