@@ -715,14 +715,18 @@ fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Fail
         }
         out.data(&format!("{}\n", json!({ "head": report.log.head })));
     } else {
+        let history = if report.roots == 0 {
+            "nothing published yet".to_owned()
+        } else {
+            format!(
+                "root chain v1 to v{}, {} snapshot(s) chained, {} targets role file(s)",
+                report.roots, report.snapshots, report.role_files
+            )
+        };
         out.say(format!(
-            "audit log verified: {} line(s), chain intact, {} anchor(s) match \
-             (root chain v1 to v{}, {} snapshot(s) chained, {} targets role file(s){})",
+            "audit log verified: {} line(s), chain intact, {} anchor(s) match ({history}{})",
             report.log.lines,
             report.log.anchors_checked,
-            report.roots,
-            report.snapshots,
-            report.role_files,
             if witnesses.is_empty() {
                 ""
             } else {

@@ -7,7 +7,7 @@
 //! DIR/staged/targets/NAME       the exact bytes the staged targets describe
 //! DIR/metadata/N.ROLE.json      published, never rewritten; timestamp.json is written last
 //! DIR/targets/DIR/HASH.BASENAME published target files, as the TUF spec and python-tuf fetch them
-//! DIR/audit.log                 one hash-chained JSON line per event; its head is in each snapshot
+//! DIR/audit.log                 one hash-chained JSON line per event; its head is in each staged role and snapshot
 //! ```
 //!
 //! A release is staged (`init`, `add`, `delegate`, `rotate_root`, `extend`),
@@ -15,7 +15,8 @@
 //! (`publish`) only when every staged role meets its threshold, as decided by
 //! the verification core. Publishing writes every new file under a fresh name
 //! and replaces `timestamp.json` last, so a reader or a crash sees the old
-//! repository or the new one.
+//! repository or the new one. The audit log and the published history it
+//! is anchored in are verified by [`history`].
 
 pub mod approval;
 pub mod history;
