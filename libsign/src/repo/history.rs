@@ -81,13 +81,13 @@ pub struct AuditVerification {
 /// verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Live {
-    /// The newest root, as a client checks it: `repo audit`, staging,
-    /// refresh.
+    /// The newest root, as a client checks it: `repo audit` and staging.
     Newest,
     /// The root the pinned snapshot names, when exactly one newer root
     /// exists: what a publish interrupted after writing a new root leaves
     /// (the new root is on disk, the timestamp is still the old one). Only
-    /// `publish` accepts this, because it replaces both.
+    /// publish and refresh accept this, because they replace both, which is
+    /// how such a publish is finished.
     PendingRoot,
 }
 
@@ -385,6 +385,8 @@ impl<'r> Walk<'r> {
             )
         })?;
 
+        self.newer_snapshots(listing, &pinned, &doc, chain)?;
+
         // The chain, back from the pinned snapshot.
         let mut later: Option<(PathBuf, u64)> = None;
         let mut walked = 0;
@@ -482,6 +484,70 @@ impl<'r> Walk<'r> {
             version = prev_version;
         }
         Ok(Some((pinned, walked)))
+    }
+
+    /// Snapshot files newer than the pinned one. A publish interrupted
+    /// after writing its snapshot leaves one, linked to the pinned snapshot;
+    /// it is checked like a link of the chain and its anchor counts (the
+    /// log only grows after it). More, or one that does not link, is what
+    /// putting back an older `timestamp.json` leaves: the newer snapshots'
+    /// anchors would silently stop counting.
+    fn newer_snapshots(
+        &mut self,
+        listing: &Listing,
+        pinned: &PinnedSnapshot,
+        pinned_doc: &Signed<Snapshot>,
+        chain: &[CanonicalDocument],
+    ) -> Result<(), RepoError> {
+        let newer: Vec<u64> = listing
+            .snapshots
+            .range(pinned.version.saturating_add(1)..)
+            .copied()
+            .collect();
+        let rolled_back = |version: u64| {
+            fault(
+                &self.snapshot_path(version),
+                format!(
+                    "newer than snapshot v{}, which timestamp.json pins: was an older timestamp.json put back?",
+                    pinned.version
+                ),
+            )
+        };
+        let next = match newer.as_slice() {
+            [] => return Ok(()),
+            [next] if Some(*next) == pinned.version.checked_add(1) => *next,
+            [.., last] => return Err(rolled_back(*last)),
+        };
+        let path = self.snapshot_path(next);
+        let bytes = read_file(&path)?;
+        let doc = parse::<Snapshot>(&path, &bytes)?;
+        let snapshot = canonical(&path, &bytes)?;
+        let floor = named_root(&path, pinned_doc)?.unwrap_or(1);
+        match named_root(&path, &doc)? {
+            // From an fwsign before the chain: as the unchained ones.
+            None => {
+                let signed = chain.iter().any(|root| {
+                    verify_role(root, "snapshot", &snapshot, BUILTIN).is_ok_and(|r| r.is_met())
+                });
+                if !signed {
+                    return Err(rolled_back(next));
+                }
+            }
+            Some(root_version) => {
+                let root = usize::try_from(root_version)
+                    .ok()
+                    .filter(|_| root_version >= floor)
+                    .and_then(|v| chain.get(v.wrapping_sub(1)))
+                    .ok_or_else(|| rolled_back(next))?;
+                let signed =
+                    verify_role(root, "snapshot", &snapshot, BUILTIN).is_ok_and(|r| r.is_met());
+                let linked = prev_snapshot(&path, &doc)?.as_deref() == Some(&pinned.sha256);
+                if !signed || !linked || doc.signed.version != next {
+                    return Err(rolled_back(next));
+                }
+            }
+        }
+        self.take_anchor(&path, &doc.signed.unknown)
     }
 
     /// Snapshot `from` (unchained) and every older snapshot file: signed
@@ -782,12 +848,7 @@ impl Repository {
                 extra.extend(staged(role, doc.signed.version, &doc.signed.unknown)?);
             }
         }
-        let live = if release.is_some() {
-            Live::PendingRoot
-        } else {
-            Live::Newest
-        };
-        let verified = self.check_history(live, &extra)?;
+        let verified = self.check_history(Live::PendingRoot, &extra)?;
         match &verified.log.head {
             Some(head) => {
                 snapshot
@@ -825,4 +886,132 @@ impl Repository {
 fn head_value(head: &AuditHead) -> Result<Value, RepoError> {
     serde_json::to_value(head)
         .map_err(|e| RepoError::Invalid(format!("cannot record the audit head: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use fwsign_manifest_schema::canonical::to_portable_bytes;
+    use fwsign_manifest_schema::expiry::UnixTime;
+    use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets, Timestamp};
+    use serde_json::json;
+
+    use super::{HEAD_FIELD, sha256_hex, version_of};
+    use crate::document::sign;
+    use crate::keys::{Algorithm, PrivateKey};
+    use crate::repo::staging::DelegateOptions;
+    use crate::repo::{ExpiryPolicy, InitOptions, RepoError, Repository};
+
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(Algorithm::Ed25519).unwrap()
+    }
+
+    #[test]
+    fn versions_in_file_names_have_one_spelling() {
+        assert_eq!(version_of("12.root.json", ".root.json"), Some(12));
+        for name in [
+            "012.root.json",
+            "+1.root.json",
+            ".root.json",
+            "root.json",
+            "1.x.root.json",
+            "99999999999999999999999.root.json",
+        ] {
+            assert_eq!(version_of(name, ".root.json"), None, "{name}");
+        }
+    }
+
+    /// The online key holder re-signs snapshot and timestamp over a
+    /// delegated role whose anchor they changed: the delegator's threshold,
+    /// which they do not hold, refuses it.
+    #[test]
+    fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "fwsign-repo-history-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        let (root, targets, online, board) = (key(), key(), key(), key());
+        let options = InitOptions {
+            root_keys: vec![root.public_key().clone()],
+            root_threshold: 1,
+            targets_keys: vec![targets.public_key().clone()],
+            targets_threshold: 1,
+            snapshot_key: online.public_key().clone(),
+            timestamp_key: online.public_key().clone(),
+            expiry: ExpiryPolicy::default(),
+            allow_shared_key: false,
+        };
+        let repo = Repository::init(&dir, &options, NOW).unwrap();
+        repo.delegate(
+            &DelegateOptions {
+                role: "board".into(),
+                keys: vec![board.public_key().clone()],
+                threshold: 1,
+                paths: vec!["board/*".into()],
+                terminating: true,
+                allow_shared_key: false,
+            },
+            NOW,
+        )
+        .unwrap();
+        repo.sign("root", &root, NOW).unwrap();
+        repo.sign("targets", &targets, NOW).unwrap();
+        repo.sign("board", &board, NOW).unwrap();
+        repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+        let report = repo.verify_audit().unwrap();
+        assert_eq!(
+            (report.roots, report.snapshots, report.role_files),
+            (1, 1, 2)
+        );
+        // root, targets, board and the snapshot each anchor the log.
+        assert_eq!(report.log.anchors_checked, 4);
+
+        let metadata = repo.metadata_dir();
+        let board_path = metadata.join("1.board.json");
+        let mut doc = Signed::<Targets>::from_json_slice(&fs::read(&board_path).unwrap()).unwrap();
+        doc.signed.unknown.insert(
+            HEAD_FIELD.into(),
+            json!({"line": 1, "sha256": "00".repeat(32)}),
+        );
+        let board_bytes = to_portable_bytes(&doc).unwrap();
+        fs::write(&board_path, &board_bytes).unwrap();
+        let relist = |bytes: &[u8]| {
+            let mut hashes = BTreeMap::new();
+            hashes.insert("sha256".to_owned(), sha256_hex(bytes));
+            (Some(bytes.len() as u64), Some(hashes))
+        };
+        let snapshot_path = metadata.join("1.snapshot.json");
+        let mut snapshot =
+            Signed::<Snapshot>::from_json_slice(&fs::read(&snapshot_path).unwrap()).unwrap();
+        let entry = snapshot.signed.meta.get_mut("board.json").unwrap();
+        (entry.length, entry.hashes) = relist(&board_bytes);
+        snapshot.signatures.clear();
+        sign(&mut snapshot, &online).unwrap();
+        let snapshot_bytes = to_portable_bytes(&snapshot).unwrap();
+        fs::write(&snapshot_path, &snapshot_bytes).unwrap();
+        let timestamp_path = metadata.join("timestamp.json");
+        let mut timestamp =
+            Signed::<Timestamp>::from_json_slice(&fs::read(&timestamp_path).unwrap()).unwrap();
+        let entry = timestamp.signed.meta.get_mut("snapshot.json").unwrap();
+        (entry.length, entry.hashes) = relist(&snapshot_bytes);
+        timestamp.signatures.clear();
+        sign(&mut timestamp, &online).unwrap();
+        fs::write(&timestamp_path, to_portable_bytes(&timestamp).unwrap()).unwrap();
+
+        let err = repo.verify_audit().unwrap_err();
+        assert!(
+            matches!(&err, RepoError::History { path, why }
+                if path == &board_path && why.contains("metadata/1.targets.json")),
+            "{err}"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

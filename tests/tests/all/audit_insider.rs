@@ -494,3 +494,93 @@ fn snapshot_from_before_the_chain_is_reported_unchained_not_a_fault() {
         .stderr_has("1 snapshot(s) chained")
         .stderr_has("metadata/1.snapshot.json: unchained");
 }
+
+/// Not an attack: the one state publish and refresh accept and `repo audit`
+/// does not (the live snapshot one root behind). A publish killed after
+/// writing a root that replaces the snapshot key must still be finishable.
+#[test]
+fn publish_interrupted_after_writing_a_rotated_root_can_be_finished() {
+    let mut r = Release::new("insider_interrupted_rotation");
+    r.generate_key("online2");
+    r.first_release();
+    let add = format!("snapshot={}", Release::arg(&r.public("online2")));
+    let remove = format!("snapshot={}", r.keyid("online"));
+    r.repo("rotate-root", &["--add-key", &add, "--remove-key", &remove])
+        .ok();
+    r.sign("root", "root1").ok();
+    r.sign("root", "root2").ok();
+    let (s, t) = (r.key("online2"), r.key("online"));
+    let args = [
+        "--snapshot-key",
+        Release::arg(&s),
+        "--timestamp-key",
+        Release::arg(&t),
+    ];
+    r.repo_env(
+        "publish",
+        &args,
+        &[("FWSIGN_TEST_CRASH_AT", "metadata-written")],
+    )
+    .killed();
+    assert!(r.metadata("2.root.json").is_file());
+    // Clients that fetch root v2 now refuse snapshot v1, and so does audit.
+    r.repo("audit", &[])
+        .code(SECURITY)
+        .stderr_has("metadata/1.snapshot.json: does not verify as the snapshot timestamp.json pins, under root v2");
+    // Root v2 is live once written, so its staging was cleared: a refresh
+    // (or the next publish) signs the snapshot under it.
+    publish_with(&r, "online2")
+        .code(USAGE)
+        .stderr_has("nothing is staged");
+    refresh(&r, "online2").ok();
+    r.repo("audit", &[])
+        .ok()
+        .stderr_has("root chain v1 to v2, 2 snapshot(s) chained");
+}
+
+#[test]
+fn older_timestamp_put_back_is_noticed_or_caught_by_expect_head() {
+    let r = Release::new("insider_timestamp_rollback");
+    r.first_release();
+    let pins_1 = read(&r, "timestamp.json");
+    refresh(&r, "online").ok();
+    let pins_2 = read(&r, "timestamp.json");
+    refresh(&r, "online").ok();
+    let (run, head) = audit_head(&r, &[]);
+    run.ok();
+    let expect = format!(
+        "{}:{}",
+        head["head"]["line"],
+        head["head"]["sha256"].as_str().unwrap()
+    );
+
+    // An older timestamp.json (from git history, a backup, the CDN) put
+    // back: the newer snapshots' anchors would stop counting.
+    std::fs::write(r.metadata("timestamp.json"), &pins_1).unwrap();
+    r.repo("audit", &[])
+        .code(SECURITY)
+        .stderr_has("metadata/3.snapshot.json: newer than snapshot v1, which timestamp.json pins");
+
+    // One snapshot back looks like a publish interrupted after writing its
+    // snapshot, whose anchor still counts: a rewrite below it is caught.
+    std::fs::write(r.metadata("timestamp.json"), &pins_2).unwrap();
+    r.repo("audit", &[]).ok();
+    let mut lines = log_lines(&r);
+    let refresh_line = lines
+        .iter()
+        .position(|l| l.contains("\"action\":\"refresh\""))
+        .unwrap();
+    lines[refresh_line] = lines[refresh_line].replace("timestamp v2", "timestamp v9");
+    write_recomputed(&r, &lines);
+    r.repo("audit", &[])
+        .code(SECURITY)
+        .stderr_has("metadata/3.snapshot.json records hash");
+
+    // With that snapshot deleted too, nothing signed in the repository
+    // mentions the rewritten lines any more: the head kept outside does.
+    std::fs::remove_file(r.metadata("3.snapshot.json")).unwrap();
+    r.repo("audit", &[]).ok();
+    r.repo("audit", &["--expect-head", &expect])
+        .code(SECURITY)
+        .stderr_has("--expect-head records hash");
+}
