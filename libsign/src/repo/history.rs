@@ -324,11 +324,18 @@ impl<'r> Walk<'r> {
         let ts_path = self.dir.join("timestamp.json");
         let Some(ts_bytes) = read_optional(&ts_path)? else {
             // A first publish interrupted before its timestamp leaves
-            // `1.snapshot.json` alone; anything later was published.
+            // `1.root.json` and `1.snapshot.json` at most; anything later
+            // was published.
             if let Some(v) = listing.snapshots.last().filter(|&&v| v > 1) {
                 return Err(fault(
                     &ts_path,
                     format!("missing, but snapshot version {v} was published (deleted?)"),
+                ));
+            }
+            if let Some(v) = listing.roots.last().filter(|&&v| v > 1) {
+                return Err(fault(
+                    &ts_path,
+                    format!("missing, but root version {v} was published (deleted?)"),
                 ));
             }
             return Ok(None);
@@ -746,10 +753,11 @@ impl<'r> Walk<'r> {
 }
 
 impl Repository {
-    /// Verifies the audit log against the published history: the root chain,
-    /// the live state, the snapshot chain back from it and the targets roles
-    /// each snapshot lists (see the [module documentation](self)), then the
-    /// log's hash chain and every head recorded in any of them.
+    /// Verifies the audit log against the published history: the root
+    /// chain, the live state, the snapshot chain back from it and the
+    /// targets roles each snapshot lists (see the
+    /// [module documentation](crate::repo::history)), then the log's hash
+    /// chain and every head recorded in any of them.
     ///
     /// A fault is an error naming the file and what is wrong with it
     /// ([`RepoError::History`], or [`RepoError::Audit`] for the log).
