@@ -376,13 +376,20 @@ pub(crate) enum RepoCommand {
         #[arg(long, value_name = "DURATION")]
         expires: String,
     },
-    /// Verify the audit log against the published snapshots.
+    /// Verify the audit log against the published history: the root chain,
+    /// the snapshot chain, and every head recorded in a published root,
+    /// targets role or snapshot.
     #[command(
-        after_help = "Example:\n  fwsign repo audit repo\n  fwsign repo audit repo --json   # JSON lines for a SIEM"
+        after_help = "Example:\n  fwsign repo audit repo\n  fwsign repo audit repo --json   # JSON lines for a SIEM; the last is {\"head\":{\"line\":N,\"sha256\":H}}\n  fwsign repo audit repo --expect-head \"$(cat ../audit-head)\"   # the head a previous run stored outside"
     )]
     Audit {
         /// The repository.
         dir: PathBuf,
+        /// Exit 1 unless audit line LINE still has hash SHA256: a head kept
+        /// outside the repository by a previous run (the only check that
+        /// catches the log cut back after its newest signed anchor).
+        #[arg(long, value_name = "LINE:SHA256")]
+        expect_head: Option<String>,
     },
 }
 

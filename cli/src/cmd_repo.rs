@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_sign::atomic_write::{Mode, write_atomic};
+use fwsign_sign::audit::{Anchor, AuditHead};
 use fwsign_sign::repo::approval::{decode_signature, sign_payload as sign_payload_file};
 use fwsign_sign::repo::publish::PublishStep;
 use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, Progress, RotateOptions};
@@ -462,7 +463,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             out.result(&json!({"ok": true, "role": role, "version": version}));
             Ok(())
         }
-        RepoCommand::Audit { dir } => audit(&dir, out),
+        RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
     }
 }
 
@@ -675,11 +676,24 @@ fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Fa
     Ok(())
 }
 
-fn audit(dir: &Path, out: &Output) -> Result<(), Failure> {
+fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Failure> {
     let repo = open(dir)?;
-    let report = repo.verify_audit()?;
+    let witnesses = match expect_head {
+        Some(text) => vec![Anchor {
+            source: "--expect-head".into(),
+            head: text
+                .parse::<AuditHead>()
+                .map_err(|e| Failure::usage(format!("--expect-head: {e}")))?,
+        }],
+        None => Vec::new(),
+    };
+    let report = repo.verify_audit_with(&witnesses)?;
+    for warning in &report.warnings {
+        out.warn(warning);
+    }
     if out.is_json() {
-        // JSON lines, one per event, for a central log (SIEM).
+        // JSON lines, one per event, for a central log (SIEM), then the
+        // head, for a CI job to keep outside the repository.
         let entries = repo.audit_log().entries().map_err(RepoError::from)?;
         for e in entries {
             out.data(&format!(
@@ -699,11 +713,29 @@ fn audit(dir: &Path, out: &Output) -> Result<(), Failure> {
                 })
             ));
         }
+        out.data(&format!("{}\n", json!({ "head": report.log.head })));
     } else {
+        let history = if report.roots == 0 {
+            "nothing published yet".to_owned()
+        } else {
+            format!(
+                "root chain v1 to v{}, {} snapshot(s) chained, {} targets role file(s)",
+                report.roots, report.snapshots, report.role_files
+            )
+        };
         out.say(format!(
-            "audit log verified: {} line(s), chain intact, {} published snapshot anchor(s) match",
-            report.lines, report.anchors_checked
+            "audit log verified: {} line(s), chain intact, {} anchor(s) match ({history}{})",
+            report.log.lines,
+            report.log.anchors_checked,
+            if witnesses.is_empty() {
+                ""
+            } else {
+                ", --expect-head"
+            }
         ));
+        if let Some(head) = &report.log.head {
+            out.say(format!("head: {head}"));
+        }
     }
     Ok(())
 }

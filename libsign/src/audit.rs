@@ -21,14 +21,22 @@
 //!
 //! The chain alone only proves the lines agree with each other: whoever can
 //! write the file can also recompute every hash after an edit. What anchors
-//! the log is the signed metadata. Each publish records the log's head (line
-//! number and hash, an [`AuditHead`]) in the new snapshot as the unrecognised
-//! field [`HEAD_FIELD`], which TUF clients ignore but the snapshot signature
-//! covers. [`AuditLog::verify`] checks the chain and then every such
-//! [`Anchor`]: the line it names must still exist with exactly that hash. An
-//! edit, deletion, truncation or recomputation of any line up to the newest
-//! anchor is therefore reported, with the line number; lines after the newest
-//! anchor are protected by the chain only until the next publish.
+//! the log is the signed metadata. Each staging command records the log's
+//! head (line number and hash, an [`AuditHead`]) in the role it stages, so
+//! the approvers' signatures cover the history up to the staging; each
+//! publish and refresh records it in the new snapshot. It is the
+//! unrecognised field [`HEAD_FIELD`], which TUF clients keep and ignore but
+//! the signatures cover. [`AuditLog::verify`] checks the chain and then every
+//! such [`Anchor`]: the line it names must still exist with exactly that
+//! hash. An edit, deletion, truncation or recomputation of any line up to
+//! the newest anchor is therefore reported, with the line number. Lines
+//! after the newest anchor are protected by the chain only, until the next
+//! staging or publish, or by a head kept outside the repository (`repo
+//! audit --expect-head LINE:SHA256`, an anchor like any other).
+//!
+//! Which metadata counts, and how it is verified first (the root chain, the
+//! snapshot chain of [`ROOT_VERSION_FIELD`] and [`PREV_SNAPSHOT_FIELD`]), is
+//! the repository's business: see `Repository::verify_audit`.
 //!
 //! Appends are serialised by an exclusive lock on the file itself, readers take
 //! a shared one, and each line goes out in a single write followed by
@@ -49,8 +57,19 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic_write::sync_dir;
 
-/// The name of the unrecognised snapshot field that carries the log's head.
+/// The name of the unrecognised field that carries the log's head: in each
+/// snapshot (recorded at publish and refresh) and in each root, targets or
+/// delegated role (recorded when it is staged).
 pub const HEAD_FIELD: &str = "x-fwsign-audit-head";
+
+/// The unrecognised snapshot field naming the root version the snapshot was
+/// signed under (an integer).
+pub const ROOT_VERSION_FIELD: &str = "x-fwsign-root-version";
+
+/// The unrecognised snapshot field holding the lowercase hex SHA-256 of the
+/// previous snapshot file (`metadata/N-1.snapshot.json`, as published);
+/// absent in snapshot version 1.
+pub const PREV_SNAPSHOT_FIELD: &str = "x-fwsign-prev-snapshot";
 
 /// The `prev` of line 1.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -123,6 +142,43 @@ pub struct AuditHead {
     pub line: u64,
     /// That line's `hash`.
     pub sha256: String,
+}
+
+impl std::fmt::Display for AuditHead {
+    /// `LINE:SHA256`, the form `repo audit --expect-head` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.line, self.sha256)
+    }
+}
+
+impl std::str::FromStr for AuditHead {
+    type Err = AuditError;
+
+    /// Parses `LINE:SHA256` (a line number from 1, 64 lowercase hex digits).
+    fn from_str(text: &str) -> Result<Self, AuditError> {
+        let invalid = |reason| AuditError::InvalidAnchor {
+            anchor: format!("{text:?}"),
+            reason,
+        };
+        let (line, sha256) = text
+            .split_once(':')
+            .ok_or_else(|| invalid("expected LINE:SHA256"))?;
+        if line.is_empty() || !line.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("LINE is not a line number"));
+        }
+        let line: u64 = line
+            .parse()
+            .map_err(|_| invalid("LINE is not a line number"))?;
+        let head = Self {
+            line,
+            sha256: sha256.to_owned(),
+        };
+        check_anchor(&Anchor {
+            source: format!("{text:?}"),
+            head: head.clone(),
+        })?;
+        Ok(head)
+    }
 }
 
 /// A head recorded somewhere trusted, against which the log is checked.
@@ -1250,6 +1306,79 @@ mod tests {
             log.verify(&[bad]),
             Err(AuditError::InvalidAnchor { .. })
         ));
+    }
+
+    #[test]
+    fn expected_head_is_line_colon_sha256() {
+        let head = AuditHead {
+            line: 12,
+            sha256: "0a".repeat(32),
+        };
+        let text = head.to_string();
+        assert_eq!(text, format!("12:{}", "0a".repeat(32)));
+        assert_eq!(text.parse::<AuditHead>().unwrap(), head);
+        for bad in [
+            String::new(),
+            "12".to_owned(),
+            format!("0:{}", "0a".repeat(32)),
+            format!("-1:{}", "0a".repeat(32)),
+            format!("+3:{}", "0a".repeat(32)),
+            format!("x:{}", "0a".repeat(32)),
+            format!("12:{}", "0A".repeat(32)),
+            format!("12:{}", "0a".repeat(31)),
+            format!("12:{}:", "0a".repeat(32)),
+            format!("99999999999999999999999:{}", "0a".repeat(32)),
+        ] {
+            assert!(
+                matches!(
+                    bad.parse::<AuditHead>(),
+                    Err(AuditError::InvalidAnchor { .. })
+                ),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    /// Lines after the newest anchor in signed metadata are protected by
+    /// nothing in the repository: cutting them off leaves a log that
+    /// verifies. A head kept outside (`--expect-head`) is what catches it,
+    /// and also a cut followed by new lines up to the same length.
+    #[test]
+    fn truncation_after_the_last_anchor_is_caught_only_by_an_external_head() {
+        let (log, heads) = filled("truncate-tail", 6);
+        let anchors = [anchor("metadata/2.snapshot.json", &heads[2])];
+        let witness = anchor("--expect-head", &heads[5]);
+        log.verify(&[anchors[0].clone(), witness.clone()]).unwrap();
+
+        let text = lines(&log);
+        write_lines(&log, &text[..4]);
+        assert_eq!(log.verify(&anchors).unwrap().lines, 4);
+        let err = log
+            .verify(&[anchors[0].clone(), witness.clone()])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AuditError::AnchorMissing { ref anchor, line: 6, lines: 4, .. }
+                    if anchor == "--expect-head"
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("truncated"), "{err}");
+
+        // Cut and refilled to the same length with other lines.
+        log.append(&event("refuse", 5), T0).unwrap();
+        log.append(&event("refuse", 6), T0).unwrap();
+        assert_eq!(log.verify(&anchors).unwrap().lines, 6);
+        let err = log.verify(&[anchors[0].clone(), witness]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AuditError::AnchorMismatch { ref anchor, line: 6, first_suspect: 4, .. }
+                    if anchor == "--expect-head"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

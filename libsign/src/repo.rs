@@ -7,7 +7,7 @@
 //! DIR/staged/targets/NAME       the exact bytes the staged targets describe
 //! DIR/metadata/N.ROLE.json      published, never rewritten; timestamp.json is written last
 //! DIR/targets/DIR/HASH.BASENAME published target files, as the TUF spec and python-tuf fetch them
-//! DIR/audit.log                 one hash-chained JSON line per event; its head is in each snapshot
+//! DIR/audit.log                 one hash-chained JSON line per event; its head is in each staged role and snapshot
 //! ```
 //!
 //! A release is staged (`init`, `add`, `delegate`, `rotate_root`, `extend`),
@@ -15,9 +15,11 @@
 //! (`publish`) only when every staged role meets its threshold, as decided by
 //! the verification core. Publishing writes every new file under a fresh name
 //! and replaces `timestamp.json` last, so a reader or a crash sees the old
-//! repository or the new one.
+//! repository or the new one. The audit log and the published history it
+//! is anchored in are verified by [`history`].
 
 pub mod approval;
+pub mod history;
 pub mod lock;
 pub mod names;
 pub mod publish;
@@ -39,8 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic_write::{Mode, write_atomic};
 use crate::audit::{AuditError, AuditEvent, AuditLog};
-use crate::document::{CanonicalDocument, DocumentError, SignatureReport, verify_role};
-use crate::key_types::BUILTIN;
+use crate::document::{CanonicalDocument, DocumentError, SignatureReport};
 use crate::keys::{KeyError, PublicKey};
 use crate::workflow::WorkflowError;
 use view::View;
@@ -101,6 +102,17 @@ pub enum RepoError {
     /// The audit log is unreadable or has been tampered with.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The published metadata the audit log is anchored in is not as
+    /// fwsign published it: a root outside the verified root chain, a
+    /// snapshot or role file missing or changed, a signature that does not
+    /// verify under the root or delegator it names.
+    #[error("{}: {why}", path.display())]
+    History {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// `DIR` is not an fwsign repository.
     #[error("{0}: not an fwsign repository (no fwsign-repo.json); run `fwsign repo init` first")]
     NotARepository(PathBuf),
@@ -221,6 +233,7 @@ impl RepoError {
             | Self::RoleChanged { .. }
             | Self::StagedTargetChanged { .. }
             | Self::Refused { .. }
+            | Self::History { .. }
             | Self::DeviceRefused { .. } => ErrorClass::Security,
             Self::Lock(_) => ErrorClass::Io,
             Self::Document {
@@ -646,7 +659,7 @@ impl Repository {
             "timestamp".to_owned(),
             role_keys(std::slice::from_ref(&options.timestamp_key), 1),
         );
-        let root = Signed {
+        let mut root = Signed {
             signatures: vec![],
             signed: Root {
                 type_: "root".into(),
@@ -660,15 +673,11 @@ impl Repository {
             },
             unknown: BTreeMap::new(),
         };
-        let targets = Signed {
+        let mut targets = Signed {
             signatures: vec![],
             signed: empty_targets(1, expires_at(now, options.expiry.targets)?),
             unknown: BTreeMap::new(),
         };
-        for sub in ["", "staged", "staged/targets", "metadata", "targets"] {
-            let path = dir.join(sub);
-            fs::create_dir_all(&path).map_err(io_err(&path))?;
-        }
         let repo = Self {
             dir,
             config: RepoConfig {
@@ -676,15 +685,14 @@ impl Repository {
                 expiry: options.expiry.clone(),
             },
         };
-        repo.save_staged("root", &root)?;
-        repo.save_staged("targets", &targets)?;
-        let config = serde_json::to_vec_pretty(&repo.config).map_err(|e| {
-            RepoError::Invalid(format!(
-                "cannot serialise the repository configuration: {e}"
-            ))
-        })?;
-        let config_path = repo.dir.join("fwsign-repo.json");
-        write_atomic(&config_path, &config, Mode::Public).map_err(io_err(&config_path))?;
+        // A log left in the directory must verify before it is extended.
+        repo.check_audit_before_staging()?;
+        for sub in ["", "staged", "staged/targets", "metadata", "targets"] {
+            let path = repo.dir.join(sub);
+            fs::create_dir_all(&path).map_err(io_err(&path))?;
+        }
+        // The line comes first, so the head staged in root and targets
+        // covers it.
         repo.audit(
             &AuditEvent {
                 action: "init".into(),
@@ -694,6 +702,17 @@ impl Repository {
             },
             now,
         )?;
+        repo.record_audit_head(&mut root.signed.unknown)?;
+        repo.record_audit_head(&mut targets.signed.unknown)?;
+        repo.save_staged("root", &root)?;
+        repo.save_staged("targets", &targets)?;
+        let config = serde_json::to_vec_pretty(&repo.config).map_err(|e| {
+            RepoError::Invalid(format!(
+                "cannot serialise the repository configuration: {e}"
+            ))
+        })?;
+        let config_path = repo.dir.join("fwsign-repo.json");
+        write_atomic(&config_path, &config, Mode::Public).map_err(io_err(&config_path))?;
         Ok(repo)
     }
 
@@ -1004,68 +1023,6 @@ impl Repository {
             .into_iter()
             .filter(|(_, e)| parse_expires(e.as_bytes()).is_none_or(|t| t.0 <= limit))
             .collect())
-    }
-}
-
-impl Repository {
-    /// Verifies the audit log: the hash chain, and every head recorded in a
-    /// published snapshot (`x-fwsign-audit-head`). Each snapshot's signature
-    /// is checked against a published root first, so a head cannot be
-    /// forged by editing a snapshot file.
-    pub fn verify_audit(&self) -> Result<crate::audit::AuditReport, RepoError> {
-        use crate::audit::{Anchor, AuditHead, HEAD_FIELD};
-        let dir = self.metadata_dir();
-        let mut snapshots: Vec<(u64, PathBuf)> = Vec::new();
-        let mut roots: Vec<CanonicalDocument> = Vec::new();
-        if dir.exists() {
-            for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
-                let entry = entry.map_err(io_err(&dir))?;
-                let name = entry.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if let Some(v) = name
-                    .strip_suffix(".snapshot.json")
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    snapshots.push((v, entry.path()));
-                } else if name.ends_with(".root.json") {
-                    let path = entry.path();
-                    let doc = parse_doc::<Root>(&path, &read_file(&path)?)?;
-                    roots.push(canonical_of("root", &doc)?);
-                }
-            }
-        }
-        snapshots.sort();
-        let mut anchors = Vec::new();
-        for (_, path) in snapshots {
-            let doc = parse_doc::<Snapshot>(&path, &read_file(&path)?)?;
-            let canonical = canonical_of("snapshot", &doc)?;
-            let signed = roots.iter().any(|root| {
-                verify_role(root, "snapshot", &canonical, BUILTIN).is_ok_and(|r| r.is_met())
-            });
-            if !signed {
-                return Err(RepoError::Document {
-                    context: path.display().to_string(),
-                    source: DocumentError::Verify(crate::verify::VerifyError::ThresholdNotMet {
-                        valid: 0,
-                        threshold: 1,
-                    }),
-                });
-            }
-            if let Some(value) = doc.signed.unknown.get(HEAD_FIELD) {
-                let head: AuditHead =
-                    serde_json::from_value(value.clone()).map_err(|e| RepoError::Metadata {
-                        path: path.clone(),
-                        source: fwsign_manifest_schema::Error::Format(format!("{HEAD_FIELD}: {e}")),
-                    })?;
-                let source = path
-                    .strip_prefix(self.dir())
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                anchors.push(Anchor { source, head });
-            }
-        }
-        Ok(self.audit_log().verify(&anchors)?)
     }
 }
 

@@ -18,12 +18,13 @@ use fwsign_manifest_schema::metadata::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::history::Release;
 use super::names::{self, consistent_target_path, tough_target_path};
 use super::resolve::{self, ShadowedDelegation};
 use super::staging::{create_dirs_inside, refuse_link};
 use super::{Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err};
 use crate::atomic_write::{Mode, sync_dir, write_atomic, write_atomic_with, write_new};
-use crate::audit::{AuditEvent, HEAD_FIELD};
+use crate::audit::AuditEvent;
 use crate::document::{CanonicalDocument, sign, verify_role};
 use crate::key_types::BUILTIN;
 use crate::keys::TufSigner;
@@ -333,7 +334,11 @@ impl Repository {
             },
             unknown: BTreeMap::new(),
         };
-        self.anchor_audit_log(&mut snapshot.signed)?;
+        let release = Release {
+            root: &root,
+            roles: &roles,
+        };
+        self.anchor_audit_log(&mut snapshot.signed, root.signed.version, Some(&release))?;
         self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
         let snapshot_doc = file_bytes("snapshot", &snapshot)?;
         // What the release resolves to, as clients and devices will search
@@ -463,16 +468,6 @@ impl Repository {
             },
             now,
         )
-    }
-
-    /// Puts the audit log's head into a snapshot as `x-fwsign-audit-head`.
-    fn anchor_audit_log(&self, snapshot: &mut Snapshot) -> Result<(), RepoError> {
-        if let Some(head) = self.audit_log().head()? {
-            let value = serde_json::to_value(head)
-                .map_err(|e| RepoError::Invalid(format!("cannot record the audit head: {e}")))?;
-            snapshot.unknown.insert(HEAD_FIELD.to_owned(), value);
-        }
-        Ok(())
     }
 
     /// Signs an online role and checks the signer is what the root names.
@@ -649,7 +644,7 @@ impl Repository {
             next.signatures.clear();
             next.signed.version = next.signed.version.saturating_add(1);
             next.signed.expires = expires_at(now, self.expiry().snapshot)?;
-            self.anchor_audit_log(&mut next.signed)?;
+            self.anchor_audit_log(&mut next.signed, published.root.signed.version, None)?;
             self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
             let doc = file_bytes("snapshot", &next)?;
             let path = metadata_dir.join(format!("{}.snapshot.json", next.signed.version));

@@ -321,6 +321,7 @@ impl Repository {
                 )));
             }
         }
+        self.check_audit_before_staging()?;
         // A delegated role may only list names its delegation covers.
         let view = self.view();
         if let Some(parent) = view.delegator_of(&options.role)? {
@@ -402,6 +403,7 @@ impl Repository {
                 hashes,
             });
         }
+        self.record_audit_head(&mut doc.signed.unknown)?;
         self.save_edited(&options.role, doc, now)?;
         Ok(added)
     }
@@ -409,6 +411,7 @@ impl Repository {
     /// Stages the removal of target `name` from `role`.
     pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
         check_target_name(name)?;
+        self.check_audit_before_staging()?;
         let mut doc = self.targets_for_edit(&self.view(), role, now)?;
         if doc.signed.targets.remove(name).is_none() {
             return Err(RepoError::Invalid(format!(
@@ -431,6 +434,7 @@ impl Repository {
             },
             now,
         )?;
+        self.record_audit_head(&mut doc.signed.unknown)?;
         self.save_edited(role, doc, now)
     }
 
@@ -461,6 +465,7 @@ impl Repository {
             .iter()
             .map(|k| (options.role.clone(), k.keyid()))
             .collect();
+        self.check_audit_before_staging()?;
         let view = self.view();
         check_separation(
             &Self::online_keyids(&view)?,
@@ -498,20 +503,8 @@ impl Repository {
             None => delegations.roles.push(entry),
         }
         prune_delegation_keys(delegations);
-        self.save_edited("targets", parent, now)?;
-
-        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
-            || view
-                .published()?
-                .is_some_and(|p| p.targets.contains_key(&options.role));
-        if !exists {
-            let doc = Signed {
-                signatures: vec![],
-                signed: empty_targets(1, expires_at(now, self.expiry().for_role(&options.role))?),
-                unknown: BTreeMap::new(),
-            };
-            self.save_staged(&options.role, &doc)?;
-        }
+        // Recorded before saving, so the head staged with the delegation
+        // covers this line.
         self.audit(
             &AuditEvent {
                 action: "stage".into(),
@@ -525,13 +518,31 @@ impl Repository {
                 ..AuditEvent::default()
             },
             now,
-        )
+        )?;
+        self.record_audit_head(&mut parent.signed.unknown)?;
+        self.save_edited("targets", parent, now)?;
+
+        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
+            || view
+                .published()?
+                .is_some_and(|p| p.targets.contains_key(&options.role));
+        if !exists {
+            let mut doc = Signed {
+                signatures: vec![],
+                signed: empty_targets(1, expires_at(now, self.expiry().for_role(&options.role))?),
+                unknown: BTreeMap::new(),
+            };
+            self.record_audit_head(&mut doc.signed.unknown)?;
+            self.save_staged(&options.role, &doc)?;
+        }
+        Ok(())
     }
 
     /// Stages root N+1 (or edits the staged root) with keys added or removed
     /// and thresholds changed. It must be signed by a threshold of the old
     /// and of the new root keys before it is published.
     pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
+        self.check_audit_before_staging()?;
         let mut root = match self.load_staged::<Root>("root")? {
             Some(staged) => staged,
             None => {
@@ -623,6 +634,7 @@ impl Repository {
             },
             now,
         )?;
+        self.record_audit_head(&mut root.signed.unknown)?;
         self.save_edited("root", root, now)?;
         Ok(version)
     }
@@ -631,6 +643,26 @@ impl Repository {
     pub fn extend(&self, role: &str, secs: i64, now: UnixTime) -> Result<u64, RepoError> {
         names::check_role_name(role)?;
         let expires = expires_at(now, secs)?;
+        if role == "snapshot" || role == "timestamp" {
+            return Err(RepoError::Invalid(
+                "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
+            ));
+        }
+        self.check_audit_before_staging()?;
+        // Recorded before saving, so the head staged with the role covers
+        // this line.
+        let stage = |version: u64| {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(role.to_owned()),
+                    version: Some(version),
+                    detail: Some(format!("extend expiry by {secs}s")),
+                    ..AuditEvent::default()
+                },
+                now,
+            )
+        };
         let version = if role == "root" {
             let mut root = match self.load_staged::<Root>("root")? {
                 Some(r) => r,
@@ -646,29 +678,19 @@ impl Repository {
             };
             root.signed.expires = expires;
             let v = root.signed.version;
+            stage(v)?;
+            self.record_audit_head(&mut root.signed.unknown)?;
             self.save_edited("root", root, now)?;
             v
-        } else if role == "snapshot" || role == "timestamp" {
-            return Err(RepoError::Invalid(
-                "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
-            ));
         } else {
             let mut doc = self.targets_for_edit(&self.view(), role, now)?;
             doc.signed.expires = expires;
             let v = doc.signed.version;
+            stage(v)?;
+            self.record_audit_head(&mut doc.signed.unknown)?;
             self.save_edited(role, doc, now)?;
             v
         };
-        self.audit(
-            &AuditEvent {
-                action: "stage".into(),
-                role: Some(role.to_owned()),
-                version: Some(version),
-                detail: Some(format!("extend expiry by {secs}s")),
-                ..AuditEvent::default()
-            },
-            now,
-        )?;
         Ok(version)
     }
 }

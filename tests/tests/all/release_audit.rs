@@ -75,11 +75,14 @@ fn audit_json_prints_one_json_line_per_event() {
         r.dir.as_os_str(),
     ]);
     run.ok();
-    let events: Vec<Value> = run
+    let mut events: Vec<Value> = run
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    // The last line is the head, for a CI job to keep (`--expect-head`).
+    let head = events.pop().unwrap();
+    assert_eq!(head["head"]["line"], lines.len(), "{run}");
     assert_eq!(events.len(), lines.len(), "{run}");
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["line"], i + 1, "{e}");
