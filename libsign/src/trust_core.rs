@@ -23,6 +23,7 @@ pub(crate) mod p256_encoding;
 pub mod path_match;
 pub mod search;
 pub mod target_check;
+mod target_entry;
 pub mod verify;
 pub mod workflow;
 
