@@ -37,7 +37,7 @@ fn vectors(file: &str) -> Value {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd hex in a vector");
+    assert!(text.len().is_multiple_of(2), "odd hex in a vector");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
