@@ -13,7 +13,10 @@
 //! P-256 keys are checked in both spellings fwsign reads: the hex SEC1 point
 //! and the SubjectPublicKeyInfo PEM.
 
-#![allow(clippy::unwrap_used, reason = "a broken vector file should fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a broken vector file should fail loudly"
+)]
 #![allow(clippy::print_stdout, reason = "the test reports what it ran")]
 
 use std::collections::BTreeMap;
