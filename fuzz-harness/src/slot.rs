@@ -7,6 +7,7 @@ use fwsign_bootloader_verify::{
     StoreError, Workspace, verify_slot as verify,
 };
 use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_sign::verify::Envelope;
 use sha2::{Digest, Sha256};
 
 use crate::Bytes;
@@ -147,7 +148,11 @@ pub fn verify_slot_structured_outcome(data: &[u8]) -> Option<Result<(), Reason>>
             })
             .collect();
     }
-    let header_size = if b.byte().is_multiple_of(2) { 0x200 } else { 0x400 };
+    let header_size = if b.byte().is_multiple_of(2) {
+        0x200
+    } else {
+        0x400
+    };
 
     let hardware_ids: [&[u8]; 4] = [r.hardware_id.as_bytes(), b"evc-b2", b"", b"evc-a1\0"];
     let hardware_id = hardware_ids.get(b.pick(8)).unwrap_or(&hardware_ids[0]);
@@ -181,7 +186,8 @@ pub fn verify_slot_structured_outcome(data: &[u8]) -> Option<Result<(), Reason>>
 
 /// Runs the verifier over `slot` and checks what it answered:
 /// - a refusal is a reason with a positive code and its own name;
-/// - a root handed to `store_root` is one the release published;
+/// - a root handed to `store_root` signs what a root the release published
+///   signs (its `signed` bytes are that root's);
 /// - an accepted slot's chain starts at `targets` and fits the verifier's
 ///   memory, its image lies inside the slot, and (target name, image
 ///   SHA-256, length) is an entry some published targets role signed, with
@@ -215,10 +221,20 @@ fn check(
         },
         KEY_TYPES,
     );
+    // What the root signs must be a published root's; the envelope as a
+    // whole need not be byte-identical, because the signatures are not
+    // signed: the verifier reads their hex in either case, so a slot may
+    // carry `E` for `e` in a signature and still verify (regression
+    // `verify_slot/store-root-uppercase-signature-hex`).
     for root in &stored {
+        let signed = Envelope::parse(root)
+            .expect("a stored root is an envelope")
+            .signed_bytes();
         assert!(
-            r.roots.contains(root),
-            "store_root was handed a root the release never published"
+            r.roots.iter().any(|published| {
+                Envelope::parse(published).is_ok_and(|p| p.signed_bytes() == signed)
+            }),
+            "store_root was handed a root whose signed part the release never published"
         );
     }
     let verified = match result {

@@ -62,6 +62,26 @@ fn bundle_archive_corpus() {
     replays("bundle_archive", fwsign_fuzz_harness::bundle_archive);
 }
 
+/// Found by the `verify_slot` long run: a slot whose root update (root v3)
+/// carries a signature with one hex digit in upper case (`E` for `e`). The
+/// signature decodes to the same bytes and verifies, so the root update is
+/// accepted and handed to `store_root` as carried, not byte-identical to the
+/// published envelope: signatures are not signed, only the `signed` part
+/// is, and that is the published root's. (The slot is then refused for its
+/// targets chain, which was damaged too; roots are stored before the chain
+/// is checked, by design.) The harness once required identical envelopes;
+/// it now compares the signed bytes, and this input is replayed through it.
+#[test]
+fn root_update_with_an_uppercase_signature_hex_digit_is_stored_as_carried() {
+    let path = fwsign_fuzz_harness::replay::fuzz_dir()
+        .join("regressions/verify_slot/store-root-uppercase-signature-hex");
+    let slot = std::fs::read(path).unwrap();
+    assert_eq!(
+        fwsign_fuzz_harness::verify_slot_outcome(&slot),
+        Err(fwsign_bootloader_verify::Reason::TargetsNotSigned)
+    );
+}
+
 /// The committed fixture still verifies: the real slots in the corpus are
 /// accepted, so the fuzzers start from slots that reach every check.
 #[test]
