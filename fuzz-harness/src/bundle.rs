@@ -11,8 +11,7 @@ use fwsign_sign::bundle_archive::{ArchiveLimits, BundleArchive, TARGETS_PREFIX};
 const READ_CAP: u64 = 64 << 20;
 
 thread_local! {
-    /// One scratch file per thread (the reader opens a path), removed when
-    /// the thread ends.
+    /// One scratch file name per thread (the reader opens a path).
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
@@ -38,14 +37,19 @@ impl Drop for Scratch {
 }
 
 /// Writes `data` to a scratch file, opens it with [`BundleArchive::open`]
-/// and the default limits, and reads every entry it lists: metadata with
+/// and the default limits, removes the file's name, and reads every entry it lists: metadata with
 /// [`BundleArchive::read`], target images streamed into a sink. Never
 /// panics; an error is an answer.
 pub fn bundle_archive(data: &[u8]) {
     SCRATCH.with(|scratch| {
         let path = scratch.borrow().0.clone();
         std::fs::write(&path, data).expect("writing the scratch file");
-        let Ok(mut archive) = BundleArchive::open(&path, ArchiveLimits::default()) else {
+        let opened = BundleArchive::open(&path, ArchiveLimits::default());
+        // The archive reads through its open file; the name can go now, so
+        // a fuzzing process (which never runs thread-local destructors)
+        // leaves no file behind.
+        let _ = std::fs::remove_file(&path);
+        let Ok(mut archive) = opened else {
             return;
         };
         let names = archive.names();
