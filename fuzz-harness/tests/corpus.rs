@@ -552,6 +552,49 @@ mod make {
             }
         }
         println!("search outcomes: {outcomes:?}");
+        // Hand-made graphs for the rules random ones rarely pin down. Bytes:
+        // roles - 1, header (target index, chain flag), then per role its
+        // flags (bit 0 lists the target, top two bits the delegation count)
+        // and per delegation (child - 1 modulo roles - 1, cover index |
+        // 0x80 terminating).
+        let graphs: &[(&str, &[u8])] = &[
+            // targets -> [r1 terminating, r2]; only r2 lists: not found.
+            (
+                "terminating-ends-siblings",
+                &[2, 4, 0x80, 0, 0x80, 1, 0x00, 0x00, 0x01],
+            ),
+            // targets -> [r1, r3]; r1 -> [r2 terminating]; only r3 lists:
+            // not found (the search ends, not only r1's subtree).
+            (
+                "terminating-ends-pending-above",
+                &[3, 4, 0x80, 0, 0x00, 2, 0x00, 0x40, 1, 0x80, 0x00, 0x01],
+            ),
+            // targets -> [r1, r2 terminating, r3]; r1 -> [r2]; only r3
+            // lists: r2 is reached again through a terminating delegation,
+            // which still ends the search: not found.
+            (
+                "terminating-visited-still-ends",
+                &[
+                    3, 4, 0xc0, 0, 0x00, 1, 0x80, 2, 0x00, 0x40, 1, 0x00, 0x00, 0x01,
+                ],
+            ),
+            // targets -> [r1 terminating covering nothing, r2]; r2 lists:
+            // found (a terminating delegation that does not cover is passed by).
+            (
+                "terminating-not-covering-is-passed",
+                &[2, 4, 0x80, 0, 0x8c, 1, 0x00, 0x00, 0x01],
+            ),
+            // targets -> [r1, r2]; r1 -> [r2 wrong key]: r2 refused through r1.
+            (
+                "refused-through-first-delegator",
+                &[2, 4, 0x80, 0, 0x00, 1, 0x00, 0x40, 1, 0x60, 0x01],
+            ),
+        ];
+        for (name, input) in graphs {
+            let outcome = fwsign_fuzz_harness::target_search_outcome(input);
+            println!("{name}: {outcome}");
+            search.put(name, input);
+        }
 
         // Canonical JSON: the release's metadata canonicalised, and edge cases.
         let mut canonical = Seeds::new("canonical_reader");
