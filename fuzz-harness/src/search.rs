@@ -26,8 +26,8 @@ use fwsign_manifest_schema::canonical::to_canonical_vec;
 use fwsign_sign::key_types::{BUILTIN, KeyIdentity};
 use fwsign_sign::keys::PrivateKey;
 use fwsign_sign::search::{
-    Frame, MAX_SEARCH_ROLES, RoleBytes, RoleCheck, RoleFloors, RoleLoader, SearchError, SearchWork,
-    search_target,
+    Frame, MAX_SEARCH_ROLES, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError,
+    SearchWork, search_target,
 };
 use fwsign_sign::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
 use fwsign_sign::workflow::WorkflowError;
@@ -526,7 +526,7 @@ pub fn target_search_outcome(data: &[u8]) -> String {
     };
     let result = search_target(
         &root,
-        RoleCheck::Offline {
+        &OfflineCheck {
             floors: &NoFloors,
             now: None,
         },

@@ -29,6 +29,13 @@ fn device<'a>(
         installed_counter,
         accepted,
         trusted_time,
+        // A bootloader newer than any min_bootloader_version the fixtures
+        // set, so the fuzzer reaches every later check.
+        bootloader_version: fwsign_sign::target_check::BootloaderVersion {
+            major: u32::MAX,
+            minor: 0,
+            patch: 0,
+        },
     }
 }
 
