@@ -288,8 +288,10 @@ impl Repository {
         signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        let prepared = self.prepare_signature(role, signer)?;
-        self.add_prepared(&prepared, now)
+        // One view for both halves: the published state is read once.
+        let view = self.view();
+        let prepared = self.prepare_in(&view, role, signer)?;
+        self.add_prepared_in(&view, &prepared, now)
     }
 
     /// The slow half of signing, which needs no lock: reads staged `role`'s
@@ -299,8 +301,17 @@ impl Repository {
         role: &str,
         signer: &dyn TufSigner,
     ) -> Result<PreparedSignature, RepoError> {
+        self.prepare_in(&self.view(), role, signer)
+    }
+
+    fn prepare_in(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        signer: &dyn TufSigner,
+    ) -> Result<PreparedSignature, RepoError> {
         // Checked first, so an unauthorised key costs no PIN or touch.
-        self.authorised_keyids(&self.view(), role, signer.public_key())?;
+        self.authorised_keyids(view, role, signer.public_key())?;
         let (payload, version) = self.payload(role)?;
         let sig = signer
             .try_sign(&payload)
@@ -327,9 +338,17 @@ impl Repository {
         prepared: &PreparedSignature,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
+        self.add_prepared_in(&self.view(), prepared, now)
+    }
+
+    fn add_prepared_in(
+        &self,
+        view: &View<'_>,
+        prepared: &PreparedSignature,
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
         let role = prepared.role.as_str();
-        let view = self.view();
-        let keyids = self.authorised_keyids(&view, role, &prepared.public)?;
+        let keyids = self.authorised_keyids(view, role, &prepared.public)?;
         let (payload, version) = self.payload(role)?;
         let same: [u8; 32] = Sha256::digest(&payload).into();
         if same != prepared.payload_sha256 {
