@@ -19,6 +19,10 @@ pub(crate) struct Cli {
     /// Print one JSON document on stdout instead of human output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// How long to wait for another fwsign command holding the repository
+    /// lock, in seconds (0: fail at once, exit 3 naming the holder).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,11 +6,13 @@ use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use fwsign_sign::bundle::{
     BundleError, BundleWarning, VerifiedBundle, VerifyOptions, create_bundle, verify_bundle,
 };
+use fwsign_sign::repo::lock::LockKind;
 use fwsign_sign::repo::{ErrorClass, Repository};
 use fwsign_sign::target_check::TargetRefusal;
 use serde_json::{Value, json};
 
 use crate::args::BundleCommand;
+use crate::cmd_repo::lock;
 use crate::failure::Failure;
 use crate::now;
 use crate::output::Output;
@@ -73,6 +75,7 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
             out: bundle,
         } => {
             let repo = Repository::open(&dir)?;
+            let _lock = lock(&repo, LockKind::Shared, "bundle create", out)?;
             let summary = create_bundle(&repo, &target, &bundle).map_err(failure)?;
             out.say(format!(
                 "wrote {} ({} bytes, {} entries)",

@@ -4,10 +4,12 @@ use fwsign_bootloader_verify::slot::Header;
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{MAX_CHAIN, MAX_KEYS_PER_ROLE};
 use fwsign_sign::atomic_write::{Mode, write_atomic};
+use fwsign_sign::repo::lock::LockKind;
 use fwsign_sign::repo::{DeviceCapacity, Repository};
 use serde_json::json;
 
 use crate::args::DeviceCommand;
+use crate::cmd_repo::lock;
 use crate::failure::Failure;
 use crate::output::Output;
 
@@ -39,6 +41,7 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             out: path,
         } => {
             let repository = Repository::open(&repo)?;
+            let _lock = lock(&repository, LockKind::Shared, "device pack", out)?;
             let material = repository.device_material(&target, from_root_version)?;
             let image = std::fs::read(&material.image)
                 .map_err(|e| Failure::io(format!("{}: {e}", material.image.display())))?;
@@ -103,6 +106,7 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             floors_all_roles,
         } => {
             let repository = Repository::open(&repo)?;
+            let _lock = lock(&repository, LockKind::Shared, "device root", out)?;
             let (version, bytes) = repository.published_roots()?.pop().ok_or_else(|| {
                 Failure::usage(format!("{}: nothing is published yet", repo.display()))
             })?;

@@ -7,6 +7,7 @@ use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_sign::atomic_write::{Mode, write_atomic};
 use fwsign_sign::audit::{Anchor, AuditHead};
 use fwsign_sign::repo::approval::{decode_signature, sign_payload as sign_payload_file};
+use fwsign_sign::repo::lock::{LockKind, RepoLock};
 use fwsign_sign::repo::publish::PublishStep;
 use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, Progress, RotateOptions};
 use fwsign_sign::repo::{
@@ -18,11 +19,47 @@ use serde_json::{Value, json};
 use crate::args::{HashArg, RepoCommand, SignPayloadArgs};
 use crate::failure::Failure;
 use crate::key_ref::{KeyResolver, load_public};
-use crate::now;
 use crate::output::Output;
+use crate::{lock_timeout, now};
 
 fn open(dir: &Path) -> Result<Repository, Failure> {
     Ok(Repository::open(dir)?)
+}
+
+/// Takes `repo`'s lock for `command` (`--lock-timeout`): exclusive for a
+/// command that changes the repository, held until the returned value is
+/// dropped (taking it removes the temporary files killed commands left);
+/// shared for one that only reads it. A read-only copy is read without the
+/// lock, with a warning saying so.
+pub(crate) fn lock(
+    repo: &Repository,
+    kind: LockKind,
+    command: &str,
+    out: &Output,
+) -> Result<RepoLock, Failure> {
+    let held = repo.lock(kind, command, lock_timeout())?;
+    if let Some(reason) = held.unlocked_reason() {
+        out.warn(reason);
+    }
+    Ok(held)
+}
+
+/// [`open`] and [`lock`] for a command that changes the repository.
+fn open_exclusive(
+    dir: &Path,
+    command: &str,
+    out: &Output,
+) -> Result<(Repository, RepoLock), Failure> {
+    let repo = open(dir)?;
+    let held = lock(&repo, LockKind::Exclusive, command, out)?;
+    Ok((repo, held))
+}
+
+/// The test-only fault point (`FWSIGN_TEST_CRASH_AT`): a step name at which
+/// the process aborts, to prove an interrupted command leaves the
+/// repository whole and its successor cleans up. Unset in normal use.
+fn crash_at() -> Option<String> {
+    std::env::var("FWSIGN_TEST_CRASH_AT").ok()
 }
 
 fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str), Failure> {
@@ -100,6 +137,12 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 expiry,
                 allow_shared_key,
             };
+            // The directory exists before the lock can be taken in it; two
+            // inits at once: the second finds the first's repository.
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::io(format!("{}: {e}", dir.display())))?;
+            let _lock = RepoLock::acquire(&dir, LockKind::Exclusive, "repo init", lock_timeout())
+                .map_err(RepoError::from)?;
             Repository::init(&dir, &options, now())?;
             out.say(format!(
                 "initialised {}: root v1 (threshold {root_threshold} of {}) and targets v1 (threshold {targets_threshold} of {}) staged",
@@ -125,7 +168,6 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             min_bootloader_version,
             sbom_sha256,
         } => {
-            let repo = open(&dir)?;
             if name.is_some() && files.len() != 1 {
                 return Err(Failure::usage(
                     "--name names one file; give one FILE or use --prefix",
@@ -174,6 +216,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             };
             let show = out.progress_visible();
             let mut bar: Option<ProgressBar> = None;
+            let crash_while_copying = crash_at().as_deref() == Some("add-copying");
             let mut progress = |p: Progress<'_>| match p {
                 Progress::Start { name, total } if show && total >= 4 * 1024 * 1024 => {
                     let b = ProgressBar::new(total);
@@ -186,6 +229,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     bar = Some(b);
                 }
                 Progress::Advance(n) => {
+                    if crash_while_copying {
+                        std::process::abort();
+                    }
                     if let Some(b) = &bar {
                         b.inc(n);
                     }
@@ -197,6 +243,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 }
                 Progress::Start { .. } => {}
             };
+            let (repo, _lock) = open_exclusive(&dir, "repo add", out)?;
             let added = repo.add(&options, now(), &mut progress)?;
             for t in &added {
                 out.say(format!(
@@ -208,7 +255,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::Remove { dir, name, role } => {
-            let repo = open(&dir)?;
+            let (repo, _lock) = open_exclusive(&dir, "repo remove", out)?;
             repo.remove(&role, &name, now())?;
             out.say(format!("staged the removal of {name} from {role}"));
             out.result(&json!({"ok": true, "role": role, "removed": name}));
@@ -223,11 +270,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             terminating,
             allow_shared_key,
         } => {
-            let repo = open(&dir)?;
             let keys = keys
                 .iter()
                 .map(|k| load_public(k))
                 .collect::<Result<Vec<_>, _>>()?;
+            let (repo, _lock) = open_exclusive(&dir, "repo delegate", out)?;
             repo.delegate(
                 &DelegateOptions {
                     role: role.clone(),
@@ -256,7 +303,12 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let repo = open(&dir)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let signer = keys.signer(&key)?;
-            let approval = repo.sign(&role, signer.as_ref(), now())?;
+            // The slow half (passphrase, PIN, touch) without the lock; then
+            // the signature is added under it, if the role still has the
+            // bytes that were signed.
+            let prepared = repo.prepare_signature(&role, signer.as_ref())?;
+            let _lock = lock(&repo, LockKind::Exclusive, "repo sign", out)?;
+            let approval = repo.add_prepared(&prepared, now())?;
             out.say(format!("{} signed {role}", signer.keyid()));
             say_approval(out, &approval);
             out.result(
@@ -265,7 +317,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::MergeSignatures { dir, other } => {
-            let repo = open(&dir)?;
+            let (repo, _lock) = open_exclusive(&dir, "repo merge-signatures", out)?;
             if !other.join("staged").is_dir() {
                 return Err(Failure::usage(format!(
                     "{}: has no staged/ directory to merge from",
@@ -293,6 +345,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             out: path,
         } => {
             let repo = open(&dir)?;
+            let _lock = lock(&repo, LockKind::Shared, "repo export-payload", out)?;
             let info = repo.export_payload(&role, &path)?;
             out.say(format!(
                 "wrote {} ({} v{}, sha256 {}) and {}.json",
@@ -311,12 +364,12 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             public,
             sig,
         } => {
-            let repo = open(&dir)?;
             let key = load_public(&public)?;
             let raw = std::fs::read(&sig)
                 .map_err(|e| Failure::usage(format!("{}: {e}", sig.display())))?;
             let bytes = decode_signature(&raw, key.algorithm())
                 .map_err(|e| Failure::usage(format!("{}: {e}", sig.display())))?;
+            let (repo, _lock) = open_exclusive(&dir, "repo import-signature", out)?;
             let approval = repo.import_signature(&role, &key, &bytes, now())?;
             out.say(format!("imported {}'s signature on {role}", key.keyid()));
             say_approval(out, &approval);
@@ -335,11 +388,12 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let snapshot = keys.signer(&snapshot_key)?;
             let timestamp = keys.signer(&timestamp_key)?;
+            let _lock = lock(&repo, LockKind::Exclusive, "repo publish", out)?;
             // Test-only fault point: kill the process at a named step, to
             // prove a publish interrupted anywhere leaves the old repository
-            // whole. Unset in normal use.
-            let crash_at = std::env::var("FWSIGN_TEST_CRASH_AT").ok();
-            let outcome = repo.publish(
+            // whole.
+            let crash_at = crash_at();
+            let published = repo.publish(
                 snapshot.as_ref(),
                 timestamp.as_ref(),
                 now(),
@@ -348,7 +402,22 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                         std::process::abort();
                     }
                 },
-            )?;
+            );
+            let outcome = match published {
+                Ok(outcome) => outcome,
+                // Nothing to do is not a failure (a publish job on every push).
+                Err(RepoError::NothingStaged(_)) => {
+                    out.say(format!(
+                        "nothing is staged in {}: nothing to publish",
+                        dir.display()
+                    ));
+                    out.result(
+                        &json!({"ok": true, "published": false, "reason": "nothing-staged"}),
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
             out.say(format!(
                 "published: root v{}, {}, snapshot v{}, timestamp v{}",
                 outcome.root_version,
@@ -387,7 +456,6 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             expires,
             allow_shared_key,
         } => {
-            let repo = open(&dir)?;
             let mut options = RotateOptions {
                 allow_shared_key,
                 ..RotateOptions::default()
@@ -410,6 +478,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 options.thresholds.push((role.to_owned(), n));
             }
             options.expires = expires.as_deref().map(duration).transpose()?;
+            let (repo, _lock) = open_exclusive(&dir, "repo rotate-root", out)?;
             let version = repo.rotate_root(&options, now())?;
             out.say(format!(
                 "staged root v{version}; it needs a threshold of the old and of the new root keys"
@@ -429,6 +498,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let snapshot = keys.signer(&snapshot_key)?;
             let timestamp = keys.signer(&timestamp_key)?;
+            let _lock = lock(&repo, LockKind::Exclusive, "repo refresh", out)?;
             let outcome = repo.refresh(snapshot.as_ref(), timestamp.as_ref(), within, now())?;
             match (outcome.snapshot_version, outcome.timestamp_version) {
                 (None, None) => out.say("nothing due"),
@@ -449,14 +519,16 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let repo = open(&dir)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let timestamp = keys.signer(&timestamp_key)?;
+            let _lock = lock(&repo, LockKind::Exclusive, "repo refresh-timestamp", out)?;
             let version = repo.refresh_timestamp(timestamp.as_ref(), now())?;
             out.say(format!("re-signed timestamp v{version}"));
             out.result(&json!({"ok": true, "timestamp_version": version}));
             Ok(())
         }
         RepoCommand::Extend { dir, role, expires } => {
-            let repo = open(&dir)?;
-            let version = repo.extend(&role, duration(&expires)?, now())?;
+            let secs = duration(&expires)?;
+            let (repo, _lock) = open_exclusive(&dir, "repo extend", out)?;
+            let version = repo.extend(&role, secs, now())?;
             out.say(format!(
                 "staged {role} v{version} with a new expiry; it needs approval as usual"
             ));
@@ -553,6 +625,7 @@ fn changes(
 
 fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Failure> {
     let repo = open(dir)?;
+    let _lock = lock(&repo, LockKind::Shared, "repo status", out)?;
     let published = repo.published()?;
     let mut roles = Vec::new();
     let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -678,6 +751,7 @@ fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Fa
 
 fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Failure> {
     let repo = open(dir)?;
+    let _lock = lock(&repo, LockKind::Shared, "repo audit", out)?;
     let witnesses = match expect_head {
         Some(text) => vec![Anchor {
             source: "--expect-head".into(),

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_sign::repo::lock::LockError;
 use fwsign_sign::repo::{ErrorClass, RepoError};
 
 /// Exit code: a security refusal.
@@ -80,10 +82,31 @@ impl From<RepoError> for Failure {
             #[allow(unreachable_patterns, reason = "ErrorClass may grow")]
             _ => SECURITY,
         };
+        // A command that gave up waiting for the repository lock says who
+        // holds it, for scripts too.
+        let document = match &e {
+            RepoError::Lock(LockError::Timeout {
+                path,
+                holder,
+                waited,
+            }) => Some(serde_json::json!({
+                "reason": "locked",
+                "lock_file": path,
+                "waited_secs": waited.as_secs_f64(),
+                "holder": holder.as_ref().map(|h| serde_json::json!({
+                    "command": h.command,
+                    "pid": h.pid,
+                    "host": h.host,
+                    "since": h.since,
+                    "since_utc": UnixTime(h.since).to_expires(),
+                })),
+            })),
+            _ => None,
+        };
         Self {
             code,
             message: with_causes(&e),
-            document: None,
+            document,
         }
     }
 }

@@ -18,6 +18,8 @@ mod key_ref;
 mod output;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use clap::Parser;
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -34,6 +36,17 @@ pub(crate) fn now() -> UnixTime {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     UnixTime(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// `--lock-timeout`, set once from the command line.
+static LOCK_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// How long a command waits for the repository lock (`--lock-timeout`).
+pub(crate) fn lock_timeout() -> Duration {
+    LOCK_TIMEOUT
+        .get()
+        .copied()
+        .unwrap_or(fwsign_sign::repo::lock::DEFAULT_TIMEOUT)
 }
 
 fn main() -> ExitCode {
@@ -55,6 +68,7 @@ fn main() -> ExitCode {
         }
     };
     let out = Output::new(cli.json);
+    let _ = LOCK_TIMEOUT.set(Duration::from_secs(cli.lock_timeout));
     let result: Result<(), Failure> = match cli.command {
         Command::Key(cmd) => cmd_key::run(cmd, &out),
         Command::Repo(cmd) => cmd_repo::run(*cmd, &out),

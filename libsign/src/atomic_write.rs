@@ -26,41 +26,107 @@ pub fn write_atomic_with(
     mode: Mode,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let tmp = temp_name(path);
-    let result = (|| {
-        let mut file = create_new(&tmp, mode)?;
-        fill(&mut file)?;
-        file.flush()?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(&dir)
-    })();
-    if result.is_err() {
-        // Best effort: the temporary file is garbage either way.
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    write_pending(path, mode, fill)?.replace()
 }
 
 /// Creates `path` only if it does not exist yet, atomically (written under a
 /// temporary name and linked into place), for files that must never be
 /// rewritten once published. Fails with `AlreadyExists` otherwise.
 pub fn write_new(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let tmp = temp_name(path);
-    let result = (|| {
-        let mut file = create_new(&tmp, mode)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::hard_link(&tmp, path)?;
-        sync_dir(&dir)
-    })();
-    let _ = fs::remove_file(&tmp);
-    result
+    write_pending(path, mode, |f| f.write_all(bytes))?.create()
 }
+
+/// A file written and synced under a temporary name beside its final path,
+/// not yet in place. Dropping it removes the temporary file, so an error
+/// between writing and placing leaves nothing behind (a killed process
+/// leaves the temporary, which [`is_temp_name`] recognises).
+#[derive(Debug)]
+pub struct PendingFile {
+    tmp: PathBuf,
+    path: PathBuf,
+    placed: bool,
+}
+
+/// Writes what `fill` writes to a temporary file beside `path` and syncs
+/// it; [`PendingFile::replace`] or [`PendingFile::create`] puts it in place.
+pub fn write_pending(
+    path: &Path,
+    mode: Mode,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<PendingFile> {
+    let tmp = temp_name(path);
+    let mut file = create_new(&tmp, mode)?;
+    let mut pending = PendingFile {
+        tmp,
+        path: path.to_path_buf(),
+        placed: false,
+    };
+    let result = (|| {
+        fill(&mut file)?;
+        file.flush()?;
+        file.sync_all()
+    })();
+    drop(file);
+    match result {
+        Ok(()) => Ok(pending),
+        Err(e) => {
+            pending.discard();
+            Err(e)
+        }
+    }
+}
+
+impl PendingFile {
+    /// The temporary file (to check its contents before placing it).
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames it over the final path (replacing any file there) and syncs
+    /// the directory.
+    pub fn replace(mut self) -> io::Result<()> {
+        fs::rename(&self.tmp, &self.path)?;
+        self.placed = true;
+        sync_dir(&parent_dir(&self.path))
+    }
+
+    /// Links it to the final path only if nothing is there
+    /// (`AlreadyExists` otherwise, the existing file untouched), removes the
+    /// temporary name and syncs the directory.
+    pub fn create(mut self) -> io::Result<()> {
+        fs::hard_link(&self.tmp, &self.path)?;
+        self.discard();
+        sync_dir(&parent_dir(&self.path))
+    }
+
+    fn discard(&mut self) {
+        // Best effort: the temporary file is garbage either way, and the
+        // next command holding the repository lock removes what is left.
+        let _ = fs::remove_file(&self.tmp);
+        self.placed = true;
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            self.discard();
+        }
+    }
+}
+
+/// Whether a file name is one of the temporary names fwsign writes under
+/// (`.NAME.fwsign-tmp-PID-NANOS`): left behind only by a killed process.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(TEMP_MARK)
+}
+
+const TEMP_MARK: &str = ".fwsign-tmp-";
 
 fn create_new(path: &Path, mode: Mode) -> io::Result<File> {
     let mut options = OpenOptions::new();
@@ -91,7 +157,7 @@ fn temp_name(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let unique = format!(
-        ".{name}.fwsign-tmp-{}-{}",
+        ".{name}{TEMP_MARK}{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -158,6 +224,25 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&path).unwrap(), b"first");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_pending_file_dropped_or_refused_leaves_nothing_behind() {
+        let dir = scratch("pending");
+        let path = dir.join("fw.bin");
+        let pending = write_pending(&path, Mode::Public, |f| f.write_all(b"bytes")).unwrap();
+        assert_eq!(fs::read(pending.temp_path()).unwrap(), b"bytes");
+        let name = pending.temp_path().file_name().unwrap().to_str().unwrap();
+        assert!(is_temp_name(name), "{name}");
+        drop(pending);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::write(&path, b"published").unwrap();
+        let pending = write_pending(&path, Mode::Public, |f| f.write_all(b"other")).unwrap();
+        let err = pending.create().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).unwrap(), b"published");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert!(!is_temp_name("fw.bin") && !is_temp_name(".hidden"));
     }
 
     #[cfg(unix)]

@@ -4,7 +4,7 @@
 //! DIR/fwsign-repo.json          expiry policy chosen at init
 //! DIR/staged/ROLE.json          what approvers are signing now (canonical; signatures merge in)
 //! DIR/staged/dropped/ROLE.json  approvals dropped because the content changed after them
-//! DIR/staged/targets/NAME       the exact bytes the staged targets describe
+//! DIR/staged/targets/ROLE/NAME  the exact bytes staged targets role ROLE describes
 //! DIR/metadata/N.ROLE.json      published, never rewritten; timestamp.json is written last
 //! DIR/targets/DIR/HASH.BASENAME published target files, as the TUF spec and python-tuf fetch them
 //! DIR/audit.log                 one hash-chained JSON line per event; its head is in each staged role and snapshot
@@ -17,6 +17,12 @@
 //! and replaces `timestamp.json` last, so a reader or a crash sees the old
 //! repository or the new one. The audit log and the published history it
 //! is anchored in are verified by [`history`].
+//!
+//! Commands that change a repository hold its lock ([`lock`]) exclusively
+//! for their whole run; taking it removes the temporary files a killed
+//! command left. Versions are never reused: a new version of a role is one
+//! more than the highest on disk (`metadata/N.ROLE.json`, orphans included)
+//! or in the timestamp, and published files are created exclusively.
 
 pub mod approval;
 pub mod history;
@@ -25,6 +31,8 @@ pub mod names;
 pub mod publish;
 pub mod resolve;
 pub mod staging;
+#[cfg(test)]
+mod transaction_tests;
 mod view;
 
 use std::borrow::Cow;
@@ -719,13 +727,64 @@ impl Repository {
     /// Takes the repository lock for `command` (`"repo add"`): exclusive
     /// for a command that changes the repository, shared for one that only
     /// reads it. Held until the returned value is dropped; see [`lock`].
+    ///
+    /// Whoever takes it exclusively is the only fwsign command working on
+    /// the repository, so any temporary file in it was left by a killed
+    /// command: they are removed before the lock is returned.
     pub fn lock(
         &self,
         kind: lock::LockKind,
         command: &str,
         timeout: std::time::Duration,
     ) -> Result<lock::RepoLock, RepoError> {
-        Ok(lock::RepoLock::acquire(&self.dir, kind, command, timeout)?)
+        let held = lock::RepoLock::acquire(&self.dir, kind, command, timeout)?;
+        if kind == lock::LockKind::Exclusive && held.unlocked_reason().is_none() {
+            self.remove_stale_temporaries()?;
+        }
+        Ok(held)
+    }
+
+    /// Removes the temporary files (`.NAME.fwsign-tmp-...`) a killed command
+    /// left in the repository: in its top directory, `staged/`, `metadata/`
+    /// and `targets/`. Call it only under the exclusive lock, when no other
+    /// command can be writing one. Returns the files removed.
+    pub fn remove_stale_temporaries(&self) -> Result<Vec<PathBuf>, RepoError> {
+        fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
+            let entries = match fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_err(dir)(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io_err(dir))?;
+                // The entry's own type: links are never followed.
+                let kind = entry.file_type().map_err(io_err(dir))?;
+                let path = entry.path();
+                if kind.is_dir() {
+                    if recurse {
+                        sweep(&path, true, removed)?;
+                    }
+                } else if kind.is_file()
+                    && entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(crate::atomic_write::is_temp_name)
+                {
+                    match fs::remove_file(&path) {
+                        Ok(()) => removed.push(path),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io_err(&path)(e)),
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut removed = Vec::new();
+        sweep(&self.dir, false, &mut removed)?;
+        sweep(&self.staged_dir(), true, &mut removed)?;
+        sweep(&self.metadata_dir(), false, &mut removed)?;
+        sweep(&self.targets_dir(), true, &mut removed)?;
+        Ok(removed)
     }
 
     /// The repository directory.
@@ -768,6 +827,30 @@ impl Repository {
         self.staged_dir().join("targets")
     }
 
+    /// `DIR/staged/targets/<quote(ROLE)>/`: the staged target files of one
+    /// role, so two roles staging one name cannot overwrite each other's
+    /// approved bytes.
+    pub fn staged_role_targets_dir(&self, role: &str) -> PathBuf {
+        self.staged_targets_dir().join(names::quote(role))
+    }
+
+    /// Where staged target `name` of `role` is read from: its role's
+    /// directory, or else, when only that exists, `staged/targets/NAME` as
+    /// fwsign staged it before files were kept per role (the hashes the
+    /// approvers signed are checked either way before anything is
+    /// published).
+    pub fn staged_target_file(&self, role: &str, name: &str) -> Result<PathBuf, RepoError> {
+        let path = names::target_path(&self.staged_role_targets_dir(role), name)?;
+        if fs::symlink_metadata(&path).is_ok() {
+            return Ok(path);
+        }
+        let legacy = names::target_path(&self.staged_targets_dir(), name)?;
+        if fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file()) {
+            return Ok(legacy);
+        }
+        Ok(path)
+    }
+
     /// `DIR/metadata/`.
     pub fn metadata_dir(&self) -> PathBuf {
         self.dir.join("metadata")
@@ -799,6 +882,47 @@ impl Repository {
             }
         }
         Ok(newest)
+    }
+
+    /// The highest version of `role` with a file `metadata/N.ROLE.json`,
+    /// whether a timestamp ever referenced it or not (an orphan a killed
+    /// publish left).
+    pub fn highest_version_on_disk(&self, role: &str) -> Result<Option<u64>, RepoError> {
+        let dir = self.metadata_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let suffix = format!(".{}", names::role_file(role));
+        let mut highest = None;
+        for entry in entries {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            let Some(version) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(suffix.as_str()))
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            highest = highest.max(Some(version));
+        }
+        Ok(highest)
+    }
+
+    /// The version a new `role` document gets: `at_least`, or one more than
+    /// the highest on disk when that is higher, so no version is ever
+    /// written twice, orphans included.
+    pub(crate) fn next_free_version(&self, role: &str, at_least: u64) -> Result<u64, RepoError> {
+        let above_disk = match self.highest_version_on_disk(role)? {
+            Some(v) => v.checked_add(1).ok_or_else(|| {
+                RepoError::Invalid(format!("role {role}: version counter exhausted"))
+            })?,
+            None => 0,
+        };
+        Ok(at_least.max(above_disk))
     }
 
     /// The published state, or `None` before the first publish. Each call

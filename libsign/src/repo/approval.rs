@@ -288,10 +288,10 @@ impl Repository {
         signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        // One view of the published state serves both halves.
+        // One view for both halves: the published state is read once.
         let view = self.view();
         let prepared = self.prepare_in(&view, role, signer)?;
-        self.add_in(&view, &prepared, now)
+        self.add_prepared_in(&view, &prepared, now)
     }
 
     /// The slow half of signing, which needs no lock: reads staged `role`'s
@@ -338,10 +338,10 @@ impl Repository {
         prepared: &PreparedSignature,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        self.add_in(&self.view(), prepared, now)
+        self.add_prepared_in(&self.view(), prepared, now)
     }
 
-    fn add_in(
+    fn add_prepared_in(
         &self,
         view: &View<'_>,
         prepared: &PreparedSignature,

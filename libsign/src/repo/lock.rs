@@ -10,8 +10,10 @@
 //!
 //! The holder of the exclusive lock writes who it is (command, process ID,
 //! host, since when) into the lock file, so a waiter that gives up can name
-//! it. A crashed holder's lock is released by the kernel with its process;
-//! its stale description is overwritten by the next holder.
+//! it, and erases it when it releases the lock. A crashed holder's lock is
+//! released by the kernel with its process; its stale description is
+//! overwritten by the next holder, and a waiter does not name a holder on
+//! its own host whose process is gone.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -154,7 +156,7 @@ impl RepoLock {
             let waited = start.elapsed();
             if waited >= timeout {
                 return Err(LockError::Timeout {
-                    holder: read_holder(&path),
+                    holder: read_holder(&path).filter(still_running),
                     path,
                     waited,
                 });
@@ -174,6 +176,30 @@ impl RepoLock {
             Self::Unlocked { reason } => Some(reason),
         }
     }
+}
+
+impl Drop for RepoLock {
+    fn drop(&mut self) {
+        // The description goes while the lock is still held (it is released
+        // when the file closes, after this), so no waiter names a command
+        // that has finished.
+        if let Self::Held {
+            file,
+            kind: LockKind::Exclusive,
+        } = self
+        {
+            let _ = file.set_len(0);
+        }
+    }
+}
+
+/// Whether a holder may still be running: always, unless it ran on this
+/// host and its process is gone (where `/proc` tells).
+fn still_running(holder: &Holder) -> bool {
+    let proc = Path::new("/proc");
+    holder.host != host_name()
+        || !proc.join("self").exists()
+        || proc.join(holder.pid.to_string()).exists()
 }
 
 fn read_only_error(e: &io::Error) -> bool {

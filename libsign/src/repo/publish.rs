@@ -6,10 +6,10 @@
 //! rename, readers (and a crashed run's successor) see the old repository,
 //! whose files are never touched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use fwsign_manifest_schema::metadata::{
@@ -22,10 +22,13 @@ use super::history::Release;
 use super::names::{self, consistent_target_path, tough_target_path};
 use super::resolve::{self, ShadowedDelegation};
 use super::staging::{create_dirs_inside, refuse_link};
-use super::{Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err};
-use crate::atomic_write::{Mode, sync_dir, write_atomic, write_atomic_with, write_new};
+use super::{
+    Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
+    read_optional,
+};
+use crate::atomic_write::{Mode, sync_dir, write_atomic, write_new, write_pending};
 use crate::audit::AuditEvent;
-use crate::document::{CanonicalDocument, sign, verify_role};
+use crate::document::{CanonicalDocument, sign, signing_payload, verify_role};
 use crate::key_types::BUILTIN;
 use crate::keys::TufSigner;
 use crate::workflow::{Digests, WorkflowError};
@@ -34,6 +37,9 @@ use crate::workflow::{Digests, WorkflowError};
 /// them for progress and, in tests, to kill the process mid-way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishStep {
+    /// A target file's bytes are in a temporary file in `targets/`, not yet
+    /// linked under its published name (reported once per file copied).
+    TargetCopied,
     /// Every new target file is in `targets/`.
     TargetsWritten,
     /// New root and targets metadata are in `metadata/`.
@@ -48,6 +54,7 @@ impl PublishStep {
     /// A stable name (`targets-written`, ...).
     pub fn name(self) -> &'static str {
         match self {
+            Self::TargetCopied => "target-copied",
             Self::TargetsWritten => "targets-written",
             Self::MetadataWritten => "metadata-written",
             Self::SnapshotWritten => "snapshot-written",
@@ -152,6 +159,51 @@ fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoErr
     Ok(())
 }
 
+/// Creates published file `path` with `bytes`, never replacing a file there:
+/// the same bytes already there are fine (a killed run wrote them), other
+/// bytes are refused.
+fn create_published(path: &Path, bytes: &[u8]) -> Result<(), RepoError> {
+    match write_new(path, bytes, Mode::Public) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if fs::read(path).map_err(io_err(path))? == bytes {
+                Ok(())
+            } else {
+                Err(RepoError::WouldRewrite(path.to_path_buf()))
+            }
+        }
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// The role in `roles` whose delegations list `role` (`None` for
+/// `targets`, which the root delegates).
+fn delegator_in<'a>(roles: &'a BTreeMap<String, Signed<Targets>>, role: &str) -> Option<&'a str> {
+    roles
+        .iter()
+        .find(|(_, doc)| {
+            doc.signed
+                .delegations
+                .as_ref()
+                .is_some_and(|d| d.roles.iter().any(|r| r.name == role))
+        })
+        .map(|(name, _)| name.as_str())
+}
+
+/// Removes a file or directory tree, if there.
+fn remove_if_there(path: &Path) -> Result<(), RepoError> {
+    let result = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 /// Links `from` to `to` unless `to` exists, creating directories inside
 /// `base` without following links.
 fn link_into(base: &Path, from: &Path, to: &Path) -> Result<(), RepoError> {
@@ -192,6 +244,9 @@ impl Repository {
                 let path = self.staged_path(&role);
                 fs::remove_file(&path).map_err(io_err(&path))?;
                 self.clear_dropped(&role)?;
+                if role != "root" {
+                    remove_if_there(&self.staged_role_targets_dir(&role))?;
+                }
             }
         }
         Ok(())
@@ -285,7 +340,7 @@ impl Repository {
         }
 
         // Re-check every target file that will be newly published.
-        let mut to_publish: Vec<(String, TargetFile)> = Vec::new();
+        let mut to_publish: Vec<(String, TargetFile, PathBuf)> = Vec::new();
         for role in &changed_roles {
             let before = published.and_then(|p| p.targets.get(role));
             for (name, entry) in &roles[role].signed.targets {
@@ -295,12 +350,12 @@ impl Repository {
                 if unchanged {
                     continue;
                 }
-                let staged_file = names::target_path(&self.staged_targets_dir(), name)?;
+                let staged_file = self.staged_target_file(role, name)?;
                 if let Err(e) = check_file(&staged_file, name, entry) {
                     self.refuse(&e, now)?;
                     return Err(e);
                 }
-                to_publish.push((name.clone(), entry.clone()));
+                to_publish.push((name.clone(), entry.clone(), staged_file));
             }
         }
 
@@ -311,9 +366,31 @@ impl Repository {
         for (role, doc) in &roles {
             role_bytes.insert(role.clone(), file_bytes(role, doc)?);
         }
-        let snapshot_version = published
-            .and_then(|p| p.snapshot.as_ref())
-            .map_or(1, |s| s.signed.version.saturating_add(1));
+        // A publish killed before its timestamp may have left the very
+        // version a changed role is staged at: that file is used as it is.
+        let metadata_dir = self.metadata_dir();
+        let mut on_disk: BTreeSet<String> = BTreeSet::new();
+        for role in &changed_roles {
+            let path =
+                metadata_dir.join(names::versioned_role_file(roles[role].signed.version, role));
+            let Some(existing) = read_optional(&path)? else {
+                continue;
+            };
+            if existing != role_bytes[role] {
+                let orphan = self.usable_orphan(&path, &existing, role, &roles, &root_doc)?;
+                roles.insert(role.clone(), orphan);
+                role_bytes.insert(role.clone(), existing);
+            }
+            on_disk.insert(role.clone());
+        }
+        // Versions are never reused: past every file on disk, orphans
+        // included, and past what the timestamp names.
+        let snapshot_version = self.next_free_version(
+            "snapshot",
+            published
+                .and_then(|p| p.snapshot.as_ref())
+                .map_or(1, |s| s.signed.version.saturating_add(1)),
+        )?;
         let mut snapshot = Signed {
             signatures: vec![],
             signed: Snapshot {
@@ -353,9 +430,12 @@ impl Repository {
             };
             resolve::shadowed_delegations(&root_doc, &snapshot_canonical, &roles, &mut read)
         };
-        let timestamp_version = published
-            .and_then(|p| p.timestamp.as_ref())
-            .map_or(1, |t| t.signed.version.saturating_add(1));
+        let timestamp_version = self.next_free_version(
+            "timestamp",
+            published
+                .and_then(|p| p.timestamp.as_ref())
+                .map_or(1, |t| t.signed.version.saturating_add(1)),
+        )?;
         let timestamp = self.new_timestamp(
             &root_doc,
             timestamp_version,
@@ -371,55 +451,43 @@ impl Repository {
         drop(view);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
-        for (name, entry) in &to_publish {
-            self.publish_target(name, entry)?;
+        for (name, entry, staged_file) in &to_publish {
+            self.publish_target(name, entry, staged_file, on_step)?;
         }
         on_step(PublishStep::TargetsWritten);
-        let metadata_dir = self.metadata_dir();
         fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
+        // Every versioned file is created, never replaced; a crashed publish
+        // may have written this very root or role, which is then kept.
         if staged.iter().any(|r| r == "root") {
             let path = metadata_dir.join(format!("{}.root.json", root.signed.version));
-            match write_new(&path, &root_file, Mode::Public) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    // A crashed publish may have written this very root.
-                    if fs::read(&path).map_err(io_err(&path))? != root_file {
-                        return Err(RepoError::WouldRewrite(path));
-                    }
-                }
-                Err(e) => return Err(io_err(&path)(e)),
-            }
+            create_published(&path, &root_file)?;
         }
-        for role in &changed_roles {
+        for role in changed_roles.iter().filter(|r| !on_disk.contains(*r)) {
             let path =
                 metadata_dir.join(names::versioned_role_file(roles[role].signed.version, role));
-            // Versions above the published one are referenced by nothing yet,
-            // so a crashed run's leftover may be replaced.
-            write_atomic(&path, &role_bytes[role], Mode::Public).map_err(io_err(&path))?;
+            create_published(&path, &role_bytes[role])?;
         }
         on_step(PublishStep::MetadataWritten);
         let snapshot_path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
-        write_atomic(&snapshot_path, &snapshot_doc, Mode::Public)
-            .map_err(io_err(&snapshot_path))?;
+        create_published(&snapshot_path, &snapshot_doc)?;
         on_step(PublishStep::SnapshotWritten);
         let timestamp_path = metadata_dir.join("timestamp.json");
         write_atomic(&timestamp_path, &timestamp_doc, Mode::Public)
             .map_err(io_err(&timestamp_path))?;
         on_step(PublishStep::TimestampWritten);
 
-        // The release is live; clear what it consumed.
+        // The release is live; clear what it consumed: the staged roles and
+        // their target files (legacy `staged/targets/NAME` files too).
         for role in &staged {
             let path = self.staged_path(role);
             fs::remove_file(&path).map_err(io_err(&path))?;
             self.clear_dropped(role)?;
         }
-        for (name, _) in &to_publish {
-            let path = names::target_path(&self.staged_targets_dir(), name)?;
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&path)(e)),
-            }
+        for (_, _, staged_file) in &to_publish {
+            remove_if_there(staged_file)?;
+        }
+        for role in staged.iter().filter(|r| r.as_str() != "root") {
+            remove_if_there(&self.staged_role_targets_dir(role))?;
         }
         let outcome = PublishOutcome {
             root_version: root.signed.version,
@@ -429,7 +497,7 @@ impl Repository {
                 .collect(),
             snapshot_version,
             timestamp_version,
-            targets_published: to_publish.iter().map(|(n, _)| n.clone()).collect(),
+            targets_published: to_publish.iter().map(|(n, _, _)| n.clone()).collect(),
             warnings,
         };
         self.audit(
@@ -438,7 +506,7 @@ impl Repository {
                 version: Some(snapshot_version),
                 targets: to_publish
                     .iter()
-                    .filter_map(|(n, e)| e.hashes.get("sha256").map(|h| (n.clone(), h.clone())))
+                    .filter_map(|(n, e, _)| e.hashes.get("sha256").map(|h| (n.clone(), h.clone())))
                     .collect(),
                 detail: Some(format!(
                     "root v{}, {}, snapshot v{snapshot_version}, timestamp v{timestamp_version}",
@@ -455,6 +523,53 @@ impl Repository {
             now,
         )?;
         Ok(outcome)
+    }
+
+    /// A file `path` a killed publish left at the version staged `role` is
+    /// to be published at, with other bytes than the staged role now has
+    /// (approvers signed on since): usable as the published role only when
+    /// it is the same document (its `signed` part) and its own signatures
+    /// still meet the threshold its delegator in this release gives it.
+    fn usable_orphan(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        role: &str,
+        roles: &BTreeMap<String, Signed<Targets>>,
+        root: &CanonicalDocument,
+    ) -> Result<Signed<Targets>, RepoError> {
+        let orphan = parse_doc::<Targets>(path, bytes)?;
+        let payload = |doc: &Signed<Targets>| {
+            signing_payload(&doc.signed).map_err(|source| RepoError::Document {
+                context: role.to_owned(),
+                source,
+            })
+        };
+        if payload(&orphan)? != payload(&roles[role])? {
+            return Err(RepoError::WouldRewrite(path.to_path_buf()));
+        }
+        let canonical = canonical_of(role, &orphan)?;
+        let report = match delegator_in(roles, role) {
+            Some(parent) if role != "targets" => {
+                let parent_doc = canonical_of(parent, &roles[parent])?;
+                verify_role(&parent_doc, role, &canonical, BUILTIN)
+            }
+            _ => verify_role(root, role, &canonical, BUILTIN),
+        }
+        .map_err(|source| RepoError::Document {
+            context: path.display().to_string(),
+            source,
+        })?;
+        if !report.is_met() {
+            return Err(RepoError::Invalid(format!(
+                "{}: a publish killed earlier left {role} v{} with signatures that no longer meet its threshold ({} of {}); stage {role} again (`fwsign repo extend --role {role} --expires DURATION`) to move it to a free version, and collect approvals",
+                path.display(),
+                orphan.signed.version,
+                report.valid,
+                report.threshold
+            )));
+        }
+        Ok(orphan)
     }
 
     /// Records a refusal in the audit log (on one line).
@@ -529,11 +644,22 @@ impl Repository {
 
     /// Copies a staged target into `targets/` under every name clients ask
     /// for: `<dir>/<hash>.<basename>` per listed hash, and tough's
-    /// `<sha256>.<dir>/<basename>` for nested names.
-    fn publish_target(&self, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+    /// `<sha256>.<dir>/<basename>` for nested names. The copy is checked
+    /// before it is linked under its published name (a copy that fails the
+    /// check is removed), and a file already published under that name must
+    /// have the same bytes: published files are never rewritten.
+    fn publish_target(
+        &self,
+        name: &str,
+        entry: &TargetFile,
+        staged: &Path,
+        on_step: &mut dyn FnMut(PublishStep),
+    ) -> Result<(), RepoError> {
         let targets_dir = self.targets_dir();
-        let staged = names::target_path(&self.staged_targets_dir(), name)?;
-        let mut first: Option<std::path::PathBuf> = None;
+        let already = |path: &Path| {
+            check_file(path, name, entry).map_err(|_| RepoError::WouldRewrite(path.to_path_buf()))
+        };
+        let mut first: Option<PathBuf> = None;
         for hash in entry.hashes.values() {
             let path = consistent_target_path(&targets_dir, name, hash)?;
             if let Some(parent) = path.parent()
@@ -544,13 +670,21 @@ impl Repository {
             refuse_link(&path)?;
             match &first {
                 None => {
-                    if !path.exists() {
-                        let mut src = File::open(&staged).map_err(io_err(&staged))?;
-                        write_atomic_with(&path, Mode::Public, |out| {
+                    if fs::symlink_metadata(&path).is_ok() {
+                        already(&path)?;
+                    } else {
+                        let mut src = File::open(staged).map_err(io_err(staged))?;
+                        let copy = write_pending(&path, Mode::Public, |out| {
                             io::copy(&mut src, out).map(|_| ())
                         })
                         .map_err(io_err(&path))?;
-                        check_file(&path, name, entry)?;
+                        on_step(PublishStep::TargetCopied);
+                        check_file(copy.temp_path(), name, entry)?;
+                        match copy.create() {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => already(&path)?,
+                            Err(e) => return Err(io_err(&path)(e)),
+                        }
                     }
                     first = Some(path);
                 }
@@ -588,7 +722,7 @@ impl Repository {
         )?;
         let next = self.new_timestamp(
             &root_doc,
-            timestamp.signed.version.saturating_add(1),
+            self.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
             &snapshot_bytes,
             snapshot.signed.version,
             timestamp_signer,
@@ -642,13 +776,14 @@ impl Repository {
         let (snapshot_doc, snapshot_version) = if snapshot_due {
             let mut next = snapshot.clone();
             next.signatures.clear();
-            next.signed.version = next.signed.version.saturating_add(1);
+            next.signed.version =
+                self.next_free_version("snapshot", next.signed.version.saturating_add(1))?;
             next.signed.expires = expires_at(now, self.expiry().snapshot)?;
             self.anchor_audit_log(&mut next.signed, published.root.signed.version, None)?;
             self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
             let doc = file_bytes("snapshot", &next)?;
             let path = metadata_dir.join(format!("{}.snapshot.json", next.signed.version));
-            write_atomic(&path, &doc, Mode::Public).map_err(io_err(&path))?;
+            create_published(&path, &doc)?;
             outcome.snapshot_version = Some(next.signed.version);
             (doc, next.signed.version)
         } else {
@@ -661,7 +796,7 @@ impl Repository {
         };
         let next_ts = self.new_timestamp(
             &root_doc,
-            timestamp.signed.version.saturating_add(1),
+            self.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
             &snapshot_doc,
             snapshot_version,
             timestamp_signer,

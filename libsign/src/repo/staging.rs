@@ -20,7 +20,7 @@ use super::view::View;
 use super::{
     RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
 };
-use crate::atomic_write::{Mode, write_atomic_with};
+use crate::atomic_write::{Mode, PendingFile, write_pending};
 use crate::audit::AuditEvent;
 use crate::keys::PublicKey;
 use crate::path_match::delegation_covers_names;
@@ -166,20 +166,22 @@ pub(crate) fn refuse_link(path: &Path) -> Result<(), RepoError> {
     Ok(())
 }
 
-/// Copies `src` to `dst` (atomically) while hashing it, in one pass.
+/// Copies `src` to a temporary file beside `dst` while hashing it, in one
+/// pass; the caller puts it in place once everything else checked out
+/// (dropping it removes the copy).
 pub(crate) fn copy_and_hash(
     src: &Path,
     dst: &Path,
     name: &str,
     sha512: bool,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<FinishedDigests, RepoError> {
+) -> Result<(PendingFile, FinishedDigests), RepoError> {
     let mut input = File::open(src).map_err(io_err(src))?;
     let total = input.metadata().map_err(io_err(src))?.len();
     progress(Progress::Start { name, total });
     let mut digests = Digests::new(sha512);
     let mut read_error: Option<io::Error> = None;
-    write_atomic_with(dst, Mode::Public, |out| {
+    let pending = write_pending(dst, Mode::Public, |out| {
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match input.read(&mut buf) {
@@ -210,7 +212,7 @@ pub(crate) fn copy_and_hash(
         },
     })?;
     progress(Progress::Finish);
-    Ok(digests.finish())
+    Ok((pending, digests.finish()))
 }
 
 impl Repository {
@@ -222,7 +224,10 @@ impl Repository {
         role: &str,
         now: UnixTime,
     ) -> Result<Signed<Targets>, RepoError> {
-        if let Some(doc) = self.load_staged::<Targets>(role)? {
+        if let Some(mut doc) = self.load_staged::<Targets>(role)? {
+            // A publish killed after writing this version left it on disk:
+            // the edited role moves past it (its approvals go either way).
+            doc.signed.version = self.next_free_version(role, doc.signed.version)?;
             return Ok(doc);
         }
         let published = view
@@ -236,10 +241,11 @@ impl Repository {
             })?;
         let mut doc = published;
         doc.signatures.clear();
-        doc.signed.version =
+        let next =
             doc.signed.version.checked_add(1).ok_or_else(|| {
                 RepoError::Invalid(format!("role {role}: version counter exhausted"))
             })?;
+        doc.signed.version = self.next_free_version(role, next)?;
         doc.signed.expires = expires_at(now, self.expiry().for_role(role))?;
         Ok(doc)
     }
@@ -274,8 +280,9 @@ impl Repository {
     }
 
     /// Stages files as targets of `options.role`: each is hashed and copied
-    /// into `staged/targets/` in one streaming pass, so what approvers sign is
-    /// exactly what gets published.
+    /// into `staged/targets/<role>/` in one streaming pass, so what approvers
+    /// sign is exactly what gets published. The copies are put in place only
+    /// once every file is copied; on any error none is left behind.
     pub fn add(
         &self,
         options: &AddOptions,
@@ -354,14 +361,16 @@ impl Repository {
 
         let mut doc = self.targets_for_edit(&view, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
+        let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
         let mut added = Vec::new();
+        let mut copies = Vec::new();
         for t in &options.targets {
-            let dst = names::target_path(&staged_dir, &t.name)?;
-            if let Some(parent) = Path::new(&t.name).parent() {
-                create_dirs_inside(&staged_dir, parent)?;
-            }
+            let dst = names::target_path(&self.staged_role_targets_dir(&options.role), &t.name)?;
+            let parent = Path::new(&t.name).parent().unwrap_or(Path::new(""));
+            create_dirs_inside(&staged_dir, &role_dir.join(parent))?;
             refuse_link(&dst)?;
-            let digests = copy_and_hash(&t.file, &dst, &t.name, options.sha512, progress)?;
+            let (copy, digests) = copy_and_hash(&t.file, &dst, &t.name, options.sha512, progress)?;
+            copies.push(copy);
             let length = digests.length;
             let mut hashes = BTreeMap::new();
             hashes.insert(
@@ -386,23 +395,31 @@ impl Repository {
                 }
             }
             doc.signed.targets.insert(t.name.clone(), entry);
-            self.audit(
-                &AuditEvent {
-                    action: "stage".into(),
-                    role: Some(options.role.clone()),
-                    version: Some(doc.signed.version),
-                    targets: [(t.name.clone(), hashes["sha256"].clone())].into(),
-                    detail: Some(format!("add {length} bytes")),
-                    ..AuditEvent::default()
-                },
-                now,
-            )?;
             added.push(AddedTarget {
                 name: t.name.clone(),
                 length,
                 hashes,
             });
         }
+        for copy in copies {
+            let path = copy.path().to_path_buf();
+            copy.replace().map_err(io_err(&path))?;
+        }
+        for t in &added {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(options.role.clone()),
+                    version: Some(doc.signed.version),
+                    targets: [(t.name.clone(), t.hashes["sha256"].clone())].into(),
+                    detail: Some(format!("add {} bytes", t.length)),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+        }
+        // After this command's own lines, so the head staged with the
+        // role covers them.
         self.record_audit_head(&mut doc.signed.unknown)?;
         self.save_edited(&options.role, doc, now)?;
         Ok(added)
@@ -418,7 +435,7 @@ impl Repository {
                 "role {role} does not list target {name}"
             )));
         }
-        let staged = names::target_path(&self.staged_targets_dir(), name)?;
+        let staged = names::target_path(&self.staged_role_targets_dir(role), name)?;
         match fs::remove_file(&staged) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -529,7 +546,10 @@ impl Repository {
         if !exists {
             let mut doc = Signed {
                 signatures: vec![],
-                signed: empty_targets(1, expires_at(now, self.expiry().for_role(&options.role))?),
+                signed: empty_targets(
+                    self.next_free_version(&options.role, 1)?,
+                    expires_at(now, self.expiry().for_role(&options.role))?,
+                ),
                 unknown: BTreeMap::new(),
             };
             self.record_audit_head(&mut doc.signed.unknown)?;
@@ -544,17 +564,21 @@ impl Repository {
     pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
         self.check_audit_before_staging()?;
         let mut root = match self.load_staged::<Root>("root")? {
-            Some(staged) => staged,
+            Some(mut staged) => {
+                staged.signed.version = self.next_free_version("root", staged.signed.version)?;
+                staged
+            }
             None => {
                 let published = self
                     .published()?
                     .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?;
                 let mut next = published.root;
                 next.signatures.clear();
-                next.signed.version =
+                let version =
                     next.signed.version.checked_add(1).ok_or_else(|| {
                         RepoError::Invalid("root version counter exhausted".into())
                     })?;
+                next.signed.version = self.next_free_version("root", version)?;
                 next.signed.expires = expires_at(now, self.expiry().root)?;
                 next
             }
@@ -676,6 +700,7 @@ impl Repository {
                     r
                 }
             };
+            root.signed.version = self.next_free_version("root", root.signed.version)?;
             root.signed.expires = expires;
             let v = root.signed.version;
             stage(v)?;

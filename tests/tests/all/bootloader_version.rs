@@ -145,7 +145,7 @@ fn repo_add_refuses_a_prerelease_min_bootloader_version() {
         &["--min-bootloader-version", "2.0.0+build7"],
     )
     .code(USAGE);
-    assert!(!r.dir.join("staged/targets/evc-a1").exists());
+    assert!(!r.dir.join("staged/targets/targets/evc-a1").exists());
     // A prerelease firmware version is fine: only the bootloader minimum is
     // compared by devices as three numbers.
     r.add(

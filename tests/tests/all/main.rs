@@ -42,6 +42,7 @@ mod release_root_rotation;
 mod release_support;
 mod release_tough;
 mod release_workflow;
+mod repo_concurrency;
 mod search_table;
 mod threshold_attacks;
 mod unknown_fields;

@@ -80,8 +80,8 @@ fn delegated_role_cannot_stage_a_target_outside_its_paths() {
         .stderr_has("board-b/x.bin");
     r.add(&file, "x.bin", "1.0.0", &["--role", "board-a"])
         .code(USAGE);
-    assert!(!r.dir.join("staged/targets/board-b").exists());
-    assert!(!r.dir.join("staged/targets/x.bin").exists());
+    assert!(!r.dir.join("staged/targets/board-a/board-b").exists());
+    assert!(!r.dir.join("staged/targets/board-a/x.bin").exists());
     // The role inside its paths still works.
     r.add(&file, "board-a/x.bin", "1.0.0", &["--role", "board-a"])
         .ok();

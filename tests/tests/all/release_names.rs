@@ -90,8 +90,15 @@ fn symlinked_staging_directory_pointing_outside_is_refused() {
     r.init();
     let outside = r.scratch.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
-    std::os::unix::fs::symlink(&outside, r.dir.join("staged/targets/board-a")).unwrap();
     let file = r.write_file("fw.bin", &firmware(15, 100));
+    // The role's staging directory (staged/targets/<role>/), or a directory
+    // inside it, symlinked outside: nothing is written through either.
+    let role_dir = r.dir.join("staged/targets/targets");
+    std::os::unix::fs::symlink(&outside, &role_dir).unwrap();
+    r.add(&file, "board-a/fw.bin", "1.0.0", &[]).code(USAGE);
+    std::fs::remove_file(&role_dir).unwrap();
+    std::fs::create_dir_all(&role_dir).unwrap();
+    std::os::unix::fs::symlink(&outside, role_dir.join("board-a")).unwrap();
     r.add(&file, "board-a/fw.bin", "1.0.0", &[]).code(USAGE);
     assert!(
         tree(&outside).unwrap().is_empty(),
@@ -99,11 +106,10 @@ fn symlinked_staging_directory_pointing_outside_is_refused() {
         tree(&outside).unwrap()
     );
     // A symlinked file where the target would go is not written through either.
-    std::fs::remove_file(r.dir.join("staged/targets/board-a")).unwrap();
-    std::fs::create_dir_all(r.dir.join("staged/targets/board-b")).unwrap();
+    std::fs::create_dir_all(role_dir.join("board-b")).unwrap();
     let victim = r.scratch.join("victim.txt");
     std::fs::write(&victim, b"keep").unwrap();
-    std::os::unix::fs::symlink(&victim, r.dir.join("staged/targets/board-b/fw.bin")).unwrap();
+    std::os::unix::fs::symlink(&victim, role_dir.join("board-b/fw.bin")).unwrap();
     r.add(&file, "board-b/fw.bin", "1.0.0", &[]).code(USAGE);
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
 }

@@ -267,7 +267,7 @@ fn staged_target_swapped_on_disk_after_approval_is_refused_at_publish() {
     r.sign("targets", "alice").ok();
     r.sign("targets", "carol").ok();
     // Same length, one byte flipped: only the hash can tell.
-    let staged = r.dir.join("staged/targets/board-a/fw-2.0.0.bin");
+    let staged = r.dir.join("staged/targets/targets/board-a/fw-2.0.0.bin");
     let mut evil = std::fs::read(&staged).unwrap();
     assert_eq!(evil, v2);
     evil[100] ^= 1;
