@@ -139,11 +139,22 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             };
             // The directory exists before the lock can be taken in it; two
             // inits at once: the second finds the first's repository.
+            let created = !dir.exists();
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Failure::io(format!("{}: {e}", dir.display())))?;
-            let _lock = RepoLock::acquire(&dir, LockKind::Exclusive, "repo init", lock_timeout())
+            let held = RepoLock::acquire(&dir, LockKind::Exclusive, "repo init", lock_timeout())
                 .map_err(RepoError::from)?;
-            Repository::init(&dir, &options, now())?;
+            if let Err(e) = Repository::init(&dir, &options, now()) {
+                // Refused before writing anything: leave no directory behind
+                // that this command made only to hold the lock in.
+                if created && !matches!(e, RepoError::AlreadyInitialised(_)) {
+                    let _ = std::fs::remove_file(dir.join(fwsign_sign::repo::lock::LOCK_FILE));
+                    drop(held);
+                    let _ = std::fs::remove_dir(&dir);
+                }
+                return Err(e.into());
+            }
+            drop(held);
             out.say(format!(
                 "initialised {}: root v1 (threshold {root_threshold} of {}) and targets v1 (threshold {targets_threshold} of {}) staged",
                 dir.display(),

@@ -244,3 +244,31 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
     }
     drop(held);
 }
+
+#[test]
+fn a_signature_made_before_the_staged_role_changed_is_refused_not_added() {
+    let f = Fixture::new(2);
+    f.repo.extend("targets", 86_400, NOW).unwrap();
+    // Both approvers sign the same bytes; one adds first: the other's
+    // signature still fits (signatures are not part of what is signed).
+    let first = f
+        .repo
+        .prepare_signature("targets", &f.approvers[0])
+        .unwrap();
+    let second = f
+        .repo
+        .prepare_signature("targets", &f.approvers[1])
+        .unwrap();
+    f.repo.add_prepared(&first, NOW).unwrap();
+    assert!(f.repo.add_prepared(&second, NOW).unwrap().is_met());
+    // The content changes between signing and adding: refused, not added.
+    let stale = f
+        .repo
+        .prepare_signature("targets", &f.approvers[0])
+        .unwrap();
+    f.repo.extend("targets", 2 * 86_400, NOW).unwrap();
+    let err = f.repo.add_prepared(&stale, NOW).unwrap_err();
+    assert!(matches!(err, RepoError::RoleChanged { .. }), "{err}");
+    let staged = f.repo.load_staged::<Targets>("targets").unwrap().unwrap();
+    assert!(staged.signatures.is_empty());
+}

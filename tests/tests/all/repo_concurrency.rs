@@ -488,6 +488,56 @@ fn publish_racing_rotate_root_never_leaves_an_unsigned_root() {
 }
 
 #[test]
+fn two_inits_at_once_make_one_repository() {
+    let repo = Repo::new("concurrent_inits", &["a1"], 1);
+    let other = repo.scratch.join("other");
+    let args: Vec<OsString> = [
+        "repo",
+        "init",
+        other.to_str().unwrap(),
+        "--root-key",
+        &repo.public("root"),
+        "--root-threshold",
+        "1",
+        "--targets-key",
+        &repo.public("a1"),
+        "--targets-threshold",
+        "1",
+        "--snapshot-key",
+        &repo.public(ONLINE),
+        "--timestamp-key",
+        &repo.public(ONLINE),
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    let runs = repo.parallel(2, |_| repo.fw.run(&args));
+    let mut codes: Vec<Option<i32>> = runs.iter().map(|r| r.code).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [Some(OK), Some(fwsign_tests::USAGE)],
+        "{}\n{}",
+        runs[0],
+        runs[1]
+    );
+    assert!(
+        runs.iter()
+            .any(|r| r.stderr.contains("already holds a repository"))
+    );
+    let log = std::fs::read_to_string(other.join("audit.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    // A refused init leaves no directory it made only to lock.
+    let refused = repo.scratch.join("refused");
+    let mut bad = args.clone();
+    bad[2] = refused.clone().into();
+    bad[6] = "2".into();
+    repo.fw.run(&bad).code(fwsign_tests::USAGE);
+    assert!(!refused.exists());
+    repo.report("two_inits_at_once_make_one_repository");
+}
+
+#[test]
 fn a_waiter_that_cannot_get_the_lock_exits_3_naming_the_holder() {
     let repo = Repo::new("lock_timeout", &["a1"], 1);
     let (args, _) = repo.add_args("fw.bin", 1);
@@ -750,19 +800,44 @@ fn a_read_only_copy_is_read_without_the_lock_and_says_so() {
         std::fs::set_permissions(&repo.dir, std::fs::Permissions::from_mode(m)).unwrap();
     };
     mode(0o555);
+    // Permissions do not stop root: then run as nobody (setpriv), or skip.
     let probe = repo.dir.join("probe");
-    if std::fs::write(&probe, b"").is_ok() {
-        // Running as root: permissions do not make a copy read-only.
-        let _ = std::fs::remove_file(&probe);
+    let as_root = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if as_root && !setpriv.exists() {
         mode(0o755);
-        eprintln!("skipped: the read-only check needs a user that permissions apply to");
+        eprintln!("skipped: running as root without setpriv to drop privileges");
         return;
     }
-    let status = repo.run("status", &[]);
-    let audit = repo.run("audit", &[]);
-    let add = repo.run("add", &repo.add_args("x.bin", 5).0);
+    let run = |sub: &str, args: &[String]| -> Run {
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new(setpriv);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(fwsign_tests::fwsign_bin());
+            c
+        } else {
+            std::process::Command::new(fwsign_tests::fwsign_bin())
+        };
+        let args = repo.command(&[], sub, args);
+        let output = cmd
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            args,
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let status = run("status", &[]);
+    let audit = run("audit", &[]);
+    let add = run("add", &repo.add_args("x.bin", 5).0);
     mode(0o755);
     status.ok().stderr_has("without the lock");
     audit.ok().stderr_has("without the lock");
     add.code(IO);
+    assert!(!repo.dir.join(".fwsign.lock").exists());
 }
