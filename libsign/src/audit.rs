@@ -67,9 +67,15 @@ pub const HEAD_FIELD: &str = "x-fwsign-audit-head";
 pub const ROOT_VERSION_FIELD: &str = "x-fwsign-root-version";
 
 /// The unrecognised snapshot field holding the lowercase hex SHA-256 of the
-/// previous snapshot file (`metadata/N-1.snapshot.json`, as published);
-/// absent in snapshot version 1.
+/// previous snapshot file (the one `timestamp.json` pinned when this one was
+/// made, as published); absent in snapshot version 1.
 pub const PREV_SNAPSHOT_FIELD: &str = "x-fwsign-prev-snapshot";
+
+/// The unrecognised snapshot field naming the previous snapshot's version
+/// (an integer). Versions are never reused, so a publish that was killed
+/// after writing its snapshot leaves a gap: the previous snapshot is not
+/// always version N-1. Absent, N-1 is meant (snapshots before this field).
+pub const PREV_SNAPSHOT_VERSION_FIELD: &str = "x-fwsign-prev-snapshot-version";
 
 /// The `prev` of line 1.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -40,7 +40,8 @@ use sha2::{Digest, Sha256};
 
 use super::{RepoError, Repository, io_err, names, read_file, read_optional};
 use crate::audit::{
-    Anchor, AuditHead, AuditReport, HEAD_FIELD, PREV_SNAPSHOT_FIELD, ROOT_VERSION_FIELD,
+    Anchor, AuditHead, AuditReport, HEAD_FIELD, PREV_SNAPSHOT_FIELD, PREV_SNAPSHOT_VERSION_FIELD,
+    ROOT_VERSION_FIELD,
 };
 use crate::document::{CanonicalDocument, verify_role};
 use crate::key_types::BUILTIN;
@@ -152,6 +153,29 @@ fn prev_snapshot(path: &Path, snapshot: &Signed<Snapshot>) -> Result<Option<Stri
             path,
             format!("{PREV_SNAPSHOT_FIELD} is not a SHA-256 as 64 lowercase hex digits"),
         )),
+    }
+}
+
+/// The version of the previous snapshot a snapshot of `version` links to:
+/// the one it names, which must be older, or else `version - 1`. `None` for
+/// version 1, which has no previous snapshot.
+fn prev_snapshot_version(
+    path: &Path,
+    snapshot: &Signed<Snapshot>,
+    version: u64,
+) -> Result<Option<u64>, RepoError> {
+    match snapshot.signed.unknown.get(PREV_SNAPSHOT_VERSION_FIELD) {
+        None => Ok(version.checked_sub(1).filter(|v| *v > 0)),
+        Some(value) => value
+            .as_u64()
+            .filter(|v| *v > 0 && *v < version)
+            .map(Some)
+            .ok_or_else(|| {
+                fault(
+                    path,
+                    format!("{PREV_SNAPSHOT_VERSION_FIELD} is not an older snapshot version"),
+                )
+            }),
     }
 }
 
@@ -461,7 +485,7 @@ impl<'r> Walk<'r> {
                     ),
                 ));
             };
-            let Some(prev_version) = version.checked_sub(1).filter(|v| *v > 0) else {
+            let Some(prev_version) = prev_snapshot_version(&path, &doc, version)? else {
                 return Err(fault(
                     &path,
                     format!("snapshot version 1 records a {PREV_SNAPSHOT_FIELD}"),
@@ -493,12 +517,13 @@ impl<'r> Walk<'r> {
         Ok(Some((pinned, walked)))
     }
 
-    /// Snapshot files newer than the pinned one. A publish interrupted
-    /// after writing its snapshot leaves one, linked to the pinned snapshot;
-    /// it is checked like a link of the chain and its anchor counts (the
-    /// log only grows after it). More, or one that does not link, is what
-    /// putting back an older `timestamp.json` leaves: the newer snapshots'
-    /// anchors would silently stop counting.
+    /// Snapshot files newer than the pinned one. Each publish interrupted
+    /// after writing its snapshot leaves one, linked to the pinned snapshot
+    /// (versions are never reused, so the next publish takes a newer one);
+    /// each is checked like a link of the chain and its anchor counts (the
+    /// log only grows after it). One that does not link to the pinned
+    /// snapshot is what putting back an older `timestamp.json` leaves: the
+    /// newer snapshots' anchors would silently stop counting.
     fn newer_snapshots(
         &mut self,
         listing: &Listing,
@@ -511,20 +536,25 @@ impl<'r> Walk<'r> {
             .range(pinned.version.saturating_add(1)..)
             .copied()
             .collect();
-        let rolled_back = |version: u64| {
-            fault(
-                &self.snapshot_path(version),
-                format!(
-                    "newer than snapshot v{}, which timestamp.json pins: was an older timestamp.json put back?",
-                    pinned.version
-                ),
-            )
-        };
-        let next = match newer.as_slice() {
-            [] => return Ok(()),
-            [next] if Some(*next) == pinned.version.checked_add(1) => *next,
-            [.., last] => return Err(rolled_back(*last)),
-        };
+        for next in newer {
+            self.newer_snapshot(next, pinned, pinned_doc, chain)?;
+        }
+        Ok(())
+    }
+
+    /// One snapshot file newer than the pinned one: signed under a root of
+    /// the chain no older than the pinned snapshot's, and linked directly to
+    /// the pinned snapshot (as every snapshot a killed publish leaves is).
+    /// A newer snapshot linked to another newer one is what putting back an
+    /// older `timestamp.json` leaves.
+    fn newer_snapshot(
+        &mut self,
+        next: u64,
+        pinned: &PinnedSnapshot,
+        pinned_doc: &Signed<Snapshot>,
+        chain: &[CanonicalDocument],
+    ) -> Result<(), RepoError> {
+        let rolled_back = |version: u64| self.rolled_back(version, pinned.version);
         let path = self.snapshot_path(next);
         let bytes = read_file(&path)?;
         let doc = parse::<Snapshot>(&path, &bytes)?;
@@ -548,13 +578,23 @@ impl<'r> Walk<'r> {
                     .ok_or_else(|| rolled_back(next))?;
                 let signed =
                     verify_role(root, "snapshot", &snapshot, BUILTIN).is_ok_and(|r| r.is_met());
-                let linked = prev_snapshot(&path, &doc)?.as_deref() == Some(&pinned.sha256);
+                let linked = prev_snapshot(&path, &doc)?.as_deref() == Some(&pinned.sha256)
+                    && prev_snapshot_version(&path, &doc, next)? == Some(pinned.version);
                 if !signed || !linked || doc.signed.version != next {
                     return Err(rolled_back(next));
                 }
             }
         }
         self.take_anchor(&path, &doc.signed.unknown)
+    }
+
+    fn rolled_back(&self, version: u64, pinned: u64) -> RepoError {
+        fault(
+            &self.snapshot_path(version),
+            format!(
+                "newer than snapshot v{pinned}, which timestamp.json pins: was an older timestamp.json put back?"
+            ),
+        )
     }
 
     /// Snapshot `from` (unchained) and every older snapshot file: signed
@@ -872,9 +912,9 @@ impl Repository {
             .insert(ROOT_VERSION_FIELD.to_owned(), Value::from(root_version));
         match &verified.pinned {
             Some(pinned) => {
-                if pinned.version.checked_add(1) != Some(snapshot.version) {
+                if pinned.version >= snapshot.version {
                     return Err(RepoError::Invalid(format!(
-                        "snapshot v{} would not follow the published snapshot v{}: the snapshot chain links consecutive versions",
+                        "snapshot v{} would not follow the published snapshot v{}",
                         snapshot.version, pinned.version
                     )));
                 }
@@ -882,9 +922,14 @@ impl Repository {
                     PREV_SNAPSHOT_FIELD.to_owned(),
                     Value::String(pinned.sha256.clone()),
                 );
+                snapshot.unknown.insert(
+                    PREV_SNAPSHOT_VERSION_FIELD.to_owned(),
+                    Value::from(pinned.version),
+                );
             }
             None => {
                 snapshot.unknown.remove(PREV_SNAPSHOT_FIELD);
+                snapshot.unknown.remove(PREV_SNAPSHOT_VERSION_FIELD);
             }
         }
         Ok(())
