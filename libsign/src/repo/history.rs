@@ -554,11 +554,24 @@ impl<'r> Walk<'r> {
         pinned_doc: &Signed<Snapshot>,
         chain: &[CanonicalDocument],
     ) -> Result<(), RepoError> {
-        let rolled_back = |version: u64| self.rolled_back(version, pinned.version);
         let path = self.snapshot_path(next);
         let bytes = read_file(&path)?;
-        let doc = parse::<Snapshot>(&path, &bytes)?;
-        let snapshot = canonical(&path, &bytes)?;
+        // A file that is not snapshot version `next` at all (a killed
+        // command's leftover, or anything else no timestamp could have
+        // named) is an orphan: reported, never counted. Clients never fetch
+        // it, so it cannot roll anything back.
+        let parsed = parse::<Snapshot>(&path, &bytes)
+            .ok()
+            .zip(canonical(&path, &bytes).ok())
+            .filter(|(doc, _)| doc.signed.version == next);
+        let Some((doc, snapshot)) = parsed else {
+            self.warnings.push(format!(
+                "{}: an orphan (not snapshot version {next}; no timestamp names it): not counted",
+                self.rel(&path)
+            ));
+            return Ok(());
+        };
+        let rolled_back = |version: u64| self.rolled_back(version, pinned.version);
         let floor = named_root(&path, pinned_doc)?.unwrap_or(1);
         match named_root(&path, &doc)? {
             // From an fwsign before the chain: as the unchained ones.
