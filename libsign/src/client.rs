@@ -19,6 +19,14 @@
 //! Unicode normalisation) are refused, since a case-insensitive file system
 //! would store them in one file.
 
+mod hash_order;
+#[cfg(feature = "http")]
+mod http;
+mod loader;
+
+#[cfg(feature = "http")]
+pub use http::HttpFetcher;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
@@ -29,14 +37,16 @@ use serde_json::Value;
 
 use crate::atomic_write::{Mode, write_atomic};
 use crate::key_types::KeyType;
+use crate::repo::names::file_name_key;
 pub use crate::repo::names::quote;
-use crate::repo::names::{file_name_key, role_file, versioned_role_file};
-use crate::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
+use crate::search::{SearchError, SnapshotCheck};
 use crate::search_host::{self, Arena, Memory, role_name};
 use crate::target_check::{self, DeviceFacts, TargetRefusal};
 use crate::trusted_set::{TimestampUpdate, TrustError, TrustedSet};
-use crate::verify::{Envelope, TargetEntry, TargetsView, ThresholdWork};
-use crate::workflow::{Digests, SnapshotView, WorkflowError};
+use crate::verify::{Envelope, TargetEntry, TargetsView};
+use crate::workflow::{Digests, WorkflowError};
+use hash_order::hash_order;
+use loader::{Attempt, Loader, Remote, Source};
 
 /// Largest root accepted (python-tuf's default).
 pub const MAX_ROOT_LENGTH: u64 = 512_000;
@@ -283,202 +293,6 @@ pub fn init(metadata_dir: &Path, trusted_root: &[u8]) -> Result<(), ClientError>
     fs::create_dir_all(metadata_dir).map_err(io_err(metadata_dir))?;
     let path = metadata_dir.join("root.json");
     write_atomic(&path, trusted_root, Mode::Public).map_err(io_err(&path))
-}
-
-/// The server and the metadata directory: requests, local copies, and
-/// storing what verified.
-struct Remote<'c, F> {
-    fetcher: &'c mut F,
-    config: &'c ClientConfig,
-}
-
-impl<F: Fetcher> Remote<'_, F> {
-    fn url(&self, file: &str) -> String {
-        let base = &self.config.metadata_url;
-        if base.ends_with('/') {
-            format!("{base}{file}")
-        } else {
-            format!("{base}/{file}")
-        }
-    }
-
-    fn fetch(&mut self, url: String, max_len: u64) -> Result<Option<Vec<u8>>, ClientError> {
-        self.fetcher
-            .fetch(&url, max_len)
-            .map_err(|source| ClientError::Fetch { url, source })
-    }
-
-    fn fetch_required(&mut self, url: String, max_len: u64) -> Result<Vec<u8>, ClientError> {
-        match self.fetch(url.clone(), max_len)? {
-            Some(bytes) => Ok(bytes),
-            None => Err(ClientError::NotFound { url }),
-        }
-    }
-
-    /// Targets role `role` at the version and length the snapshot lists:
-    /// `N.ROLE.json` with consistent snapshots, `ROLE.json` without.
-    fn fetch_role(
-        &mut self,
-        role: &str,
-        version: u64,
-        length: Option<u64>,
-        consistent: bool,
-    ) -> Result<Vec<u8>, ClientError> {
-        let file = if consistent {
-            versioned_role_file(version, role)
-        } else {
-            role_file(role)
-        };
-        self.fetch_required(self.url(&file), length.unwrap_or(MAX_TARGETS_LENGTH))
-    }
-
-    fn persist(&self, role: &str, bytes: &[u8]) -> Result<(), ClientError> {
-        let path = self.config.metadata_dir.join(role_file(role));
-        write_atomic(&path, bytes, Mode::Public).map_err(io_err(&path))
-    }
-
-    fn local(&self, role: &str) -> Option<Vec<u8>> {
-        fs::read(self.config.metadata_dir.join(role_file(role))).ok()
-    }
-}
-
-/// Where a role's bytes came from in one search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
-    /// Verified earlier in this run.
-    Memory,
-    /// The local copy from an earlier run.
-    Disk,
-    /// Fetched now.
-    Network,
-}
-
-/// The client's [`RoleLoader`]: a role verified earlier in this run, else
-/// the local copy when it is the file the snapshot lists, else the network.
-/// It decides nothing: every role it hands out is checked by the search.
-struct Loader<'c, 'a, F> {
-    arena: &'a Arena,
-    remote: Remote<'c, F>,
-    consistent: bool,
-    snapshot: SnapshotView<'c>,
-    verified_raw: &'c mut BTreeMap<String, Vec<u8>>,
-    file_keys: &'c mut BTreeMap<String, String>,
-    /// Roles whose local copy the search refused: fetched instead.
-    refetch: &'c BTreeSet<String>,
-    served: Vec<(&'a [u8], RoleBytes<'a>, Source)>,
-    memory: Memory,
-    /// A verified role that could not be stored, reported at the next load.
-    persist_error: Option<ClientError>,
-}
-
-impl<'a, F: Fetcher> Loader<'_, 'a, F> {
-    fn served(&self, role: &[u8]) -> Option<(RoleBytes<'a>, Source)> {
-        self.served
-            .iter()
-            .rev()
-            .find(|(r, ..)| *r == role)
-            .map(|(_, bytes, source)| (*bytes, *source))
-    }
-
-    fn bytes(&self, role: &str, raw: &[u8]) -> Result<RoleBytes<'a>, ClientError> {
-        self.arena.role(raw).map_err(|source| {
-            ClientError::Trust(TrustError::Document {
-                role: role.to_owned(),
-                source,
-            })
-        })
-    }
-}
-
-impl<'a, F: Fetcher> RoleLoader<'a> for Loader<'_, 'a, F> {
-    type Error = ClientError;
-
-    fn load(
-        &mut self,
-        role: &'a [u8],
-        _delegator: &'a [u8],
-    ) -> Result<Option<RoleBytes<'a>>, ClientError> {
-        if let Some(e) = self.persist_error.take() {
-            return Err(e);
-        }
-        let name = std::str::from_utf8(role)
-            .map_err(|_| ClientError::Usage("a delegated role name is not UTF-8".into()))?;
-        // Before the local file is read or written.
-        let file = role_file(name);
-        if let Some(other) = self.file_keys.get(&file_name_key(name))
-            && other != name
-        {
-            return Err(ClientError::RoleNameCollision {
-                role: name.to_owned(),
-                file,
-                other: other.clone(),
-            });
-        }
-        if let Some(raw) = self.verified_raw.get(name) {
-            let bytes = self.bytes(name, raw)?;
-            self.served.push((role, bytes, Source::Memory));
-            return Ok(Some(bytes));
-        }
-        let listed = self
-            .snapshot
-            .targets_role(role)
-            .map_err(|e| refused("snapshot", e))?;
-        // Not listed: the search reports the role missing, without a request.
-        let Some(listed) = listed else {
-            return Ok(None);
-        };
-        // The local copy is used when it is the file the snapshot lists (its
-        // length and hashes, where listed) and the search has not refused
-        // it already; the search checks it like a fetched one.
-        let local = (!self.refetch.contains(name))
-            .then(|| self.remote.local(name))
-            .flatten()
-            .filter(|raw| listed.check_bytes(raw).is_ok())
-            .and_then(|raw| self.arena.role(&raw).ok());
-        let (bytes, source) = match local {
-            Some(bytes) => (bytes, Source::Disk),
-            None => {
-                let raw =
-                    self.remote
-                        .fetch_role(name, listed.version, listed.length, self.consistent)?;
-                (self.bytes(name, &raw)?, Source::Network)
-            }
-        };
-        self.served.push((role, bytes, source));
-        Ok(Some(bytes))
-    }
-
-    fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {
-        self.memory.work(keyids)
-    }
-
-    fn verified(&mut self, role: &'a [u8], _delegator: &'a [u8], _view: &TargetsView<'a>) {
-        let Some((bytes, source)) = self.served(role) else {
-            return;
-        };
-        let name = role_name(role);
-        self.file_keys
-            .entry(file_name_key(&name))
-            .or_insert_with(|| name.clone());
-        if source == Source::Network
-            && self.persist_error.is_none()
-            && let Err(e) = self.remote.persist(&name, bytes.raw)
-        {
-            self.persist_error = Some(e);
-        }
-        if source != Source::Memory {
-            self.verified_raw.insert(name, bytes.raw.to_vec());
-        }
-    }
-}
-
-/// How one run of the search ended.
-enum Attempt {
-    Done(TargetInfo),
-    /// The search refused the local copy of this role: run it again with
-    /// the role fetched (python-tuf loads the local copy, and fetches when
-    /// it does not verify).
-    Refetch(String),
 }
 
 impl<F: Fetcher> Client<F> {
@@ -792,145 +606,6 @@ impl<F: Fetcher> Client<F> {
         fs::create_dir_all(target_dir).map_err(io_err(target_dir))?;
         write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
         Ok(path)
-    }
-}
-
-/// A JSON value that remembers the order of object members as written, to
-/// find which hash a repository lists first (python-tuf fetches a target by
-/// the first hash in file order, and canonical form sorts them).
-enum Ordered {
-    Map(Vec<(String, Ordered)>),
-    Other,
-}
-
-impl<'de> serde::Deserialize<'de> for Ordered {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Ordered;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Ordered, A::Error> {
-                let mut members = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Ordered>()? {
-                    members.push((k, v));
-                }
-                Ok(Ordered::Map(members))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Ordered, A::Error> {
-                while seq.next_element::<Ordered>()?.is_some() {}
-                Ok(Ordered::Other)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-            fn visit_unit<E>(self) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-        }
-        d.deserialize_any(Visit)
-    }
-}
-
-impl Ordered {
-    fn get(&self, key: &str) -> Option<&Ordered> {
-        match self {
-            Ordered::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            Ordered::Other => None,
-        }
-    }
-}
-
-/// The algorithms of `name`'s hashes in the order the raw targets file lists
-/// them (the file was already accepted by the strict reader).
-fn hash_order(raw: &[u8], name: &str) -> Option<Vec<String>> {
-    let doc: Ordered = serde_json::from_slice(raw).ok()?;
-    match doc
-        .get("signed")?
-        .get("targets")?
-        .get(name)?
-        .get("hashes")?
-    {
-        Ordered::Map(m) => Some(m.iter().map(|(k, _)| k.clone()).collect()),
-        Ordered::Other => None,
-    }
-}
-
-/// Fetches over HTTP(S) with `ureq` (rustls), reading at most the cap.
-#[cfg(feature = "http")]
-#[derive(Debug)]
-pub struct HttpFetcher {
-    agent: ureq::Agent,
-}
-
-#[cfg(feature = "http")]
-impl Default for HttpFetcher {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[cfg(feature = "http")]
-impl HttpFetcher {
-    /// A fetcher with no retries and no redirects beyond ureq's defaults.
-    pub fn new() -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(60)))
-            .build();
-        Self {
-            agent: config.into(),
-        }
-    }
-}
-
-#[cfg(feature = "http")]
-impl Fetcher for HttpFetcher {
-    fn fetch(&mut self, url: &str, max_len: u64) -> Result<Option<Vec<u8>>, FetchError> {
-        use std::io::Read;
-        let response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| FetchError::Transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        if status == 403 || status == 404 {
-            return Ok(None);
-        }
-        if !(200..300).contains(&status) {
-            return Err(FetchError::Status(status));
-        }
-        let mut body = Vec::new();
-        let mut reader = response
-            .into_body()
-            .into_reader()
-            .take(max_len.saturating_add(1));
-        reader
-            .read_to_end(&mut body)
-            .map_err(|e| FetchError::Transport(e.to_string()))?;
-        if body.len() as u64 > max_len {
-            return Err(FetchError::TooLong(max_len));
-        }
-        Ok(Some(body))
     }
 }
 
