@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod args_ocpp;
 mod cmd_bundle;
 mod cmd_cert;
 mod cmd_client;
@@ -13,6 +14,7 @@ mod cmd_device;
 mod cmd_key;
 mod cmd_ocpp;
 mod cmd_repo;
+mod cmd_repo_report;
 mod failure;
 mod key_ref;
 mod output;

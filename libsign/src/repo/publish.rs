@@ -8,15 +8,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use fwsign_manifest_schema::metadata::{
-    MetaFile, Root, SPEC_VERSION, Signed, Snapshot, TargetFile, Targets, Timestamp,
+    Root, SPEC_VERSION, Signed, Snapshot, TargetFile, Targets, Timestamp,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+mod files;
+
+use files::{
+    check_file, create_published, delegator_in, link_into, meta_for, read_published,
+    remove_if_there,
+};
 
 use super::history::Release;
 use super::names::{self, consistent_target_path, tough_target_path};
@@ -26,12 +32,11 @@ use super::{
     Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
     read_optional,
 };
-use crate::atomic_write::{Mode, sync_dir, write_atomic, write_new, write_pending};
+use crate::atomic_write::{Mode, sync_dir, write_atomic, write_pending};
 use crate::audit::AuditEvent;
 use crate::document::{CanonicalDocument, sign, signing_payload, verify_role};
 use crate::key_types::BUILTIN;
 use crate::keys::TufSigner;
-use crate::workflow::{Digests, WorkflowError};
 
 /// Points in a publish, reported to the caller as they pass. The CLI uses
 /// them for progress and, in tests, to kill the process mid-way.
@@ -90,134 +95,6 @@ pub struct RefreshOutcome {
     pub snapshot_version: Option<u64>,
     /// The new timestamp version, if the timestamp was re-signed.
     pub timestamp_version: Option<u64>,
-}
-
-/// The bytes of a published file exactly as clients fetch them (their
-/// length and hashes go into the referring metadata).
-fn read_published(path: &Path) -> Result<Vec<u8>, RepoError> {
-    super::read_file(path)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    base16ct::lower::encode_string(&Sha256::digest(bytes))
-}
-
-fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
-    let mut hashes = BTreeMap::new();
-    hashes.insert("sha256".to_owned(), sha256_hex(bytes));
-    MetaFile {
-        version,
-        length: Some(bytes.len() as u64),
-        hashes: Some(hashes),
-        unknown: BTreeMap::new(),
-    }
-}
-
-/// Checks a file against a target entry's length and hashes, streaming it
-/// through the core's [`Digests`] (the one hash-check rule).
-fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
-    let changed = |why: String| RepoError::StagedTargetChanged {
-        name: name.to_owned(),
-        why,
-    };
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(changed(format!("{} is missing", path.display())));
-        }
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    let mut digests = Digests::new(entry.hashes.contains_key("sha512"));
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => digests.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(path)(e)),
-        }
-    }
-    let digests = digests.finish();
-    if digests.length != entry.length {
-        return Err(changed(format!(
-            "length is {}, approvers signed {}",
-            digests.length, entry.length
-        )));
-    }
-    for (algorithm, expected) in &entry.hashes {
-        digests
-            .check_one(algorithm, expected)
-            .map_err(|e| match e {
-                WorkflowError::UnknownHashAlgorithm => {
-                    changed(format!("unsupported hash algorithm {algorithm}"))
-                }
-                _ => changed(format!(
-                    "{algorithm} differs from {expected}, which approvers signed"
-                )),
-            })?;
-    }
-    Ok(())
-}
-
-/// Creates published file `path` with `bytes`, never replacing a file there:
-/// the same bytes already there are fine (a killed run wrote them), other
-/// bytes are refused.
-fn create_published(path: &Path, bytes: &[u8]) -> Result<(), RepoError> {
-    match write_new(path, bytes, Mode::Public) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            if fs::read(path).map_err(io_err(path))? == bytes {
-                Ok(())
-            } else {
-                Err(RepoError::WouldRewrite(path.to_path_buf()))
-            }
-        }
-        Err(e) => Err(io_err(path)(e)),
-    }
-}
-
-/// The role in `roles` whose delegations list `role` (`None` for
-/// `targets`, which the root delegates).
-fn delegator_in<'a>(roles: &'a BTreeMap<String, Signed<Targets>>, role: &str) -> Option<&'a str> {
-    roles
-        .iter()
-        .find(|(_, doc)| {
-            doc.signed
-                .delegations
-                .as_ref()
-                .is_some_and(|d| d.roles.iter().any(|r| r.name == role))
-        })
-        .map(|(name, _)| name.as_str())
-}
-
-/// Removes a file or directory tree, if there.
-fn remove_if_there(path: &Path) -> Result<(), RepoError> {
-    let result = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err(path)(e)),
-    }
-}
-
-/// Links `from` to `to` unless `to` exists, creating directories inside
-/// `base` without following links.
-fn link_into(base: &Path, from: &Path, to: &Path) -> Result<(), RepoError> {
-    if let Some(parent) = to.parent()
-        && let Ok(rel) = parent.strip_prefix(base)
-    {
-        create_dirs_inside(base, rel)?;
-    }
-    refuse_link(to)?;
-    match fs::hard_link(from, to) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io_err(to)(e)),
-    }
 }
 
 impl Repository {

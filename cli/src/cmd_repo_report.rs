@@ -1,0 +1,274 @@
+//! `fwsign repo status` and `fwsign repo audit`: what a repository holds,
+//! what is staged against it and who still has to approve, and whether its
+//! audit log and published history are intact. Read-only: both take the
+//! repository lock shared.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
+use fwsign_sign::audit::{Anchor, AuditHead};
+use fwsign_sign::repo::lock::LockKind;
+use fwsign_sign::repo::{Published, RepoError, Repository};
+use serde_json::{Value, json};
+
+use crate::cmd_repo::{approval_json, duration, lock, open, say_approval};
+use crate::failure::Failure;
+use crate::now;
+use crate::output::Output;
+
+/// What changed in a staged role against the published one.
+fn changes(
+    role: &str,
+    repo: &Repository,
+    published: Option<&Published>,
+) -> Result<Value, RepoError> {
+    if role == "root" {
+        let Some(staged) = repo.load_staged::<Root>("root")? else {
+            return Ok(Value::Null);
+        };
+        let before: Option<&Signed<Root>> = published.map(|p| &p.root);
+        let mut keys = BTreeMap::new();
+        for (name, r) in &staged.signed.roles {
+            let old: BTreeSet<&String> = before
+                .and_then(|b| b.signed.roles.get(name))
+                .map(|o| o.keyids.iter().collect())
+                .unwrap_or_default();
+            let new: BTreeSet<&String> = r.keyids.iter().collect();
+            let added: Vec<_> = new.difference(&old).collect();
+            let removed: Vec<_> = old.difference(&new).collect();
+            let old_threshold = before
+                .and_then(|b| b.signed.roles.get(name))
+                .map(|o| o.threshold);
+            if !added.is_empty() || !removed.is_empty() || old_threshold != Some(r.threshold) {
+                keys.insert(
+                    name.clone(),
+                    json!({"keys_added": added, "keys_removed": removed, "threshold": r.threshold, "previous_threshold": old_threshold}),
+                );
+            }
+        }
+        return Ok(json!({"roles_changed": keys}));
+    }
+    let Some(staged) = repo.load_staged::<Targets>(role)? else {
+        return Ok(Value::Null);
+    };
+    let before: Option<&Signed<Targets>> = published.and_then(|p| p.targets.get(role));
+    let old = before.map(|b| &b.signed.targets);
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for (name, entry) in &staged.signed.targets {
+        match old.and_then(|o| o.get(name)) {
+            None => added.push(name.clone()),
+            Some(prev) if prev != entry => changed.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    let removed: Vec<String> = old
+        .map(|o| {
+            o.keys()
+                .filter(|n| !staged.signed.targets.contains_key(*n))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let delegations_changed = before.map(|b| &b.signed.delegations)
+        != Some(&staged.signed.delegations)
+        && staged.signed.delegations.is_some();
+    Ok(json!({
+        "targets_added": added,
+        "targets_removed": removed,
+        "targets_changed": changed,
+        "delegations_changed": delegations_changed,
+    }))
+}
+
+pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Failure> {
+    let repo = open(dir)?;
+    let _lock = lock(&repo, LockKind::Shared, "repo status", out)?;
+    let published = repo.published()?;
+    let mut roles = Vec::new();
+    let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    match &published {
+        Some(p) => out.say(format!(
+            "published: root v{}{}",
+            p.root.signed.version,
+            p.snapshot
+                .as_ref()
+                .map(|s| format!(", snapshot v{}", s.signed.version))
+                .unwrap_or_else(|| ", nothing else yet".into())
+        )),
+        None => out.say("published: nothing yet"),
+    }
+    let approvals = repo.approvals()?;
+    if approvals.is_empty() {
+        out.say("staged: nothing");
+    }
+    for a in &approvals {
+        let change = changes(&a.role, &repo, published.as_ref())?;
+        out.say(format!(
+            "staged {} v{}{}",
+            a.role,
+            a.version,
+            if a.is_met() {
+                ": ready to publish"
+            } else {
+                ": awaiting approval"
+            }
+        ));
+        if let Some(roles) = change.get("roles_changed").and_then(Value::as_object) {
+            for (role, c) in roles {
+                let count = |k: &str| c[k].as_array().map_or(0, Vec::len);
+                out.say(format!(
+                    "  {role}: {} key(s) added, {} removed, threshold {}{}",
+                    count("keys_added"),
+                    count("keys_removed"),
+                    c["threshold"],
+                    match c["previous_threshold"].as_u64() {
+                        Some(p) => format!(" (was {p})"),
+                        None => String::new(),
+                    }
+                ));
+            }
+        } else if let Some(obj) = change.as_object() {
+            for (k, v) in obj {
+                let empty = v.as_array().is_some_and(Vec::is_empty)
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || v == &Value::Bool(false);
+                if !empty {
+                    out.say(format!("  {}: {v}", k.replace('_', " ")));
+                }
+            }
+        }
+        say_approval(out, a);
+        let dropped = repo.dropped_approvals(&a.role)?;
+        if let Some(d) = &dropped {
+            out.say(format!(
+                "  approvals dropped at {} because the content changed after them: {}",
+                d.time,
+                d.keyids.join(", ")
+            ));
+        }
+        for (_, r) in &a.reports {
+            signers_by_role
+                .entry(a.role.clone())
+                .or_default()
+                .extend(r.signed_by.iter().cloned());
+        }
+        let mut v = approval_json(a);
+        v["changes"] = change;
+        v["dropped_approvals"] = serde_json::to_value(&dropped).unwrap_or(Value::Null);
+        roles.push(v);
+    }
+    // Separation of duties: one key approving two roles of one release.
+    let mut warnings = Vec::new();
+    let names: Vec<&String> = signers_by_role.keys().collect();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            for k in signers_by_role[*a].intersection(&signers_by_role[*b]) {
+                let w = format!("key {k} signed both {a} and {b} in this release");
+                out.warn(&w);
+                warnings.push(w);
+            }
+        }
+    }
+    let mut expiring = Vec::new();
+    if let Some(window) = check_expiry {
+        let secs = duration(window)?;
+        for (role, expires) in repo.expiring_within(now(), secs)? {
+            out.say(format!("{role} expires {expires}, within {window}"));
+            expiring.push(json!({"role": role, "expires": expires}));
+        }
+    }
+    let document = json!({
+        "ok": expiring.is_empty(),
+        "published": published.as_ref().map(|p| json!({
+            "root": p.root.signed.version,
+            "snapshot": p.snapshot.as_ref().map(|s| s.signed.version),
+            "timestamp": p.timestamp.as_ref().map(|t| t.signed.version),
+            "targets": p.targets.iter().map(|(r, d)| (r.clone(), d.signed.version)).collect::<BTreeMap<_, _>>(),
+        })),
+        "staged": roles,
+        "warnings": warnings,
+        "expiring": expiring,
+    });
+    if !expiring.is_empty() {
+        return Err(Failure::security(format!(
+            "{} role(s) expire within {}: {}",
+            expiring.len(),
+            check_expiry.unwrap_or_default(),
+            expiring
+                .iter()
+                .filter_map(|e| e["role"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_document(document));
+    }
+    out.result(&document);
+    Ok(())
+}
+
+pub(crate) fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Failure> {
+    let repo = open(dir)?;
+    let _lock = lock(&repo, LockKind::Shared, "repo audit", out)?;
+    let witnesses = match expect_head {
+        Some(text) => vec![Anchor {
+            source: "--expect-head".into(),
+            head: text
+                .parse::<AuditHead>()
+                .map_err(|e| Failure::usage(format!("--expect-head: {e}")))?,
+        }],
+        None => Vec::new(),
+    };
+    let report = repo.verify_audit_with(&witnesses)?;
+    for warning in &report.warnings {
+        out.warn(warning);
+    }
+    if out.is_json() {
+        // JSON lines, one per event, for a central log (SIEM), then the
+        // head, for a CI job to keep outside the repository.
+        let entries = repo.audit_log().entries().map_err(RepoError::from)?;
+        for e in entries {
+            out.data(&format!(
+                "{}\n",
+                json!({
+                    "line": e.line,
+                    "time": e.time,
+                    "action": e.event.action,
+                    "role": e.event.role,
+                    "version": e.event.version,
+                    "keyid": e.event.keyid,
+                    "targets": e.event.targets,
+                    "detail": e.event.detail,
+                    "hash": e.hash,
+                    "prev": e.prev,
+                    "repository": dir,
+                })
+            ));
+        }
+        out.data(&format!("{}\n", json!({ "head": report.log.head })));
+    } else {
+        let history = if report.roots == 0 {
+            "nothing published yet".to_owned()
+        } else {
+            format!(
+                "root chain v1 to v{}, {} snapshot(s) chained, {} targets role file(s)",
+                report.roots, report.snapshots, report.role_files
+            )
+        };
+        out.say(format!(
+            "audit log verified: {} line(s), chain intact, {} anchor(s) match ({history}{})",
+            report.log.lines,
+            report.log.anchors_checked,
+            if witnesses.is_empty() {
+                ""
+            } else {
+                ", --expect-head"
+            }
+        ));
+        if let Some(head) = &report.log.head {
+            out.say(format!("head: {head}"));
+        }
+    }
+    Ok(())
+}
