@@ -302,7 +302,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             out.result(&json!({"ok": true, "role": role, "paths": paths, "threshold": threshold}));
             Ok(())
         }
-        RepoCommand::Status { dir, check_expiry } => status(&dir, check_expiry.as_deref(), out),
+        RepoCommand::Status {
+            dir,
+            check_expiry,
+            roles,
+        } => status(&dir, check_expiry.as_deref(), &roles, out),
         RepoCommand::Sign {
             dir,
             role,

@@ -14,6 +14,7 @@ mod cmd_device;
 mod cmd_key;
 mod cmd_ocpp;
 mod cmd_repo;
+mod cmd_repo_expiry;
 mod cmd_repo_report;
 mod failure;
 mod key_ref;

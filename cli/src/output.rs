@@ -57,6 +57,9 @@ impl Output {
                 Some(Value::Object(map)) => Value::Object(map),
                 _ => serde_json::json!({}),
             };
+            if doc.get("reason").is_none_or(|r| !r.is_string()) {
+                doc["reason"] = Value::from(crate::failure::fallback_reason(code));
+            }
             doc["ok"] = Value::Bool(false);
             doc["exit_code"] = Value::from(code);
             doc["error"] = Value::from(message);
