@@ -43,6 +43,7 @@ mod release_support;
 mod release_tough;
 mod release_workflow;
 mod repo_concurrency;
+mod repo_status_reasons;
 mod search_table;
 mod threshold_attacks;
 mod unknown_fields;
