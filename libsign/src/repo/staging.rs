@@ -491,6 +491,15 @@ impl Repository {
         )?;
 
         let mut parent = self.targets_for_edit(&view, "targets", now)?;
+        // The role's keys and threshold before this delegation, if it had
+        // one: a change to them means the role's current signatures (made
+        // under the old keys) no longer verify under the new delegation.
+        let before: Option<(BTreeSet<String>, u64)> = parent
+            .signed
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
+            .map(|r| (r.keyids.iter().cloned().collect(), r.threshold));
         let delegations = parent
             .signed
             .delegations
@@ -511,6 +520,10 @@ impl Repository {
             path_hash_prefixes: None,
             unknown: BTreeMap::new(),
         };
+        let rekeyed = before.as_ref().is_some_and(|(keyids, threshold)| {
+            *keyids != entry.keyids.iter().cloned().collect::<BTreeSet<_>>()
+                || *threshold != entry.threshold
+        });
         match delegations
             .roles
             .iter_mut()
@@ -520,8 +533,33 @@ impl Repository {
             None => delegations.roles.push(entry),
         }
         prune_delegation_keys(delegations);
-        // Recorded before saving, so the head staged with the delegation
-        // covers this line.
+
+        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
+            || view
+                .published()?
+                .is_some_and(|p| p.targets.contains_key(&options.role));
+        // The role as the next release has it: new and empty, or, when its
+        // keys or threshold change, a new version of it (same targets,
+        // signatures cleared) that the new keys must sign. Publishing the
+        // new delegation alone would leave the published role signed by
+        // keys its delegator no longer lists: every client search reaching
+        // it would fail.
+        let role_doc = if !exists {
+            Some(Signed {
+                signatures: vec![],
+                signed: empty_targets(
+                    self.next_free_version(&options.role, 1)?,
+                    expires_at(now, self.expiry().for_role(&options.role))?,
+                ),
+                unknown: BTreeMap::new(),
+            })
+        } else if rekeyed {
+            Some(self.targets_for_edit(&view, &options.role, now)?)
+        } else {
+            None
+        };
+        // Recorded before saving, so the heads staged with the delegation
+        // and the role cover these lines.
         self.audit(
             &AuditEvent {
                 action: "stage".into(),
@@ -536,25 +574,30 @@ impl Repository {
             },
             now,
         )?;
-        self.record_audit_head(&mut parent.signed.unknown)?;
-        self.save_edited("targets", parent, now)?;
-
-        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
-            || view
-                .published()?
-                .is_some_and(|p| p.targets.contains_key(&options.role));
-        if !exists {
-            let mut doc = Signed {
-                signatures: vec![],
-                signed: empty_targets(
-                    self.next_free_version(&options.role, 1)?,
-                    expires_at(now, self.expiry().for_role(&options.role))?,
-                ),
-                unknown: BTreeMap::new(),
-            };
-            self.record_audit_head(&mut doc.signed.unknown)?;
-            self.save_staged(&options.role, &doc)?;
+        if let (true, Some(doc)) = (rekeyed, &role_doc) {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(options.role.clone()),
+                    version: Some(doc.signed.version),
+                    detail: Some(
+                        "new version for the changed delegation: the new keys must sign it"
+                            .into(),
+                    ),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
         }
+        self.record_audit_head(&mut parent.signed.unknown)?;
+        // The role first: should saving `targets` fail after it, what is
+        // left is a role waiting for signatures, never a new delegation
+        // over a role its keys cannot sign.
+        if let Some(mut doc) = role_doc {
+            self.record_audit_head(&mut doc.signed.unknown)?;
+            self.save_edited(&options.role, doc, now)?;
+        }
+        self.save_edited("targets", parent, now)?;
         Ok(())
     }
 
