@@ -36,6 +36,7 @@ mod python_tuf_repo;
 mod release_audit;
 mod release_crash;
 mod release_delegation;
+mod release_job;
 mod release_keys;
 mod release_names;
 mod release_root_rotation;
