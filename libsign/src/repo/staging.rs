@@ -581,8 +581,7 @@ impl Repository {
                     role: Some(options.role.clone()),
                     version: Some(doc.signed.version),
                     detail: Some(
-                        "new version for the changed delegation: the new keys must sign it"
-                            .into(),
+                        "new version for the changed delegation: the new keys must sign it".into(),
                     ),
                     ..AuditEvent::default()
                 },

@@ -55,7 +55,9 @@ fn release_job_publishes_uploads_keeps_the_audit_witness_and_catches_a_truncated
 
     // Run 1: nothing staged; the witness is taken and the release uploaded.
     let run = job(&r, &[]);
-    run.ok().stderr_has("first run").stderr_has("nothing staged");
+    run.ok()
+        .stderr_has("first run")
+        .stderr_has("nothing staged");
     let head = String::from_utf8(read(&witness(&r))).unwrap();
     assert!(head.trim().contains(':'), "witness {head:?}");
     let upload = r.scratch.join("upload");

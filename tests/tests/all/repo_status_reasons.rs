@@ -67,7 +67,14 @@ fn status_lists_every_role_and_a_watch_on_root_and_targets_ignores_the_timestamp
     let watch = |window: &str| {
         r.repo_json(
             "status",
-            &["--check-expiry", window, "--role", "root", "--role", "targets"],
+            &[
+                "--check-expiry",
+                window,
+                "--role",
+                "root",
+                "--role",
+                "targets",
+            ],
         )
     };
     watch("2h").0.ok();
@@ -122,7 +129,10 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
     assert_eq!(doc["roles"], serde_json::json!(["targets"]), "{run}");
     let missing = &doc["missing"][0];
     assert_eq!(missing["role"], "targets", "{run}");
-    assert_eq!((missing["valid"].as_u64(), missing["threshold"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (missing["valid"].as_u64(), missing["threshold"].as_u64()),
+        (Some(1), Some(2))
+    );
     let may_sign: Vec<&str> = missing["may_still_sign"]
         .as_array()
         .unwrap()
@@ -157,7 +167,10 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
     assert_eq!(doc["reason"], "invalid-name", "{run}");
     let run = r.fw.run(["--json", "repo", "status", "no-such-repo"]);
     run.code(USAGE);
-    assert_eq!(crate::release_support::json(&run)["reason"], "not-a-repository");
+    assert_eq!(
+        crate::release_support::json(&run)["reason"],
+        "not-a-repository"
+    );
     let run = r.fw.run(["--json", "key", "show", "no-such-key.pem"]);
     assert_ne!(run.code, Some(0), "{run}");
     assert!(
@@ -200,4 +213,70 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
     let doc: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(doc["reason"], "role-changed", "{stdout}");
     assert_eq!(doc["role"], "targets", "{stdout}");
+}
+
+/// An expired targets role: clients refuse it whatever the timestamp says.
+/// Stops a scheduled `refresh` that keeps re-signing snapshot and timestamp
+/// over a dead repository, everyone's dashboards green: `refresh` refuses
+/// (`expired`), naming the role and the keys that must re-sign it, `status`
+/// flags it, and once the approvers re-sign it `refresh` runs again.
+#[test]
+fn refresh_refuses_an_expired_targets_role_naming_the_approvers_who_must_act() {
+    let r = published("refresh_expired_targets", &["--expires", "targets=3s"]);
+    let expired = || {
+        let (run, doc) = r.repo_json("status", &[]);
+        run.ok();
+        doc["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["role"] == "targets" && x["state"] == "expired")
+    };
+    let start = std::time::Instant::now();
+    while !expired() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "targets never expired"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    r.repo("status", &[]).ok().stderr_has("EXPIRED");
+    let (run, doc) = r.repo_json("status", &["--check-expiry", "1h", "--role", "targets"]);
+    run.code(SECURITY);
+    assert_eq!(doc["reason"], "expired", "{run}");
+
+    let online = r.key("online");
+    let online = Release::arg(&online);
+    let refresh = ["--snapshot-key", online, "--timestamp-key", online];
+    let timestamp = std::fs::read(r.metadata("timestamp.json")).unwrap();
+    let (run, doc) = r.repo_json("refresh", &refresh);
+    run.code(SECURITY);
+    assert_eq!(doc["reason"], "expired", "{run}");
+    assert_eq!(doc["roles"], serde_json::json!(["targets"]), "{run}");
+    let role = &doc["expired"][0];
+    assert_eq!(role["delegator"], "root", "{run}");
+    assert_eq!(role["threshold"], 2, "{run}");
+    let mut approvers: Vec<String> = ["alice", "bob", "carol"].map(|k| r.keyid(k)).into();
+    approvers.sort();
+    let mut keyids: Vec<String> = serde_json::from_value(role["keyids"].clone()).unwrap();
+    keyids.sort();
+    assert_eq!(keyids, approvers, "{run}");
+    r.repo("refresh", &refresh)
+        .code(SECURITY)
+        .stderr_has("targets v1 expired")
+        .stderr_has("2 of its 3 key(s)")
+        .stderr_has(&r.keyid("alice"));
+    assert_eq!(
+        std::fs::read(r.metadata("timestamp.json")).unwrap(),
+        timestamp,
+        "nothing re-signed"
+    );
+
+    // The approvers re-sign targets; refresh works again.
+    r.repo("extend", &["--role", "targets", "--expires", "90d"])
+        .ok();
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "carol").ok();
+    r.publish().ok();
+    r.repo("refresh", &refresh).ok();
 }
