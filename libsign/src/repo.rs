@@ -30,6 +30,7 @@ pub mod history;
 pub mod lock;
 pub mod names;
 pub mod publish;
+mod publishable;
 mod reason;
 pub mod resolve;
 pub mod staging;

@@ -174,3 +174,46 @@ fn rekeyed_delegated_role_is_restaged_and_publishes_only_with_the_new_keys() {
         &[("board-a/fw.bin", &bytes)],
     );
 }
+
+/// A delegation change that strands what the role already lists (paths
+/// narrowed past its targets): approvers would sign a release clients can
+/// never resolve. Refused at staging (`not-publishable`, naming the
+/// target), with nothing written: no staged file, no audit line.
+#[test]
+fn staging_refuses_a_delegation_that_no_longer_covers_the_roles_targets() {
+    let r = delegated("delegated_unpublishable");
+    let file = r.write_file("fw.bin", &firmware(13, 500));
+    r.add(&file, "board-a/fw.bin", "1.0.0", &["--role", "board-a"])
+        .ok();
+    let staged = fwsign_tests::tree(&r.dir.join("staged")).unwrap();
+    let log = std::fs::read(r.dir.join("audit.log")).unwrap();
+    let (dave, erin) = (r.public("dave"), r.public("erin"));
+    let mut args = vec![
+        "--role",
+        "board-a",
+        "--key",
+        Release::arg(&dave),
+        "--key",
+        Release::arg(&erin),
+        "--threshold",
+        "2",
+        "--paths",
+        "board-b/*",
+    ];
+    let (run, doc) = r.repo_json("delegate", &args);
+    run.code(USAGE).stderr_has("board-a/fw.bin");
+    assert_eq!(doc["reason"], "not-publishable", "{run}");
+    assert!(
+        fwsign_tests::tree(&r.dir.join("staged")).unwrap() == staged,
+        "staged files changed"
+    );
+    assert_eq!(
+        std::fs::read(r.dir.join("audit.log")).unwrap(),
+        log,
+        "audit log changed"
+    );
+
+    // Widening the paths keeps the target covered: fine.
+    args.push("board-a/*");
+    r.repo("delegate", &args).ok();
+}
