@@ -68,6 +68,22 @@ impl Output {
         eprintln!("error: {message}");
     }
 
+    /// The `--json` failure document alone (stdout), for a failure whose
+    /// message was already printed on stderr (a command line clap refused).
+    pub(crate) fn failure_document(&self, message: &str, code: u8) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ok": false,
+                    "exit_code": code,
+                    "error": message,
+                    "reason": crate::failure::fallback_reason(code),
+                })
+            );
+        }
+    }
+
     /// Whether progress bars should be drawn.
     pub(crate) fn progress_visible(&self) -> bool {
         !self.json && std::io::stderr().is_terminal()

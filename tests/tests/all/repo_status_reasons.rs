@@ -171,6 +171,10 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
         crate::release_support::json(&run)["reason"],
         "not-a-repository"
     );
+    // A command line clap refuses (`--role` needs `--check-expiry`).
+    let (run, doc) = r.repo_json("status", &["--role", "root"]);
+    run.code(USAGE);
+    assert_eq!(doc["reason"], "usage", "{run}");
     let run = r.fw.run(["--json", "key", "show", "no-such-key.pem"]);
     assert_ne!(run.code, Some(0), "{run}");
     assert!(
