@@ -476,7 +476,14 @@ impl Repository {
 
     /// Stages a delegation from `targets` to a new (or changed) role with its
     /// own approvers, and the role itself (empty) when it is new.
-    pub fn delegate(&self, options: &DelegateOptions, now: UnixTime) -> Result<(), RepoError> {
+    ///
+    /// Returns the version the role was staged again at when its keys or
+    /// threshold changed (its new keys must sign it), else `None`.
+    pub fn delegate(
+        &self,
+        options: &DelegateOptions,
+        now: UnixTime,
+    ) -> Result<Option<u64>, RepoError> {
         check_delegated_role_name(&options.role)?;
         check_role_keys(&options.role, &options.keys, options.threshold)?;
         if options.paths.is_empty() || options.paths.iter().any(String::is_empty) {
@@ -606,12 +613,16 @@ impl Repository {
         // The role first: should saving `targets` fail after it, what is
         // left is a role waiting for signatures, never a new delegation
         // over a role its keys cannot sign.
+        let restaged = role_doc
+            .as_ref()
+            .filter(|_| rekeyed)
+            .map(|d| d.signed.version);
         if let Some(mut doc) = role_doc {
             self.record_audit_head(&mut doc.signed.unknown)?;
             self.save_edited(&options.role, doc, now)?;
         }
         self.save_edited("targets", parent, now)?;
-        Ok(())
+        Ok(restaged)
     }
 
     /// Stages a version of `role` that only moves its expiry to `now + secs`.

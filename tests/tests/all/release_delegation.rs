@@ -112,7 +112,7 @@ fn rekeyed_delegated_role_is_restaged_and_publishes_only_with_the_new_keys() {
     r.publish().ok();
 
     // Re-key board-a to frank alone.
-    r.repo(
+    let (run, doc) = r.repo_json(
         "delegate",
         &[
             "--role",
@@ -124,8 +124,9 @@ fn rekeyed_delegated_role_is_restaged_and_publishes_only_with_the_new_keys() {
             "--paths",
             "board-a/*",
         ],
-    )
-    .ok();
+    );
+    run.ok();
+    assert_eq!(doc["restaged_version"], 2, "{run}");
     let (run, status) = r.repo_json("status", &[]);
     run.ok();
     let staged = status["staged"].as_array().unwrap();
