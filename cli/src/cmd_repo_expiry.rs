@@ -133,8 +133,13 @@ pub(crate) fn expiry_report(
         report.failure = Some((
             if any_expired { "expired" } else { "expiring" },
             format!(
-                "{} role(s) expire within {text}: {}",
+                "{} role(s) {} within {text}: {}",
                 names.len(),
+                if any_expired {
+                    "expired or expire"
+                } else {
+                    "expire"
+                },
                 names.join(", ")
             ),
         ));

@@ -34,7 +34,7 @@ set -euo pipefail
 : "${ONLINE_KEY:?set ONLINE_KEY to the online key (file or pkcs11: URI)}"
 : "${AUDIT_HEAD_FILE:?set AUDIT_HEAD_FILE to where the audit witness is kept (outside the repository)}"
 FWSIGN=${FWSIGN:-fwsign}
-JOB_LOCK=${JOB_LOCK:-$REPO.job.lock}
+JOB_LOCK=${JOB_LOCK:-${REPO%/}.job.lock}
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-600}
 REFRESH_WITHIN=${REFRESH_WITHIN:-12h}
 EXPIRY_WATCH=${EXPIRY_WATCH:-14d}
@@ -76,7 +76,7 @@ else
     log "audit: no head kept yet (first run): checking the log's own anchors only"
 fi
 code=0
-fw --json repo audit "$REPO" "${expect[@]}" >"$work/audit-before.jsonl" || code=$?
+fw --json repo audit "$REPO" ${expect[@]+"${expect[@]}"} >"$work/audit-before.jsonl" || code=$?
 if [[ $code -ne 0 ]]; then
     log "audit FAILED (exit $code): the audit log or the published history is not as the last run left it"
     tail -n 1 "$work/audit-before.jsonl" >&2 || true
@@ -116,7 +116,7 @@ fw --json repo refresh "$REPO" --within "$REFRESH_WITHIN" \
 
 # 4. Audit again and keep the new head outside the repository (replaced
 #    whole, never half-written).
-fw --json repo audit "$REPO" "${expect[@]}" >"$work/audit.jsonl"
+fw --json repo audit "$REPO" ${expect[@]+"${expect[@]}"} >"$work/audit.jsonl"
 new_head=$(tail -n 1 "$work/audit.jsonl" |
     sed -n 's/.*"line":\([0-9]*\).*"sha256":"\([0-9a-f]*\)".*/\1:\2/p')
 if [[ -z "$new_head" ]]; then
