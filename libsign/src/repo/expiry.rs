@@ -243,3 +243,26 @@ impl Published {
         (String::new(), Vec::new(), 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fwsign_manifest_schema::expiry::UnixTime;
+
+    use super::{ExpiryPolicy, is_expired, soon_window};
+
+    /// The status report and `refresh` must not call a role fresh that a
+    /// client refuses: at its `expires` second it has expired (the core's
+    /// `expires <= now`), and an `expires` no client can read counts as
+    /// expired.
+    #[test]
+    fn expiry_follows_the_clients_rule() {
+        let at = "2030-01-01T00:00:00Z";
+        let t = 1_893_456_000;
+        assert!(!is_expired(at, UnixTime(t - 1)));
+        assert!(is_expired(at, UnixTime(t)));
+        assert!(is_expired("2030-01-01 00:00:00", UnixTime(0)));
+        let policy = ExpiryPolicy::default();
+        assert_eq!(soon_window(&policy, "timestamp"), 6 * 3600);
+        assert_eq!(soon_window(&policy, "board-a"), policy.delegated / 4);
+    }
+}
