@@ -235,7 +235,10 @@ pub(crate) enum RepoCommand {
     },
     /// Show what is staged, approvals and who may still sign.
     #[command(
-        after_help = "Example:\n  fwsign repo status repo\n  fwsign repo status repo --check-expiry 7d   # exit 1 if a role expires within 7 days"
+        after_help = "Example:\n  fwsign repo status repo\n  fwsign repo status repo --check-expiry 7d   # exit 1 if a role expires within 7 days\n  fwsign repo status repo --check-expiry 14d --role root --role targets\n\n\
+        Every published role is listed with its version and expiry; a role is flagged\n\
+        EXPIRES SOON within a quarter of its configured expiry period (timestamp 1d: 6h,\n\
+        targets 90d: 22.5 days, root 1y: about 91 days)."
     )]
     Status {
         /// The repository.
@@ -243,6 +246,10 @@ pub(crate) enum RepoCommand {
         /// Exit 1 naming each published role that expires within DURATION.
         #[arg(long, value_name = "DURATION")]
         check_expiry: Option<String>,
+        /// Check only this role's expiry (repeatable): a CI job can watch
+        /// root and targets without tripping over the daily timestamp.
+        #[arg(long = "role", value_name = "ROLE", requires = "check_expiry")]
+        roles: Vec<String>,
     },
     /// Add one approver's signature to a staged role.
     #[command(after_help = "Example:\n  fwsign repo sign repo --role targets --key alice.pem")]

@@ -284,7 +284,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 .map(|k| load_public(k))
                 .collect::<Result<Vec<_>, _>>()?;
             let (repo, _lock) = open_exclusive(&dir, "repo delegate", out)?;
-            repo.delegate(
+            let restaged = repo.delegate(
                 &DelegateOptions {
                     role: role.clone(),
                     keys,
@@ -299,10 +299,25 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 "staged delegation of {} to {role} (threshold {threshold})",
                 paths.join(", ")
             ));
-            out.result(&json!({"ok": true, "role": role, "paths": paths, "threshold": threshold}));
+            if let Some(version) = restaged {
+                out.say(format!(
+                    "staged {role} v{version} again (same targets, signatures cleared): its new keys must sign it (`fwsign repo sign --role {role}`)"
+                ));
+            }
+            out.result(&json!({
+                "ok": true,
+                "role": role,
+                "paths": paths,
+                "threshold": threshold,
+                "restaged_version": restaged,
+            }));
             Ok(())
         }
-        RepoCommand::Status { dir, check_expiry } => status(&dir, check_expiry.as_deref(), out),
+        RepoCommand::Status {
+            dir,
+            check_expiry,
+            roles,
+        } => status(&dir, check_expiry.as_deref(), &roles, out),
         RepoCommand::Sign {
             dir,
             role,

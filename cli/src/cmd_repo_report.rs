@@ -12,9 +12,9 @@ use fwsign_sign::repo::lock::LockKind;
 use fwsign_sign::repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
-use crate::cmd_repo::{approval_json, duration, lock, open, say_approval};
+use crate::cmd_repo::{approval_json, lock, open, say_approval};
+use crate::cmd_repo_expiry::expiry_report;
 use crate::failure::Failure;
-use crate::now;
 use crate::output::Output;
 
 /// What changed in a staged role against the published one.
@@ -82,7 +82,12 @@ fn changes(
     }))
 }
 
-pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Failure> {
+pub(crate) fn status(
+    dir: &Path,
+    check_expiry: Option<&str>,
+    only: &[String],
+    out: &Output,
+) -> Result<(), Failure> {
     let repo = open(dir)?;
     let _lock = lock(&repo, LockKind::Shared, "repo status", out)?;
     let published = repo.published()?;
@@ -99,6 +104,7 @@ pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Re
         )),
         None => out.say("published: nothing yet"),
     }
+    let expiry = expiry_report(&repo, published.as_ref(), check_expiry, only, out)?;
     let approvals = repo.approvals()?;
     if approvals.is_empty() {
         out.say("staged: nothing");
@@ -171,16 +177,8 @@ pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Re
             }
         }
     }
-    let mut expiring = Vec::new();
-    if let Some(window) = check_expiry {
-        let secs = duration(window)?;
-        for (role, expires) in repo.expiring_within(now(), secs)? {
-            out.say(format!("{role} expires {expires}, within {window}"));
-            expiring.push(json!({"role": role, "expires": expires}));
-        }
-    }
     let document = json!({
-        "ok": expiring.is_empty(),
+        "ok": expiry.failure.is_none(),
         "published": published.as_ref().map(|p| json!({
             "root": p.root.signed.version,
             "snapshot": p.snapshot.as_ref().map(|s| s.signed.version),
@@ -189,20 +187,13 @@ pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Re
         })),
         "staged": roles,
         "warnings": warnings,
-        "expiring": expiring,
+        "roles": expiry.roles,
+        "expiring": expiry.expiring,
     });
-    if !expiring.is_empty() {
-        return Err(Failure::security(format!(
-            "{} role(s) expire within {}: {}",
-            expiring.len(),
-            check_expiry.unwrap_or_default(),
-            expiring
-                .iter()
-                .filter_map(|e| e["role"].as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .with_document(document));
+    if let Some((reason, message)) = expiry.failure {
+        let mut document = document;
+        document["reason"] = json!(reason);
+        return Err(Failure::security(message).with_document(document));
     }
     out.result(&document);
     Ok(())

@@ -13,6 +13,17 @@ pub(crate) const USAGE: u8 = 2;
 /// Exit code: an I/O or HSM failure.
 pub(crate) const IO: u8 = 3;
 
+/// The `--json` reason of a failure that names none of its own: its exit
+/// code's class (`refused`, `usage`, `io`), so every failure document has
+/// one.
+pub(crate) fn fallback_reason(code: u8) -> &'static str {
+    match code {
+        USAGE => ErrorClass::Usage.reason(),
+        IO => ErrorClass::Io.reason(),
+        _ => ErrorClass::Security.reason(),
+    }
+}
+
 /// A failed command: the message for stderr and the exit code.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -82,15 +93,15 @@ impl From<RepoError> for Failure {
             #[allow(unreachable_patterns, reason = "ErrorClass may grow")]
             _ => SECURITY,
         };
-        // A command that gave up waiting for the repository lock says who
-        // holds it, for scripts too.
-        let document = match &e {
+        // Every failure names its machine reason; some carry what a script
+        // acts on: who holds the lock, which keys must still sign, which
+        // roles expired.
+        let mut document = match &e {
             RepoError::Lock(LockError::Timeout {
                 path,
                 holder,
                 waited,
-            }) => Some(serde_json::json!({
-                "reason": "locked",
+            }) => serde_json::json!({
                 "lock_file": path,
                 "waited_secs": waited.as_secs_f64(),
                 "holder": holder.as_ref().map(|h| serde_json::json!({
@@ -100,9 +111,29 @@ impl From<RepoError> for Failure {
                     "since": h.since,
                     "since_utc": UnixTime(h.since).to_expires(),
                 })),
-            })),
-            _ => None,
+            }),
+            RepoError::NotApproved(missing) => {
+                let mut roles: Vec<&str> = missing.iter().map(|m| m.role.as_str()).collect();
+                roles.dedup();
+                serde_json::json!({ "roles": roles, "missing": missing })
+            }
+            RepoError::Expired(expired) => serde_json::json!({
+                "roles": expired.iter().map(|r| r.role.as_str()).collect::<Vec<_>>(),
+                "expired": expired,
+            }),
+            RepoError::RoleChanged {
+                role,
+                signed_version,
+                staged_version,
+            } => serde_json::json!({
+                "role": role,
+                "signed_version": signed_version,
+                "staged_version": staged_version,
+            }),
+            _ => serde_json::json!({}),
         };
+        document["reason"] = serde_json::Value::from(e.reason());
+        let document = Some(document);
         Self {
             code,
             message: with_causes(&e),

@@ -14,6 +14,7 @@ mod cmd_device;
 mod cmd_key;
 mod cmd_ocpp;
 mod cmd_repo;
+mod cmd_repo_expiry;
 mod cmd_repo_report;
 mod failure;
 mod key_ref;
@@ -66,6 +67,13 @@ fn main() -> ExitCode {
                 (true, true) => failure::SECURITY,
                 (true, false) => failure::USAGE,
             };
+            // A script that asked for `--json` gets its one document, with
+            // a reason, for a mistyped command line too.
+            if code != 0 && std::env::args().any(|a| a == "--json") {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                Output::new(true).failure_document(first.trim_start_matches("error: "), code);
+            }
             return ExitCode::from(code);
         }
     };

@@ -57,12 +57,31 @@ impl Output {
                 Some(Value::Object(map)) => Value::Object(map),
                 _ => serde_json::json!({}),
             };
+            if doc.get("reason").is_none_or(|r| !r.is_string()) {
+                doc["reason"] = Value::from(crate::failure::fallback_reason(code));
+            }
             doc["ok"] = Value::Bool(false);
             doc["exit_code"] = Value::from(code);
             doc["error"] = Value::from(message);
             println!("{doc}");
         }
         eprintln!("error: {message}");
+    }
+
+    /// The `--json` failure document alone (stdout), for a failure whose
+    /// message was already printed on stderr (a command line clap refused).
+    pub(crate) fn failure_document(&self, message: &str, code: u8) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ok": false,
+                    "exit_code": code,
+                    "error": message,
+                    "reason": crate::failure::fallback_reason(code),
+                })
+            );
+        }
     }
 
     /// Whether progress bars should be drawn.

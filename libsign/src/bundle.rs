@@ -1904,10 +1904,17 @@ mod tests {
         let out = f.dir.join("update.zip");
         create_bundle(&f.repo, name, &out).unwrap();
 
-        // The delegation narrows; board-a still lists the old name.
-        f.repo
-            .delegate(&delegate(&["board-b/*"]), PUBLISHED)
-            .unwrap();
+        // The delegation narrows; board-a still lists the old name. Staged
+        // by hand: `delegate` refuses to strand a listed target
+        // (repo/publishable.rs), but a repository written otherwise can
+        // hold this state, and the bundle must refuse it.
+        let mut narrowed = f.repo.current_targets("targets").unwrap().unwrap();
+        narrowed.signatures.clear();
+        narrowed.signed.version += 1;
+        for role in &mut narrowed.signed.delegations.as_mut().unwrap().roles {
+            role.paths = Some(vec!["board-b/*".to_owned()]);
+        }
+        f.repo.save_staged("targets", &narrowed).unwrap();
         f.repo.sign("targets", &f.targets, PUBLISHED).unwrap();
         f.publish(PUBLISHED);
         let err = create_bundle(&f.repo, name, &f.dir.join("outside.zip")).unwrap_err();

@@ -25,10 +25,13 @@
 //! or in the timestamp, and published files are created exclusively.
 
 pub mod approval;
+pub mod expiry;
 pub mod history;
 pub mod lock;
 pub mod names;
 pub mod publish;
+mod publishable;
+mod reason;
 pub mod resolve;
 pub mod staging;
 #[cfg(test)]
@@ -41,7 +44,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
+use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::metadata::{
     Key, RoleKeys, RoleType, Root, SPEC_VERSION, Signed, Snapshot, Targets, Timestamp,
 };
@@ -194,6 +197,10 @@ pub enum RepoError {
     /// Nothing is staged.
     #[error("nothing is staged in {0}")]
     NothingStaged(PathBuf),
+    /// A command for one staged role (sign, export, import) on a role that
+    /// is not staged.
+    #[error("role {0} is not staged")]
+    NotStaged(String),
     /// A published file that must never be rewritten already exists with
     /// other content.
     #[error("{0}: already published with other content; refusing to overwrite")]
@@ -226,6 +233,17 @@ pub enum RepoError {
         /// Which capacity, and by how much.
         why: String,
     },
+    /// `refresh`: root, targets or a delegated role has expired; clients
+    /// refuse it whatever snapshot and timestamp say, so only its approvers
+    /// re-signing it helps.
+    #[error("refusing to refresh: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Expired(Vec<expiry::ExpiredRole>),
+    /// A staging command would leave a staged state that could never be
+    /// published (a threshold its keys cannot meet, a target outside its
+    /// role's delegated paths, a role no delegation reaches); nothing was
+    /// written.
+    #[error("refusing to stage: {0}; nothing was written")]
+    NotPublishable(String),
 }
 
 impl RepoError {
@@ -242,6 +260,7 @@ impl RepoError {
             | Self::StagedTargetChanged { .. }
             | Self::Refused { .. }
             | Self::History { .. }
+            | Self::Expired(_)
             | Self::DeviceRefused { .. } => ErrorClass::Security,
             Self::Lock(_) => ErrorClass::Io,
             Self::Document {
@@ -1121,32 +1140,6 @@ impl Repository {
     /// Roles still short of a threshold.
     pub fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
         self.view().missing_approvals()
-    }
-
-    /// Published roles that expire within `secs` of `now`, with their expiry.
-    pub fn expiring_within(
-        &self,
-        now: UnixTime,
-        secs: i64,
-    ) -> Result<Vec<(String, String)>, RepoError> {
-        let Some(p) = self.published()? else {
-            return Ok(vec![]);
-        };
-        let limit = now.0.saturating_add(secs);
-        let mut roles: Vec<(String, String)> = vec![("root".into(), p.root.signed.expires.clone())];
-        if let Some(t) = &p.timestamp {
-            roles.push(("timestamp".into(), t.signed.expires.clone()));
-        }
-        if let Some(s) = &p.snapshot {
-            roles.push(("snapshot".into(), s.signed.expires.clone()));
-        }
-        for (name, t) in &p.targets {
-            roles.push((name.clone(), t.signed.expires.clone()));
-        }
-        Ok(roles
-            .into_iter()
-            .filter(|(_, e)| parse_expires(e.as_bytes()).is_none_or(|t| t.0 <= limit))
-            .collect())
     }
 }
 

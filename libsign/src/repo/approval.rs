@@ -218,7 +218,7 @@ impl Repository {
         if role == "root" {
             let doc = self
                 .load_staged::<Root>("root")?
-                .ok_or_else(|| RepoError::Invalid("root is not staged".into()))?;
+                .ok_or_else(|| RepoError::NotStaged("root".into()))?;
             Ok((
                 signing_payload(&doc.signed).map_err(context)?,
                 doc.signed.version,
@@ -226,7 +226,7 @@ impl Repository {
         } else {
             let doc = self
                 .load_staged::<Targets>(role)?
-                .ok_or_else(|| RepoError::Invalid(format!("role {role} is not staged")))?;
+                .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
             Ok((
                 signing_payload(&doc.signed).map_err(context)?,
                 doc.signed.version,
@@ -251,13 +251,13 @@ impl Repository {
         if role == "root" {
             let mut doc = self
                 .load_staged::<Root>("root")?
-                .ok_or_else(|| RepoError::Invalid("root is not staged".into()))?;
+                .ok_or_else(|| RepoError::NotStaged("root".into()))?;
             put_all(&mut doc, keyids, signature);
             self.save_staged("root", &doc)
         } else {
             let mut doc = self
                 .load_staged::<Targets>(role)?
-                .ok_or_else(|| RepoError::Invalid(format!("role {role} is not staged")))?;
+                .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
             put_all(&mut doc, keyids, signature);
             self.save_staged(role, &doc)
         }
@@ -371,7 +371,7 @@ impl Repository {
             now,
         )?;
         view.approval(role)?
-            .ok_or_else(|| RepoError::Invalid(format!("role {role} is not staged")))
+            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
     }
 
     /// Writes the bytes to sign for `role` to `out`, and the sidecar
@@ -434,7 +434,7 @@ impl Repository {
             now,
         )?;
         view.approval(role)?
-            .ok_or_else(|| RepoError::Invalid(format!("role {role} is not staged")))
+            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
     }
 
     /// Merges the signatures of another copy of this repository's staged

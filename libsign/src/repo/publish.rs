@@ -622,7 +622,8 @@ impl Repository {
 
     /// Re-signs snapshot and timestamp when they expire within `within`
     /// seconds of `now`, so a published repository stays fresh between
-    /// releases.
+    /// releases. Refuses ([`RepoError::Expired`]) while root, targets or a
+    /// delegated role has expired: only its approvers can fix that.
     pub fn refresh(
         &self,
         snapshot_signer: &dyn TufSigner,
@@ -636,6 +637,15 @@ impl Repository {
         let (Some(timestamp), Some(snapshot)) = (&published.timestamp, &published.snapshot) else {
             return Err(RepoError::Invalid("nothing is published yet".into()));
         };
+        // Clients refuse an expired root, targets or delegated role whatever
+        // snapshot and timestamp say: re-signing those would only hide that
+        // the repository is dead. Refused, naming the approvers who must act.
+        let expired = published.expired_approved_roles(now);
+        if !expired.is_empty() {
+            let err = RepoError::Expired(expired);
+            self.refuse(&err, now)?;
+            return Err(err);
+        }
         let due = |expires: &str| {
             parse_expires(expires.as_bytes()).is_none_or(|t| t.0 <= now.0.saturating_add(within))
         };

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{
-    DelegatedRole, Delegations, RoleKeys, Root, Signed, TargetFile, Targets,
+    DelegatedRole, Delegations, Root, Signed, TargetFile, Targets,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -25,6 +25,10 @@ use crate::audit::AuditEvent;
 use crate::keys::PublicKey;
 use crate::path_match::delegation_covers_names;
 use crate::workflow::{Digests, FinishedDigests};
+
+mod root;
+
+pub(crate) use root::check_root_writable;
 
 /// Progress of a long file operation, for a caller that draws a bar.
 #[derive(Debug, Clone, Copy)]
@@ -401,6 +405,7 @@ impl Repository {
                 hashes,
             });
         }
+        self.check_stays_publishable(&view, None, &[(&options.role, &doc)])?;
         for copy in copies {
             let path = copy.path().to_path_buf();
             copy.replace().map_err(io_err(&path))?;
@@ -429,12 +434,14 @@ impl Repository {
     pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
         check_target_name(name)?;
         self.check_audit_before_staging()?;
-        let mut doc = self.targets_for_edit(&self.view(), role, now)?;
+        let view = self.view();
+        let mut doc = self.targets_for_edit(&view, role, now)?;
         if doc.signed.targets.remove(name).is_none() {
             return Err(RepoError::Invalid(format!(
                 "role {role} does not list target {name}"
             )));
         }
+        self.check_stays_publishable(&view, None, &[(role, &doc)])?;
         let staged = names::target_path(&self.staged_role_targets_dir(role), name)?;
         match fs::remove_file(&staged) {
             Ok(()) => {}
@@ -469,7 +476,14 @@ impl Repository {
 
     /// Stages a delegation from `targets` to a new (or changed) role with its
     /// own approvers, and the role itself (empty) when it is new.
-    pub fn delegate(&self, options: &DelegateOptions, now: UnixTime) -> Result<(), RepoError> {
+    ///
+    /// Returns the version the role was staged again at when its keys or
+    /// threshold changed (its new keys must sign it), else `None`.
+    pub fn delegate(
+        &self,
+        options: &DelegateOptions,
+        now: UnixTime,
+    ) -> Result<Option<u64>, RepoError> {
         check_delegated_role_name(&options.role)?;
         check_role_keys(&options.role, &options.keys, options.threshold)?;
         if options.paths.is_empty() || options.paths.iter().any(String::is_empty) {
@@ -491,6 +505,15 @@ impl Repository {
         )?;
 
         let mut parent = self.targets_for_edit(&view, "targets", now)?;
+        // The role's keys and threshold before this delegation, if it had
+        // one: a change to them means the role's current signatures (made
+        // under the old keys) no longer verify under the new delegation.
+        let before: Option<(BTreeSet<String>, u64)> = parent
+            .signed
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
+            .map(|r| (r.keyids.iter().cloned().collect(), r.threshold));
         let delegations = parent
             .signed
             .delegations
@@ -511,6 +534,10 @@ impl Repository {
             path_hash_prefixes: None,
             unknown: BTreeMap::new(),
         };
+        let rekeyed = before.as_ref().is_some_and(|(keyids, threshold)| {
+            *keyids != entry.keyids.iter().cloned().collect::<BTreeSet<_>>()
+                || *threshold != entry.threshold
+        });
         match delegations
             .roles
             .iter_mut()
@@ -520,8 +547,40 @@ impl Repository {
             None => delegations.roles.push(entry),
         }
         prune_delegation_keys(delegations);
-        // Recorded before saving, so the head staged with the delegation
-        // covers this line.
+
+        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
+            || view
+                .published()?
+                .is_some_and(|p| p.targets.contains_key(&options.role));
+        // The role as the next release has it: new and empty, or, when its
+        // keys or threshold change, a new version of it (same targets,
+        // signatures cleared) that the new keys must sign. Publishing the
+        // new delegation alone would leave the published role signed by
+        // keys its delegator no longer lists: every client search reaching
+        // it would fail.
+        let role_doc = if !exists {
+            Some(Signed {
+                signatures: vec![],
+                signed: empty_targets(
+                    self.next_free_version(&options.role, 1)?,
+                    expires_at(now, self.expiry().for_role(&options.role))?,
+                ),
+                unknown: BTreeMap::new(),
+            })
+        } else if rekeyed {
+            Some(self.targets_for_edit(&view, &options.role, now)?)
+        } else {
+            None
+        };
+        {
+            let mut changed: Vec<(&str, &Signed<Targets>)> = vec![("targets", &parent)];
+            if let Some(doc) = &role_doc {
+                changed.push((&options.role, doc));
+            }
+            self.check_stays_publishable(&view, None, &changed)?;
+        }
+        // Recorded before saving, so the heads staged with the delegation
+        // and the role cover these lines.
         self.audit(
             &AuditEvent {
                 action: "stage".into(),
@@ -536,131 +595,34 @@ impl Repository {
             },
             now,
         )?;
+        if let (true, Some(doc)) = (rekeyed, &role_doc) {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(options.role.clone()),
+                    version: Some(doc.signed.version),
+                    detail: Some(
+                        "new version for the changed delegation: the new keys must sign it".into(),
+                    ),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+        }
         self.record_audit_head(&mut parent.signed.unknown)?;
-        self.save_edited("targets", parent, now)?;
-
-        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
-            || view
-                .published()?
-                .is_some_and(|p| p.targets.contains_key(&options.role));
-        if !exists {
-            let mut doc = Signed {
-                signatures: vec![],
-                signed: empty_targets(
-                    self.next_free_version(&options.role, 1)?,
-                    expires_at(now, self.expiry().for_role(&options.role))?,
-                ),
-                unknown: BTreeMap::new(),
-            };
+        // The role first: should saving `targets` fail after it, what is
+        // left is a role waiting for signatures, never a new delegation
+        // over a role its keys cannot sign.
+        let restaged = role_doc
+            .as_ref()
+            .filter(|_| rekeyed)
+            .map(|d| d.signed.version);
+        if let Some(mut doc) = role_doc {
             self.record_audit_head(&mut doc.signed.unknown)?;
-            self.save_staged(&options.role, &doc)?;
+            self.save_edited(&options.role, doc, now)?;
         }
-        Ok(())
-    }
-
-    /// Stages root N+1 (or edits the staged root) with keys added or removed
-    /// and thresholds changed. It must be signed by a threshold of the old
-    /// and of the new root keys before it is published.
-    pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
-        self.check_audit_before_staging()?;
-        let mut root = match self.load_staged::<Root>("root")? {
-            Some(mut staged) => {
-                staged.signed.version = self.next_free_version("root", staged.signed.version)?;
-                staged
-            }
-            None => {
-                let published = self
-                    .published()?
-                    .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?;
-                let mut next = published.root;
-                next.signatures.clear();
-                let version =
-                    next.signed.version.checked_add(1).ok_or_else(|| {
-                        RepoError::Invalid("root version counter exhausted".into())
-                    })?;
-                next.signed.version = self.next_free_version("root", version)?;
-                next.signed.expires = expires_at(now, self.expiry().root)?;
-                next
-            }
-        };
-        let known_role = |role: &str| -> Result<(), RepoError> {
-            if names::TOP_LEVEL_ROLES.contains(&role) {
-                Ok(())
-            } else {
-                Err(RepoError::Invalid(format!(
-                    "{role:?} is not a top-level role (root, targets, snapshot, timestamp)"
-                )))
-            }
-        };
-        for (role, keyid) in &options.remove {
-            known_role(role)?;
-            let entry = root
-                .signed
-                .roles
-                .get_mut(role)
-                .ok_or_else(|| RepoError::Invalid(format!("root has no role {role}")))?;
-            let before = entry.keyids.len();
-            entry.keyids.retain(|k| k != keyid);
-            if entry.keyids.len() == before {
-                return Err(RepoError::Invalid(format!(
-                    "role {role} has no key {keyid}"
-                )));
-            }
-        }
-        for (role, key) in &options.add {
-            known_role(role)?;
-            let keyid = key.keyid();
-            let entry = root
-                .signed
-                .roles
-                .entry(role.clone())
-                .or_insert_with(|| RoleKeys {
-                    keyids: vec![],
-                    threshold: 1,
-                    unknown: BTreeMap::new(),
-                });
-            if entry.keyids.contains(&keyid) {
-                return Err(RepoError::SharedKey(format!(
-                    "key {keyid} is listed twice for role {role}"
-                )));
-            }
-            entry.keyids.push(keyid.clone());
-            root.signed.keys.insert(keyid, key.to_tuf_key());
-        }
-        for (role, threshold) in &options.thresholds {
-            known_role(role)?;
-            root.signed
-                .roles
-                .get_mut(role)
-                .ok_or_else(|| RepoError::Invalid(format!("root has no role {role}")))?
-                .threshold = *threshold;
-        }
-        if let Some(secs) = options.expires {
-            root.signed.expires = expires_at(now, secs)?;
-        }
-        check_root_writable(&root.signed, options.allow_shared_key)?;
-        // Keys no role lists any more leave the key table.
-        let used: BTreeSet<String> = root
-            .signed
-            .roles
-            .values()
-            .flat_map(|r| r.keyids.iter().cloned())
-            .collect();
-        root.signed.keys.retain(|k, _| used.contains(k));
-        let version = root.signed.version;
-        self.audit(
-            &AuditEvent {
-                action: "stage".into(),
-                role: Some("root".into()),
-                version: Some(version),
-                detail: Some("rotate-root".into()),
-                ..AuditEvent::default()
-            },
-            now,
-        )?;
-        self.record_audit_head(&mut root.signed.unknown)?;
-        self.save_edited("root", root, now)?;
-        Ok(version)
+        self.save_edited("targets", parent, now)?;
+        Ok(restaged)
     }
 
     /// Stages a version of `role` that only moves its expiry to `now + secs`.
@@ -687,14 +649,16 @@ impl Repository {
                 now,
             )
         };
+        let view = self.view();
         let version = if role == "root" {
             let mut root = match self.load_staged::<Root>("root")? {
                 Some(r) => r,
                 None => {
-                    let mut r = self
+                    let mut r = view
                         .published()?
                         .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?
-                        .root;
+                        .root
+                        .clone();
                     r.signatures.clear();
                     r.signed.version = r.signed.version.saturating_add(1);
                     r
@@ -703,14 +667,16 @@ impl Repository {
             root.signed.version = self.next_free_version("root", root.signed.version)?;
             root.signed.expires = expires;
             let v = root.signed.version;
+            self.check_stays_publishable(&view, Some(&root), &[])?;
             stage(v)?;
             self.record_audit_head(&mut root.signed.unknown)?;
             self.save_edited("root", root, now)?;
             v
         } else {
-            let mut doc = self.targets_for_edit(&self.view(), role, now)?;
+            let mut doc = self.targets_for_edit(&view, role, now)?;
             doc.signed.expires = expires;
             let v = doc.signed.version;
+            self.check_stays_publishable(&view, None, &[(role, &doc)])?;
             stage(v)?;
             self.record_audit_head(&mut doc.signed.unknown)?;
             self.save_edited(role, doc, now)?;
@@ -728,56 +694,4 @@ fn prune_delegation_keys(delegations: &mut Delegations) {
         .flat_map(|r| r.keyids.iter())
         .collect();
     delegations.keys.retain(|k, _| used.contains(k));
-}
-
-/// The rules a root must satisfy before fwsign writes it: every top-level
-/// role present, thresholds between 1 and the number of keys, no key twice
-/// in a role, every key ID in the key table, and online keys separate from
-/// approver keys unless allowed.
-pub(crate) fn check_root_writable(root: &Root, allow_shared_key: bool) -> Result<(), RepoError> {
-    for role in names::TOP_LEVEL_ROLES {
-        let entry = root
-            .roles
-            .get(role)
-            .ok_or_else(|| RepoError::Invalid(format!("root must define role {role}")))?;
-        let mut seen = BTreeSet::new();
-        for k in &entry.keyids {
-            if !seen.insert(k) {
-                return Err(RepoError::SharedKey(format!(
-                    "key {k} is listed twice for role {role}"
-                )));
-            }
-            if !root.keys.contains_key(k) {
-                return Err(RepoError::Invalid(format!(
-                    "role {role} lists key {k}, which the root does not define"
-                )));
-            }
-        }
-        if entry.threshold == 0
-            || usize::try_from(entry.threshold).map_or(true, |t| t > entry.keyids.len())
-        {
-            return Err(RepoError::Invalid(format!(
-                "role {role}: threshold {} must be between 1 and its {} key(s)",
-                entry.threshold,
-                entry.keyids.len()
-            )));
-        }
-    }
-    let ids = |role: &str| -> Vec<(String, String)> {
-        root.roles
-            .get(role)
-            .map(|r| {
-                r.keyids
-                    .iter()
-                    .map(|k| (role.to_owned(), k.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let online: Vec<_> = ids("snapshot")
-        .into_iter()
-        .chain(ids("timestamp"))
-        .collect();
-    let approvers: Vec<_> = ids("root").into_iter().chain(ids("targets")).collect();
-    check_separation(&online, &approvers, allow_shared_key)
 }

@@ -36,6 +36,11 @@ impl<'r> View<'r> {
         }
     }
 
+    /// The repository this view reads.
+    pub(crate) fn repo(&self) -> &'r Repository {
+        self.repo
+    }
+
     /// The published state, or `None` before the first publish; read from
     /// disk on the first call only.
     pub(crate) fn published(&self) -> Result<Option<&Published>, RepoError> {

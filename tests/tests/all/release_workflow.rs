@@ -521,6 +521,8 @@ fn json_output_is_one_document_also_when_a_command_fails() {
         if code != 0 {
             assert_eq!(docs[0]["ok"], false, "{run}");
             assert_eq!(docs[0]["exit_code"], code, "{run}");
+            // Scripts branch on the machine reason, never on the message.
+            assert!(docs[0]["reason"].is_string(), "no reason:\n{run}");
         }
     };
     // Refused publish (threshold not met).
