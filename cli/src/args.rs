@@ -105,6 +105,12 @@ pub(crate) enum KeyCommand {
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
+    /// Split a file key among N custodians, any K of whom can restore it.
+    Backup(crate::cmd_key_backup::BackupArgs),
+    /// Restore a key from K custodians' shares and the backup blob.
+    Restore(crate::cmd_key_backup::RestoreArgs),
+    /// Deal a backed-up key to new custodians: a new set and blob.
+    Reshare(crate::cmd_key_backup::ReshareArgs),
 }
 
 #[derive(Debug, Args)]

@@ -105,8 +105,8 @@ pub(super) fn render(set: &SetInfo, index: u8, value: &[u8; SCALAR_LEN]) -> Zero
          # restore key {keyid}.\n\
          # Keep it offline, on its own medium, apart from the other shares.\n\
          # Every line ends with its checksum (| xxxxxx): copy lines exactly.\n\
-         # The commit lines must match those `fwsign key backup` showed for set\n\
-         # {set_id}; restore checks this share against the set's commitments.",
+         # Set {set_id}: its commit lines must read as\n\
+         # `fwsign key backup` showed them; restore checks the share against them.",
         n = set.shares,
         k = set.threshold,
         keyid = set.keyid,
