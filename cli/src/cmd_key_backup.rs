@@ -80,7 +80,7 @@ pub(crate) struct BackupArgs {
 )]
 pub(crate) struct RestoreArgs {
     /// A share file; at least K of them, each custodian's once.
-    #[arg(long = "share", value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(long = "share", id = "share", value_name = "FILE", required = true, num_args = 1..)]
     pub shares: Vec<PathBuf>,
     /// The set's blob.
     #[arg(long, value_name = "FILE")]
@@ -111,7 +111,7 @@ pub(crate) struct RestoreArgs {
 )]
 pub(crate) struct ReshareArgs {
     /// A share of the current set; at least K of them.
-    #[arg(long = "share", value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(long = "share", id = "share", value_name = "FILE", required = true, num_args = 1..)]
     pub shares: Vec<PathBuf>,
     /// The current set's blob.
     #[arg(long, value_name = "FILE")]
