@@ -266,15 +266,29 @@ fn print_shares(backup: &Backup) -> Result<(), Failure> {
         stdout.write_all(text.as_bytes()).map_err(io)?;
         wait(
             &format!(
-                "\nCopy every line with its checksum. Check the commit lines read\n{}.\n\
+                "\nCopy every line with its checksum. The commit lines must read\n{}\n\
                  Press Enter to clear the screen.",
-                backup.blob.commitments_sha256()
+                commit_lines(&backup.blob.commitments_sha256())
             ),
             &mut stdout,
         )?;
         stdout.write_all(CLEAR_SCREEN.as_bytes()).map_err(io)?;
     }
     stdout.flush().map_err(io)
+}
+
+/// The commitments' SHA-256 laid out as the two `commit` lines of a share,
+/// so a custodian compares like with like.
+fn commit_lines(hex: &str) -> String {
+    let groups: Vec<&str> = (0..hex.len())
+        .step_by(4)
+        .map(|i| &hex[i..(i + 4).min(hex.len())])
+        .collect();
+    groups
+        .chunks(8)
+        .map(|line| format!("commit {}", line.join(" ")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Writes a new set: the shares (to their files or the terminal) and the
@@ -318,8 +332,8 @@ fn deal(
         outputs.blob_out.display()
     ));
     out.say(format!(
-        "commitments SHA-256 {}: every custodian checks the commit lines of their share read the same",
-        blob.commitments_sha256()
+        "every custodian checks the commit lines of their share read:\n{}",
+        commit_lines(&blob.commitments_sha256())
     ));
     Ok(json!({
         "ok": true,
