@@ -425,14 +425,9 @@ pub fn restore(blob: &Blob, shares: &[Share]) -> Result<PrivateKey, BackupError>
         _ => BackupError::Sharing("unexpected commitment failure".to_owned()),
     })?;
     let mut seen: BTreeMap<u8, &Share> = BTreeMap::new();
+    // Every index is within 1..=N: the share's own line says so (checked
+    // when it was read), and `check_one_set` made its N the blob's.
     for share in shares {
-        if share.index > blob.set.shares {
-            return Err(BackupError::ShareSyntax {
-                path: share.source.clone(),
-                line: 0,
-                problem: format!("share index {} of {}", share.index, blob.set.shares),
-            });
-        }
         if let Some(first) = seen.insert(share.index, share) {
             return Err(BackupError::RepeatedIndex {
                 index: share.index,
@@ -483,15 +478,15 @@ pub fn restore(blob: &Blob, shares: &[Share]) -> Result<PrivateKey, BackupError>
 
 /// All shares of one set, and that set the blob's.
 fn check_one_set(blob: &Blob, blob_path: &Path, shares: &[Share]) -> Result<(), BackupError> {
-    if let Some(first) = shares.first() {
-        if let Some(other) = shares.iter().find(|s| s.set.set_id != first.set.set_id) {
-            return Err(BackupError::MixedSets {
-                first: first.source.clone(),
-                first_set: first.set.set_id_hex(),
-                other: other.source.clone(),
-                other_set: other.set.set_id_hex(),
-            });
-        }
+    if let Some(first) = shares.first()
+        && let Some(other) = shares.iter().find(|s| s.set.set_id != first.set.set_id)
+    {
+        return Err(BackupError::MixedSets {
+            first: first.source.clone(),
+            first_set: first.set.set_id_hex(),
+            other: other.source.clone(),
+            other_set: other.set.set_id_hex(),
+        });
     }
     for share in shares {
         if share.set.set_id != blob.set.set_id {
