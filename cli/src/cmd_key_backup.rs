@@ -299,7 +299,11 @@ fn deal(
     paths: &[PathBuf],
     out: &Output,
 ) -> Result<serde_json::Value, Failure> {
+    // The blob first: if a share cannot be written, or the custodians stop
+    // `--print` half way, the guard removes the blob with the shares written
+    // so far, and no partial set is left to be mistaken for a whole one.
     let mut created = Created(Vec::new());
+    created.write(&outputs.blob_out, backup.blob.to_json().as_bytes())?;
     let mut written = Vec::new();
     if outputs.print {
         print_shares(backup)?;
@@ -310,7 +314,6 @@ fn deal(
             written.push(json!({"index": share.index(), "path": path}));
         }
     }
-    created.write(&outputs.blob_out, backup.blob.to_json().as_bytes())?;
     created.keep();
     let blob = &backup.blob;
     out.say(format!(

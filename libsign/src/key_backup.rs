@@ -460,12 +460,12 @@ pub fn restore(blob: &Blob, shares: &[Share]) -> Result<PrivateKey, BackupError>
             index: shares[0].index,
         })?;
     let plaintext = blob.open(&wrap)?;
-    let pem = Zeroizing::new(String::from_utf8(plaintext.to_vec()).map_err(|_| {
-        BackupError::BlobDecrypt {
-            path: blob_path.clone(),
-        }
-    })?);
-    let key = PrivateKey::from_pkcs8_pem(&pem, None)?;
+    // Read in place: a copy (or `FromUtf8Error`, which keeps the bytes)
+    // would outlive the wiped buffer.
+    let pem = std::str::from_utf8(&plaintext).map_err(|_| BackupError::BlobDecrypt {
+        path: blob_path.clone(),
+    })?;
+    let key = PrivateKey::from_pkcs8_pem(pem, None)?;
     let found = key.public_key().keyid();
     if found != blob.set.keyid {
         return Err(BackupError::KeyIdMismatch {

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use fwsign_tests::{Fwsign, OK, Run, SECURITY, Scratch, USAGE};
+use fwsign_tests::{Fwsign, IO, OK, Run, SECURITY, Scratch, USAGE};
 
 use crate::release_support::{Release, json};
 
@@ -415,6 +415,23 @@ fn a_backup_never_overwrites_a_file_nor_leaves_a_partial_set() {
     .code(USAGE)
     .stderr_has("--print needs a terminal");
     assert!(!set.share(1).exists() && !set.blob().exists());
+    // A key in an HSM cannot be read out to be split.
+    let mut hsm = set.outputs(2, 3);
+    hsm.splice(
+        0..0,
+        [
+            "key".into(),
+            "backup".into(),
+            "pkcs11:token=root;object=root-1".into(),
+        ],
+    );
+    c.fw.run(hsm).code(USAGE).stderr_has("non-extractable");
+    // Custodian 2's medium is missing when the shares are written: the
+    // blob and share 1, already written, are removed again.
+    std::fs::remove_dir(set.share(2).parent().unwrap()).unwrap();
+    backup(set.outputs(2, 3)).code(IO).stderr_has("custodian-2");
+    assert!(!set.share(1).exists() && !set.blob().exists());
+    std::fs::create_dir(set.share(2).parent().unwrap()).unwrap();
     let run = backup(set.outputs(2, 3));
     assert_eq!(run.code, Some(OK), "{run}");
 }
