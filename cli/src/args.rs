@@ -111,6 +111,8 @@ pub(crate) enum KeyCommand {
     Restore(crate::cmd_key_backup::RestoreArgs),
     /// Deal a backed-up key to new custodians: a new set and blob.
     Reshare(crate::cmd_key_backup::ReshareArgs),
+    /// Check one custodian's share against the backup blob, alone.
+    CheckShare(crate::cmd_key_backup::CheckShareArgs),
 }
 
 #[derive(Debug, Args)]

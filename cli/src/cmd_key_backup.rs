@@ -120,6 +120,22 @@ pub(crate) struct ReshareArgs {
     pub outputs: ShareOutputs,
 }
 
+/// `fwsign key check-share`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  fwsign key check-share --share /media/bob/root1.share --blob root1.backup.json\n\n\
+    Checks one share against the set's commitments (Feldman), without any other share: \
+    a custodian can check their share is intact and belongs to the set at any time."
+)]
+pub(crate) struct CheckShareArgs {
+    /// The share file.
+    #[arg(long = "share", id = "share", value_name = "FILE")]
+    pub share: PathBuf,
+    /// The set's blob.
+    #[arg(long, value_name = "FILE")]
+    pub blob: PathBuf,
+}
+
 /// A backup error as a failure with the CLI's exit codes.
 fn backup_failure(e: BackupError) -> Failure {
     match e.class() {
@@ -532,6 +548,33 @@ pub(crate) fn restore(args: RestoreArgs, out: &Output) -> Result<(), Failure> {
         "private_key": args.out,
         "encrypted": passphrase.is_some(),
         "repo_roles": roles,
+    }));
+    Ok(())
+}
+
+pub(crate) fn check_share(args: CheckShareArgs, out: &Output) -> Result<(), Failure> {
+    let blob = read_blob(&args.blob)?;
+    let share = read_shares(std::slice::from_ref(&args.share))?
+        .pop()
+        .ok_or_else(|| Failure::usage("no share given"))?;
+    key_backup::check_share(&blob, &share).map_err(backup_failure)?;
+    out.say(format!(
+        "{}: share {} of {} (threshold {}) of set {} for key {}: intact, and on the set's \
+         committed polynomial",
+        args.share.display(),
+        share.index(),
+        blob.shares(),
+        blob.threshold(),
+        blob.set_id(),
+        blob.keyid()
+    ));
+    out.result(&json!({
+        "ok": true,
+        "index": share.index(),
+        "set_id": blob.set_id(),
+        "keyid": blob.keyid(),
+        "threshold": blob.threshold(),
+        "shares": blob.shares(),
     }));
     Ok(())
 }

@@ -417,13 +417,7 @@ pub fn check_threshold(threshold: usize, shares: usize) -> Result<(), BackupErro
 pub fn restore(blob: &Blob, shares: &[Share]) -> Result<PrivateKey, BackupError> {
     let blob_path = blob.source_path();
     check_one_set(blob, &blob_path, shares)?;
-    let commitments = Commitments::parse(&blob.commitments).map_err(|e| match e {
-        VssFailure::BadCommitment(index) => BackupError::BadCommitment {
-            path: blob_path.clone(),
-            index,
-        },
-        _ => BackupError::Sharing("unexpected commitment failure".to_owned()),
-    })?;
+    let commitments = commitments_of(blob, &blob_path)?;
     let mut seen: BTreeMap<u8, &Share> = BTreeMap::new();
     // Every index is within 1..=N: the share's own line says so (checked
     // when it was read), and `check_one_set` made its N the blob's.
@@ -474,6 +468,34 @@ pub fn restore(blob: &Blob, shares: &[Share]) -> Result<PrivateKey, BackupError>
         });
     }
     Ok(key)
+}
+
+/// Checks one custodian's share against the blob without restoring
+/// anything: same set, same K, N, key and commitments, and Feldman's check
+/// passes. A custodian can run it alone, at the ceremony or at any time, to
+/// know their share is intact and belongs to the set; no secret is
+/// assembled.
+pub fn check_share(blob: &Blob, share: &Share) -> Result<(), BackupError> {
+    let blob_path = blob.source_path();
+    check_one_set(blob, &blob_path, std::slice::from_ref(share))?;
+    let commitments = commitments_of(blob, &blob_path)?;
+    commitments
+        .verify(&share.raw())
+        .map_err(|_| BackupError::ShareForged {
+            path: share.source.clone(),
+            index: share.index,
+        })
+}
+
+/// The blob's commitments as a verifier set.
+fn commitments_of(blob: &Blob, blob_path: &Path) -> Result<Commitments, BackupError> {
+    Commitments::parse(&blob.commitments).map_err(|e| match e {
+        VssFailure::BadCommitment(index) => BackupError::BadCommitment {
+            path: blob_path.to_path_buf(),
+            index,
+        },
+        _ => BackupError::Sharing("unexpected commitment failure".to_owned()),
+    })
 }
 
 /// All shares of one set, and that set the blob's.

@@ -341,3 +341,23 @@ fn share_text_carries_the_set_and_never_debug_prints_the_value() {
         assert!(line.len() <= 60, "{line:?} is too long to copy by hand");
     }
 }
+
+#[test]
+fn a_custodian_checks_their_share_alone_and_a_forgery_fails() {
+    let set = backup(&key(Algorithm::EcdsaP256), 3, 5).unwrap();
+    let blob = handed_in_blob(&set.blob);
+    for share in &set.shares {
+        check_share(&blob, &handed_in(share)).unwrap();
+    }
+    let mut value = *set.shares[4].value;
+    value[0] ^= 0x10;
+    assert!(matches!(
+        check_share(&blob, &forged(&set.shares[4], value)),
+        Err(BackupError::ShareForged { index: 5, .. })
+    ));
+    let other = backup(&key(Algorithm::EcdsaP256), 3, 5).unwrap();
+    assert!(matches!(
+        check_share(&blob, &handed_in(&other.shares[0])),
+        Err(BackupError::ShareNotForBlob { .. })
+    ));
+}

@@ -315,6 +315,21 @@ fn a_forged_share_with_consistent_checksums_is_refused_by_the_commitment_check()
         })
         .collect();
     std::fs::write(&forged, text.join("\n")).unwrap();
+    let check = |share: &Path| {
+        c.fw.run([
+            "key".as_ref(),
+            "check-share".as_ref(),
+            "--share".as_ref(),
+            share.as_os_str(),
+            "--blob".as_ref(),
+            real.blob().as_os_str(),
+        ])
+    };
+    // Custodian 2 checks their real share alone; the forgery fails the same check.
+    check(&real.share(2)).ok();
+    check(&forged)
+        .code(SECURITY)
+        .stderr_has("forged-2.txt: share 2 fails the commitment check");
     let shares = [real.share(1), forged];
     c.restore(&refs(&shares), &real.blob(), "out.pem", &[])
         .code(SECURITY)
