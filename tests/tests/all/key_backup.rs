@@ -450,3 +450,42 @@ fn a_backup_never_overwrites_a_file_nor_leaves_a_partial_set() {
     let run = backup(set.outputs(2, 3));
     assert_eq!(run.code, Some(OK), "{run}");
 }
+
+#[test]
+fn a_restored_key_is_never_written_in_the_clear_or_over_a_file_unless_asked() {
+    let c = Ceremony::new("key_backup_restore_output");
+    c.key("root");
+    let set = c.backup(&c.scratch.join("root.pem"), 2, 3, "set");
+    let restore = |out: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut args: Vec<OsString> = vec!["key".into(), "restore".into()];
+        for share in set.shares(&[1, 2]) {
+            args.extend(["--share".into(), share.into()]);
+        }
+        args.extend([
+            "--blob".into(),
+            set.blob().into(),
+            "--out".into(),
+            out.into(),
+        ]);
+        args.extend(extra.iter().map(OsString::from));
+        c.fw.run_env(args, env)
+    };
+    // Off a terminal, with neither option: refused, naming both.
+    restore("out.pem", &[], &[])
+        .code(USAGE)
+        .stderr_has("--passphrase-env")
+        .stderr_has("--unencrypted");
+    restore("out.pem", &["--passphrase-env", "EMPTY"], &[("EMPTY", "")])
+        .code(USAGE)
+        .stderr_has("empty passphrase");
+    assert!(!c.scratch.join("out.pem").exists());
+    // An existing file is never replaced.
+    std::fs::write(c.scratch.join("taken.pem"), "someone's key").unwrap();
+    restore("taken.pem", &["--unencrypted"], &[])
+        .code(USAGE)
+        .stderr_has("already exists");
+    assert_eq!(
+        std::fs::read_to_string(c.scratch.join("taken.pem")).unwrap(),
+        "someone's key"
+    );
+}
