@@ -31,7 +31,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Generate and inspect signing keys.
+    /// Generate, inspect, back up (K of N custodians) and restore signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Build, approve and publish a TUF repository.

@@ -382,6 +382,10 @@ fn after_a_reshare_the_departed_custodians_old_shares_do_not_open_the_new_blob()
         .code(SECURITY)
         .stderr_has("share of set");
     assert!(!c.scratch.join("out.pem").exists());
+    // They do still open the old blob: that is why the ceremony destroys
+    // every copy of it (docs/key-ceremony.md).
+    c.restore(&refs(&old.shares(&[1, 2])), &old.blob(), "old.pem", &[])
+        .ok();
 }
 
 #[test]
@@ -488,4 +492,47 @@ fn a_restored_key_is_never_written_in_the_clear_or_over_a_file_unless_asked() {
         std::fs::read_to_string(c.scratch.join("taken.pem")).unwrap(),
         "someone's key"
     );
+}
+
+#[test]
+fn an_encrypted_key_is_backed_up_only_with_its_passphrase() {
+    let c = Ceremony::new("key_backup_encrypted");
+    let pass = [("ROOT_PASS", "correct horse battery staple")];
+    let run = c.fw.run_env(
+        [
+            "--json",
+            "key",
+            "generate",
+            "--out",
+            "root.pem",
+            "--passphrase-env",
+            "ROOT_PASS",
+        ],
+        &pass,
+    );
+    run.ok();
+    let keyid = json(&run)["keyid"].as_str().unwrap().to_owned();
+    let set = Set::new(c.scratch.join("set"), 3);
+    let backup = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args: Vec<OsString> = vec![
+            "--json".into(),
+            "key".into(),
+            "backup".into(),
+            "root.pem".into(),
+        ];
+        args.extend(set.outputs(2, 3));
+        args.extend(extra.iter().map(OsString::from));
+        c.fw.run_env(args, env)
+    };
+    backup(&[], &[]).code(USAGE).stderr_has("is encrypted");
+    assert!(!set.blob().exists() && !set.share(1).exists());
+    backup(&["--passphrase-env", "ROOT_PASS"], &pass).ok();
+    let restored = c.restore(
+        &refs(&set.shares(&[1, 3])),
+        &set.blob(),
+        "restored.pem",
+        &[],
+    );
+    restored.ok();
+    assert_eq!(json(&restored)["keyid"], keyid.as_str());
 }
