@@ -363,7 +363,7 @@ pub fn backup(key: &PrivateKey, threshold: u8, shares: u8) -> Result<Backup, Bac
     // generator is an error here, before any secret is drawn.
     let mut set_id = [0u8; SET_ID_LEN];
     getrandom::fill(&mut set_id).map_err(|e| BackupError::Rng(e.to_string()))?;
-    let wrap = WrapKey::generate();
+    let wrap = WrapKey::generate().map_err(|e| BackupError::Rng(e.to_string()))?;
     let (raw, commitments) =
         vss::split(&wrap, threshold, shares).map_err(|e| BackupError::Sharing(e.to_string()))?;
     let keyid = key.public_key().keyid();

@@ -78,17 +78,18 @@ impl Feldman<VssShare, Commitment> for WipedFeldman {
 pub(super) struct WrapKey(Zeroizing<[u8; SCALAR_LEN]>);
 
 impl WrapKey {
-    /// A fresh key from the operating system's generator.
-    pub(super) fn generate() -> Self {
-        let mut rng = os_rng();
+    /// A fresh key from the operating system's generator (uniform:
+    /// `ff`'s rejection sampling), through the fallible interface so a
+    /// failing generator is an error, not a panic.
+    pub(super) fn generate() -> Result<Self, getrandom::Error> {
         loop {
             // Zero has probability 2^-256; drawing again keeps the secret
             // a valid, non-trivial polynomial intercept regardless.
-            let mut scalar = Scalar::random(&mut rng);
+            let mut scalar = Scalar::try_random(&mut getrandom::SysRng)?;
             if !bool::from(scalar.is_zero()) {
                 let key = Self(Zeroizing::new(scalar.to_repr().into()));
                 scalar.zeroize();
-                return key;
+                return Ok(key);
             }
         }
     }
