@@ -31,7 +31,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Generate and inspect signing keys.
+    /// Generate, inspect, back up (K of N custodians) and restore signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Build, approve and publish a TUF repository.
@@ -105,6 +105,14 @@ pub(crate) enum KeyCommand {
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
+    /// Split a file key among N custodians, any K of whom can restore it.
+    Backup(crate::cmd_key_backup::BackupArgs),
+    /// Restore a key from K custodians' shares and the backup blob.
+    Restore(crate::cmd_key_backup::RestoreArgs),
+    /// Deal a backed-up key to new custodians: a new set and blob.
+    Reshare(crate::cmd_key_backup::ReshareArgs),
+    /// Check one custodian's share against the backup blob, alone.
+    CheckShare(crate::cmd_key_backup::CheckShareArgs),
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,10 @@ fn generate_in_token(
 
 pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
     match cmd {
+        KeyCommand::Backup(args) => crate::cmd_key_backup::backup(args, out),
+        KeyCommand::Restore(args) => crate::cmd_key_backup::restore(args, out),
+        KeyCommand::Reshare(args) => crate::cmd_key_backup::reshare(args, out),
+        KeyCommand::CheckShare(args) => crate::cmd_key_backup::check_share(args, out),
         KeyCommand::Generate {
             algorithm,
             out: path,

@@ -12,6 +12,7 @@ mod cmd_cert;
 mod cmd_client;
 mod cmd_device;
 mod cmd_key;
+mod cmd_key_backup;
 mod cmd_ocpp;
 mod cmd_repo;
 mod cmd_repo_expiry;

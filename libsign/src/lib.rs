@@ -55,6 +55,8 @@ pub mod client;
 #[cfg(feature = "std")]
 pub mod document;
 #[cfg(feature = "std")]
+pub mod key_backup;
+#[cfg(feature = "std")]
 pub mod keys;
 #[cfg(feature = "std")]
 pub mod ocpp;

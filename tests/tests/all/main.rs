@@ -23,6 +23,7 @@ mod client_support;
 mod client_workflow;
 mod device_pack;
 mod hsm_release;
+mod key_backup;
 mod keyids;
 mod ocpp_certs;
 mod ocpp_requests;
