@@ -2,15 +2,28 @@
 //! `core::fmt` (which would add several KiB to the measured flash).
 
 /// 10^19 down to 1: every power of ten a `u64` holds.
-const POWERS_OF_TEN: [u64; 20] = {
-    let mut powers = [1u64; 20];
-    let mut i = 19;
-    while i > 0 {
-        i -= 1;
-        powers[i] = powers[i + 1] * 10;
-    }
-    powers
-};
+const POWERS_OF_TEN: [u64; 20] = [
+    10_000_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+    100_000_000_000_000_000,
+    10_000_000_000_000_000,
+    1_000_000_000_000_000,
+    100_000_000_000_000,
+    10_000_000_000_000,
+    1_000_000_000_000,
+    100_000_000_000,
+    10_000_000_000,
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
 
 /// One output line, built in a fixed buffer and printed at once. Text past
 /// the buffer is cut: the output is for tests and benchmarks.
