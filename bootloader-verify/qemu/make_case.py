@@ -9,6 +9,11 @@
       and Ed25519 key, each signing COUNT (default 8) different 1 KiB
       messages, and the image's SHA-256.
       Needs the `cryptography` package (the project's venv has it).
+  make_case.py wycheproof VECTORS OUT
+      The Wycheproof firmware's case (src/bin/wycheproof.rs): every test of
+      Wycheproof's ECDSA P-256/SHA-256 file VECTORS, each with its key in the
+      three spellings the verifier reads (hex uncompressed, hex compressed,
+      PEM SubjectPublicKeyInfo).
 
 Used by scripts/test-device and bench/device.
 """
@@ -76,12 +81,43 @@ def crypto_case(image_path, out, count="8"):
     open(out, "wb").write(case)
 
 
+def wycheproof_case(vectors_path, out):
+    import json
+
+    doc = json.load(open(vectors_path))
+    expected = {"invalid": 0, "valid": 1, "acceptable": 2}
+    records = []
+    for group in doc["testGroups"]:
+        assert group["type"] == "EcdsaVerify" and group["sha"] == "SHA-256"
+        uncompressed = group["publicKey"]["uncompressed"]
+        point = bytes.fromhex(uncompressed)
+        compressed = bytes([2 | (point[-1] & 1)]) + point[1:33]
+        # Canonical JSON: no whitespace, only `"` and `\` escaped (neither
+        # occurs here), so the PEM's newlines stay raw.
+        keyvals = [
+            b'{"public":"' + text.encode() + b'"}'
+            for text in (uncompressed, compressed.hex(), group["publicKeyPem"])
+        ]
+        for test in group["tests"]:
+            sig = b'"' + test["sig"].encode() + b'"'
+            msg = bytes.fromhex(test["msg"])
+            for keyval in keyvals:
+                records.append(
+                    struct.pack("<IIIII", test["tcId"], expected[test["result"]],
+                                len(keyval), len(sig), len(msg))
+                    + pad(keyval) + pad(sig) + pad(msg))
+    case = b"FWWY" + struct.pack("<II", 1, len(records)) + b"".join(records)
+    open(out, "wb").write(case)
+
+
 def main():
     kind, *args = sys.argv[1:] or [""]
     if kind == "verify" and len(args) >= 5:
         verify_case(*args)
     elif kind == "crypto" and len(args) in (2, 3):
         crypto_case(*args)
+    elif kind == "wycheproof" and len(args) == 2:
+        wycheproof_case(*args)
     else:
         sys.exit(__doc__)
 

@@ -18,6 +18,8 @@ macro_rules! detail {
 
 pub(crate) mod hex;
 pub mod key_types;
+#[cfg(all(feature = "p256-asm", target_arch = "arm"))]
+mod p256_cm4;
 #[cfg(feature = "p256")]
 pub(crate) mod p256_encoding;
 pub mod path_match;

@@ -5,6 +5,22 @@
     reason = "board glue: memory QEMU's loader filled, system registers and semihosting"
 )]
 
+unsafe extern "C" {
+    /// cortex-m-rt's handler for exceptions and interrupts nothing handles.
+    fn DefaultHandler();
+}
+
+/// Interrupts of the AN386 FPGA image (QEMU's `mps2-an386`).
+const IRQS: usize = 32;
+
+/// The device part of the vector table (cortex-m-rt's `device` feature):
+/// the board's 32 interrupts, none used, instead of the 240 cortex-m-rt
+/// fills in for a generic ARMv7-M (0.8 KiB of flash a bootloader for a
+/// real part would not carry either).
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+pub static __INTERRUPTS: [unsafe extern "C" fn(); IRQS] = [DefaultHandler; IRQS];
+
 /// Coprocessor Access Control Register.
 const CPACR: *mut u32 = 0xE000_ED88 as *mut u32;
 /// Full access to CP10 and CP11 (the FPU).

@@ -1,6 +1,30 @@
 //! Output lines on the host's console through semihosting, formatted without
 //! `core::fmt` (which would add several KiB to the measured flash).
 
+/// 10^19 down to 1: every power of ten a `u64` holds.
+const POWERS_OF_TEN: [u64; 20] = [
+    10_000_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+    100_000_000_000_000_000,
+    10_000_000_000_000_000,
+    1_000_000_000_000_000,
+    100_000_000_000_000,
+    10_000_000_000_000,
+    1_000_000_000_000,
+    100_000_000_000,
+    10_000_000_000,
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
 /// One output line, built in a fixed buffer and printed at once. Text past
 /// the buffer is cut: the output is for tests and benchmarks.
 pub struct Line {
@@ -42,22 +66,26 @@ impl Line {
         self.bytes(s.as_bytes())
     }
 
-    /// Appends `n` in decimal.
-    pub fn u64(&mut self, mut n: u64) -> &mut Self {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start = start.saturating_sub(1);
-            if let Some(d) = digits.get_mut(start) {
-                // `n % 10` is below 10, so the cast keeps every bit.
-                *d = b'0'.saturating_add((n % 10) as u8);
+    /// Appends `n` in decimal. The digits come from subtracting powers of
+    /// ten, not from dividing: a 64-bit division is a library routine
+    /// (`__aeabi_uldivmod`, about 0.9 KiB) that nothing else in the images
+    /// needs, and it would count as bootloader flash.
+    pub fn u64(&mut self, n: u64) -> &mut Self {
+        let mut rest = n;
+        let mut started = false;
+        for (i, &power) in POWERS_OF_TEN.iter().enumerate() {
+            let mut digit = b'0';
+            while rest >= power {
+                rest = rest.wrapping_sub(power);
+                digit = digit.wrapping_add(1);
             }
-            n /= 10;
-            if n == 0 || start == 0 {
-                break;
+            // Leading zeros are skipped; the last digit is always printed.
+            if digit != b'0' || started || i + 1 == POWERS_OF_TEN.len() {
+                started = true;
+                self.bytes(&[digit]);
             }
         }
-        self.bytes(digits.get(start..).unwrap_or(&[]))
+        self
     }
 
     /// Appends `n` in decimal, with its sign.

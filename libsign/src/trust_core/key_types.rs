@@ -81,9 +81,19 @@ fn hex_into<'o>(hex: JsonStr<'_>, out: &'o mut [u8]) -> Result<&'o [u8], Rejecte
 
 /// ECDSA over NIST P-256 with SHA-256 (`ecdsa-sha2-nistp256`), keys as SPKI
 /// PEM (securesystemslib's form) or hex SEC1 points, signatures as hex DER.
+///
+/// The arithmetic comes from one of two backends, chosen at build time: the
+/// RustCrypto `p256` crate (the default, and always on the host), or, with
+/// the `p256-asm` feature on an Arm target, the Cortex-M4 assembly of
+/// `p256-cm4` (`p256_cm4.rs`). Decoding the key and signature and the key's
+/// identity are the same code for both, so the two accept the same inputs
+/// and count the same keys; only the curve arithmetic differs.
 #[cfg(feature = "p256")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EcdsaP256;
+
+/// Whether this build verifies P-256 with `p256-cm4` (see [`EcdsaP256`]).
+pub const P256_ASM: bool = cfg!(all(feature = "p256-asm", target_arch = "arm"));
 
 #[cfg(feature = "p256")]
 impl KeyType for EcdsaP256 {
@@ -96,6 +106,17 @@ impl KeyType for EcdsaP256 {
             && scheme.eq_str("ecdsa-sha2-nistp256")
     }
 
+    #[cfg(all(feature = "p256-asm", target_arch = "arm"))]
+    fn verify(
+        &self,
+        keyval: Json<'_>,
+        message: &[u8],
+        sig: JsonStr<'_>,
+    ) -> Result<KeyIdentity, Rejected> {
+        super::p256_cm4::verify(keyval, message, sig)
+    }
+
+    #[cfg(not(all(feature = "p256-asm", target_arch = "arm")))]
     fn verify(
         &self,
         keyval: Json<'_>,
@@ -112,6 +133,40 @@ impl KeyType for EcdsaP256 {
     }
 }
 
+/// The SEC1 point a key's `keyval.public` spells (PEM SubjectPublicKeyInfo
+/// or hex), decoded into `buf`, unvalidated: both backends start here.
+#[cfg(feature = "p256")]
+pub(crate) fn p256_sec1_point<'b>(
+    keyval: Json<'_>,
+    buf: &'b mut [u8; 96],
+) -> Result<&'b [u8], Rejected> {
+    let public = public_text(keyval)?;
+    if public.starts_with(b"-----BEGIN") {
+        let der = super::p256_encoding::pem_public_key(public, buf).ok_or(Rejected::BadKey)?;
+        super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)
+    } else {
+        super::hex::decode(public, buf).ok_or(Rejected::BadKey)
+    }
+}
+
+/// A hex DER ECDSA signature as `r || s` (big-endian, 32 bytes each), not
+/// yet range-checked: both backends refuse `r` or `s` outside `1..n`.
+#[cfg(feature = "p256")]
+pub(crate) fn p256_raw_signature(sig: JsonStr<'_>) -> Result<[u8; 64], Rejected> {
+    let mut buf = [0u8; 80];
+    let der = hex_into(sig, &mut buf)?;
+    super::p256_encoding::ecdsa_signature(der).ok_or(Rejected::BadSignature)
+}
+
+/// The identity of a P-256 key given as a SEC1 point the backend has
+/// validated: over its compressed form, which is the same however the key
+/// was spelled (PEM or hex, either point form), taken from the bytes as
+/// given, so no field arithmetic is spent re-encoding the point.
+#[cfg(feature = "p256")]
+pub(crate) fn p256_identity(compressed: &[u8; 33]) -> KeyIdentity {
+    KeyIdentity::of(b"ecdsa-p256", compressed)
+}
+
 #[cfg(feature = "p256")]
 impl EcdsaP256 {
     /// Reads the public key from `keyval.public`.
@@ -119,20 +174,11 @@ impl EcdsaP256 {
         Self::decode_key(keyval).map(|(public, _)| public)
     }
 
-    /// The public key and its compressed SEC1 encoding, which is the same
-    /// however the key was spelled (PEM or hex, either point form) and is
-    /// what its identity is computed over: taken from the bytes as given, so
-    /// no field arithmetic is spent re-encoding the point.
+    /// The public key and its compressed SEC1 encoding, which its identity
+    /// is computed over.
     fn decode_key(keyval: Json<'_>) -> Result<(p256::PublicKey, [u8; 33]), Rejected> {
-        let public = public_text(keyval)?;
         let mut buf = [0u8; 96];
-        let point = if public.starts_with(b"-----BEGIN") {
-            let der =
-                super::p256_encoding::pem_public_key(public, &mut buf).ok_or(Rejected::BadKey)?;
-            super::p256_encoding::spki_point(der).ok_or(Rejected::BadKey)?
-        } else {
-            super::hex::decode(public, &mut buf).ok_or(Rejected::BadKey)?
-        };
+        let point = p256_sec1_point(keyval, &mut buf)?;
         // Validated as a point first: only then is the compressed form a
         // faithful name for it.
         let key = p256::PublicKey::from_sec1_bytes(point).map_err(|_| Rejected::BadKey)?;
@@ -143,6 +189,7 @@ impl EcdsaP256 {
     /// The key, the signature and the key's identity, worked out out of
     /// line: on a device the buffers this needs are off the stack again
     /// before the curve arithmetic takes its deepest frames.
+    #[cfg(not(all(feature = "p256-asm", target_arch = "arm")))]
     #[inline(never)]
     fn decode(
         keyval: Json<'_>,
@@ -150,17 +197,16 @@ impl EcdsaP256 {
         out: &mut Option<(p256::PublicKey, p256::ecdsa::Signature)>,
     ) -> Result<KeyIdentity, Rejected> {
         let (public, compressed) = Self::decode_key(keyval)?;
-        let mut buf = [0u8; 80];
-        let der = hex_into(sig, &mut buf)?;
-        let raw = super::p256_encoding::ecdsa_signature(der).ok_or(Rejected::BadSignature)?;
+        let raw = p256_raw_signature(sig)?;
         let signature =
             p256::ecdsa::Signature::from_slice(&raw).map_err(|_| Rejected::BadSignature)?;
         *out = Some((public, signature));
-        Ok(KeyIdentity::of(b"ecdsa-p256", &compressed))
+        Ok(p256_identity(&compressed))
     }
 
     /// The signature check itself, out of line so the curve arithmetic's
     /// frame is not merged with (and enlarged by) the decoding around it.
+    #[cfg(not(all(feature = "p256-asm", target_arch = "arm")))]
     #[inline(never)]
     fn check(
         public: &p256::PublicKey,

@@ -134,8 +134,8 @@ pub(crate) fn compressed_point(point: &[u8]) -> Option<[u8; 33]> {
 
 /// The ECDSA-Sig-Value `SEQUENCE { r INTEGER, s INTEGER }` as `r || s`, each
 /// left-padded to 32 bytes. Range checks (zero, at least the group order)
-/// are left to `p256::ecdsa::Signature::from_slice`, as `ecdsa` leaves them
-/// to `from_scalars`.
+/// are left to the backend (`p256::ecdsa::Signature::from_slice`, as
+/// `ecdsa` leaves them to `from_scalars`, or `p256_cm4::verify`).
 pub(crate) fn ecdsa_signature(der: &[u8]) -> Option<[u8; 64]> {
     let body = short_tlv(der, 0x30)?;
     let (r, rest) = unsigned_integer(body)?;

@@ -103,7 +103,7 @@ impl<'a> Case<'a> {
 }
 
 /// Checks one P-256 signature as a plain `p256` user would.
-#[cfg(feature = "p256")]
+#[cfg(all(feature = "p256", not(feature = "p256-asm")))]
 fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8]) -> bool {
     use p256::ecdsa::signature::Verifier;
     let Ok(key) = p256::ecdsa::VerifyingKey::from_sec1_bytes(key) else {
@@ -113,6 +113,27 @@ fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8]) -> bool {
         return false;
     };
     key.verify(message, &sig).is_ok()
+}
+
+/// Checks one P-256 signature as a plain `p256-cm4` user would: the point
+/// decoded and checked, the message hashed with `sha2`, `r` and `s` as its
+/// little-endian limbs.
+#[cfg(feature = "p256-asm")]
+fn p256_verifies(key: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    let (mut x, mut y) = ([0u32; 8], [0u32; 8]);
+    if key.len() != 65 || !p256_cm4::octet_string_to_point(&mut x, &mut y, key) {
+        return false;
+    }
+    let limbs = |be: &[u8]| {
+        let mut out = [0u32; 8];
+        for (limb, word) in out.iter_mut().zip(be.as_chunks::<4>().0.iter().rev()) {
+            *limb = u32::from_be_bytes(*word);
+        }
+        out
+    };
+    let (r, s) = sig.split_at(sig.len().min(32));
+    let digest: [u8; 32] = Sha256::digest(message).into();
+    p256_cm4::verify(&x, &y, &digest, &limbs(r), &limbs(s))
 }
 
 /// Checks one Ed25519 signature as the verifier does (strictly).
