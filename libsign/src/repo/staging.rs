@@ -227,7 +227,7 @@ impl Repository {
         if let Some(mut doc) = self.load_staged::<Targets>(role)? {
             // A publish killed after writing this version left it on disk:
             // the edited role moves past it (its approvals go either way).
-            doc.signed.version = self.next_free_version(role, doc.signed.version)?;
+            doc.signed.version = view.next_free_version(role, doc.signed.version)?;
             return Ok(doc);
         }
         let published = view
@@ -245,7 +245,7 @@ impl Repository {
             doc.signed.version.checked_add(1).ok_or_else(|| {
                 RepoError::Invalid(format!("role {role}: version counter exhausted"))
             })?;
-        doc.signed.version = self.next_free_version(role, next)?;
+        doc.signed.version = view.next_free_version(role, next)?;
         doc.signed.expires = expires_at(now, self.expiry().for_role(role))?;
         Ok(doc)
     }
@@ -328,9 +328,9 @@ impl Repository {
                 )));
             }
         }
-        self.check_audit_before_staging()?;
-        // A delegated role may only list names its delegation covers.
         let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        // A delegated role may only list names its delegation covers.
         if let Some(parent) = view.delegator_of(&options.role)? {
             let parent_doc = view.current_targets(&parent)?.ok_or_else(|| {
                 RepoError::Invalid(format!("delegating role {parent} is missing"))
@@ -428,8 +428,9 @@ impl Repository {
     /// Stages the removal of target `name` from `role`.
     pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
         check_target_name(name)?;
-        self.check_audit_before_staging()?;
-        let mut doc = self.targets_for_edit(&self.view(), role, now)?;
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        let mut doc = self.targets_for_edit(&view, role, now)?;
         if doc.signed.targets.remove(name).is_none() {
             return Err(RepoError::Invalid(format!(
                 "role {role} does not list target {name}"
@@ -482,8 +483,8 @@ impl Repository {
             .iter()
             .map(|k| (options.role.clone(), k.keyid()))
             .collect();
-        self.check_audit_before_staging()?;
         let view = self.view();
+        self.check_audit_before_staging(&view)?;
         check_separation(
             &Self::online_keyids(&view)?,
             &approvers,
@@ -547,7 +548,7 @@ impl Repository {
             let mut doc = Signed {
                 signatures: vec![],
                 signed: empty_targets(
-                    self.next_free_version(&options.role, 1)?,
+                    view.next_free_version(&options.role, 1)?,
                     expires_at(now, self.expiry().for_role(&options.role))?,
                 ),
                 unknown: BTreeMap::new(),
@@ -562,23 +563,24 @@ impl Repository {
     /// and thresholds changed. It must be signed by a threshold of the old
     /// and of the new root keys before it is published.
     pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
-        self.check_audit_before_staging()?;
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
         let mut root = match self.load_staged::<Root>("root")? {
             Some(mut staged) => {
-                staged.signed.version = self.next_free_version("root", staged.signed.version)?;
+                staged.signed.version = view.next_free_version("root", staged.signed.version)?;
                 staged
             }
             None => {
-                let published = self
+                let published = view
                     .published()?
                     .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?;
-                let mut next = published.root;
+                let mut next = published.root.clone();
                 next.signatures.clear();
                 let version =
                     next.signed.version.checked_add(1).ok_or_else(|| {
                         RepoError::Invalid("root version counter exhausted".into())
                     })?;
-                next.signed.version = self.next_free_version("root", version)?;
+                next.signed.version = view.next_free_version("root", version)?;
                 next.signed.expires = expires_at(now, self.expiry().root)?;
                 next
             }
@@ -672,7 +674,8 @@ impl Repository {
                 "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
             ));
         }
-        self.check_audit_before_staging()?;
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
         // Recorded before saving, so the head staged with the role covers
         // this line.
         let stage = |version: u64| {
@@ -691,16 +694,17 @@ impl Repository {
             let mut root = match self.load_staged::<Root>("root")? {
                 Some(r) => r,
                 None => {
-                    let mut r = self
+                    let mut r = view
                         .published()?
                         .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?
-                        .root;
+                        .root
+                        .clone();
                     r.signatures.clear();
                     r.signed.version = r.signed.version.saturating_add(1);
                     r
                 }
             };
-            root.signed.version = self.next_free_version("root", root.signed.version)?;
+            root.signed.version = view.next_free_version("root", root.signed.version)?;
             root.signed.expires = expires;
             let v = root.signed.version;
             stage(v)?;
@@ -708,7 +712,7 @@ impl Repository {
             self.save_edited("root", root, now)?;
             v
         } else {
-            let mut doc = self.targets_for_edit(&self.view(), role, now)?;
+            let mut doc = self.targets_for_edit(&view, role, now)?;
             doc.signed.expires = expires;
             let v = doc.signed.version;
             stage(v)?;

@@ -16,12 +16,6 @@ use super::super::{RepoError, io_err};
 use crate::atomic_write::{Mode, write_new};
 use crate::workflow::{Digests, WorkflowError};
 
-/// The bytes of a published file exactly as clients fetch them (their
-/// length and hashes go into the referring metadata).
-pub(super) fn read_published(path: &Path) -> Result<Vec<u8>, RepoError> {
-    super::super::read_file(path)
-}
-
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(bytes))
 }
