@@ -9,11 +9,12 @@ use std::path::Path;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_sign::audit::{Anchor, AuditHead};
 use fwsign_sign::repo::lock::LockKind;
+use fwsign_sign::repo::published_state::{Fault, fault_list};
 use fwsign_sign::repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
 use crate::cmd_repo::{approval_json, duration, lock, open, say_approval};
-use crate::failure::Failure;
+use crate::failure::{Failure, verify_failed};
 use crate::now;
 use crate::output::Output;
 
@@ -85,7 +86,13 @@ fn changes(
 pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Result<(), Failure> {
     let repo = open(dir)?;
     let _lock = lock(&repo, LockKind::Shared, "repo status", out)?;
-    let published = repo.published()?;
+    // Status never refuses a published state that fails verification: it
+    // reports each fault with its reason and exits 1.
+    let loaded = repo.load_published()?;
+    if !loaded.faults.is_empty() {
+        return Err(published_faults(dir, &loaded.faults, out));
+    }
+    let published = loaded.published;
     let mut roles = Vec::new();
     let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     match &published {
@@ -206,6 +213,25 @@ pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Re
     }
     out.result(&document);
     Ok(())
+}
+
+/// `repo status` on a published state with faults: each named, with its
+/// reason; the failure carries them (`reason: verify-failed`).
+fn published_faults(dir: &Path, faults: &[Fault], out: &Output) -> Failure {
+    out.say(format!(
+        "published: FAILS VERIFICATION ({} fault(s)); run `fwsign repo verify {}` for the full check",
+        faults.len(),
+        dir.display()
+    ));
+    for f in faults {
+        out.say(format!("  {f} [{}]", f.kind.reason()));
+    }
+    Failure::security(format!(
+        "{}: the published repository fails verification:{}",
+        dir.display(),
+        fault_list(faults)
+    ))
+    .with_document(verify_failed(faults))
 }
 
 pub(crate) fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Failure> {

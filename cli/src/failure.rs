@@ -4,6 +4,7 @@ use std::fmt;
 
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_sign::repo::lock::LockError;
+use fwsign_sign::repo::published_state::Fault;
 use fwsign_sign::repo::{ErrorClass, RepoError};
 
 /// Exit code: a security refusal.
@@ -101,6 +102,7 @@ impl From<RepoError> for Failure {
                     "since_utc": UnixTime(h.since).to_expires(),
                 })),
             })),
+            RepoError::VerifyFailed { faults, .. } => Some(verify_failed(faults)),
             _ => None,
         };
         Self {
@@ -109,4 +111,14 @@ impl From<RepoError> for Failure {
             document,
         }
     }
+}
+
+/// The document of a refusal over a published state that fails the load
+/// check: `reason: verify-failed` and each fault (file, role, reason,
+/// message), for scripts.
+pub(crate) fn verify_failed(faults: &[Fault]) -> serde_json::Value {
+    serde_json::json!({
+        "reason": "verify-failed",
+        "faults": faults.iter().map(Fault::to_json).collect::<Vec<_>>(),
+    })
 }

@@ -17,7 +17,7 @@ use fwsign_manifest_schema::metadata::{
 };
 use serde::Serialize;
 
-mod files;
+pub(crate) mod files;
 mod verify_release;
 
 use files::{check_file, create_published, delegator_in, link_into, meta_for, remove_if_there};

@@ -31,6 +31,7 @@
 
 mod fault;
 mod listing;
+pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

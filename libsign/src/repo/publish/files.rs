@@ -33,7 +33,7 @@ pub(super) fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
 
 /// Checks a file against a target entry's length and hashes, streaming it
 /// through the core's [`Digests`] (the one hash-check rule).
-pub(super) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+pub(crate) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
     let changed = |why: String| RepoError::StagedTargetChanged {
         name: name.to_owned(),
         why,
