@@ -43,16 +43,7 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             let repository = Repository::open(&repo)?;
             let _lock = lock(&repository, LockKind::Shared, "device pack", out)?;
             let material = repository.device_material(&target, from_root_version)?;
-            let image = std::fs::read(&material.image)
-                .map_err(|e| Failure::io(format!("{}: {e}", material.image.display())))?;
-            if image.len() as u64 != material.length {
-                return Err(Failure::security(format!(
-                    "{}: {} bytes, but the metadata lists {}",
-                    material.image.display(),
-                    image.len(),
-                    material.length
-                )));
-            }
+            let image = material.read_image()?;
             let slot = build_slot(
                 header_size,
                 slot_size,

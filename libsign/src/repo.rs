@@ -243,6 +243,15 @@ pub enum RepoError {
         /// The client's refusal.
         why: String,
     },
+    /// A published target file does not match what its role lists (its
+    /// bytes were replaced after publishing).
+    #[error("{}: {why}", path.display())]
+    PublishedTargetChanged {
+        /// The published file.
+        path: PathBuf,
+        /// Length or hash mismatch.
+        why: String,
+    },
     /// `device pack`: the slot would exceed what the device verifier can
     /// hold (chain length, keys per role, metadata buffer).
     #[error("refusing to pack {target}: {why}")]
@@ -270,6 +279,7 @@ impl RepoError {
             | Self::History { .. }
             | Self::VerifyFailed { .. }
             | Self::WouldBeRefused { .. }
+            | Self::PublishedTargetChanged { .. }
             | Self::DeviceRefused { .. } => ErrorClass::Security,
             Self::Lock(_) => ErrorClass::Io,
             Self::Document {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::{Published, RepoError, Repository, names, resolve};
 use crate::document::CanonicalDocument;
+use crate::workflow::Digests;
 
 /// What a device slot carries for one published target (`fwsign device
 /// pack`): canonical envelopes, since the device checks signed bytes as
@@ -27,6 +28,9 @@ pub struct DeviceMaterial {
     pub image: PathBuf,
     /// The target's length.
     pub length: u64,
+    /// The target's SHA-256 as listed (lowercase hex), which the image must
+    /// hash to.
+    pub sha256: String,
 }
 
 /// What a device verifier can hold (`fwsign-bootloader-verify`'s
@@ -43,6 +47,39 @@ pub struct DeviceCapacity {
 }
 
 impl DeviceMaterial {
+    /// The published image, read once and checked against the listed
+    /// length and SHA-256 (the core's hash check): a device refuses a slot
+    /// whose image differs, so none is built from one.
+    pub fn read_image(&self) -> Result<Vec<u8>, RepoError> {
+        let image = std::fs::read(&self.image).map_err(|source| RepoError::Io {
+            path: self.image.clone(),
+            source,
+        })?;
+        let mut digests = Digests::new(false);
+        digests.update(&image);
+        let digests = digests.finish();
+        let why = if digests.length != self.length {
+            Some(format!(
+                "{} bytes, but the metadata lists {}",
+                digests.length, self.length
+            ))
+        } else if digests.check_one("sha256", &self.sha256).is_err() {
+            Some(format!(
+                "its sha256 differs from the listed {} (replaced?)",
+                self.sha256
+            ))
+        } else {
+            None
+        };
+        match why {
+            None => Ok(image),
+            Some(why) => Err(RepoError::PublishedTargetChanged {
+                path: self.image.clone(),
+                why,
+            }),
+        }
+    }
+
     /// Refuses material a device with `capacity` could not verify: a chain
     /// longer than it holds, a role (or carried root) with more key IDs than
     /// its threshold memory, or a trailer of `trailer_size` bytes larger
@@ -201,6 +238,9 @@ impl Repository {
             .clone()
             .ok_or_else(|| RepoError::Invalid(format!("{name} has no sha256 hash")))?;
         let image = names::consistent_target_path(&self.targets_dir(), name, &sha256)?;
+        // The published file is checked when it is read
+        // ([`DeviceMaterial::read_image`]): a replaced image would only be
+        // refused by every device.
         let mut root_keyids = Vec::new();
         for (_, bytes) in &carried {
             let keyids = crate::verify::Envelope::parse(bytes)
@@ -224,6 +264,7 @@ impl Repository {
             root_keyids,
             image,
             length: resolution.length,
+            sha256,
         })
     }
 }
