@@ -845,7 +845,16 @@ impl Repository {
         let mut removed = Vec::new();
         sweep(&self.dir, false, &mut removed)?;
         sweep(&self.staged_dir(), true, &mut removed)?;
-        sweep(&self.metadata_dir(), false, &mut removed)?;
+        // `metadata/` is enumerated by the published-state listing only.
+        let metadata = self.metadata_dir();
+        for name in published_state::Listing::read(&metadata)?.temporaries {
+            let path = metadata.join(name);
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
         sweep(&self.targets_dir(), true, &mut removed)?;
         Ok(removed)
     }

@@ -154,7 +154,7 @@ pub(crate) fn load(repo: &Repository) -> Result<PublishedLoad, RepoError> {
 }
 
 fn load_state(metadata: &Path, listing: &Listing, faults: &mut Vec<Fault>) -> Option<Published> {
-    let Some((chain, root, mut set)) = root_chain(metadata, listing, faults) else {
+    let Some((chain, root, set)) = root_chain(metadata, listing, faults) else {
         if listing.timestamp && faults.is_empty() {
             faults.push(Fault::new(
                 rel("1.root.json"),
@@ -198,57 +198,31 @@ fn load_state(metadata: &Path, listing: &Listing, faults: &mut Vec<Fault>) -> Op
         .ok()
         .flatten()?;
     let timestamp = typed::<Timestamp>("timestamp.json", "timestamp", &ts_bytes, faults)?;
-    let mut live_root = newest;
-    if let Err(e) = set.update_timestamp_ignoring_expiry(&ts_bytes) {
-        match interrupted(metadata, &published, &ts_bytes, &timestamp) {
-            Some(previous) => {
-                live_root = newest - 1;
-                set = previous;
+    let (mut set, live_root, snapshot_name, bytes) = match live_state(
+        metadata, set, newest, &ts_bytes,
+    ) {
+        Ok(live) => live,
+        Err(fault) => match interrupted(metadata, &published, &ts_bytes) {
+            Some(live) => {
                 faults.push(Fault::new(
-                    rel("timestamp.json"),
-                    "timestamp",
-                    FaultKind::PublishInterrupted,
-                    format!(
-                        "verifies under root v{live_root} only, not under root v{newest}: a publish was killed after writing root v{newest}; `fwsign repo refresh` or `fwsign repo publish` finishes it"
-                    ),
-                ));
+                        rel("timestamp.json"),
+                        "timestamp",
+                        FaultKind::PublishInterrupted,
+                        format!(
+                            "the live timestamp and snapshot verify under root v{} only, not under root v{newest} ({}): a publish was killed after writing root v{newest}; `fwsign repo refresh` or `fwsign repo publish` finishes it",
+                            live.1, fault.what
+                        ),
+                    ));
+                live
             }
             None => {
-                faults.push(Fault::new(
-                    rel("timestamp.json"),
-                    "timestamp",
-                    FaultKind::TimestampNotVerified,
-                    format!("does not verify under root v{newest}: {e}"),
-                ));
+                faults.push(fault);
                 return Some(published);
             }
-        }
-    }
+        },
+    };
     published.files.insert("timestamp.json".into(), ts_bytes);
     published.timestamp = Some(timestamp);
-
-    let snapshot_version = set.timestamp().map(|t| t.snapshot.version)?;
-    let snapshot_name = format!("{snapshot_version}.snapshot.json");
-    let Some(bytes) = read(metadata, &snapshot_name, "snapshot", faults).ok()? else {
-        faults.push(Fault::new(
-            rel(&snapshot_name),
-            "snapshot",
-            FaultKind::SnapshotMissing,
-            "missing, but timestamp.json pins it (deleted?)",
-        ));
-        return Some(published);
-    };
-    if let Err(e) = set.update_snapshot_ignoring_expiry(&bytes) {
-        faults.push(Fault::new(
-            rel(&snapshot_name),
-            "snapshot",
-            FaultKind::SnapshotNotVerified,
-            format!(
-                "does not verify as the snapshot timestamp.json pins, under root v{live_root}: {e}"
-            ),
-        ));
-        return Some(published);
-    }
     let snapshot = typed::<Snapshot>(&snapshot_name, "snapshot", &bytes, faults)?;
     published.files.insert(snapshot_name.clone(), bytes);
     let targets = targets_roles(
@@ -333,28 +307,81 @@ fn root_chain(
     Some((chain, root?, set?))
 }
 
-/// A trusted set at the previous root under which the live timestamp and
-/// snapshot verify, when the live snapshot names that root: what a publish
-/// killed after writing a new root leaves (its timestamp is still the old
-/// one). `None` otherwise.
+/// The live state under root `root_version` (`set` trusts it): the
+/// timestamp, then the snapshot it names. The set with both loaded, the
+/// root version, the snapshot's file name and bytes; or the first fault.
+fn live_state(
+    metadata: &Path,
+    mut set: TrustedSet,
+    root_version: u64,
+    ts_bytes: &[u8],
+) -> Result<(TrustedSet, u64, String, Vec<u8>), Fault> {
+    if let Err(e) = set.update_timestamp_ignoring_expiry(ts_bytes) {
+        return Err(Fault::new(
+            rel("timestamp.json"),
+            "timestamp",
+            FaultKind::TimestampNotVerified,
+            format!("does not verify under root v{root_version}: {e}"),
+        ));
+    }
+    let version = set.timestamp().map(|t| t.snapshot.version).ok_or_else(|| {
+        Fault::new(
+            rel("timestamp.json"),
+            "timestamp",
+            FaultKind::TimestampNotVerified,
+            "names no snapshot",
+        )
+    })?;
+    let name = format!("{version}.snapshot.json");
+    let bytes = match read_optional(&metadata.join(&name)) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return Err(Fault::new(
+                rel(&name),
+                "snapshot",
+                FaultKind::SnapshotMissing,
+                "missing, but timestamp.json pins it (deleted?)",
+            ));
+        }
+        Err(e) => {
+            return Err(Fault::new(
+                rel(&name),
+                "snapshot",
+                FaultKind::Unreadable,
+                e.to_string(),
+            ));
+        }
+    };
+    if let Err(e) = set.update_snapshot_ignoring_expiry(&bytes) {
+        return Err(Fault::new(
+            rel(&name),
+            "snapshot",
+            FaultKind::SnapshotNotVerified,
+            format!(
+                "does not verify as the snapshot timestamp.json pins, under root v{root_version}: {e}"
+            ),
+        ));
+    }
+    Ok((set, root_version, name, bytes))
+}
+
+/// The live state under the previous root, when it verifies there (and
+/// not under the newest) and its snapshot names that root: what a publish
+/// killed after writing a new root leaves (its timestamp and snapshot are
+/// still the old ones). `None` otherwise.
 fn interrupted(
     metadata: &Path,
     published: &Published,
     ts_bytes: &[u8],
-    timestamp: &Signed<Timestamp>,
-) -> Option<TrustedSet> {
+) -> Option<(TrustedSet, u64, String, Vec<u8>)> {
     let count = published.root_chain.len();
     let previous = published.root_chain.get(count.checked_sub(2)?)?;
     let previous_version = u64::try_from(count.checked_sub(1)?).ok()?;
-    let mut set = TrustedSet::new(previous, BUILTIN, None).ok()?;
-    set.update_timestamp_ignoring_expiry(ts_bytes).ok()?;
-    let version = timestamp.signed.meta.get("snapshot.json")?.version;
-    let bytes = read_optional(&metadata.join(format!("{version}.snapshot.json")))
-        .ok()
-        .flatten()?;
-    let snapshot = Signed::<Snapshot>::from_json_slice(&bytes).ok()?;
+    let set = TrustedSet::new(previous, BUILTIN, None).ok()?;
+    let live = live_state(metadata, set, previous_version, ts_bytes).ok()?;
+    let snapshot = Signed::<Snapshot>::from_json_slice(&live.3).ok()?;
     let named = snapshot.signed.unknown.get(ROOT_VERSION_FIELD)?.as_u64()?;
-    (named == previous_version).then_some(set)
+    (named == previous_version).then_some(live)
 }
 
 /// `targets` and every role reachable from it through delegations, each
