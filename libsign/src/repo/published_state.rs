@@ -492,3 +492,6 @@ impl Repository {
         load(self)
     }
 }
+
+#[cfg(test)]
+mod tests;

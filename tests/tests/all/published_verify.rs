@@ -105,7 +105,8 @@ fn refused_naming(doc: &Value, file: &str, reason: &str) {
 
 /// Every command that builds on the published state refuses it, naming
 /// `file` with `reason`, and writes nothing: status and verify exit 1,
-/// refresh, device pack and bundle create refuse with the same fault.
+/// refresh, publish, device pack and bundle create refuse with the same
+/// fault.
 fn everything_refuses(r: &Release, file: &str, reason: &str) {
     let before = tree(&r.dir).unwrap();
     let (run, doc) = r.repo_json("status", &[]);
@@ -116,6 +117,7 @@ fn everything_refuses(r: &Release, file: &str, reason: &str) {
     refused_naming(&doc, file, reason);
     r.repo("verify", &[]).code(SECURITY).stderr_has(file);
     refresh(r).code(SECURITY).stderr_has(file);
+    r.publish().code(SECURITY).stderr_has(file);
     let (run, slot) = device_pack(r, true);
     run.code(SECURITY);
     refused_naming(&json(&run), file, reason);
