@@ -27,7 +27,9 @@
 pub mod approval;
 mod device;
 pub mod history;
+mod init;
 pub mod lock;
+mod locking;
 pub mod names;
 pub mod publish;
 pub mod published_state;
@@ -38,25 +40,25 @@ mod transaction_tests;
 mod view;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
-use fwsign_manifest_schema::metadata::{
-    Key, RoleKeys, RoleType, Root, SPEC_VERSION, Signed, Snapshot, Targets, Timestamp,
-};
+use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot, Targets, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_write::{Mode, write_atomic};
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::document::{CanonicalDocument, DocumentError, SignatureReport};
-use crate::keys::{KeyError, PublicKey};
+use crate::keys::KeyError;
 use crate::workflow::WorkflowError;
 use view::View;
 
 pub use device::{DeviceCapacity, DeviceMaterial};
+pub use init::InitOptions;
+pub(crate) use init::{check_role_keys, check_separation, empty_targets};
 
 /// How an error should be treated by a caller that maps errors to outcomes
 /// (the CLI's exit codes).
@@ -560,98 +562,6 @@ impl RoleApproval {
     }
 }
 
-/// Options for [`Repository::init`].
-#[derive(Debug, Clone)]
-pub struct InitOptions {
-    /// Root keys.
-    pub root_keys: Vec<PublicKey>,
-    /// Root threshold.
-    pub root_threshold: u64,
-    /// Targets approver keys.
-    pub targets_keys: Vec<PublicKey>,
-    /// Targets threshold.
-    pub targets_threshold: u64,
-    /// The online snapshot key.
-    pub snapshot_key: PublicKey,
-    /// The online timestamp key.
-    pub timestamp_key: PublicKey,
-    /// Expiry periods.
-    pub expiry: ExpiryPolicy,
-    /// Accept keys shared between online and approver roles.
-    pub allow_shared_key: bool,
-}
-
-/// Checks a role's key list: no key twice, and the threshold reachable.
-pub(crate) fn check_role_keys(
-    role: &str,
-    keys: &[PublicKey],
-    threshold: u64,
-) -> Result<(), RepoError> {
-    if threshold == 0 {
-        return Err(RepoError::Invalid(format!(
-            "role {role}: threshold must be at least 1"
-        )));
-    }
-    let mut seen = BTreeSet::new();
-    for k in keys {
-        if !seen.insert(k.keyid()) {
-            return Err(RepoError::SharedKey(format!(
-                "key {} is listed twice for role {role}",
-                k.keyid()
-            )));
-        }
-    }
-    if usize::try_from(threshold).map_or(true, |t| t > keys.len()) {
-        return Err(RepoError::Invalid(format!(
-            "role {role}: threshold {threshold} exceeds its {} key(s)",
-            keys.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses one key both online and approving, unless allowed.
-pub(crate) fn check_separation(
-    online: &[(String, String)],
-    approvers: &[(String, String)],
-    allow_shared_key: bool,
-) -> Result<(), RepoError> {
-    if allow_shared_key {
-        return Ok(());
-    }
-    for (online_role, online_id) in online {
-        for (approver_role, approver_id) in approvers {
-            if online_id == approver_id {
-                return Err(RepoError::SharedKey(format!(
-                    "key {online_id} is both an online {online_role} key and a {approver_role} approver key"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn role_keys(keys: &[PublicKey], threshold: u64) -> RoleKeys {
-    RoleKeys {
-        keyids: keys.iter().map(PublicKey::keyid).collect(),
-        threshold,
-        unknown: BTreeMap::new(),
-    }
-}
-
-/// An empty targets role.
-pub(crate) fn empty_targets(version: u64, expires: String) -> Targets {
-    Targets {
-        type_: "targets".into(),
-        spec_version: SPEC_VERSION.into(),
-        version,
-        expires,
-        targets: BTreeMap::new(),
-        delegations: None,
-        unknown: BTreeMap::new(),
-    }
-}
-
 impl Repository {
     /// Opens an existing repository.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, RepoError> {
@@ -670,193 +580,6 @@ impl Repository {
                 source: fwsign_manifest_schema::Error::Format(e.to_string()),
             })?;
         Ok(Self { dir, config })
-    }
-
-    /// Stages root version 1 and an empty targets role in a new repository.
-    pub fn init(
-        dir: impl Into<PathBuf>,
-        options: &InitOptions,
-        now: UnixTime,
-    ) -> Result<Self, RepoError> {
-        let dir = dir.into();
-        if dir.join("fwsign-repo.json").exists()
-            || dir.join("metadata").exists()
-            || dir.join("staged").exists()
-        {
-            return Err(RepoError::AlreadyInitialised(dir));
-        }
-        check_role_keys("root", &options.root_keys, options.root_threshold)?;
-        check_role_keys("targets", &options.targets_keys, options.targets_threshold)?;
-        let online = [
-            ("snapshot".to_owned(), options.snapshot_key.keyid()),
-            ("timestamp".to_owned(), options.timestamp_key.keyid()),
-        ];
-        let approvers: Vec<(String, String)> = options
-            .root_keys
-            .iter()
-            .map(|k| ("root".to_owned(), k.keyid()))
-            .chain(
-                options
-                    .targets_keys
-                    .iter()
-                    .map(|k| ("targets".to_owned(), k.keyid())),
-            )
-            .collect();
-        check_separation(&online, &approvers, options.allow_shared_key)?;
-
-        let mut keys: BTreeMap<String, Key> = BTreeMap::new();
-        for k in options
-            .root_keys
-            .iter()
-            .chain(&options.targets_keys)
-            .chain([&options.snapshot_key, &options.timestamp_key])
-        {
-            keys.insert(k.keyid(), k.to_tuf_key());
-        }
-        let mut roles = BTreeMap::new();
-        roles.insert(
-            "root".to_owned(),
-            role_keys(&options.root_keys, options.root_threshold),
-        );
-        roles.insert(
-            "targets".to_owned(),
-            role_keys(&options.targets_keys, options.targets_threshold),
-        );
-        roles.insert(
-            "snapshot".to_owned(),
-            role_keys(std::slice::from_ref(&options.snapshot_key), 1),
-        );
-        roles.insert(
-            "timestamp".to_owned(),
-            role_keys(std::slice::from_ref(&options.timestamp_key), 1),
-        );
-        let mut root = Signed {
-            signatures: vec![],
-            signed: Root {
-                type_: "root".into(),
-                spec_version: SPEC_VERSION.into(),
-                consistent_snapshot: true,
-                version: 1,
-                expires: expires_at(now, options.expiry.root)?,
-                keys,
-                roles,
-                unknown: BTreeMap::new(),
-            },
-            unknown: BTreeMap::new(),
-        };
-        let mut targets = Signed {
-            signatures: vec![],
-            signed: empty_targets(1, expires_at(now, options.expiry.targets)?),
-            unknown: BTreeMap::new(),
-        };
-        let repo = Self {
-            dir,
-            config: RepoConfig {
-                format: 1,
-                expiry: options.expiry.clone(),
-            },
-        };
-        // A log left in the directory must verify before it is extended.
-        repo.check_audit_before_staging(&repo.view())?;
-        for sub in ["", "staged", "staged/targets", "metadata", "targets"] {
-            let path = repo.dir.join(sub);
-            fs::create_dir_all(&path).map_err(io_err(&path))?;
-        }
-        // The line comes first, so the head staged in root and targets
-        // covers it.
-        repo.audit(
-            &AuditEvent {
-                action: "init".into(),
-                role: Some("root".into()),
-                version: Some(1),
-                ..AuditEvent::default()
-            },
-            now,
-        )?;
-        repo.record_audit_head(&mut root.signed.unknown)?;
-        repo.record_audit_head(&mut targets.signed.unknown)?;
-        repo.save_staged("root", &root)?;
-        repo.save_staged("targets", &targets)?;
-        let config = serde_json::to_vec_pretty(&repo.config).map_err(|e| {
-            RepoError::Invalid(format!(
-                "cannot serialise the repository configuration: {e}"
-            ))
-        })?;
-        let config_path = repo.dir.join("fwsign-repo.json");
-        write_atomic(&config_path, &config, Mode::Public).map_err(io_err(&config_path))?;
-        Ok(repo)
-    }
-
-    /// Takes the repository lock for `command` (`"repo add"`): exclusive
-    /// for a command that changes the repository, shared for one that only
-    /// reads it. Held until the returned value is dropped; see [`lock`].
-    ///
-    /// Whoever takes it exclusively is the only fwsign command working on
-    /// the repository, so any temporary file in it was left by a killed
-    /// command: they are removed before the lock is returned.
-    pub fn lock(
-        &self,
-        kind: lock::LockKind,
-        command: &str,
-        timeout: std::time::Duration,
-    ) -> Result<lock::RepoLock, RepoError> {
-        let held = lock::RepoLock::acquire(&self.dir, kind, command, timeout)?;
-        if kind == lock::LockKind::Exclusive && held.unlocked_reason().is_none() {
-            self.remove_stale_temporaries()?;
-        }
-        Ok(held)
-    }
-
-    /// Removes the temporary files (`.NAME.fwsign-tmp-...`) a killed command
-    /// left in the repository: in its top directory, `staged/`, `metadata/`
-    /// and `targets/`. Call it only under the exclusive lock, when no other
-    /// command can be writing one. Returns the files removed.
-    pub fn remove_stale_temporaries(&self) -> Result<Vec<PathBuf>, RepoError> {
-        fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
-            let entries = match fs::read_dir(dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(io_err(dir)(e)),
-            };
-            for entry in entries {
-                let entry = entry.map_err(io_err(dir))?;
-                // The entry's own type: links are never followed.
-                let kind = entry.file_type().map_err(io_err(dir))?;
-                let path = entry.path();
-                if kind.is_dir() {
-                    if recurse {
-                        sweep(&path, true, removed)?;
-                    }
-                } else if kind.is_file()
-                    && entry
-                        .file_name()
-                        .to_str()
-                        .is_some_and(crate::atomic_write::is_temp_name)
-                {
-                    match fs::remove_file(&path) {
-                        Ok(()) => removed.push(path),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io_err(&path)(e)),
-                    }
-                }
-            }
-            Ok(())
-        }
-        let mut removed = Vec::new();
-        sweep(&self.dir, false, &mut removed)?;
-        sweep(&self.staged_dir(), true, &mut removed)?;
-        // `metadata/` is enumerated by the published-state listing only.
-        let metadata = self.metadata_dir();
-        for name in published_state::Listing::read(&metadata)?.temporaries {
-            let path = metadata.join(name);
-            match fs::remove_file(&path) {
-                Ok(()) => removed.push(path),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&path)(e)),
-            }
-        }
-        sweep(&self.targets_dir(), true, &mut removed)?;
-        Ok(removed)
     }
 
     /// The repository directory.
