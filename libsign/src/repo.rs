@@ -18,6 +18,11 @@
 //! repository or the new one. The audit log and the published history it
 //! is anchored in are verified by [`history`].
 //!
+//! The published state is loaded once per operation and verified as a
+//! client verifies it, by [`published_state`] (the only code that lists
+//! `metadata/`); every command that builds on it refuses a state with a
+//! fault, and takes the bytes it carries or signs over from that load.
+//!
 //! Commands that change a repository hold its lock ([`lock`]) exclusively
 //! for their whole run; taking it removes the temporary files a killed
 //! command left. Versions are never reused: a new version of a role is one
