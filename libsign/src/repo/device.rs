@@ -153,24 +153,17 @@ impl Repository {
     /// Every root version of the verified chain, ascending, as canonical
     /// envelopes.
     pub fn published_roots(&self) -> Result<Vec<(u64, Vec<u8>)>, RepoError> {
-        let Some(published) = self.published()? else {
-            return Ok(Vec::new());
-        };
-        roots_of(&published, 0)
+        match self.published()? {
+            Some(published) => published.canonical_roots(0),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The published versions of the targets roles, from the snapshot the
     /// timestamp names: `targets` first, then the delegated roles by name
     /// (the role-version floors a device is manufactured with).
     pub fn published_role_versions(&self) -> Result<Vec<(String, u64)>, RepoError> {
-        let published = live(self)?;
-        let mut versions: Vec<(String, u64)> = published
-            .targets
-            .iter()
-            .map(|(role, doc)| (role.clone(), doc.signed.version))
-            .collect();
-        versions.sort_by_key(|(role, _)| (role != "targets", role.clone()));
-        Ok(versions)
+        Ok(live(self)?.role_versions())
     }
 
     /// The metadata a device needs to verify published target `name`: roots
@@ -190,7 +183,7 @@ impl Repository {
     ) -> Result<DeviceMaterial, RepoError> {
         names::check_target_name(name)?;
         let published = live(self)?;
-        let carried = roots_of(&published, from_root_version)?;
+        let carried = published.canonical_roots(from_root_version)?;
         let newest = published.root.signed.version;
         let root_file = format!("{newest}.root.json");
         let root = published
@@ -269,14 +262,29 @@ impl Repository {
     }
 }
 
-/// The verified chain's roots after `from_version`, as canonical envelopes.
-fn roots_of(published: &Published, from_version: u64) -> Result<Vec<(u64, Vec<u8>)>, RepoError> {
-    let mut roots = Vec::new();
-    for (version, bytes) in (1u64..).zip(&published.root_chain) {
-        if version > from_version {
-            let doc = canonical(&format!("{version}.root.json"), bytes)?;
-            roots.push((version, doc.as_bytes().to_vec()));
+impl Published {
+    /// The verified chain's roots after `from_version`, ascending, as
+    /// canonical envelopes (what a device checks signatures over).
+    pub fn canonical_roots(&self, from_version: u64) -> Result<Vec<(u64, Vec<u8>)>, RepoError> {
+        let mut roots = Vec::new();
+        for (version, bytes) in (1u64..).zip(&self.root_chain) {
+            if version > from_version {
+                let doc = canonical(&format!("{version}.root.json"), bytes)?;
+                roots.push((version, doc.as_bytes().to_vec()));
+            }
         }
+        Ok(roots)
     }
-    Ok(roots)
+
+    /// The live versions of the targets roles: `targets` first, then the
+    /// delegated roles by name.
+    pub fn role_versions(&self) -> Vec<(String, u64)> {
+        let mut versions: Vec<(String, u64)> = self
+            .targets
+            .iter()
+            .map(|(role, doc)| (role.clone(), doc.signed.version))
+            .collect();
+        versions.sort_by_key(|(role, _)| (role != "targets", role.clone()));
+        versions
+    }
 }

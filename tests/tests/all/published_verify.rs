@@ -275,3 +275,25 @@ fn orphan_of_a_killed_publish_is_a_warning_and_verify_passes() {
     r.publish().ok();
     verify(&r).0.ok();
 }
+
+/// A freeze in the making: `repo verify --at` a time after the roles'
+/// expiry names each role clients would then refuse, so a CI job sees it
+/// coming; at the time of the release it passes.
+#[test]
+fn verify_at_a_later_time_names_every_role_that_will_have_expired() {
+    let r = Release::new("verify_at_later");
+    r.first_release();
+    r.repo("verify", &["--at", "2000-01-01T00:00:00Z"]).ok();
+    let (run, doc) = r.repo_json("verify", &["--at", "2199-01-01T00:00:00Z"]);
+    run.code(SECURITY);
+    for file in [
+        "metadata/1.root.json",
+        "metadata/timestamp.json",
+        "metadata/1.snapshot.json",
+        "metadata/1.targets.json",
+    ] {
+        refused_naming(&doc, file, "expired");
+    }
+    r.repo("verify", &["--at", "tomorrow"])
+        .code(fwsign_tests::USAGE);
+}
