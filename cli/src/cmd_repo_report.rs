@@ -9,12 +9,12 @@ use std::path::Path;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_sign::audit::{Anchor, AuditHead};
 use fwsign_sign::repo::lock::LockKind;
-use fwsign_sign::repo::published_state::{Fault, fault_list};
+use fwsign_sign::repo::published_state::Fault;
 use fwsign_sign::repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
 use crate::cmd_repo::{approval_json, duration, lock, open, say_approval};
-use crate::failure::{Failure, verify_failed};
+use crate::failure::Failure;
 use crate::now;
 use crate::output::Output;
 
@@ -226,12 +226,11 @@ fn published_faults(dir: &Path, faults: &[Fault], out: &Output) -> Failure {
     for f in faults {
         out.say(format!("  {f} [{}]", f.kind.reason()));
     }
-    Failure::security(format!(
-        "{}: the published repository fails verification:{}",
-        dir.display(),
-        fault_list(faults)
-    ))
-    .with_document(verify_failed(faults))
+    // The same message and document as every command that refuses it.
+    Failure::from(RepoError::VerifyFailed {
+        dir: dir.to_path_buf(),
+        faults: faults.to_vec(),
+    })
 }
 
 pub(crate) fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Failure> {

@@ -231,7 +231,7 @@ pub enum RepoError {
     /// The published state fails the load check (see
     /// [`published_state`]): a file changed, missing or planted. Nothing
     /// is built on it.
-    #[error("{}: the published repository fails verification; nothing was done:{}", dir.display(), published_state::fault_list(faults))]
+    #[error("{}: the published repository fails verification, so nothing is built on it:{}", dir.display(), published_state::fault_list(faults))]
     VerifyFailed {
         /// The repository.
         dir: PathBuf,
