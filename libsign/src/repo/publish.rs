@@ -294,6 +294,16 @@ impl Repository {
             },
             unknown: BTreeMap::new(),
         };
+        // Roles this release does not change are listed exactly as the
+        // published snapshot lists them: a role rolled back or swapped on
+        // the way would otherwise ride along unapproved.
+        if let Some(previous) = published.and_then(|p| p.snapshot.as_ref()) {
+            verify_release::check_unchanged(
+                &previous.signed,
+                &snapshot.signed,
+                roles.keys().filter(|r| !changed_roles.contains(*r)),
+            )?;
+        }
         let release = Release {
             root: &root,
             roles: &roles,

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::metadata::{Signed, Targets};
+use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets};
 
 use crate::key_types::BUILTIN;
 use crate::repo::{Published, RepoError, names};
@@ -206,4 +206,33 @@ pub(super) fn check_online(
         },
         now,
     )
+}
+
+/// Every unchanged role is listed by the new snapshot with the version,
+/// length and hashes the published snapshot lists for it.
+pub(super) fn check_unchanged<'a>(
+    previous: &Snapshot,
+    new: &Snapshot,
+    unchanged: impl Iterator<Item = &'a String>,
+) -> Result<(), RepoError> {
+    for role in unchanged {
+        let key = names::role_file(role);
+        let same = match (previous.meta.get(&key), new.meta.get(&key)) {
+            (Some(old), Some(new)) => {
+                old.version == new.version
+                    && (old.length.is_none() || old.length == new.length)
+                    && (old.hashes.is_none() || old.hashes == new.hashes)
+            }
+            _ => false,
+        };
+        if !same {
+            let version = previous.meta.get(&key).map_or(0, |m| m.version);
+            return Err(refused(
+                format!("metadata/{}", names::versioned_role_file(version, role)),
+                role,
+                "not changed by this release, but the new snapshot would list it other than the published snapshot does",
+            ));
+        }
+    }
+    Ok(())
 }
