@@ -238,3 +238,28 @@ fn the_listing_reads_versions_one_way() {
     assert_eq!(listing.next_free_version("targets", 5).unwrap(), 13);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A refresh after the approvers let `targets` expire would only keep
+/// serving what every client refuses: refused, naming who must act, with
+/// nothing written.
+#[test]
+fn refresh_refuses_once_targets_has_expired() {
+    let f = published();
+    let later = UnixTime(NOW.0 + 100 * DAY);
+    let before: Vec<_> = fs::read_dir(f.repo.metadata_dir()).unwrap().collect();
+    let err = f
+        .repo
+        .refresh(&f.online, &f.online, 400 * DAY, later)
+        .unwrap_err();
+    assert!(
+        matches!(&err, RepoError::WouldBeRefused { role, why, .. }
+            if role == "targets" && why.contains("repo extend --role targets")),
+        "{err}"
+    );
+    let after: Vec<_> = fs::read_dir(f.repo.metadata_dir()).unwrap().collect();
+    assert_eq!(before.len(), after.len(), "refresh wrote a file");
+    // Before expiry it refreshes.
+    f.repo
+        .refresh(&f.online, &f.online, 400 * DAY, UnixTime(NOW.0 + DAY))
+        .unwrap();
+}
