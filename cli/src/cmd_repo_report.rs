@@ -92,7 +92,7 @@ pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Re
     if !loaded.faults.is_empty() {
         return Err(published_faults(dir, &loaded.faults, out));
     }
-    let published = loaded.published;
+    let published = loaded.published.clone();
     let mut roles = Vec::new();
     let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     match &published {
@@ -106,7 +106,7 @@ pub(crate) fn status(dir: &Path, check_expiry: Option<&str>, out: &Output) -> Re
         )),
         None => out.say("published: nothing yet"),
     }
-    let approvals = repo.approvals()?;
+    let approvals = repo.approvals_with(&loaded)?;
     if approvals.is_empty() {
         out.say("staged: nothing");
     }

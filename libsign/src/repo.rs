@@ -812,6 +812,15 @@ impl Repository {
         self.view().approvals()
     }
 
+    /// [`Repository::approvals`] against a published state the caller has
+    /// already loaded (`repo status`), so one command loads it once.
+    pub fn approvals_with(
+        &self,
+        loaded: &published_state::PublishedLoad,
+    ) -> Result<Vec<RoleApproval>, RepoError> {
+        View::with_load(self, loaded.clone()).approvals()
+    }
+
     /// Roles still short of a threshold.
     pub fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
         self.view().missing_approvals()

@@ -37,6 +37,14 @@ impl<'r> View<'r> {
         }
     }
 
+    /// A view over a published state loaded already.
+    pub(crate) fn with_load(repo: &'r Repository, loaded: PublishedLoad) -> Self {
+        Self {
+            repo,
+            loaded: OnceCell::from(loaded),
+        }
+    }
+
     /// The published state as loaded and verified, faults included; read
     /// from disk on the first call only.
     pub(crate) fn load(&self) -> Result<&PublishedLoad, RepoError> {
