@@ -412,6 +412,22 @@ pub(crate) enum RepoCommand {
         #[arg(long, value_name = "LINE:SHA256")]
         expect_head: Option<String>,
     },
+    /// Check the whole published repository as a client would: the root
+    /// chain, timestamp, snapshot and every targets role (signatures,
+    /// versions, lengths, hashes), the expiry of every role at TIME, every
+    /// target file's length and hashes, and files no published version of
+    /// any role references. Exit 1 naming each fault; what interrupted
+    /// commands left (orphans) are warnings.
+    #[command(
+        after_help = "Example:\n  fwsign repo verify repo\n  fwsign repo verify repo --at 2027-01-01T00:00:00Z   # will it still verify then?\n  fwsign --json repo verify repo   # {\"ok\": ..., \"faults\": [{\"file\", \"role\", \"reason\", \"message\"}], \"warnings\": [...]}"
+    )]
+    Verify {
+        /// The repository.
+        dir: PathBuf,
+        /// Check expiry at this time (UTC, YYYY-MM-DDTHH:MM:SSZ) instead of now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

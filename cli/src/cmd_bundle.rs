@@ -7,13 +7,13 @@ use fwsign_sign::bundle::{
     BundleError, BundleWarning, VerifiedBundle, VerifyOptions, create_bundle, verify_bundle,
 };
 use fwsign_sign::repo::lock::LockKind;
-use fwsign_sign::repo::{ErrorClass, Repository};
+use fwsign_sign::repo::{ErrorClass, RepoError, Repository};
 use fwsign_sign::target_check::TargetRefusal;
 use serde_json::{Value, json};
 
 use crate::args::BundleCommand;
 use crate::cmd_repo::lock;
-use crate::failure::Failure;
+use crate::failure::{Failure, verify_failed};
 use crate::now;
 use crate::output::Output;
 
@@ -29,6 +29,12 @@ fn failure(e: BundleError) -> Failure {
             "{e}: give the device's bootloader version with --bootloader-version X.Y.Z"
         ));
     }
+    if let BundleError::Repository { source, .. } = &e
+        && let RepoError::VerifyFailed { faults, .. } = source.as_ref()
+    {
+        let document = verify_failed(faults);
+        return Failure::security(e).with_document(document);
+    }
     match e.class() {
         ErrorClass::Usage => Failure::usage(e),
         ErrorClass::Io => Failure::io(e),
@@ -40,7 +46,7 @@ fn failure(e: BundleError) -> Failure {
 
 /// `--at`: only the one form TUF metadata uses, so a time that reads one way
 /// to the operator cannot be taken another way here.
-fn parse_at(text: &str) -> Result<UnixTime, Failure> {
+pub(crate) fn parse_at(text: &str) -> Result<UnixTime, Failure> {
     parse_expires(text.as_bytes()).ok_or_else(|| {
         Failure::usage(format!(
             "--at {text:?}: expected a UTC time as YYYY-MM-DDTHH:MM:SSZ"
@@ -48,7 +54,7 @@ fn parse_at(text: &str) -> Result<UnixTime, Failure> {
     })
 }
 
-fn time_text(time: UnixTime) -> String {
+pub(crate) fn time_text(time: UnixTime) -> String {
     time.to_expires()
         .unwrap_or_else(|| format!("{} (Unix time)", time.0))
 }

@@ -43,16 +43,7 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             let repository = Repository::open(&repo)?;
             let _lock = lock(&repository, LockKind::Shared, "device pack", out)?;
             let material = repository.device_material(&target, from_root_version)?;
-            let image = std::fs::read(&material.image)
-                .map_err(|e| Failure::io(format!("{}: {e}", material.image.display())))?;
-            if image.len() as u64 != material.length {
-                return Err(Failure::security(format!(
-                    "{}: {} bytes, but the metadata lists {}",
-                    material.image.display(),
-                    image.len(),
-                    material.length
-                )));
-            }
+            let image = material.read_image()?;
             let slot = build_slot(
                 header_size,
                 slot_size,
@@ -107,13 +98,16 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
         } => {
             let repository = Repository::open(&repo)?;
             let _lock = lock(&repository, LockKind::Shared, "device root", out)?;
-            let (version, bytes) = repository.published_roots()?.pop().ok_or_else(|| {
-                Failure::usage(format!("{}: nothing is published yet", repo.display()))
-            })?;
+            // One verified load for the root and the floors alike.
+            let nothing =
+                || Failure::usage(format!("{}: nothing is published yet", repo.display()));
+            let published = repository.published()?.ok_or_else(nothing)?;
+            let (version, bytes) = published.canonical_roots(0)?.pop().ok_or_else(nothing)?;
             let floors = match &floors_out {
                 None => Vec::new(),
+                Some(_) if published.snapshot.is_none() => return Err(nothing()),
                 Some(_) => {
-                    let mut floors = repository.published_role_versions()?;
+                    let mut floors = published.role_versions();
                     if !floors_all_roles {
                         floors.retain(|(role, _)| role == "targets");
                     }

@@ -560,6 +560,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
+        RepoCommand::Verify { dir, at } => crate::cmd_repo_verify::verify(&dir, at.as_deref(), out),
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_sign::audit::{Anchor, AuditHead};
 use fwsign_sign::repo::lock::LockKind;
+use fwsign_sign::repo::published_state::Fault;
 use fwsign_sign::repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
@@ -90,7 +91,13 @@ pub(crate) fn status(
 ) -> Result<(), Failure> {
     let repo = open(dir)?;
     let _lock = lock(&repo, LockKind::Shared, "repo status", out)?;
-    let published = repo.published()?;
+    // Status never refuses a published state that fails verification: it
+    // reports each fault with its reason and exits 1.
+    let loaded = repo.load_published()?;
+    if !loaded.faults.is_empty() {
+        return Err(published_faults(dir, &loaded.faults, out));
+    }
+    let published = loaded.published.clone();
     let mut roles = Vec::new();
     let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     match &published {
@@ -105,7 +112,7 @@ pub(crate) fn status(
         None => out.say("published: nothing yet"),
     }
     let expiry = expiry_report(&repo, published.as_ref(), check_expiry, only, out)?;
-    let approvals = repo.approvals()?;
+    let approvals = repo.approvals_with(&loaded)?;
     if approvals.is_empty() {
         out.say("staged: nothing");
     }
@@ -197,6 +204,24 @@ pub(crate) fn status(
     }
     out.result(&document);
     Ok(())
+}
+
+/// `repo status` on a published state with faults: each named, with its
+/// reason; the failure carries them (`reason: verify-failed`).
+fn published_faults(dir: &Path, faults: &[Fault], out: &Output) -> Failure {
+    out.say(format!(
+        "published: FAILS VERIFICATION ({} fault(s)); run `fwsign repo verify {}` for the full check",
+        faults.len(),
+        dir.display()
+    ));
+    for f in faults {
+        out.say(format!("  {f} [{}]", f.kind.reason()));
+    }
+    // The same message and document as every command that refuses it.
+    Failure::from(RepoError::VerifyFailed {
+        dir: dir.to_path_buf(),
+        faults: faults.to_vec(),
+    })
 }
 
 pub(crate) fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Result<(), Failure> {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_sign::repo::lock::LockError;
+use fwsign_sign::repo::published_state::Fault;
 use fwsign_sign::repo::{ErrorClass, RepoError};
 
 /// Exit code: a security refusal.
@@ -130,6 +131,7 @@ impl From<RepoError> for Failure {
                 "signed_version": signed_version,
                 "staged_version": staged_version,
             }),
+            RepoError::VerifyFailed { faults, .. } => verify_failed(faults),
             _ => serde_json::json!({}),
         };
         document["reason"] = serde_json::Value::from(e.reason());
@@ -140,4 +142,14 @@ impl From<RepoError> for Failure {
             document,
         }
     }
+}
+
+/// The document of a refusal over a published state that fails the load
+/// check: `reason: verify-failed` and each fault (file, role, reason,
+/// message), for scripts.
+pub(crate) fn verify_failed(faults: &[Fault]) -> serde_json::Value {
+    serde_json::json!({
+        "reason": "verify-failed",
+        "faults": faults.iter().map(Fault::to_json).collect::<Vec<_>>(),
+    })
 }

@@ -17,6 +17,7 @@ mod cmd_ocpp;
 mod cmd_repo;
 mod cmd_repo_expiry;
 mod cmd_repo_report;
+mod cmd_repo_verify;
 mod failure;
 mod key_ref;
 mod output;

@@ -500,7 +500,6 @@ pub fn create_bundle(
         path: bundle.clone(),
         source: Box::new(source),
     })?;
-    let metadata = repo.metadata_dir();
     let io_error = |file: &Path| {
         let bundle = bundle.clone();
         let file = file.to_path_buf();
@@ -510,47 +509,70 @@ pub fn create_bundle(
             source,
         }
     };
-    let read = |file: &Path| fs::read(file).map_err(io_error(file));
-
-    let roots = root_versions(&metadata).map_err(io_error(&metadata))?;
-    let timestamp_path = metadata.join("timestamp.json");
-    let (Some(&first), true) = (roots.first(), timestamp_path.exists()) else {
-        return Err(BundleError::NotPublished {
-            path: bundle,
+    // The published state, verified once as a client verifies it (refused
+    // with its faults when it does not verify); every metadata file in the
+    // bundle is taken from the bytes that load verified, none read again.
+    let published = repo
+        .published()
+        .map_err(|source| BundleError::Repository {
+            path: bundle.clone(),
+            source: Box::new(source),
+        })?
+        .filter(|p| p.timestamp.is_some())
+        .ok_or_else(|| BundleError::NotPublished {
+            path: bundle.clone(),
             dir: repo.dir().to_path_buf(),
-        });
+        })?;
+    let not_published = || BundleError::NotPublished {
+        path: bundle.clone(),
+        dir: repo.dir().to_path_buf(),
     };
 
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-    let first_raw = read(&metadata.join(format!("{first}.root.json")))?;
+    let mut chain = (1u64..).zip(&published.root_chain);
+    let (first, first_raw) = chain.next().ok_or_else(not_published)?;
     // The repository's own first root is the anchor here: what is checked is
     // that the published files form a chain a device can follow.
-    let mut set = TrustedSet::new(&first_raw, BUILTIN, None)
+    let mut set = TrustedSet::new(first_raw, BUILTIN, None)
         .map_err(|source| refused(&bundle, "root", source))?;
-    entries.push((format!("metadata/{first}.root.json"), first_raw));
-    for &version in roots.iter().skip(1) {
-        let raw = read(&metadata.join(format!("{version}.root.json")))?;
-        set.update_root(&raw)
+    entries.push((format!("metadata/{first}.root.json"), first_raw.clone()));
+    for (version, raw) in chain {
+        set.update_root(raw)
             .map_err(|source| refused(&bundle, "root", source))?;
-        entries.push((format!("metadata/{version}.root.json"), raw));
+        entries.push((format!("metadata/{version}.root.json"), raw.clone()));
     }
     let root_version = set.root().common().version;
 
-    let raw = read(&timestamp_path)?;
-    set.update_timestamp_ignoring_expiry(&raw)
+    let raw = published
+        .files
+        .get("timestamp.json")
+        .ok_or_else(not_published)?;
+    set.update_timestamp_ignoring_expiry(raw)
         .map_err(|source| refused(&bundle, "timestamp", source))?;
-    entries.push(("metadata/timestamp.json".to_owned(), raw));
+    entries.push(("metadata/timestamp.json".to_owned(), raw.clone()));
     let snapshot_version = timestamp_snapshot_version(&set, &bundle)?;
-    let raw = read(&metadata.join(format!("{snapshot_version}.snapshot.json")))?;
-    set.update_snapshot_ignoring_expiry(&raw)
+    let raw = published.snapshot_bytes().ok_or_else(not_published)?;
+    set.update_snapshot_ignoring_expiry(raw)
         .map_err(|source| refused(&bundle, "snapshot", source))?;
-    entries.push((format!("metadata/{snapshot_version}.snapshot.json"), raw));
+    entries.push((
+        format!("metadata/{snapshot_version}.snapshot.json"),
+        raw.to_vec(),
+    ));
 
     let mut fetched: Vec<(String, Vec<u8>)> = Vec::new();
     let arena = Arena::new();
     let mut fetch = |role: &str, version: u64| -> Result<Vec<u8>, BundleError> {
         let file = versioned_role_file(version, role);
-        let raw = read(&metadata.join(&file))?;
+        let raw = published
+            .files
+            .get(&file)
+            .cloned()
+            .ok_or_else(|| BundleError::Repository {
+                path: bundle.clone(),
+                source: Box::new(RepoError::Invalid(format!(
+                    "metadata/{file} is not part of the verified published state"
+                ))),
+            })?;
         fetched.push((format!("metadata/{file}"), raw.clone()));
         Ok(raw)
     };
@@ -935,28 +957,6 @@ fn out_of_order(path: &Path, role: &'static str) -> BundleError {
 /// The unescaped text of a JSON string, if it is UTF-8.
 fn json_string(s: JsonStr<'_>) -> Option<String> {
     String::from_utf8(s.bytes().collect()).ok()
-}
-
-/// The published root versions, ascending.
-fn root_versions(metadata: &Path) -> io::Result<Vec<u64>> {
-    let entries = match fs::read_dir(metadata) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut versions = Vec::new();
-    for entry in entries {
-        let name = entry?.file_name();
-        if let Some(version) = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".root.json"))
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            versions.push(version);
-        }
-    }
-    versions.sort_unstable();
-    Ok(versions)
 }
 
 fn timestamp_snapshot_version(set: &TrustedSet, path: &Path) -> Result<u64, BundleError> {

@@ -18,6 +18,11 @@
 //! repository or the new one. The audit log and the published history it
 //! is anchored in are verified by [`history`].
 //!
+//! The published state is loaded once per operation and verified as a
+//! client verifies it, by [`published_state`] (the only code that lists
+//! `metadata/`); every command that builds on it refuses a state with a
+//! fault, and takes the bytes it carries or signs over from that load.
+//!
 //! Commands that change a repository hold its lock ([`lock`]) exclusively
 //! for their whole run; taking it removes the temporary files a killed
 //! command left. Versions are never reused: a new version of a role is one
@@ -25,12 +30,16 @@
 //! or in the timestamp, and published files are created exclusively.
 
 pub mod approval;
+mod device;
 pub mod expiry;
 pub mod history;
+mod init;
 pub mod lock;
+mod locking;
 pub mod names;
 pub mod publish;
 mod publishable;
+pub mod published_state;
 mod reason;
 pub mod resolve;
 pub mod staging;
@@ -39,23 +48,25 @@ mod transaction_tests;
 mod view;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::metadata::{
-    Key, RoleKeys, RoleType, Root, SPEC_VERSION, Signed, Snapshot, Targets, Timestamp,
-};
+use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot, Targets, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_write::{Mode, write_atomic};
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::document::{CanonicalDocument, DocumentError, SignatureReport};
-use crate::keys::{KeyError, PublicKey};
+use crate::keys::KeyError;
 use crate::workflow::WorkflowError;
 use view::View;
+
+pub use device::{DeviceCapacity, DeviceMaterial};
+pub use init::InitOptions;
+pub(crate) use init::{check_role_keys, check_separation, empty_targets};
 
 /// How an error should be treated by a caller that maps errors to outcomes
 /// (the CLI's exit codes).
@@ -224,6 +235,37 @@ pub enum RepoError {
         /// Why, naming the delegation concerned.
         why: String,
     },
+    /// The published state fails the load check (see
+    /// [`published_state`]): a file changed, missing or planted. Nothing
+    /// is built on it.
+    #[error("{}: the published repository fails verification, so nothing is built on it:{}", dir.display(), published_state::fault_list(faults))]
+    VerifyFailed {
+        /// The repository.
+        dir: PathBuf,
+        /// Every fault found, each naming the file, the role and what.
+        faults: Vec<published_state::Fault>,
+    },
+    /// `publish` or `refresh` built a file a client would refuse; nothing
+    /// was written.
+    #[error("{file} ({role}): clients would refuse it: {why}; nothing was written")]
+    WouldBeRefused {
+        /// The file that was to be written (or the published one it is
+        /// checked against).
+        file: String,
+        /// Its role.
+        role: String,
+        /// The client's refusal.
+        why: String,
+    },
+    /// A published target file does not match what its role lists (its
+    /// bytes were replaced after publishing).
+    #[error("{}: {why}", path.display())]
+    PublishedTargetChanged {
+        /// The published file.
+        path: PathBuf,
+        /// Length or hash mismatch.
+        why: String,
+    },
     /// `device pack`: the slot would exceed what the device verifier can
     /// hold (chain length, keys per role, metadata buffer).
     #[error("refusing to pack {target}: {why}")]
@@ -261,6 +303,9 @@ impl RepoError {
             | Self::Refused { .. }
             | Self::History { .. }
             | Self::Expired(_)
+            | Self::VerifyFailed { .. }
+            | Self::WouldBeRefused { .. }
+            | Self::PublishedTargetChanged { .. }
             | Self::DeviceRefused { .. } => ErrorClass::Security,
             Self::Lock(_) => ErrorClass::Io,
             Self::Document {
@@ -426,6 +471,31 @@ pub struct Published {
     pub snapshot: Option<Signed<Snapshot>>,
     /// Every targets role the snapshot lists, by role name.
     pub targets: BTreeMap<String, Signed<Targets>>,
+    /// The verified root chain as published: version N's file bytes at
+    /// index N - 1 (what `device pack` and `bundle create` carry).
+    pub root_chain: Vec<Vec<u8>>,
+    /// The live files the state was verified from, by name under
+    /// `metadata/` (`timestamp.json`, `N.snapshot.json`, `N.ROLE.json`):
+    /// callers use these bytes rather than reading the files again.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Published {
+    /// The published bytes of the live snapshot.
+    pub fn snapshot_bytes(&self) -> Option<&[u8]> {
+        let version = self.snapshot.as_ref()?.signed.version;
+        self.files
+            .get(&format!("{version}.snapshot.json"))
+            .map(Vec::as_slice)
+    }
+
+    /// The published bytes of targets role `role`'s live version.
+    pub fn role_bytes(&self, role: &str) -> Option<&[u8]> {
+        let version = self.targets.get(role)?.signed.version;
+        self.files
+            .get(&names::versioned_role_file(version, role))
+            .map(Vec::as_slice)
+    }
 }
 
 /// A repository directory.
@@ -516,98 +586,6 @@ impl RoleApproval {
     }
 }
 
-/// Options for [`Repository::init`].
-#[derive(Debug, Clone)]
-pub struct InitOptions {
-    /// Root keys.
-    pub root_keys: Vec<PublicKey>,
-    /// Root threshold.
-    pub root_threshold: u64,
-    /// Targets approver keys.
-    pub targets_keys: Vec<PublicKey>,
-    /// Targets threshold.
-    pub targets_threshold: u64,
-    /// The online snapshot key.
-    pub snapshot_key: PublicKey,
-    /// The online timestamp key.
-    pub timestamp_key: PublicKey,
-    /// Expiry periods.
-    pub expiry: ExpiryPolicy,
-    /// Accept keys shared between online and approver roles.
-    pub allow_shared_key: bool,
-}
-
-/// Checks a role's key list: no key twice, and the threshold reachable.
-pub(crate) fn check_role_keys(
-    role: &str,
-    keys: &[PublicKey],
-    threshold: u64,
-) -> Result<(), RepoError> {
-    if threshold == 0 {
-        return Err(RepoError::Invalid(format!(
-            "role {role}: threshold must be at least 1"
-        )));
-    }
-    let mut seen = BTreeSet::new();
-    for k in keys {
-        if !seen.insert(k.keyid()) {
-            return Err(RepoError::SharedKey(format!(
-                "key {} is listed twice for role {role}",
-                k.keyid()
-            )));
-        }
-    }
-    if usize::try_from(threshold).map_or(true, |t| t > keys.len()) {
-        return Err(RepoError::Invalid(format!(
-            "role {role}: threshold {threshold} exceeds its {} key(s)",
-            keys.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses one key both online and approving, unless allowed.
-pub(crate) fn check_separation(
-    online: &[(String, String)],
-    approvers: &[(String, String)],
-    allow_shared_key: bool,
-) -> Result<(), RepoError> {
-    if allow_shared_key {
-        return Ok(());
-    }
-    for (online_role, online_id) in online {
-        for (approver_role, approver_id) in approvers {
-            if online_id == approver_id {
-                return Err(RepoError::SharedKey(format!(
-                    "key {online_id} is both an online {online_role} key and a {approver_role} approver key"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn role_keys(keys: &[PublicKey], threshold: u64) -> RoleKeys {
-    RoleKeys {
-        keyids: keys.iter().map(PublicKey::keyid).collect(),
-        threshold,
-        unknown: BTreeMap::new(),
-    }
-}
-
-/// An empty targets role.
-pub(crate) fn empty_targets(version: u64, expires: String) -> Targets {
-    Targets {
-        type_: "targets".into(),
-        spec_version: SPEC_VERSION.into(),
-        version,
-        expires,
-        targets: BTreeMap::new(),
-        delegations: None,
-        unknown: BTreeMap::new(),
-    }
-}
-
 impl Repository {
     /// Opens an existing repository.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, RepoError> {
@@ -626,184 +604,6 @@ impl Repository {
                 source: fwsign_manifest_schema::Error::Format(e.to_string()),
             })?;
         Ok(Self { dir, config })
-    }
-
-    /// Stages root version 1 and an empty targets role in a new repository.
-    pub fn init(
-        dir: impl Into<PathBuf>,
-        options: &InitOptions,
-        now: UnixTime,
-    ) -> Result<Self, RepoError> {
-        let dir = dir.into();
-        if dir.join("fwsign-repo.json").exists()
-            || dir.join("metadata").exists()
-            || dir.join("staged").exists()
-        {
-            return Err(RepoError::AlreadyInitialised(dir));
-        }
-        check_role_keys("root", &options.root_keys, options.root_threshold)?;
-        check_role_keys("targets", &options.targets_keys, options.targets_threshold)?;
-        let online = [
-            ("snapshot".to_owned(), options.snapshot_key.keyid()),
-            ("timestamp".to_owned(), options.timestamp_key.keyid()),
-        ];
-        let approvers: Vec<(String, String)> = options
-            .root_keys
-            .iter()
-            .map(|k| ("root".to_owned(), k.keyid()))
-            .chain(
-                options
-                    .targets_keys
-                    .iter()
-                    .map(|k| ("targets".to_owned(), k.keyid())),
-            )
-            .collect();
-        check_separation(&online, &approvers, options.allow_shared_key)?;
-
-        let mut keys: BTreeMap<String, Key> = BTreeMap::new();
-        for k in options
-            .root_keys
-            .iter()
-            .chain(&options.targets_keys)
-            .chain([&options.snapshot_key, &options.timestamp_key])
-        {
-            keys.insert(k.keyid(), k.to_tuf_key());
-        }
-        let mut roles = BTreeMap::new();
-        roles.insert(
-            "root".to_owned(),
-            role_keys(&options.root_keys, options.root_threshold),
-        );
-        roles.insert(
-            "targets".to_owned(),
-            role_keys(&options.targets_keys, options.targets_threshold),
-        );
-        roles.insert(
-            "snapshot".to_owned(),
-            role_keys(std::slice::from_ref(&options.snapshot_key), 1),
-        );
-        roles.insert(
-            "timestamp".to_owned(),
-            role_keys(std::slice::from_ref(&options.timestamp_key), 1),
-        );
-        let mut root = Signed {
-            signatures: vec![],
-            signed: Root {
-                type_: "root".into(),
-                spec_version: SPEC_VERSION.into(),
-                consistent_snapshot: true,
-                version: 1,
-                expires: expires_at(now, options.expiry.root)?,
-                keys,
-                roles,
-                unknown: BTreeMap::new(),
-            },
-            unknown: BTreeMap::new(),
-        };
-        let mut targets = Signed {
-            signatures: vec![],
-            signed: empty_targets(1, expires_at(now, options.expiry.targets)?),
-            unknown: BTreeMap::new(),
-        };
-        let repo = Self {
-            dir,
-            config: RepoConfig {
-                format: 1,
-                expiry: options.expiry.clone(),
-            },
-        };
-        // A log left in the directory must verify before it is extended.
-        repo.check_audit_before_staging()?;
-        for sub in ["", "staged", "staged/targets", "metadata", "targets"] {
-            let path = repo.dir.join(sub);
-            fs::create_dir_all(&path).map_err(io_err(&path))?;
-        }
-        // The line comes first, so the head staged in root and targets
-        // covers it.
-        repo.audit(
-            &AuditEvent {
-                action: "init".into(),
-                role: Some("root".into()),
-                version: Some(1),
-                ..AuditEvent::default()
-            },
-            now,
-        )?;
-        repo.record_audit_head(&mut root.signed.unknown)?;
-        repo.record_audit_head(&mut targets.signed.unknown)?;
-        repo.save_staged("root", &root)?;
-        repo.save_staged("targets", &targets)?;
-        let config = serde_json::to_vec_pretty(&repo.config).map_err(|e| {
-            RepoError::Invalid(format!(
-                "cannot serialise the repository configuration: {e}"
-            ))
-        })?;
-        let config_path = repo.dir.join("fwsign-repo.json");
-        write_atomic(&config_path, &config, Mode::Public).map_err(io_err(&config_path))?;
-        Ok(repo)
-    }
-
-    /// Takes the repository lock for `command` (`"repo add"`): exclusive
-    /// for a command that changes the repository, shared for one that only
-    /// reads it. Held until the returned value is dropped; see [`lock`].
-    ///
-    /// Whoever takes it exclusively is the only fwsign command working on
-    /// the repository, so any temporary file in it was left by a killed
-    /// command: they are removed before the lock is returned.
-    pub fn lock(
-        &self,
-        kind: lock::LockKind,
-        command: &str,
-        timeout: std::time::Duration,
-    ) -> Result<lock::RepoLock, RepoError> {
-        let held = lock::RepoLock::acquire(&self.dir, kind, command, timeout)?;
-        if kind == lock::LockKind::Exclusive && held.unlocked_reason().is_none() {
-            self.remove_stale_temporaries()?;
-        }
-        Ok(held)
-    }
-
-    /// Removes the temporary files (`.NAME.fwsign-tmp-...`) a killed command
-    /// left in the repository: in its top directory, `staged/`, `metadata/`
-    /// and `targets/`. Call it only under the exclusive lock, when no other
-    /// command can be writing one. Returns the files removed.
-    pub fn remove_stale_temporaries(&self) -> Result<Vec<PathBuf>, RepoError> {
-        fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
-            let entries = match fs::read_dir(dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(io_err(dir)(e)),
-            };
-            for entry in entries {
-                let entry = entry.map_err(io_err(dir))?;
-                // The entry's own type: links are never followed.
-                let kind = entry.file_type().map_err(io_err(dir))?;
-                let path = entry.path();
-                if kind.is_dir() {
-                    if recurse {
-                        sweep(&path, true, removed)?;
-                    }
-                } else if kind.is_file()
-                    && entry
-                        .file_name()
-                        .to_str()
-                        .is_some_and(crate::atomic_write::is_temp_name)
-                {
-                    match fs::remove_file(&path) {
-                        Ok(()) => removed.push(path),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io_err(&path)(e)),
-                    }
-                }
-            }
-            Ok(())
-        }
-        let mut removed = Vec::new();
-        sweep(&self.dir, false, &mut removed)?;
-        sweep(&self.staged_dir(), true, &mut removed)?;
-        sweep(&self.metadata_dir(), false, &mut removed)?;
-        sweep(&self.targets_dir(), true, &mut removed)?;
-        Ok(removed)
     }
 
     /// The repository directory.
@@ -880,121 +680,15 @@ impl Repository {
         self.dir.join("targets")
     }
 
-    /// The newest published root version, from the `N.root.json` files.
-    fn newest_root_version(&self) -> Result<Option<u64>, RepoError> {
-        let dir = self.metadata_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&dir)(e)),
-        };
-        let mut newest = None;
-        for entry in entries {
-            let entry = entry.map_err(io_err(&dir))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(v) = name
-                .strip_suffix(".root.json")
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                newest = newest.max(Some(v));
-            }
-        }
-        Ok(newest)
-    }
-
-    /// The highest version of `role` with a file `metadata/N.ROLE.json`,
-    /// whether a timestamp ever referenced it or not (an orphan a killed
-    /// publish left).
-    pub fn highest_version_on_disk(&self, role: &str) -> Result<Option<u64>, RepoError> {
-        let dir = self.metadata_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&dir)(e)),
-        };
-        let suffix = format!(".{}", names::role_file(role));
-        let mut highest = None;
-        for entry in entries {
-            let entry = entry.map_err(io_err(&dir))?;
-            let name = entry.file_name();
-            let Some(version) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(suffix.as_str()))
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            highest = highest.max(Some(version));
-        }
-        Ok(highest)
-    }
-
-    /// The version a new `role` document gets: `at_least`, or one more than
-    /// the highest on disk when that is higher, so no version is ever
-    /// written twice, orphans included.
-    pub(crate) fn next_free_version(&self, role: &str, at_least: u64) -> Result<u64, RepoError> {
-        let above_disk = match self.highest_version_on_disk(role)? {
-            Some(v) => v.checked_add(1).ok_or_else(|| {
-                RepoError::Invalid(format!("role {role}: version counter exhausted"))
-            })?,
-            None => 0,
-        };
-        Ok(at_least.max(above_disk))
-    }
-
-    /// The published state, or `None` before the first publish. Each call
-    /// reads and parses every published metadata file, so an operation
-    /// calls it once (through its view) and passes the result on.
+    /// The published state, verified as a client verifies it (see
+    /// [`published_state`]), or `None` before the first publish; refused,
+    /// naming every fault, when it does not verify. Each call reads and
+    /// verifies every published metadata file, so an operation calls it
+    /// once (through its view) and passes the result on.
     pub fn published(&self) -> Result<Option<Published>, RepoError> {
-        #[cfg(test)]
-        view::tests::count_published_load();
-        let Some(root_version) = self.newest_root_version()? else {
-            return Ok(None);
-        };
-        let root_path = self
-            .metadata_dir()
-            .join(format!("{root_version}.root.json"));
-        let root = parse_doc::<Root>(&root_path, &read_file(&root_path)?)?;
-        let ts_path = self.metadata_dir().join("timestamp.json");
-        let mut published = Published {
-            root,
-            timestamp: None,
-            snapshot: None,
-            targets: BTreeMap::new(),
-        };
-        let Some(ts_bytes) = read_optional(&ts_path)? else {
-            return Ok(Some(published));
-        };
-        let timestamp = parse_doc::<Timestamp>(&ts_path, &ts_bytes)?;
-        let snapshot_version = timestamp
-            .signed
-            .meta
-            .get("snapshot.json")
-            .map(|m| m.version)
-            .ok_or_else(|| RepoError::Metadata {
-                path: ts_path.clone(),
-                source: fwsign_manifest_schema::Error::Format("no snapshot.json in meta".into()),
-            })?;
-        let snap_path = self
-            .metadata_dir()
-            .join(format!("{snapshot_version}.snapshot.json"));
-        let snapshot = parse_doc::<Snapshot>(&snap_path, &read_file(&snap_path)?)?;
-        for (file, meta) in &snapshot.signed.meta {
-            let Some(role) = file.strip_suffix(".json") else {
-                continue;
-            };
-            names::check_role_name(role)?;
-            let path = self
-                .metadata_dir()
-                .join(names::versioned_role_file(meta.version, role));
-            let doc = parse_doc::<Targets>(&path, &read_file(&path)?)?;
-            published.targets.insert(role.to_owned(), doc);
-        }
-        published.timestamp = Some(timestamp);
-        published.snapshot = Some(snapshot);
-        Ok(Some(published))
+        let loaded = published_state::load(self)?;
+        loaded.verified(&self.dir, false)?;
+        Ok(loaded.published)
     }
 
     /// Names of the roles staged now (`root`, `targets`, delegated roles).
@@ -1137,247 +831,17 @@ impl Repository {
         self.view().approvals()
     }
 
+    /// [`Repository::approvals`] against a published state the caller has
+    /// already loaded (`repo status`), so one command loads it once.
+    pub fn approvals_with(
+        &self,
+        loaded: &published_state::PublishedLoad,
+    ) -> Result<Vec<RoleApproval>, RepoError> {
+        View::with_load(self, loaded.clone()).approvals()
+    }
+
     /// Roles still short of a threshold.
     pub fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
         self.view().missing_approvals()
-    }
-}
-
-/// What a device slot carries for one published target (`fwsign device
-/// pack`): canonical envelopes, since the device checks signed bytes as
-/// they stand.
-#[derive(Debug, Clone)]
-pub struct DeviceMaterial {
-    /// Canonical root envelopes after the given version, ascending.
-    pub roots: Vec<Vec<u8>>,
-    /// The targets chain, `targets` first, down to the role listing the
-    /// target: role name and canonical envelope. It is the path the core's
-    /// search takes, and the search visits no other role.
-    pub chain: Vec<(String, Vec<u8>)>,
-    /// For each role on the chain, how many key IDs its delegator
-    /// authorises (the threshold memory a device needs for it).
-    pub chain_keyids: Vec<usize>,
-    /// For each carried root, how many key IDs its `root` role lists.
-    pub root_keyids: Vec<usize>,
-    /// The published target file.
-    pub image: PathBuf,
-    /// The target's length.
-    pub length: u64,
-}
-
-/// What a device verifier can hold (`fwsign-bootloader-verify`'s
-/// `MAX_CHAIN`, `MAX_KEYS_PER_ROLE` and the metadata buffer the bootloader
-/// gives it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceCapacity {
-    /// Most targets roles on a chain.
-    pub max_chain: usize,
-    /// Most key IDs a role may list.
-    pub max_keys_per_role: usize,
-    /// The metadata buffer, in bytes: the slot's trailer must fit.
-    pub metadata_buffer: usize,
-}
-
-impl DeviceMaterial {
-    /// Refuses material a device with `capacity` could not verify: a chain
-    /// longer than it holds, a role (or carried root) with more key IDs than
-    /// its threshold memory, or a trailer of `trailer_size` bytes larger
-    /// than its metadata buffer. The device would refuse such a slot with a
-    /// capacity error; packing it would only ship a slot that never boots.
-    pub fn check_capacity(
-        &self,
-        target: &str,
-        capacity: &DeviceCapacity,
-        trailer_size: usize,
-    ) -> Result<(), RepoError> {
-        let refuse = |why: String| RepoError::DeviceCapacity {
-            target: target.to_owned(),
-            why,
-        };
-        if self.chain.len() > capacity.max_chain {
-            return Err(refuse(format!(
-                "the chain has {} roles ({}), and the device verifier holds at most {}",
-                self.chain.len(),
-                self.chain
-                    .iter()
-                    .map(|(r, _)| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" -> "),
-                capacity.max_chain
-            )));
-        }
-        for ((role, _), keyids) in self.chain.iter().zip(&self.chain_keyids) {
-            if *keyids > capacity.max_keys_per_role {
-                return Err(refuse(format!(
-                    "role {role} has {keyids} key IDs, and the device verifier checks at most {} per role",
-                    capacity.max_keys_per_role
-                )));
-            }
-        }
-        for keyids in &self.root_keyids {
-            if *keyids > capacity.max_keys_per_role {
-                return Err(refuse(format!(
-                    "a carried root lists {keyids} root key IDs, and the device verifier checks at most {} per role",
-                    capacity.max_keys_per_role
-                )));
-            }
-        }
-        if trailer_size > capacity.metadata_buffer {
-            return Err(refuse(format!(
-                "the slot's metadata (trailer) is {trailer_size} bytes, larger than the device's {}-byte metadata buffer (carry fewer roots with --from-root-version, or give the bootloader's buffer size with --metadata-buffer)",
-                capacity.metadata_buffer
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Repository {
-    /// Every published root version, ascending, as canonical envelopes.
-    pub fn published_roots(&self) -> Result<Vec<(u64, Vec<u8>)>, RepoError> {
-        let dir = self.metadata_dir();
-        let mut roots = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
-            let entry = entry.map_err(io_err(&dir))?;
-            let name = entry.file_name();
-            let Some(v) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".root.json"))
-                .and_then(|v| v.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            let path = entry.path();
-            let doc = parse_doc::<Root>(&path, &read_file(&path)?)?;
-            roots.push((v, canonical_of("root", &doc)?.as_bytes().to_vec()));
-        }
-        roots.sort_by_key(|(v, _)| *v);
-        Ok(roots)
-    }
-
-    /// The published versions of the targets roles, from the snapshot the
-    /// timestamp names: `targets` first, then the delegated roles by name
-    /// (the role-version floors a device is manufactured with).
-    pub fn published_role_versions(&self) -> Result<Vec<(String, u64)>, RepoError> {
-        let published = self
-            .published()?
-            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
-        let mut versions: Vec<(String, u64)> = published
-            .targets
-            .iter()
-            .map(|(role, doc)| (role.clone(), doc.signed.version))
-            .collect();
-        versions.sort_by_key(|(role, _)| (role != "targets", role.clone()));
-        Ok(versions)
-    }
-
-    /// The metadata a device needs to verify published target `name`: roots
-    /// after `from_root_version`, and the chain the core's target search
-    /// ([`crate::search::search_target`], the device's own search) takes to
-    /// the role listing it.
-    ///
-    /// Refused when the search visits a role the chain does not carry (a
-    /// covering delegation searched before the lister, whose role does not
-    /// list the name): the device, holding only the chain, could not repeat
-    /// the search that picked it. The refusal names that delegation.
-    pub fn device_material(
-        &self,
-        name: &str,
-        from_root_version: u64,
-    ) -> Result<DeviceMaterial, RepoError> {
-        names::check_target_name(name)?;
-        let published = self
-            .published()?
-            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
-        let carried: Vec<(u64, Vec<u8>)> = self
-            .published_roots()?
-            .into_iter()
-            .filter(|(v, _)| *v > from_root_version)
-            .collect();
-        let (root, snapshot) = self.published_documents()?;
-        let dir = self.metadata_dir();
-        let mut read = |role: &str, version: u64| {
-            read_file(&dir.join(names::versioned_role_file(version, role)))
-        };
-        let resolution = resolve::resolve(&root, &snapshot, name, &mut read)?.ok_or_else(|| {
-            RepoError::Invalid(format!(
-                "no published targets role lists {name} (as the target search resolves it)"
-            ))
-        })?;
-        if let Some(side) = resolution.side.first() {
-            let entry = resolve::delegation(&published.targets, &side.delegator, &side.role);
-            return Err(RepoError::DeviceRefused {
-                target: name.to_owned(),
-                why: format!(
-                    "{}, and the search visits {} (which does not list it) before the chain {}; a device carries only that chain and could not repeat the search. Order {}'s delegation after the one leading to {}, narrow its paths, or list the target in {}",
-                    resolve::describe(&side.delegator, entry, &side.role),
-                    side.role,
-                    resolution.path().join(" -> "),
-                    side.role,
-                    resolution.lister(),
-                    side.role,
-                ),
-            });
-        }
-        let sha256 = resolution
-            .sha256
-            .clone()
-            .ok_or_else(|| RepoError::Invalid(format!("{name} has no sha256 hash")))?;
-        let image = names::consistent_target_path(&self.targets_dir(), name, &sha256)?;
-        let mut root_keyids = Vec::new();
-        for (_, bytes) in &carried {
-            let keyids = crate::verify::Envelope::parse(bytes)
-                .and_then(crate::verify::RootView::new)
-                .and_then(|r| r.role("root"))
-                .map(|k| k.keyid_count())
-                .map_err(|source| RepoError::Document {
-                    context: "published root".into(),
-                    source: source.into(),
-                })?;
-            root_keyids.push(keyids);
-        }
-        Ok(DeviceMaterial {
-            roots: carried.into_iter().map(|(_, bytes)| bytes).collect(),
-            chain_keyids: resolution.chain.iter().map(|c| c.keyids).collect(),
-            chain: resolution
-                .chain
-                .into_iter()
-                .map(|c| (c.role, c.envelope))
-                .collect(),
-            root_keyids,
-            image,
-            length: resolution.length,
-        })
-    }
-
-    /// The newest published root and the snapshot the timestamp names, as
-    /// canonical documents (what the target search starts from).
-    pub(crate) fn published_documents(
-        &self,
-    ) -> Result<(CanonicalDocument, CanonicalDocument), RepoError> {
-        let dir = self.metadata_dir();
-        let newest = self
-            .newest_root_version()?
-            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
-        let canonical = |path: &Path| -> Result<CanonicalDocument, RepoError> {
-            CanonicalDocument::from_json(&read_file(path)?).map_err(|source| RepoError::Document {
-                context: path.display().to_string(),
-                source,
-            })
-        };
-        let root = canonical(&dir.join(format!("{newest}.root.json")))?;
-        let ts_path = dir.join("timestamp.json");
-        let timestamp = parse_doc::<Timestamp>(&ts_path, &read_file(&ts_path)?)?;
-        let version = timestamp
-            .signed
-            .meta
-            .get("snapshot.json")
-            .map(|m| m.version)
-            .ok_or_else(|| RepoError::Metadata {
-                path: ts_path.clone(),
-                source: fwsign_manifest_schema::Error::Format("no snapshot.json in meta".into()),
-            })?;
-        let snapshot = canonical(&dir.join(format!("{version}.snapshot.json")))?;
-        Ok((root, snapshot))
     }
 }

@@ -69,7 +69,7 @@ pub fn is_expired(expires: &str, now: UnixTime) -> bool {
 impl Published {
     /// Every published role with its version and `expires`: root,
     /// timestamp, snapshot, targets, then delegated roles by name.
-    pub fn role_versions(&self) -> Vec<(String, u64, String)> {
+    pub fn all_roles_with_expiry(&self) -> Vec<(String, u64, String)> {
         let mut roles = vec![(
             "root".to_owned(),
             self.root.signed.version,
@@ -101,7 +101,7 @@ impl Published {
     /// Every published role's expiry at `now`, with the "soon" window of
     /// `policy` ([`soon_window`]).
     pub fn role_expiries(&self, policy: &ExpiryPolicy, now: UnixTime) -> Vec<RoleExpiry> {
-        self.role_versions()
+        self.all_roles_with_expiry()
             .into_iter()
             .map(|(role, version, expires)| {
                 let soon_secs = soon_window(policy, &role);
@@ -135,7 +135,10 @@ impl Repository {
         now: UnixTime,
         secs: i64,
     ) -> Result<Vec<(String, String)>, RepoError> {
-        let Some(p) = self.published()? else {
+        // A report, not a decision: taken from whatever part of the
+        // published state loaded, faults or not (`repo status` reports
+        // those itself).
+        let Some(p) = self.load_published()?.published else {
             return Ok(vec![]);
         };
         Ok(expiring_within(&p, now, secs)
@@ -154,7 +157,7 @@ pub fn expiring_within(
 ) -> Vec<(String, u64, String)> {
     let limit = UnixTime(now.0.saturating_add(secs));
     published
-        .role_versions()
+        .all_roles_with_expiry()
         .into_iter()
         .filter(|(_, _, expires)| is_expired(expires, limit))
         .collect()
@@ -201,7 +204,7 @@ impl Published {
     /// out: the online key renews them, and `refresh` is what does).
     pub fn expired_approved_roles(&self, now: UnixTime) -> Vec<ExpiredRole> {
         let mut expired = Vec::new();
-        for (role, version, expires) in self.role_versions() {
+        for (role, version, expires) in self.all_roles_with_expiry() {
             if role == "snapshot" || role == "timestamp" || !is_expired(&expires, now) {
                 continue;
             }

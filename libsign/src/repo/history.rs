@@ -43,6 +43,7 @@ use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot, Targets
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::view::View;
 use super::{RepoError, Repository};
 use crate::audit::{
     Anchor, AuditHead, AuditReport, HEAD_FIELD, PREV_SNAPSHOT_FIELD, PREV_SNAPSHOT_VERSION_FIELD,
@@ -113,13 +114,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(bytes))
 }
 
-/// `N` for a file name `N<suffix>` whose `N` is a version written the one
-/// way fwsign writes it (no sign, no leading zero).
-fn version_of(name: &str, suffix: &str) -> Option<u64> {
-    let prefix = name.strip_suffix(suffix)?;
-    let version: u64 = prefix.parse().ok()?;
-    (version.to_string() == prefix).then_some(version)
-}
+#[cfg(test)]
+use super::published_state::version_of;
 
 fn parse<T: RoleType>(path: &Path, bytes: &[u8]) -> Result<Signed<T>, RepoError> {
     Signed::<T>::from_json_slice(bytes).map_err(|e| fault(path, e.to_string()))
@@ -197,17 +193,21 @@ impl Repository {
     /// repository (`repo audit --expect-head`) checked like anchors: the
     /// only thing that catches a log cut back after its newest anchor.
     pub fn verify_audit_with(&self, witnesses: &[Anchor]) -> Result<AuditVerification, RepoError> {
-        self.check_history(Live::Newest, witnesses)
+        self.check_history(&self.view(), Live::Newest, witnesses)
     }
 
+    /// The history check, on the published state `view` loaded: its
+    /// listing of `metadata/` and its verified root chain.
     pub(crate) fn check_history(
         &self,
+        view: &View<'_>,
         live: Live,
         extra: &[Anchor],
     ) -> Result<AuditVerification, RepoError> {
+        let loaded = view.load()?;
         let mut walk = Walk::new(self);
-        let listing = walk.list()?;
-        let chain = walk.root_chain(&listing)?;
+        let listing = walk.list(&loaded.listing);
+        let chain = walk.root_chain(loaded)?;
         let snapshots = walk.snapshots(&listing, &chain, live)?;
         walk.other_roots(&listing)?;
         let mut anchors = std::mem::take(&mut walk.anchors);
@@ -228,8 +228,8 @@ impl Repository {
     }
 
     /// Refuses to stage over a log (or history) that does not verify.
-    pub(crate) fn check_audit_before_staging(&self) -> Result<(), RepoError> {
-        self.check_history(Live::Newest, &[]).map(|_| ())
+    pub(crate) fn check_audit_before_staging(&self, view: &View<'_>) -> Result<(), RepoError> {
+        self.check_history(view, Live::Newest, &[]).map(|_| ())
     }
 
     /// Records the log's head in a role being staged, after the staging
@@ -255,6 +255,7 @@ impl Repository {
     /// (`None` for refresh).
     pub(crate) fn anchor_audit_log(
         &self,
+        view: &View<'_>,
         snapshot: &mut Snapshot,
         root_version: u64,
         release: Option<&Release<'_>>,
@@ -284,7 +285,7 @@ impl Repository {
                 extra.extend(staged(role, doc.signed.version, &doc.signed.unknown)?);
             }
         }
-        let verified = self.check_history(Live::PendingRoot, &extra)?;
+        let verified = self.check_history(view, Live::PendingRoot, &extra)?;
         match &verified.log.head {
             Some(head) => {
                 snapshot

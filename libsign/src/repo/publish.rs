@@ -17,15 +17,14 @@ use fwsign_manifest_schema::metadata::{
 };
 use serde::Serialize;
 
-mod files;
+pub(crate) mod files;
+mod verify_release;
 
-use files::{
-    check_file, create_published, delegator_in, link_into, meta_for, read_published,
-    remove_if_there,
-};
+use files::{check_file, create_published, delegator_in, link_into, meta_for, remove_if_there};
 
 use super::history::Release;
 use super::names::{self, consistent_target_path, tough_target_path};
+use super::published_state::FaultKind;
 use super::resolve::{self, ShadowedDelegation};
 use super::staging::{create_dirs_inside, refuse_link};
 use super::{
@@ -239,9 +238,16 @@ impl Repository {
         // Canonical bytes of everything new, then snapshot and timestamp.
         let root_doc = canonical_of("root", &root)?;
         let root_file = file_bytes("root", &root)?;
+        // Unchanged roles keep the bytes they were published and verified
+        // with: the new snapshot's length and hashes describe the files
+        // clients fetch, not a re-serialisation of them.
         let mut role_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for (role, doc) in &roles {
-            role_bytes.insert(role.clone(), file_bytes(role, doc)?);
+            let bytes = match published.and_then(|p| p.role_bytes(role)) {
+                Some(b) if !changed_roles.contains(role) => b.to_vec(),
+                _ => file_bytes(role, doc)?,
+            };
+            role_bytes.insert(role.clone(), bytes);
         }
         // A publish killed before its timestamp may have left the very
         // version a changed role is staged at: that file is used as it is.
@@ -262,7 +268,7 @@ impl Repository {
         }
         // Versions are never reused: past every file on disk, orphans
         // included, and past what the timestamp names.
-        let snapshot_version = self.next_free_version(
+        let snapshot_version = view.next_free_version(
             "snapshot",
             published
                 .and_then(|p| p.snapshot.as_ref())
@@ -288,11 +294,26 @@ impl Repository {
             },
             unknown: BTreeMap::new(),
         };
+        // Roles this release does not change are listed exactly as the
+        // published snapshot lists them: a role rolled back or swapped on
+        // the way would otherwise ride along unapproved.
+        if let Some(previous) = published.and_then(|p| p.snapshot.as_ref()) {
+            verify_release::check_unchanged(
+                &previous.signed,
+                &snapshot.signed,
+                roles.keys().filter(|r| !changed_roles.contains(*r)),
+            )?;
+        }
         let release = Release {
             root: &root,
             roles: &roles,
         };
-        self.anchor_audit_log(&mut snapshot.signed, root.signed.version, Some(&release))?;
+        self.anchor_audit_log(
+            &view,
+            &mut snapshot.signed,
+            root.signed.version,
+            Some(&release),
+        )?;
         self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
         let snapshot_doc = file_bytes("snapshot", &snapshot)?;
         // What the release resolves to, as clients and devices will search
@@ -307,7 +328,7 @@ impl Repository {
             };
             resolve::shadowed_delegations(&root_doc, &snapshot_canonical, &roles, &mut read)
         };
-        let timestamp_version = self.next_free_version(
+        let timestamp_version = view.next_free_version(
             "timestamp",
             published
                 .and_then(|p| p.timestamp.as_ref())
@@ -322,6 +343,26 @@ impl Repository {
             now,
         )?;
         let timestamp_doc = file_bytes("timestamp", &timestamp)?;
+        // The whole release as a client updating from the published state
+        // will check it; a refusal writes nothing.
+        let versions: BTreeMap<String, u64> = roles
+            .iter()
+            .map(|(r, d)| (r.clone(), d.signed.version))
+            .collect();
+        let new_files = verify_release::NewFiles {
+            root: staged
+                .iter()
+                .any(|r| r == "root")
+                .then_some((root.signed.version, root_file.as_slice())),
+            timestamp: &timestamp_doc,
+            snapshot: (snapshot_version, &snapshot_doc),
+            roles: &role_bytes,
+            versions: &versions,
+        };
+        if let Err(e) = verify_release::check_release(published, &new_files, now) {
+            self.refuse(&e, now)?;
+            return Err(e);
+        }
 
         // Writes: targets, metadata, snapshot, timestamp last. From here on
         // the published state read above is stale.
@@ -586,27 +627,30 @@ impl Repository {
         timestamp_signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<u64, RepoError> {
-        let published = self
+        let view = self.view();
+        let published = view
             .published()?
             .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
-        let (Some(timestamp), Some(snapshot)) = (&published.timestamp, &published.snapshot) else {
+        let (Some(timestamp), Some(snapshot), Some(snapshot_bytes)) = (
+            &published.timestamp,
+            &published.snapshot,
+            published.snapshot_bytes(),
+        ) else {
             return Err(RepoError::Invalid("nothing is published yet".into()));
         };
         let root_doc = canonical_of("root", &published.root)?;
-        let metadata_dir = self.metadata_dir();
-        let snapshot_bytes = read_published(
-            &metadata_dir.join(format!("{}.snapshot.json", snapshot.signed.version)),
-        )?;
         let next = self.new_timestamp(
             &root_doc,
-            self.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
-            &snapshot_bytes,
+            view.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
+            snapshot_bytes,
             snapshot.signed.version,
             timestamp_signer,
             now,
         )?;
         let bytes = file_bytes("timestamp", &next)?;
-        let path = metadata_dir.join("timestamp.json");
+        verify_release::check_online(published, None, &bytes, now)?;
+        let path = self.metadata_dir().join("timestamp.json");
+        drop(view);
         write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
         self.audit(
             &AuditEvent {
@@ -631,10 +675,17 @@ impl Repository {
         within: i64,
         now: UnixTime,
     ) -> Result<RefreshOutcome, RepoError> {
-        let published = self
+        // The published state, verified once; what is written below is
+        // built from these bytes and checked against them before the write.
+        let view = self.view();
+        let published = view
             .published()?
             .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
-        let (Some(timestamp), Some(snapshot)) = (&published.timestamp, &published.snapshot) else {
+        let (Some(timestamp), Some(snapshot), Some(current_snapshot)) = (
+            &published.timestamp,
+            &published.snapshot,
+            published.snapshot_bytes(),
+        ) else {
             return Err(RepoError::Invalid("nothing is published yet".into()));
         };
         // Clients refuse an expired root, targets or delegated role whatever
@@ -649,7 +700,14 @@ impl Repository {
         let due = |expires: &str| {
             parse_expires(expires.as_bytes()).is_none_or(|t| t.0 <= now.0.saturating_add(within))
         };
-        let snapshot_due = due(&snapshot.signed.expires);
+        // A publish killed after writing a new root left the live snapshot
+        // signed under the previous one: re-signing it finishes the release.
+        let finishing = view
+            .load()?
+            .faults
+            .iter()
+            .any(|f| f.kind == FaultKind::PublishInterrupted);
+        let snapshot_due = finishing || due(&snapshot.signed.expires);
         let timestamp_due = snapshot_due || due(&timestamp.signed.expires);
         let mut outcome = RefreshOutcome {
             snapshot_version: None,
@@ -660,36 +718,42 @@ impl Repository {
         }
         let root_doc = canonical_of("root", &published.root)?;
         let metadata_dir = self.metadata_dir();
-        let (snapshot_doc, snapshot_version) = if snapshot_due {
+        let (new_snapshot, snapshot_doc, snapshot_version) = if snapshot_due {
             let mut next = snapshot.clone();
             next.signatures.clear();
             next.signed.version =
-                self.next_free_version("snapshot", next.signed.version.saturating_add(1))?;
+                view.next_free_version("snapshot", next.signed.version.saturating_add(1))?;
             next.signed.expires = expires_at(now, self.expiry().snapshot)?;
-            self.anchor_audit_log(&mut next.signed, published.root.signed.version, None)?;
+            self.anchor_audit_log(&view, &mut next.signed, published.root.signed.version, None)?;
             self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
             let doc = file_bytes("snapshot", &next)?;
-            let path = metadata_dir.join(format!("{}.snapshot.json", next.signed.version));
-            create_published(&path, &doc)?;
-            outcome.snapshot_version = Some(next.signed.version);
-            (doc, next.signed.version)
+            let version = next.signed.version;
+            (true, doc, version)
         } else {
-            (
-                read_published(
-                    &metadata_dir.join(format!("{}.snapshot.json", snapshot.signed.version)),
-                )?,
-                snapshot.signed.version,
-            )
+            (false, current_snapshot.to_vec(), snapshot.signed.version)
         };
         let next_ts = self.new_timestamp(
             &root_doc,
-            self.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
+            view.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
             &snapshot_doc,
             snapshot_version,
             timestamp_signer,
             now,
         )?;
         let ts_doc = file_bytes("timestamp", &next_ts)?;
+        // What a client would do with the new files, before any is written.
+        verify_release::check_online(
+            published,
+            new_snapshot.then_some(snapshot_doc.as_slice()),
+            &ts_doc,
+            now,
+        )?;
+        drop(view);
+        if new_snapshot {
+            let path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
+            create_published(&path, &snapshot_doc)?;
+            outcome.snapshot_version = Some(snapshot_version);
+        }
         let path = metadata_dir.join("timestamp.json");
         write_atomic(&path, &ts_doc, Mode::Public).map_err(io_err(&path))?;
         outcome.timestamp_version = Some(next_ts.signed.version);

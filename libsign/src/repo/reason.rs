@@ -38,6 +38,9 @@ impl RepoError {
             Self::DeviceRefused { .. } => "device-refused",
             Self::DeviceCapacity { .. } => "device-capacity",
             Self::NotPublishable(_) => "not-publishable",
+            Self::VerifyFailed { .. } => "verify-failed",
+            Self::WouldBeRefused { .. } => "would-be-refused",
+            Self::PublishedTargetChanged { .. } => "published-target-changed",
             _ => self.class().reason(),
         }
     }

@@ -231,7 +231,7 @@ impl Repository {
         if let Some(mut doc) = self.load_staged::<Targets>(role)? {
             // A publish killed after writing this version left it on disk:
             // the edited role moves past it (its approvals go either way).
-            doc.signed.version = self.next_free_version(role, doc.signed.version)?;
+            doc.signed.version = view.next_free_version(role, doc.signed.version)?;
             return Ok(doc);
         }
         let published = view
@@ -249,7 +249,7 @@ impl Repository {
             doc.signed.version.checked_add(1).ok_or_else(|| {
                 RepoError::Invalid(format!("role {role}: version counter exhausted"))
             })?;
-        doc.signed.version = self.next_free_version(role, next)?;
+        doc.signed.version = view.next_free_version(role, next)?;
         doc.signed.expires = expires_at(now, self.expiry().for_role(role))?;
         Ok(doc)
     }
@@ -332,9 +332,9 @@ impl Repository {
                 )));
             }
         }
-        self.check_audit_before_staging()?;
-        // A delegated role may only list names its delegation covers.
         let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        // A delegated role may only list names its delegation covers.
         if let Some(parent) = view.delegator_of(&options.role)? {
             let parent_doc = view.current_targets(&parent)?.ok_or_else(|| {
                 RepoError::Invalid(format!("delegating role {parent} is missing"))
@@ -433,8 +433,8 @@ impl Repository {
     /// Stages the removal of target `name` from `role`.
     pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
         check_target_name(name)?;
-        self.check_audit_before_staging()?;
         let view = self.view();
+        self.check_audit_before_staging(&view)?;
         let mut doc = self.targets_for_edit(&view, role, now)?;
         if doc.signed.targets.remove(name).is_none() {
             return Err(RepoError::Invalid(format!(
@@ -496,8 +496,8 @@ impl Repository {
             .iter()
             .map(|k| (options.role.clone(), k.keyid()))
             .collect();
-        self.check_audit_before_staging()?;
         let view = self.view();
+        self.check_audit_before_staging(&view)?;
         check_separation(
             &Self::online_keyids(&view)?,
             &approvers,
@@ -562,7 +562,7 @@ impl Repository {
             Some(Signed {
                 signatures: vec![],
                 signed: empty_targets(
-                    self.next_free_version(&options.role, 1)?,
+                    view.next_free_version(&options.role, 1)?,
                     expires_at(now, self.expiry().for_role(&options.role))?,
                 ),
                 unknown: BTreeMap::new(),
@@ -634,7 +634,8 @@ impl Repository {
                 "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
             ));
         }
-        self.check_audit_before_staging()?;
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
         // Recorded before saving, so the head staged with the role covers
         // this line.
         let stage = |version: u64| {
@@ -649,7 +650,6 @@ impl Repository {
                 now,
             )
         };
-        let view = self.view();
         let version = if role == "root" {
             let mut root = match self.load_staged::<Root>("root")? {
                 Some(r) => r,
@@ -664,7 +664,7 @@ impl Repository {
                     r
                 }
             };
-            root.signed.version = self.next_free_version("root", root.signed.version)?;
+            root.signed.version = view.next_free_version("root", root.signed.version)?;
             root.signed.expires = expires;
             let v = root.signed.version;
             self.check_stays_publishable(&view, Some(&root), &[])?;

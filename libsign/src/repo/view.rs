@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
+use super::published_state::{self, PublishedLoad};
 use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names};
 use crate::document::{CanonicalDocument, SignatureReport, verify_role};
 use crate::key_types::BUILTIN;
@@ -25,14 +26,14 @@ use crate::key_types::BUILTIN;
 /// One operation's view of a repository: the published state read once.
 pub(crate) struct View<'r> {
     repo: &'r Repository,
-    published: OnceCell<Option<Published>>,
+    loaded: OnceCell<PublishedLoad>,
 }
 
 impl<'r> View<'r> {
     pub(crate) fn new(repo: &'r Repository) -> Self {
         Self {
             repo,
-            published: OnceCell::new(),
+            loaded: OnceCell::new(),
         }
     }
 
@@ -41,14 +42,36 @@ impl<'r> View<'r> {
         self.repo
     }
 
-    /// The published state, or `None` before the first publish; read from
-    /// disk on the first call only.
-    pub(crate) fn published(&self) -> Result<Option<&Published>, RepoError> {
-        if let Some(p) = self.published.get() {
-            return Ok(p.as_ref());
+    /// A view over a published state loaded already.
+    pub(crate) fn with_load(repo: &'r Repository, loaded: PublishedLoad) -> Self {
+        Self {
+            repo,
+            loaded: OnceCell::from(loaded),
         }
-        let loaded = self.repo.published()?;
-        Ok(self.published.get_or_init(|| loaded).as_ref())
+    }
+
+    /// The published state as loaded and verified, faults included; read
+    /// from disk on the first call only.
+    pub(crate) fn load(&self) -> Result<&PublishedLoad, RepoError> {
+        if let Some(l) = self.loaded.get() {
+            return Ok(l);
+        }
+        let loaded = published_state::load(self.repo)?;
+        Ok(self.loaded.get_or_init(|| loaded))
+    }
+
+    /// The verified published state, or `None` before the first publish;
+    /// refused when it has a fault, except the one an interrupted publish
+    /// leaves, which publish and refresh finish (staging commands refuse it
+    /// through the history check they run first).
+    pub(crate) fn published(&self) -> Result<Option<&Published>, RepoError> {
+        self.load()?.verified(self.repo.dir(), true)
+    }
+
+    /// The version a new `role` document gets: `at_least`, or one more
+    /// than the highest on disk (orphans included) when that is higher.
+    pub(crate) fn next_free_version(&self, role: &str, at_least: u64) -> Result<u64, RepoError> {
+        self.load()?.listing.next_free_version(role, at_least)
     }
 
     /// The root that governs the next release: the staged one if any, else
@@ -204,7 +227,7 @@ pub(super) mod tests {
         static PUBLISHED_LOADS: Cell<usize> = const { Cell::new(0) };
     }
 
-    /// Called by [`Repository::published`] in test builds.
+    /// Called by the published-state load in test builds.
     pub(in crate::repo) fn count_published_load() {
         PUBLISHED_LOADS.with(|c| c.set(c.get().saturating_add(1)));
     }

@@ -535,10 +535,18 @@ fn publish_interrupted_after_writing_a_rotated_root_can_be_finished() {
     publish_with(&r, "online2")
         .ok()
         .stderr_has("nothing is staged");
+    // Until then status and verify name the interrupted publish.
+    r.repo("status", &[])
+        .code(SECURITY)
+        .stderr_has("[publish-interrupted]");
+    r.repo("verify", &[])
+        .code(SECURITY)
+        .stderr_has("publish-interrupted");
     refresh(&r, "online2").ok();
     r.repo("audit", &[])
         .ok()
         .stderr_has("root chain v1 to v2, 2 snapshot(s) chained");
+    r.repo("verify", &[]).ok();
 }
 
 #[test]

@@ -33,6 +33,7 @@ mod ocpp_verify;
 mod path_rules;
 mod peers;
 mod properties;
+mod published_verify;
 mod python_tuf_repo;
 mod release_audit;
 mod release_crash;

@@ -1,6 +1,8 @@
 //! A publish killed at any step leaves the previously published repository
 //! whole (clients keep verifying the old release, `timestamp.json` is
-//! untouched), and re-running publish completes the release.
+//! untouched, `repo verify` passes with what the kill left as warnings), and
+//! re-running publish cleans up and completes the release (`repo verify`
+//! passes again).
 
 use fwsign_tests::tree;
 
@@ -39,6 +41,12 @@ fn publish_killed_at(point: &str) {
             path.display()
         );
     }
+    // What the kill left (orphans, copied target files, temporaries) is a
+    // warning, never a fault: the published state still verifies.
+    let (run, doc) = r.repo_json("verify", &[]);
+    run.ok();
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert!(doc["faults"].as_array().unwrap().is_empty(), "{doc}");
     python_gets(&server, &root, &client, &[(FW_NAME, &v1)]);
     python_gets(
         &server,
@@ -54,6 +62,18 @@ fn publish_killed_at(point: &str) {
 
     r.publish().ok();
     assert_eq!(r.timestamp_version(), 2);
+    // The next command removed the temporaries; nothing unreferenced stays
+    // but the orphans the kill wrote, which are warnings.
+    let (run, doc) = r.repo_json("verify", &[]);
+    run.ok();
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["reason"] == "orphan"),
+        "{doc}"
+    );
     python_gets(
         &server,
         &root,
@@ -62,6 +82,11 @@ fn publish_killed_at(point: &str) {
     );
     assert!(tough_fetch(&server, &root_bytes, "board-a/fw-2.0.0.bin").unwrap() == v2);
     r.repo("audit", &[]).ok();
+}
+
+#[test]
+fn publish_killed_while_copying_a_target_leaves_the_old_release_whole() {
+    publish_killed_at("target-copied");
 }
 
 #[test]

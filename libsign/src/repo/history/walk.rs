@@ -1,23 +1,21 @@
 //! The state of one verification run ([`Walk`]) over the metadata
-//! directory: the listing of versioned files, the anchors taken, and the
-//! root chain (version 1 to the newest root, each link verified as a
-//! client does), plus the check that no other file is named like a root.
+//! directory: the versioned files the published-state load listed, the
+//! anchors taken, and the root chain the load verified (version 1 to the
+//! newest root, each link as a client checks it), plus the check that no
+//! other file is named like a root.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::metadata::Root;
 use serde_json::Value;
 
-use super::{canonical, fault, parse, version_of};
+use super::{canonical, fault, parse};
 use crate::audit::{Anchor, AuditHead, HEAD_FIELD};
 use crate::document::CanonicalDocument;
-use crate::key_types::BUILTIN;
-use crate::repo::{RepoError, Repository, io_err, read_file};
+use crate::repo::published_state::{self, FaultKind, PublishedLoad};
+use crate::repo::{RepoError, Repository};
 use crate::search_host::Memory;
-use crate::trusted_set::TrustedSet;
 
 /// The metadata directory's versioned roots and snapshots.
 #[derive(Default)]
@@ -84,26 +82,29 @@ impl<'r> Walk<'r> {
         self.dir.join(format!("{version}.snapshot.json"))
     }
 
-    pub(super) fn list(&self) -> Result<Listing, RepoError> {
-        let mut listing = Listing::default();
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(listing),
-            Err(e) => return Err(io_err(&self.dir)(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(io_err(&self.dir))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(v) = version_of(name, ".root.json") {
-                listing.roots.insert(v);
-            } else if name.ends_with(".root.json") {
-                listing.other_roots.push(name.to_owned());
-            } else if let Some(v) = version_of(name, ".snapshot.json") {
-                listing.snapshots.insert(v);
-            }
+    /// The roots and snapshots of the load's listing of `metadata/`.
+    pub(super) fn list(&self, on_disk: &published_state::Listing) -> Listing {
+        Listing {
+            roots: on_disk.versions("root").collect(),
+            other_roots: on_disk
+                .others
+                .iter()
+                .filter(|n| n.ends_with(".root.json"))
+                .cloned()
+                .chain(
+                    // `x.root` is a valid delegated role name: its files
+                    // are listed as versions of it, and must be ones a
+                    // snapshot lists.
+                    on_disk
+                        .roles()
+                        .filter(|(role, _)| role.ends_with(".root"))
+                        .flat_map(|(role, versions)| {
+                            versions.iter().map(move |v| format!("{v}.{role}.json"))
+                        }),
+                )
+                .collect(),
+            snapshots: on_disk.versions("snapshot").collect(),
         }
-        Ok(listing)
     }
 
     /// Takes the anchor `path` records, once per file.
@@ -126,55 +127,32 @@ impl<'r> Walk<'r> {
         Ok(())
     }
 
-    /// Verifies the root chain from version 1 to the newest root file and
-    /// returns the roots, version N at index N-1.
+    /// The root chain the load verified (from version 1 to the newest root
+    /// file, each link as a client checks it), version N at index N-1,
+    /// with each root's anchor taken. A root the load refused is a fault
+    /// here too.
     pub(super) fn root_chain(
         &mut self,
-        listing: &Listing,
+        loaded: &PublishedLoad,
     ) -> Result<Vec<CanonicalDocument>, RepoError> {
-        let Some(&newest) = listing.roots.last() else {
+        if let Some(f) = loaded.faults.iter().find(|f| {
+            f.role == "root"
+                && matches!(
+                    f.kind,
+                    FaultKind::RootChainGap | FaultKind::RootNotVerified | FaultKind::Unreadable
+                )
+        }) {
+            return Err(fault(&self.repo.dir().join(&f.file), f.what.clone()));
+        }
+        let Some(published) = &loaded.published else {
             return Ok(Vec::new());
         };
         let mut chain = Vec::new();
-        let mut trusted: Option<TrustedSet> = None;
-        for version in 1..=newest {
+        for (version, bytes) in (1u64..).zip(&published.root_chain) {
             let path = self.root_path(version);
-            if !listing.roots.contains(&version) {
-                let orphan = listing.roots.range(version..).next().copied();
-                return Err(fault(
-                    &self.root_path(orphan.unwrap_or(newest)),
-                    format!(
-                        "not part of the verified root chain: {} is missing, so no root leads to it (planted?)",
-                        self.rel(&path)
-                    ),
-                ));
-            }
-            let bytes = read_file(&path)?;
-            let step = if let Some(t) = trusted.as_mut() {
-                t.update_root(&bytes)
-            } else {
-                TrustedSet::new(&bytes, BUILTIN, None).map(|t| trusted = Some(t))
-            };
-            step.map_err(|e| {
-                let why = if version == 1 {
-                    format!("root v1 is not signed by its own root threshold: {e}")
-                } else {
-                    format!(
-                        "not part of the verified root chain (planted?): root v{version} must be signed by root v{}'s root threshold and its own: {e}",
-                        version - 1
-                    )
-                };
-                fault(&path, why)
-            })?;
-            let doc = parse::<Root>(&path, &bytes)?;
-            if doc.signed.version != version {
-                return Err(fault(
-                    &path,
-                    format!("says it is root version {}", doc.signed.version),
-                ));
-            }
+            let doc = parse::<Root>(&path, bytes)?;
             self.take_anchor(&path, &doc.signed.unknown)?;
-            chain.push(canonical(&path, &bytes)?);
+            chain.push(canonical(&path, bytes)?);
         }
         Ok(chain)
     }

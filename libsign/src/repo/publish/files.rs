@@ -16,12 +16,6 @@ use super::super::{RepoError, io_err};
 use crate::atomic_write::{Mode, write_new};
 use crate::workflow::{Digests, WorkflowError};
 
-/// The bytes of a published file exactly as clients fetch them (their
-/// length and hashes go into the referring metadata).
-pub(super) fn read_published(path: &Path) -> Result<Vec<u8>, RepoError> {
-    super::super::read_file(path)
-}
-
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(bytes))
 }
@@ -39,7 +33,7 @@ pub(super) fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
 
 /// Checks a file against a target entry's length and hashes, streaming it
 /// through the core's [`Digests`] (the one hash-check rule).
-pub(super) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+pub(crate) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
     let changed = |why: String| RepoError::StagedTargetChanged {
         name: name.to_owned(),
         why,

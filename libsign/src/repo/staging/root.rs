@@ -16,11 +16,11 @@ impl Repository {
     /// and thresholds changed. It must be signed by a threshold of the old
     /// and of the new root keys before it is published.
     pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
-        self.check_audit_before_staging()?;
         let view = self.view();
+        self.check_audit_before_staging(&view)?;
         let mut root = match self.load_staged::<Root>("root")? {
             Some(mut staged) => {
-                staged.signed.version = self.next_free_version("root", staged.signed.version)?;
+                staged.signed.version = view.next_free_version("root", staged.signed.version)?;
                 staged
             }
             None => {
@@ -34,7 +34,7 @@ impl Repository {
                     next.signed.version.checked_add(1).ok_or_else(|| {
                         RepoError::Invalid("root version counter exhausted".into())
                     })?;
-                next.signed.version = self.next_free_version("root", version)?;
+                next.signed.version = view.next_free_version("root", version)?;
                 next.signed.expires = expires_at(now, self.expiry().root)?;
                 next
             }
