@@ -427,6 +427,11 @@ pub(crate) enum RepoCommand {
         /// Check expiry at this time (UTC, YYYY-MM-DDTHH:MM:SSZ) instead of now.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        /// After a passing check, print every file a client may fetch
+        /// (relative to DIR, one per line, `metadata/timestamp.json` last) on
+        /// stdout: what an upload sends, orphans and temporaries left out.
+        #[arg(long)]
+        print_files: bool,
     },
 }
 

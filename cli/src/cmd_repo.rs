@@ -560,7 +560,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
-        RepoCommand::Verify { dir, at } => crate::cmd_repo_verify::verify(&dir, at.as_deref(), out),
+        RepoCommand::Verify {
+            dir,
+            at,
+            print_files,
+        } => crate::cmd_repo_verify::verify(&dir, at.as_deref(), print_files, out),
     }
 }
 

@@ -14,7 +14,12 @@ use crate::failure::Failure;
 use crate::now;
 use crate::output::Output;
 
-pub(crate) fn verify(dir: &Path, at: Option<&str>, out: &Output) -> Result<(), Failure> {
+pub(crate) fn verify(
+    dir: &Path,
+    at: Option<&str>,
+    print_files: bool,
+    out: &Output,
+) -> Result<(), Failure> {
     let at = match at {
         Some(text) => parse_at(text)?,
         None => now(),
@@ -67,6 +72,23 @@ pub(crate) fn verify(dir: &Path, at: Option<&str>, out: &Output) -> Result<(), F
         time_text(at),
         report.warnings.len()
     ));
+    if print_files {
+        if out.is_json() {
+            let mut document = document;
+            document["files"] = json!(report.published_files);
+            out.result(&document);
+        } else {
+            // The list is the command's output, for an upload step to read.
+            let mut text = String::new();
+            for file in &report.published_files {
+                text.push_str(&file.to_string_lossy());
+                text.push('\n');
+            }
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+                .map_err(|e| Failure::io(format!("stdout: {e}")))?;
+        }
+        return Ok(());
+    }
     out.result(&document);
     Ok(())
 }

@@ -128,22 +128,34 @@ printf '%s\n' "$new_head" >"$AUDIT_HEAD_FILE.tmp.$$"
 mv -f "$AUDIT_HEAD_FILE.tmp.$$" "$AUDIT_HEAD_FILE"
 log "audit: head $new_head kept in $AUDIT_HEAD_FILE"
 
-# 5. Upload: target files first, then metadata, timestamp.json last, so a
-#    client never sees metadata naming files that are not there yet.
+# 5. Upload exactly what clients may fetch: `repo verify --print-files`
+#    checks the whole published repository first (nothing is uploaded from
+#    a state a client would refuse) and lists the published files, leaving
+#    out orphans a killed publish left, temporaries and staged files. Target
+#    files first, then metadata, timestamp.json last, so a client never sees
+#    metadata naming files that are not there yet.
+fw repo verify "$REPO" --print-files >"$work/files.txt"
+upload="$work/upload"
+while IFS= read -r file; do
+    mkdir -p "$upload/$(dirname "$file")"
+    # A hard link where the file system allows it: no copy of large images.
+    ln "$REPO/$file" "$upload/$file" 2>/dev/null || cp "$REPO/$file" "$upload/$file"
+done <"$work/files.txt"
+mkdir -p "$upload/targets" "$upload/metadata"
 if [[ -n "${UPLOAD_DIR:-}" ]]; then
     mkdir -p "$UPLOAD_DIR/targets" "$UPLOAD_DIR/metadata"
-    cp -R "$REPO/targets/." "$UPLOAD_DIR/targets/"
-    find "$REPO/metadata" -maxdepth 1 -type f -name '*.json' ! -name timestamp.json \
+    cp -R "$upload/targets/." "$UPLOAD_DIR/targets/"
+    find "$upload/metadata" -maxdepth 1 -type f -name '*.json' ! -name timestamp.json \
         -exec cp {} "$UPLOAD_DIR/metadata/" \;
-    if [[ -f "$REPO/metadata/timestamp.json" ]]; then
-        cp "$REPO/metadata/timestamp.json" "$UPLOAD_DIR/metadata/timestamp.json.tmp.$$"
+    if [[ -f "$upload/metadata/timestamp.json" ]]; then
+        cp "$upload/metadata/timestamp.json" "$UPLOAD_DIR/metadata/timestamp.json.tmp.$$"
         mv -f "$UPLOAD_DIR/metadata/timestamp.json.tmp.$$" "$UPLOAD_DIR/metadata/timestamp.json"
     fi
-    log "upload: copied to $UPLOAD_DIR"
+    log "upload: $(wc -l <"$work/files.txt") published file(s) copied to $UPLOAD_DIR"
 elif [[ -n "${UPLOAD_S3:-}" ]]; then
-    aws s3 sync "$REPO/targets" "$UPLOAD_S3/targets"
-    aws s3 sync "$REPO/metadata" "$UPLOAD_S3/metadata" --exclude timestamp.json
-    aws s3 cp "$REPO/metadata/timestamp.json" "$UPLOAD_S3/metadata/timestamp.json"
+    aws s3 sync "$upload/targets" "$UPLOAD_S3/targets"
+    aws s3 sync "$upload/metadata" "$UPLOAD_S3/metadata" --exclude timestamp.json
+    aws s3 cp "$upload/metadata/timestamp.json" "$UPLOAD_S3/metadata/timestamp.json"
     log "upload: synced to $UPLOAD_S3"
 else
     log "upload: no UPLOAD_DIR or UPLOAD_S3 set; skipped"

@@ -47,6 +47,11 @@ fn publish_killed_at(point: &str) {
     run.ok();
     assert_eq!(doc["ok"], true, "{doc}");
     assert!(doc["faults"].as_array().unwrap().is_empty(), "{doc}");
+    assert!(
+        !doc["warnings"].as_array().unwrap().is_empty(),
+        "the kill at {point} left nothing to warn of: {doc}"
+    );
+    upload_list_leaves_out_the_warnings(&r, &doc);
     python_gets(&server, &root, &client, &[(FW_NAME, &v1)]);
     python_gets(
         &server,
@@ -74,6 +79,7 @@ fn publish_killed_at(point: &str) {
             .all(|w| w["reason"] == "orphan"),
         "{doc}"
     );
+    upload_list_leaves_out_the_warnings(&r, &doc);
     python_gets(
         &server,
         &root,
@@ -82,6 +88,28 @@ fn publish_killed_at(point: &str) {
     );
     assert!(tough_fetch(&server, &root_bytes, "board-a/fw-2.0.0.bin").unwrap() == v2);
     r.repo("audit", &[]).ok();
+}
+
+/// What an upload sends (`repo verify --print-files`, the release job's
+/// list) never includes what an interrupted publish left: an orphan or a
+/// temporary uploaded by a sync would be served to clients. Every listed
+/// file exists, `timestamp.json` is last.
+fn upload_list_leaves_out_the_warnings(r: &Release, verify: &serde_json::Value) {
+    let run = r.repo("verify", &["--print-files"]);
+    run.ok();
+    let listed: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(listed.last(), Some(&"metadata/timestamp.json"), "{run}");
+    for file in &listed {
+        assert!(r.dir.join(file).is_file(), "{file} listed but missing");
+    }
+    for w in verify["warnings"].as_array().unwrap() {
+        let file = w["file"].as_str().unwrap();
+        assert!(
+            !listed.contains(&file),
+            "{file} ({}) would be uploaded",
+            w["reason"]
+        );
+    }
 }
 
 #[test]

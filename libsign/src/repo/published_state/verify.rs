@@ -57,6 +57,12 @@ pub struct VerifyReport {
     pub snapshot_version: Option<u64>,
     /// Live target files checked.
     pub target_files: usize,
+    /// Every file a client may fetch, relative to the repository:
+    /// `metadata/N.ROLE.json` of every published version, every target file
+    /// they list, and `metadata/timestamp.json`. Orphans, temporaries and
+    /// staged files are not in it, so an upload of exactly these never
+    /// publishes what no timestamp referenced.
+    pub published_files: Vec<PathBuf>,
 }
 
 impl VerifyReport {
@@ -89,6 +95,7 @@ impl Repository {
             root_version: 0,
             snapshot_version: None,
             target_files: 0,
+            published_files: Vec::new(),
         };
         let mut referenced = Referenced::default();
         if let Some(published) = &loaded.published {
@@ -109,10 +116,38 @@ impl Repository {
         unreferenced_metadata(&loaded, &referenced, &mut faults, &mut warnings);
         let pending = pending_targets(self, &loaded, &referenced)?;
         unreferenced_targets(self, &referenced, &pending, &mut faults, &mut warnings)?;
+        report.published_files = published_files(self, &loaded, &referenced);
         report.faults = faults;
         report.warnings = warnings;
         Ok(report)
     }
+}
+
+/// The referenced files that exist, metadata first, `timestamp.json` last.
+fn published_files(
+    repo: &Repository,
+    loaded: &PublishedLoad,
+    referenced: &Referenced,
+) -> Vec<PathBuf> {
+    let metadata = Path::new("metadata");
+    let targets = Path::new("targets");
+    let mut files: Vec<PathBuf> = referenced
+        .metadata
+        .iter()
+        .filter(|name| repo.metadata_dir().join(name).is_file())
+        .map(|name| metadata.join(name))
+        .collect();
+    files.extend(
+        referenced
+            .targets
+            .iter()
+            .filter(|path| repo.targets_dir().join(path).is_file())
+            .map(|path| targets.join(path)),
+    );
+    if loaded.listing.timestamp {
+        files.push(metadata.join("timestamp.json"));
+    }
+    files
 }
 
 /// Every live role expired at `at`.
