@@ -44,11 +44,18 @@
 
 #![forbid(unsafe_code)]
 
+mod context;
 mod encoding;
 mod error;
+mod objects;
+mod registry;
 mod session;
+mod signer;
+mod token;
 mod uri;
 
+pub use context::HsmContext;
 pub use error::HsmError;
-pub use session::{HsmContext, HsmSession, HsmSigner, KeyProtection, PinPrompt};
+pub use session::{HsmSession, PinPrompt};
+pub use signer::{HsmSigner, KeyProtection};
 pub use uri::{MODULE_ENV, PinSource, Pkcs11Uri, is_pkcs11_uri};
