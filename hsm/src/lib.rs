@@ -35,6 +35,15 @@
 //!   PINs live in [`zeroize::Zeroizing`] buffers and never appear in an
 //!   error, a `Debug` or a `Display`.
 //!
+//! ## Layout
+//!
+//! One file per concern: `uri` (RFC 7512 URIs and PIN sources), `registry`
+//! (the process-wide table of loaded modules), `token` (finding the token a
+//! URI names), `session` (logging in), `objects` (finding and generating
+//! key objects), `signer` (signing and verifying), `context` (one command's
+//! sessions), `encoding` (the byte formats between PKCS#11 and TUF) and
+//! `error`.
+//!
 //! ## Testing
 //!
 //! SoftHSM2 is the real token in the tests; nothing is mocked. A PKCS#11
