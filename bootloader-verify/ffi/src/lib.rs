@@ -188,138 +188,100 @@ pub enum fwsign_status_t {
 
 use fwsign_status_t::*;
 
-impl fwsign_status_t {
-    /// The status for a verifier refusal: the same number as [`Reason::code`].
-    pub fn from_reason(reason: Reason) -> Self {
-        match reason {
-            Reason::FlashRead => FWSIGN_ERR_FLASH_READ,
-            Reason::SlotEmpty => FWSIGN_ERR_SLOT_EMPTY,
-            Reason::SlotFormat => FWSIGN_ERR_SLOT_FORMAT,
-            Reason::SlotLayout => FWSIGN_ERR_SLOT_LAYOUT,
-            Reason::TrailerMalformed => FWSIGN_ERR_TRAILER_MALFORMED,
-            Reason::MetadataTooLarge => FWSIGN_ERR_METADATA_TOO_LARGE,
-            Reason::TrustedRootInvalid => FWSIGN_ERR_TRUSTED_ROOT_INVALID,
-            Reason::RootUpdateMalformed => FWSIGN_ERR_ROOT_UPDATE_MALFORMED,
-            Reason::RootUpdateNotSigned => FWSIGN_ERR_ROOT_UPDATE_NOT_SIGNED,
-            Reason::RootUpdateVersion => FWSIGN_ERR_ROOT_UPDATE_VERSION,
-            Reason::RootStoreFailed => FWSIGN_ERR_ROOT_STORE_FAILED,
-            Reason::TargetsMalformed => FWSIGN_ERR_TARGETS_MALFORMED,
-            Reason::TargetsNotSigned => FWSIGN_ERR_TARGETS_NOT_SIGNED,
-            Reason::TargetsRollback => FWSIGN_ERR_TARGETS_ROLLBACK,
-            Reason::DelegationMissing => FWSIGN_ERR_DELEGATION_MISSING,
-            Reason::PathNotDelegated => FWSIGN_ERR_PATH_NOT_DELEGATED,
-            Reason::TargetNotListed => FWSIGN_ERR_TARGET_NOT_LISTED,
-            Reason::FirmwareFieldsMissing => FWSIGN_ERR_FIRMWARE_FIELDS_MISSING,
-            Reason::HardwareIdMismatch => FWSIGN_ERR_HARDWARE_ID_MISMATCH,
-            Reason::ImageLengthMismatch => FWSIGN_ERR_IMAGE_LENGTH_MISMATCH,
-            Reason::ImageHashMismatch => FWSIGN_ERR_IMAGE_HASH_MISMATCH,
-            Reason::SecurityCounterRollback => FWSIGN_ERR_SECURITY_COUNTER_ROLLBACK,
-            Reason::Expired => FWSIGN_ERR_EXPIRED,
-            Reason::CapacityExceeded => FWSIGN_ERR_CAPACITY_EXCEEDED,
-            Reason::ChainTooLong => FWSIGN_ERR_CHAIN_TOO_LONG,
-            Reason::NoTargetName => FWSIGN_ERR_NO_TARGET_NAME,
-            Reason::TargetListedEarlier => FWSIGN_ERR_TARGET_LISTED_EARLIER,
-            Reason::DelegationShadowed => FWSIGN_ERR_DELEGATION_SHADOWED,
-            Reason::BootloaderTooOld => FWSIGN_ERR_BOOTLOADER_TOO_OLD,
-            _ => FWSIGN_ERR_UNKNOWN_REASON,
+/// The reason-to-status mapping, the list of statuses and their names, from
+/// the verifier's one list of reasons (`reason_table!`), with `FWSIGN_OK`
+/// before it and the argument errors after it. `fwsign_status_t` itself
+/// stays written out above: cbindgen reads source and does not expand
+/// macros. A status missing from these lists, or a reason without its
+/// status, does not compile; the tests check that the numbers agree.
+macro_rules! status_tables {
+    (
+        after [$($after:ident),*]
+        reasons { $( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $status:ident; )* }
+    ) => {
+        impl fwsign_status_t {
+            /// The status for a verifier refusal: the same number as [`Reason::code`].
+            pub fn from_reason(reason: Reason) -> Self {
+                match reason {
+                    $(Reason::$variant => fwsign_status_t::$status,)*
+                    _ => FWSIGN_ERR_UNKNOWN_REASON,
+                }
+            }
+
+            /// Every status, in code order.
+            pub fn all() -> &'static [Self] {
+                &[
+                    FWSIGN_OK,
+                    $(fwsign_status_t::$status,)*
+                    $(fwsign_status_t::$after,)*
+                ]
+            }
+
+            /// The status's name without the `FWSIGN_` / `FWSIGN_ERR_` prefix, as
+            /// [`fwsign_status_name`] returns it.
+            pub fn name(self) -> &'static CStr {
+                match self {
+                    FWSIGN_OK => c"OK",
+                    $(fwsign_status_t::$status => short_name!($status),)*
+                    $(fwsign_status_t::$after => short_name!($after),)*
+                }
+            }
         }
-    }
+    };
+}
 
-    /// Every status, in code order.
-    pub fn all() -> &'static [Self] {
-        &ALL_STATUSES
-    }
+/// `FWSIGN_ERR_IMAGE_HASH_MISMATCH` → `c"IMAGE_HASH_MISMATCH"`, evaluated
+/// at compile time into a string of just those bytes.
+macro_rules! short_name {
+    ($status:ident) => {{
+        const FULL: &[u8] = concat!(stringify!($status), "\0").as_bytes();
+        const SHORT: [u8; FULL.len().saturating_sub(ERR_PREFIX.len())] = without_prefix(FULL);
+        const NAME: &CStr = c_str(&SHORT);
+        NAME
+    }};
+}
 
-    /// The status with this code, if any.
-    pub fn from_code(code: i32) -> Option<Self> {
-        ALL_STATUSES.iter().copied().find(|s| *s as i32 == code)
-    }
+const ERR_PREFIX: &[u8] = b"FWSIGN_ERR_";
 
-    /// The status's name without the `FWSIGN_` / `FWSIGN_ERR_` prefix, as
-    /// [`fwsign_status_name`] returns it.
-    pub fn name(self) -> &'static CStr {
-        match self {
-            FWSIGN_OK => c"OK",
-            FWSIGN_ERR_FLASH_READ => c"FLASH_READ",
-            FWSIGN_ERR_SLOT_EMPTY => c"SLOT_EMPTY",
-            FWSIGN_ERR_SLOT_FORMAT => c"SLOT_FORMAT",
-            FWSIGN_ERR_SLOT_LAYOUT => c"SLOT_LAYOUT",
-            FWSIGN_ERR_TRAILER_MALFORMED => c"TRAILER_MALFORMED",
-            FWSIGN_ERR_METADATA_TOO_LARGE => c"METADATA_TOO_LARGE",
-            FWSIGN_ERR_TRUSTED_ROOT_INVALID => c"TRUSTED_ROOT_INVALID",
-            FWSIGN_ERR_ROOT_UPDATE_MALFORMED => c"ROOT_UPDATE_MALFORMED",
-            FWSIGN_ERR_ROOT_UPDATE_NOT_SIGNED => c"ROOT_UPDATE_NOT_SIGNED",
-            FWSIGN_ERR_ROOT_UPDATE_VERSION => c"ROOT_UPDATE_VERSION",
-            FWSIGN_ERR_ROOT_STORE_FAILED => c"ROOT_STORE_FAILED",
-            FWSIGN_ERR_TARGETS_MALFORMED => c"TARGETS_MALFORMED",
-            FWSIGN_ERR_TARGETS_NOT_SIGNED => c"TARGETS_NOT_SIGNED",
-            FWSIGN_ERR_TARGETS_ROLLBACK => c"TARGETS_ROLLBACK",
-            FWSIGN_ERR_DELEGATION_MISSING => c"DELEGATION_MISSING",
-            FWSIGN_ERR_PATH_NOT_DELEGATED => c"PATH_NOT_DELEGATED",
-            FWSIGN_ERR_TARGET_NOT_LISTED => c"TARGET_NOT_LISTED",
-            FWSIGN_ERR_FIRMWARE_FIELDS_MISSING => c"FIRMWARE_FIELDS_MISSING",
-            FWSIGN_ERR_HARDWARE_ID_MISMATCH => c"HARDWARE_ID_MISMATCH",
-            FWSIGN_ERR_IMAGE_LENGTH_MISMATCH => c"IMAGE_LENGTH_MISMATCH",
-            FWSIGN_ERR_IMAGE_HASH_MISMATCH => c"IMAGE_HASH_MISMATCH",
-            FWSIGN_ERR_SECURITY_COUNTER_ROLLBACK => c"SECURITY_COUNTER_ROLLBACK",
-            FWSIGN_ERR_EXPIRED => c"EXPIRED",
-            FWSIGN_ERR_CAPACITY_EXCEEDED => c"CAPACITY_EXCEEDED",
-            FWSIGN_ERR_CHAIN_TOO_LONG => c"CHAIN_TOO_LONG",
-            FWSIGN_ERR_NO_TARGET_NAME => c"NO_TARGET_NAME",
-            FWSIGN_ERR_TARGET_LISTED_EARLIER => c"TARGET_LISTED_EARLIER",
-            FWSIGN_ERR_DELEGATION_SHADOWED => c"DELEGATION_SHADOWED",
-            FWSIGN_ERR_BOOTLOADER_TOO_OLD => c"BOOTLOADER_TOO_OLD",
-            FWSIGN_ERR_UNKNOWN_REASON => c"UNKNOWN_REASON",
-            FWSIGN_ERR_NULL_POINTER => c"NULL_POINTER",
-            FWSIGN_ERR_INVALID_UTF8 => c"INVALID_UTF8",
-            FWSIGN_ERR_OUTPUT_TRUNCATED => c"OUTPUT_TRUNCATED",
-            FWSIGN_ERR_TOO_MANY_ACCEPTED => c"TOO_MANY_ACCEPTED",
-            FWSIGN_ERR_HASH_ENGINE => c"HASH_ENGINE",
-            FWSIGN_ERR_INVALID_ARGUMENT => c"INVALID_ARGUMENT",
-        }
+/// `full` without [`ERR_PREFIX`]'s length of bytes in front, `N` bytes long
+/// (all zeros, which [`c_str`] refuses, when `full` is too short).
+const fn without_prefix<const N: usize>(full: &[u8]) -> [u8; N] {
+    match full.split_at_checked(ERR_PREFIX.len()) {
+        Some((_, rest)) => match rest.first_chunk::<N>() {
+            Some(short) => *short,
+            None => [0; N],
+        },
+        None => [0; N],
     }
 }
 
-/// Every status, in code order.
-const ALL_STATUSES: [fwsign_status_t; 37] = [
-    FWSIGN_OK,
-    FWSIGN_ERR_FLASH_READ,
-    FWSIGN_ERR_SLOT_EMPTY,
-    FWSIGN_ERR_SLOT_FORMAT,
-    FWSIGN_ERR_SLOT_LAYOUT,
-    FWSIGN_ERR_TRAILER_MALFORMED,
-    FWSIGN_ERR_METADATA_TOO_LARGE,
-    FWSIGN_ERR_TRUSTED_ROOT_INVALID,
-    FWSIGN_ERR_ROOT_UPDATE_MALFORMED,
-    FWSIGN_ERR_ROOT_UPDATE_NOT_SIGNED,
-    FWSIGN_ERR_ROOT_UPDATE_VERSION,
-    FWSIGN_ERR_ROOT_STORE_FAILED,
-    FWSIGN_ERR_TARGETS_MALFORMED,
-    FWSIGN_ERR_TARGETS_NOT_SIGNED,
-    FWSIGN_ERR_TARGETS_ROLLBACK,
-    FWSIGN_ERR_DELEGATION_MISSING,
-    FWSIGN_ERR_PATH_NOT_DELEGATED,
-    FWSIGN_ERR_TARGET_NOT_LISTED,
-    FWSIGN_ERR_FIRMWARE_FIELDS_MISSING,
-    FWSIGN_ERR_HARDWARE_ID_MISMATCH,
-    FWSIGN_ERR_IMAGE_LENGTH_MISMATCH,
-    FWSIGN_ERR_IMAGE_HASH_MISMATCH,
-    FWSIGN_ERR_SECURITY_COUNTER_ROLLBACK,
-    FWSIGN_ERR_EXPIRED,
-    FWSIGN_ERR_CAPACITY_EXCEEDED,
-    FWSIGN_ERR_CHAIN_TOO_LONG,
-    FWSIGN_ERR_NO_TARGET_NAME,
-    FWSIGN_ERR_TARGET_LISTED_EARLIER,
-    FWSIGN_ERR_DELEGATION_SHADOWED,
-    FWSIGN_ERR_BOOTLOADER_TOO_OLD,
-    FWSIGN_ERR_UNKNOWN_REASON,
-    FWSIGN_ERR_NULL_POINTER,
-    FWSIGN_ERR_INVALID_UTF8,
-    FWSIGN_ERR_OUTPUT_TRUNCATED,
-    FWSIGN_ERR_TOO_MANY_ACCEPTED,
-    FWSIGN_ERR_HASH_ENGINE,
-    FWSIGN_ERR_INVALID_ARGUMENT,
-];
+/// `bytes` (NUL-terminated, no NUL inside) as a C string, `"UNKNOWN"`
+/// otherwise.
+const fn c_str(bytes: &'static [u8]) -> &'static CStr {
+    match CStr::from_bytes_with_nul(bytes) {
+        Ok(name) => name,
+        Err(_) => c"UNKNOWN",
+    }
+}
+
+fwsign_bootloader_verify::reason_table!(status_tables! {
+    after [
+        FWSIGN_ERR_UNKNOWN_REASON,
+        FWSIGN_ERR_NULL_POINTER,
+        FWSIGN_ERR_INVALID_UTF8,
+        FWSIGN_ERR_OUTPUT_TRUNCATED,
+        FWSIGN_ERR_TOO_MANY_ACCEPTED,
+        FWSIGN_ERR_HASH_ENGINE,
+        FWSIGN_ERR_INVALID_ARGUMENT
+    ]
+});
+
+impl fwsign_status_t {
+    /// The status with this code, if any.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::all().iter().copied().find(|s| *s as i32 == code)
+    }
+}
 
 /// Reads `len` bytes at `offset` of the slot into `buf`. Returns 0 on
 /// success, anything else on failure (the slot is then refused with
