@@ -608,38 +608,7 @@ fn a_rotated_root_is_handed_to_store_root_and_a_failed_store_refuses() {
 
 #[test]
 fn status_codes_are_the_reason_codes_and_have_names() {
-    let reasons = [
-        Reason::FlashRead,
-        Reason::SlotEmpty,
-        Reason::SlotFormat,
-        Reason::SlotLayout,
-        Reason::TrailerMalformed,
-        Reason::MetadataTooLarge,
-        Reason::TrustedRootInvalid,
-        Reason::RootUpdateMalformed,
-        Reason::RootUpdateNotSigned,
-        Reason::RootUpdateVersion,
-        Reason::RootStoreFailed,
-        Reason::TargetsMalformed,
-        Reason::TargetsNotSigned,
-        Reason::TargetsRollback,
-        Reason::DelegationMissing,
-        Reason::PathNotDelegated,
-        Reason::TargetNotListed,
-        Reason::FirmwareFieldsMissing,
-        Reason::HardwareIdMismatch,
-        Reason::ImageLengthMismatch,
-        Reason::ImageHashMismatch,
-        Reason::SecurityCounterRollback,
-        Reason::Expired,
-        Reason::CapacityExceeded,
-        Reason::ChainTooLong,
-        Reason::NoTargetName,
-        Reason::TargetListedEarlier,
-        Reason::DelegationShadowed,
-        Reason::BootloaderTooOld,
-    ];
-    for reason in reasons {
+    for &reason in Reason::ALL {
         let status = fwsign_status_t::from_reason(reason);
         assert_ne!(status, FWSIGN_ERR_UNKNOWN_REASON, "{reason:?}");
         assert_eq!(status as i32, reason.code(), "{reason:?}");
