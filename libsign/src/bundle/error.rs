@@ -60,7 +60,7 @@ pub enum BundleError {
         /// The entry name.
         entry: String,
     },
-    /// The trusted root given to [`verify_bundle`] is not root metadata
+    /// The trusted root given to [`verify_bundle`](super::verify_bundle) is not root metadata
     /// signed by its own threshold.
     #[error("{}: the trusted root is not usable: {source}", path.display())]
     TrustedRoot {
@@ -190,7 +190,7 @@ pub enum BundleError {
         /// The device's installed counter.
         installed: u64,
     },
-    /// [`create_bundle`]: the repository has published nothing yet.
+    /// [`create_bundle`](super::create_bundle): the repository has published nothing yet.
     #[error("{}: {} has no published release", path.display(), dir.display())]
     NotPublished {
         /// The bundle file to be written.
@@ -198,7 +198,7 @@ pub enum BundleError {
         /// The repository.
         dir: PathBuf,
     },
-    /// [`create_bundle`]: the published release does not list the target.
+    /// [`create_bundle`](super::create_bundle): the published release does not list the target.
     #[error("{}: the published release of {} does not list target {target:?}", path.display(), dir.display())]
     UnknownTarget {
         /// The bundle file to be written.
@@ -208,7 +208,7 @@ pub enum BundleError {
         /// The target name asked for.
         target: String,
     },
-    /// [`create_bundle`]: the repository refused an operation (an invalid
+    /// [`create_bundle`](super::create_bundle): the repository refused an operation (an invalid
     /// target name, unreadable metadata).
     #[error("{}: {source}", path.display())]
     Repository {
@@ -274,13 +274,15 @@ impl BundleError {
     }
 }
 
-/// Something [`verify_bundle`] accepted but the caller should know.
+/// Something [`verify_bundle`](super::verify_bundle) accepted but the caller should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BundleWarning {
     /// The timestamp or snapshot had expired at the time checked. Accepted
-    /// without [`VerifyOptions::require_fresh`]: it says the bundle is not
-    /// the newest release, not that its content is untrusted.
+    /// without
+    /// [`VerifyOptions::require_fresh`](super::VerifyOptions::require_fresh):
+    /// it says the bundle is not the newest release, not that its content is
+    /// untrusted.
     Expired {
         /// `timestamp` or `snapshot`.
         role: String,

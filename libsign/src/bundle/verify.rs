@@ -102,7 +102,7 @@ pub struct VerifiedBundle {
 ///
 /// The steps, each of which refuses the bundle:
 /// 1. the zip container is opened with [`ArchiveLimits::default`] and must
-///    carry `fwsign-bundle.json` of format [`FORMAT_VERSION`];
+///    carry `fwsign-bundle.json` of format [`FORMAT_VERSION`](super::FORMAT_VERSION);
 /// 2. starting from the trusted root, `metadata/N.root.json` for N = trusted
 ///    version + 1, + 2, ... is applied in order while present (each signed
 ///    by the old and the new root thresholds); versions at or below the
@@ -115,8 +115,8 @@ pub struct VerifiedBundle {
 ///    `targets` first, then depth-first through delegated roles in order,
 ///    entering only delegations whose paths cover the name, the first role
 ///    listing it answering, stopping at a terminating one, each role once,
-///    loading at most [`MAX_DELEGATIONS`] delegated roles; every role loaded
-///    must be listed by the snapshot, signed by the threshold of the
+///    loading at most [`MAX_DELEGATIONS`](super::MAX_DELEGATIONS) delegated
+///    roles; every role loaded must be listed by the snapshot, signed by the threshold of the
 ///    delegator it is reached through and not expired;
 /// 5. the core's device checks ([`target_check::check_device`]): with
 ///    [`VerifyOptions::hardware_id`] the target's hardware IDs must list it,

@@ -1,4 +1,4 @@
-//! This module's own reader of the zip end records and central directory
+//! fwsign's own reader of the zip end records and central directory
 //! (APPNOTE.TXT 4.3 and 4.4), run before the `zip` crate sees the file so
 //! that what that crate is lenient about (prepended or appended bytes,
 //! duplicate names, non-UTF-8 names) is refused first.

@@ -107,7 +107,7 @@ pub enum ArchiveError {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The central directory lists more entries than
-    /// [`ArchiveLimits::max_entries`].
+    /// [`ArchiveLimits::max_entries`](super::ArchiveLimits::max_entries).
     #[error("{}: {count} zip entries, more than the limit of {max}", path.display())]
     TooManyEntries {
         /// The bundle file.
@@ -215,7 +215,7 @@ pub enum ArchiveError {
         /// The extra field's header ID.
         id: u16,
     },
-    /// An entry declares more bytes than [`ArchiveLimits`] allows for its
+    /// An entry declares more bytes than [`ArchiveLimits`](super::ArchiveLimits) allows for its
     /// kind (metadata or target).
     #[error("{}: entry {name:?} declares {size} bytes, more than the limit of {max}", path.display())]
     EntryTooLarge {
@@ -228,8 +228,9 @@ pub enum ArchiveError {
         /// The limit for its kind.
         max: u64,
     },
-    /// An entry's declared size is more than [`ArchiveLimits::max_ratio`]
-    /// times its compressed size: the signature of a decompression bomb.
+    /// An entry's declared size is more than
+    /// [`ArchiveLimits::max_ratio`](super::ArchiveLimits::max_ratio) times its
+    /// compressed size: the signature of a decompression bomb.
     #[error(
         "{}: entry {name:?} expands {compressed} bytes to {size}, beyond the ratio limit",
         path.display()
@@ -245,7 +246,7 @@ pub enum ArchiveError {
         compressed: u64,
     },
     /// The declared sizes of all entries add up to more than
-    /// [`ArchiveLimits::max_total_size`].
+    /// [`ArchiveLimits::max_total_size`](super::ArchiveLimits::max_total_size).
     #[error("{}: entries declare {total} bytes in all, more than the limit of {max}", path.display())]
     TotalTooLarge {
         /// The bundle file.
@@ -275,7 +276,7 @@ pub enum ArchiveError {
         cap: u64,
     },
     /// Reading this entry would take the bytes read from this bundle past
-    /// [`ArchiveLimits::max_total_size`].
+    /// [`ArchiveLimits::max_total_size`](super::ArchiveLimits::max_total_size).
     #[error(
         "{}: reading entry {name:?} would exceed the {max}-byte read budget of the bundle",
         path.display()

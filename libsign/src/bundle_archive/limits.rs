@@ -32,16 +32,16 @@ pub struct ArchiveLimits {
     /// large delegation trees while bounding the parsed directory to a few
     /// megabytes.
     pub max_entries: usize,
-    /// Declared size of one entry outside [`TARGETS_PREFIX`]. Default
+    /// Declared size of one entry outside [`TARGETS_PREFIX`](super::TARGETS_PREFIX). Default
     /// 16 MiB: well above the largest per-role caps TUF clients use (a few
     /// MiB for big targets metadata); callers pass tighter per-role caps to
-    /// [`BundleArchive::read`].
+    /// [`BundleArchive::read`](super::BundleArchive::read).
     pub max_metadata_size: u64,
     /// Declared size of one target image. Default 4 GiB, the largest image a
     /// 32-bit device can address.
     pub max_target_size: u64,
     /// Declared size of all entries together, and also the budget all reads
-    /// of one opened bundle draw from (see [`BundleArchive`]). Default 8 GiB:
+    /// of one opened bundle draw from (see [`BundleArchive`](super::BundleArchive)). Default 8 GiB:
     /// two maximal images.
     pub max_total_size: u64,
     /// Largest declared-size to compressed-size ratio, for entries above

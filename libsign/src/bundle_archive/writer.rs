@@ -31,7 +31,7 @@ pub enum EntrySource<'a> {
 /// same file, on any host. Every entry gets the 1980-01-01 00:00:00
 /// timestamp, Unix mode 0644 and "made by Unix", no comment and no extra
 /// fields (except ZIP64 sizes for an entry that needs them, decided from its
-/// length alone). Target images (under [`TARGETS_PREFIX`]) are Stored: they
+/// length alone). Target images (under [`TARGETS_PREFIX`](super::TARGETS_PREFIX)) are Stored: they
 /// are usually compressed or encrypted already, and stored data lets an
 /// installer hash or copy them without inflating. Metadata is Deflated at
 /// [`METADATA_DEFLATE_LEVEL`]. Compressed bytes depend on the compressor
@@ -39,7 +39,7 @@ pub enum EntrySource<'a> {
 /// nothing relies on it for security, as TUF hashes entry contents, never
 /// the zip bytes.
 ///
-/// Names are checked with the rules [`BundleArchive::open`] applies, so
+/// Names are checked with the rules [`BundleArchive::open`](super::BundleArchive::open) applies, so
 /// fwsign never writes a bundle it would refuse to read.
 ///
 /// The file is replaced atomically ([`atomic_write::write_atomic_with`]):
