@@ -1,7 +1,7 @@
 //! The published state, loaded once per operation and verified as a client
 //! verifies it. This is the only code that enumerates `metadata/`.
 //!
-//! The load ([`load`]) checks, through the client workflow's own steps
+//! The load (`load`, reached through `Repository::load_published`) checks, through the client workflow's own steps
 //! ([`TrustedSet`]):
 //!
 //! - **the root chain**: `1.root.json` signed by its own root threshold,
