@@ -16,8 +16,9 @@
 //! - [`build_csr`]: a PKCS#10 request carrying the same extensions as a
 //!   request, for manufacturers whose corporate CA issues the certificate.
 //!
-//! Every one of them signs through a [`TufSigner`], so a key held in an HSM
-//! issues certificates exactly like a key file. Certificates are P-256 with
+//! Every one of them signs through a
+//! [`TufSigner`](crate::keys::TufSigner), so a key held in an HSM issues
+//! certificates exactly like a key file. Certificates are P-256 with
 //! ECDSA-with-SHA-256 only: that is what OCPP's firmware signatures use, and
 //! one algorithm leaves nothing to negotiate. After signing, each certificate
 //! is verified with the key it claims, so a faulty HSM or a key that does not

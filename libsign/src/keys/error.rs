@@ -13,7 +13,7 @@ use fwsign_manifest_schema::canonical::CanonicalError;
 #[non_exhaustive]
 pub enum KeyError {
     /// An algorithm name given to
-    /// [`Algorithm::from_str`](super::Algorithm::from_str) is not one fwsign
+    /// [`Algorithm::from_str`](super::Algorithm#method.from_str) is not one fwsign
     /// knows.
     #[error("unknown key algorithm {0:?}: expected \"ecdsa-p256\" or \"ed25519\"")]
     UnknownAlgorithmName(String),
