@@ -1,0 +1,89 @@
+//! Verification against anchors: heads recorded in signed metadata
+//! ([`Anchor`]) that the log's lines must still match, and the
+//! [`AuditReport`] of a full check.
+//!
+//! Separate because the chain alone only proves the lines agree with each
+//! other; the anchors are what make a rewrite show.
+
+use super::entry::{AuditEntry, AuditHead, is_sha256_hex};
+use super::error::AuditError;
+use super::log::AuditLog;
+
+/// A head recorded somewhere trusted, against which the log is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// Where it was recorded, for messages: `metadata/3.snapshot.json`.
+    pub source: String,
+    /// The head recorded there.
+    pub head: AuditHead,
+}
+
+/// What [`AuditLog::verify`] checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// The number of lines, all of which chain correctly.
+    pub lines: usize,
+    /// The number of anchors, all of which matched.
+    pub anchors_checked: usize,
+    /// The log's last line, `None` for an empty or missing log.
+    pub head: Option<AuditHead>,
+}
+
+impl AuditLog {
+    /// Full verification: the chain (as [`AuditLog::entries`]) and then every
+    /// anchor, whose line must exist and carry exactly the recorded hash.
+    ///
+    /// Anchors are checked from the earliest line on, so a rewrite is
+    /// reported at the first anchor it broke, together with the range of
+    /// lines it must lie in.
+    pub fn verify(&self, anchors: &[Anchor]) -> Result<AuditReport, AuditError> {
+        let entries = self.entries()?;
+        let mut sorted: Vec<&Anchor> = anchors.iter().collect();
+        sorted.sort_by_key(|a| a.head.line);
+        let mut first_suspect = 1;
+        for anchor in sorted {
+            check_anchor(anchor)?;
+            let missing = || AuditError::AnchorMissing {
+                path: self.path.clone(),
+                anchor: anchor.source.clone(),
+                line: anchor.head.line,
+                lines: entries.len(),
+            };
+            let line = usize::try_from(anchor.head.line).map_err(|_| missing())?;
+            let entry = line
+                .checked_sub(1)
+                .and_then(|i| entries.get(i))
+                .ok_or_else(missing)?;
+            if entry.hash != anchor.head.sha256 {
+                return Err(AuditError::AnchorMismatch {
+                    path: self.path.clone(),
+                    anchor: anchor.source.clone(),
+                    line,
+                    anchored: anchor.head.sha256.clone(),
+                    found: entry.hash.clone(),
+                    first_suspect,
+                });
+            }
+            first_suspect = line + 1;
+        }
+        Ok(AuditReport {
+            lines: entries.len(),
+            anchors_checked: anchors.len(),
+            head: entries.last().map(AuditEntry::head),
+        })
+    }
+}
+
+pub(super) fn check_anchor(anchor: &Anchor) -> Result<(), AuditError> {
+    let invalid = |reason| AuditError::InvalidAnchor {
+        anchor: anchor.source.clone(),
+        reason,
+    };
+    if anchor.head.line == 0 {
+        return Err(invalid("line 0 (lines count from 1)"));
+    }
+    if !is_sha256_hex(&anchor.head.sha256) {
+        return Err(invalid("sha256 is not 64 lowercase hex digits"));
+    }
+    Ok(())
+}
