@@ -608,17 +608,17 @@ from cryptography.hazmat.primitives import serialization as s
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 d = pathlib.Path(sys.argv[2]); pw = sys.argv[3].encode()
 if sys.argv[1] == "make":
-for name, key in (("p256", ec.generate_private_key(ec.SECP256R1())),
-                  ("ed25519", ed25519.Ed25519PrivateKey.generate())):
-    (d / f"{name}.enc.pem").write_bytes(key.private_bytes(
-        s.Encoding.PEM, s.PrivateFormat.PKCS8, s.BestAvailableEncryption(pw)))
-    (d / f"{name}.pub.pem").write_bytes(key.public_key().public_bytes(
-        s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+    for name, key in (("p256", ec.generate_private_key(ec.SECP256R1())),
+                      ("ed25519", ed25519.Ed25519PrivateKey.generate())):
+        (d / f"{name}.enc.pem").write_bytes(key.private_bytes(
+            s.Encoding.PEM, s.PrivateFormat.PKCS8, s.BestAvailableEncryption(pw)))
+        (d / f"{name}.pub.pem").write_bytes(key.public_key().public_bytes(
+            s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
 else:
-for name in ("p256", "ed25519"):
-    key = s.load_pem_private_key((d / f"{name}.ours.pem").read_bytes(), pw)
-    pub = key.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo)
-    assert pub == (d / f"{name}.pub.pem").read_bytes(), name
+    for name in ("p256", "ed25519"):
+        key = s.load_pem_private_key((d / f"{name}.ours.pem").read_bytes(), pw)
+        pub = key.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo)
+        assert pub == (d / f"{name}.pub.pem").read_bytes(), name
 "#;
     let pass = std::str::from_utf8(PASSPHRASE).unwrap();
     run(Command::new(&python)
