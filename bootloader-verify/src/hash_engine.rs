@@ -4,7 +4,7 @@
 //! a bootloader on a chip with a SHA-256 peripheral plugs it in here (from C,
 //! through the callbacks of the FFI crate).
 
-use fwsign_sign::Sha256Stream;
+use fwsign_core::Sha256Stream;
 
 /// A SHA-256 implementation: `start`, any number of `update`s, `finish`.
 pub trait Sha256Engine {

@@ -62,8 +62,8 @@ pub mod slot;
 pub mod verifier;
 pub mod version_order;
 
-pub use fwsign_sign::key_types::BUILTIN as KEY_TYPES;
-pub use fwsign_sign::target_check::BootloaderVersion;
+pub use fwsign_core::key_types::BUILTIN as KEY_TYPES;
+pub use fwsign_core::target_check::BootloaderVersion;
 pub use hash_engine::{Sha256Engine, SoftwareSha256};
 pub use reason::Reason;
 pub use verifier::{

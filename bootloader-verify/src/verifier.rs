@@ -4,18 +4,18 @@
 //!    the old and of the new root keys), the newest handed to `store_root`;
 //!    then root expiry, when the device has trusted time;
 //! 2. the target search: the verification core's one ordered search
-//!    ([`fwsign_sign::search::search_target`], TUF 1.0.34 section 5.6.7)
+//!    ([`fwsign_core::search::search_target`], TUF 1.0.34 section 5.6.7)
 //!    over the slot's targets chain. Each role it loads is signed by a
 //!    threshold of distinct keys its delegator lists, not older than the
 //!    version last accepted, and not expired (with trusted time). The chain
 //!    must be exactly the roles the search visits, in order, ending at the
 //!    role that lists the target (see [`verify_slot`] for the refusals);
 //! 3. the device checks on the entry found
-//!    ([`fwsign_sign::target_check::check_device`]): firmware fields, the
+//!    ([`fwsign_core::target_check::check_device`]): firmware fields, the
 //!    hardware ID, the security counter, `min_bootloader_version`. These
 //!    need no image bytes, so a slot for another board, an older counter or
 //!    a newer bootloader is refused before its image is read;
-//! 4. the image ([`fwsign_sign::target_check::check_image_sha256`]): its
+//! 4. the image ([`fwsign_core::target_check::check_image_sha256`]): its
 //!    length and its SHA-256, streamed from flash. The device computes and
 //!    requires SHA-256 only: an entry without one is refused, and other
 //!    listed hashes (SHA-512) are not checked on the device.
@@ -24,19 +24,19 @@
 //! verification core, the same code the release tooling and the TUF client
 //! run; this module maps its outcomes to [`Reason`] codes.
 
-use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::reader::is_utf8;
-use fwsign_sign::key_types::{KeyIdentity, KeyType};
-use fwsign_sign::search::{
+use fwsign_core::key_types::{KeyIdentity, KeyType};
+use fwsign_core::search::{
     Frame, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
 };
-use fwsign_sign::target_check::{
+use fwsign_core::target_check::{
     BootloaderVersion, DeviceFacts, TargetRefusal, check_device, check_image_sha256,
 };
-use fwsign_sign::verify::{
+use fwsign_core::verify::{
     Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
 };
-use fwsign_sign::workflow::{WorkflowError, verify_root_update};
+use fwsign_core::workflow::{WorkflowError, verify_root_update};
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::reader::is_utf8;
 
 use crate::Reason;
 use crate::hash_engine::Sha256Engine;

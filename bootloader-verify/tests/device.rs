@@ -20,10 +20,10 @@ use fwsign_bootloader_verify::{
     AcceptedVersion, BootloaderVersion, Device, Flash, FlashError, KEY_TYPES, Reason,
     SoftwareSha256, StoreError, Workspace, verify_slot,
 };
+use fwsign_keys::Algorithm;
+use fwsign_keys::document::sign;
 use fwsign_manifest_schema::metadata::{Signed, Targets};
-use fwsign_sign::document::sign;
-use fwsign_sign::keys::Algorithm;
-use fwsign_sign::repo::staging::RotateOptions;
+use fwsign_repo::staging::RotateOptions;
 
 #[path = "support/release_fixture.rs"]
 mod release_fixture;
@@ -448,7 +448,7 @@ fn relisted(
     role: &str,
     listed: &str,
     name: &str,
-    keys: &[&fwsign_sign::keys::PrivateKey],
+    keys: &[&fwsign_keys::PrivateKey],
 ) -> Vec<u8> {
     let published = r.repo.published().unwrap().unwrap();
     let mut doc: Signed<Targets> = published.targets[role].clone();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub(crate) use crate::args_ocpp::{CertCommand, OcppCommand, OcppSignOpts, OcppVersionArg};
-use fwsign_sign::target_check::BootloaderVersion;
+use fwsign_core::target_check::BootloaderVersion;
 
 const EXIT_CODES: &str = "\
 Exit codes:

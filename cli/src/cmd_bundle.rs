@@ -2,47 +2,19 @@
 
 use std::path::Path;
 
-use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
-use fwsign_sign::bundle::{
-    BundleError, BundleWarning, VerifiedBundle, VerifyOptions, create_bundle, verify_bundle,
+use fwsign_client::bundle::{
+    BundleWarning, VerifiedBundle, VerifyOptions, create_bundle, verify_bundle,
 };
-use fwsign_sign::repo::lock::LockKind;
-use fwsign_sign::repo::{ErrorClass, RepoError, Repository};
-use fwsign_sign::target_check::TargetRefusal;
+use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
+use fwsign_repo::Repository;
+use fwsign_repo::lock::LockKind;
 use serde_json::{Value, json};
 
 use crate::args::BundleCommand;
 use crate::cmd_repo::lock;
-use crate::failure::{Failure, verify_failed};
+use crate::failure::Failure;
 use crate::now;
 use crate::output::Output;
-
-/// Maps a bundle error to its exit code, as `Failure::from(RepoError)` does
-/// for repository errors.
-fn failure(e: BundleError) -> Failure {
-    if let BundleError::FirmwareRefused {
-        source: TargetRefusal::BootloaderVersionRequired,
-        ..
-    } = &e
-    {
-        return Failure::security(format!(
-            "{e}: give the device's bootloader version with --bootloader-version X.Y.Z"
-        ));
-    }
-    if let BundleError::Repository { source, .. } = &e
-        && let RepoError::VerifyFailed { faults, .. } = source.as_ref()
-    {
-        let document = verify_failed(faults);
-        return Failure::security(e).with_document(document);
-    }
-    match e.class() {
-        ErrorClass::Usage => Failure::usage(e),
-        ErrorClass::Io => Failure::io(e),
-        // Security, and any class added later: refuse as conservatively as
-        // possible.
-        _ => Failure::security(e),
-    }
-}
 
 /// `--at`: only the one form TUF metadata uses, so a time that reads one way
 /// to the operator cannot be taken another way here.
@@ -82,7 +54,7 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
         } => {
             let repo = Repository::open(&dir)?;
             let _lock = lock(&repo, LockKind::Shared, "bundle create", out)?;
-            let summary = create_bundle(&repo, &target, &bundle).map_err(failure)?;
+            let summary = create_bundle(&repo, &target, &bundle).map_err(Failure::from)?;
             out.say(format!(
                 "wrote {} ({} bytes, {} entries)",
                 summary.path.display(),
@@ -135,7 +107,8 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
                 require_fresh,
                 extract_to,
             };
-            let verified = verify_bundle(&bundle, &trusted_root, &options).map_err(failure)?;
+            let verified =
+                verify_bundle(&bundle, &trusted_root, &options).map_err(Failure::from)?;
             report(out, &bundle, &options, &verified);
             Ok(())
         }

@@ -3,18 +3,16 @@
 
 use std::path::Path;
 
+use fwsign_keys::atomic_write::{Mode, write_atomic, write_new};
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_sign::atomic_write::{Mode, write_atomic, write_new};
-use fwsign_sign::cert::{
-    CertError, CertProfile, Certificate, ChainError, IssueOptions, RootOptions, VerifiedChain,
-    build_csr, build_root_ca, issue_certificate, parse_rfc3339, parse_subject, time_text,
-    verify_signing_chain,
+use fwsign_ocpp::cert::{
+    CertProfile, Certificate, IssueOptions, RootOptions, VerifiedChain, build_csr, build_root_ca,
+    issue_certificate, parse_rfc3339, parse_subject, time_text, verify_signing_chain,
 };
-use fwsign_sign::repo::ErrorClass;
 use serde_json::{Value, json};
 
 use crate::args::CertCommand;
-use crate::failure::{Failure, with_causes};
+use crate::failure::Failure;
 use crate::key_ref::{KeyResolver, load_public};
 use crate::now;
 use crate::output::Output;
@@ -26,20 +24,6 @@ const BACKDATE_SECS: i64 = 3_600;
 
 fn default_not_before() -> UnixTime {
     UnixTime(now().0 - BACKDATE_SECS)
-}
-
-/// A certificate error as a failure: reading files and the signer are I/O
-/// (exit 3), the rest is input (exit 2).
-pub(crate) fn cert_failure(e: CertError) -> Failure {
-    match e.class() {
-        ErrorClass::Io => Failure::io(with_causes(&e)),
-        _ => Failure::usage(with_causes(&e)),
-    }
-}
-
-/// A refused certificate path: a security refusal (exit 1).
-pub(crate) fn chain_failure(e: ChainError) -> Failure {
-    Failure::security(e)
 }
 
 /// An RFC 3339 time option, or `default` without one.
@@ -63,7 +47,7 @@ pub(crate) fn time_option(
 pub(crate) fn read_chain_files(paths: &[impl AsRef<Path>]) -> Result<Vec<Certificate>, Failure> {
     let mut all = Vec::new();
     for path in paths {
-        all.extend(Certificate::read_chain_file(path.as_ref()).map_err(cert_failure)?);
+        all.extend(Certificate::read_chain_file(path.as_ref()).map_err(Failure::from)?);
     }
     Ok(all)
 }
@@ -117,7 +101,7 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
             not_before,
             key_opts,
         } => {
-            let subject = parse_subject(&subject).map_err(cert_failure)?;
+            let subject = parse_subject(&subject).map_err(Failure::from)?;
             let not_before =
                 time_option(not_before.as_deref(), "--not-before", default_not_before())?;
             if path.exists() {
@@ -138,7 +122,7 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
                     days,
                 },
             )
-            .map_err(cert_failure)?;
+            .map_err(Failure::from)?;
             write_cert(&path, &cert.to_pem())?;
             say_cert(out, &cert, &path);
             out.say("next: provision it into the chargers, then `fwsign cert issue` a signing certificate");
@@ -162,7 +146,7 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
             } else {
                 CertProfile::FirmwareSigning
             };
-            let subject = parse_subject(&subject).map_err(cert_failure)?;
+            let subject = parse_subject(&subject).map_err(Failure::from)?;
             let current = now();
             let not_before =
                 time_option(not_before.as_deref(), "--not-before", default_not_before())?;
@@ -172,7 +156,7 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
                     path.display()
                 )));
             }
-            let ca = Certificate::read_pem_file(&ca_cert).map_err(cert_failure)?;
+            let ca = Certificate::read_pem_file(&ca_cert).map_err(Failure::from)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let subject_key = match (&key, &public) {
                 (_, Some(p)) => load_public(p)?,
@@ -192,7 +176,7 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
                     now: current,
                 },
             )
-            .map_err(cert_failure)?;
+            .map_err(Failure::from)?;
             write_cert(&path, &cert.to_pem())?;
             say_cert(out, &cert, &path);
             if intermediate {
@@ -219,10 +203,10 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
             out: path,
             key_opts,
         } => {
-            let subject = parse_subject(&subject).map_err(cert_failure)?;
+            let subject = parse_subject(&subject).map_err(Failure::from)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let signer = keys.signer(&key)?;
-            let pem = build_csr(signer.as_ref(), &subject).map_err(cert_failure)?;
+            let pem = build_csr(signer.as_ref(), &subject).map_err(Failure::from)?;
             match &path {
                 Some(p) => {
                     write_atomic(p, pem.as_bytes(), Mode::Public)
@@ -249,11 +233,11 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
             at,
         } => {
             let at = time_option(at.as_deref(), "--at", now())?;
-            let root = Certificate::read_pem_file(&root).map_err(cert_failure)?;
-            let leaf = Certificate::read_pem_file(&signer).map_err(cert_failure)?;
+            let root = Certificate::read_pem_file(&root).map_err(Failure::from)?;
+            let leaf = Certificate::read_pem_file(&signer).map_err(Failure::from)?;
             let intermediates = read_chain_files(&intermediates)?;
             let chain =
-                verify_signing_chain(&leaf, &intermediates, &root, at).map_err(chain_failure)?;
+                verify_signing_chain(&leaf, &intermediates, &root, at).map_err(Failure::from)?;
             say_chain(out, &chain);
             out.result(&json!({"ok": true, "chain": chain_json(&chain)}));
             Ok(())

@@ -1,8 +1,8 @@
 //! `fwsign client`: the TUF client contract. Every failure is exit 1.
 
-use fwsign_sign::client::{self, Client, ClientConfig, ClientError, HttpFetcher};
-use fwsign_sign::rsa_pss::HOST_KEY_TYPES;
-use fwsign_sign::target_check::{DeviceFacts, TargetRefusal};
+use fwsign_client::{Client, ClientConfig, HttpFetcher};
+use fwsign_core::target_check::DeviceFacts;
+use fwsign_keys::rsa_pss::HOST_KEY_TYPES;
 use serde_json::json;
 
 use crate::args::{ClientArgs, ClientCommand};
@@ -14,25 +14,12 @@ fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::security(e)
 }
 
-/// A device refusal, with the flag that supplies what was missing.
-fn device_refusal(e: ClientError) -> Failure {
-    match &e {
-        ClientError::FirmwareRefused {
-            source: TargetRefusal::BootloaderVersionRequired,
-            ..
-        } => fail(format!(
-            "{e}: give the device's bootloader version with --bootloader-version X.Y.Z"
-        )),
-        _ => fail(e),
-    }
-}
-
 pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
     match &args.command {
         ClientCommand::Init { trusted_root } => {
             let bytes = std::fs::read(trusted_root)
                 .map_err(|e| fail(format!("{}: {e}", trusted_root.display())))?;
-            client::init(&args.metadata_dir, &bytes).map_err(fail)?;
+            fwsign_client::init(&args.metadata_dir, &bytes).map_err(fail)?;
             out.say(format!(
                 "trusted root stored in {}",
                 args.metadata_dir.join("root.json").display()
@@ -65,7 +52,7 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
             // Names that would not be files of their own in the target
             // directory are refused before anything is read or written.
             for name in &args.target_names {
-                client::check_target_name(name).map_err(fail)?;
+                fwsign_client::check_target_name(name).map_err(fail)?;
             }
             let facts = DeviceFacts {
                 hardware_id: hardware_id.as_deref().map(str::as_bytes),
@@ -77,7 +64,7 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
             let mut downloaded = Vec::new();
             for name in &args.target_names {
                 let info = client.find_target(name).map_err(fail)?;
-                info.check_device(&facts).map_err(device_refusal)?;
+                info.check_device(&facts).map_err(Failure::from)?;
                 let path = client.download(&info, &target_dir, &base).map_err(fail)?;
                 out.say(format!(
                     "{name} -> {} (listed by {})",

@@ -3,9 +3,9 @@
 use fwsign_bootloader_verify::slot::Header;
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{MAX_CHAIN, MAX_KEYS_PER_ROLE};
-use fwsign_sign::atomic_write::{Mode, write_atomic};
-use fwsign_sign::repo::lock::LockKind;
-use fwsign_sign::repo::{DeviceCapacity, Repository};
+use fwsign_keys::atomic_write::{Mode, write_atomic};
+use fwsign_repo::lock::LockKind;
+use fwsign_repo::{DeviceCapacity, Repository};
 use serde_json::json;
 
 use crate::args::DeviceCommand;

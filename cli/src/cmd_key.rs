@@ -2,14 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use fwsign_sign::atomic_write::{Mode, write_atomic};
-use fwsign_sign::keys::{Algorithm, PrivateKey, PublicKey};
+use fwsign_keys::atomic_write::{Mode, write_atomic};
+use fwsign_keys::{Algorithm, PrivateKey, PublicKey};
 use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::args::{AlgorithmArg, KeyCommand};
 use crate::failure::Failure;
-use crate::key_ref::{self, KeyResolver, hsm_failure};
+use crate::key_ref::{self, KeyResolver};
 use crate::output::Output;
 use fwsign_hsm::Pkcs11Uri;
 
@@ -36,12 +36,12 @@ fn generate_in_token(
             pub_out.display()
         )));
     }
-    let parsed = Pkcs11Uri::parse(uri, false).map_err(hsm_failure)?;
+    let parsed = Pkcs11Uri::parse(uri, false).map_err(Failure::from)?;
     let keys = KeyResolver::new(None);
     let public = keys
         .hsm()
         .generate(&parsed, algorithm)
-        .map_err(hsm_failure)?;
+        .map_err(Failure::from)?;
     write_atomic(&pub_out, public.to_spki_pem().as_bytes(), Mode::Public)
         .map_err(|e| Failure::io(format!("{}: {e}", pub_out.display())))?;
     out.say(format!(

@@ -1,5 +1,5 @@
 //! `fwsign key backup`, `key restore` and `key reshare`: a file key split
-//! among K of N custodians (the scheme is `fwsign_sign::key_backup`'s; the
+//! among K of N custodians (the scheme is `fwsign_keys::key_backup`'s; the
 //! ceremony is `docs/key-ceremony.md`).
 //!
 //! This file reads and writes the files and talks to the custodians. Each
@@ -13,9 +13,9 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use fwsign_sign::atomic_write::{Mode, write_new};
-use fwsign_sign::key_backup::{self, Backup, BackupError, BackupErrorClass, Blob, Share};
-use fwsign_sign::repo::Repository;
+use fwsign_keys::atomic_write::{Mode, write_new};
+use fwsign_keys::key_backup::{self, Backup, BackupError, Blob, Share};
+use fwsign_repo::Repository;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -136,21 +136,11 @@ pub(crate) struct CheckShareArgs {
     pub blob: PathBuf,
 }
 
-/// A backup error as a failure with the CLI's exit codes.
-fn backup_failure(e: BackupError) -> Failure {
-    match e.class() {
-        BackupErrorClass::Input => Failure::usage(e),
-        BackupErrorClass::Internal => Failure::io(e),
-        // A refusal, and any class added later, is exit 1.
-        _ => Failure::security(e),
-    }
-}
-
 /// Where each share goes: `--share-out I=PATH` for every I from 1 to N,
 /// each once, no path twice, none the blob's, none existing yet.
 fn share_paths(outputs: &ShareOutputs, out: &Output) -> Result<Vec<PathBuf>, Failure> {
     key_backup::check_threshold(usize::from(outputs.threshold), usize::from(outputs.shares))
-        .map_err(backup_failure)?;
+        .map_err(Failure::from)?;
     let mut by_index: BTreeMap<u8, PathBuf> = BTreeMap::new();
     for spec in &outputs.share_out {
         let (index, path) = spec
@@ -371,7 +361,7 @@ fn deal(
 fn prepare(outputs: &ShareOutputs, out: &Output) -> Result<Vec<PathBuf>, Failure> {
     if outputs.print {
         key_backup::check_threshold(usize::from(outputs.threshold), usize::from(outputs.shares))
-            .map_err(backup_failure)?;
+            .map_err(Failure::from)?;
         if out.is_json() {
             return Err(Failure::usage(
                 "--print shows shares on the terminal: it does not go with --json",
@@ -398,7 +388,7 @@ fn prepare(outputs: &ShareOutputs, out: &Output) -> Result<Vec<PathBuf>, Failure
 
 fn read_blob(path: &Path) -> Result<Blob, Failure> {
     let bytes = std::fs::read(path).map_err(|e| read_failure(path, e))?;
-    Blob::parse(path, &bytes).map_err(backup_failure)
+    Blob::parse(path, &bytes).map_err(Failure::from)
 }
 
 fn read_shares(paths: &[PathBuf]) -> Result<Vec<Share>, Failure> {
@@ -408,7 +398,7 @@ fn read_shares(paths: &[PathBuf]) -> Result<Vec<Share>, Failure> {
             let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| read_failure(path, e))?);
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| Failure::usage(format!("{}: not a text share", path.display())))?;
-            Share::parse(path, text).map_err(backup_failure)
+            Share::parse(path, text).map_err(Failure::from)
         })
         .collect()
 }
@@ -431,7 +421,7 @@ pub(crate) fn backup(args: BackupArgs, out: &Output) -> Result<(), Failure> {
     let paths = prepare(&args.outputs, out)?;
     let key = key_ref::load_private(&args.key, args.passphrase_env.as_deref())?;
     let set = key_backup::backup(&key, args.outputs.threshold, args.outputs.shares)
-        .map_err(backup_failure)?;
+        .map_err(Failure::from)?;
     drop(key);
     let mut doc = deal(&set, &args.outputs, &paths, out)?;
     doc["key"] = json!(args.key);
@@ -444,7 +434,7 @@ pub(crate) fn reshare(args: ReshareArgs, out: &Output) -> Result<(), Failure> {
     let blob = read_blob(&args.blob)?;
     let shares = read_shares(&args.shares)?;
     let set = key_backup::reshare(&blob, &shares, args.outputs.threshold, args.outputs.shares)
-        .map_err(backup_failure)?;
+        .map_err(Failure::from)?;
     drop(shares);
     let mut doc = deal(&set, &args.outputs, &paths, out)?;
     out.say(format!(
@@ -500,7 +490,7 @@ pub(crate) fn restore(args: RestoreArgs, out: &Output) -> Result<(), Failure> {
     let passphrase = new_passphrase(&args)?;
     let blob = read_blob(&args.blob)?;
     let shares = read_shares(&args.shares)?;
-    let key = key_backup::restore(&blob, &shares).map_err(backup_failure)?;
+    let key = key_backup::restore(&blob, &shares).map_err(Failure::from)?;
     drop(shares);
     let keyid = key.public_key().keyid();
     let roles = match &args.repo {
@@ -512,10 +502,14 @@ pub(crate) fn restore(args: RestoreArgs, out: &Output) -> Result<(), Failure> {
                     dir.display()
                 ))
             })?;
-            Some(
-                key_backup::roles_listing(key.public_key(), &published, dir)
-                    .map_err(backup_failure)?,
-            )
+            let roles = published.roles_listing(key.public_key());
+            if roles.is_empty() {
+                return Err(Failure::from(BackupError::NotInRepository {
+                    keyid: keyid.clone(),
+                    repo: dir.clone(),
+                }));
+            }
+            Some(roles)
         }
     };
     let pem = key
@@ -557,7 +551,7 @@ pub(crate) fn check_share(args: CheckShareArgs, out: &Output) -> Result<(), Fail
     let share = read_shares(std::slice::from_ref(&args.share))?
         .pop()
         .ok_or_else(|| Failure::usage("no share given"))?;
-    key_backup::check_share(&blob, &share).map_err(backup_failure)?;
+    key_backup::check_share(&blob, &share).map_err(Failure::from)?;
     out.say(format!(
         "{}: share {} of {} (threshold {}) of set {} for key {}: intact, and on the set's \
          committed polynomial",

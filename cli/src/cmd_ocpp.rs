@@ -3,33 +3,22 @@
 
 use std::path::Path;
 
-use fwsign_sign::atomic_write::{Mode, write_atomic};
-use fwsign_sign::bundle::{VerifyOptions, verify_bundle};
-use fwsign_sign::cert::{Certificate, check_signer_certificate, time_text, verify_signing_chain};
-use fwsign_sign::keys::TufSigner;
-use fwsign_sign::ocpp::{
-    FirmwareSignature, FirmwareStatus, OcppError, OcppVersion, UpdateFirmwareRequest,
-    is_fwsign_bundle, parse_request, sign_firmware_file, signing_certificate_pem,
-    verify_firmware_file,
+use fwsign_client::bundle::{VerifyOptions, verify_bundle};
+use fwsign_keys::TufSigner;
+use fwsign_keys::atomic_write::{Mode, write_atomic};
+use fwsign_ocpp::cert::{Certificate, check_signer_certificate, time_text, verify_signing_chain};
+use fwsign_ocpp::{
+    FirmwareSignature, FirmwareStatus, OcppVersion, UpdateFirmwareRequest, is_fwsign_bundle,
+    parse_request, sign_firmware_file, signing_certificate_pem, verify_firmware_file,
 };
-use fwsign_sign::repo::ErrorClass;
 use serde_json::{Map, Value, json};
 
 use crate::args::{OcppCommand, OcppSignOpts, OcppVersionArg};
-use crate::cmd_cert::{
-    cert_failure, chain_failure, chain_json, read_chain_files, say_chain, time_option,
-};
+use crate::cmd_cert::{chain_json, read_chain_files, say_chain, time_option};
 use crate::failure::{Failure, with_causes};
 use crate::key_ref::KeyResolver;
 use crate::now;
 use crate::output::Output;
-
-fn ocpp_failure(e: OcppError) -> Failure {
-    match e.class() {
-        ErrorClass::Io => Failure::io(with_causes(&e)),
-        _ => Failure::usage(with_causes(&e)),
-    }
-}
 
 /// The certificates, a signature over `file`, and what was checked first.
 struct Signed {
@@ -43,14 +32,14 @@ struct Signed {
 /// be made ahead of a rollout, or to test chargers' refusals. With `--root`
 /// the whole path must verify now, or nothing is signed.
 fn sign(file: &Path, opts: &OcppSignOpts, out: &Output) -> Result<Signed, Failure> {
-    let signer_cert = Certificate::read_pem_file(&opts.cert).map_err(cert_failure)?;
+    let signer_cert = Certificate::read_pem_file(&opts.cert).map_err(Failure::from)?;
     let intermediates = read_chain_files(&opts.chain)?;
     let current = now();
     match &opts.root {
         Some(root) => {
-            let root = Certificate::read_pem_file(root).map_err(cert_failure)?;
+            let root = Certificate::read_pem_file(root).map_err(Failure::from)?;
             verify_signing_chain(&signer_cert, &intermediates, &root, current)
-                .map_err(chain_failure)?;
+                .map_err(Failure::from)?;
         }
         None => {
             if let Err(problem) = check_signer_certificate(&signer_cert, current) {
@@ -60,7 +49,7 @@ fn sign(file: &Path, opts: &OcppSignOpts, out: &Output) -> Result<Signed, Failur
     }
     let keys = KeyResolver::new(opts.key_opts.passphrase_env.as_deref());
     let key: Box<dyn TufSigner> = keys.signer(&opts.key)?;
-    let signature = sign_firmware_file(file, key.as_ref(), &signer_cert).map_err(ocpp_failure)?;
+    let signature = sign_firmware_file(file, key.as_ref(), &signer_cert).map_err(Failure::from)?;
     Ok(Signed {
         signer_cert,
         intermediates,
@@ -144,14 +133,14 @@ pub(crate) fn run(cmd: OcppCommand, out: &Output) -> Result<(), Failure> {
                 signature: Some(String::new()),
                 custom_data,
             };
-            request.check().map_err(ocpp_failure)?;
+            request.check().map_err(Failure::from)?;
             let signed = sign(&file, &opts, out)?;
             request.signing_certificate = Some(signing_certificate_pem(
                 &signed.signer_cert,
                 &signed.intermediates,
             ));
             request.signature = Some(signed.signature.base64.clone());
-            let text = request.to_json().map_err(ocpp_failure)?;
+            let text = request.to_json().map_err(Failure::from)?;
             match &path {
                 Some(p) => {
                     write_atomic(p, text.as_bytes(), Mode::Public)
@@ -206,11 +195,11 @@ fn verify(
     out: &Output,
 ) -> Result<(), Failure> {
     let at = time_option(at, "--at", now())?;
-    let root = Certificate::read_pem_file(root_path).map_err(cert_failure)?;
+    let root = Certificate::read_pem_file(root_path).map_err(Failure::from)?;
     let text = std::fs::read_to_string(request_path)
         .map_err(|e| Failure::usage(format!("{}: {e}", request_path.display())))?;
     let request =
-        parse_request(&text, &request_path.display().to_string()).map_err(ocpp_failure)?;
+        parse_request(&text, &request_path.display().to_string()).map_err(Failure::from)?;
     // With --tuf-root the bundle check always runs, so a bundle damaged
     // past recognition is refused by it rather than called "not a bundle".
     let trusted_tuf_root = match tuf_root {
@@ -270,10 +259,7 @@ fn verify(
                 ),
                 _ => with_causes(refusal),
             };
-            failure = Some(match refusal.class() {
-                ErrorClass::Io => Failure::io(message),
-                _ => Failure::security(message),
-            });
+            failure = Some(Failure::of_class(refusal.class(), message));
         }
     }
 
@@ -319,11 +305,7 @@ fn verify(
                         "tuf".into(),
                         json!({"checked": true, "ok": false, "error": with_causes(&e)}),
                     );
-                    let tuf_failure = match e.class() {
-                        ErrorClass::Usage => Failure::usage(&message),
-                        ErrorClass::Io => Failure::io(&message),
-                        _ => Failure::security(&message),
-                    };
+                    let tuf_failure = Failure::of_class(e.class(), &message);
                     failure = Some(match failure {
                         // Both layers failed: say both, keep the OCPP code.
                         Some(first) => Failure {

@@ -2,14 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use fwsign_sign::atomic_write::{Mode, write_atomic};
-use fwsign_sign::repo::approval::{decode_signature, sign_payload as sign_payload_file};
-use fwsign_sign::repo::lock::{LockKind, RepoLock};
-use fwsign_sign::repo::publish::PublishStep;
-use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, Progress, RotateOptions};
-use fwsign_sign::repo::{
-    ExpiryPolicy, InitOptions, RepoError, Repository, RoleApproval, parse_duration,
-};
+use fwsign_keys::atomic_write::{Mode, write_atomic};
+use fwsign_repo::approval::{decode_signature, sign_payload as sign_payload_file};
+use fwsign_repo::lock::{LockKind, RepoLock};
+use fwsign_repo::publish::PublishStep;
+use fwsign_repo::staging::{AddOptions, DelegateOptions, NewTarget, Progress, RotateOptions};
+use fwsign_repo::{ExpiryPolicy, InitOptions, RepoError, Repository, RoleApproval, parse_duration};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -146,7 +144,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 // Refused before writing anything: leave no directory behind
                 // that this command made only to hold the lock in.
                 if created && !matches!(e, RepoError::AlreadyInitialised(_)) {
-                    let _ = std::fs::remove_file(dir.join(fwsign_sign::repo::lock::LOCK_FILE));
+                    let _ = std::fs::remove_file(dir.join(fwsign_repo::lock::LOCK_FILE));
                     drop(held);
                     let _ = std::fs::remove_dir(&dir);
                 }

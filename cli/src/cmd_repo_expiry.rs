@@ -2,8 +2,8 @@
 //! and expiry, expired and soon-expiring roles flagged, and the
 //! `--check-expiry DURATION [--role R]...` gate a CI job runs.
 
-use fwsign_sign::repo::expiry::{ExpiryState, expiring_within};
-use fwsign_sign::repo::{Published, Repository};
+use fwsign_repo::expiry::{ExpiryState, expiring_within};
+use fwsign_repo::{Published, Repository};
 use serde_json::{Value, json};
 
 use crate::cmd_repo::duration;

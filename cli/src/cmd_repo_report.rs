@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
-use fwsign_sign::audit::{Anchor, AuditHead};
-use fwsign_sign::repo::lock::LockKind;
-use fwsign_sign::repo::published_state::Fault;
-use fwsign_sign::repo::{Published, RepoError, Repository};
+use fwsign_repo::audit::{Anchor, AuditHead};
+use fwsign_repo::lock::LockKind;
+use fwsign_repo::published_state::Fault;
+use fwsign_repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
 use crate::cmd_repo::{approval_json, lock, open, say_approval};

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use fwsign_sign::repo::lock::LockKind;
+use fwsign_repo::lock::LockKind;
 use serde_json::json;
 
 use crate::cmd_bundle::{parse_at, time_text};
@@ -55,7 +55,7 @@ pub(crate) fn verify(
             dir.display(),
             report.faults.len(),
             time_text(at),
-            fwsign_sign::repo::published_state::fault_list(&report.faults)
+            fwsign_repo::published_state::fault_list(&report.faults)
         ))
         .with_document(document));
     }

@@ -1,11 +1,21 @@
-//! The one place errors become exit codes.
+//! The one place errors become exit codes: every library error reaches the
+//! user through a `From` here, and every class maps to its code in
+//! [`Failure::of_class`].
 
 use std::fmt;
 
+use fwsign_client::ClientError;
+use fwsign_client::bundle::BundleError;
+use fwsign_core::target_check::TargetRefusal;
+use fwsign_hsm::HsmError;
+use fwsign_keys::ErrorClass;
+use fwsign_keys::key_backup::BackupError;
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_sign::repo::lock::LockError;
-use fwsign_sign::repo::published_state::Fault;
-use fwsign_sign::repo::{ErrorClass, RepoError};
+use fwsign_ocpp::OcppError;
+use fwsign_ocpp::cert::{CertError, ChainError};
+use fwsign_repo::RepoError;
+use fwsign_repo::lock::LockError;
+use fwsign_repo::published_state::Fault;
 
 /// Exit code: a security refusal.
 pub(crate) const SECURITY: u8 = 1;
@@ -65,6 +75,21 @@ impl Failure {
             document: None,
         }
     }
+
+    /// The one mapping from a library error's class to an exit code.
+    pub(crate) fn of_class(class: ErrorClass, message: impl fmt::Display) -> Self {
+        let code = match class {
+            ErrorClass::Usage => USAGE,
+            ErrorClass::Io => IO,
+            // Security, and a class added later: the most conservative.
+            _ => SECURITY,
+        };
+        Self {
+            code,
+            message: message.to_string(),
+            document: None,
+        }
+    }
 }
 
 /// An error's message followed by its causes, each once: library errors
@@ -86,14 +111,7 @@ pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
 
 impl From<RepoError> for Failure {
     fn from(e: RepoError) -> Self {
-        let code = match e.class() {
-            ErrorClass::Security => SECURITY,
-            ErrorClass::Usage => USAGE,
-            ErrorClass::Io => IO,
-            // A class added later is treated as the most conservative.
-            #[allow(unreachable_patterns, reason = "ErrorClass may grow")]
-            _ => SECURITY,
-        };
+        let code = Self::of_class(e.class(), "").code;
         // Every failure names its machine reason; some carry what a script
         // acts on: who holds the lock, which keys must still sign, which
         // roles expired.
@@ -152,4 +170,77 @@ pub(crate) fn verify_failed(faults: &[Fault]) -> serde_json::Value {
         "reason": "verify-failed",
         "faults": faults.iter().map(Fault::to_json).collect::<Vec<_>>(),
     })
+}
+
+impl From<BundleError> for Failure {
+    fn from(e: BundleError) -> Self {
+        if let BundleError::FirmwareRefused {
+            source: TargetRefusal::BootloaderVersionRequired,
+            ..
+        } = &e
+        {
+            return Self::security(format!("{e}: {BOOTLOADER_VERSION_HINT}"));
+        }
+        if let BundleError::Repository { source, .. } = &e
+            && let RepoError::VerifyFailed { faults, .. } = source.as_ref()
+        {
+            let document = verify_failed(faults);
+            return Self::security(e).with_document(document);
+        }
+        Self::of_class(e.class(), e)
+    }
+}
+
+/// The flag that supplies what a device refusal found missing.
+const BOOTLOADER_VERSION_HINT: &str =
+    "give the device's bootloader version with --bootloader-version X.Y.Z";
+
+/// `fwsign client`'s contract: every failure is exit 1 (a client that
+/// cannot update must not install, whatever the cause).
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        match &e {
+            ClientError::FirmwareRefused {
+                source: TargetRefusal::BootloaderVersionRequired,
+                ..
+            } => Self::security(format!("{e}: {BOOTLOADER_VERSION_HINT}")),
+            _ => Self::security(e),
+        }
+    }
+}
+
+impl From<CertError> for Failure {
+    fn from(e: CertError) -> Self {
+        Self::of_class(e.class(), with_causes(&e))
+    }
+}
+
+/// A refused certificate path: a security refusal.
+impl From<ChainError> for Failure {
+    fn from(e: ChainError) -> Self {
+        Self::security(e)
+    }
+}
+
+impl From<OcppError> for Failure {
+    fn from(e: OcppError) -> Self {
+        Self::of_class(e.class(), with_causes(&e))
+    }
+}
+
+impl From<BackupError> for Failure {
+    fn from(e: BackupError) -> Self {
+        Self::of_class(e.class(), e)
+    }
+}
+
+/// An HSM error: a bad URI or a refused PIN value is a usage error, the rest
+/// are failures of the HSM (exit 3).
+impl From<HsmError> for Failure {
+    fn from(e: HsmError) -> Self {
+        match e {
+            HsmError::InvalidUri { .. } | HsmError::PinValueRefused => Self::usage(e),
+            other => Self::io(other),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use fwsign_hsm::{HsmContext, HsmError, Pkcs11Uri, is_pkcs11_uri};
-use fwsign_sign::keys::{KeyError, PrivateKey, PublicKey, TufSigner};
+use fwsign_keys::{KeyError, PrivateKey, PublicKey, TufSigner};
 use zeroize::Zeroizing;
 
 use crate::failure::Failure;
@@ -94,15 +94,6 @@ pub(crate) fn load_private(
     })
 }
 
-/// An HSM error as a failure: a bad URI is a usage error, the rest are HSM
-/// failures (exit 3).
-pub(crate) fn hsm_failure(e: HsmError) -> Failure {
-    match e {
-        HsmError::InvalidUri { .. } | HsmError::PinValueRefused => Failure::usage(e),
-        other => Failure::io(other),
-    }
-}
-
 /// Resolves key references for one command: one HSM login per token, shared
 /// by every key of that token the command uses.
 pub(crate) struct KeyResolver {
@@ -142,8 +133,8 @@ impl KeyResolver {
     /// Resolves a key reference to a signer.
     pub(crate) fn signer(&self, reference: &str) -> Result<Box<dyn TufSigner>, Failure> {
         if is_pkcs11_uri(reference) {
-            let uri = Pkcs11Uri::parse(reference, false).map_err(hsm_failure)?;
-            let signer = self.hsm.signer(&uri).map_err(hsm_failure)?;
+            let uri = Pkcs11Uri::parse(reference, false).map_err(Failure::from)?;
+            let signer = self.hsm.signer(&uri).map_err(Failure::from)?;
             return Ok(Box::new(signer));
         }
         Ok(Box::new(load_private(

@@ -51,7 +51,7 @@ pub(crate) fn lock_timeout() -> Duration {
     LOCK_TIMEOUT
         .get()
         .copied()
-        .unwrap_or(fwsign_sign::repo::lock::DEFAULT_TIMEOUT)
+        .unwrap_or(fwsign_repo::lock::DEFAULT_TIMEOUT)
 }
 
 fn main() -> ExitCode {

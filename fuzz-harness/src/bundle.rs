@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::io;
 use std::path::PathBuf;
 
-use fwsign_sign::bundle_archive::{ArchiveLimits, BundleArchive, TARGETS_PREFIX};
+use fwsign_client::bundle_archive::{ArchiveLimits, BundleArchive, TARGETS_PREFIX};
 
 /// Most bytes read from one entry: beyond any fuzz input's decompressed
 /// size, well within memory.

@@ -1,7 +1,7 @@
 //! Fixed keys, made from constant seeds, so the signed fixtures and the
 //! graphs the search target generates are the same on every run.
 
-use fwsign_sign::keys::PrivateKey;
+use fwsign_keys::PrivateKey;
 
 /// The Ed25519 key whose 32-byte seed is `seed` repeated.
 pub fn ed25519(seed: u8) -> PrivateKey {

@@ -1,5 +1,5 @@
 //! `target_search`: the one ordered TUF target search
-//! (`fwsign_sign::search::search_target`) over delegation graphs generated
+//! (`fwsign_core::search::search_target`) over delegation graphs generated
 //! from the input, each role really signed, against a reference search
 //! written here the way python-tuf 7.0.1 writes it (a stack of (role,
 //! delegator) pairs over the graph itself, not over JSON).
@@ -22,15 +22,15 @@ use std::cell::OnceCell;
 use std::convert::Infallible;
 use std::sync::OnceLock;
 
-use fwsign_manifest_schema::canonical::to_canonical_vec;
-use fwsign_sign::key_types::{BUILTIN, KeyIdentity};
-use fwsign_sign::keys::PrivateKey;
-use fwsign_sign::search::{
+use fwsign_core::key_types::{BUILTIN, KeyIdentity};
+use fwsign_core::search::{
     Frame, MAX_SEARCH_ROLES, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError,
     SearchWork, search_target,
 };
-use fwsign_sign::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
-use fwsign_sign::workflow::WorkflowError;
+use fwsign_core::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
+use fwsign_core::workflow::WorkflowError;
+use fwsign_keys::PrivateKey;
+use fwsign_manifest_schema::canonical::to_canonical_vec;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use signature::Signer;

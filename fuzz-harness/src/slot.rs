@@ -6,8 +6,8 @@ use fwsign_bootloader_verify::{
     AcceptedVersion, Device, Flash, FlashError, KEY_TYPES, MAX_CHAIN, Reason, SoftwareSha256,
     StoreError, Workspace, verify_slot as verify,
 };
+use fwsign_core::verify::Envelope;
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_sign::verify::Envelope;
 use sha2::{Digest, Sha256};
 
 use crate::Bytes;
@@ -31,7 +31,7 @@ fn device<'a>(
         trusted_time,
         // A bootloader newer than any min_bootloader_version the fixtures
         // set, so the fuzzer reaches every later check.
-        bootloader_version: fwsign_sign::target_check::BootloaderVersion {
+        bootloader_version: fwsign_core::target_check::BootloaderVersion {
             major: u32::MAX,
             minor: 0,
             patch: 0,

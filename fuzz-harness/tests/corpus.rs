@@ -110,16 +110,16 @@ mod make {
     use std::path::{Path, PathBuf};
 
     use fwsign_bootloader_verify::slot::pack::build_slot;
+    use fwsign_client::bundle::create_bundle;
+    use fwsign_client::bundle_archive::{EntrySource, write_bundle};
     use fwsign_fuzz_harness::fixture::to_hex;
     use fwsign_fuzz_harness::keys::{ed25519, p256};
     use fwsign_fuzz_harness::replay::fuzz_dir;
+    use fwsign_keys::PrivateKey;
     use fwsign_manifest_schema::canonical::canonicalize;
     use fwsign_manifest_schema::expiry::UnixTime;
-    use fwsign_sign::bundle::create_bundle;
-    use fwsign_sign::bundle_archive::{EntrySource, write_bundle};
-    use fwsign_sign::keys::PrivateKey;
-    use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget, RotateOptions};
-    use fwsign_sign::repo::{ExpiryPolicy, InitOptions, Repository};
+    use fwsign_repo::staging::{AddOptions, DelegateOptions, NewTarget, RotateOptions};
+    use fwsign_repo::{ExpiryPolicy, InitOptions, Repository};
     use serde_json::{Value, json};
     use sha2::{Digest, Sha256};
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use fwsign_sign::keys::{Algorithm, PublicKey};
+use fwsign_keys::{Algorithm, PublicKey};
 use zeroize::Zeroizing;
 
 use crate::registry::{Module, lock};

@@ -1,7 +1,7 @@
 //! The byte formats between PKCS#11 and TUF: `CKA_EC_PARAMS` and
 //! `CKA_EC_POINT` to a public key, raw `r || s` to low-S DER.
 
-use fwsign_sign::keys::{Algorithm, PublicKey};
+use fwsign_keys::{Algorithm, PublicKey};
 
 /// DER of OID 1.2.840.10045.3.1.7 (prime256v1), as `CKA_EC_PARAMS` holds it.
 pub(crate) const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -96,7 +96,7 @@ pub(crate) fn ecdsa_der_low_s(raw: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fwsign_sign::keys::PrivateKey;
+    use fwsign_keys::PrivateKey;
     use signature::Signer as _;
 
     #[test]

@@ -20,7 +20,7 @@
 //!   session goes.
 //! - **Same trait as a key file.** [`HsmSigner`] implements
 //!   `signature::Signer<SignatureBytes>` and
-//!   [`fwsign_sign::keys::TufSigner`], so document signing cannot tell it
+//!   [`fwsign_keys::TufSigner`], so document signing cannot tell it
 //!   from a file key. ECDSA P-256 is hashed on the host and signed with
 //!   `CKM_ECDSA` (SoftHSM2 2.6 has no `CKM_ECDSA_SHA256`); the raw `r || s`
 //!   is DER-encoded with low S, since tokens return high S about half the

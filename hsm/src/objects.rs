@@ -8,7 +8,7 @@
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
-use fwsign_sign::keys::{Algorithm, PublicKey};
+use fwsign_keys::{Algorithm, PublicKey};
 
 use crate::encoding::{self, ED25519_PARAMS, P256_PARAMS};
 use crate::error::require_mechanism;

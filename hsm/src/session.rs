@@ -14,7 +14,7 @@ use cryptoki::mechanism::MechanismType;
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::RawAuthPin;
-use fwsign_sign::keys::Algorithm;
+use fwsign_keys::Algorithm;
 use zeroize::Zeroizing;
 
 use crate::HsmError;

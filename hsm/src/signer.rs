@@ -10,7 +10,7 @@ use std::fmt;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
-use fwsign_sign::keys::{Algorithm, PublicKey, SignatureBytes, TufSigner};
+use fwsign_keys::{Algorithm, PublicKey, SignatureBytes, TufSigner};
 use sha2::{Digest as _, Sha256};
 
 use crate::encoding;

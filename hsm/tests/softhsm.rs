@@ -24,9 +24,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use fwsign_hsm::{HsmContext, HsmError, HsmSession, HsmSigner, Pkcs11Uri};
-use fwsign_sign::document::{sign, signing_payload};
-use fwsign_sign::keys::{Algorithm, PublicKey, TufSigner};
-use fwsign_sign::schema::metadata::Signed;
+use fwsign_keys::document::{sign, signing_payload};
+use fwsign_keys::{Algorithm, PublicKey, TufSigner};
+use fwsign_manifest_schema::metadata::Signed;
 use signature::Signer as _;
 
 const SO_PIN: &str = "so-pin-5678";

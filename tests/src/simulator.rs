@@ -37,14 +37,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use fwsign_client::{FetchError, Fetcher};
+use fwsign_keys::document::sign;
+use fwsign_keys::{Algorithm, PrivateKey};
 use fwsign_manifest_schema::canonical::to_portable_json;
 use fwsign_manifest_schema::metadata::{
     DelegatedRole, Delegations, MetaFile, RoleKeys, Root, SPEC_VERSION, Signed, Snapshot,
     TargetFile, Targets, Timestamp,
 };
-use fwsign_sign::client::{FetchError, Fetcher};
-use fwsign_sign::document::sign;
-use fwsign_sign::keys::{Algorithm, PrivateKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 
@@ -1116,7 +1116,7 @@ pub fn list(dir: &Path) -> BTreeSet<String> {
 }
 
 /// A std-only HTTP/1.1 [`Fetcher`] (plain `http://` only), reading at most
-/// `max_len + 1` bytes of a body, for driving `fwsign_sign::client`
+/// `max_len + 1` bytes of a body, for driving `fwsign_client`
 /// directly against a [`RepoServer`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HttpGet;

@@ -29,11 +29,11 @@ use std::path::PathBuf;
 
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::slot::{self, EntryKind, HEADER_LEN, Header};
+use fwsign_keys::PrivateKey;
+use fwsign_keys::document::sign;
 use fwsign_manifest_schema::canonical::to_canonical_vec;
 use fwsign_manifest_schema::metadata::{Signed, Targets};
 use fwsign_manifest_schema::parse::parse_json;
-use fwsign_sign::document::sign;
-use fwsign_sign::keys::PrivateKey;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 

@@ -21,9 +21,9 @@ use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{Reason, Sha256Engine, SoftwareSha256};
 use fwsign_bootloader_verify_ffi::fwsign_status_t::{self, *};
 use fwsign_bootloader_verify_ffi::*;
-use fwsign_sign::keys::{Algorithm, PrivateKey};
-use fwsign_sign::repo::Repository;
-use fwsign_sign::repo::staging::RotateOptions;
+use fwsign_keys::{Algorithm, PrivateKey};
+use fwsign_repo::Repository;
+use fwsign_repo::staging::RotateOptions;
 
 #[path = "../../tests/support/release_fixture.rs"]
 mod release_fixture;

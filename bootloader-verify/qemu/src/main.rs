@@ -140,12 +140,12 @@ impl Flash for PsramFlash {
 #[cfg(feature = "timing")]
 mod plug {
     use fwsign_bootloader_verify_qemu::timed::Timed;
-    use fwsign_sign::key_types::KeyType;
+    use fwsign_core::key_types::KeyType;
 
     #[cfg(feature = "p256")]
-    pub static P256: Timed = Timed::new(&fwsign_sign::key_types::EcdsaP256);
+    pub static P256: Timed = Timed::new(&fwsign_core::key_types::EcdsaP256);
     #[cfg(feature = "ed25519")]
-    pub static ED25519: Timed = Timed::new(&fwsign_sign::key_types::Ed25519);
+    pub static ED25519: Timed = Timed::new(&fwsign_core::key_types::Ed25519);
 
     pub static KEY_TYPES: &[&dyn KeyType] = &[
         #[cfg(feature = "p256")]
@@ -160,7 +160,7 @@ mod plug {
 
 #[cfg(not(feature = "timing"))]
 mod plug {
-    pub use fwsign_sign::key_types::BUILTIN as KEY_TYPES;
+    pub use fwsign_core::key_types::BUILTIN as KEY_TYPES;
 
     /// The image hash: the verifier's software SHA-256.
     pub type Hasher = fwsign_bootloader_verify::SoftwareSha256;

@@ -6,7 +6,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use fwsign_bootloader_verify::{Sha256Engine, SoftwareSha256};
 use fwsign_manifest_schema::reader::{Json, JsonStr};
-use fwsign_sign::key_types::{KeyIdentity, KeyType, Rejected};
+use fwsign_core::key_types::{KeyIdentity, KeyType, Rejected};
 
 use crate::console::Line;
 use crate::ticks;

@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+use fwsign_keys::{Algorithm, PrivateKey};
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_sign::keys::{Algorithm, PrivateKey};
-use fwsign_sign::repo::staging::{AddOptions, DelegateOptions, NewTarget};
-use fwsign_sign::repo::{ExpiryPolicy, InitOptions, Repository};
+use fwsign_repo::staging::{AddOptions, DelegateOptions, NewTarget};
+use fwsign_repo::{ExpiryPolicy, InitOptions, Repository};
 
 /// The time every release is made and checked at.
 pub(crate) const NOW: UnixTime = UnixTime(1_800_000_000);

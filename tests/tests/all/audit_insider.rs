@@ -3,10 +3,10 @@
 //! rewrite history so that `fwsign repo audit` still says it is intact.
 //! Each test is named after the attack it stops (issue 13).
 
+use fwsign_keys::PrivateKey;
+use fwsign_keys::document::sign;
 use fwsign_manifest_schema::canonical::{to_canonical_vec, to_portable_bytes};
 use fwsign_manifest_schema::metadata::{RoleKeys, Root, Signed, Snapshot, Timestamp};
-use fwsign_sign::document::sign;
-use fwsign_sign::keys::PrivateKey;
 use fwsign_tests::{Run, SECURITY, USAGE};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

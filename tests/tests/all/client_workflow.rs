@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
+use fwsign_client::{Client, ClientConfig, ClientError};
+use fwsign_core::key_types::BUILTIN;
 use fwsign_manifest_schema::expiry::parse_expires;
-use fwsign_sign::client::{Client, ClientConfig, ClientError};
-use fwsign_sign::key_types::BUILTIN;
 use fwsign_tests::simulator::{
     Body, CliClient, ENDLESS_LIMIT, FAR_FUTURE, HttpGet, Key, PAST, Simulator, fresh_dir, keyid,
     new_key, run_fwsign, sha256_hex, sha512_hex, target_path,
@@ -570,7 +570,7 @@ fn expiry_is_checked_against_the_start_time_of_the_run() {
 
 fn library_refresh(sim: &Simulator, name: &str, now: &str) -> Result<(), ClientError> {
     let dir = fresh_dir(name);
-    fwsign_sign::client::init(&dir, &sim.root_bytes(1)).unwrap();
+    fwsign_client::init(&dir, &sim.root_bytes(1)).unwrap();
     let config = ClientConfig {
         metadata_dir: dir,
         metadata_url: sim.metadata_url(),

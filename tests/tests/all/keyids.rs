@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use fwsign_sign::keys::{Algorithm, PrivateKey, PublicKey};
+use fwsign_keys::{Algorithm, PrivateKey, PublicKey};
 
 use crate::peers;
 
@@ -64,11 +64,7 @@ fn assert_keyid_matches_python_tuf(alg: Algorithm) {
         "{alg}: key ID differs from securesystemslib's"
     );
     // And the signer's view agrees with the key's.
-    assert_eq!(
-        fwsign_sign::keys::TufSigner::keyid(&key),
-        pk.keyid(),
-        "{alg}"
-    );
+    assert_eq!(fwsign_keys::TufSigner::keyid(&key), pk.keyid(), "{alg}");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use fwsign_sign::path_match::{delegation_covers_names, path_matches};
+use fwsign_core::path_match::{delegation_covers_names, path_matches};
 
 use crate::peers;
 

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use fwsign_core::key_types::BUILTIN;
+use fwsign_keys::document::{CanonicalDocument, sign, verify_role};
+use fwsign_keys::{Algorithm, PrivateKey, TufSigner};
 use fwsign_manifest_schema::canonical::to_canonical_vec;
 use fwsign_manifest_schema::metadata::{Key, RoleKeys, Root, Signed, TargetFile, Targets};
 use fwsign_manifest_schema::parse::parse_json;
 use fwsign_manifest_schema::reader::Json;
-use fwsign_sign::document::{CanonicalDocument, sign, verify_role};
-use fwsign_sign::key_types::BUILTIN;
-use fwsign_sign::keys::{Algorithm, PrivateKey, TufSigner};
 use proptest::prelude::*;
 use serde_json::Value;
 

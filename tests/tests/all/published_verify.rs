@@ -7,10 +7,10 @@
 
 use std::path::PathBuf;
 
+use fwsign_keys::PrivateKey;
+use fwsign_keys::document::sign;
 use fwsign_manifest_schema::canonical::to_portable_bytes;
 use fwsign_manifest_schema::metadata::{RoleKeys, Root, Signed};
-use fwsign_sign::document::sign;
-use fwsign_sign::keys::PrivateKey;
 use fwsign_tests::{Run, SECURITY, tree};
 use serde_json::Value;
 

@@ -3,10 +3,10 @@
 //! and `\n` escapes, not canonical), canonicalises it once and verifies
 //! every role with its threshold through the same core the device runs.
 
+use fwsign_core::key_types::BUILTIN;
+use fwsign_core::verify::{Envelope, TargetsView};
+use fwsign_keys::document::{CanonicalDocument, verify_role};
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
-use fwsign_sign::document::{CanonicalDocument, verify_role};
-use fwsign_sign::key_types::BUILTIN;
-use fwsign_sign::verify::{Envelope, TargetsView};
 use sha2::{Digest, Sha256};
 
 use crate::peers::data;

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use fwsign_client::{Client, ClientConfig, FetchError, Fetcher};
+use fwsign_core::key_types::BUILTIN;
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_sign::client::{self, Client, ClientConfig, FetchError, Fetcher};
-use fwsign_sign::key_types::BUILTIN;
-use fwsign_sign::repo::lock::{LockKind, RepoLock};
+use fwsign_repo::lock::{LockKind, RepoLock};
 use fwsign_tests::{Fwsign, IO, OK, Run, SECURITY, Scratch, tree};
 use serde_json::Value;
 
@@ -222,7 +222,7 @@ impl Repo {
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(fwsign_sign::atomic_write::is_temp_name)
+                    .is_some_and(fwsign_keys::atomic_write::is_temp_name)
             })
             .collect()
     }
@@ -305,7 +305,7 @@ fn verify_as_client(
 ) -> Result<(), String> {
     if !state.join("root.json").exists() {
         let root = std::fs::read(dir.join("metadata/1.root.json")).map_err(|e| e.to_string())?;
-        client::init(state, &root).map_err(|e| e.to_string())?;
+        fwsign_client::init(state, &root).map_err(|e| e.to_string())?;
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -5,8 +5,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use fwsign_sign::repo::Repository;
-use fwsign_sign::repo::lock::LockKind;
+use fwsign_repo::Repository;
+use fwsign_repo::lock::LockKind;
 use fwsign_tests::{SECURITY, USAGE, fwsign_bin};
 use serde_json::Value;
 
@@ -200,7 +200,7 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
         .unwrap();
     // The child signs without the lock, then waits for it.
     std::thread::sleep(Duration::from_millis(1500));
-    let now = fwsign_sign::schema::expiry::UnixTime(
+    let now = fwsign_manifest_schema::expiry::UnixTime(
         i64::try_from(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

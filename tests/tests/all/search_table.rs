@@ -25,7 +25,7 @@ use fwsign_bootloader_verify::{
     BootloaderVersion, Device, Flash, FlashError, KEY_TYPES, Reason, SoftwareSha256, StoreError,
     Workspace, verify_slot,
 };
-use fwsign_sign::bundle_archive::{EntrySource, write_bundle};
+use fwsign_client::bundle_archive::{EntrySource, write_bundle};
 use fwsign_tests::{SECURITY, USAGE};
 use serde_json::Value;
 
@@ -507,7 +507,7 @@ fn published_role(r: &Release, role: &str) -> Vec<u8> {
         .unwrap_or_else(|| panic!("{role} is not published"))
         .1;
     let raw = std::fs::read(r.metadata(&newest)).unwrap();
-    fwsign_sign::document::CanonicalDocument::from_json(&raw)
+    fwsign_keys::document::CanonicalDocument::from_json(&raw)
         .unwrap()
         .as_bytes()
         .to_vec()
@@ -527,7 +527,7 @@ impl Flash for RamFlash<'_> {
 /// The root a device is provisioned with: version 1, canonical.
 fn provisioned_root(r: &Release) -> Vec<u8> {
     let raw = std::fs::read(r.metadata("1.root.json")).unwrap();
-    fwsign_sign::document::CanonicalDocument::from_json(&raw)
+    fwsign_keys::document::CanonicalDocument::from_json(&raw)
         .unwrap()
         .as_bytes()
         .to_vec()

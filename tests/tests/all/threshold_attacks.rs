@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use fwsign_core::key_types::{BUILTIN, EcdsaP256, KeyType};
+use fwsign_core::verify::VerifyError;
+use fwsign_keys::document::{CanonicalDocument, DocumentError, sign, verify_role};
+use fwsign_keys::{Algorithm, PrivateKey, TufSigner};
 use fwsign_manifest_schema::metadata::{Key, RoleKeys, Root, Signature, Signed, Targets};
-use fwsign_sign::document::{CanonicalDocument, DocumentError, sign, verify_role};
-use fwsign_sign::key_types::{BUILTIN, EcdsaP256, KeyType};
-use fwsign_sign::keys::{Algorithm, PrivateKey, TufSigner};
-use fwsign_sign::verify::VerifyError;
 use signature::Signer;
 
 struct Fixture {

@@ -35,7 +35,7 @@ use fwsign_bootloader_verify_qemu::case::Reader;
 use fwsign_bootloader_verify_qemu::console::Line;
 use fwsign_bootloader_verify_qemu::{CASE_ADDR, CASE_MAX, board, exit_code};
 use fwsign_manifest_schema::reader::Json;
-use fwsign_sign::key_types::{EcdsaP256, KeyType, P256_ASM};
+use fwsign_core::key_types::{EcdsaP256, KeyType, P256_ASM};
 
 #[cfg(not(feature = "p256"))]
 compile_error!(

@@ -1,0 +1,430 @@
+//! The metadata a host client trusts so far, updated one role at a time
+//! through the [`fwsign_core::workflow`] checks.
+//!
+//! This is the host side of the TUF client workflow (and of
+//! `bundle verify`): it owns canonical copies of what it has accepted and
+//! sizes the verification core's working memory to each document. It never
+//! decides trust itself; every `update_*` calls the `no_std` step.
+
+use std::collections::BTreeMap;
+
+use fwsign_manifest_schema::expiry::UnixTime;
+
+use crate::document::{CanonicalDocument, DocumentError};
+use fwsign_core::key_types::{KeyIdentity, KeyType};
+use fwsign_core::verify::{
+    Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
+};
+use fwsign_core::workflow::{
+    Delegator, SnapshotView, TimestampView, WorkflowError, verify_root_self, verify_root_update,
+    verify_snapshot, verify_targets, verify_timestamp,
+};
+
+/// Why a document was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// The document is not readable TUF metadata.
+    #[error("{role}: {source}")]
+    Document {
+        /// The role the document was offered as.
+        role: String,
+        /// What is wrong.
+        #[source]
+        source: DocumentError,
+    },
+    /// A workflow check refused the document.
+    #[error("{role}: {source}")]
+    Refused {
+        /// The role the document was offered as.
+        role: String,
+        /// The check that failed.
+        #[source]
+        source: WorkflowError,
+    },
+    /// A step was attempted before the one it depends on (for example
+    /// snapshot before timestamp).
+    #[error("{role}: {needs} must be loaded first")]
+    OutOfOrder {
+        /// The role offered.
+        role: String,
+        /// The role it depends on.
+        needs: &'static str,
+    },
+}
+
+fn refused(role: &str) -> impl FnOnce(WorkflowError) -> TrustError + '_ {
+    move |source| TrustError::Refused {
+        role: role.to_owned(),
+        source,
+    }
+}
+
+fn canonical(role: &str, raw: &[u8]) -> Result<CanonicalDocument, TrustError> {
+    CanonicalDocument::from_json(raw).map_err(|source| TrustError::Document {
+        role: role.to_owned(),
+        source,
+    })
+}
+
+fn envelope<'a>(role: &str, doc: &'a CanonicalDocument) -> Result<Envelope<'a>, TrustError> {
+    doc.envelope()
+        .map_err(|e| refused(role)(WorkflowError::Verify(e)))
+}
+
+/// Working memory for a threshold over `n` key IDs.
+struct Work {
+    counted: Vec<KeyIdentity>,
+    signed: Vec<bool>,
+}
+
+impl Work {
+    fn new(n: usize) -> Self {
+        Self {
+            counted: vec![KeyIdentity::default(); n],
+            signed: vec![false; n],
+        }
+    }
+
+    fn get(&mut self) -> ThresholdWork<'_> {
+        ThresholdWork {
+            counted: &mut self.counted,
+            signed: &mut self.signed,
+        }
+    }
+}
+
+/// The number of key IDs the largest role of a root lists.
+fn root_work(root: &RootView<'_>) -> usize {
+    ["root", "targets", "snapshot", "timestamp"]
+        .iter()
+        .filter_map(|r| root.role(r).ok())
+        .map(|r| r.keyid_count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Result of offering a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampUpdate {
+    /// A newer timestamp was accepted.
+    Updated,
+    /// The offered timestamp has the trusted version: nothing changed, and
+    /// the caller should neither store nor follow it.
+    Unchanged,
+}
+
+/// Trusted metadata, built up in workflow order.
+#[derive(Debug)]
+pub struct TrustedSet {
+    key_types: Vec<&'static dyn KeyType>,
+    now: Option<UnixTime>,
+    root: CanonicalDocument,
+    timestamp: Option<CanonicalDocument>,
+    snapshot: Option<CanonicalDocument>,
+    targets: BTreeMap<String, CanonicalDocument>,
+}
+
+impl TrustedSet {
+    /// Starts from a trusted root, which must be signed by its own root
+    /// threshold. `now` is the one fixed time expiry is checked against for
+    /// the whole run (`None`: expiry is not checked, for devices without a
+    /// clock and callers that report it themselves).
+    pub fn new(
+        trusted_root: &[u8],
+        key_types: &[&'static dyn KeyType],
+        now: Option<UnixTime>,
+    ) -> Result<Self, TrustError> {
+        let root = canonical("root", trusted_root)?;
+        {
+            let env = envelope("root", &root)?;
+            let view = RootView::new(env).map_err(|e| refused("root")(e.into()))?;
+            let mut work = Work::new(root_work(&view));
+            verify_root_self(env, key_types, &mut work.get()).map_err(refused("root"))?;
+        }
+        Ok(Self {
+            key_types: key_types.to_vec(),
+            now,
+            root,
+            timestamp: None,
+            snapshot: None,
+            targets: BTreeMap::new(),
+        })
+    }
+
+    /// The time expiry is checked against.
+    pub fn now(&self) -> Option<UnixTime> {
+        self.now
+    }
+
+    /// The trusted root.
+    pub fn root(&self) -> RootView<'_> {
+        // Accepted documents were verified as parseable when accepted.
+        match self.root.envelope().and_then(RootView::new) {
+            Ok(v) => v,
+            Err(_) => unreachable!("an accepted root parses"),
+        }
+    }
+
+    /// The trusted root's canonical bytes.
+    pub fn root_bytes(&self) -> &[u8] {
+        self.root.as_bytes()
+    }
+
+    /// Spec 5.3: accepts root N+1.
+    pub fn update_root(&mut self, raw: &[u8]) -> Result<(), TrustError> {
+        if self.timestamp.is_some() {
+            return Err(TrustError::OutOfOrder {
+                role: "root".into(),
+                needs: "every root update before timestamp",
+            });
+        }
+        let doc = canonical("root", raw)?;
+        {
+            let trusted = self.root();
+            let env = envelope("root", &doc)?;
+            let new = RootView::new(env).map_err(|e| refused("root")(e.into()))?;
+            let mut work = Work::new(root_work(&trusted).max(root_work(&new)));
+            verify_root_update(&trusted, env, &self.key_types, &mut work.get())
+                .map_err(refused("root"))?;
+        }
+        self.root = doc;
+        Ok(())
+    }
+
+    /// Spec 5.3.10: the final root must not have expired.
+    pub fn check_root_expiry(&self) -> Result<(), TrustError> {
+        match self.now {
+            Some(now) if self.root().common().expires <= now => {
+                Err(refused("root")(WorkflowError::Expired))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Spec 5.4: offers a timestamp.
+    pub fn update_timestamp(&mut self, raw: &[u8]) -> Result<TimestampUpdate, TrustError> {
+        self.offer_timestamp(raw, self.now)
+    }
+
+    /// Like [`TrustedSet::update_timestamp`] with expiry left to the caller
+    /// (`bundle verify` reports an expired timestamp without refusing it).
+    pub fn update_timestamp_ignoring_expiry(
+        &mut self,
+        raw: &[u8],
+    ) -> Result<TimestampUpdate, TrustError> {
+        self.offer_timestamp(raw, None)
+    }
+
+    fn offer_timestamp(
+        &mut self,
+        raw: &[u8],
+        now: Option<UnixTime>,
+    ) -> Result<TimestampUpdate, TrustError> {
+        if self.snapshot.is_some() {
+            return Err(TrustError::OutOfOrder {
+                role: "timestamp".into(),
+                needs: "timestamp before snapshot",
+            });
+        }
+        let doc = canonical("timestamp", raw)?;
+        let unchanged;
+        {
+            let root = self.root();
+            let trusted_doc = self.timestamp.as_ref();
+            let trusted = match trusted_doc {
+                Some(t) => Some(
+                    TimestampView::new(&envelope("timestamp", t)?).map_err(refused("timestamp"))?,
+                ),
+                None => None,
+            };
+            let env = envelope("timestamp", &doc)?;
+            let n = root.role("timestamp").map(|r| r.keyid_count()).unwrap_or(0);
+            let mut work = Work::new(n);
+            let view = verify_timestamp(
+                &root,
+                env,
+                trusted.as_ref(),
+                now,
+                &self.key_types,
+                &mut work.get(),
+            )
+            .map_err(refused("timestamp"))?;
+            unchanged = trusted.is_some_and(|t| t.version == view.version);
+        }
+        if unchanged {
+            return Ok(TimestampUpdate::Unchanged);
+        }
+        self.timestamp = Some(doc);
+        Ok(TimestampUpdate::Updated)
+    }
+
+    /// Refuses a trusted timestamp that has expired (used when the remote
+    /// timestamp had the trusted version and so was not checked again).
+    pub fn check_timestamp_expiry(&self) -> Result<(), TrustError> {
+        match (self.timestamp(), self.now) {
+            (Some(t), Some(now)) if t.expires <= now => {
+                Err(refused("timestamp")(WorkflowError::Expired))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Loads a snapshot kept locally from an earlier run as the baseline for
+    /// rollback checks: only its signatures are checked (it may be older than
+    /// what the timestamp names, or expired), as python-tuf does for its
+    /// local copy. A new snapshot must then pass [`TrustedSet::update_snapshot`].
+    pub fn load_local_snapshot(&mut self, raw: &[u8]) -> Result<(), TrustError> {
+        if self.timestamp.is_none() {
+            return Err(TrustError::OutOfOrder {
+                role: "snapshot".into(),
+                needs: "timestamp",
+            });
+        }
+        let doc = canonical("snapshot", raw)?;
+        {
+            let root = self.root();
+            let env = envelope("snapshot", &doc)?;
+            SnapshotView::new(&env).map_err(refused("snapshot"))?;
+            let n = root.role("snapshot").map(|r| r.keyid_count()).unwrap_or(0);
+            let mut work = Work::new(n);
+            root.verify_role("snapshot", &env, &self.key_types, &mut work.get())
+                .and_then(|r| r.require())
+                .map_err(|e| refused("snapshot")(e.into()))?;
+        }
+        self.snapshot = Some(doc);
+        Ok(())
+    }
+
+    /// The trusted timestamp, if any.
+    pub fn timestamp(&self) -> Option<TimestampView<'_>> {
+        let doc = self.timestamp.as_ref()?;
+        TimestampView::new(&doc.envelope().ok()?).ok()
+    }
+
+    /// Spec 5.5: offers a snapshot (`raw` as received, checked against the
+    /// timestamp's length and hashes).
+    pub fn update_snapshot(&mut self, raw: &[u8]) -> Result<(), TrustError> {
+        self.offer_snapshot(raw, self.now)
+    }
+
+    /// Like [`TrustedSet::update_snapshot`] with expiry left to the caller.
+    pub fn update_snapshot_ignoring_expiry(&mut self, raw: &[u8]) -> Result<(), TrustError> {
+        self.offer_snapshot(raw, None)
+    }
+
+    fn offer_snapshot(&mut self, raw: &[u8], now: Option<UnixTime>) -> Result<(), TrustError> {
+        let timestamp_doc = self.timestamp.as_ref().ok_or(TrustError::OutOfOrder {
+            role: "snapshot".into(),
+            needs: "timestamp",
+        })?;
+        if !self.targets.is_empty() {
+            return Err(TrustError::OutOfOrder {
+                role: "snapshot".into(),
+                needs: "snapshot before targets",
+            });
+        }
+        let doc = canonical("snapshot", raw)?;
+        {
+            let root = self.root();
+            let timestamp = TimestampView::new(&envelope("timestamp", timestamp_doc)?)
+                .map_err(refused("timestamp"))?;
+            let trusted = match self.snapshot.as_ref() {
+                Some(s) => Some(
+                    SnapshotView::new(&envelope("snapshot", s)?).map_err(refused("snapshot"))?,
+                ),
+                None => None,
+            };
+            let env = envelope("snapshot", &doc)?;
+            let n = root.role("snapshot").map(|r| r.keyid_count()).unwrap_or(0);
+            let mut work = Work::new(n);
+            verify_snapshot(
+                &root,
+                &timestamp,
+                raw,
+                env,
+                trusted.as_ref(),
+                now,
+                &self.key_types,
+                &mut work.get(),
+            )
+            .map_err(refused("snapshot"))?;
+        }
+        self.snapshot = Some(doc);
+        Ok(())
+    }
+
+    /// The trusted snapshot, if any.
+    pub fn snapshot(&self) -> Option<SnapshotView<'_>> {
+        let doc = self.snapshot.as_ref()?;
+        SnapshotView::new(&doc.envelope().ok()?).ok()
+    }
+
+    /// Spec 5.6: offers targets role `role`, delegated by `parent` (`None`
+    /// for top-level `targets`, delegated by root), with `raw` as received.
+    pub fn update_targets(
+        &mut self,
+        role: &str,
+        parent: Option<&str>,
+        raw: &[u8],
+    ) -> Result<(), TrustError> {
+        let snapshot_doc = self.snapshot.as_ref().ok_or(TrustError::OutOfOrder {
+            role: role.to_owned(),
+            needs: "snapshot",
+        })?;
+        let doc = canonical(role, raw)?;
+        {
+            let snapshot = SnapshotView::new(&envelope("snapshot", snapshot_doc)?)
+                .map_err(refused("snapshot"))?;
+            let env = envelope(role, &doc)?;
+            let root = self.root();
+            let parent_view;
+            let (delegator, n) = match parent {
+                None => (
+                    Delegator::Root(&root),
+                    root.role(role).map(|r| r.keyid_count()).unwrap_or(0),
+                ),
+                Some(parent) => {
+                    let parent_doc = self.targets.get(parent).ok_or(TrustError::OutOfOrder {
+                        role: role.to_owned(),
+                        needs: "the delegating role",
+                    })?;
+                    parent_view = TargetsView::new(envelope(parent, parent_doc)?)
+                        .map_err(|e| refused(parent)(e.into()))?;
+                    let n = parent_view
+                        .delegated_role(role)
+                        .ok_or_else(|| refused(role)(VerifyError::UnknownRole.into()))?
+                        .keys()
+                        .map(|k| k.keyid_count())
+                        .unwrap_or(0);
+                    (Delegator::Targets(&parent_view), n)
+                }
+            };
+            let mut work = Work::new(n);
+            verify_targets(
+                delegator,
+                role.as_bytes(),
+                &snapshot,
+                raw,
+                env,
+                self.now,
+                &self.key_types,
+                &mut work.get(),
+            )
+            .map_err(refused(role))?;
+        }
+        self.targets.insert(role.to_owned(), doc);
+        Ok(())
+    }
+
+    /// A trusted targets role, if loaded.
+    pub fn targets(&self, role: &str) -> Option<TargetsView<'_>> {
+        let doc = self.targets.get(role)?;
+        TargetsView::new(doc.envelope().ok()?).ok()
+    }
+
+    /// The entry for `target` in trusted role `role`.
+    pub fn target_in(&self, role: &str, target: &str) -> Option<TargetEntry<'_>> {
+        self.targets(role)?.target(target).ok().flatten()
+    }
+}

@@ -1,0 +1,604 @@
+//! Approving a staged release: signatures from approvers' keys, merged from
+//! separate copies, or made on an air-gapped machine and imported.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::metadata::{Key, Root, Signature, Signed, Targets};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::view::View;
+use super::{RepoError, Repository, RoleApproval, canonical_of, io_err, read_file};
+use crate::audit::AuditEvent;
+use fwsign_keys::atomic_write::{Mode, write_atomic};
+use fwsign_keys::document::{add_detached_signature, signing_payload};
+use fwsign_keys::{Algorithm, KeyError, PublicKey, SignatureBytes, TufSigner};
+
+/// The sidecar written next to an exported payload (`FILE.json`), so the
+/// offline signer and the importer know what the bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadInfo {
+    /// The role.
+    pub role: String,
+    /// The staged version.
+    pub version: u64,
+    /// Lowercase hex SHA-256 of the payload.
+    pub sha256: String,
+}
+
+/// A signature over a staged role's payload, made without the repository
+/// lock and not yet added ([`Repository::add_prepared`]).
+#[derive(Debug, Clone)]
+pub struct PreparedSignature {
+    /// The role signed.
+    pub role: String,
+    /// Its staged version when signed.
+    pub version: u64,
+    /// SHA-256 of the payload signed.
+    pub payload_sha256: [u8; 32],
+    /// The signer's public key.
+    pub public: PublicKey,
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MergeReport {
+    /// Signatures added, as `(role, keyid)`.
+    pub added: Vec<(String, String)>,
+    /// Roles whose staged content differs between the copies (nothing
+    /// merged for them).
+    pub conflicts: Vec<String>,
+}
+
+/// The sidecar path for a payload file: `FILE.json`.
+pub fn sidecar_path(payload: &Path) -> PathBuf {
+    let mut name = payload.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+/// Reads an exported payload and its sidecar, checking that they agree.
+pub fn read_payload(payload: &Path) -> Result<(Vec<u8>, PayloadInfo), RepoError> {
+    let bytes = read_file(payload)?;
+    let sidecar = sidecar_path(payload);
+    let info: PayloadInfo =
+        serde_json::from_slice(&read_file(&sidecar)?).map_err(|e| RepoError::Metadata {
+            path: sidecar.clone(),
+            source: fwsign_manifest_schema::Error::Format(e.to_string()),
+        })?;
+    let digest = base16ct::lower::encode_string(&Sha256::digest(&bytes));
+    if digest != info.sha256 {
+        return Err(RepoError::StagedTargetChanged {
+            name: payload.display().to_string(),
+            why: format!(
+                "SHA-256 {digest} differs from {} recorded in {}",
+                info.sha256,
+                sidecar.display()
+            ),
+        });
+    }
+    Ok((bytes, info))
+}
+
+/// Signs an exported payload offline (`fwsign sign-payload`).
+pub fn sign_payload(
+    payload: &Path,
+    signer: &dyn TufSigner,
+) -> Result<(PayloadInfo, SignatureBytes), RepoError> {
+    let (bytes, info) = read_payload(payload)?;
+    let sig = signer
+        .try_sign(&bytes)
+        .map_err(|source| RepoError::Document {
+            context: format!("signing {}", payload.display()),
+            source: fwsign_keys::document::DocumentError::Signing(source),
+        })?;
+    Ok((info, sig))
+}
+
+/// Reads a signature given as hex, base64 or raw bytes; for ECDSA a DER
+/// signature or a 64-byte `r||s` (stored as DER, as TUF requires).
+pub fn decode_signature(input: &[u8], algorithm: Algorithm) -> Result<Vec<u8>, RepoError> {
+    let text = std::str::from_utf8(input).ok().map(str::trim);
+    let bytes = match text {
+        Some(t)
+            if !t.is_empty() && t.len() % 2 == 0 && t.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            base16ct::mixed::decode_vec(t).map_err(|_| bad_sig("invalid hex"))?
+        }
+        Some(t)
+            if !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) =>
+        {
+            use base64ct::{Base64, Encoding};
+            Base64::decode_vec(t).map_err(|_| bad_sig("invalid base64"))?
+        }
+        _ => input.to_vec(),
+    };
+    match algorithm {
+        Algorithm::Ed25519 if bytes.len() == 64 => Ok(bytes),
+        Algorithm::Ed25519 => Err(bad_sig("an Ed25519 signature is 64 bytes")),
+        Algorithm::EcdsaP256 if bytes.len() == 64 => {
+            let sig = p256::ecdsa::Signature::from_slice(&bytes)
+                .map_err(|_| bad_sig("not a valid r||s P-256 signature"))?;
+            Ok(sig.to_der().as_bytes().to_vec())
+        }
+        Algorithm::EcdsaP256 => {
+            p256::ecdsa::Signature::from_der(&bytes)
+                .map_err(|_| bad_sig("neither DER nor 64-byte r||s"))?;
+            Ok(bytes)
+        }
+    }
+}
+
+fn bad_sig(why: &str) -> RepoError {
+    RepoError::Invalid(format!("signature: {why}"))
+}
+
+/// The key IDs of `role` in a key table whose key is `public`.
+fn keyids_for(
+    keys: &BTreeMap<String, Key>,
+    authorised: &[String],
+    public: &PublicKey,
+) -> Vec<String> {
+    authorised
+        .iter()
+        .filter(|id| {
+            keys.get(*id)
+                .and_then(|k| PublicKey::from_tuf_key(k).ok())
+                .is_some_and(|k| &k == public)
+        })
+        .cloned()
+        .collect()
+}
+
+impl Repository {
+    /// The key IDs under which `public` may sign staged `role` (the key
+    /// table of its delegator; for a new root, the old and the new root).
+    fn authorised_keyids(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        public: &PublicKey,
+    ) -> Result<Vec<String>, RepoError> {
+        let mut ids = Vec::new();
+        if role == "root" {
+            let mut roots = Vec::new();
+            if let Some(staged) = self.load_staged::<Root>("root")? {
+                roots.push(Cow::Owned(staged));
+            }
+            if let Some(published) = view.published()? {
+                roots.push(Cow::Borrowed(&published.root));
+            }
+            for root in roots {
+                if let Some(r) = root.signed.roles.get("root") {
+                    ids.extend(keyids_for(&root.signed.keys, &r.keyids, public));
+                }
+            }
+        } else {
+            match view.delegator_of(role)? {
+                None => {
+                    let root = view.current_root()?;
+                    if let Some(r) = root.signed.roles.get(role) {
+                        ids.extend(keyids_for(&root.signed.keys, &r.keyids, public));
+                    }
+                }
+                Some(parent) => {
+                    if let Some(doc) = view.current_targets(&parent)?
+                        && let Some(d) = &doc.signed.delegations
+                        && let Some(r) = d.roles.iter().find(|r| r.name == role)
+                    {
+                        ids.extend(keyids_for(&d.keys, &r.keyids, public));
+                    }
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Err(RepoError::NotAuthorised {
+                role: role.to_owned(),
+                keyid: public.keyid(),
+            });
+        }
+        Ok(ids)
+    }
+
+    /// The canonical bytes approvers sign for staged `role`, and its version.
+    pub fn payload(&self, role: &str) -> Result<(Vec<u8>, u64), RepoError> {
+        let context = |source| RepoError::Document {
+            context: format!("staged {role}"),
+            source,
+        };
+        if role == "root" {
+            let doc = self
+                .load_staged::<Root>("root")?
+                .ok_or_else(|| RepoError::NotStaged("root".into()))?;
+            Ok((
+                signing_payload(&doc.signed).map_err(context)?,
+                doc.signed.version,
+            ))
+        } else {
+            let doc = self
+                .load_staged::<Targets>(role)?
+                .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
+            Ok((
+                signing_payload(&doc.signed).map_err(context)?,
+                doc.signed.version,
+            ))
+        }
+    }
+
+    /// Adds `signature` (already verified) to staged `role` under each of
+    /// `keyids`.
+    fn put(&self, role: &str, keyids: &[String], signature: &[u8]) -> Result<(), RepoError> {
+        fn put_all<T>(doc: &mut Signed<T>, keyids: &[String], signature: &[u8]) {
+            for keyid in keyids {
+                doc.signatures.retain(|s| &s.keyid != keyid);
+                doc.signatures.push(Signature {
+                    keyid: keyid.clone(),
+                    sig: base16ct::lower::encode_string(signature),
+                    unknown: BTreeMap::new(),
+                });
+            }
+            doc.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+        }
+        if role == "root" {
+            let mut doc = self
+                .load_staged::<Root>("root")?
+                .ok_or_else(|| RepoError::NotStaged("root".into()))?;
+            put_all(&mut doc, keyids, signature);
+            self.save_staged("root", &doc)
+        } else {
+            let mut doc = self
+                .load_staged::<Targets>(role)?
+                .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
+            put_all(&mut doc, keyids, signature);
+            self.save_staged(role, &doc)
+        }
+    }
+
+    fn forget_dropped(&self, role: &str, keyids: &[String]) -> Result<(), RepoError> {
+        if let Some(mut record) = self.dropped_approvals(role)? {
+            record.keyids.retain(|k| !keyids.contains(k));
+            if record.keyids.is_empty() {
+                self.clear_dropped(role)?;
+            } else {
+                let path = self.dropped_path(role);
+                let bytes = serde_json::to_vec_pretty(&record).map_err(|e| {
+                    RepoError::Invalid(format!("cannot serialise dropped approvals: {e}"))
+                })?;
+                write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One approver signs staged `role`: [`Repository::prepare_signature`]
+    /// then [`Repository::add_prepared`], for a caller that holds the
+    /// repository lock throughout.
+    pub fn sign(
+        &self,
+        role: &str,
+        signer: &dyn TufSigner,
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
+        // One view for both halves: the published state is read once.
+        let view = self.view();
+        let prepared = self.prepare_in(&view, role, signer)?;
+        self.add_prepared_in(&view, &prepared, now)
+    }
+
+    /// The slow half of signing, which needs no lock: reads staged `role`'s
+    /// payload and signs it (a passphrase, a PIN, a touch on a token).
+    pub fn prepare_signature(
+        &self,
+        role: &str,
+        signer: &dyn TufSigner,
+    ) -> Result<PreparedSignature, RepoError> {
+        self.prepare_in(&self.view(), role, signer)
+    }
+
+    fn prepare_in(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        signer: &dyn TufSigner,
+    ) -> Result<PreparedSignature, RepoError> {
+        // Checked first, so an unauthorised key costs no PIN or touch.
+        self.authorised_keyids(view, role, signer.public_key())?;
+        let (payload, version) = self.payload(role)?;
+        let sig = signer
+            .try_sign(&payload)
+            .map_err(|source| RepoError::Document {
+                context: format!("signing staged {role}"),
+                source: fwsign_keys::document::DocumentError::Signing(source),
+            })?;
+        Ok(PreparedSignature {
+            role: role.to_owned(),
+            version,
+            payload_sha256: Sha256::digest(&payload).into(),
+            public: signer.public_key().clone(),
+            signature: sig.0,
+        })
+    }
+
+    /// The quick half of signing, under the repository's exclusive lock:
+    /// checks that staged `role` still has the bytes that were signed
+    /// (another command may have changed it meanwhile; then
+    /// [`RepoError::RoleChanged`]: sign again), merges the signature into
+    /// the staged role as it is now, and records it in the audit log.
+    pub fn add_prepared(
+        &self,
+        prepared: &PreparedSignature,
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
+        self.add_prepared_in(&self.view(), prepared, now)
+    }
+
+    fn add_prepared_in(
+        &self,
+        view: &View<'_>,
+        prepared: &PreparedSignature,
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
+        let role = prepared.role.as_str();
+        let keyids = self.authorised_keyids(view, role, &prepared.public)?;
+        let (payload, version) = self.payload(role)?;
+        let same: [u8; 32] = Sha256::digest(&payload).into();
+        if same != prepared.payload_sha256 {
+            return Err(RepoError::RoleChanged {
+                role: role.to_owned(),
+                signed_version: prepared.version,
+                staged_version: version,
+            });
+        }
+        self.put(role, &keyids, &prepared.signature)?;
+        self.forget_dropped(role, &keyids)?;
+        self.audit(
+            &AuditEvent {
+                action: "sign".into(),
+                role: Some(role.to_owned()),
+                version: Some(version),
+                keyid: Some(prepared.public.keyid()),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        view.approval(role)?
+            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
+    }
+
+    /// Writes the bytes to sign for `role` to `out`, and the sidecar
+    /// `out.json` naming role, version and SHA-256.
+    pub fn export_payload(&self, role: &str, out: &Path) -> Result<PayloadInfo, RepoError> {
+        let (payload, version) = self.payload(role)?;
+        let info = PayloadInfo {
+            role: role.to_owned(),
+            version,
+            sha256: base16ct::lower::encode_string(&Sha256::digest(&payload)),
+        };
+        write_atomic(out, &payload, Mode::Public).map_err(io_err(out))?;
+        let sidecar = sidecar_path(out);
+        let json = serde_json::to_vec_pretty(&info)
+            .map_err(|e| RepoError::Invalid(format!("cannot serialise the sidecar: {e}")))?;
+        write_atomic(&sidecar, &json, Mode::Public).map_err(io_err(&sidecar))?;
+        Ok(info)
+    }
+
+    /// Adds a signature made elsewhere by `public`, after verifying it over
+    /// the staged role (a signature over another version is refused).
+    pub fn import_signature(
+        &self,
+        role: &str,
+        public: &PublicKey,
+        signature: &[u8],
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
+        let view = self.view();
+        let keyids = self.authorised_keyids(&view, role, public)?;
+        let (payload, version) = self.payload(role)?;
+        if public.verify(&payload, signature).is_err() {
+            self.audit(
+                &AuditEvent {
+                    action: "refuse".into(),
+                    role: Some(role.to_owned()),
+                    version: Some(version),
+                    keyid: Some(public.keyid()),
+                    detail: Some("imported signature does not verify over the staged role".into()),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+            return Err(RepoError::SignatureMismatch {
+                role: role.to_owned(),
+                version,
+                keyid: public.keyid(),
+            });
+        }
+        self.put(role, &keyids, signature)?;
+        self.forget_dropped(role, &keyids)?;
+        self.audit(
+            &AuditEvent {
+                action: "import-signature".into(),
+                role: Some(role.to_owned()),
+                version: Some(version),
+                keyid: Some(public.keyid()),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        view.approval(role)?
+            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
+    }
+
+    /// Merges the signatures of another copy of this repository's staged
+    /// files (an approver's copy passed around or through git). Only
+    /// signatures over identical staged content are taken, and each is
+    /// verified before it is added.
+    pub fn merge_signatures(&self, other: &Path, now: UnixTime) -> Result<MergeReport, RepoError> {
+        let other_repo = Repository {
+            dir: other.to_path_buf(),
+            config: self.config.clone(),
+        };
+        let view = self.view();
+        let mut report = MergeReport::default();
+        for role in self.staged_roles()? {
+            let (ours, _) = self.payload(&role)?;
+            let theirs_sigs: Vec<Signature> = if role == "root" {
+                match other_repo.load_staged::<Root>("root")? {
+                    None => continue,
+                    Some(doc) => {
+                        if canonical_of(
+                            "root",
+                            &Signed {
+                                signatures: vec![],
+                                ..doc.clone()
+                            },
+                        )?
+                        .as_bytes()
+                            != canonical_of(
+                                "root",
+                                &Signed {
+                                    signatures: vec![],
+                                    ..self
+                                        .load_staged::<Root>("root")?
+                                        .ok_or_else(|| RepoError::Invalid("root vanished".into()))?
+                                },
+                            )?
+                            .as_bytes()
+                        {
+                            report.conflicts.push(role.clone());
+                            continue;
+                        }
+                        doc.signatures
+                    }
+                }
+            } else {
+                match other_repo.load_staged::<Targets>(&role)? {
+                    None => continue,
+                    Some(doc) => {
+                        let theirs =
+                            signing_payload(&doc.signed).map_err(|source| RepoError::Document {
+                                context: format!("{}: staged {role}", other.display()),
+                                source,
+                            })?;
+                        if theirs != ours {
+                            report.conflicts.push(role.clone());
+                            continue;
+                        }
+                        doc.signatures
+                    }
+                }
+            };
+            for sig in theirs_sigs {
+                let Ok(bytes) = base16ct::mixed::decode_vec(&sig.sig) else {
+                    continue;
+                };
+                // Look the key up in this copy's key tables: the other copy's
+                // claims about keys are not trusted.
+                let Some(public) = self.key_for(&view, &role, &sig.keyid)? else {
+                    continue;
+                };
+                if public.verify(&ours, &bytes).is_err() {
+                    continue;
+                }
+                let already = if role == "root" {
+                    self.load_staged::<Root>("root")?
+                        .is_some_and(|d| d.signatures.iter().any(|s| s.keyid == sig.keyid))
+                } else {
+                    self.load_staged::<Targets>(&role)?
+                        .is_some_and(|d| d.signatures.iter().any(|s| s.keyid == sig.keyid))
+                };
+                if already {
+                    continue;
+                }
+                self.put(&role, std::slice::from_ref(&sig.keyid), &bytes)?;
+                self.forget_dropped(&role, std::slice::from_ref(&sig.keyid))?;
+                report.added.push((role.clone(), sig.keyid.clone()));
+            }
+        }
+        let other_head = other_repo
+            .audit_log()
+            .head()
+            .ok()
+            .flatten()
+            .map(|h| h.sha256)
+            .unwrap_or_else(|| "none".into());
+        self.audit(
+            &AuditEvent {
+                action: "merge-signatures".into(),
+                detail: Some(format!(
+                    "from {} (audit head {other_head}): {} signature(s) added{}",
+                    other.display(),
+                    report.added.len(),
+                    if report.conflicts.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; content differs for {}", report.conflicts.join(", "))
+                    }
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(report)
+    }
+
+    /// The public key listed under `keyid` by the delegator(s) of `role`.
+    fn key_for(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        keyid: &str,
+    ) -> Result<Option<PublicKey>, RepoError> {
+        let tables: Vec<BTreeMap<String, Key>> = if role == "root" {
+            let mut t = Vec::new();
+            if let Some(s) = self.load_staged::<Root>("root")? {
+                t.push(s.signed.keys);
+            }
+            if let Some(p) = view.published()? {
+                t.push(p.root.signed.keys.clone());
+            }
+            t
+        } else {
+            match view.delegator_of(role)? {
+                None => vec![view.current_root()?.into_owned().signed.keys],
+                Some(parent) => view
+                    .current_targets(&parent)?
+                    .and_then(|d| d.into_owned().signed.delegations)
+                    .map(|d| vec![d.keys])
+                    .unwrap_or_default(),
+            }
+        };
+        for table in tables {
+            if let Some(key) = table.get(keyid) {
+                return PublicKey::from_tuf_key(key)
+                    .map(Some)
+                    .map_err(|source: KeyError| RepoError::Key {
+                        context: format!("key {keyid}"),
+                        source,
+                    });
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Verifies and adds a detached signature to a typed document (used when
+/// the document is not in a repository's staging area).
+pub fn add_signature_to<T: Serialize>(
+    doc: &mut Signed<T>,
+    public: &PublicKey,
+    signature: &[u8],
+) -> Result<(), RepoError> {
+    add_detached_signature(doc, public, signature).map_err(|source| RepoError::Document {
+        context: "detached signature".into(),
+        source,
+    })
+}

@@ -1,0 +1,307 @@
+//! The hash chain on disk: [`AuditLog`] appends lines under an exclusive
+//! lock and reads them back, checking that each line's `prev` is the hash
+//! of the line before.
+//!
+//! Separate from the line format and from anchor checks because this is the
+//! only part that touches the file (locks, `fsync`, reading the tail).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::canonical::to_canonical_vec;
+use fwsign_manifest_schema::expiry::UnixTime;
+
+use fwsign_keys::atomic_write::sync_dir;
+
+use super::entry::{AuditEntry, AuditEvent, AuditHead, Body, Fault, check_event, parse_entry};
+use super::error::AuditError;
+use super::{GENESIS, TAIL_CHUNK};
+
+/// The audit log file of one repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLog {
+    pub(super) path: PathBuf,
+}
+
+impl AuditLog {
+    /// The log at `path` (usually `DIR/audit.log`). Nothing is read or
+    /// created until it is used.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one line recording `event` at time `now` and returns the new
+    /// head. Creates the file (mode 0644) if missing.
+    ///
+    /// The caller passes the clock so that tests are deterministic. Only the
+    /// last line is read, under an exclusive lock, so appending stays cheap;
+    /// it must be complete and well-formed, or nothing is written.
+    pub fn append(&self, event: &AuditEvent, now: UnixTime) -> Result<AuditHead, AuditError> {
+        check_event(event)?;
+        let time = now.to_expires().ok_or(AuditError::TimeOutOfRange(now.0))?;
+
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o644);
+        }
+        let mut file = options.open(&self.path).map_err(|e| self.io("open", e))?;
+        // Held until `file` is dropped, so two appenders cannot both chain
+        // onto the same last line.
+        lock(&file, true).map_err(|e| self.io("lock", e))?;
+        let len = file.metadata().map_err(|e| self.io("read", e))?.len();
+
+        let (seq, prev) = match self.last_entry(&mut file, len)? {
+            None => (1, GENESIS.to_owned()),
+            Some(last) => {
+                let seq = last
+                    .seq
+                    .checked_add(1)
+                    .ok_or_else(|| self.malformed(last.line, "seq is at its maximum".to_owned()))?;
+                (seq, last.hash)
+            }
+        };
+
+        let body = Body::new(event, seq, prev, time);
+        let (value, hash) = body.hashed()?;
+        let mut line = to_canonical_vec(&value)?;
+        line.push(b'\n');
+
+        // One write so that a concurrent reader without the lock, or a
+        // crash, sees the line whole or (at worst) torn, never interleaved.
+        if let Err(e) = file.write_all(&line).and_then(|()| file.sync_all()) {
+            // Best effort: take a partial line back out rather than leave a
+            // torn line behind.
+            let _ = file.set_len(len).and_then(|()| file.sync_all());
+            return Err(self.io("write", e));
+        }
+        if len == 0 {
+            // The file may be new: make its directory entry durable too.
+            sync_dir(parent_dir(&self.path)).map_err(|e| self.io("sync", e))?;
+        }
+        Ok(AuditHead {
+            line: seq,
+            sha256: hash,
+        })
+    }
+
+    /// The log's current head, `None` for an empty or missing log.
+    ///
+    /// Cheap: only the last line is read and checked (complete, well-formed,
+    /// hashing to its `hash`); the chain is not. Use [`AuditLog::verify`] for
+    /// that.
+    pub fn head(&self) -> Result<Option<AuditHead>, AuditError> {
+        let Some(mut file) = self.open_shared()? else {
+            return Ok(None);
+        };
+        let len = file.metadata().map_err(|e| self.io("read", e))?.len();
+        Ok(self.last_entry(&mut file, len)?.map(|e| e.head()))
+    }
+
+    /// Reads every line and checks the chain: each line complete and
+    /// well-formed, hashing to its `hash`, with `seq` equal to its line
+    /// number and `prev` equal to the previous line's hash. A missing file is
+    /// an empty log.
+    pub fn entries(&self) -> Result<Vec<AuditEntry>, AuditError> {
+        let Some(mut file) = self.open_shared()? else {
+            return Ok(Vec::new());
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.io("read", e))?;
+        drop(file);
+
+        let (body, terminated) = match bytes.strip_suffix(b"\n") {
+            Some(body) => (body, true),
+            None => (bytes.as_slice(), false),
+        };
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = body.split(|&b| b == b'\n').count();
+        let mut entries: Vec<AuditEntry> = Vec::with_capacity(count);
+        let mut expected_prev = GENESIS.to_owned();
+        for (index, text) in body.split(|&b| b == b'\n').enumerate() {
+            let line = index + 1;
+            if line == count && !terminated {
+                return Err(AuditError::TornLine {
+                    path: self.path.clone(),
+                    line,
+                });
+            }
+            let entry = self.parse_line(text, line)?;
+            if u64::try_from(line).ok() != Some(entry.seq) {
+                return Err(AuditError::SeqMismatch {
+                    path: self.path.clone(),
+                    line,
+                    found: entry.seq,
+                });
+            }
+            if entry.prev != expected_prev {
+                return Err(AuditError::PrevMismatch {
+                    path: self.path.clone(),
+                    line,
+                    found: entry.prev,
+                    expected: expected_prev,
+                });
+            }
+            expected_prev.clone_from(&entry.hash);
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// Opens the log for reading under a shared lock, so that no append is
+    /// half-way through while it is read. `None` if it does not exist.
+    fn open_shared(&self) -> Result<Option<File>, AuditError> {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io("open", e)),
+        };
+        lock(&file, false).map_err(|e| self.io("lock", e))?;
+        Ok(Some(file))
+    }
+
+    /// Reads and checks the last line of `file`, whose length is `len`.
+    fn last_entry(&self, file: &mut File, len: u64) -> Result<Option<AuditEntry>, AuditError> {
+        let Some((text, terminated)) = read_last_line(file, len).map_err(|e| self.io("read", e))?
+        else {
+            return Ok(None);
+        };
+        // The line number is only known by counting; the common case never
+        // needs it, as the entry's `seq` is its line number.
+        let line_number = |file: &mut File| -> Result<usize, AuditError> {
+            count_lines(file).map_err(|e| self.io("read", e))
+        };
+        if !terminated {
+            return Err(AuditError::TornLine {
+                path: self.path.clone(),
+                line: line_number(file)?,
+            });
+        }
+        match parse_entry(&text) {
+            Ok(parsed) => {
+                let line = usize::try_from(parsed.body.seq).unwrap_or(usize::MAX);
+                Ok(Some(parsed.into_entry(line)))
+            }
+            Err(fault) => Err(self.fault(fault, line_number(file)?)),
+        }
+    }
+
+    fn parse_line(&self, text: &[u8], line: usize) -> Result<AuditEntry, AuditError> {
+        parse_entry(text)
+            .map(|parsed| parsed.into_entry(line))
+            .map_err(|fault| self.fault(fault, line))
+    }
+
+    fn fault(&self, fault: Fault, line: usize) -> AuditError {
+        match fault {
+            Fault::Malformed(reason) => self.malformed(line, reason),
+            Fault::Hash { stored, computed } => AuditError::HashMismatch {
+                path: self.path.clone(),
+                line,
+                stored,
+                computed,
+            },
+        }
+    }
+
+    fn malformed(&self, line: usize, reason: String) -> AuditError {
+        AuditError::Malformed {
+            path: self.path.clone(),
+            line,
+            reason,
+        }
+    }
+
+    fn io(&self, op: &'static str, source: io::Error) -> AuditError {
+        AuditError::Io {
+            path: self.path.clone(),
+            op,
+            source,
+        }
+    }
+}
+
+/// Takes an advisory lock on the whole file, released when it is closed:
+/// exclusive for appending, shared for reading. A lock on the file itself,
+/// not a lock file, so that a crash can never leave a stale lock behind.
+fn lock(file: &File, exclusive: bool) -> io::Result<()> {
+    if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The last line of a file of length `len`, without its newline, and whether
+/// it had one. `None` for an empty file. Reads backwards from the end, so the
+/// cost does not grow with the log.
+fn read_last_line(file: &mut File, len: u64) -> io::Result<Option<(Vec<u8>, bool)>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    let terminated = last == *b"\n";
+    let end = if terminated { len - 1 } else { len };
+
+    let mut line = Vec::new();
+    let mut start = end;
+    while start > 0 {
+        let size = start.min(TAIL_CHUNK);
+        start -= size;
+        let mut chunk = vec![0u8; usize::try_from(size).map_err(io::Error::other)?];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk)?;
+        let newline = chunk.iter().rposition(|&b| b == b'\n');
+        if let Some(pos) = newline {
+            chunk.drain(..=pos);
+        }
+        chunk.extend_from_slice(&line);
+        line = chunk;
+        if newline.is_some() {
+            break;
+        }
+    }
+    Ok(Some((line, terminated)))
+}
+
+/// The number of the last line of `file`: its newlines, plus one for an
+/// unterminated last line.
+fn count_lines(file: &mut File) -> io::Result<usize> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = [0u8; 8192];
+    let mut newlines = 0usize;
+    let mut last = b'\n';
+    loop {
+        let n = file.read(&mut buf)?;
+        let Some(read) = buf.get(..n).filter(|r| !r.is_empty()) else {
+            break;
+        };
+        newlines += read.iter().filter(|&&b| b == b'\n').count();
+        last = read.last().copied().unwrap_or(last);
+    }
+    Ok(if last == b'\n' {
+        newlines
+    } else {
+        newlines + 1
+    })
+}

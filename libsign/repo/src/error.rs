@@ -1,0 +1,248 @@
+//! The repository's one error type, [`RepoError`], and the class a caller
+//! maps it to ([`fwsign_keys::ErrorClass`]); kept apart from `repo.rs` (layout and staged
+//! I/O) because every repository module and the CLI name it.
+
+use std::path::PathBuf;
+
+use super::*;
+use fwsign_keys::ErrorClass;
+
+/// Everything that can go wrong with a repository.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A metadata file is not valid.
+    #[error("{path}: {source}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: fwsign_manifest_schema::Error,
+    },
+    /// A document could not be verified or signed.
+    #[error("{context}: {source}")]
+    Document {
+        /// Which document.
+        context: String,
+        /// What is wrong.
+        #[source]
+        source: DocumentError,
+    },
+    /// A key file or key object is not usable.
+    #[error("{context}: {source}")]
+    Key {
+        /// Which key.
+        context: String,
+        /// What is wrong.
+        #[source]
+        source: KeyError,
+    },
+    /// The audit log is unreadable or has been tampered with.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The published metadata the audit log is anchored in is not as
+    /// fwsign published it: a root outside the verified root chain, a
+    /// snapshot or role file missing or changed, a signature that does not
+    /// verify under the root or delegator it names.
+    #[error("{}: {why}", path.display())]
+    History {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `DIR` is not an fwsign repository.
+    #[error("{0}: not an fwsign repository (no fwsign-repo.json); run `fwsign repo init` first")]
+    NotARepository(PathBuf),
+    /// `init` on a directory that already holds a repository.
+    #[error("{0}: already holds a repository")]
+    AlreadyInitialised(PathBuf),
+    /// A target or role name that could point outside the repository or is
+    /// otherwise not allowed.
+    #[error("invalid name {name:?}: {why}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// The rule it breaks.
+        why: String,
+    },
+    /// A request that contradicts the repository's state or the rules
+    /// (unknown role, threshold above the number of keys, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The same key listed twice in one role, or one key used both online
+    /// (snapshot, timestamp) and as an approver (root, targets, delegated).
+    #[error("separation of duties: {0} (pass --allow-shared-key to accept this)")]
+    SharedKey(String),
+    /// A signer is not one of the keys authorised for the role.
+    #[error("key {keyid} is not authorised to sign role {role}")]
+    NotAuthorised {
+        /// The role.
+        role: String,
+        /// The key.
+        keyid: String,
+    },
+    /// A signature made elsewhere does not verify over the staged role.
+    #[error(
+        "the signature by {keyid} does not verify over staged {role} version {version}: it was made over other content or another version"
+    )]
+    SignatureMismatch {
+        /// The role.
+        role: String,
+        /// The staged version.
+        version: u64,
+        /// The key.
+        keyid: String,
+    },
+    /// The staged role changed between signing it and adding the signature
+    /// (another command staged new content meanwhile): sign again.
+    #[error(
+        "staged {role} changed while it was being signed (signed version {signed_version}, staged now version {staged_version}); nothing was added: review it and sign again"
+    )]
+    RoleChanged {
+        /// The role.
+        role: String,
+        /// The version that was signed.
+        signed_version: u64,
+        /// The version staged now.
+        staged_version: u64,
+    },
+    /// The repository lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    /// Publishing refused: roles still short of their threshold.
+    #[error("not enough approvals:{}", .0.iter().map(|m| format!("\n  {m}")).collect::<String>())]
+    NotApproved(Vec<MissingApproval>),
+    /// A staged target file no longer matches what approvers signed.
+    #[error("staged target {name}: {why} (approvers signed other bytes); refusing to publish")]
+    StagedTargetChanged {
+        /// The target.
+        name: String,
+        /// Length or hash mismatch, or missing.
+        why: String,
+    },
+    /// Nothing is staged.
+    #[error("nothing is staged in {0}")]
+    NothingStaged(PathBuf),
+    /// A command for one staged role (sign, export, import) on a role that
+    /// is not staged.
+    #[error("role {0} is not staged")]
+    NotStaged(String),
+    /// A published file that must never be rewritten already exists with
+    /// other content.
+    #[error("{0}: already published with other content; refusing to overwrite")]
+    WouldRewrite(PathBuf),
+    /// A role the target search loaded failed its checks.
+    #[error("{role}: {source}")]
+    Refused {
+        /// The role.
+        role: String,
+        /// The check that failed.
+        #[source]
+        source: WorkflowError,
+    },
+    /// `device pack`: the published repository resolves the target in a way
+    /// a device cannot check from the slot (the search visits a role the
+    /// chain does not carry).
+    #[error("refusing to pack {target}: {why}")]
+    DeviceRefused {
+        /// The target.
+        target: String,
+        /// Why, naming the delegation concerned.
+        why: String,
+    },
+    /// The published state fails the load check (see
+    /// [`published_state`]): a file changed, missing or planted. Nothing
+    /// is built on it.
+    #[error("{}: the published repository fails verification, so nothing is built on it:{}", dir.display(), published_state::fault_list(faults))]
+    VerifyFailed {
+        /// The repository.
+        dir: PathBuf,
+        /// Every fault found, each naming the file, the role and what.
+        faults: Vec<published_state::Fault>,
+    },
+    /// `publish` or `refresh` built a file a client would refuse; nothing
+    /// was written.
+    #[error("{file} ({role}): clients would refuse it: {why}; nothing was written")]
+    WouldBeRefused {
+        /// The file that was to be written (or the published one it is
+        /// checked against).
+        file: String,
+        /// Its role.
+        role: String,
+        /// The client's refusal.
+        why: String,
+    },
+    /// A published target file does not match what its role lists (its
+    /// bytes were replaced after publishing).
+    #[error("{}: {why}", path.display())]
+    PublishedTargetChanged {
+        /// The published file.
+        path: PathBuf,
+        /// Length or hash mismatch.
+        why: String,
+    },
+    /// `device pack`: the slot would exceed what the device verifier can
+    /// hold (chain length, keys per role, metadata buffer).
+    #[error("refusing to pack {target}: {why}")]
+    DeviceCapacity {
+        /// The target.
+        target: String,
+        /// Which capacity, and by how much.
+        why: String,
+    },
+    /// `refresh`: root, targets or a delegated role has expired; clients
+    /// refuse it whatever snapshot and timestamp say, so only its approvers
+    /// re-signing it helps.
+    #[error("refusing to refresh: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Expired(Vec<expiry::ExpiredRole>),
+    /// A staging command would leave a staged state that could never be
+    /// published (a threshold its keys cannot meet, a target outside its
+    /// role's delegated paths, a role no delegation reaches); nothing was
+    /// written.
+    #[error("refusing to stage: {0}; nothing was written")]
+    NotPublishable(String),
+}
+
+impl RepoError {
+    /// How a caller should treat this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Io { .. } => ErrorClass::Io,
+            Self::Audit(AuditError::Io { .. }) => ErrorClass::Io,
+            Self::Audit(_) => ErrorClass::Security,
+            Self::NotAuthorised { .. }
+            | Self::SignatureMismatch { .. }
+            | Self::NotApproved(_)
+            | Self::RoleChanged { .. }
+            | Self::StagedTargetChanged { .. }
+            | Self::Refused { .. }
+            | Self::History { .. }
+            | Self::Expired(_)
+            | Self::VerifyFailed { .. }
+            | Self::WouldBeRefused { .. }
+            | Self::PublishedTargetChanged { .. }
+            | Self::DeviceRefused { .. } => ErrorClass::Security,
+            Self::Lock(_) => ErrorClass::Io,
+            Self::Document {
+                source: DocumentError::Verify(_) | DocumentError::SignatureInvalid { .. },
+                ..
+            } => ErrorClass::Security,
+            Self::Document {
+                source: DocumentError::Signing(_),
+                ..
+            } => ErrorClass::Io,
+            _ => ErrorClass::Usage,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The targets roles each snapshot on the walk lists, verified from
+//! `targets` down the delegations, each against the listing and its
+//! delegator (the clients' step), so their anchors are covered by the
+//! approvers' signatures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets};
+
+use super::walk::{RoleFile, Walk};
+use super::{canonical, fault, parse};
+use crate::{RepoError, names, read_optional};
+use fwsign_core::key_types::BUILTIN;
+use fwsign_core::verify::{RootView, TargetsView};
+use fwsign_core::workflow::{Delegator, SnapshotView, verify_targets};
+use fwsign_keys::document::CanonicalDocument;
+
+impl Walk<'_> {
+    /// Verifies the targets roles snapshot `path` lists, from `targets` down
+    /// the delegations, each against the listing and its delegator, and
+    /// takes their anchors.
+    pub(super) fn roles(
+        &mut self,
+        path: &Path,
+        snapshot: &CanonicalDocument,
+        doc: &Signed<Snapshot>,
+        root: &CanonicalDocument,
+        root_version: u64,
+    ) -> Result<(), RepoError> {
+        let envelope = snapshot
+            .envelope()
+            .map_err(|e| fault(path, e.to_string()))?;
+        let view = SnapshotView::new(&envelope).map_err(|e| fault(path, e.to_string()))?;
+        let mut listed: BTreeMap<&str, u64> = BTreeMap::new();
+        for (file, meta) in &doc.signed.meta {
+            let Some(role) = file.strip_suffix(".json") else {
+                continue;
+            };
+            names::check_role_name(role).map_err(|e| fault(path, e.to_string()))?;
+            listed.insert(role, meta.version);
+            self.referenced
+                .insert(names::versioned_role_file(meta.version, role));
+        }
+        let root_path = self.root_path(root_version);
+        // (role, its delegator's file; `None`: the root)
+        let mut queue: Vec<(String, Option<PathBuf>)> = vec![("targets".to_owned(), None)];
+        let mut expanded: BTreeSet<String> = BTreeSet::new();
+        while let Some((role, delegator)) = queue.pop() {
+            let by = delegator
+                .as_ref()
+                .map_or_else(|| format!("root v{root_version}"), |d| self.rel(d));
+            let Some(&version) = listed.get(role.as_str()) else {
+                return Err(fault(
+                    path,
+                    format!("does not list {role}, which {by} delegates to"),
+                ));
+            };
+            let file = self.dir.join(names::versioned_role_file(version, &role));
+            if !self.files.contains_key(&file) {
+                let raw = read_optional(&file)?.ok_or_else(|| {
+                    fault(
+                        &file,
+                        format!("missing, but {} lists it (deleted?)", self.rel(path)),
+                    )
+                })?;
+                let typed = parse::<Targets>(&file, &raw)?;
+                self.take_anchor(&file, &typed.signed.unknown)?;
+                let delegates = typed
+                    .signed
+                    .delegations
+                    .iter()
+                    .flat_map(|d| &d.roles)
+                    .map(|r| r.name.clone())
+                    .collect();
+                let canonical = canonical(&file, &raw)?;
+                self.files.insert(
+                    file.clone(),
+                    RoleFile {
+                        raw,
+                        canonical,
+                        delegates,
+                    },
+                );
+            }
+            let delegator_file = delegator.clone().unwrap_or_else(|| root_path.clone());
+            let lister = self.rel(path);
+            let refused = |e: &dyn std::fmt::Display| {
+                fault(
+                    &file,
+                    format!("does not verify as {lister} lists it, under {by}: {e}"),
+                )
+            };
+            let Some(this) = self.files.get(&file) else {
+                return Err(fault(&file, "missing"));
+            };
+            if self
+                .signed
+                .contains(&(file.clone(), delegator_file.clone()))
+            {
+                // Signatures checked before; the listing is this snapshot's.
+                view.targets_role(role.as_bytes())
+                    .and_then(|entry| {
+                        entry
+                            .ok_or(fwsign_core::workflow::WorkflowError::NotListed)?
+                            .check_bytes(&this.raw)
+                    })
+                    .map_err(|e| refused(&e))?;
+            } else {
+                let parent_doc = match &delegator {
+                    None => root.clone(),
+                    Some(d) => self
+                        .files
+                        .get(d)
+                        .map(|f| f.canonical.clone())
+                        .ok_or_else(|| fault(d, "missing"))?,
+                };
+                let new = this.canonical.envelope().map_err(|e| refused(&e))?;
+                let parent_env = parent_doc.envelope().map_err(|e| refused(&e))?;
+                let outcome = match &delegator {
+                    None => {
+                        let root_view = RootView::new(parent_env).map_err(|e| refused(&e))?;
+                        let n = root_view.role("targets").map_or(0, |k| k.keyid_count());
+                        verify_targets(
+                            Delegator::Root(&root_view),
+                            role.as_bytes(),
+                            &view,
+                            &this.raw,
+                            new,
+                            None,
+                            BUILTIN,
+                            &mut self.memory.work(n),
+                        )
+                        .map(|_| ())
+                    }
+                    Some(_) => {
+                        let parent = TargetsView::new(parent_env).map_err(|e| refused(&e))?;
+                        let n = parent
+                            .delegated_role(&role)
+                            .and_then(|d| d.keys().ok())
+                            .map_or(0, |k| k.keyid_count());
+                        verify_targets(
+                            Delegator::Targets(&parent),
+                            role.as_bytes(),
+                            &view,
+                            &this.raw,
+                            new,
+                            None,
+                            BUILTIN,
+                            &mut self.memory.work(n),
+                        )
+                        .map(|_| ())
+                    }
+                };
+                outcome.map_err(|e| refused(&e))?;
+                self.signed.insert((file.clone(), delegator_file));
+            }
+            if expanded.insert(role.clone()) {
+                for delegated in this.delegates.clone() {
+                    queue.push((delegated, Some(file.clone())));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! Unit tests of the history walk: file-name versions, and delegated
+//! roles' anchors against the online key holder.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fwsign_manifest_schema::canonical::to_portable_bytes;
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets, Timestamp};
+use serde_json::json;
+
+use super::{HEAD_FIELD, sha256_hex, version_of};
+use crate::staging::DelegateOptions;
+use crate::{ExpiryPolicy, InitOptions, RepoError, Repository};
+use fwsign_keys::document::sign;
+use fwsign_keys::{Algorithm, PrivateKey};
+
+const NOW: UnixTime = UnixTime(1_700_000_000);
+
+fn key() -> PrivateKey {
+    PrivateKey::generate(Algorithm::Ed25519).unwrap()
+}
+
+#[test]
+fn versions_in_file_names_have_one_spelling() {
+    assert_eq!(version_of("12.root.json", ".root.json"), Some(12));
+    for name in [
+        "012.root.json",
+        "+1.root.json",
+        ".root.json",
+        "root.json",
+        "1.x.root.json",
+        "99999999999999999999999.root.json",
+    ] {
+        assert_eq!(version_of(name, ".root.json"), None, "{name}");
+    }
+}
+
+/// The online key holder re-signs snapshot and timestamp over a
+/// delegated role whose anchor they changed: the delegator's threshold,
+/// which they do not hold, refuses it.
+#[test]
+fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "fwsign-repo-history-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    let (root, targets, online, board) = (key(), key(), key(), key());
+    let options = InitOptions {
+        root_keys: vec![root.public_key().clone()],
+        root_threshold: 1,
+        targets_keys: vec![targets.public_key().clone()],
+        targets_threshold: 1,
+        snapshot_key: online.public_key().clone(),
+        timestamp_key: online.public_key().clone(),
+        expiry: ExpiryPolicy::default(),
+        allow_shared_key: false,
+    };
+    let repo = Repository::init(&dir, &options, NOW).unwrap();
+    repo.delegate(
+        &DelegateOptions {
+            role: "board".into(),
+            keys: vec![board.public_key().clone()],
+            threshold: 1,
+            paths: vec!["board/*".into()],
+            terminating: true,
+            allow_shared_key: false,
+        },
+        NOW,
+    )
+    .unwrap();
+    repo.sign("root", &root, NOW).unwrap();
+    repo.sign("targets", &targets, NOW).unwrap();
+    repo.sign("board", &board, NOW).unwrap();
+    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+    let report = repo.verify_audit().unwrap();
+    assert_eq!(
+        (report.roots, report.snapshots, report.role_files),
+        (1, 1, 2)
+    );
+    // root, targets, board and the snapshot each anchor the log.
+    assert_eq!(report.log.anchors_checked, 4);
+
+    let metadata = repo.metadata_dir();
+    let board_path = metadata.join("1.board.json");
+    let mut doc = Signed::<Targets>::from_json_slice(&fs::read(&board_path).unwrap()).unwrap();
+    doc.signed.unknown.insert(
+        HEAD_FIELD.into(),
+        json!({"line": 1, "sha256": "00".repeat(32)}),
+    );
+    let board_bytes = to_portable_bytes(&doc).unwrap();
+    fs::write(&board_path, &board_bytes).unwrap();
+    let relist = |bytes: &[u8]| {
+        let mut hashes = BTreeMap::new();
+        hashes.insert("sha256".to_owned(), sha256_hex(bytes));
+        (Some(bytes.len() as u64), Some(hashes))
+    };
+    let snapshot_path = metadata.join("1.snapshot.json");
+    let mut snapshot =
+        Signed::<Snapshot>::from_json_slice(&fs::read(&snapshot_path).unwrap()).unwrap();
+    let entry = snapshot.signed.meta.get_mut("board.json").unwrap();
+    (entry.length, entry.hashes) = relist(&board_bytes);
+    snapshot.signatures.clear();
+    sign(&mut snapshot, &online).unwrap();
+    let snapshot_bytes = to_portable_bytes(&snapshot).unwrap();
+    fs::write(&snapshot_path, &snapshot_bytes).unwrap();
+    let timestamp_path = metadata.join("timestamp.json");
+    let mut timestamp =
+        Signed::<Timestamp>::from_json_slice(&fs::read(&timestamp_path).unwrap()).unwrap();
+    let entry = timestamp.signed.meta.get_mut("snapshot.json").unwrap();
+    (entry.length, entry.hashes) = relist(&snapshot_bytes);
+    timestamp.signatures.clear();
+    sign(&mut timestamp, &online).unwrap();
+    fs::write(&timestamp_path, to_portable_bytes(&timestamp).unwrap()).unwrap();
+
+    let err = repo.verify_audit().unwrap_err();
+    assert!(
+        matches!(&err, RepoError::History { path, why }
+            if path == &board_path && why.contains("metadata/1.targets.json")),
+        "{err}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,82 @@
+//! Taking a repository's lock, and what whoever takes it exclusively
+//! cleans up: the temporary files killed commands left.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{RepoError, Repository, io_err, lock, published_state};
+
+impl Repository {
+    /// Takes the repository lock for `command` (`"repo add"`): exclusive
+    /// for a command that changes the repository, shared for one that only
+    /// reads it. Held until the returned value is dropped; see [`lock`].
+    ///
+    /// Whoever takes it exclusively is the only fwsign command working on
+    /// the repository, so any temporary file in it was left by a killed
+    /// command: they are removed before the lock is returned.
+    pub fn lock(
+        &self,
+        kind: lock::LockKind,
+        command: &str,
+        timeout: std::time::Duration,
+    ) -> Result<lock::RepoLock, RepoError> {
+        let held = lock::RepoLock::acquire(&self.dir, kind, command, timeout)?;
+        if kind == lock::LockKind::Exclusive && held.unlocked_reason().is_none() {
+            self.remove_stale_temporaries()?;
+        }
+        Ok(held)
+    }
+
+    /// Removes the temporary files (`.NAME.fwsign-tmp-...`) a killed command
+    /// left in the repository: in its top directory, `staged/`, `metadata/`
+    /// and `targets/`. Call it only under the exclusive lock, when no other
+    /// command can be writing one. Returns the files removed.
+    pub fn remove_stale_temporaries(&self) -> Result<Vec<PathBuf>, RepoError> {
+        fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
+            let entries = match fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_err(dir)(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io_err(dir))?;
+                // The entry's own type: links are never followed.
+                let kind = entry.file_type().map_err(io_err(dir))?;
+                let path = entry.path();
+                if kind.is_dir() {
+                    if recurse {
+                        sweep(&path, true, removed)?;
+                    }
+                } else if kind.is_file()
+                    && entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(fwsign_keys::atomic_write::is_temp_name)
+                {
+                    match fs::remove_file(&path) {
+                        Ok(()) => removed.push(path),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io_err(&path)(e)),
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut removed = Vec::new();
+        sweep(&self.dir, false, &mut removed)?;
+        sweep(&self.staged_dir(), true, &mut removed)?;
+        // `metadata/` is enumerated by the published-state listing only.
+        let metadata = self.metadata_dir();
+        for name in published_state::Listing::read(&metadata)?.temporaries {
+            let path = metadata.join(name);
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        sweep(&self.targets_dir(), true, &mut removed)?;
+        Ok(removed)
+    }
+}

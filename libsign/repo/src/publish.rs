@@ -1,0 +1,777 @@
+//! Publishing a fully approved release, and keeping a published repository
+//! fresh between releases.
+//!
+//! Order matters for crash safety: target files first, then new metadata
+//! under new versioned names, then `timestamp.json` replaced last. Until that
+//! rename, readers (and a crashed run's successor) see the old repository,
+//! whose files are never touched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
+use fwsign_manifest_schema::metadata::{
+    Root, SPEC_VERSION, Signed, Snapshot, TargetFile, Targets, Timestamp,
+};
+use serde::Serialize;
+
+pub(crate) mod files;
+mod verify_release;
+
+use files::{check_file, create_published, delegator_in, link_into, meta_for, remove_if_there};
+
+use super::history::Release;
+use super::names::{self, consistent_target_path, tough_target_path};
+use super::published_state::FaultKind;
+use super::resolve::{self, ShadowedDelegation};
+use super::staging::{create_dirs_inside, refuse_link};
+use super::{
+    Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
+    read_optional,
+};
+use crate::audit::AuditEvent;
+use fwsign_core::key_types::BUILTIN;
+use fwsign_keys::TufSigner;
+use fwsign_keys::atomic_write::{Mode, sync_dir, write_atomic, write_pending};
+use fwsign_keys::document::{CanonicalDocument, sign, signing_payload, verify_role};
+
+/// Points in a publish, reported to the caller as they pass. The CLI uses
+/// them for progress and, in tests, to kill the process mid-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishStep {
+    /// A target file's bytes are in a temporary file in `targets/`, not yet
+    /// linked under its published name (reported once per file copied).
+    TargetCopied,
+    /// Every new target file is in `targets/`.
+    TargetsWritten,
+    /// New root and targets metadata are in `metadata/`.
+    MetadataWritten,
+    /// The new snapshot is in `metadata/`.
+    SnapshotWritten,
+    /// `timestamp.json` names the new snapshot: the release is live.
+    TimestampWritten,
+}
+
+impl PublishStep {
+    /// A stable name (`targets-written`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TargetCopied => "target-copied",
+            Self::TargetsWritten => "targets-written",
+            Self::MetadataWritten => "metadata-written",
+            Self::SnapshotWritten => "snapshot-written",
+            Self::TimestampWritten => "timestamp-written",
+        }
+    }
+}
+
+/// What a publish wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishOutcome {
+    /// The root version now in force.
+    pub root_version: u64,
+    /// Every targets role's version in the new snapshot.
+    pub roles: BTreeMap<String, u64>,
+    /// The new snapshot version.
+    pub snapshot_version: u64,
+    /// The new timestamp version.
+    pub timestamp_version: u64,
+    /// Target files newly published.
+    pub targets_published: Vec<String>,
+    /// Published targets whose name another role also covers
+    /// (`shadowed-delegation`): the release is published, but bootloaders
+    /// built before the on-device target search would accept that other
+    /// role's entry for the name.
+    pub warnings: Vec<ShadowedDelegation>,
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshOutcome {
+    /// The new snapshot version, if the snapshot was re-signed.
+    pub snapshot_version: Option<u64>,
+    /// The new timestamp version, if the timestamp was re-signed.
+    pub timestamp_version: Option<u64>,
+}
+
+impl Repository {
+    /// Removes staged roles a crashed publish already made live (their
+    /// version is not newer than the published one).
+    fn clear_stale_staging(&self, published: Option<&Published>) -> Result<(), RepoError> {
+        let Some(published) = published else {
+            return Ok(());
+        };
+        for role in self.staged_roles()? {
+            let stale = if role == "root" {
+                self.load_staged::<Root>("root")?
+                    .is_some_and(|r| r.signed.version <= published.root.signed.version)
+            } else {
+                match (
+                    self.load_staged::<Targets>(&role)?,
+                    published.targets.get(&role),
+                ) {
+                    (Some(s), Some(p)) => s.signed.version <= p.signed.version,
+                    _ => false,
+                }
+            };
+            if stale {
+                let path = self.staged_path(&role);
+                fs::remove_file(&path).map_err(io_err(&path))?;
+                self.clear_dropped(&role)?;
+                if role != "root" {
+                    remove_if_there(&self.staged_role_targets_dir(&role))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes the staged release: refuses, naming every role and key
+    /// still missing, unless each staged role meets its threshold; re-checks
+    /// every staged target file; then writes snapshot and timestamp with the
+    /// online keys and publishes with consistent snapshots.
+    pub fn publish(
+        &self,
+        snapshot_signer: &dyn TufSigner,
+        timestamp_signer: &dyn TufSigner,
+        now: UnixTime,
+        on_step: &mut dyn FnMut(PublishStep),
+    ) -> Result<PublishOutcome, RepoError> {
+        // The published state before this release, read once. `view` is
+        // dropped before the first write below, so nothing after it can use
+        // the state this publish replaces.
+        let view = self.view();
+        let published = view.published()?;
+        self.clear_stale_staging(published)?;
+        let staged = self.staged_roles()?;
+        if staged.is_empty() {
+            return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
+        }
+        let missing = view.missing_approvals()?;
+        if !missing.is_empty() {
+            let err = RepoError::NotApproved(missing);
+            self.refuse(&err, now)?;
+            return Err(err);
+        }
+
+        // The state after this release.
+        let root: Signed<Root> = match self.load_staged::<Root>("root")? {
+            Some(r) => r,
+            None => published
+                .map(|p| p.root.clone())
+                .ok_or_else(|| RepoError::Invalid("no root to publish".into()))?,
+        };
+        let mut roles: BTreeMap<String, Signed<Targets>> =
+            published.map(|p| p.targets.clone()).unwrap_or_default();
+        let mut changed_roles = Vec::new();
+        for role in staged.iter().filter(|r| r.as_str() != "root") {
+            let doc = self
+                .load_staged::<Targets>(role)?
+                .ok_or_else(|| RepoError::Invalid(format!("staged {role} vanished")))?;
+            roles.insert(role.clone(), doc);
+            changed_roles.push(role.clone());
+        }
+        if !roles.contains_key("targets") {
+            return Err(RepoError::Invalid("no targets role to publish".into()));
+        }
+        // A new root must not orphan what is already published: targets
+        // signed under the old root keys must still meet the new root's
+        // threshold, or clients could no longer update at all.
+        if staged.iter().any(|r| r == "root") && !changed_roles.iter().any(|r| r == "targets") {
+            let new_root = canonical_of("root", &root)?;
+            let targets = canonical_of("targets", &roles["targets"])?;
+            let report =
+                verify_role(&new_root, "targets", &targets, BUILTIN).map_err(|source| {
+                    RepoError::Document {
+                        context: "published targets under the new root".into(),
+                        source,
+                    }
+                })?;
+            if !report.is_met() {
+                let err = RepoError::NotApproved(vec![super::MissingApproval {
+                    role: "targets".into(),
+                    by: format!(
+                        "root v{}: the published targets no longer meets it; stage it again with `fwsign repo extend --role targets` and collect signatures",
+                        root.signed.version
+                    ),
+                    valid: report.valid,
+                    threshold: report.threshold,
+                    may_still_sign: report.may_still_sign,
+                }]);
+                self.refuse(&err, now)?;
+                return Err(err);
+            }
+        }
+        for doc in roles.values() {
+            for delegated in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
+                if !roles.contains_key(&delegated.name) {
+                    return Err(RepoError::Invalid(format!(
+                        "delegated role {} has no metadata; stage it with `fwsign repo add --role {}`",
+                        delegated.name, delegated.name
+                    )));
+                }
+            }
+        }
+
+        // Re-check every target file that will be newly published.
+        let mut to_publish: Vec<(String, TargetFile, PathBuf)> = Vec::new();
+        for role in &changed_roles {
+            let before = published.and_then(|p| p.targets.get(role));
+            for (name, entry) in &roles[role].signed.targets {
+                let unchanged = before
+                    .and_then(|b| b.signed.targets.get(name))
+                    .is_some_and(|old| old.length == entry.length && old.hashes == entry.hashes);
+                if unchanged {
+                    continue;
+                }
+                let staged_file = self.staged_target_file(role, name)?;
+                if let Err(e) = check_file(&staged_file, name, entry) {
+                    self.refuse(&e, now)?;
+                    return Err(e);
+                }
+                to_publish.push((name.clone(), entry.clone(), staged_file));
+            }
+        }
+
+        // Canonical bytes of everything new, then snapshot and timestamp.
+        let root_doc = canonical_of("root", &root)?;
+        let root_file = file_bytes("root", &root)?;
+        // Unchanged roles keep the bytes they were published and verified
+        // with: the new snapshot's length and hashes describe the files
+        // clients fetch, not a re-serialisation of them.
+        let mut role_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (role, doc) in &roles {
+            let bytes = match published.and_then(|p| p.role_bytes(role)) {
+                Some(b) if !changed_roles.contains(role) => b.to_vec(),
+                _ => file_bytes(role, doc)?,
+            };
+            role_bytes.insert(role.clone(), bytes);
+        }
+        // A publish killed before its timestamp may have left the very
+        // version a changed role is staged at: that file is used as it is.
+        let metadata_dir = self.metadata_dir();
+        let mut on_disk: BTreeSet<String> = BTreeSet::new();
+        for role in &changed_roles {
+            let path =
+                metadata_dir.join(names::versioned_role_file(roles[role].signed.version, role));
+            let Some(existing) = read_optional(&path)? else {
+                continue;
+            };
+            if existing != role_bytes[role] {
+                let orphan = self.usable_orphan(&path, &existing, role, &roles, &root_doc)?;
+                roles.insert(role.clone(), orphan);
+                role_bytes.insert(role.clone(), existing);
+            }
+            on_disk.insert(role.clone());
+        }
+        // Versions are never reused: past every file on disk, orphans
+        // included, and past what the timestamp names.
+        let snapshot_version = view.next_free_version(
+            "snapshot",
+            published
+                .and_then(|p| p.snapshot.as_ref())
+                .map_or(1, |s| s.signed.version.saturating_add(1)),
+        )?;
+        let mut snapshot = Signed {
+            signatures: vec![],
+            signed: Snapshot {
+                type_: "snapshot".into(),
+                spec_version: SPEC_VERSION.into(),
+                version: snapshot_version,
+                expires: expires_at(now, self.expiry().snapshot)?,
+                meta: role_bytes
+                    .iter()
+                    .map(|(role, bytes)| {
+                        (
+                            format!("{role}.json"),
+                            meta_for(bytes, roles[role].signed.version),
+                        )
+                    })
+                    .collect(),
+                unknown: BTreeMap::new(),
+            },
+            unknown: BTreeMap::new(),
+        };
+        // Roles this release does not change are listed exactly as the
+        // published snapshot lists them: a role rolled back or swapped on
+        // the way would otherwise ride along unapproved.
+        if let Some(previous) = published.and_then(|p| p.snapshot.as_ref()) {
+            verify_release::check_unchanged(
+                &previous.signed,
+                &snapshot.signed,
+                roles.keys().filter(|r| !changed_roles.contains(*r)),
+            )?;
+        }
+        let release = Release {
+            root: &root,
+            roles: &roles,
+        };
+        self.anchor_audit_log(
+            &view,
+            &mut snapshot.signed,
+            root.signed.version,
+            Some(&release),
+        )?;
+        self.sign_online(&root_doc, "snapshot", &mut snapshot, snapshot_signer)?;
+        let snapshot_doc = file_bytes("snapshot", &snapshot)?;
+        // What the release resolves to, as clients and devices will search
+        // it: names another role also covers are warned about.
+        let warnings = {
+            let snapshot_canonical = canonical_of("snapshot", &snapshot)?;
+            let mut read = |role: &str, _version: u64| {
+                role_bytes
+                    .get(role)
+                    .cloned()
+                    .ok_or_else(|| RepoError::Invalid(format!("{role} is not in this release")))
+            };
+            resolve::shadowed_delegations(&root_doc, &snapshot_canonical, &roles, &mut read)
+        };
+        let timestamp_version = view.next_free_version(
+            "timestamp",
+            published
+                .and_then(|p| p.timestamp.as_ref())
+                .map_or(1, |t| t.signed.version.saturating_add(1)),
+        )?;
+        let timestamp = self.new_timestamp(
+            &root_doc,
+            timestamp_version,
+            &snapshot_doc,
+            snapshot_version,
+            timestamp_signer,
+            now,
+        )?;
+        let timestamp_doc = file_bytes("timestamp", &timestamp)?;
+        // The whole release as a client updating from the published state
+        // will check it; a refusal writes nothing.
+        let versions: BTreeMap<String, u64> = roles
+            .iter()
+            .map(|(r, d)| (r.clone(), d.signed.version))
+            .collect();
+        let new_files = verify_release::NewFiles {
+            root: staged
+                .iter()
+                .any(|r| r == "root")
+                .then_some((root.signed.version, root_file.as_slice())),
+            timestamp: &timestamp_doc,
+            snapshot: (snapshot_version, &snapshot_doc),
+            roles: &role_bytes,
+            versions: &versions,
+        };
+        if let Err(e) = verify_release::check_release(published, &new_files, now) {
+            self.refuse(&e, now)?;
+            return Err(e);
+        }
+
+        // Writes: targets, metadata, snapshot, timestamp last. From here on
+        // the published state read above is stale.
+        drop(view);
+        let targets_dir = self.targets_dir();
+        fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
+        for (name, entry, staged_file) in &to_publish {
+            self.publish_target(name, entry, staged_file, on_step)?;
+        }
+        on_step(PublishStep::TargetsWritten);
+        fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
+        // Every versioned file is created, never replaced; a crashed publish
+        // may have written this very root or role, which is then kept.
+        if staged.iter().any(|r| r == "root") {
+            let path = metadata_dir.join(format!("{}.root.json", root.signed.version));
+            create_published(&path, &root_file)?;
+        }
+        for role in changed_roles.iter().filter(|r| !on_disk.contains(*r)) {
+            let path =
+                metadata_dir.join(names::versioned_role_file(roles[role].signed.version, role));
+            create_published(&path, &role_bytes[role])?;
+        }
+        on_step(PublishStep::MetadataWritten);
+        let snapshot_path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
+        create_published(&snapshot_path, &snapshot_doc)?;
+        on_step(PublishStep::SnapshotWritten);
+        let timestamp_path = metadata_dir.join("timestamp.json");
+        write_atomic(&timestamp_path, &timestamp_doc, Mode::Public)
+            .map_err(io_err(&timestamp_path))?;
+        on_step(PublishStep::TimestampWritten);
+
+        // The release is live; clear what it consumed: the staged roles and
+        // their target files (legacy `staged/targets/NAME` files too).
+        for role in &staged {
+            let path = self.staged_path(role);
+            fs::remove_file(&path).map_err(io_err(&path))?;
+            self.clear_dropped(role)?;
+        }
+        for (_, _, staged_file) in &to_publish {
+            remove_if_there(staged_file)?;
+        }
+        for role in staged.iter().filter(|r| r.as_str() != "root") {
+            remove_if_there(&self.staged_role_targets_dir(role))?;
+        }
+        let outcome = PublishOutcome {
+            root_version: root.signed.version,
+            roles: roles
+                .iter()
+                .map(|(r, d)| (r.clone(), d.signed.version))
+                .collect(),
+            snapshot_version,
+            timestamp_version,
+            targets_published: to_publish.iter().map(|(n, _, _)| n.clone()).collect(),
+            warnings,
+        };
+        self.audit(
+            &AuditEvent {
+                action: "publish".into(),
+                version: Some(snapshot_version),
+                targets: to_publish
+                    .iter()
+                    .filter_map(|(n, e, _)| e.hashes.get("sha256").map(|h| (n.clone(), h.clone())))
+                    .collect(),
+                detail: Some(format!(
+                    "root v{}, {}, snapshot v{snapshot_version}, timestamp v{timestamp_version}",
+                    outcome.root_version,
+                    outcome
+                        .roles
+                        .iter()
+                        .map(|(r, v)| format!("{r} v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(outcome)
+    }
+
+    /// A file `path` a killed publish left at the version staged `role` is
+    /// to be published at, with other bytes than the staged role now has
+    /// (approvers signed on since): usable as the published role only when
+    /// it is the same document (its `signed` part) and its own signatures
+    /// still meet the threshold its delegator in this release gives it.
+    fn usable_orphan(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        role: &str,
+        roles: &BTreeMap<String, Signed<Targets>>,
+        root: &CanonicalDocument,
+    ) -> Result<Signed<Targets>, RepoError> {
+        let orphan = parse_doc::<Targets>(path, bytes)?;
+        let payload = |doc: &Signed<Targets>| {
+            signing_payload(&doc.signed).map_err(|source| RepoError::Document {
+                context: role.to_owned(),
+                source,
+            })
+        };
+        if payload(&orphan)? != payload(&roles[role])? {
+            return Err(RepoError::WouldRewrite(path.to_path_buf()));
+        }
+        let canonical = canonical_of(role, &orphan)?;
+        let report = match delegator_in(roles, role) {
+            Some(parent) if role != "targets" => {
+                let parent_doc = canonical_of(parent, &roles[parent])?;
+                verify_role(&parent_doc, role, &canonical, BUILTIN)
+            }
+            _ => verify_role(root, role, &canonical, BUILTIN),
+        }
+        .map_err(|source| RepoError::Document {
+            context: path.display().to_string(),
+            source,
+        })?;
+        if !report.is_met() {
+            return Err(RepoError::Invalid(format!(
+                "{}: a publish killed earlier left {role} v{} with signatures that no longer meet its threshold ({} of {}); stage {role} again (`fwsign repo extend --role {role} --expires DURATION`) to move it to a free version, and collect approvals",
+                path.display(),
+                orphan.signed.version,
+                report.valid,
+                report.threshold
+            )));
+        }
+        Ok(orphan)
+    }
+
+    /// Records a refusal in the audit log (on one line).
+    fn refuse(&self, err: &RepoError, now: UnixTime) -> Result<(), RepoError> {
+        let detail = err.to_string().replace(['\n', '\r'], " ");
+        self.audit(
+            &AuditEvent {
+                action: "refuse".into(),
+                detail: Some(detail),
+                ..AuditEvent::default()
+            },
+            now,
+        )
+    }
+
+    /// Signs an online role and checks the signer is what the root names.
+    fn sign_online<T: Serialize>(
+        &self,
+        root: &CanonicalDocument,
+        role: &str,
+        doc: &mut Signed<T>,
+        signer: &dyn TufSigner,
+    ) -> Result<(), RepoError> {
+        sign(doc, signer).map_err(|source| RepoError::Document {
+            context: format!("signing {role}"),
+            source,
+        })?;
+        let canonical = canonical_of(role, doc)?;
+        let report =
+            verify_role(root, role, &canonical, BUILTIN).map_err(|source| RepoError::Document {
+                context: role.to_owned(),
+                source,
+            })?;
+        if !report.is_met() {
+            return Err(RepoError::NotAuthorised {
+                role: role.to_owned(),
+                keyid: signer.keyid(),
+            });
+        }
+        Ok(())
+    }
+
+    fn new_timestamp(
+        &self,
+        root: &CanonicalDocument,
+        version: u64,
+        snapshot: &[u8],
+        snapshot_version: u64,
+        signer: &dyn TufSigner,
+        now: UnixTime,
+    ) -> Result<Signed<Timestamp>, RepoError> {
+        let mut meta = BTreeMap::new();
+        meta.insert(
+            "snapshot.json".to_owned(),
+            meta_for(snapshot, snapshot_version),
+        );
+        let mut timestamp = Signed {
+            signatures: vec![],
+            signed: Timestamp {
+                type_: "timestamp".into(),
+                spec_version: SPEC_VERSION.into(),
+                version,
+                expires: expires_at(now, self.expiry().timestamp)?,
+                meta,
+                unknown: BTreeMap::new(),
+            },
+            unknown: BTreeMap::new(),
+        };
+        self.sign_online(root, "timestamp", &mut timestamp, signer)?;
+        Ok(timestamp)
+    }
+
+    /// Copies a staged target into `targets/` under every name clients ask
+    /// for: `<dir>/<hash>.<basename>` per listed hash, and tough's
+    /// `<sha256>.<dir>/<basename>` for nested names. The copy is checked
+    /// before it is linked under its published name (a copy that fails the
+    /// check is removed), and a file already published under that name must
+    /// have the same bytes: published files are never rewritten.
+    fn publish_target(
+        &self,
+        name: &str,
+        entry: &TargetFile,
+        staged: &Path,
+        on_step: &mut dyn FnMut(PublishStep),
+    ) -> Result<(), RepoError> {
+        let targets_dir = self.targets_dir();
+        let already = |path: &Path| {
+            check_file(path, name, entry).map_err(|_| RepoError::WouldRewrite(path.to_path_buf()))
+        };
+        let mut first: Option<PathBuf> = None;
+        for hash in entry.hashes.values() {
+            let path = consistent_target_path(&targets_dir, name, hash)?;
+            if let Some(parent) = path.parent()
+                && let Ok(rel) = parent.strip_prefix(&targets_dir)
+            {
+                create_dirs_inside(&targets_dir, rel)?;
+            }
+            refuse_link(&path)?;
+            match &first {
+                None => {
+                    if fs::symlink_metadata(&path).is_ok() {
+                        already(&path)?;
+                    } else {
+                        let mut src = File::open(staged).map_err(io_err(staged))?;
+                        let copy = write_pending(&path, Mode::Public, |out| {
+                            io::copy(&mut src, out).map(|_| ())
+                        })
+                        .map_err(io_err(&path))?;
+                        on_step(PublishStep::TargetCopied);
+                        check_file(copy.temp_path(), name, entry)?;
+                        match copy.create() {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => already(&path)?,
+                            Err(e) => return Err(io_err(&path)(e)),
+                        }
+                    }
+                    first = Some(path);
+                }
+                Some(first) => link_into(&targets_dir, first, &path)?,
+            }
+        }
+        if let (Some(first), Some(sha256)) = (&first, entry.hashes.get("sha256"))
+            && let Some(tough) = tough_target_path(&targets_dir, name, sha256)?
+        {
+            link_into(&targets_dir, first, &tough)?;
+        }
+        if let Some(dir) = first.as_ref().and_then(|f| f.parent()) {
+            sync_dir(dir).map_err(io_err(dir))?;
+        }
+        Ok(())
+    }
+
+    /// Re-signs the timestamp (next version, fresh expiry) over the current
+    /// snapshot, whatever its expiry.
+    pub fn refresh_timestamp(
+        &self,
+        timestamp_signer: &dyn TufSigner,
+        now: UnixTime,
+    ) -> Result<u64, RepoError> {
+        let view = self.view();
+        let published = view
+            .published()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let (Some(timestamp), Some(snapshot), Some(snapshot_bytes)) = (
+            &published.timestamp,
+            &published.snapshot,
+            published.snapshot_bytes(),
+        ) else {
+            return Err(RepoError::Invalid("nothing is published yet".into()));
+        };
+        let root_doc = canonical_of("root", &published.root)?;
+        let next = self.new_timestamp(
+            &root_doc,
+            view.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
+            snapshot_bytes,
+            snapshot.signed.version,
+            timestamp_signer,
+            now,
+        )?;
+        let bytes = file_bytes("timestamp", &next)?;
+        verify_release::check_online(published, None, &bytes, now)?;
+        let path = self.metadata_dir().join("timestamp.json");
+        drop(view);
+        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
+        self.audit(
+            &AuditEvent {
+                action: "refresh".into(),
+                role: Some("timestamp".into()),
+                version: Some(next.signed.version),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(next.signed.version)
+    }
+
+    /// Re-signs snapshot and timestamp when they expire within `within`
+    /// seconds of `now`, so a published repository stays fresh between
+    /// releases. Refuses ([`RepoError::Expired`]) while root, targets or a
+    /// delegated role has expired: only its approvers can fix that.
+    pub fn refresh(
+        &self,
+        snapshot_signer: &dyn TufSigner,
+        timestamp_signer: &dyn TufSigner,
+        within: i64,
+        now: UnixTime,
+    ) -> Result<RefreshOutcome, RepoError> {
+        // The published state, verified once; what is written below is
+        // built from these bytes and checked against them before the write.
+        let view = self.view();
+        let published = view
+            .published()?
+            .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
+        let (Some(timestamp), Some(snapshot), Some(current_snapshot)) = (
+            &published.timestamp,
+            &published.snapshot,
+            published.snapshot_bytes(),
+        ) else {
+            return Err(RepoError::Invalid("nothing is published yet".into()));
+        };
+        // Clients refuse an expired root, targets or delegated role whatever
+        // snapshot and timestamp say: re-signing those would only hide that
+        // the repository is dead. Refused, naming the approvers who must act.
+        let expired = published.expired_approved_roles(now);
+        if !expired.is_empty() {
+            let err = RepoError::Expired(expired);
+            self.refuse(&err, now)?;
+            return Err(err);
+        }
+        let due = |expires: &str| {
+            parse_expires(expires.as_bytes()).is_none_or(|t| t.0 <= now.0.saturating_add(within))
+        };
+        // A publish killed after writing a new root left the live snapshot
+        // signed under the previous one: re-signing it finishes the release.
+        let finishing = view
+            .load()?
+            .faults
+            .iter()
+            .any(|f| f.kind == FaultKind::PublishInterrupted);
+        let snapshot_due = finishing || due(&snapshot.signed.expires);
+        let timestamp_due = snapshot_due || due(&timestamp.signed.expires);
+        let mut outcome = RefreshOutcome {
+            snapshot_version: None,
+            timestamp_version: None,
+        };
+        if !timestamp_due {
+            return Ok(outcome);
+        }
+        let root_doc = canonical_of("root", &published.root)?;
+        let metadata_dir = self.metadata_dir();
+        let (new_snapshot, snapshot_doc, snapshot_version) = if snapshot_due {
+            let mut next = snapshot.clone();
+            next.signatures.clear();
+            next.signed.version =
+                view.next_free_version("snapshot", next.signed.version.saturating_add(1))?;
+            next.signed.expires = expires_at(now, self.expiry().snapshot)?;
+            self.anchor_audit_log(&view, &mut next.signed, published.root.signed.version, None)?;
+            self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
+            let doc = file_bytes("snapshot", &next)?;
+            let version = next.signed.version;
+            (true, doc, version)
+        } else {
+            (false, current_snapshot.to_vec(), snapshot.signed.version)
+        };
+        let next_ts = self.new_timestamp(
+            &root_doc,
+            view.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
+            &snapshot_doc,
+            snapshot_version,
+            timestamp_signer,
+            now,
+        )?;
+        let ts_doc = file_bytes("timestamp", &next_ts)?;
+        // What a client would do with the new files, before any is written.
+        verify_release::check_online(
+            published,
+            new_snapshot.then_some(snapshot_doc.as_slice()),
+            &ts_doc,
+            now,
+        )?;
+        drop(view);
+        if new_snapshot {
+            let path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
+            create_published(&path, &snapshot_doc)?;
+            outcome.snapshot_version = Some(snapshot_version);
+        }
+        let path = metadata_dir.join("timestamp.json");
+        write_atomic(&path, &ts_doc, Mode::Public).map_err(io_err(&path))?;
+        outcome.timestamp_version = Some(next_ts.signed.version);
+        self.audit(
+            &AuditEvent {
+                action: "refresh".into(),
+                version: outcome.snapshot_version,
+                detail: Some(format!(
+                    "snapshot {}, timestamp v{}",
+                    outcome
+                        .snapshot_version
+                        .map_or("unchanged".to_owned(), |v| format!("v{v}")),
+                    next_ts.signed.version
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,259 @@
+//! Whether the staged state could ever be published.
+//!
+//! A staging command that left a state no approval can publish (a threshold
+//! its delegation's keys cannot meet, a target outside the paths now
+//! delegated to its role, a staged role no delegation reaches) would only
+//! be found out at `publish`, after approvers signed it. Each staging
+//! command asks [`View::publishable_faults`] about the state before and
+//! after its change, and refuses, before writing anything, a change that
+//! adds a fault ([`refuse_new_faults`]). Faults already there are left to
+//! the command that fixes them, which must not be blocked by another.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
+
+use super::staging::check_root_writable;
+use super::view::View;
+use super::{RepoError, Repository, names};
+use fwsign_core::path_match::delegation_covers_names;
+
+impl View<'_> {
+    /// The faults that would keep the next release from being published,
+    /// with `root` and `roles` (staged content not yet written) in place of
+    /// what is staged or published now.
+    pub(crate) fn publishable_faults(
+        &self,
+        root: Option<&Signed<Root>>,
+        roles: &[(&str, &Signed<Targets>)],
+    ) -> Result<BTreeSet<String>, RepoError> {
+        let mut faults = BTreeSet::new();
+        let root: Cow<'_, Signed<Root>> = match root {
+            Some(r) => Cow::Borrowed(r),
+            None => self.current_root()?,
+        };
+        // Sharing keys is a choice `--allow-shared-key` records at the
+        // time; it is not a fault here.
+        if let Err(e) = check_root_writable(&root.signed, true) {
+            faults.insert(format!("root: {e}"));
+        }
+
+        let mut names: BTreeSet<String> = self.repo_staged_targets_roles()?;
+        if let Some(p) = self.published()? {
+            names.extend(p.targets.keys().cloned());
+        }
+        names.extend(roles.iter().map(|(r, _)| (*r).to_owned()));
+        let mut state: BTreeMap<String, Cow<'_, Signed<Targets>>> = BTreeMap::new();
+        for name in names {
+            let doc = match roles.iter().find(|(r, _)| *r == name) {
+                Some((_, doc)) => Cow::Borrowed(*doc),
+                None => match self.current_targets(&name)? {
+                    Some(doc) => doc,
+                    None => continue,
+                },
+            };
+            state.insert(name, doc);
+        }
+
+        for (delegator, doc) in &state {
+            let Some(delegations) = &doc.signed.delegations else {
+                continue;
+            };
+            for entry in &delegations.roles {
+                let defined: BTreeSet<&String> = entry
+                    .keyids
+                    .iter()
+                    .filter(|k| delegations.keys.contains_key(*k))
+                    .collect();
+                if entry.threshold == 0
+                    || usize::try_from(entry.threshold).map_or(true, |t| t > defined.len())
+                {
+                    faults.insert(format!(
+                        "{delegator} delegates {} with threshold {}, but only {} of its key(s) are defined: no approval could meet it",
+                        entry.name,
+                        entry.threshold,
+                        defined.len()
+                    ));
+                }
+                let Some(role) = state.get(&entry.name) else {
+                    faults.insert(format!(
+                        "{delegator} delegates {}, which has no metadata staged or published",
+                        entry.name
+                    ));
+                    continue;
+                };
+                for target in role.signed.targets.keys() {
+                    if !delegation_covers_names(
+                        entry.paths.as_deref(),
+                        entry.path_hash_prefixes.as_deref(),
+                        target,
+                    ) {
+                        faults.insert(format!(
+                            "{} lists {target}, which the paths {delegator} delegates to it ({}) do not cover: clients would never find it there",
+                            entry.name,
+                            entry.paths.as_deref().unwrap_or_default().join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Every targets role must be reached from `targets`, the way the
+        // client's search walks delegations.
+        let mut reached: BTreeSet<&str> = BTreeSet::new();
+        let mut queue: VecDeque<&str> = VecDeque::from(["targets"]);
+        while let Some(role) = queue.pop_front() {
+            if !reached.insert(role) {
+                continue;
+            }
+            if let Some(d) = state.get(role).and_then(|d| d.signed.delegations.as_ref()) {
+                queue.extend(d.roles.iter().map(|r| r.name.as_str()));
+            }
+        }
+        for role in state.keys() {
+            if !reached.contains(role.as_str()) {
+                faults.insert(format!(
+                    "role {role} is staged, but no delegation from targets reaches it"
+                ));
+            }
+        }
+        Ok(faults)
+    }
+
+    /// Staged targets roles (every staged role but root).
+    fn repo_staged_targets_roles(&self) -> Result<BTreeSet<String>, RepoError> {
+        Ok(self
+            .repo()
+            .staged_roles()?
+            .into_iter()
+            .filter(|r| !names::TOP_LEVEL_ROLES.contains(&r.as_str()) || r == "targets")
+            .collect())
+    }
+}
+
+/// Refuses a change whose state (`after`) has a fault the state before it
+/// (`before`) did not.
+pub(crate) fn refuse_new_faults(
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+) -> Result<(), RepoError> {
+    let new: Vec<&str> = after.difference(before).map(String::as_str).collect();
+    if new.is_empty() {
+        Ok(())
+    } else {
+        Err(RepoError::NotPublishable(new.join("; ")))
+    }
+}
+
+impl Repository {
+    /// Refuses a staging change (the new `root` and `roles`, not yet
+    /// written) that would leave the next release unpublishable in a way
+    /// it was not before. Called before the command writes anything.
+    pub(crate) fn check_stays_publishable(
+        &self,
+        view: &View<'_>,
+        root: Option<&Signed<Root>>,
+        roles: &[(&str, &Signed<Targets>)],
+    ) -> Result<(), RepoError> {
+        let before = view.publishable_faults(None, &[])?;
+        let after = view.publishable_faults(root, roles)?;
+        refuse_new_faults(&before, &after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fs;
+
+    use fwsign_manifest_schema::expiry::UnixTime;
+    use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Signed, Targets};
+
+    use crate::{ExpiryPolicy, InitOptions, RepoError, Repository, empty_targets};
+    use fwsign_keys::{Algorithm, PrivateKey};
+
+    use super::refuse_new_faults;
+
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(Algorithm::Ed25519).unwrap()
+    }
+
+    fn targets(doc: Targets) -> Signed<Targets> {
+        Signed {
+            signatures: vec![],
+            signed: doc,
+            unknown: BTreeMap::new(),
+        }
+    }
+
+    /// A staged role nothing delegates to, and a delegation whose threshold
+    /// its defined keys cannot meet: approvers could sign either, and
+    /// `publish` (or every client) would still refuse. Both are faults a
+    /// staging command must not introduce.
+    #[test]
+    fn unreachable_roles_and_unmeetable_thresholds_are_faults() {
+        let dir = std::env::temp_dir().join(format!("fwsign-publishable-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (root, approver, online) = (key(), key(), key());
+        let options = InitOptions {
+            root_keys: vec![root.public_key().clone()],
+            root_threshold: 1,
+            targets_keys: vec![approver.public_key().clone()],
+            targets_threshold: 1,
+            snapshot_key: online.public_key().clone(),
+            timestamp_key: online.public_key().clone(),
+            expiry: ExpiryPolicy::default(),
+            allow_shared_key: true,
+        };
+        let repo = Repository::init(&dir, &options, NOW).unwrap();
+        let view = repo.view();
+        let before = view.publishable_faults(None, &[]).unwrap();
+        assert!(before.is_empty(), "{before:?}");
+
+        let orphan = targets(empty_targets(1, "2030-01-01T00:00:00Z".into()));
+        let after = view
+            .publishable_faults(None, &[("board-z", &orphan)])
+            .unwrap();
+        assert!(
+            after
+                .iter()
+                .any(|f| f.contains("no delegation from targets reaches it")),
+            "{after:?}"
+        );
+        let err = refuse_new_faults(&before, &after).unwrap_err();
+        assert!(matches!(err, RepoError::NotPublishable(_)), "{err}");
+        assert_eq!(err.reason(), "not-publishable");
+
+        let (k1, k2) = (key(), key());
+        let mut top = empty_targets(1, "2030-01-01T00:00:00Z".into());
+        top.delegations = Some(Delegations {
+            keys: [(k1.public_key().keyid(), k1.public_key().to_tuf_key())].into(),
+            roles: vec![DelegatedRole {
+                name: "board-a".into(),
+                keyids: vec![k1.public_key().keyid(), k2.public_key().keyid()],
+                threshold: 2,
+                terminating: false,
+                paths: Some(vec!["board-a/*".into()]),
+                path_hash_prefixes: None,
+                unknown: BTreeMap::new(),
+            }],
+            unknown: BTreeMap::new(),
+        });
+        let top = targets(top);
+        let board = targets(empty_targets(1, "2030-01-01T00:00:00Z".into()));
+        let after = view
+            .publishable_faults(None, &[("targets", &top), ("board-a", &board)])
+            .unwrap();
+        assert!(
+            after
+                .iter()
+                .any(|f| f.contains("threshold 2, but only 1 of its key(s) are defined")),
+            "{after:?}"
+        );
+        assert_eq!(after.len(), 1, "{after:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,269 @@
+//! The load check against what an insider with the online key can do, the
+//! listing's reading of file names, and publish refusing what a client
+//! would refuse.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fwsign_manifest_schema::canonical::to_portable_bytes;
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets, Timestamp};
+use sha2::{Digest, Sha256};
+
+use super::{FaultKind, Listing};
+use crate::staging::DelegateOptions;
+use crate::{ExpiryPolicy, InitOptions, RepoError, Repository};
+use fwsign_keys::document::sign;
+use fwsign_keys::{Algorithm, PrivateKey};
+
+const NOW: UnixTime = UnixTime(1_700_000_000);
+const DAY: i64 = 86_400;
+
+fn scratch() -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "fwsign-published-state-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn key() -> PrivateKey {
+    PrivateKey::generate(Algorithm::Ed25519).unwrap()
+}
+
+struct Fixture {
+    dir: PathBuf,
+    repo: Repository,
+    targets: PrivateKey,
+    board: PrivateKey,
+    online: PrivateKey,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Root, targets and a delegated role `board`, published at `NOW`.
+fn published() -> Fixture {
+    let dir = scratch();
+    let (root, targets, online, board) = (key(), key(), key(), key());
+    let options = InitOptions {
+        root_keys: vec![root.public_key().clone()],
+        root_threshold: 1,
+        targets_keys: vec![targets.public_key().clone()],
+        targets_threshold: 1,
+        snapshot_key: online.public_key().clone(),
+        timestamp_key: online.public_key().clone(),
+        expiry: ExpiryPolicy::default(),
+        allow_shared_key: false,
+    };
+    let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+    repo.delegate(
+        &DelegateOptions {
+            role: "board".into(),
+            keys: vec![board.public_key().clone()],
+            threshold: 1,
+            paths: vec!["board/*".into()],
+            terminating: true,
+            allow_shared_key: false,
+        },
+        NOW,
+    )
+    .unwrap();
+    repo.sign("root", &root, NOW).unwrap();
+    repo.sign("targets", &targets, NOW).unwrap();
+    repo.sign("board", &board, NOW).unwrap();
+    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+    assert!(repo.load_published().unwrap().faults.is_empty());
+    Fixture {
+        dir,
+        repo,
+        targets,
+        board,
+        online,
+    }
+}
+
+fn relist(bytes: &[u8]) -> (Option<u64>, Option<BTreeMap<String, String>>) {
+    let mut hashes = BTreeMap::new();
+    hashes.insert(
+        "sha256".to_owned(),
+        base16ct::lower::encode_string(&Sha256::digest(bytes)),
+    );
+    (Some(bytes.len() as u64), Some(hashes))
+}
+
+impl Fixture {
+    /// What the online key holder can do: rewrite snapshot 1 with `edit`
+    /// and re-sign it and the timestamp over it.
+    fn resign_live(&self, edit: impl FnOnce(&mut Snapshot)) {
+        let metadata = self.repo.metadata_dir();
+        let path = metadata.join("1.snapshot.json");
+        let mut snapshot = Signed::<Snapshot>::from_json_slice(&fs::read(&path).unwrap()).unwrap();
+        edit(&mut snapshot.signed);
+        snapshot.signatures.clear();
+        sign(&mut snapshot, &self.online).unwrap();
+        let bytes = to_portable_bytes(&snapshot).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        let ts_path = metadata.join("timestamp.json");
+        let mut timestamp =
+            Signed::<Timestamp>::from_json_slice(&fs::read(&ts_path).unwrap()).unwrap();
+        let entry = timestamp.signed.meta.get_mut("snapshot.json").unwrap();
+        (entry.length, entry.hashes) = relist(&bytes);
+        timestamp.signatures.clear();
+        sign(&mut timestamp, &self.online).unwrap();
+        fs::write(&ts_path, to_portable_bytes(&timestamp).unwrap()).unwrap();
+    }
+
+    fn kinds(&self) -> Vec<(String, FaultKind)> {
+        self.repo
+            .load_published()
+            .unwrap()
+            .faults
+            .iter()
+            .map(|f| (f.role.clone(), f.kind))
+            .collect()
+    }
+}
+
+/// The online key holder re-lists a hand-edited `board` role under a
+/// snapshot and timestamp they re-sign: the delegator's threshold, which
+/// they do not hold, refuses it, and nothing builds on it.
+#[test]
+fn online_key_holder_cannot_relist_an_edited_role() {
+    let f = published();
+    let path = f.repo.metadata_dir().join("1.board.json");
+    let mut doc = Signed::<Targets>::from_json_slice(&fs::read(&path).unwrap()).unwrap();
+    doc.signed.expires = "2099-01-01T00:00:00Z".into();
+    let bytes = to_portable_bytes(&doc).unwrap();
+    fs::write(&path, &bytes).unwrap();
+    f.resign_live(|s| {
+        let entry = s.meta.get_mut("board.json").unwrap();
+        (entry.length, entry.hashes) = relist(&bytes);
+    });
+    assert_eq!(
+        f.kinds(),
+        vec![("board".to_owned(), FaultKind::RoleNotVerified)]
+    );
+    let err = f.repo.published().unwrap_err();
+    assert!(
+        matches!(&err, RepoError::VerifyFailed { faults, .. } if faults[0].file.ends_with("metadata/1.board.json")),
+        "{err}"
+    );
+    assert!(f.repo.device_material("board/fw.bin", 0).is_err());
+}
+
+/// The online key holder lists a role no delegation reaches (a file only
+/// they signed into the snapshot): a fault, though no client fetches it.
+#[test]
+fn a_listed_role_no_delegation_reaches_is_a_fault() {
+    let f = published();
+    let metadata = f.repo.metadata_dir();
+    fs::copy(metadata.join("1.board.json"), metadata.join("1.ghost.json")).unwrap();
+    f.resign_live(|s| {
+        let entry = s.meta["board.json"].clone();
+        s.meta.insert("ghost.json".into(), entry);
+    });
+    assert_eq!(
+        f.kinds(),
+        vec![("ghost".to_owned(), FaultKind::RoleUnreachable)]
+    );
+}
+
+/// Publish checks the release as a client would at the time of the
+/// release: a delegated role that expired since is refused, naming who
+/// must act, and nothing is written.
+#[test]
+fn publish_refuses_a_release_a_client_would_refuse_for_an_expired_role() {
+    let f = published();
+    let later = UnixTime(NOW.0 + 100 * DAY);
+    f.repo.extend("targets", 90 * DAY, later).unwrap();
+    f.repo.sign("targets", &f.targets, later).unwrap();
+    let before: Vec<_> = fs::read_dir(f.repo.metadata_dir()).unwrap().collect();
+    let err = f
+        .repo
+        .publish(&f.online, &f.online, later, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(&err, RepoError::WouldBeRefused { role, why, .. }
+            if role == "board" && why.contains("repo extend --role board")),
+        "{err}"
+    );
+    let after: Vec<_> = fs::read_dir(f.repo.metadata_dir()).unwrap().collect();
+    assert_eq!(before.len(), after.len(), "publish wrote a file");
+    // The way out the refusal names works.
+    f.repo.extend("board", 90 * DAY, later).unwrap();
+    f.repo.sign("board", &f.board, later).unwrap();
+    f.repo
+        .publish(&f.online, &f.online, later, &mut |_| {})
+        .unwrap();
+}
+
+/// File names are read one way: a version is written without sign or
+/// leading zero, a role name is one fwsign allows; anything else is not a
+/// version of a role.
+#[test]
+fn the_listing_reads_versions_one_way() {
+    let dir = scratch();
+    for name in [
+        "1.root.json",
+        "2.root.json",
+        "12.targets.json",
+        "012.targets.json",
+        "3.x.root.json",
+        "backup.root.json",
+        ".2.snapshot.json.fwsign-tmp-1-2",
+        "timestamp.json",
+    ] {
+        fs::write(dir.join(name), b"{}").unwrap();
+    }
+    let listing = Listing::read(&dir).unwrap();
+    assert_eq!(listing.versions("root").collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(listing.highest("targets"), Some(12));
+    assert_eq!(listing.highest("x.root"), Some(3));
+    assert_eq!(listing.highest("snapshot"), None);
+    assert!(listing.timestamp);
+    assert_eq!(listing.temporaries, [".2.snapshot.json.fwsign-tmp-1-2"]);
+    assert_eq!(listing.others, ["012.targets.json", "backup.root.json"]);
+    assert_eq!(listing.next_free_version("targets", 5).unwrap(), 13);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A refresh after the approvers let `targets` expire would only keep
+/// serving what every client refuses: refused, naming who must act, with
+/// nothing written.
+#[test]
+fn refresh_refuses_once_targets_has_expired() {
+    let f = published();
+    let later = UnixTime(NOW.0 + 100 * DAY);
+    let before: Vec<_> = fs::read_dir(f.repo.metadata_dir()).unwrap().collect();
+    let err = f
+        .repo
+        .refresh(&f.online, &f.online, 400 * DAY, later)
+        .unwrap_err();
+    // Refused before anything is built (`RepoError::Expired`, reason
+    // `expired`), naming the role and the command its approvers run; the
+    // release check (`WouldBeRefused`) would refuse it too.
+    assert!(
+        matches!(&err, RepoError::Expired(roles)
+            if roles.iter().any(|r| r.role == "targets")
+                && err.to_string().contains("repo extend --role targets")),
+        "{err}"
+    );
+    let after: Vec<_> = fs::read_dir(f.repo.metadata_dir()).unwrap().collect();
+    assert_eq!(before.len(), after.len(), "refresh wrote a file");
+    // Before expiry it refreshes.
+    f.repo
+        .refresh(&f.online, &f.online, 400 * DAY, UnixTime(NOW.0 + DAY))
+        .unwrap();
+}

@@ -1,0 +1,697 @@
+//! Changing what the next release contains: targets, delegations, root keys
+//! and expiry. Any change to a staged role's content drops the approvals it
+//! had, and the repository records that so `status` can say so.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::firmware::FirmwareInfo;
+use fwsign_manifest_schema::metadata::{
+    DelegatedRole, Delegations, Root, Signed, TargetFile, Targets,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::names::{self, check_delegated_role_name, check_target_name};
+use super::view::View;
+use super::{
+    RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
+};
+use crate::audit::AuditEvent;
+use fwsign_core::path_match::delegation_covers_names;
+use fwsign_core::workflow::{Digests, FinishedDigests};
+use fwsign_keys::PublicKey;
+use fwsign_keys::atomic_write::{Mode, PendingFile, write_pending};
+
+mod root;
+
+pub(crate) use root::check_root_writable;
+
+/// Progress of a long file operation, for a caller that draws a bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// Starting on a file of `total` bytes.
+    Start {
+        /// The target name.
+        name: &'a str,
+        /// Its size.
+        total: u64,
+    },
+    /// `n` more bytes done.
+    Advance(u64),
+    /// The file is done.
+    Finish,
+}
+
+/// Digest algorithms a target can be listed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    /// Always listed.
+    Sha256,
+    /// Listed as well on request.
+    Sha512,
+}
+
+/// One file to add.
+#[derive(Debug, Clone)]
+pub struct NewTarget {
+    /// The file on disk.
+    pub file: PathBuf,
+    /// The target name it is published under.
+    pub name: String,
+}
+
+/// Options for [`Repository::add`].
+#[derive(Debug, Clone)]
+pub struct AddOptions {
+    /// `targets` or a delegated role.
+    pub role: String,
+    /// The files.
+    pub targets: Vec<NewTarget>,
+    /// Hardware IDs the firmware runs on.
+    pub hardware_ids: Vec<String>,
+    /// Firmware version (semver).
+    pub version: String,
+    /// Anti-rollback counter.
+    pub security_counter: u64,
+    /// Optional oldest bootloader version.
+    pub min_bootloader_version: Option<String>,
+    /// Optional SBOM digest.
+    pub sbom_sha256: Option<String>,
+    /// Also list SHA-512.
+    pub sha512: bool,
+    /// Extra `custom` fields (`KEY=VALUE`; VALUE as JSON when it parses).
+    pub custom: Vec<(String, Value)>,
+}
+
+/// What `add` staged for one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedTarget {
+    /// The target name.
+    pub name: String,
+    /// Its length.
+    pub length: u64,
+    /// Its hashes.
+    pub hashes: BTreeMap<String, String>,
+}
+
+/// Options for [`Repository::delegate`].
+#[derive(Debug, Clone)]
+pub struct DelegateOptions {
+    /// The new role.
+    pub role: String,
+    /// Its approver keys.
+    pub keys: Vec<PublicKey>,
+    /// Its threshold.
+    pub threshold: u64,
+    /// Path patterns it may sign for.
+    pub paths: Vec<String>,
+    /// Whether the search stops at it.
+    pub terminating: bool,
+    /// Accept keys shared with online roles.
+    pub allow_shared_key: bool,
+}
+
+/// Options for [`Repository::rotate_root`].
+#[derive(Debug, Clone, Default)]
+pub struct RotateOptions {
+    /// Keys to add, by role.
+    pub add: Vec<(String, PublicKey)>,
+    /// Key IDs to remove, by role.
+    pub remove: Vec<(String, String)>,
+    /// New thresholds, by role.
+    pub thresholds: Vec<(String, u64)>,
+    /// New expiry period for the root.
+    pub expires: Option<i64>,
+    /// Accept keys shared between online and approver roles.
+    pub allow_shared_key: bool,
+}
+
+/// Creates `rel` under `base` one directory at a time, refusing any existing
+/// component that is a symlink, so no name can lead a write outside `base`.
+pub(crate) fn create_dirs_inside(base: &Path, rel: &Path) -> Result<(), RepoError> {
+    let mut path = base.to_path_buf();
+    for component in rel.components() {
+        path.push(component);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(RepoError::Invalid(format!(
+                    "{}: is a symbolic link; fwsign does not write through links",
+                    path.display()
+                )));
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(RepoError::Invalid(format!(
+                    "{}: exists and is not a directory",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&path).map_err(io_err(&path))?;
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a target file path whose final component is a symlink.
+pub(crate) fn refuse_link(path: &Path) -> Result<(), RepoError> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(RepoError::Invalid(format!(
+            "{}: is a symbolic link; fwsign does not write through links",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Copies `src` to a temporary file beside `dst` while hashing it, in one
+/// pass; the caller puts it in place once everything else checked out
+/// (dropping it removes the copy).
+pub(crate) fn copy_and_hash(
+    src: &Path,
+    dst: &Path,
+    name: &str,
+    sha512: bool,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(PendingFile, FinishedDigests), RepoError> {
+    let mut input = File::open(src).map_err(io_err(src))?;
+    let total = input.metadata().map_err(io_err(src))?.len();
+    progress(Progress::Start { name, total });
+    let mut digests = Digests::new(sha512);
+    let mut read_error: Option<io::Error> = None;
+    let pending = write_pending(dst, Mode::Public, |out| {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let kind = e.kind();
+                    read_error = Some(e);
+                    return Err(io::Error::new(kind, "reading the source failed"));
+                }
+            };
+            let chunk = &buf[..n];
+            digests.update(chunk);
+            out.write_all(chunk)?;
+            progress(Progress::Advance(n as u64));
+        }
+        Ok(())
+    })
+    .map_err(|e| match read_error.take() {
+        Some(source) => RepoError::Io {
+            path: src.to_path_buf(),
+            source,
+        },
+        None => RepoError::Io {
+            path: dst.to_path_buf(),
+            source: e,
+        },
+    })?;
+    progress(Progress::Finish);
+    Ok((pending, digests.finish()))
+}
+
+impl Repository {
+    /// The staged targets role `role`, created from the published one (next
+    /// version, fresh expiry, no signatures) when not staged yet.
+    fn targets_for_edit(
+        &self,
+        view: &View<'_>,
+        role: &str,
+        now: UnixTime,
+    ) -> Result<Signed<Targets>, RepoError> {
+        if let Some(mut doc) = self.load_staged::<Targets>(role)? {
+            // A publish killed after writing this version left it on disk:
+            // the edited role moves past it (its approvals go either way).
+            doc.signed.version = view.next_free_version(role, doc.signed.version)?;
+            return Ok(doc);
+        }
+        let published = view
+            .published()?
+            .and_then(|p| p.targets.get(role))
+            .cloned()
+            .ok_or_else(|| {
+                RepoError::Invalid(format!(
+                    "role {role:?} is neither staged nor published; create delegated roles with `fwsign repo delegate`"
+                ))
+            })?;
+        let mut doc = published;
+        doc.signatures.clear();
+        let next =
+            doc.signed.version.checked_add(1).ok_or_else(|| {
+                RepoError::Invalid(format!("role {role}: version counter exhausted"))
+            })?;
+        doc.signed.version = view.next_free_version(role, next)?;
+        doc.signed.expires = expires_at(now, self.expiry().for_role(role))?;
+        Ok(doc)
+    }
+
+    /// Saves an edited staged role; approvals given before the edit are
+    /// dropped and recorded.
+    pub(crate) fn save_edited<T: Serialize + Clone>(
+        &self,
+        role: &str,
+        mut doc: Signed<T>,
+        now: UnixTime,
+    ) -> Result<(), RepoError> {
+        let dropped: Vec<String> = doc.signatures.iter().map(|s| s.keyid.clone()).collect();
+        doc.signatures.clear();
+        self.save_staged(role, &doc)?;
+        if !dropped.is_empty() {
+            self.record_dropped(role, dropped.clone(), now)?;
+            for keyid in dropped {
+                self.audit(
+                    &AuditEvent {
+                        action: "approvals-dropped".into(),
+                        role: Some(role.to_owned()),
+                        keyid: Some(keyid),
+                        detail: Some("the staged content changed after this approval".into()),
+                        ..AuditEvent::default()
+                    },
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages files as targets of `options.role`: each is hashed and copied
+    /// into `staged/targets/<role>/` in one streaming pass, so what approvers
+    /// sign is exactly what gets published. The copies are put in place only
+    /// once every file is copied; on any error none is left behind.
+    pub fn add(
+        &self,
+        options: &AddOptions,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<AddedTarget>, RepoError> {
+        names::check_role_name(&options.role)?;
+        if options.role == "root" || options.role == "snapshot" || options.role == "timestamp" {
+            return Err(RepoError::Invalid(format!(
+                "targets are added to `targets` or a delegated role, not {}",
+                options.role
+            )));
+        }
+        if options.targets.is_empty() {
+            return Err(RepoError::Invalid("no files to add".into()));
+        }
+        let mut firmware = FirmwareInfo {
+            hardware_ids: options.hardware_ids.clone(),
+            version: options.version.clone(),
+            security_counter: options.security_counter,
+            min_bootloader_version: options.min_bootloader_version.clone(),
+            sbom_sha256: options.sbom_sha256.clone(),
+            unknown: BTreeMap::new(),
+        };
+        firmware.hardware_ids.dedup();
+        firmware
+            .check_new()
+            .map_err(|e| RepoError::Invalid(e.to_string()))?;
+        let mut seen = BTreeSet::new();
+        for t in &options.targets {
+            check_target_name(&t.name)?;
+            if !seen.insert(t.name.as_str()) {
+                return Err(RepoError::Invalid(format!(
+                    "target {} is given twice",
+                    t.name
+                )));
+            }
+        }
+        for (key, _) in &options.custom {
+            if key == FirmwareInfo::CUSTOM_KEY || key.is_empty() {
+                return Err(RepoError::Invalid(format!(
+                    "custom field {key:?} is reserved for fwsign's firmware fields"
+                )));
+            }
+        }
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        // A delegated role may only list names its delegation covers.
+        if let Some(parent) = view.delegator_of(&options.role)? {
+            let parent_doc = view.current_targets(&parent)?.ok_or_else(|| {
+                RepoError::Invalid(format!("delegating role {parent} is missing"))
+            })?;
+            let delegation = parent_doc
+                .signed
+                .delegations
+                .as_ref()
+                .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
+                .ok_or_else(|| {
+                    RepoError::Invalid(format!("{parent} does not delegate to {}", options.role))
+                })?;
+            for t in &options.targets {
+                if !delegation_covers_names(
+                    delegation.paths.as_deref(),
+                    delegation.path_hash_prefixes.as_deref(),
+                    &t.name,
+                ) {
+                    return Err(RepoError::Invalid(format!(
+                        "target {} is outside the paths delegated to {} ({})",
+                        t.name,
+                        options.role,
+                        delegation.paths.as_deref().unwrap_or_default().join(", ")
+                    )));
+                }
+            }
+        }
+
+        let mut doc = self.targets_for_edit(&view, &options.role, now)?;
+        let staged_dir = self.staged_targets_dir();
+        let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
+        let mut added = Vec::new();
+        let mut copies = Vec::new();
+        for t in &options.targets {
+            let dst = names::target_path(&self.staged_role_targets_dir(&options.role), &t.name)?;
+            let parent = Path::new(&t.name).parent().unwrap_or(Path::new(""));
+            create_dirs_inside(&staged_dir, &role_dir.join(parent))?;
+            refuse_link(&dst)?;
+            let (copy, digests) = copy_and_hash(&t.file, &dst, &t.name, options.sha512, progress)?;
+            copies.push(copy);
+            let length = digests.length;
+            let mut hashes = BTreeMap::new();
+            hashes.insert(
+                "sha256".to_owned(),
+                base16ct::lower::encode_string(&digests.sha256),
+            );
+            if let Some(sha512) = digests.sha512 {
+                hashes.insert("sha512".to_owned(), base16ct::lower::encode_string(&sha512));
+            }
+            let mut entry = TargetFile {
+                length,
+                hashes: hashes.clone(),
+                custom: None,
+                unknown: BTreeMap::new(),
+            };
+            entry
+                .set_firmware(&firmware)
+                .map_err(|e| RepoError::Invalid(e.to_string()))?;
+            if let Some(Value::Object(custom)) = entry.custom.as_mut() {
+                for (key, value) in &options.custom {
+                    custom.insert(key.clone(), value.clone());
+                }
+            }
+            doc.signed.targets.insert(t.name.clone(), entry);
+            added.push(AddedTarget {
+                name: t.name.clone(),
+                length,
+                hashes,
+            });
+        }
+        self.check_stays_publishable(&view, None, &[(&options.role, &doc)])?;
+        for copy in copies {
+            let path = copy.path().to_path_buf();
+            copy.replace().map_err(io_err(&path))?;
+        }
+        for t in &added {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(options.role.clone()),
+                    version: Some(doc.signed.version),
+                    targets: [(t.name.clone(), t.hashes["sha256"].clone())].into(),
+                    detail: Some(format!("add {} bytes", t.length)),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+        }
+        // After this command's own lines, so the head staged with the
+        // role covers them.
+        self.record_audit_head(&mut doc.signed.unknown)?;
+        self.save_edited(&options.role, doc, now)?;
+        Ok(added)
+    }
+
+    /// Stages the removal of target `name` from `role`.
+    pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
+        check_target_name(name)?;
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        let mut doc = self.targets_for_edit(&view, role, now)?;
+        if doc.signed.targets.remove(name).is_none() {
+            return Err(RepoError::Invalid(format!(
+                "role {role} does not list target {name}"
+            )));
+        }
+        self.check_stays_publishable(&view, None, &[(role, &doc)])?;
+        let staged = names::target_path(&self.staged_role_targets_dir(role), name)?;
+        match fs::remove_file(&staged) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&staged)(e)),
+        }
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some(role.to_owned()),
+                version: Some(doc.signed.version),
+                detail: Some(format!("remove {name}")),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        self.record_audit_head(&mut doc.signed.unknown)?;
+        self.save_edited(role, doc, now)
+    }
+
+    /// Online (snapshot, timestamp) key IDs of the current root.
+    fn online_keyids(view: &View<'_>) -> Result<Vec<(String, String)>, RepoError> {
+        let root = view.current_root()?;
+        let mut out = Vec::new();
+        for role in ["snapshot", "timestamp"] {
+            if let Some(r) = root.signed.roles.get(role) {
+                out.extend(r.keyids.iter().map(|k| (role.to_owned(), k.clone())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stages a delegation from `targets` to a new (or changed) role with its
+    /// own approvers, and the role itself (empty) when it is new.
+    ///
+    /// Returns the version the role was staged again at when its keys or
+    /// threshold changed (its new keys must sign it), else `None`.
+    pub fn delegate(
+        &self,
+        options: &DelegateOptions,
+        now: UnixTime,
+    ) -> Result<Option<u64>, RepoError> {
+        check_delegated_role_name(&options.role)?;
+        check_role_keys(&options.role, &options.keys, options.threshold)?;
+        if options.paths.is_empty() || options.paths.iter().any(String::is_empty) {
+            return Err(RepoError::Invalid(
+                "a delegation needs at least one non-empty --paths pattern".into(),
+            ));
+        }
+        let approvers: Vec<(String, String)> = options
+            .keys
+            .iter()
+            .map(|k| (options.role.clone(), k.keyid()))
+            .collect();
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        check_separation(
+            &Self::online_keyids(&view)?,
+            &approvers,
+            options.allow_shared_key,
+        )?;
+
+        let mut parent = self.targets_for_edit(&view, "targets", now)?;
+        // The role's keys and threshold before this delegation, if it had
+        // one: a change to them means the role's current signatures (made
+        // under the old keys) no longer verify under the new delegation.
+        let before: Option<(BTreeSet<String>, u64)> = parent
+            .signed
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
+            .map(|r| (r.keyids.iter().cloned().collect(), r.threshold));
+        let delegations = parent
+            .signed
+            .delegations
+            .get_or_insert_with(|| Delegations {
+                keys: BTreeMap::new(),
+                roles: vec![],
+                unknown: BTreeMap::new(),
+            });
+        for k in &options.keys {
+            delegations.keys.insert(k.keyid(), k.to_tuf_key());
+        }
+        let entry = DelegatedRole {
+            name: options.role.clone(),
+            keyids: options.keys.iter().map(PublicKey::keyid).collect(),
+            threshold: options.threshold,
+            terminating: options.terminating,
+            paths: Some(options.paths.clone()),
+            path_hash_prefixes: None,
+            unknown: BTreeMap::new(),
+        };
+        let rekeyed = before.as_ref().is_some_and(|(keyids, threshold)| {
+            *keyids != entry.keyids.iter().cloned().collect::<BTreeSet<_>>()
+                || *threshold != entry.threshold
+        });
+        match delegations
+            .roles
+            .iter_mut()
+            .find(|r| r.name == options.role)
+        {
+            Some(existing) => *existing = entry,
+            None => delegations.roles.push(entry),
+        }
+        prune_delegation_keys(delegations);
+
+        let exists = self.load_staged::<Targets>(&options.role)?.is_some()
+            || view
+                .published()?
+                .is_some_and(|p| p.targets.contains_key(&options.role));
+        // The role as the next release has it: new and empty, or, when its
+        // keys or threshold change, a new version of it (same targets,
+        // signatures cleared) that the new keys must sign. Publishing the
+        // new delegation alone would leave the published role signed by
+        // keys its delegator no longer lists: every client search reaching
+        // it would fail.
+        let role_doc = if !exists {
+            Some(Signed {
+                signatures: vec![],
+                signed: empty_targets(
+                    view.next_free_version(&options.role, 1)?,
+                    expires_at(now, self.expiry().for_role(&options.role))?,
+                ),
+                unknown: BTreeMap::new(),
+            })
+        } else if rekeyed {
+            Some(self.targets_for_edit(&view, &options.role, now)?)
+        } else {
+            None
+        };
+        {
+            let mut changed: Vec<(&str, &Signed<Targets>)> = vec![("targets", &parent)];
+            if let Some(doc) = &role_doc {
+                changed.push((&options.role, doc));
+            }
+            self.check_stays_publishable(&view, None, &changed)?;
+        }
+        // Recorded before saving, so the heads staged with the delegation
+        // and the role cover these lines.
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some(options.role.clone()),
+                detail: Some(format!(
+                    "delegate {} to {} key(s), threshold {}",
+                    options.paths.join(", "),
+                    options.keys.len(),
+                    options.threshold
+                )),
+                ..AuditEvent::default()
+            },
+            now,
+        )?;
+        if let (true, Some(doc)) = (rekeyed, &role_doc) {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(options.role.clone()),
+                    version: Some(doc.signed.version),
+                    detail: Some(
+                        "new version for the changed delegation: the new keys must sign it".into(),
+                    ),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+        }
+        self.record_audit_head(&mut parent.signed.unknown)?;
+        // The role first: should saving `targets` fail after it, what is
+        // left is a role waiting for signatures, never a new delegation
+        // over a role its keys cannot sign.
+        let restaged = role_doc
+            .as_ref()
+            .filter(|_| rekeyed)
+            .map(|d| d.signed.version);
+        if let Some(mut doc) = role_doc {
+            self.record_audit_head(&mut doc.signed.unknown)?;
+            self.save_edited(&options.role, doc, now)?;
+        }
+        self.save_edited("targets", parent, now)?;
+        Ok(restaged)
+    }
+
+    /// Stages a version of `role` that only moves its expiry to `now + secs`.
+    pub fn extend(&self, role: &str, secs: i64, now: UnixTime) -> Result<u64, RepoError> {
+        names::check_role_name(role)?;
+        let expires = expires_at(now, secs)?;
+        if role == "snapshot" || role == "timestamp" {
+            return Err(RepoError::Invalid(
+                "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
+            ));
+        }
+        let view = self.view();
+        self.check_audit_before_staging(&view)?;
+        // Recorded before saving, so the head staged with the role covers
+        // this line.
+        let stage = |version: u64| {
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(role.to_owned()),
+                    version: Some(version),
+                    detail: Some(format!("extend expiry by {secs}s")),
+                    ..AuditEvent::default()
+                },
+                now,
+            )
+        };
+        let version = if role == "root" {
+            let mut root = match self.load_staged::<Root>("root")? {
+                Some(r) => r,
+                None => {
+                    let mut r = view
+                        .published()?
+                        .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?
+                        .root
+                        .clone();
+                    r.signatures.clear();
+                    r.signed.version = r.signed.version.saturating_add(1);
+                    r
+                }
+            };
+            root.signed.version = view.next_free_version("root", root.signed.version)?;
+            root.signed.expires = expires;
+            let v = root.signed.version;
+            self.check_stays_publishable(&view, Some(&root), &[])?;
+            stage(v)?;
+            self.record_audit_head(&mut root.signed.unknown)?;
+            self.save_edited("root", root, now)?;
+            v
+        } else {
+            let mut doc = self.targets_for_edit(&view, role, now)?;
+            doc.signed.expires = expires;
+            let v = doc.signed.version;
+            self.check_stays_publishable(&view, None, &[(role, &doc)])?;
+            stage(v)?;
+            self.record_audit_head(&mut doc.signed.unknown)?;
+            self.save_edited(role, doc, now)?;
+            v
+        };
+        Ok(version)
+    }
+}
+
+/// Drops delegation keys no delegated role lists any more.
+fn prune_delegation_keys(delegations: &mut Delegations) {
+    let used: BTreeSet<&String> = delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter())
+        .collect();
+    delegations.keys.retain(|k, _| used.contains(k));
+}

@@ -1,0 +1,341 @@
+//! The repository as one operation sees it.
+//!
+//! Approvals, key look-ups and delegations all ask "which root and which
+//! targets role will the next release have?", role after role. Answering
+//! from disk each time re-reads every published metadata file per question,
+//! which grows with the square of the number of delegated roles. A [`View`]
+//! reads the published state at most once, on first use, and answers from
+//! it; staged files, which an operation edits as it goes, are still read
+//! when asked for.
+//!
+//! A view must not outlive a change to the published state: an operation
+//! that writes new metadata (`publish`) drops its view before the first
+//! write, so the borrow checker refuses any later use of the old state.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
+
+use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
+
+use super::published_state::{self, PublishedLoad};
+use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names};
+use fwsign_core::key_types::BUILTIN;
+use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
+
+/// One operation's view of a repository: the published state read once.
+pub(crate) struct View<'r> {
+    repo: &'r Repository,
+    loaded: OnceCell<PublishedLoad>,
+}
+
+impl<'r> View<'r> {
+    pub(crate) fn new(repo: &'r Repository) -> Self {
+        Self {
+            repo,
+            loaded: OnceCell::new(),
+        }
+    }
+
+    /// The repository this view reads.
+    pub(crate) fn repo(&self) -> &'r Repository {
+        self.repo
+    }
+
+    /// A view over a published state loaded already.
+    pub(crate) fn with_load(repo: &'r Repository, loaded: PublishedLoad) -> Self {
+        Self {
+            repo,
+            loaded: OnceCell::from(loaded),
+        }
+    }
+
+    /// The published state as loaded and verified, faults included; read
+    /// from disk on the first call only.
+    pub(crate) fn load(&self) -> Result<&PublishedLoad, RepoError> {
+        if let Some(l) = self.loaded.get() {
+            return Ok(l);
+        }
+        let loaded = published_state::load(self.repo)?;
+        Ok(self.loaded.get_or_init(|| loaded))
+    }
+
+    /// The verified published state, or `None` before the first publish;
+    /// refused when it has a fault, except the one an interrupted publish
+    /// leaves, which publish and refresh finish (staging commands refuse it
+    /// through the history check they run first).
+    pub(crate) fn published(&self) -> Result<Option<&Published>, RepoError> {
+        self.load()?.verified(self.repo.dir(), true)
+    }
+
+    /// The version a new `role` document gets: `at_least`, or one more
+    /// than the highest on disk (orphans included) when that is higher.
+    pub(crate) fn next_free_version(&self, role: &str, at_least: u64) -> Result<u64, RepoError> {
+        self.load()?.listing.next_free_version(role, at_least)
+    }
+
+    /// The root that governs the next release: the staged one if any, else
+    /// the newest published.
+    pub(crate) fn current_root(&self) -> Result<Cow<'_, Signed<Root>>, RepoError> {
+        if let Some(root) = self.repo.load_staged::<Root>("root")? {
+            return Ok(Cow::Owned(root));
+        }
+        match self.published()? {
+            Some(p) => Ok(Cow::Borrowed(&p.root)),
+            None => Err(RepoError::NotARepository(self.repo.dir().to_path_buf())),
+        }
+    }
+
+    /// A targets role as the next release will have it: staged if staged,
+    /// else published.
+    pub(crate) fn current_targets(
+        &self,
+        role: &str,
+    ) -> Result<Option<Cow<'_, Signed<Targets>>>, RepoError> {
+        if let Some(doc) = self.repo.load_staged::<Targets>(role)? {
+            return Ok(Some(Cow::Owned(doc)));
+        }
+        Ok(self
+            .published()?
+            .and_then(|p| p.targets.get(role))
+            .map(Cow::Borrowed))
+    }
+
+    /// Which role delegates `role`: `None` for the top-level roles (root
+    /// delegates them), else the targets role that lists it.
+    pub(crate) fn delegator_of(&self, role: &str) -> Result<Option<String>, RepoError> {
+        if names::TOP_LEVEL_ROLES.contains(&role) {
+            return Ok(None);
+        }
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        candidates.insert("targets".into());
+        candidates.extend(self.repo.staged_roles()?);
+        if let Some(p) = self.published()? {
+            candidates.extend(p.targets.keys().cloned());
+        }
+        for candidate in candidates {
+            if candidate == "root" || candidate == role {
+                continue;
+            }
+            if let Some(doc) = self.current_targets(&candidate)?
+                && doc
+                    .signed
+                    .delegations
+                    .as_ref()
+                    .is_some_and(|d| d.roles.iter().any(|r| r.name == role))
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Err(RepoError::Invalid(format!(
+            "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
+        )))
+    }
+
+    /// The threshold checks a staged role must pass, with their reports.
+    pub(crate) fn approval(&self, role: &str) -> Result<Option<RoleApproval>, RepoError> {
+        let mut reports = Vec::new();
+        let version;
+        if role == "root" {
+            let Some(staged) = self.repo.load_staged::<Root>("root")? else {
+                return Ok(None);
+            };
+            version = staged.signed.version;
+            let doc = canonical_of("staged root", &staged)?;
+            if let Some(published) = self.published()? {
+                let old = canonical_of("published root", &published.root)?;
+                reports.push((
+                    format!("root v{}", published.root.signed.version),
+                    report(&old, "root", &doc)?,
+                ));
+            }
+            reports.push((format!("root v{version}"), report(&doc, "root", &doc)?));
+        } else {
+            let Some(staged) = self.repo.load_staged::<Targets>(role)? else {
+                return Ok(None);
+            };
+            version = staged.signed.version;
+            let doc = canonical_of(role, &staged)?;
+            match self.delegator_of(role)? {
+                None => {
+                    let root = canonical_of("root", &*self.current_root()?)?;
+                    reports.push(("root".into(), report(&root, role, &doc)?));
+                }
+                Some(parent) => {
+                    let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
+                        RepoError::Invalid(format!("delegating role {parent} is missing"))
+                    })?;
+                    let parent_doc = canonical_of(&parent, &parent_doc)?;
+                    reports.push((parent.clone(), report(&parent_doc, role, &doc)?));
+                }
+            }
+        }
+        Ok(Some(RoleApproval {
+            role: role.to_owned(),
+            version,
+            reports,
+        }))
+    }
+
+    /// Every staged role's approval state.
+    pub(crate) fn approvals(&self) -> Result<Vec<RoleApproval>, RepoError> {
+        let mut out = Vec::new();
+        for role in self.repo.staged_roles()? {
+            if let Some(a) = self.approval(&role)? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Roles still short of a threshold.
+    pub(crate) fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
+        Ok(self
+            .approvals()?
+            .iter()
+            .flat_map(RoleApproval::missing)
+            .collect())
+    }
+}
+
+fn report(
+    delegator: &CanonicalDocument,
+    role: &str,
+    doc: &CanonicalDocument,
+) -> Result<SignatureReport, RepoError> {
+    verify_role(delegator, role, doc, BUILTIN).map_err(|source| RepoError::Document {
+        context: format!("staged {role}"),
+        source,
+    })
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::cell::Cell;
+    use std::fs;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use fwsign_manifest_schema::expiry::UnixTime;
+
+    use crate::staging::DelegateOptions;
+    use crate::{ExpiryPolicy, InitOptions, Repository};
+    use fwsign_keys::{Algorithm, PrivateKey};
+
+    thread_local! {
+        /// How many times this thread has loaded the published state.
+        static PUBLISHED_LOADS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Called by the published-state load in test builds.
+    pub(crate) fn count_published_load() {
+        PUBLISHED_LOADS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    /// Runs `f` and returns how often it loaded the published state.
+    fn loads<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = PUBLISHED_LOADS.with(Cell::get);
+        let out = f();
+        (out, PUBLISHED_LOADS.with(Cell::get).saturating_sub(before))
+    }
+
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+    const ROLES: usize = 8;
+
+    fn scratch() -> PathBuf {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "fwsign-repo-view-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(Algorithm::Ed25519).unwrap()
+    }
+
+    /// Every command reads the published metadata at most once, however
+    /// many delegated roles the repository has.
+    #[test]
+    fn each_command_reads_the_published_state_at_most_once() {
+        let dir = scratch();
+        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
+        let boards: Vec<(String, PrivateKey)> =
+            (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
+        let options = InitOptions {
+            root_keys: vec![root.public_key().clone()],
+            root_threshold: 1,
+            targets_keys: vec![targets.public_key().clone()],
+            targets_threshold: 1,
+            snapshot_key: snapshot.public_key().clone(),
+            timestamp_key: timestamp.public_key().clone(),
+            expiry: ExpiryPolicy::default(),
+            allow_shared_key: false,
+        };
+        let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+        let publish = |repo: &Repository| {
+            repo.publish(&snapshot, &timestamp, NOW, &mut |_| {})
+                .unwrap()
+        };
+
+        // Release 1: root, targets and every delegated role.
+        for (name, k) in &boards {
+            let options = DelegateOptions {
+                role: name.clone(),
+                keys: vec![k.public_key().clone()],
+                threshold: 1,
+                paths: vec![format!("{name}/*")],
+                terminating: true,
+                allow_shared_key: false,
+            };
+            let (r, n) = loads(|| repo.delegate(&options, NOW));
+            r.unwrap();
+            assert!(n <= 1, "delegate read the published state {n} times");
+        }
+        repo.sign("root", &root, NOW).unwrap();
+        repo.sign("targets", &targets, NOW).unwrap();
+        for (name, k) in &boards {
+            let (r, n) = loads(|| repo.sign(name, k, NOW));
+            assert!(r.unwrap().is_met());
+            assert!(n <= 1, "sign read the published state {n} times");
+        }
+        let (outcome, n) = loads(|| publish(&repo));
+        assert!(n <= 1, "publish read the published state {n} times");
+        assert_eq!(outcome.snapshot_version, 1);
+        assert_eq!(outcome.roles.len(), ROLES + 1);
+
+        // Release 2: every delegated role again, now also published.
+        for (name, _) in &boards {
+            let (r, n) = loads(|| repo.extend(name, 86_400, NOW));
+            assert_eq!(r.unwrap(), 2);
+            assert!(n <= 1, "extend read the published state {n} times");
+        }
+        let (missing, n) = loads(|| repo.missing_approvals());
+        assert_eq!(missing.unwrap().len(), ROLES);
+        assert_eq!(n, 1, "missing_approvals read the published state {n} times");
+        for (name, k) in &boards {
+            let (r, n) = loads(|| repo.sign(name, k, NOW));
+            assert!(r.unwrap().is_met());
+            assert!(n <= 1, "sign read the published state {n} times");
+        }
+        let (approvals, n) = loads(|| repo.approvals());
+        assert!(approvals.unwrap().iter().all(super::RoleApproval::is_met));
+        assert_eq!(n, 1, "approvals read the published state {n} times");
+        let (outcome, n) = loads(|| publish(&repo));
+        assert!(n <= 1, "publish read the published state {n} times");
+
+        // The next command sees what this publish wrote, not a stale copy.
+        assert_eq!(outcome.snapshot_version, 2);
+        let published = repo.published().unwrap().unwrap();
+        assert_eq!(published.snapshot.unwrap().signed.version, 2);
+        for (name, _) in &boards {
+            assert_eq!(published.targets[name].signed.version, 2);
+        }
+        assert!(repo.approvals().unwrap().is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
