@@ -20,7 +20,7 @@
 //!   Every refusal is a [`Reason`], a stable code for the C ABI; the codes
 //!   are written once, in [`reason_table!`], which the C ABI crate expands
 //!   too.
-//! - All trust decisions are made by `fwsign-sign`'s verification core (the
+//! - All trust decisions are made by `fwsign-core`, the verification core (the
 //!   same code `fwsign` and its TUF client run); this crate adds device
 //!   policy: the slot format ([`slot`]), reading through a [`Flash`]
 //!   callback, hashing through a [`Sha256Engine`] (a hardware engine can

@@ -20,7 +20,7 @@
 //!    requires SHA-256 only: an entry without one is refused, and other
 //!    listed hashes (SHA-512) are not checked on the device.
 //!
-//! Every signature, threshold and target decision is `fwsign-sign`'s
+//! Every signature, threshold and target decision is `fwsign-core`'s
 //! verification core, the same code the release tooling and the TUF client
 //! run; this module maps its outcomes to [`Reason`] codes.
 

@@ -1,4 +1,5 @@
-//! `fwsign`: a thin binary over `fwsign-sign`. It parses arguments, resolves
+//! `fwsign`: a thin binary over the `libsign/` crates (`fwsign-core`, `-keys`,
+//! `-repo`, `-client`, `-ocpp`). It parses arguments, resolves
 //! key references, calls the libraries, prints, and maps errors to the
 //! documented exit codes (0 success, 1 security refusal, 2 usage or input
 //! error, 3 I/O or HSM failure). All trust decisions are the libraries'.

@@ -50,15 +50,10 @@ fn walk(value: Json<'_>) {
         assert_eq!(s.len(), unescaped.len());
         assert_eq!(s.is_empty(), unescaped.is_empty());
         assert!(s.eq_bytes(&unescaped) && s.eq_json_str(&s));
-        let mut buf = vec![0u8; unescaped.len()];
-        let copied = s
-            .unescape_into(&mut buf)
-            .expect("a validated string is UTF-8 once unescaped");
-        assert_eq!(copied.as_bytes(), unescaped);
-        if !unescaped.is_empty() {
-            let mut short = vec![0u8; unescaped.len() - 1];
-            assert!(s.unescape_into(&mut short).is_none());
-        }
+        assert!(
+            std::str::from_utf8(&unescaped).is_ok(),
+            "a validated string is UTF-8 once unescaped"
+        );
         if let Some(plain) = s.plain_bytes() {
             assert_eq!(plain, unescaped);
             assert_eq!(s.as_plain().map(str::as_bytes), Some(plain));

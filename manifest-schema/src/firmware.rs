@@ -74,7 +74,7 @@ impl FirmwareInfo {
 
     /// [`FirmwareInfo::check`], plus the rules for fields fwsign writes into
     /// a new release: `min_bootloader_version` is a plain `X.Y.Z`. Devices
-    /// compare a bootloader's three numbers only (fwsign-sign's
+    /// compare a bootloader's three numbers only (fwsign-core's
     /// `target_check`), so a prerelease minimum such as `2.0.0-rc1` would
     /// be read as `2.0.0`, which is not what it says (and build metadata
     /// would be ignored). Metadata already

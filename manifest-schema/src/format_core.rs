@@ -1,6 +1,6 @@
 //! The device path: every module here is `no_std`, allocation-free, and
 //! linted so it cannot panic (no indexing, unchecked arithmetic, `unwrap`,
-//! `expect` or `panic!`). The verification core in `fwsign-sign` reads
+//! `expect` or `panic!`). The verification core, `fwsign-core`, reads
 //! metadata through exactly this; callers reach it through the re-exports at
 //! the crate root (`fwsign_manifest_schema::reader`, `::expiry`).
 

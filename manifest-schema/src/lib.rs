@@ -6,7 +6,7 @@
 //!
 //! - [`reader`] (always, `no_std`, no allocation): validates that a byte slice
 //!   is canonical JSON and navigates it without copying. The verification core
-//!   in `fwsign-sign` runs on it on the host and on the device alike.
+//!   (`fwsign-core`) runs on it on the host and on the device alike.
 //! - With the `std` feature: [`parse`] reads JSON as other tools write it
 //!   (indented, escaped) strictly (duplicate keys, lone surrogates, floats and
 //!   out-of-range integers refused); [`canonical`] writes the canonical bytes

@@ -1,7 +1,7 @@
 //! Serde types for TUF 1.0 metadata, for building, editing and displaying it.
 //!
 //! These types never decide trust: signatures and thresholds are checked by
-//! the verification core in `fwsign-sign` over canonical bytes. What they
+//! the verification core (`fwsign-core`) over canonical bytes. What they
 //! guarantee is that nothing is lost: every object keeps the fields it does
 //! not know in `unknown`, and writing it back produces the same canonical
 //! bytes, so metadata from other TUF tools still verifies after fwsign has

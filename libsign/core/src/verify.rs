@@ -62,8 +62,6 @@ pub enum VerifyError {
     /// The caller's working memory is too small for this document (for
     /// what; empty without the `std` feature).
     CapacityExceeded(&'static str),
-    /// The document expired before the time it was checked against.
-    Expired,
 }
 
 impl From<ReadError> for VerifyError {
@@ -86,7 +84,6 @@ impl core::fmt::Display for VerifyError {
                 "{valid} valid signature(s) from distinct authorised keys, threshold is {threshold}"
             ),
             Self::CapacityExceeded(what) => write!(f, "working memory too small for {what}"),
-            Self::Expired => f.write_str("metadata has expired"),
         }
     }
 }
@@ -223,18 +220,6 @@ pub struct Common {
     pub version: u64,
     /// When the role expires.
     pub expires: UnixTime,
-}
-
-impl Common {
-    /// Refuses metadata that has expired at `now` (TUF: expired when
-    /// `expires <= now`).
-    pub fn check_expiry(&self, now: UnixTime) -> Result<(), VerifyError> {
-        if self.expires <= now {
-            Err(VerifyError::Expired)
-        } else {
-            Ok(())
-        }
-    }
 }
 
 /// The key IDs and threshold a delegator gives a role.

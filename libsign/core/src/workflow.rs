@@ -65,10 +65,7 @@ pub enum WorkflowError {
 
 impl From<VerifyError> for WorkflowError {
     fn from(e: VerifyError) -> Self {
-        match e {
-            VerifyError::Expired => Self::Expired,
-            other => Self::Verify(other),
-        }
+        Self::Verify(e)
     }
 }
 
@@ -102,7 +99,10 @@ impl core::fmt::Display for WorkflowError {
 
 impl core::error::Error for WorkflowError {}
 
-fn check_expiry(expires: UnixTime, now: Option<UnixTime>) -> Result<(), WorkflowError> {
+/// TUF's one expiry rule (spec 5.3.10 and its siblings): metadata has
+/// expired when `expires <= now`; without a `now` (a repository reading its
+/// own published state) nothing has.
+pub fn check_expiry(expires: UnixTime, now: Option<UnixTime>) -> Result<(), WorkflowError> {
     match now {
         Some(now) if expires <= now => Err(WorkflowError::Expired),
         _ => Ok(()),

@@ -12,7 +12,7 @@ use fwsign_manifest_schema::parse::parse_json;
 use fwsign_manifest_schema::reader::Kind;
 use serde::Serialize;
 
-use crate::{PublicKey, TufSigner};
+use crate::TufSigner;
 use fwsign_core::key_types::{KeyIdentity, KeyType};
 use fwsign_core::verify::{Envelope, RoleKeys, ThresholdWork, VerifyError, verify_threshold};
 
@@ -198,22 +198,6 @@ pub fn sign<T: Serialize>(
     let sig = signer.try_sign(&payload).map_err(DocumentError::Signing)?;
     let keyid = signer.keyid();
     put_signature(doc, keyid, &sig.0);
-    Ok(())
-}
-
-/// Adds a signature made elsewhere (detached signing), after checking that it
-/// verifies over this document with `public`.
-pub fn add_detached_signature<T: Serialize>(
-    doc: &mut Signed<T>,
-    public: &PublicKey,
-    sig: &[u8],
-) -> Result<(), DocumentError> {
-    let payload = signing_payload(&doc.signed)?;
-    let keyid = public.keyid();
-    if public.verify(&payload, sig).is_err() {
-        return Err(DocumentError::SignatureInvalid { keyid });
-    }
-    put_signature(doc, keyid, sig);
     Ok(())
 }
 

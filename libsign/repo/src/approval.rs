@@ -10,11 +10,11 @@ use fwsign_manifest_schema::metadata::{Key, Root, Signature, Signed, Targets};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::view::View;
+use super::operation::Operation;
 use super::{RepoError, Repository, RoleApproval, canonical_of, io_err, read_file};
 use crate::audit::AuditEvent;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
-use fwsign_keys::document::{add_detached_signature, signing_payload};
+use fwsign_keys::document::signing_payload;
 use fwsign_keys::{Algorithm, KeyError, PublicKey, SignatureBytes, TufSigner};
 
 /// The sidecar written next to an exported payload (`FILE.json`), so the
@@ -162,7 +162,7 @@ impl Repository {
     /// table of its delegator; for a new root, the old and the new root).
     fn authorised_keyids(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         role: &str,
         public: &PublicKey,
     ) -> Result<Vec<String>, RepoError> {
@@ -172,7 +172,7 @@ impl Repository {
             if let Some(staged) = self.load_staged::<Root>("root")? {
                 roots.push(Cow::Owned(staged));
             }
-            if let Some(published) = view.published()? {
+            if let Some(published) = op.published()? {
                 roots.push(Cow::Borrowed(&published.root));
             }
             for root in roots {
@@ -181,15 +181,15 @@ impl Repository {
                 }
             }
         } else {
-            match view.delegator_of(role)? {
+            match op.delegator_of(role)? {
                 None => {
-                    let root = view.current_root()?;
+                    let root = op.current_root()?;
                     if let Some(r) = root.signed.roles.get(role) {
                         ids.extend(keyids_for(&root.signed.keys, &r.keyids, public));
                     }
                 }
                 Some(parent) => {
-                    if let Some(doc) = view.current_targets(&parent)?
+                    if let Some(doc) = op.current_targets(&parent)?
                         && let Some(d) = &doc.signed.delegations
                         && let Some(r) = d.roles.iter().find(|r| r.name == role)
                     {
@@ -288,10 +288,10 @@ impl Repository {
         signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        // One view for both halves: the published state is read once.
-        let view = self.view();
-        let prepared = self.prepare_in(&view, role, signer)?;
-        self.add_prepared_in(&view, &prepared, now)
+        // One operation for both halves: the published state is read once.
+        let op = self.operation();
+        let prepared = self.prepare_in(&op, role, signer)?;
+        self.add_prepared_in(&op, &prepared, now)
     }
 
     /// The slow half of signing, which needs no lock: reads staged `role`'s
@@ -301,17 +301,17 @@ impl Repository {
         role: &str,
         signer: &dyn TufSigner,
     ) -> Result<PreparedSignature, RepoError> {
-        self.prepare_in(&self.view(), role, signer)
+        self.prepare_in(&self.operation(), role, signer)
     }
 
     fn prepare_in(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         role: &str,
         signer: &dyn TufSigner,
     ) -> Result<PreparedSignature, RepoError> {
         // Checked first, so an unauthorised key costs no PIN or touch.
-        self.authorised_keyids(view, role, signer.public_key())?;
+        self.authorised_keyids(op, role, signer.public_key())?;
         let (payload, version) = self.payload(role)?;
         let sig = signer
             .try_sign(&payload)
@@ -338,17 +338,17 @@ impl Repository {
         prepared: &PreparedSignature,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        self.add_prepared_in(&self.view(), prepared, now)
+        self.add_prepared_in(&self.operation(), prepared, now)
     }
 
     fn add_prepared_in(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         prepared: &PreparedSignature,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
         let role = prepared.role.as_str();
-        let keyids = self.authorised_keyids(view, role, &prepared.public)?;
+        let keyids = self.authorised_keyids(op, role, &prepared.public)?;
         let (payload, version) = self.payload(role)?;
         let same: [u8; 32] = Sha256::digest(&payload).into();
         if same != prepared.payload_sha256 {
@@ -370,7 +370,7 @@ impl Repository {
             },
             now,
         )?;
-        view.approval(role)?
+        op.approval(role)?
             .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
     }
 
@@ -400,8 +400,8 @@ impl Repository {
         signature: &[u8],
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        let view = self.view();
-        let keyids = self.authorised_keyids(&view, role, public)?;
+        let op = self.operation();
+        let keyids = self.authorised_keyids(&op, role, public)?;
         let (payload, version) = self.payload(role)?;
         if public.verify(&payload, signature).is_err() {
             self.audit(
@@ -433,7 +433,7 @@ impl Repository {
             },
             now,
         )?;
-        view.approval(role)?
+        op.approval(role)?
             .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
     }
 
@@ -446,7 +446,7 @@ impl Repository {
             dir: other.to_path_buf(),
             config: self.config.clone(),
         };
-        let view = self.view();
+        let op = self.operation();
         let mut report = MergeReport::default();
         for role in self.staged_roles()? {
             let (ours, _) = self.payload(&role)?;
@@ -502,7 +502,7 @@ impl Repository {
                 };
                 // Look the key up in this copy's key tables: the other copy's
                 // claims about keys are not trusted.
-                let Some(public) = self.key_for(&view, &role, &sig.keyid)? else {
+                let Some(public) = self.key_for(&op, &role, &sig.keyid)? else {
                     continue;
                 };
                 if public.verify(&ours, &bytes).is_err() {
@@ -553,7 +553,7 @@ impl Repository {
     /// The public key listed under `keyid` by the delegator(s) of `role`.
     fn key_for(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         role: &str,
         keyid: &str,
     ) -> Result<Option<PublicKey>, RepoError> {
@@ -562,14 +562,14 @@ impl Repository {
             if let Some(s) = self.load_staged::<Root>("root")? {
                 t.push(s.signed.keys);
             }
-            if let Some(p) = view.published()? {
+            if let Some(p) = op.published()? {
                 t.push(p.root.signed.keys.clone());
             }
             t
         } else {
-            match view.delegator_of(role)? {
-                None => vec![view.current_root()?.into_owned().signed.keys],
-                Some(parent) => view
+            match op.delegator_of(role)? {
+                None => vec![op.current_root()?.into_owned().signed.keys],
+                Some(parent) => op
                     .current_targets(&parent)?
                     .and_then(|d| d.into_owned().signed.delegations)
                     .map(|d| vec![d.keys])
@@ -588,17 +588,4 @@ impl Repository {
         }
         Ok(None)
     }
-}
-
-/// Verifies and adds a detached signature to a typed document (used when
-/// the document is not in a repository's staging area).
-pub fn add_signature_to<T: Serialize>(
-    doc: &mut Signed<T>,
-    public: &PublicKey,
-    signature: &[u8],
-) -> Result<(), RepoError> {
-    add_detached_signature(doc, public, signature).map_err(|source| RepoError::Document {
-        context: "detached signature".into(),
-        source,
-    })
 }

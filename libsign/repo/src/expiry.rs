@@ -3,14 +3,14 @@
 //! `repo status` lists every published role with its expiry and flags the
 //! ones that have expired or expire soon; `--check-expiry` and `refresh` ask
 //! the same questions. Whether a role has expired is the verification
-//! core's rule ([`Common::check_expiry`]: expired when `expires <= now`), so
+//! core's rule ([`check_expiry`]: expired when `expires <= now`), so
 //! fwsign never calls a role fresh that a client would refuse.
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use serde::Serialize;
 
 use super::{ExpiryPolicy, Published, RepoError, Repository};
-use fwsign_core::verify::Common;
+use fwsign_core::workflow::check_expiry;
 
 /// How close a role is to its expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,12 +56,7 @@ pub fn soon_window(policy: &ExpiryPolicy, role: &str) -> i64 {
 /// `expires` counts as expired: no client accepts it.
 pub fn is_expired(expires: &str, now: UnixTime) -> bool {
     match parse_expires(expires.as_bytes()) {
-        Some(expires) => Common {
-            version: 0,
-            expires,
-        }
-        .check_expiry(now)
-        .is_err(),
+        Some(expires) => check_expiry(expires, Some(now)).is_err(),
         None => true,
     }
 }

@@ -43,7 +43,7 @@ use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot, Targets
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::view::View;
+use super::operation::Operation;
 use super::{RepoError, Repository};
 use crate::audit::{
     Anchor, AuditHead, AuditReport, HEAD_FIELD, PREV_SNAPSHOT_FIELD, PREV_SNAPSHOT_VERSION_FIELD,
@@ -193,18 +193,18 @@ impl Repository {
     /// repository (`repo audit --expect-head`) checked like anchors: the
     /// only thing that catches a log cut back after its newest anchor.
     pub fn verify_audit_with(&self, witnesses: &[Anchor]) -> Result<AuditVerification, RepoError> {
-        self.check_history(&self.view(), Live::Newest, witnesses)
+        self.check_history(&self.operation(), Live::Newest, witnesses)
     }
 
-    /// The history check, on the published state `view` loaded: its
+    /// The history check, on the published state `op` loaded: its
     /// listing of `metadata/` and its verified root chain.
     pub(crate) fn check_history(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         live: Live,
         extra: &[Anchor],
     ) -> Result<AuditVerification, RepoError> {
-        let loaded = view.load()?;
+        let loaded = op.load()?;
         let mut walk = Walk::new(self);
         let listing = walk.list(&loaded.listing);
         let chain = walk.root_chain(loaded)?;
@@ -228,8 +228,8 @@ impl Repository {
     }
 
     /// Refuses to stage over a log (or history) that does not verify.
-    pub(crate) fn check_audit_before_staging(&self, view: &View<'_>) -> Result<(), RepoError> {
-        self.check_history(view, Live::Newest, &[]).map(|_| ())
+    pub(crate) fn check_audit_before_staging(&self, op: &Operation<'_>) -> Result<(), RepoError> {
+        self.check_history(op, Live::Newest, &[]).map(|_| ())
     }
 
     /// Records the log's head in a role being staged, after the staging
@@ -255,7 +255,7 @@ impl Repository {
     /// (`None` for refresh).
     pub(crate) fn anchor_audit_log(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         snapshot: &mut Snapshot,
         root_version: u64,
         release: Option<&Release<'_>>,
@@ -285,7 +285,7 @@ impl Repository {
                 extra.extend(staged(role, doc.signed.version, &doc.signed.unknown)?);
             }
         }
-        let verified = self.check_history(view, Live::PendingRoot, &extra)?;
+        let verified = self.check_history(op, Live::PendingRoot, &extra)?;
         match &verified.log.head {
             Some(head) => {
                 snapshot

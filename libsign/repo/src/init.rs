@@ -193,7 +193,7 @@ impl Repository {
             },
         };
         // A log left in the directory must verify before it is extended.
-        repo.check_audit_before_staging(&repo.view())?;
+        repo.check_audit_before_staging(&repo.operation())?;
         for sub in ["", "staged", "staged/targets", "metadata", "targets"] {
             let path = repo.dir.join(sub);
             fs::create_dir_all(&path).map_err(io_err(&path))?;

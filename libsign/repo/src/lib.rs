@@ -46,6 +46,7 @@ mod init;
 pub mod lock;
 mod locking;
 pub mod names;
+mod operation;
 pub mod publish;
 mod publishable;
 pub mod published_state;
@@ -54,7 +55,6 @@ pub mod resolve;
 pub mod staging;
 #[cfg(test)]
 mod transaction_tests;
-mod view;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ use fwsign_keys::KeyError;
 use fwsign_keys::PublicKey;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
 use fwsign_keys::document::{CanonicalDocument, DocumentError, SignatureReport};
-use view::View;
+use operation::Operation;
 
 pub use device::{DeviceCapacity, DeviceMaterial};
 pub use init::InitOptions;
@@ -482,7 +482,7 @@ impl Repository {
     /// [`published_state`]), or `None` before the first publish; refused,
     /// naming every fault, when it does not verify. Each call reads and
     /// verifies every published metadata file, so an operation calls it
-    /// once (through its view) and passes the result on.
+    /// once (through its `Operation`) and passes the result on.
     pub fn published(&self) -> Result<Option<Published>, RepoError> {
         let loaded = published_state::load(self)?;
         loaded.verified(&self.dir, false)?;
@@ -596,36 +596,36 @@ impl Repository {
 
     /// One operation's view: the published state read at most once, however
     /// many roles it asks about.
-    pub(crate) fn view(&self) -> View<'_> {
-        View::new(self)
+    pub(crate) fn operation(&self) -> Operation<'_> {
+        Operation::new(self)
     }
 
     /// The root that governs the next release: the staged one if any, else
     /// the newest published.
     pub fn current_root(&self) -> Result<Signed<Root>, RepoError> {
-        Ok(self.view().current_root()?.into_owned())
+        Ok(self.operation().current_root()?.into_owned())
     }
 
     /// A targets role as the next release will have it: staged if staged,
     /// else published.
     pub fn current_targets(&self, role: &str) -> Result<Option<Signed<Targets>>, RepoError> {
-        Ok(self.view().current_targets(role)?.map(Cow::into_owned))
+        Ok(self.operation().current_targets(role)?.map(Cow::into_owned))
     }
 
     /// Which role delegates `role`: `None` for the top-level roles (root
     /// delegates them), else the targets role that lists it.
     pub fn delegator_of(&self, role: &str) -> Result<Option<String>, RepoError> {
-        self.view().delegator_of(role)
+        self.operation().delegator_of(role)
     }
 
     /// The threshold checks a staged role must pass, with their reports.
     pub fn approval(&self, role: &str) -> Result<Option<RoleApproval>, RepoError> {
-        self.view().approval(role)
+        self.operation().approval(role)
     }
 
     /// Every staged role's approval state.
     pub fn approvals(&self) -> Result<Vec<RoleApproval>, RepoError> {
-        self.view().approvals()
+        self.operation().approvals()
     }
 
     /// [`Repository::approvals`] against a published state the caller has
@@ -634,11 +634,11 @@ impl Repository {
         &self,
         loaded: &published_state::PublishedLoad,
     ) -> Result<Vec<RoleApproval>, RepoError> {
-        View::with_load(self, loaded.clone()).approvals()
+        Operation::with_load(self, loaded.clone()).approvals()
     }
 
     /// Roles still short of a threshold.
     pub fn missing_approvals(&self) -> Result<Vec<MissingApproval>, RepoError> {
-        self.view().missing_approvals()
+        self.operation().missing_approvals()
     }
 }

@@ -139,17 +139,17 @@ impl Repository {
         now: UnixTime,
         on_step: &mut dyn FnMut(PublishStep),
     ) -> Result<PublishOutcome, RepoError> {
-        // The published state before this release, read once. `view` is
+        // The published state before this release, read once. `op` is
         // dropped before the first write below, so nothing after it can use
         // the state this publish replaces.
-        let view = self.view();
-        let published = view.published()?;
+        let op = self.operation();
+        let published = op.published()?;
         self.clear_stale_staging(published)?;
         let staged = self.staged_roles()?;
         if staged.is_empty() {
             return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
         }
-        let missing = view.missing_approvals()?;
+        let missing = op.missing_approvals()?;
         if !missing.is_empty() {
             let err = RepoError::NotApproved(missing);
             self.refuse(&err, now)?;
@@ -268,7 +268,7 @@ impl Repository {
         }
         // Versions are never reused: past every file on disk, orphans
         // included, and past what the timestamp names.
-        let snapshot_version = view.next_free_version(
+        let snapshot_version = op.next_free_version(
             "snapshot",
             published
                 .and_then(|p| p.snapshot.as_ref())
@@ -309,7 +309,7 @@ impl Repository {
             roles: &roles,
         };
         self.anchor_audit_log(
-            &view,
+            &op,
             &mut snapshot.signed,
             root.signed.version,
             Some(&release),
@@ -328,7 +328,7 @@ impl Repository {
             };
             resolve::shadowed_delegations(&root_doc, &snapshot_canonical, &roles, &mut read)
         };
-        let timestamp_version = view.next_free_version(
+        let timestamp_version = op.next_free_version(
             "timestamp",
             published
                 .and_then(|p| p.timestamp.as_ref())
@@ -366,7 +366,7 @@ impl Repository {
 
         // Writes: targets, metadata, snapshot, timestamp last. From here on
         // the published state read above is stale.
-        drop(view);
+        drop(op);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
         for (name, entry, staged_file) in &to_publish {
@@ -627,8 +627,8 @@ impl Repository {
         timestamp_signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<u64, RepoError> {
-        let view = self.view();
-        let published = view
+        let op = self.operation();
+        let published = op
             .published()?
             .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
         let (Some(timestamp), Some(snapshot), Some(snapshot_bytes)) = (
@@ -641,7 +641,7 @@ impl Repository {
         let root_doc = canonical_of("root", &published.root)?;
         let next = self.new_timestamp(
             &root_doc,
-            view.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
+            op.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
             snapshot_bytes,
             snapshot.signed.version,
             timestamp_signer,
@@ -650,7 +650,7 @@ impl Repository {
         let bytes = file_bytes("timestamp", &next)?;
         verify_release::check_online(published, None, &bytes, now)?;
         let path = self.metadata_dir().join("timestamp.json");
-        drop(view);
+        drop(op);
         write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
         self.audit(
             &AuditEvent {
@@ -677,8 +677,8 @@ impl Repository {
     ) -> Result<RefreshOutcome, RepoError> {
         // The published state, verified once; what is written below is
         // built from these bytes and checked against them before the write.
-        let view = self.view();
-        let published = view
+        let op = self.operation();
+        let published = op
             .published()?
             .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
         let (Some(timestamp), Some(snapshot), Some(current_snapshot)) = (
@@ -702,7 +702,7 @@ impl Repository {
         };
         // A publish killed after writing a new root left the live snapshot
         // signed under the previous one: re-signing it finishes the release.
-        let finishing = view
+        let finishing = op
             .load()?
             .faults
             .iter()
@@ -722,9 +722,9 @@ impl Repository {
             let mut next = snapshot.clone();
             next.signatures.clear();
             next.signed.version =
-                view.next_free_version("snapshot", next.signed.version.saturating_add(1))?;
+                op.next_free_version("snapshot", next.signed.version.saturating_add(1))?;
             next.signed.expires = expires_at(now, self.expiry().snapshot)?;
-            self.anchor_audit_log(&view, &mut next.signed, published.root.signed.version, None)?;
+            self.anchor_audit_log(&op, &mut next.signed, published.root.signed.version, None)?;
             self.sign_online(&root_doc, "snapshot", &mut next, snapshot_signer)?;
             let doc = file_bytes("snapshot", &next)?;
             let version = next.signed.version;
@@ -734,7 +734,7 @@ impl Repository {
         };
         let next_ts = self.new_timestamp(
             &root_doc,
-            view.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
+            op.next_free_version("timestamp", timestamp.signed.version.saturating_add(1))?,
             &snapshot_doc,
             snapshot_version,
             timestamp_signer,
@@ -748,7 +748,7 @@ impl Repository {
             &ts_doc,
             now,
         )?;
-        drop(view);
+        drop(op);
         if new_snapshot {
             let path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
             create_published(&path, &snapshot_doc)?;

@@ -4,7 +4,7 @@
 //! its delegation's keys cannot meet, a target outside the paths now
 //! delegated to its role, a staged role no delegation reaches) would only
 //! be found out at `publish`, after approvers signed it. Each staging
-//! command asks [`View::publishable_faults`] about the state before and
+//! command asks [`Operation::publishable_faults`] about the state before and
 //! after its change, and refuses, before writing anything, a change that
 //! adds a fault ([`refuse_new_faults`]). Faults already there are left to
 //! the command that fixes them, which must not be blocked by another.
@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
+use super::operation::Operation;
 use super::staging::check_root_writable;
-use super::view::View;
 use super::{RepoError, Repository, names};
 use fwsign_core::path_match::delegation_covers_names;
 
-impl View<'_> {
+impl Operation<'_> {
     /// The faults that would keep the next release from being published,
     /// with `root` and `roles` (staged content not yet written) in place of
     /// what is staged or published now.
@@ -152,12 +152,12 @@ impl Repository {
     /// it was not before. Called before the command writes anything.
     pub(crate) fn check_stays_publishable(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         root: Option<&Signed<Root>>,
         roles: &[(&str, &Signed<Targets>)],
     ) -> Result<(), RepoError> {
-        let before = view.publishable_faults(None, &[])?;
-        let after = view.publishable_faults(root, roles)?;
+        let before = op.publishable_faults(None, &[])?;
+        let after = op.publishable_faults(root, roles)?;
         refuse_new_faults(&before, &after)
     }
 }
@@ -209,12 +209,12 @@ mod tests {
             allow_shared_key: true,
         };
         let repo = Repository::init(&dir, &options, NOW).unwrap();
-        let view = repo.view();
-        let before = view.publishable_faults(None, &[]).unwrap();
+        let op = repo.operation();
+        let before = op.publishable_faults(None, &[]).unwrap();
         assert!(before.is_empty(), "{before:?}");
 
         let orphan = targets(empty_targets(1, "2030-01-01T00:00:00Z".into()));
-        let after = view
+        let after = op
             .publishable_faults(None, &[("board-z", &orphan)])
             .unwrap();
         assert!(
@@ -244,7 +244,7 @@ mod tests {
         });
         let top = targets(top);
         let board = targets(empty_targets(1, "2030-01-01T00:00:00Z".into()));
-        let after = view
+        let after = op
             .publishable_faults(None, &[("targets", &top), ("board-a", &board)])
             .unwrap();
         assert!(

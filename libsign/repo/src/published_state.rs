@@ -141,7 +141,7 @@ fn typed<T: fwsign_manifest_schema::metadata::RoleType>(
 /// problem with a file is a fault in the result.
 pub(crate) fn load(repo: &Repository) -> Result<PublishedLoad, RepoError> {
     #[cfg(test)]
-    super::view::tests::count_published_load();
+    super::operation::tests::count_published_load();
     let metadata = repo.metadata_dir();
     let listing = Listing::read(&metadata)?;
     let mut faults = Vec::new();

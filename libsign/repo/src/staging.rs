@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::names::{self, check_delegated_role_name, check_target_name};
-use super::view::View;
+use super::operation::Operation;
 use super::{
     RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
 };
@@ -224,17 +224,17 @@ impl Repository {
     /// version, fresh expiry, no signatures) when not staged yet.
     fn targets_for_edit(
         &self,
-        view: &View<'_>,
+        op: &Operation<'_>,
         role: &str,
         now: UnixTime,
     ) -> Result<Signed<Targets>, RepoError> {
         if let Some(mut doc) = self.load_staged::<Targets>(role)? {
             // A publish killed after writing this version left it on disk:
             // the edited role moves past it (its approvals go either way).
-            doc.signed.version = view.next_free_version(role, doc.signed.version)?;
+            doc.signed.version = op.next_free_version(role, doc.signed.version)?;
             return Ok(doc);
         }
-        let published = view
+        let published = op
             .published()?
             .and_then(|p| p.targets.get(role))
             .cloned()
@@ -249,7 +249,7 @@ impl Repository {
             doc.signed.version.checked_add(1).ok_or_else(|| {
                 RepoError::Invalid(format!("role {role}: version counter exhausted"))
             })?;
-        doc.signed.version = view.next_free_version(role, next)?;
+        doc.signed.version = op.next_free_version(role, next)?;
         doc.signed.expires = expires_at(now, self.expiry().for_role(role))?;
         Ok(doc)
     }
@@ -332,11 +332,11 @@ impl Repository {
                 )));
             }
         }
-        let view = self.view();
-        self.check_audit_before_staging(&view)?;
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
         // A delegated role may only list names its delegation covers.
-        if let Some(parent) = view.delegator_of(&options.role)? {
-            let parent_doc = view.current_targets(&parent)?.ok_or_else(|| {
+        if let Some(parent) = op.delegator_of(&options.role)? {
+            let parent_doc = op.current_targets(&parent)?.ok_or_else(|| {
                 RepoError::Invalid(format!("delegating role {parent} is missing"))
             })?;
             let delegation = parent_doc
@@ -363,7 +363,7 @@ impl Repository {
             }
         }
 
-        let mut doc = self.targets_for_edit(&view, &options.role, now)?;
+        let mut doc = self.targets_for_edit(&op, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
         let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
         let mut added = Vec::new();
@@ -405,7 +405,7 @@ impl Repository {
                 hashes,
             });
         }
-        self.check_stays_publishable(&view, None, &[(&options.role, &doc)])?;
+        self.check_stays_publishable(&op, None, &[(&options.role, &doc)])?;
         for copy in copies {
             let path = copy.path().to_path_buf();
             copy.replace().map_err(io_err(&path))?;
@@ -433,15 +433,15 @@ impl Repository {
     /// Stages the removal of target `name` from `role`.
     pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
         check_target_name(name)?;
-        let view = self.view();
-        self.check_audit_before_staging(&view)?;
-        let mut doc = self.targets_for_edit(&view, role, now)?;
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
+        let mut doc = self.targets_for_edit(&op, role, now)?;
         if doc.signed.targets.remove(name).is_none() {
             return Err(RepoError::Invalid(format!(
                 "role {role} does not list target {name}"
             )));
         }
-        self.check_stays_publishable(&view, None, &[(role, &doc)])?;
+        self.check_stays_publishable(&op, None, &[(role, &doc)])?;
         let staged = names::target_path(&self.staged_role_targets_dir(role), name)?;
         match fs::remove_file(&staged) {
             Ok(()) => {}
@@ -463,8 +463,8 @@ impl Repository {
     }
 
     /// Online (snapshot, timestamp) key IDs of the current root.
-    fn online_keyids(view: &View<'_>) -> Result<Vec<(String, String)>, RepoError> {
-        let root = view.current_root()?;
+    fn online_keyids(op: &Operation<'_>) -> Result<Vec<(String, String)>, RepoError> {
+        let root = op.current_root()?;
         let mut out = Vec::new();
         for role in ["snapshot", "timestamp"] {
             if let Some(r) = root.signed.roles.get(role) {
@@ -496,15 +496,15 @@ impl Repository {
             .iter()
             .map(|k| (options.role.clone(), k.keyid()))
             .collect();
-        let view = self.view();
-        self.check_audit_before_staging(&view)?;
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
         check_separation(
-            &Self::online_keyids(&view)?,
+            &Self::online_keyids(&op)?,
             &approvers,
             options.allow_shared_key,
         )?;
 
-        let mut parent = self.targets_for_edit(&view, "targets", now)?;
+        let mut parent = self.targets_for_edit(&op, "targets", now)?;
         // The role's keys and threshold before this delegation, if it had
         // one: a change to them means the role's current signatures (made
         // under the old keys) no longer verify under the new delegation.
@@ -549,7 +549,7 @@ impl Repository {
         prune_delegation_keys(delegations);
 
         let exists = self.load_staged::<Targets>(&options.role)?.is_some()
-            || view
+            || op
                 .published()?
                 .is_some_and(|p| p.targets.contains_key(&options.role));
         // The role as the next release has it: new and empty, or, when its
@@ -562,13 +562,13 @@ impl Repository {
             Some(Signed {
                 signatures: vec![],
                 signed: empty_targets(
-                    view.next_free_version(&options.role, 1)?,
+                    op.next_free_version(&options.role, 1)?,
                     expires_at(now, self.expiry().for_role(&options.role))?,
                 ),
                 unknown: BTreeMap::new(),
             })
         } else if rekeyed {
-            Some(self.targets_for_edit(&view, &options.role, now)?)
+            Some(self.targets_for_edit(&op, &options.role, now)?)
         } else {
             None
         };
@@ -577,7 +577,7 @@ impl Repository {
             if let Some(doc) = &role_doc {
                 changed.push((&options.role, doc));
             }
-            self.check_stays_publishable(&view, None, &changed)?;
+            self.check_stays_publishable(&op, None, &changed)?;
         }
         // Recorded before saving, so the heads staged with the delegation
         // and the role cover these lines.
@@ -634,8 +634,8 @@ impl Repository {
                 "snapshot and timestamp are re-signed with `fwsign repo refresh`".into(),
             ));
         }
-        let view = self.view();
-        self.check_audit_before_staging(&view)?;
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
         // Recorded before saving, so the head staged with the role covers
         // this line.
         let stage = |version: u64| {
@@ -654,7 +654,7 @@ impl Repository {
             let mut root = match self.load_staged::<Root>("root")? {
                 Some(r) => r,
                 None => {
-                    let mut r = view
+                    let mut r = op
                         .published()?
                         .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?
                         .root
@@ -664,19 +664,19 @@ impl Repository {
                     r
                 }
             };
-            root.signed.version = view.next_free_version("root", root.signed.version)?;
+            root.signed.version = op.next_free_version("root", root.signed.version)?;
             root.signed.expires = expires;
             let v = root.signed.version;
-            self.check_stays_publishable(&view, Some(&root), &[])?;
+            self.check_stays_publishable(&op, Some(&root), &[])?;
             stage(v)?;
             self.record_audit_head(&mut root.signed.unknown)?;
             self.save_edited("root", root, now)?;
             v
         } else {
-            let mut doc = self.targets_for_edit(&view, role, now)?;
+            let mut doc = self.targets_for_edit(&op, role, now)?;
             doc.signed.expires = expires;
             let v = doc.signed.version;
-            self.check_stays_publishable(&view, None, &[(role, &doc)])?;
+            self.check_stays_publishable(&op, None, &[(role, &doc)])?;
             stage(v)?;
             self.record_audit_head(&mut doc.signed.unknown)?;
             self.save_edited(role, doc, now)?;

@@ -368,17 +368,6 @@ impl<'a> JsonStr<'a> {
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
-
-    /// Copies the unescaped string into `out` and returns it, or `None` when
-    /// `out` is too small.
-    pub fn unescape_into<'b>(&self, out: &'b mut [u8]) -> Option<&'b str> {
-        let mut n: usize = 0;
-        for b in self.bytes() {
-            *out.get_mut(n)? = b;
-            n = n.checked_add(1)?;
-        }
-        core::str::from_utf8(out.get(..n)?).ok()
-    }
 }
 
 /// The unescaped bytes of a [`JsonStr`].

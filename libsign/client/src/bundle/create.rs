@@ -14,7 +14,7 @@ use fwsign_repo::names::{check_target_name, consistent_target_path, versioned_ro
 use fwsign_repo::{RepoError, Repository};
 
 use super::error::{BundleError, refused};
-use super::extract::{Digests, copy};
+use super::extract::{HashingWriter, copy};
 use super::manifest::manifest_bytes;
 use super::search::search_bundle;
 use super::{MANIFEST_NAME, json_string, timestamp_snapshot_version};
@@ -188,7 +188,7 @@ pub fn create_bundle(
         })?;
     // Hashing the published file first costs a second read of the image,
     // but a bundle with a damaged image would only be refused on the device.
-    let mut digests = Digests::new(entry.hashes, None);
+    let mut digests = HashingWriter::new(entry.hashes, None);
     let mut input = File::open(&image).map_err(io_error(&image))?;
     copy(&mut input, &mut digests).map_err(io_error(&image))?;
     let sha256 = digests

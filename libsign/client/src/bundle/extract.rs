@@ -17,12 +17,12 @@ use super::COPY_BUFFER;
 
 /// Hashes what is written (through the core's [`fwsign_core::workflow::Digests`],
 /// the one hash-check rule), optionally copying it to a file first.
-pub(super) struct Digests<'f> {
+pub(super) struct HashingWriter<'f> {
     digests: fwsign_core::workflow::Digests,
     copy: Option<&'f mut File>,
 }
 
-impl<'f> Digests<'f> {
+impl<'f> HashingWriter<'f> {
     pub(super) fn new(hashes: Json<'_>, copy: Option<&'f mut File>) -> Self {
         Self {
             digests: fwsign_core::workflow::Digests::for_hashes(hashes),
@@ -40,7 +40,7 @@ impl<'f> Digests<'f> {
     }
 }
 
-impl Write for Digests<'_> {
+impl Write for HashingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // The copy goes first so what is hashed is exactly what was written.
         let n = match self.copy.as_mut() {

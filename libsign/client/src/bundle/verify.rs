@@ -17,7 +17,7 @@ use fwsign_keys::trusted_set::TrustedSet;
 use fwsign_repo::names::versioned_role_file;
 
 use super::error::{BundleError, BundleWarning, out_of_order, refused};
-use super::extract::{Digests, Extraction};
+use super::extract::{Extraction, HashingWriter};
 use super::manifest::{read_entry, read_manifest};
 use super::search::search_bundle;
 use super::{
@@ -315,7 +315,7 @@ pub fn verify_bundle(
         ),
         None => None,
     };
-    let mut digests = Digests::new(entry.hashes, extraction.as_mut().map(|e| &mut e.file));
+    let mut digests = HashingWriter::new(entry.hashes, extraction.as_mut().map(|e| &mut e.file));
     // A failed stream may have written part of the image: the temporary
     // file is removed when `extraction` drops.
     archive.stream(&image_name, entry.length, &mut digests)?;

@@ -16,15 +16,15 @@ impl Repository {
     /// and thresholds changed. It must be signed by a threshold of the old
     /// and of the new root keys before it is published.
     pub fn rotate_root(&self, options: &RotateOptions, now: UnixTime) -> Result<u64, RepoError> {
-        let view = self.view();
-        self.check_audit_before_staging(&view)?;
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
         let mut root = match self.load_staged::<Root>("root")? {
             Some(mut staged) => {
-                staged.signed.version = view.next_free_version("root", staged.signed.version)?;
+                staged.signed.version = op.next_free_version("root", staged.signed.version)?;
                 staged
             }
             None => {
-                let mut next = view
+                let mut next = op
                     .published()?
                     .ok_or_else(|| RepoError::NotARepository(self.dir().to_path_buf()))?
                     .root
@@ -34,7 +34,7 @@ impl Repository {
                     next.signed.version.checked_add(1).ok_or_else(|| {
                         RepoError::Invalid("root version counter exhausted".into())
                     })?;
-                next.signed.version = view.next_free_version("root", version)?;
+                next.signed.version = op.next_free_version("root", version)?;
                 next.signed.expires = expires_at(now, self.expiry().root)?;
                 next
             }
@@ -104,7 +104,7 @@ impl Repository {
             .collect();
         root.signed.keys.retain(|k, _| used.contains(k));
         let version = root.signed.version;
-        self.check_stays_publishable(&view, Some(&root), &[])?;
+        self.check_stays_publishable(&op, Some(&root), &[])?;
         self.audit(
             &AuditEvent {
                 action: "stage".into(),

@@ -1,15 +1,17 @@
-//! The repository as one operation sees it.
+//! The repository as one operation sees it ([`Operation`]; not to be
+//! confused with the core's zero-copy `RootView`/`TargetsView` over signed
+//! bytes).
 //!
 //! Approvals, key look-ups and delegations all ask "which root and which
 //! targets role will the next release have?", role after role. Answering
 //! from disk each time re-reads every published metadata file per question,
-//! which grows with the square of the number of delegated roles. A [`View`]
+//! which grows with the square of the number of delegated roles. An [`Operation`]
 //! reads the published state at most once, on first use, and answers from
 //! it; staged files, which an operation edits as it goes, are still read
 //! when asked for.
 //!
-//! A view must not outlive a change to the published state: an operation
-//! that writes new metadata (`publish`) drops its view before the first
+//! An operation must not outlive a change to the published state: one
+//! that writes new metadata (`publish`) drops its `Operation` before the first
 //! write, so the borrow checker refuses any later use of the old state.
 
 use std::borrow::Cow;
@@ -23,13 +25,13 @@ use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, can
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
 
-/// One operation's view of a repository: the published state read once.
-pub(crate) struct View<'r> {
+/// One operation on a repository: the published state read once.
+pub(crate) struct Operation<'r> {
     repo: &'r Repository,
     loaded: OnceCell<PublishedLoad>,
 }
 
-impl<'r> View<'r> {
+impl<'r> Operation<'r> {
     pub(crate) fn new(repo: &'r Repository) -> Self {
         Self {
             repo,
@@ -37,12 +39,12 @@ impl<'r> View<'r> {
         }
     }
 
-    /// The repository this view reads.
+    /// The repository this operation reads.
     pub(crate) fn repo(&self) -> &'r Repository {
         self.repo
     }
 
-    /// A view over a published state loaded already.
+    /// An operation over a published state loaded already.
     pub(crate) fn with_load(repo: &'r Repository, loaded: PublishedLoad) -> Self {
         Self {
             repo,
@@ -245,7 +247,7 @@ pub(super) mod tests {
     fn scratch() -> PathBuf {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "fwsign-repo-view-{}-{}",
+            "fwsign-repo-op-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
