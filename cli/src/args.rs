@@ -59,6 +59,37 @@ pub(crate) enum Command {
     /// OCPP secure firmware update: signature, UpdateFirmware request, the charger's check.
     #[command(subcommand)]
     Ocpp(OcppCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(
+        after_help = "Install, for example:\n  fwsign completions bash > ~/.local/share/bash-completion/completions/fwsign\n  fwsign completions zsh > \"${fpath[1]}/_fwsign\"\n  fwsign completions fish > ~/.config/fish/completions/fwsign.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Write man pages: `fwsign.1` and one per subcommand (`fwsign-repo-add.1`, ...).
+    #[command(after_help = "Example:\n  fwsign man --out-dir ~/.local/share/man/man1")]
+    Man {
+        /// Write every page into DIR; without it, print `fwsign.1` on stdout.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// The shells `fwsign completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShellArg {
+    /// GNU Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+    /// Elvish.
+    Elvish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

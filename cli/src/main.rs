@@ -12,6 +12,7 @@ mod cmd_bundle;
 mod cmd_cert;
 mod cmd_client;
 mod cmd_device;
+mod cmd_docs;
 mod cmd_key;
 mod cmd_key_backup;
 mod cmd_ocpp;
@@ -96,6 +97,8 @@ fn main() -> ExitCode {
         Command::Device(cmd) => cmd_device::run(cmd, &out),
         Command::Cert(cmd) => cmd_cert::run(cmd, &out),
         Command::Ocpp(cmd) => cmd_ocpp::run(cmd, &out),
+        Command::Completions { shell } => cmd_docs::completions(shell),
+        Command::Man { out_dir } => cmd_docs::man(out_dir.as_deref(), &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -73,13 +73,11 @@ pub fn read_payload(payload: &Path) -> Result<(Vec<u8>, PayloadInfo), RepoError>
         })?;
     let digest = base16ct::lower::encode_string(&Sha256::digest(&bytes));
     if digest != info.sha256 {
-        return Err(RepoError::StagedTargetChanged {
-            name: payload.display().to_string(),
-            why: format!(
-                "SHA-256 {digest} differs from {} recorded in {}",
-                info.sha256,
-                sidecar.display()
-            ),
+        return Err(RepoError::PayloadMismatch {
+            payload: payload.to_path_buf(),
+            sidecar,
+            found: digest,
+            recorded: info.sha256,
         });
     }
     Ok((bytes, info))

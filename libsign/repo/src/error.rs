@@ -131,6 +131,24 @@ pub enum RepoError {
         /// Length or hash mismatch, or missing.
         why: String,
     },
+    /// An exported payload does not match the description exported beside
+    /// it (`FILE.json`): changed after export, or another file. Signing it
+    /// would approve bytes nobody reviewed.
+    #[error(
+        "{}: does not match its description {} (SHA-256 {found}, the description records {recorded}); it changed after export or is another file, so it is not signed",
+        payload.display(),
+        sidecar.display()
+    )]
+    PayloadMismatch {
+        /// The payload file.
+        payload: PathBuf,
+        /// Its description (`FILE.json`).
+        sidecar: PathBuf,
+        /// The payload's SHA-256.
+        found: String,
+        /// The SHA-256 the description records.
+        recorded: String,
+    },
     /// Nothing is staged.
     #[error("nothing is staged in {0}")]
     NothingStaged(PathBuf),
@@ -226,6 +244,7 @@ impl RepoError {
             | Self::NotApproved(_)
             | Self::RoleChanged { .. }
             | Self::StagedTargetChanged { .. }
+            | Self::PayloadMismatch { .. }
             | Self::Refused { .. }
             | Self::History { .. }
             | Self::Expired(_)

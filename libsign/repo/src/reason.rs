@@ -22,6 +22,7 @@ impl RepoError {
             Self::NotAuthorised { .. } => "not-authorised",
             Self::SignatureMismatch { .. } => "signature-mismatch",
             Self::StagedTargetChanged { .. } => "staged-target-changed",
+            Self::PayloadMismatch { .. } => "payload-mismatch",
             Self::Refused { .. } => "verify-failed",
             Self::Document {
                 source: DocumentError::Verify(_) | DocumentError::SignatureInvalid { .. },

@@ -15,6 +15,7 @@
 mod audit_insider;
 mod bootloader_version;
 mod canonical_vectors;
+mod cli_docs;
 mod client_cache;
 mod client_delegations;
 mod client_names;
@@ -41,6 +42,7 @@ mod release_delegation;
 mod release_job;
 mod release_keys;
 mod release_names;
+mod release_payload;
 mod release_root_rotation;
 mod release_support;
 mod release_tough;

@@ -1,0 +1,94 @@
+//! `fwsign completions` and `fwsign man`, generated from the parser's own
+//! definitions, and `NO_COLOR`: what a user installs from the README works,
+//! and covers the commands the binary really has.
+
+use std::process::Command;
+
+use fwsign_tests::{Scratch, fwsign_bin};
+
+fn fwsign(args: &[&str]) -> std::process::Output {
+    Command::new(fwsign_bin()).args(args).output().unwrap()
+}
+
+#[test]
+fn every_shell_gets_a_completion_script_naming_the_subcommands_and_flags() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = fwsign(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        // fish spells a long flag `-l hardware-id`; the others in full.
+        for word in ["repo", "publish", "rotate-root", "hardware-id", "threshold"] {
+            assert!(script.contains(word), "{shell} script lacks {word}");
+        }
+    }
+}
+
+#[test]
+fn the_bash_script_parses_and_registers_completion_for_fwsign() {
+    let scratch = Scratch::new("completions-bash");
+    let path = scratch.path().join("fwsign.bash");
+    std::fs::write(&path, fwsign(&["completions", "bash"]).stdout).unwrap();
+    let check = format!(
+        "set -e; source {}; complete -p fwsign",
+        path.to_str().unwrap()
+    );
+    let out = Command::new("bash").args(["-c", &check]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fwsign"));
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error() {
+    let out = fwsign(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(fwsign_tests::USAGE));
+}
+
+#[test]
+fn man_writes_one_page_per_subcommand_and_prints_the_top_page() {
+    let top = fwsign(&["man"]);
+    assert!(top.status.success());
+    let top = String::from_utf8(top.stdout).unwrap();
+    assert!(top.contains(".TH fwsign 1"), "{top}");
+
+    let scratch = Scratch::new("man-pages");
+    let dir = scratch.path().join("man1");
+    let out = fwsign(&["man", "--out-dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    for page in [
+        "fwsign.1",
+        "fwsign-repo.1",
+        "fwsign-repo-add.1",
+        "fwsign-repo-publish.1",
+        "fwsign-key-backup.1",
+        "fwsign-device-pack.1",
+        "fwsign-client-download.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        let name = page.trim_end_matches(".1");
+        assert!(text.contains(&format!(".TH {name} 1")), "{page}");
+    }
+    let add = std::fs::read_to_string(dir.join("fwsign-repo-add.1")).unwrap();
+    assert!(add.contains("hardware\\-id"), "the page lists the flags");
+    assert!(!dir.join("fwsign-help.1").exists());
+}
+
+#[test]
+fn no_color_turns_colour_off_even_when_forced() {
+    let forced = Command::new(fwsign_bin())
+        .arg("--help")
+        .env("CLICOLOR_FORCE", "1")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(
+        forced.stdout.contains(&0x1b),
+        "CLICOLOR_FORCE=1 colours the help (so the next check can fail)"
+    );
+    let plain = Command::new(fwsign_bin())
+        .arg("--help")
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!plain.stdout.contains(&0x1b), "NO_COLOR=1 must win");
+}
