@@ -50,7 +50,7 @@ fn harness() -> &'static Path {
                 .arg(&out)
                 .arg(dir.join("tests/c/store_power_cut.c"))
                 .arg(ex.join("stores.c"))
-                .arg(ex.join("ram_flash.c"))
+                .arg(ex.join("nor_flash.c"))
                 .arg(ex.join("sha256.c"));
             cmd
         };

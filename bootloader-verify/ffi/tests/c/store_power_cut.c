@@ -9,7 +9,7 @@
  * Prints what it checked; exits 0 when every check held, 1 on the first
  * failure (with what was read), 2 on a usage error.
  *
- * The flash is examples/c/ram_flash.c (NOR rules: erase to 0xFF, programming
+ * The flash is examples/c/nor_flash.c (NOR rules: erase to 0xFF, programming
  * only clears bits) behind a wrapper that loses power at a chosen step: that
  * step is torn (nothing of it lands; a prefix lands and the next byte is half
  * done; or the whole range is garbage), and nothing after it is written.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ram_flash.h"
+#include "nor_flash.h"
 #include "stores.h"
 
 #define SECTOR 4096u
@@ -45,7 +45,7 @@ enum tear { TEAR_NOTHING, TEAR_PREFIX, TEAR_GARBAGE };
 static const char *const tear_names[] = {"nothing lands", "prefix lands", "garbage"};
 
 typedef struct {
-    ram_flash ram;
+    nor_flash ram;
     int steps;          /* program and erase calls so far */
     size_t step_len[MAX_STEPS];
     int cut_at;         /* the step power is lost in; -1: never */
@@ -89,19 +89,19 @@ static int step(cut_flash *f, uint32_t offset, const uint8_t *data, size_t len, 
 
 static int32_t cut_read(void *ctx, uint32_t offset, uint8_t *buf, size_t len) {
     cut_flash *f = ctx;
-    return ram_flash_read(&f->ram, offset, buf, len);
+    return nor_flash_read(&f->ram, offset, buf, len);
 }
 
 static int32_t cut_program(void *ctx, uint32_t offset, const uint8_t *data, size_t len) {
     cut_flash *f = ctx;
     if (!step(f, offset, data, len, 0)) return -1;
-    return ram_flash_program(&f->ram, offset, data, len);
+    return nor_flash_program(&f->ram, offset, data, len);
 }
 
 static int32_t cut_erase(void *ctx, uint32_t offset, uint32_t len) {
     cut_flash *f = ctx;
     if (!step(f, offset, NULL, len, 1)) return -1;
-    return ram_flash_erase(&f->ram, offset, len);
+    return nor_flash_erase(&f->ram, offset, len);
 }
 
 static uint8_t flash_bytes[FLASH_SIZE];
@@ -110,7 +110,7 @@ static cut_flash flash;
 static two_copy_store store;
 
 static void flash_setup(void) {
-    ram_flash_init(&flash.ram, flash_bytes, FLASH_SIZE, SECTOR);
+    nor_flash_init(&flash.ram, flash_bytes, FLASH_SIZE, SECTOR);
     store.flash = (store_flash_t){cut_read, cut_program, cut_erase, &flash};
     store.copy_offset[0] = 0;
     store.copy_offset[1] = COPY;
