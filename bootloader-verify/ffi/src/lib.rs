@@ -16,6 +16,14 @@
 //! - Variable-length inputs are `(pointer, length)` pairs; outputs that have
 //!   a fixed bound are fixed-size arrays in the output struct. An output that
 //!   does not fit is `FWSIGN_ERR_OUTPUT_TRUNCATED`, never silently cut.
+//! - Struct pointers must be aligned for their type; the library checks it
+//!   before forming a reference or writing an output through one, and a
+//!   misaligned pointer is `FWSIGN_ERR_INVALID_ARGUMENT`, never undefined
+//!   behaviour (`boundary::ref_in`, `boundary::out_ok`, `boundary::slice_in`).
+//! - The capacities (`FWSIGN_MAX_KEYS_PER_ROLE`, `FWSIGN_MAX_CHAIN`,
+//!   `FWSIGN_MAX_ACCEPTED`, `FWSIGN_METADATA_LEN`) are constants in the
+//!   header, equal to the verifier's (checked at compile time and by
+//!   `tests/capacities.rs`).
 //! - Memory is the caller's: the metadata buffer is passed in, everything else
 //!   lives on the stack. Nothing is allocated and nothing is kept between
 //!   calls, so the functions are reentrant (the C callbacks permitting).

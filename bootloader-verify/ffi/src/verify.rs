@@ -115,8 +115,9 @@ impl Sha256Engine for CSha256 {
 /// `device->accepted` and `out` must be aligned for their types (as a C
 /// compiler places them), and a misaligned one (a struct inside a packed
 /// buffer, a cast from `uint8_t *`) is refused with
-/// `FWSIGN_ERR_INVALID_ARGUMENT` before anything is read through it, never
-/// read as undefined behaviour. A misaligned `out` is not written at all.
+/// `FWSIGN_ERR_INVALID_ARGUMENT` before anything is read through it,
+/// instead of being dereferenced (undefined behaviour). A misaligned `out`
+/// is not written at all.
 /// Byte pointers (`root`, `metadata`, the names) have no alignment.
 #[allow(
     clippy::too_many_arguments,
