@@ -44,10 +44,7 @@ fn a_header_capacity_that_drifts_from_the_verifier_is_caught() {
         assert_eq!(header_define(&header, name), value.to_string(), "{name}");
     }
     // cbindgen writes the expression as the source spells it.
-    assert_eq!(
-        header_define(&header, "FWSIGN_METADATA_LEN"),
-        "(16 * 1024)"
-    );
+    assert_eq!(header_define(&header, "FWSIGN_METADATA_LEN"), "(16 * 1024)");
     assert_eq!(FWSIGN_METADATA_LEN, 16 * 1024);
 }
 

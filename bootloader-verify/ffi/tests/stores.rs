@@ -13,6 +13,11 @@
     clippy::unwrap_used,
     reason = "a broken fixture should fail the test loudly"
 )]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the tests report what the harness checked, and a build without sanitizers"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,10 +42,7 @@ fn harness() -> &'static Path {
             let mut cmd = Command::new(compiler());
             cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-g"]);
             if sanitize {
-                cmd.args([
-                    "-fsanitize=address,undefined",
-                    "-fno-sanitize-recover=all",
-                ]);
+                cmd.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]);
             }
             cmd.arg("-I")
                 .arg(dir.join("include"))
@@ -125,9 +127,5 @@ fn a_published_root_is_stored_and_read_back_with_its_version() {
     let (version, bytes) = r.repo.published_roots().unwrap().remove(0);
     let path = r.dir.join("root-v1.json");
     std::fs::write(&path, bytes).unwrap();
-    scenario(&[
-        "real-root",
-        path.to_str().unwrap(),
-        &version.to_string(),
-    ]);
+    scenario(&["real-root", path.to_str().unwrap(), &version.to_string()]);
 }
