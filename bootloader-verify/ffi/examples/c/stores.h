@@ -28,8 +28,12 @@
  * - read: same signature as fwsign_flash_read_fn.
  * - program: NOR semantics are fine (bits only cleared): the stores write
  *   only erased bytes, each byte once. Offsets and lengths are multiples of
- *   8 except the root's last chunk: a flash with a larger write unit pads
- *   that chunk with 0xFF (erased) in its callback.
+ *   8 except the root's length: the callback pads a short last write unit
+ *   with 0xFF (erased). A flash whose write unit is larger than 8 bytes
+ *   (32 on an STM32H7) cannot program the root header's two pieces (0..24,
+ *   then the digest at 24..64) into one unit: program the 64 header bytes
+ *   in one call there. That stays power-safe: the root is already complete,
+ *   and a header cut short fails its digest.
  * - erase: whole erase sectors, offset and length multiples of the sector. */
 typedef struct {
     int32_t (*read)(void *ctx, uint32_t offset, uint8_t *buf, size_t len);
