@@ -22,8 +22,21 @@
 // statuses 27..=29.
 #define FWSIGN_ABI_VERSION 2
 
-// Most targets roles on a verified chain (`targets` and its delegations).
+// Most targets roles a slot carries on its chain (`targets` and its
+// delegations): the verifier's `MAX_CHAIN`. A longer chain is
+// `FWSIGN_ERR_CHAIN_TOO_LONG`; `fwsign device pack` refuses to pack one.
 #define FWSIGN_MAX_CHAIN 8
+
+// Most key IDs one role (a root role or a targets role on the chain) may
+// list: the verifier's threshold working memory, `MAX_KEYS_PER_ROLE`. A
+// role listing more is `FWSIGN_ERR_CAPACITY_EXCEEDED`.
+#define FWSIGN_MAX_KEYS_PER_ROLE 16
+
+// The metadata buffer to give `fwsign_verify_slot`, in bytes (16 KiB): the
+// size docs/device-format.md recommends and `fwsign device pack
+// --metadata-buffer` assumes by default, so a slot that tool packs fits it.
+// A bootloader with less RAM passes its real size to `device pack`.
+#define FWSIGN_METADATA_LEN (16 * 1024)
 
 // Most entries in `fwsign_device_t.accepted`.
 #define FWSIGN_MAX_ACCEPTED 32
@@ -144,7 +157,7 @@ enum fwsign_status_t
   // The SHA-256 engine's callbacks reported an error.
   FWSIGN_ERR_HASH_ENGINE = 104,
   // An argument is out of range (a length past `PTRDIFF_MAX`, an unknown
-  // slot state).
+  // slot state, a struct pointer not aligned for its type).
   FWSIGN_ERR_INVALID_ARGUMENT = 105,
 };
 #ifndef __cplusplus
@@ -337,6 +350,15 @@ extern "C" {
 // - `out` must point to writable memory for one `fwsign_verified_t`.
 // - No input may be written by another thread during the call, and the
 //   memory areas may not overlap `metadata` or `out`.
+//
+// Alignment is checked, not assumed: `flash`, `device`, `sha256`,
+// `device->accepted` and `out` must be aligned for their types (as a C
+// compiler places them), and a misaligned one (a struct inside a packed
+// buffer, a cast from `uint8_t *`) is refused with
+// `FWSIGN_ERR_INVALID_ARGUMENT` before anything is read through it,
+// instead of being dereferenced (undefined behaviour). A misaligned `out`
+// is not written at all.
+// Byte pointers (`root`, `metadata`, the names) have no alignment.
 fwsign_status_t fwsign_verify_slot(const uint8_t *root,
                                    size_t root_len,
                                    const struct fwsign_flash_t *flash,
@@ -359,6 +381,10 @@ fwsign_status_t fwsign_verify_slot(const uint8_t *root,
 // `slot_a` and `slot_b` must point to valid `fwsign_slot_facts_t` whose
 // `version` (when `verified`) points to `version_len` bytes; `out` must
 // point to writable memory for one `fwsign_boot_decision_t`.
+//
+// Alignment is checked, not assumed: a misaligned `slot_a`, `slot_b` or
+// `out` is refused with `FWSIGN_ERR_INVALID_ARGUMENT` instead of being
+// read or written (undefined behaviour); a misaligned `out` is not written.
 fwsign_status_t fwsign_choose_boot(const struct fwsign_slot_facts_t *slot_a,
                                    const struct fwsign_slot_facts_t *slot_b,
                                    struct fwsign_boot_decision_t *out);

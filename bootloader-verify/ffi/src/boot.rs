@@ -2,7 +2,7 @@
 
 use fwsign_bootloader_verify::boot_select::{self, SlotFacts, SlotState};
 
-use crate::boundary::str_in;
+use crate::boundary::{out_ok, ref_in, str_in};
 use crate::status::fwsign_status_t::{self, *};
 use crate::types::{fwsign_boot_decision_t, fwsign_slot_facts_t};
 use crate::{
@@ -19,25 +19,32 @@ use crate::{
 /// `slot_a` and `slot_b` must point to valid `fwsign_slot_facts_t` whose
 /// `version` (when `verified`) points to `version_len` bytes; `out` must
 /// point to writable memory for one `fwsign_boot_decision_t`.
+///
+/// Alignment is checked, not assumed: a misaligned `slot_a`, `slot_b` or
+/// `out` is refused with `FWSIGN_ERR_INVALID_ARGUMENT` instead of being
+/// read or written (undefined behaviour); a misaligned `out` is not written.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fwsign_choose_boot(
     slot_a: *const fwsign_slot_facts_t,
     slot_b: *const fwsign_slot_facts_t,
     out: *mut fwsign_boot_decision_t,
 ) -> fwsign_status_t {
-    if out.is_null() {
-        return FWSIGN_ERR_NULL_POINTER;
+    if let Err(status) = out_ok(out) {
+        return status;
     }
     let nothing = fwsign_boot_decision_t {
         boot: FWSIGN_NONE,
         trial: 0,
         persist: [FWSIGN_NONE; 2],
     };
-    // SAFETY: `out` is not NULL and the caller guarantees it is writable.
+    // SAFETY: `out` is not NULL and aligned (checked above), and the caller
+    // guarantees it is writable.
     unsafe { out.write(nothing) };
-    // SAFETY: the caller guarantees both pointers are NULL or valid.
-    let (Some(a), Some(b)) = (unsafe { slot_a.as_ref() }, unsafe { slot_b.as_ref() }) else {
-        return FWSIGN_ERR_NULL_POINTER;
+    // SAFETY: the caller guarantees both pointers are NULL, misaligned (both
+    // refused by `ref_in`) or valid.
+    let (a, b) = match (unsafe { ref_in(slot_a) }, unsafe { ref_in(slot_b) }) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(status), _) | (_, Err(status)) => return status,
     };
     // SAFETY: the caller guarantees `a`'s version pointer and length.
     let fa = match unsafe { facts_in(a) } {

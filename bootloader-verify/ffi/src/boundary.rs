@@ -10,12 +10,14 @@ use crate::status::fwsign_status_t::{self, *};
 use crate::types::{EMPTY_VERIFIED, fwsign_verified_t};
 
 /// Turns a `(pointer, length)` pair from C into a slice. NULL is refused
-/// unless `len` is 0 and `allow_null` holds.
+/// unless `len` is 0 and `allow_null` holds; a pointer not aligned for `T`
+/// is `FWSIGN_ERR_INVALID_ARGUMENT` (a slice of a misaligned pointer is
+/// undefined behaviour even when empty, and C casts make one easily).
 ///
 /// # Safety
 ///
-/// Unless NULL, `ptr` must be valid for reads of `len` bytes for `'a`, and
-/// the bytes must not be written during `'a`.
+/// Unless NULL or misaligned, `ptr` must be valid for reads of `len`
+/// elements for `'a`, and they must not be written during `'a`.
 pub(crate) unsafe fn slice_in<'a, T>(
     ptr: *const T,
     len: usize,
@@ -28,16 +30,55 @@ pub(crate) unsafe fn slice_in<'a, T>(
             Err(FWSIGN_ERR_NULL_POINTER)
         };
     }
+    if !ptr.is_aligned() {
+        return Err(FWSIGN_ERR_INVALID_ARGUMENT);
+    }
     if core::mem::size_of::<T>()
         .checked_mul(len)
         .is_none_or(|bytes| bytes > isize::MAX as usize)
     {
         return Err(FWSIGN_ERR_INVALID_ARGUMENT);
     }
-    // SAFETY: `ptr` is not NULL, the caller guarantees it is valid for
-    // `len` elements for `'a` and unaliased by writes, and the total size
-    // was checked against `isize::MAX` above.
+    // SAFETY: `ptr` is not NULL and is aligned for `T` (both checked
+    // above), the caller guarantees it is valid for `len` elements for `'a`
+    // and unaliased by writes, and the total size was checked against
+    // `isize::MAX` above.
     Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// Turns a pointer to one struct from C into a reference: NULL is
+/// `FWSIGN_ERR_NULL_POINTER`, a pointer not aligned for `T` is
+/// `FWSIGN_ERR_INVALID_ARGUMENT`. A C caller can hand over a misaligned
+/// pointer (a struct inside a packed buffer, a cast from `uint8_t *`); a
+/// reference to it would be undefined behaviour, so it is refused instead.
+///
+/// # Safety
+///
+/// Unless NULL or misaligned, `ptr` must point to a valid `T` that is not
+/// written during `'a`.
+pub(crate) unsafe fn ref_in<'a, T>(ptr: *const T) -> Result<&'a T, fwsign_status_t> {
+    if ptr.is_null() {
+        return Err(FWSIGN_ERR_NULL_POINTER);
+    }
+    if !ptr.is_aligned() {
+        return Err(FWSIGN_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: not NULL and aligned (checked above); the caller guarantees it
+    // points to a valid `T` nothing writes during `'a`.
+    Ok(unsafe { &*ptr })
+}
+
+/// Checks an output pointer before anything is written through it: NULL is
+/// `FWSIGN_ERR_NULL_POINTER`, misaligned `FWSIGN_ERR_INVALID_ARGUMENT`
+/// (`ptr::write` through a misaligned pointer is undefined behaviour).
+pub(crate) fn out_ok<T>(ptr: *mut T) -> Result<(), fwsign_status_t> {
+    if ptr.is_null() {
+        Err(FWSIGN_ERR_NULL_POINTER)
+    } else if !ptr.is_aligned() {
+        Err(FWSIGN_ERR_INVALID_ARGUMENT)
+    } else {
+        Ok(())
+    }
 }
 
 /// As [`slice_in`], for UTF-8 text (checked, and kept as bytes, as the

@@ -16,6 +16,14 @@
 //! - Variable-length inputs are `(pointer, length)` pairs; outputs that have
 //!   a fixed bound are fixed-size arrays in the output struct. An output that
 //!   does not fit is `FWSIGN_ERR_OUTPUT_TRUNCATED`, never silently cut.
+//! - Struct pointers must be aligned for their type; the library checks it
+//!   before forming a reference or writing an output through one, and a
+//!   misaligned pointer is `FWSIGN_ERR_INVALID_ARGUMENT`, never undefined
+//!   behaviour (`boundary::ref_in`, `boundary::out_ok`, `boundary::slice_in`).
+//! - The capacities (`FWSIGN_MAX_KEYS_PER_ROLE`, `FWSIGN_MAX_CHAIN`,
+//!   `FWSIGN_MAX_ACCEPTED`, `FWSIGN_METADATA_LEN`) are constants in the
+//!   header, equal to the verifier's (checked at compile time and by
+//!   `tests/capacities.rs`).
 //! - Memory is the caller's: the metadata buffer is passed in, everything else
 //!   lives on the stack. Nothing is allocated and nothing is kept between
 //!   calls, so the functions are reentrant (the C callbacks permitting).
@@ -85,7 +93,7 @@ pub use types::{
 };
 pub use verify::fwsign_verify_slot;
 
-use fwsign_bootloader_verify::MAX_CHAIN;
+use fwsign_bootloader_verify::{MAX_CHAIN, MAX_KEYS_PER_ROLE};
 
 /// The ABI version this header describes; raised on any incompatible change.
 /// Version 2: `fwsign_device_t` gained the bootloader's version
@@ -93,8 +101,19 @@ use fwsign_bootloader_verify::MAX_CHAIN;
 /// and the verifier follows the ordered TUF target search, with the new
 /// statuses 27..=29.
 pub const FWSIGN_ABI_VERSION: u32 = 2;
-/// Most targets roles on a verified chain (`targets` and its delegations).
+/// Most targets roles a slot carries on its chain (`targets` and its
+/// delegations): the verifier's `MAX_CHAIN`. A longer chain is
+/// `FWSIGN_ERR_CHAIN_TOO_LONG`; `fwsign device pack` refuses to pack one.
 pub const FWSIGN_MAX_CHAIN: usize = 8;
+/// Most key IDs one role (a root role or a targets role on the chain) may
+/// list: the verifier's threshold working memory, `MAX_KEYS_PER_ROLE`. A
+/// role listing more is `FWSIGN_ERR_CAPACITY_EXCEEDED`.
+pub const FWSIGN_MAX_KEYS_PER_ROLE: usize = 16;
+/// The metadata buffer to give `fwsign_verify_slot`, in bytes (16 KiB): the
+/// size docs/device-format.md recommends and `fwsign device pack
+/// --metadata-buffer` assumes by default, so a slot that tool packs fits it.
+/// A bootloader with less RAM passes its real size to `device pack`.
+pub const FWSIGN_METADATA_LEN: usize = 16 * 1024;
 /// Most entries in `fwsign_device_t.accepted`.
 pub const FWSIGN_MAX_ACCEPTED: usize = 32;
 /// Bytes of `fwsign_verified_t.target`, the terminating NUL included.
@@ -117,7 +136,10 @@ pub const FWSIGN_SLOT_FAILED: u8 = 3;
 /// "No slot" in `fwsign_boot_decision_t.boot`, "leave as is" in its `persist`.
 pub const FWSIGN_NONE: u8 = 0xFF;
 
+// The header's capacities are the verifier's, checked at compile time (and
+// by tests/capacities.rs against the C header).
 const _: () = assert!(FWSIGN_MAX_CHAIN == MAX_CHAIN);
+const _: () = assert!(FWSIGN_MAX_KEYS_PER_ROLE == MAX_KEYS_PER_ROLE);
 
 #[cfg(all(not(feature = "std"), feature = "panic-handler", not(test)))]
 #[panic_handler]

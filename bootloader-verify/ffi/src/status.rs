@@ -93,7 +93,7 @@ pub enum fwsign_status_t {
     /// The SHA-256 engine's callbacks reported an error.
     FWSIGN_ERR_HASH_ENGINE = 104,
     /// An argument is out of range (a length past `PTRDIFF_MAX`, an unknown
-    /// slot state).
+    /// slot state, a struct pointer not aligned for its type).
     FWSIGN_ERR_INVALID_ARGUMENT = 105,
 }
 

@@ -9,7 +9,7 @@ use fwsign_bootloader_verify::{
 };
 use fwsign_manifest_schema::expiry::UnixTime;
 
-use crate::boundary::{slice_in, str_in, verified_out};
+use crate::boundary::{out_ok, ref_in, slice_in, str_in, verified_out};
 use crate::status::fwsign_status_t::{self, *};
 use crate::types::{
     EMPTY_VERIFIED, fwsign_device_t, fwsign_flash_t, fwsign_sha256_t, fwsign_store_root_fn,
@@ -110,6 +110,15 @@ impl Sha256Engine for CSha256 {
 /// - `out` must point to writable memory for one `fwsign_verified_t`.
 /// - No input may be written by another thread during the call, and the
 ///   memory areas may not overlap `metadata` or `out`.
+///
+/// Alignment is checked, not assumed: `flash`, `device`, `sha256`,
+/// `device->accepted` and `out` must be aligned for their types (as a C
+/// compiler places them), and a misaligned one (a struct inside a packed
+/// buffer, a cast from `uint8_t *`) is refused with
+/// `FWSIGN_ERR_INVALID_ARGUMENT` before anything is read through it,
+/// instead of being dereferenced (undefined behaviour). A misaligned `out`
+/// is not written at all.
+/// Byte pointers (`root`, `metadata`, the names) have no alignment.
 #[allow(
     clippy::too_many_arguments,
     reason = "mirrors verify_slot; each input is a distinct piece of device state"
@@ -128,11 +137,12 @@ pub unsafe extern "C" fn fwsign_verify_slot(
     store_ctx: *mut c_void,
     out: *mut fwsign_verified_t,
 ) -> fwsign_status_t {
-    if out.is_null() {
-        return FWSIGN_ERR_NULL_POINTER;
+    if let Err(status) = out_ok(out) {
+        return status;
     }
-    // SAFETY: `out` is not NULL and the caller guarantees it is writable for
-    // one `fwsign_verified_t`; `write` does not read the old contents.
+    // SAFETY: `out` is not NULL and aligned (checked above), and the caller
+    // guarantees it is writable for one `fwsign_verified_t`; `write` does
+    // not read the old contents.
     unsafe { out.write(EMPTY_VERIFIED) };
     // SAFETY: every pointer argument is forwarded under this function's
     // contract, which `verify_inner` shares.
@@ -183,17 +193,19 @@ unsafe fn verify_inner(
 ) -> Result<fwsign_verified_t, fwsign_status_t> {
     // SAFETY: the caller guarantees `root` points to `root_len` bytes.
     let root = unsafe { slice_in(root, root_len, false) }?;
-    // SAFETY: the caller guarantees `flash` is NULL or a valid struct.
-    let flash = unsafe { flash.as_ref() }.ok_or(FWSIGN_ERR_NULL_POINTER)?;
+    // SAFETY: the caller guarantees `flash` is NULL, misaligned (both
+    // refused by `ref_in`) or a valid struct.
+    let flash = unsafe { ref_in(flash) }?;
     let mut flash = CFlash {
         read: flash.read.ok_or(FWSIGN_ERR_NULL_POINTER)?,
         ctx: flash.ctx,
     };
-    // SAFETY: the caller guarantees `device` is NULL or a valid struct.
-    let device = unsafe { device.as_ref() }.ok_or(FWSIGN_ERR_NULL_POINTER)?;
+    // SAFETY: as for `flash`.
+    let device = unsafe { ref_in(device) }?;
     // SAFETY: the caller guarantees the hardware ID's pointer and length.
     let hardware_id = unsafe { str_in(device.hardware_id, device.hardware_id_len, false) }?;
-    // SAFETY: the caller guarantees the accepted list's pointer and length.
+    // SAFETY: the caller guarantees the accepted list's pointer and length;
+    // `slice_in` refuses it misaligned.
     let accepted_in = unsafe { slice_in(device.accepted, device.accepted_len, true) }?;
     if accepted_in.len() > FWSIGN_MAX_ACCEPTED {
         return Err(FWSIGN_ERR_TOO_MANY_ACCEPTED);
@@ -238,8 +250,14 @@ unsafe fn verify_inner(
         let rc = unsafe { store_root(store_ctx, new_root.as_ptr(), new_root.len()) };
         if rc == 0 { Ok(()) } else { Err(StoreError) }
     };
-    // SAFETY: the caller guarantees `sha256` is NULL or a valid struct.
-    let engine = unsafe { sha256.as_ref() };
+    // NULL selects the software hash; a misaligned engine is refused.
+    let engine = if sha256.is_null() {
+        None
+    } else {
+        // SAFETY: not NULL; the caller guarantees a valid struct, and
+        // `ref_in` refuses it misaligned.
+        Some(unsafe { ref_in(sha256) }?)
+    };
     let mut software = SoftwareSha256::default();
     let mut hardware = match engine {
         None => None,

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nor_flash.h"
 #include "sha256.h"
+#include "stores.h"
 
-/* Working memory for the slot's metadata (its trailer). */
-static uint8_t metadata[64 * 1024];
+/* Working memory for the slot's metadata (its trailer): the size the guide
+ * recommends and `fwsign device pack` packs for by default. */
+static uint8_t metadata[FWSIGN_METADATA_LEN];
 
 /* --- flash: the slot in memory, erased (0xFF) past the written bytes --- */
 
@@ -55,17 +58,37 @@ static int32_t engine_finish(void *ctx, uint8_t *digest) {
     return 0;
 }
 
-/* --- the root store: a real bootloader writes the two-copy store here --- */
+/* --- the stores: stores.c's two-copy root and device-state stores, here in
+ * an in-RAM NOR flash (nor_flash.c). A real bootloader gives them its flash
+ * driver's callbacks and two erase sectors each, write-protected after
+ * boot. --- */
 
-static int32_t store_root(void *ctx, const uint8_t *root, size_t len) {
-    (void)ctx;
-    (void)root;
-    printf("STORE-ROOT %u bytes\n", (unsigned)len);
-    return 0;
+#define SECTOR 0x1000u
+#define ROOT_COPY 0x4000u  /* a root of up to 16 KiB - 64 bytes */
+#define STATE_COPY 0x1000u /* a state record of up to 32 roles: 2368 bytes */
+
+static uint8_t store_flash_bytes[2 * ROOT_COPY + 2 * STATE_COPY];
+static nor_flash store_flash;
+static two_copy_store root_store, state_store;
+static uint8_t trusted_root[ROOT_COPY - ROOT_RECORD_HEADER];
+
+static void stores_init(void) {
+    nor_flash_init(&store_flash, store_flash_bytes, sizeof store_flash_bytes, SECTOR);
+    store_flash_t cb = nor_flash_callbacks(&store_flash);
+    root_store = (two_copy_store){cb, {0, ROOT_COPY}, ROOT_COPY};
+    state_store = (two_copy_store){cb, {2 * ROOT_COPY, 2 * ROOT_COPY + STATE_COPY}, STATE_COPY};
 }
 
-static fwsign_status_t verify(const example_input *in, const fwsign_sha256_t *sha,
-                              fwsign_verified_t *out) {
+/* fwsign_verify_slot hands a verified newer root here: stored in the
+ * two-copy store, 0 only once it reads back. */
+static int32_t store_root(void *ctx, const uint8_t *root, size_t len) {
+    int32_t rc = root_store_callback(ctx, root, len);
+    printf("STORE-ROOT %u bytes: %s\n", (unsigned)len, rc == 0 ? "stored" : "FAILED");
+    return rc;
+}
+
+static fwsign_status_t verify(const example_input *in, const uint8_t *root, size_t root_len,
+                              const fwsign_sha256_t *sha, fwsign_verified_t *out) {
     ram_flash flash_ctx = {in->slot, in->slot_len, in->slot_size};
     fwsign_flash_t flash = {flash_read, &flash_ctx};
     fwsign_device_t device = {
@@ -80,8 +103,8 @@ static fwsign_status_t verify(const example_input *in, const fwsign_sha256_t *sh
         .bootloader_version_minor = in->bootloader_minor,
         .bootloader_version_patch = in->bootloader_patch,
     };
-    return fwsign_verify_slot(in->root, in->root_len, &flash, in->slot_size, &device, metadata,
-                              sizeof metadata, sha, store_root, NULL, out);
+    return fwsign_verify_slot(root, root_len, &flash, in->slot_size, &device, metadata,
+                              sizeof metadata, sha, store_root, &root_store, out);
 }
 
 int example_verify(const example_input *in) {
@@ -90,14 +113,35 @@ int example_verify(const example_input *in) {
                (unsigned)FWSIGN_ABI_VERSION);
         return 2;
     }
+    /* Manufacturing: the provisioned root into the root store (copy A).
+     * Every boot: the current root from the store, never from the slot. */
+    stores_init();
+    size_t root_len = 0;
+    uint64_t root_version = 0;
+    if (root_store_write(&root_store, in->root, in->root_len) != STORE_OK ||
+        root_store_read(&root_store, trusted_root, sizeof trusted_root, &root_len, &root_version) !=
+            STORE_OK) {
+        printf("ROOT-STORE cannot provision the root\n");
+        return 2;
+    }
     fwsign_verified_t v;
-    fwsign_status_t status = verify(in, NULL, &v);
+    fwsign_status_t status = verify(in, trusted_root, root_len, NULL, &v);
 
     /* Again through the hook: the verdict must not depend on the engine. */
     engine e = {0};
     fwsign_sha256_t hook = {engine_start, engine_update, engine_finish, &e};
     fwsign_verified_t v2;
-    fwsign_status_t hooked = verify(in, &hook, &v2);
+    fwsign_status_t hooked = verify(in, trusted_root, root_len, &hook, &v2);
+    uint64_t now_version = 0;
+    if (root_store_read(&root_store, trusted_root, sizeof trusted_root, &root_len, &now_version) !=
+        STORE_OK) {
+        printf("ROOT-STORE unreadable after the update\n");
+        return 2;
+    }
+    if (now_version != root_version) {
+        printf("ROOT-STORE v%llu -> v%llu\n", (unsigned long long)root_version,
+               (unsigned long long)now_version);
+    }
     if (hooked != status) {
         printf("HASH-HOOK MISMATCH %d %s vs %d %s\n", (int)status, fwsign_status_name(status),
                (int)hooked, fwsign_status_name(hooked));
@@ -132,5 +176,32 @@ int example_verify(const example_input *in) {
     printf("AB boot slot %u as trial; persist slot 0 = FAILED first; on confirm store counter %llu\n",
            (unsigned)d.boot,
            (unsigned long long)fwsign_confirm_counter(in->installed_counter, v.security_counter));
+
+    /* The device-state store: the updater marked slot 0 TRIAL; the
+     * decision's states are persisted BEFORE the jump, so a trial that
+     * never confirms is found FAILED at the next boot. */
+    device_state state = {0};
+    state.counter = in->installed_counter;
+    state.slot_state[0] = FWSIGN_SLOT_TRIAL;
+    state.slot_state[1] = FWSIGN_SLOT_EMPTY;
+    for (int i = 0; i < 2; i++) {
+        if (d.persist[i] != FWSIGN_NONE) state.slot_state[i] = d.persist[i];
+    }
+    if (state_store_write(&state_store, &state) != STORE_OK) {
+        printf("STATE-STORE cannot persist the decision\n");
+        return 2;
+    }
+    /* ...jump; the image passes its self-test and confirms itself (see
+     * docs/bootloader-integration.md when the store is write-protected by
+     * then): its slot CONFIRMED, the counter and role versions raised. */
+    state.slot_state[d.boot] = FWSIGN_SLOT_CONFIRMED;
+    if (state_confirm(&state, &v) != STORE_OK || state_store_write(&state_store, &state) != STORE_OK ||
+        state_store_read(&state_store, &state) != STORE_OK) {
+        printf("STATE-STORE cannot confirm\n");
+        return 2;
+    }
+    printf("STATE-STORE confirmed slot %u: counter %llu, %u role versions, record %llu\n",
+           (unsigned)d.boot, (unsigned long long)state.counter, (unsigned)state.role_count,
+           (unsigned long long)state.sequence);
     return 0;
 }

@@ -1,6 +1,9 @@
 /* The C example's platform-independent part: one slot checked through the
  * fwsign C ABI, with the built-in SHA-256 and again through the SHA-256 hook,
- * then the A/B decision. host_main.c and mps2_main.c feed it. */
+ * then the A/B decision. The trusted root comes from the two-copy root store
+ * and the A/B states and confirmed counter go to the two-copy device-state
+ * store (stores.c, over nor_flash.c here). host_main.c and mps2_main.c feed
+ * it. */
 #ifndef EXAMPLE_VERIFY_H
 #define EXAMPLE_VERIFY_H
 
