@@ -123,9 +123,13 @@ pub(crate) enum KeyCommand {
         #[arg(long, value_name = "PUB.pem")]
         pub_out: Option<PathBuf>,
         /// Encrypt the private key with the passphrase in this environment
-        /// variable.
-        #[arg(long, value_name = "VAR")]
+        /// variable. Without it, a terminal prompts twice (no echo); off a
+        /// terminal, give this or --unencrypted.
+        #[arg(long, value_name = "VAR", conflicts_with = "unencrypted")]
         passphrase_env: Option<String>,
+        /// Write the private key in the clear (tests, keys held elsewhere).
+        #[arg(long)]
+        unencrypted: bool,
     },
     /// Print a key's ID, algorithm and public key.
     #[command(after_help = "Example:\n  fwsign key show alice.pub.pem")]

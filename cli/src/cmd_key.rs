@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fwsign_keys::atomic_write::{Mode, write_atomic};
+use fwsign_keys::atomic_write::{Mode, write_atomic, write_new};
 use fwsign_keys::{Algorithm, PrivateKey, PublicKey};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -71,6 +71,7 @@ pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
             pkcs11,
             pub_out,
             passphrase_env,
+            unencrypted,
         } => {
             let algorithm = match algorithm {
                 AlgorithmArg::EcdsaP256 => Algorithm::EcdsaP256,
@@ -80,12 +81,6 @@ pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
                 return generate_in_token(&uri, algorithm, pub_out, out);
             }
             let path = path.ok_or_else(|| Failure::usage("give --out NAME.pem or --pkcs11 URI"))?;
-            let passphrase = match &passphrase_env {
-                None => None,
-                Some(var) => Some(Zeroizing::new(std::env::var(var).map_err(|_| {
-                    Failure::usage(format!("passphrase variable {var} is not set"))
-                })?)),
-            };
             let pub_path = public_path(&path);
             for p in [&path, &pub_path] {
                 if p.exists() {
@@ -95,15 +90,20 @@ pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
                     )));
                 }
             }
+            let passphrase =
+                key_ref::new_key_passphrase(passphrase_env.as_deref(), unencrypted, &path)?;
             let key = PrivateKey::generate(algorithm).map_err(|e| Failure::io(e.to_string()))?;
-            let pem = key
-                .to_pkcs8_pem(passphrase.as_ref().map(|p| p.as_bytes()))
-                .map_err(|e| Failure::io(e.to_string()))?;
-            write_atomic(&path, pem.as_bytes(), Mode::Private)
-                .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+            let pem = Zeroizing::new(
+                key.to_pkcs8_pem(passphrase.as_ref().map(|p| p.as_bytes()))
+                    .map_err(|e| Failure::io(e.to_string()))?,
+            );
+            // Exclusive creation: the check above gives a clear message, and
+            // creating with O_EXCL-like linking closes the race in which a
+            // file appears between the check and the write.
+            write_new(&path, pem.as_bytes(), Mode::Private).map_err(|e| exists_or_io(&path, e))?;
             let public = key.public_key();
-            write_atomic(&pub_path, public.to_spki_pem().as_bytes(), Mode::Public)
-                .map_err(|e| Failure::io(format!("{}: {e}", pub_path.display())))?;
+            write_new(&pub_path, public.to_spki_pem().as_bytes(), Mode::Public)
+                .map_err(|e| exists_or_io(&pub_path, e))?;
             out.say(format!(
                 "wrote {} (private, mode 0600{}) and {}",
                 path.display(),
@@ -161,5 +161,18 @@ pub(crate) fn run(cmd: KeyCommand, out: &Output) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+/// A failed exclusive create: an existing file is a usage error (never
+/// overwritten), anything else an I/O failure.
+fn exists_or_io(path: &std::path::Path, e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        Failure::usage(format!(
+            "{}: already exists; refusing to overwrite a key",
+            path.display()
+        ))
+    } else {
+        Failure::io(format!("{}: {e}", path.display()))
     }
 }

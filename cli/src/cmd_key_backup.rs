@@ -447,47 +447,10 @@ pub(crate) fn reshare(args: ReshareArgs, out: &Output) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The passphrase for the restored key: `--passphrase-env`, or typed twice
-/// on a terminal; never empty. `None` with `--unencrypted`.
-fn new_passphrase(args: &RestoreArgs) -> Result<Option<Zeroizing<String>>, Failure> {
-    if args.unencrypted {
-        return Ok(None);
-    }
-    let value = if let Some(var) = &args.passphrase_env {
-        let value = std::env::var_os(var)
-            .ok_or_else(|| Failure::usage(format!("passphrase variable {var} is not set")))?
-            .into_string()
-            .map_err(|_| Failure::usage(format!("passphrase variable {var} is not valid UTF-8")))?;
-        Zeroizing::new(value)
-    } else if std::io::stdin().is_terminal() {
-        let prompt = format!("Passphrase for {}: ", args.out.display());
-        let first = Zeroizing::new(
-            rpassword::prompt_password(prompt)
-                .map_err(|e| Failure::io(format!("reading the passphrase: {e}")))?,
-        );
-        let second = Zeroizing::new(
-            rpassword::prompt_password("Again: ")
-                .map_err(|e| Failure::io(format!("reading the passphrase: {e}")))?,
-        );
-        if first != second {
-            return Err(Failure::usage("the two passphrases differ"));
-        }
-        first
-    } else {
-        return Err(Failure::usage(
-            "the restored key is encrypted by default: give --passphrase-env VAR, or \
-             --unencrypted to write it in the clear",
-        ));
-    };
-    if value.is_empty() {
-        return Err(Failure::usage("an empty passphrase is refused"));
-    }
-    Ok(Some(value))
-}
-
 pub(crate) fn restore(args: RestoreArgs, out: &Output) -> Result<(), Failure> {
     refuse_existing([args.out.as_path()])?;
-    let passphrase = new_passphrase(&args)?;
+    let passphrase =
+        key_ref::new_key_passphrase(args.passphrase_env.as_deref(), args.unencrypted, &args.out)?;
     let blob = read_blob(&args.blob)?;
     let shares = read_shares(&args.shares)?;
     let key = key_backup::restore(&blob, &shares).map_err(Failure::from)?;

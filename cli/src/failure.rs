@@ -234,12 +234,15 @@ impl From<BackupError> for Failure {
     }
 }
 
-/// An HSM error: a bad URI or a refused PIN value is a usage error, the rest
+/// An HSM error: a bad URI, a refused PIN value or a PIN file others can
+/// read is a usage error, the rest
 /// are failures of the HSM (exit 3).
 impl From<HsmError> for Failure {
     fn from(e: HsmError) -> Self {
         match e {
-            HsmError::InvalidUri { .. } | HsmError::PinValueRefused => Self::usage(e),
+            HsmError::InvalidUri { .. }
+            | HsmError::PinValueRefused
+            | HsmError::PinFileExposed(_) => Self::usage(with_causes(&e)),
             other => Self::io(other),
         }
     }

@@ -64,12 +64,59 @@ fn passphrase(env: Option<&str>, path: &Path) -> Result<Option<Zeroizing<String>
     Ok(None)
 }
 
+/// The passphrase for a new private key file (`key generate`, `key
+/// restore`): `--passphrase-env VAR`, or typed twice without echo on a
+/// terminal; never empty. `None` only with `--unencrypted`: off a terminal
+/// with neither flag this is a usage error naming both, so no key is ever
+/// written in the clear without being asked to.
+pub(crate) fn new_key_passphrase(
+    passphrase_env: Option<&str>,
+    unencrypted: bool,
+    out: &Path,
+) -> Result<Option<Zeroizing<String>>, Failure> {
+    if unencrypted {
+        return Ok(None);
+    }
+    let value = if let Some(var) = passphrase_env {
+        let value = std::env::var_os(var)
+            .ok_or_else(|| Failure::usage(format!("passphrase variable {var} is not set")))?
+            .into_string()
+            .map_err(|_| Failure::usage(format!("passphrase variable {var} is not valid UTF-8")))?;
+        Zeroizing::new(value)
+    } else if std::io::stdin().is_terminal() {
+        let prompt = format!("Passphrase for {}: ", out.display());
+        let first = Zeroizing::new(
+            rpassword::prompt_password(prompt)
+                .map_err(|e| Failure::io(format!("reading the passphrase: {e}")))?,
+        );
+        let second = Zeroizing::new(
+            rpassword::prompt_password("Again: ")
+                .map_err(|e| Failure::io(format!("reading the passphrase: {e}")))?,
+        );
+        if first != second {
+            return Err(Failure::usage("the two passphrases differ"));
+        }
+        first
+    } else {
+        return Err(Failure::usage(format!(
+            "{}: a private key is written encrypted: give --passphrase-env VAR, \
+             or --unencrypted to write it in the clear",
+            out.display()
+        )));
+    };
+    if value.is_empty() {
+        return Err(Failure::usage("an empty passphrase is refused"));
+    }
+    Ok(Some(value))
+}
+
 /// Loads a private key file, decrypting it with a passphrase when it is
-/// encrypted.
+/// encrypted. A file group or others can read is refused first.
 pub(crate) fn load_private(
     path: &Path,
     passphrase_env: Option<&str>,
 ) -> Result<PrivateKey, Failure> {
+    fwsign_keys::secret_file::check_owner_only(path).map_err(Failure::usage)?;
     let text = Zeroizing::new(read_text(path)?);
     let encrypted = text.contains("BEGIN ENCRYPTED PRIVATE KEY");
     let pass = if encrypted {

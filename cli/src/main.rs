@@ -45,6 +45,37 @@ pub(crate) fn now() -> UnixTime {
     UnixTime(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
+/// This build's date (Unix seconds), compiled in by `build.rs`.
+const BUILD_EPOCH: &str = env!("FWSIGN_BUILD_EPOCH");
+
+/// Refuses a system clock that reads earlier than this build: every expiry
+/// check against it would accept metadata that expired long ago (a device
+/// or CI runner whose clock fell back to 1970). Exit 1 under the client's
+/// contract, 2 (the machine's setup) otherwise.
+fn check_clock(client: bool) -> Result<(), Failure> {
+    let build = BUILD_EPOCH.parse::<i64>().unwrap_or(0);
+    let now = now();
+    if now.0 >= build {
+        return Ok(());
+    }
+    let text = |t: i64| {
+        UnixTime(t)
+            .to_expires()
+            .unwrap_or_else(|| format!("{t} (Unix time)"))
+    };
+    let message = format!(
+        "the system clock reads {}, earlier than this fwsign build ({}); expiry checks \
+         against it would accept expired metadata: set the clock (NTP) and run again",
+        text(now.0),
+        text(build)
+    );
+    Err(if client {
+        Failure::security(message)
+    } else {
+        Failure::usage(message)
+    })
+}
+
 /// `--lock-timeout`, set once from the command line.
 static LOCK_TIMEOUT: OnceLock<Duration> = OnceLock::new();
 
@@ -83,6 +114,16 @@ fn main() -> ExitCode {
     };
     let out = Output::new(cli.json);
     let _ = LOCK_TIMEOUT.set(Duration::from_secs(cli.lock_timeout));
+    // Every command but the two that only print documentation reads the
+    // clock for some decision (expiry, versions, audit times).
+    if !matches!(
+        cli.command,
+        Command::Completions { .. } | Command::Man { .. }
+    ) && let Err(f) = check_clock(matches!(cli.command, Command::Client(_)))
+    {
+        out.error(&f.message, f.code, f.document);
+        return ExitCode::from(f.code);
+    }
     let result: Result<(), Failure> = match cli.command {
         Command::Key(cmd) => cmd_key::run(cmd, &out),
         Command::Repo(cmd) => cmd_repo::run(*cmd, &out),

@@ -88,6 +88,10 @@ pub enum HsmError {
         /// Why it could not be read.
         why: String,
     },
+    /// The PIN file can be read by group or others: refused before it is
+    /// read, as a private key file would be.
+    #[error("pin-source: {0}")]
+    PinFileExposed(#[source] fwsign_keys::KeyError),
     /// The token refused the PIN.
     #[error("wrong PIN for token {token:?}")]
     WrongPin {

@@ -74,6 +74,8 @@ impl PinSource {
                 Zeroizing::new(os_string_bytes(value))
             }
             Self::File(path) => {
+                fwsign_keys::secret_file::check_owner_only(path)
+                    .map_err(HsmError::PinFileExposed)?;
                 // Not `read_to_string`: its error for non-UTF-8 content is
                 // fine, but some tokens take binary PINs.
                 let mut bytes =

@@ -435,6 +435,12 @@ hsm_test!(
         // PIN from a file.
         let pin_file = hsm.dir.join("pin");
         std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+        // A PIN file must be the owner's alone (refused otherwise).
+        std::fs::set_permissions(
+            &pin_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         let from_file = hsm.parse(&format!(
             "pkcs11:token=alpha;object=k?pin-source=file:{}",
             pin_file.display()

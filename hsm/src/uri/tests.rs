@@ -193,10 +193,10 @@ fn pin_sources_read_and_report_without_the_pin() {
         (b" 12 34 \n\n", b" 12 34 \n"),
     ] {
         let file = dir.join("pin");
-        std::fs::write(&file, content).unwrap();
+        write_owner_only(&file, content);
         assert_eq!(&**PinSource::File(file).read().unwrap(), want);
     }
-    std::fs::write(dir.join("empty"), b"\n").unwrap();
+    write_owner_only(&dir.join("empty"), b"\n");
     let err = PinSource::File(dir.join("empty")).read().unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
     let err = PinSource::File(dir.join("missing")).read().unwrap_err();
@@ -240,4 +240,35 @@ fn module_resolution_prefers_the_uri() {
         uri.resolve_module(),
         Err(HsmError::ModuleNotFound { .. })
     ));
+}
+
+/// A PIN file as a careful operator writes it: 0600.
+fn write_owner_only(path: &std::path::Path, content: &[u8]) {
+    std::fs::write(path, content).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// The attack: a PIN another account on the machine can read is a PIN it
+/// can use. Refused before the file is read, naming the fix.
+#[cfg(unix)]
+#[test]
+fn a_pin_file_group_or_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = std::env::temp_dir().join(format!("fwsign-hsm-pin-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pin");
+    std::fs::write(&file, b"1234\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = PinSource::File(file.clone()).read().unwrap_err();
+    assert!(matches!(err, HsmError::PinFileExposed(_)), "{err:?}");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    assert!(!err.to_string().contains("1234"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(&**PinSource::File(file).read().unwrap(), b"1234");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -77,6 +77,19 @@ pub enum KeyError {
     /// Encoding or encrypting a private key failed.
     #[error("cannot encode the private key: {0}")]
     Encoding(String),
+    /// A file holding a secret (a private key, a PIN) can be read by group
+    /// or others; refused before it is read, as OpenSSH refuses such a key.
+    #[error(
+        "{}: holds a secret but group or others have access (mode {mode:04o}); run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    ExposedSecretFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 /// A hint for the key files people most often hand over instead of PKCS#8.

@@ -42,6 +42,7 @@ pub mod key_backup;
 #[cfg(feature = "rsa")]
 pub mod rsa_pss;
 pub mod search_host;
+pub mod secret_file;
 pub mod trusted_set;
 
 pub use error_class::ErrorClass;

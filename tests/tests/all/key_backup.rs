@@ -24,9 +24,14 @@ impl Ceremony {
 
     /// `key generate --out NAME.pem`, returning the key ID.
     fn key(&self, name: &str) -> String {
-        let run = self
-            .fw
-            .run(["--json", "key", "generate", "--out", &format!("{name}.pem")]);
+        let run = self.fw.run([
+            "--json",
+            "key",
+            "generate",
+            "--unencrypted",
+            "--out",
+            &format!("{name}.pem"),
+        ]);
         run.ok();
         json(&run)["keyid"].as_str().unwrap().to_owned()
     }

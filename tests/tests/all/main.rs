@@ -25,6 +25,7 @@ mod client_workflow;
 mod device_pack;
 mod hsm_release;
 mod key_backup;
+mod key_handling;
 mod keyids;
 mod ocpp_certs;
 mod ocpp_requests;

@@ -98,6 +98,7 @@ fn root_intermediate_and_signer_have_the_profile_and_openssl_accepts_the_path() 
     pki.ok(&[
         "key",
         "generate",
+        "--unencrypted",
         "--algorithm",
         "ed25519",
         "--out",

@@ -85,6 +85,7 @@ fn only_the_certificates_p256_key_signs() {
     pki.ok(&[
         "key",
         "generate",
+        "--unencrypted",
         "--algorithm",
         "ed25519",
         "--out",

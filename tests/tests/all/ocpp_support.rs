@@ -115,7 +115,13 @@ impl Pki {
 
     /// `keys/NAME.pem` and `keys/NAME.pub.pem`, P-256.
     pub(crate) fn key(&self, name: &str) {
-        self.ok(&["key", "generate", "--out", &format!("keys/{name}.pem")]);
+        self.ok(&[
+            "key",
+            "generate",
+            "--unencrypted",
+            "--out",
+            &format!("keys/{name}.pem"),
+        ]);
     }
 
     /// `fwsign ARGS...`.

@@ -34,6 +34,7 @@ fn key_generate_writes_a_0600_private_key_and_its_public_key() {
     r.fw.run([
         "key".as_ref(),
         "generate".as_ref(),
+        "--unencrypted".as_ref(),
         "--out".as_ref(),
         private.as_os_str(),
     ])
@@ -45,6 +46,7 @@ fn key_generate_writes_a_0600_private_key_and_its_public_key() {
     r.fw.run([
         "key".as_ref(),
         "generate".as_ref(),
+        "--unencrypted".as_ref(),
         "--algorithm".as_ref(),
         "ed25519".as_ref(),
         "--out".as_ref(),
