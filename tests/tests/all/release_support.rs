@@ -242,19 +242,55 @@ impl Release {
         self.publish_env(&[])
     }
 
+    /// Has root1+root2 sign root and the two `approvers` sign targets.
+    pub(crate) fn approve(&self, approvers: [&str; 2]) {
+        for key in ["root1", "root2"] {
+            self.sign("root", key).ok();
+        }
+        for key in approvers {
+            self.sign("targets", key).ok();
+        }
+    }
+
+    /// `repo init` with `extra`, then `FW_NAME` 1.0.0 staged from
+    /// `files/<file>` holding `bytes`, approved ([`Self::approve`]) and
+    /// published.
+    pub(crate) fn first_release_with(
+        &self,
+        extra: &[&str],
+        file: &str,
+        bytes: &[u8],
+        approvers: [&str; 2],
+    ) {
+        self.init_with(extra).ok();
+        let path = self.write_file(file, bytes);
+        self.add(&path, FW_NAME, "1.0.0", &[]).ok();
+        self.approve(approvers);
+        self.publish().ok();
+    }
+
     /// Initialises, stages `FW_NAME` (returned bytes), has root1+root2 sign
     /// root and alice+bob sign targets, and publishes.
     pub(crate) fn first_release(&self) -> Vec<u8> {
-        self.init();
         let bytes = firmware(1, 5000);
-        let file = self.write_file("fw-1.0.0.bin", &bytes);
-        self.add(&file, FW_NAME, "1.0.0", &[]).ok();
-        self.sign("root", "root1").ok();
-        self.sign("root", "root2").ok();
-        self.sign("targets", "alice").ok();
-        self.sign("targets", "bob").ok();
-        self.publish().ok();
+        self.first_release_with(&[], "fw-1.0.0.bin", &bytes, ["alice", "bob"]);
         bytes
+    }
+
+    /// `repo add` arguments staging `file` as `../evil.bin`, a name every
+    /// command refuses (`invalid-name`).
+    pub(crate) fn evil_name_args(file: &Path) -> [&str; 9] {
+        [
+            Self::arg(file),
+            "--name",
+            "../evil.bin",
+            "--hardware-id",
+            "x",
+            "--version",
+            "1.0.0",
+            "--security-counter",
+            "1",
+        ]
     }
 
     /// `DIR/metadata/NAME`.

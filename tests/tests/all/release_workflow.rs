@@ -136,19 +136,13 @@ fn key_shared_between_online_role_and_approvers_is_refused_at_init_unless_allowe
 #[test]
 fn expiring_timestamp_is_flagged_and_refresh_resigns_it() {
     let r = Release::new("expiring_timestamp_refresh");
-    r.init_with(&["--expires", "timestamp=1h"]).ok();
     let bytes = firmware(3, 4000);
-    let file = r.write_file("fw-1.0.0.bin", &bytes);
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "carol"),
-    ] {
-        r.sign(role, key).ok();
-    }
-    r.publish().ok();
+    r.first_release_with(
+        &["--expires", "timestamp=1h"],
+        "fw-1.0.0.bin",
+        &bytes,
+        ["alice", "carol"],
+    );
 
     let flagged = r.repo("status", &["--check-expiry", "2h"]);
     flagged.code(SECURITY).stderr_has("timestamp");
@@ -203,19 +197,13 @@ fn expiring_timestamp_is_flagged_and_refresh_resigns_it() {
 #[test]
 fn expired_timestamp_is_refused_by_clients_until_refresh_keeps_the_repository_alive() {
     let r = Release::new("expired_timestamp_refresh");
-    r.init_with(&["--expires", "timestamp=12s"]).ok();
     let bytes = firmware(4, 4000);
-    let file = r.write_file("fw-1.0.0.bin", &bytes);
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "bob"),
-    ] {
-        r.sign(role, key).ok();
-    }
-    r.publish().ok();
+    r.first_release_with(
+        &["--expires", "timestamp=12s"],
+        "fw-1.0.0.bin",
+        &bytes,
+        ["alice", "bob"],
+    );
     std::thread::sleep(std::time::Duration::from_secs(13));
     r.repo("status", &["--check-expiry", "1s"])
         .code(SECURITY)
@@ -528,29 +516,8 @@ fn json_output_is_one_document_also_when_a_command_fails() {
     // Refused publish (threshold not met).
     one_doc("publish", &publish, SECURITY);
     // Bad name.
-    one_doc(
-        "add",
-        &[
-            Release::arg(&file),
-            "--name",
-            "../evil.bin",
-            "--hardware-id",
-            "x",
-            "--version",
-            "1.0.0",
-            "--security-counter",
-            "1",
-        ],
-        USAGE,
-    );
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "bob"),
-    ] {
-        r.sign(role, key).ok();
-    }
+    one_doc("add", &Release::evil_name_args(&file), USAGE);
+    r.approve(["alice", "bob"]);
     one_doc("publish", &publish, 0);
     one_doc("status", &["--check-expiry", "30m"], 0);
     // A role expiring within the window: exit 1 with one document.
