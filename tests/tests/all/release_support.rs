@@ -277,6 +277,38 @@ impl Release {
         bytes
     }
 
+    /// `repo init`, root approved by root1+root2, and `FW_NAME` 1.0.0
+    /// staged from `files/fw-1.0.0.bin` holding `bytes` (not yet approved);
+    /// returns that file's path.
+    pub(crate) fn stage_first(&self, bytes: &[u8]) -> PathBuf {
+        self.init();
+        self.sign("root", "root1").ok();
+        self.sign("root", "root2").ok();
+        let file = self.write_file("fw-1.0.0.bin", bytes);
+        self.add(&file, FW_NAME, "1.0.0", &[]).ok();
+        file
+    }
+
+    /// `repo export-payload --role targets --out OUT`.
+    pub(crate) fn export_payload(&self, out: &Path) -> Run {
+        self.repo(
+            "export-payload",
+            &["--role", "targets", "--out", Self::arg(out)],
+        )
+    }
+
+    /// `fwsign sign-payload PAYLOAD --key keys/KEY.pem --out OUT`.
+    pub(crate) fn sign_payload(&self, payload: &Path, key: &str, out: &Path) -> Run {
+        self.fw.run([
+            "sign-payload".as_ref(),
+            payload.as_os_str(),
+            "--key".as_ref(),
+            self.key(key).as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    }
+
     /// `repo add` arguments staging `file` as `../evil.bin`, a name every
     /// command refuses (`invalid-name`).
     pub(crate) fn evil_name_args(file: &Path) -> [&str; 9] {
@@ -316,6 +348,30 @@ impl Release {
     pub(crate) fn serve(&self) -> StaticServer {
         StaticServer::start(&self.dir).unwrap()
     }
+
+    /// Serves the repository and has a fresh python-tuf client (work
+    /// directory `clients/python`, trusting `1.root.json`) download
+    /// `expected` with those bytes ([`python_gets`]).
+    pub(crate) fn python_gets_published(&self, expected: &[(&str, &[u8])]) {
+        let server = self.serve();
+        python_gets(
+            &server,
+            &self.metadata("1.root.json"),
+            &self.workdir("python"),
+            expected,
+        );
+    }
+}
+
+/// The entry of staged `role` in a `repo status --json` document.
+#[track_caller]
+pub(crate) fn staged_entry<'a>(status: &'a Value, role: &str) -> &'a Value {
+    status["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == role)
+        .unwrap_or_else(|| panic!("no staged {role} in {status}"))
 }
 
 /// What python-tuf's Updater did.
