@@ -26,7 +26,7 @@
 //! [`Fetcher`](fwsign_sign::client::Fetcher) for driving the client library
 //! directly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use fwsign_manifest_schema::canonical::to_portable_json;
