@@ -247,19 +247,87 @@ impl Release {
         self.publish_env(&[])
     }
 
+    /// Has root1+root2 sign root and the two `approvers` sign targets.
+    pub(crate) fn approve(&self, approvers: [&str; 2]) {
+        for key in ["root1", "root2"] {
+            self.sign("root", key).ok();
+        }
+        for key in approvers {
+            self.sign("targets", key).ok();
+        }
+    }
+
+    /// `repo init` with `extra`, then `FW_NAME` 1.0.0 staged from
+    /// `files/<file>` holding `bytes`, approved ([`Self::approve`]) and
+    /// published.
+    pub(crate) fn first_release_with(
+        &self,
+        extra: &[&str],
+        file: &str,
+        bytes: &[u8],
+        approvers: [&str; 2],
+    ) {
+        self.init_with(extra).ok();
+        let path = self.write_file(file, bytes);
+        self.add(&path, FW_NAME, "1.0.0", &[]).ok();
+        self.approve(approvers);
+        self.publish().ok();
+    }
+
     /// Initialises, stages `FW_NAME` (returned bytes), has root1+root2 sign
     /// root and alice+bob sign targets, and publishes.
     pub(crate) fn first_release(&self) -> Vec<u8> {
-        self.init();
         let bytes = firmware(1, 5000);
-        let file = self.write_file("fw-1.0.0.bin", &bytes);
-        self.add(&file, FW_NAME, "1.0.0", &[]).ok();
+        self.first_release_with(&[], "fw-1.0.0.bin", &bytes, ["alice", "bob"]);
+        bytes
+    }
+
+    /// `repo init`, root approved by root1+root2, and `FW_NAME` 1.0.0
+    /// staged from `files/fw-1.0.0.bin` holding `bytes` (not yet approved);
+    /// returns that file's path.
+    pub(crate) fn stage_first(&self, bytes: &[u8]) -> PathBuf {
+        self.init();
         self.sign("root", "root1").ok();
         self.sign("root", "root2").ok();
-        self.sign("targets", "alice").ok();
-        self.sign("targets", "bob").ok();
-        self.publish().ok();
-        bytes
+        let file = self.write_file("fw-1.0.0.bin", bytes);
+        self.add(&file, FW_NAME, "1.0.0", &[]).ok();
+        file
+    }
+
+    /// `repo export-payload --role targets --out OUT`.
+    pub(crate) fn export_payload(&self, out: &Path) -> Run {
+        self.repo(
+            "export-payload",
+            &["--role", "targets", "--out", Self::arg(out)],
+        )
+    }
+
+    /// `fwsign sign-payload PAYLOAD --key keys/KEY.pem --out OUT`.
+    pub(crate) fn sign_payload(&self, payload: &Path, key: &str, out: &Path) -> Run {
+        self.fw.run([
+            "sign-payload".as_ref(),
+            payload.as_os_str(),
+            "--key".as_ref(),
+            self.key(key).as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    }
+
+    /// `repo add` arguments staging `file` as `../evil.bin`, a name every
+    /// command refuses (`invalid-name`).
+    pub(crate) fn evil_name_args(file: &Path) -> [&str; 9] {
+        [
+            Self::arg(file),
+            "--name",
+            "../evil.bin",
+            "--hardware-id",
+            "x",
+            "--version",
+            "1.0.0",
+            "--security-counter",
+            "1",
+        ]
     }
 
     /// `DIR/metadata/NAME`.
@@ -285,6 +353,30 @@ impl Release {
     pub(crate) fn serve(&self) -> StaticServer {
         StaticServer::start(&self.dir).unwrap()
     }
+
+    /// Serves the repository and has a fresh python-tuf client (work
+    /// directory `clients/python`, trusting `1.root.json`) download
+    /// `expected` with those bytes ([`python_gets`]).
+    pub(crate) fn python_gets_published(&self, expected: &[(&str, &[u8])]) {
+        let server = self.serve();
+        python_gets(
+            &server,
+            &self.metadata("1.root.json"),
+            &self.workdir("python"),
+            expected,
+        );
+    }
+}
+
+/// The entry of staged `role` in a `repo status --json` document.
+#[track_caller]
+pub(crate) fn staged_entry<'a>(status: &'a Value, role: &str) -> &'a Value {
+    status["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == role)
+        .unwrap_or_else(|| panic!("no staged {role} in {status}"))
 }
 
 /// What python-tuf's Updater did.

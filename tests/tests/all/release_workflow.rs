@@ -5,7 +5,9 @@
 
 use fwsign_tests::{SECURITY, USAGE, copy_dir, tree};
 
-use crate::release_support::{FW_NAME, Release, firmware, json, python_fetch, python_gets};
+use crate::release_support::{
+    FW_NAME, Release, firmware, json, python_fetch, python_gets, staged_entry,
+};
 use crate::release_tough::tough_fetch;
 
 #[test]
@@ -76,11 +78,7 @@ fn two_of_three_approvers_publish_a_nested_target_python_tuf_and_tough_fetch_ove
 #[test]
 fn approval_is_dropped_when_the_staged_content_changes_after_it() {
     let r = Release::new("approval_dropped_on_change");
-    r.init();
-    r.sign("root", "root1").ok();
-    r.sign("root", "root2").ok();
-    let file = r.write_file("fw-1.0.0.bin", &firmware(1, 3000));
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
+    r.stage_first(&firmware(1, 3000));
     r.sign("targets", "alice").ok();
 
     // Another file staged after alice approved: her signature is over other content.
@@ -88,12 +86,7 @@ fn approval_is_dropped_when_the_staged_content_changes_after_it() {
     r.add(&other, "board-a/fw-extra.bin", "1.0.0", &[]).ok();
     let (run, status) = r.repo_json("status", &[]);
     run.ok();
-    let targets = status["staged"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["role"] == "targets")
-        .unwrap_or_else(|| panic!("no staged targets in {status}"));
+    let targets = staged_entry(&status, "targets");
     assert_eq!(targets["met"], false, "{status}");
     assert_eq!(targets["thresholds"][0]["valid"], 0, "{status}");
     let dropped: Vec<&str> = targets["dropped_approvals"]["keyids"]
@@ -136,19 +129,13 @@ fn key_shared_between_online_role_and_approvers_is_refused_at_init_unless_allowe
 #[test]
 fn expiring_timestamp_is_flagged_and_refresh_resigns_it() {
     let r = Release::new("expiring_timestamp_refresh");
-    r.init_with(&["--expires", "timestamp=1h"]).ok();
     let bytes = firmware(3, 4000);
-    let file = r.write_file("fw-1.0.0.bin", &bytes);
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "carol"),
-    ] {
-        r.sign(role, key).ok();
-    }
-    r.publish().ok();
+    r.first_release_with(
+        &["--expires", "timestamp=1h"],
+        "fw-1.0.0.bin",
+        &bytes,
+        ["alice", "carol"],
+    );
 
     let flagged = r.repo("status", &["--check-expiry", "2h"]);
     flagged.code(SECURITY).stderr_has("timestamp");
@@ -203,19 +190,13 @@ fn expiring_timestamp_is_flagged_and_refresh_resigns_it() {
 #[test]
 fn expired_timestamp_is_refused_by_clients_until_refresh_keeps_the_repository_alive() {
     let r = Release::new("expired_timestamp_refresh");
-    r.init_with(&["--expires", "timestamp=12s"]).ok();
     let bytes = firmware(4, 4000);
-    let file = r.write_file("fw-1.0.0.bin", &bytes);
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "bob"),
-    ] {
-        r.sign(role, key).ok();
-    }
-    r.publish().ok();
+    r.first_release_with(
+        &["--expires", "timestamp=12s"],
+        "fw-1.0.0.bin",
+        &bytes,
+        ["alice", "bob"],
+    );
     std::thread::sleep(std::time::Duration::from_secs(13));
     r.repo("status", &["--check-expiry", "1s"])
         .code(SECURITY)
@@ -282,24 +263,14 @@ fn staged_target_swapped_on_disk_after_approval_is_refused_at_publish() {
     r.publish().code(SECURITY);
     assert_eq!(tree(&r.dir.join("metadata")).unwrap(), metadata_before);
 
-    let server = r.serve();
-    python_gets(
-        &server,
-        &r.metadata("1.root.json"),
-        &r.workdir("python"),
-        &[(FW_NAME, &v1)],
-    );
+    r.python_gets_published(&[(FW_NAME, &v1)]);
 }
 
 #[test]
 fn signatures_merged_from_a_copy_of_the_repository_count_as_approvals() {
     let r = Release::new("merge_signatures_copy");
-    r.init();
-    r.sign("root", "root1").ok();
-    r.sign("root", "root2").ok();
     let bytes = firmware(6, 3000);
-    let file = r.write_file("fw-1.0.0.bin", &bytes);
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
+    r.stage_first(&bytes);
     r.sign("targets", "alice").ok();
 
     // bob works on his own copy (as if on another machine).
@@ -325,51 +296,24 @@ fn signatures_merged_from_a_copy_of_the_repository_count_as_approvals() {
         "{merged}"
     );
     let (_, status) = r.repo_json("status", &[]);
-    let targets = status["staged"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["role"] == "targets")
-        .unwrap();
+    let targets = staged_entry(&status, "targets");
     assert_eq!(targets["thresholds"][0]["valid"], 2, "{status}");
     assert_eq!(targets["met"], true, "{status}");
     r.publish().ok();
-    let server = r.serve();
-    python_gets(
-        &server,
-        &r.metadata("1.root.json"),
-        &r.workdir("python"),
-        &[(FW_NAME, &bytes)],
-    );
+    r.python_gets_published(&[(FW_NAME, &bytes)]);
 }
 
 #[test]
 fn detached_signature_counts_as_approval_and_one_over_an_older_version_is_refused() {
     let r = Release::new("detached_signature");
-    r.init();
-    r.sign("root", "root1").ok();
-    r.sign("root", "root2").ok();
     let bytes = firmware(7, 3000);
-    let file = r.write_file("fw-1.0.0.bin", &bytes);
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
+    r.stage_first(&bytes);
 
     let payload = r.scratch.join("targets.payload");
-    r.repo(
-        "export-payload",
-        &["--role", "targets", "--out", Release::arg(&payload)],
-    )
-    .ok();
+    r.export_payload(&payload).ok();
     assert!(r.scratch.join("targets.payload.json").is_file());
     let sig = r.scratch.join("carol.sig");
-    r.fw.run([
-        "sign-payload".as_ref(),
-        payload.as_os_str(),
-        "--key".as_ref(),
-        r.key("carol").as_os_str(),
-        "--out".as_ref(),
-        sig.as_os_str(),
-    ])
-    .ok();
+    r.sign_payload(&payload, "carol", &sig).ok();
     let import = |sig: &std::path::Path, key: &str| {
         r.repo(
             "import-signature",
@@ -395,54 +339,24 @@ fn detached_signature_counts_as_approval_and_one_over_an_older_version_is_refuse
     // A payload exported, then the content changed: a signature over the
     // old payload is refused.
     let old_payload = r.scratch.join("old.payload");
-    r.repo(
-        "export-payload",
-        &["--role", "targets", "--out", Release::arg(&old_payload)],
-    )
-    .ok();
+    r.export_payload(&old_payload).ok();
     let other = r.write_file("fw-extra.bin", &firmware(8, 1000));
     r.add(&other, "board-a/fw-extra.bin", "1.0.0", &[]).ok();
     let stale = r.scratch.join("alice-stale.sig");
-    r.fw.run([
-        "sign-payload".as_ref(),
-        old_payload.as_os_str(),
-        "--key".as_ref(),
-        r.key("alice").as_os_str(),
-        "--out".as_ref(),
-        stale.as_os_str(),
-    ])
-    .ok();
+    r.sign_payload(&old_payload, "alice", &stale).ok();
     import(&stale, "alice")
         .code(SECURITY)
         .stderr_has(&r.keyid("alice"));
     // carol's approval was dropped by the change too; re-sign detached.
     let fresh_payload = r.scratch.join("fresh.payload");
-    r.repo(
-        "export-payload",
-        &["--role", "targets", "--out", Release::arg(&fresh_payload)],
-    )
-    .ok();
+    r.export_payload(&fresh_payload).ok();
     let fresh = r.scratch.join("carol-fresh.sig");
-    r.fw.run([
-        "sign-payload".as_ref(),
-        fresh_payload.as_os_str(),
-        "--key".as_ref(),
-        r.key("carol").as_os_str(),
-        "--out".as_ref(),
-        fresh.as_os_str(),
-    ])
-    .ok();
+    r.sign_payload(&fresh_payload, "carol", &fresh).ok();
     import(&fresh, "carol").ok();
     r.publish().code(SECURITY);
     r.sign("targets", "alice").ok();
     r.publish().ok();
-    let server = r.serve();
-    python_gets(
-        &server,
-        &r.metadata("1.root.json"),
-        &r.workdir("python"),
-        &[(FW_NAME, &bytes)],
-    );
+    r.python_gets_published(&[(FW_NAME, &bytes)]);
 }
 
 #[test]
@@ -450,11 +364,7 @@ fn forged_signature_in_a_merged_copy_is_not_counted() {
     // The other copy is not trusted: a signature entry claiming bob's key ID
     // over bytes bob never signed must not become an approval.
     let r = Release::new("merge_forged_signature");
-    r.init();
-    r.sign("root", "root1").ok();
-    r.sign("root", "root2").ok();
-    let file = r.write_file("fw-1.0.0.bin", &firmware(17, 3000));
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
+    r.stage_first(&firmware(17, 3000));
     r.sign("targets", "alice").ok();
     let copy = r.scratch.join("forged-copy");
     copy_dir(&r.dir, &copy).unwrap();
@@ -474,12 +384,7 @@ fn forged_signature_in_a_merged_copy_is_not_counted() {
         "merge-signatures failed oddly:\n{merge}"
     );
     let (_, status) = r.repo_json("status", &[]);
-    let targets = status["staged"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["role"] == "targets")
-        .unwrap();
+    let targets = staged_entry(&status, "targets");
     assert_eq!(targets["thresholds"][0]["valid"], 1, "{status}");
     r.publish().code(SECURITY);
 }
@@ -528,29 +433,8 @@ fn json_output_is_one_document_also_when_a_command_fails() {
     // Refused publish (threshold not met).
     one_doc("publish", &publish, SECURITY);
     // Bad name.
-    one_doc(
-        "add",
-        &[
-            Release::arg(&file),
-            "--name",
-            "../evil.bin",
-            "--hardware-id",
-            "x",
-            "--version",
-            "1.0.0",
-            "--security-counter",
-            "1",
-        ],
-        USAGE,
-    );
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "bob"),
-    ] {
-        r.sign(role, key).ok();
-    }
+    one_doc("add", &Release::evil_name_args(&file), USAGE);
+    r.approve(["alice", "bob"]);
     one_doc("publish", &publish, 0);
     one_doc("status", &["--check-expiry", "30m"], 0);
     // A role expiring within the window: exit 1 with one document.

@@ -16,18 +16,7 @@ use crate::release_support::{FW_NAME, Release, firmware};
 /// approved and publishes.
 fn published(test: &str, extra: &[&str]) -> Release {
     let r = Release::new(test);
-    r.init_with(extra).ok();
-    let file = r.write_file("fw.bin", &firmware(40, 1000));
-    r.add(&file, FW_NAME, "1.0.0", &[]).ok();
-    for (role, key) in [
-        ("root", "root1"),
-        ("root", "root2"),
-        ("targets", "alice"),
-        ("targets", "bob"),
-    ] {
-        r.sign(role, key).ok();
-    }
-    r.publish().ok();
+    r.first_release_with(extra, "fw.bin", &firmware(40, 1000), ["alice", "bob"]);
     r
 }
 
@@ -149,20 +138,7 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
     let (run, doc) = r.repo_json("export-payload", &["--role", "snapshot", "--out", "x"]);
     run.code(USAGE);
     assert_eq!(doc["reason"], "nothing-staged", "{run}");
-    let (run, doc) = r.repo_json(
-        "add",
-        &[
-            Release::arg(&file),
-            "--name",
-            "../evil.bin",
-            "--hardware-id",
-            "x",
-            "--version",
-            "1.0.0",
-            "--security-counter",
-            "1",
-        ],
-    );
+    let (run, doc) = r.repo_json("add", &Release::evil_name_args(&file));
     run.code(USAGE);
     assert_eq!(doc["reason"], "invalid-name", "{run}");
     let run = r.fw.run(["--json", "repo", "status", "no-such-repo"]);
