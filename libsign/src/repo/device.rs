@@ -185,6 +185,11 @@ impl Repository {
         let published = live(self)?;
         let carried = published.canonical_roots(from_root_version)?;
         let newest = published.root.signed.version;
+        if from_root_version > newest {
+            return Err(RepoError::Invalid(format!(
+                "--from-root-version {from_root_version} is newer than the newest published root (version {newest}): no device can have a root that was never published (0 carries every root)"
+            )));
+        }
         let root_file = format!("{newest}.root.json");
         let root = published
             .root_chain

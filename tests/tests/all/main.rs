@@ -22,6 +22,7 @@ mod client_python_tuf;
 mod client_support;
 mod client_workflow;
 mod device_pack;
+mod device_tools;
 mod hsm_release;
 mod key_backup;
 mod keyids;
