@@ -51,7 +51,8 @@ pub(crate) enum Command {
     /// Offline update bundles for local installs (commissioning app, USB).
     #[command(subcommand)]
     Bundle(BundleCommand),
-    /// Firmware slots and root provisioning for the device verifier.
+    /// Firmware slots and root provisioning for the device verifier, and
+    /// inspecting or verifying a slot on the host before it is flashed.
     #[command(subcommand)]
     Device(DeviceCommand),
     /// X.509 certificates for OCPP firmware signing: root, signing certificate, request, check.

@@ -155,6 +155,10 @@ fn header_problem(bytes: &[u8], e: LayoutError) -> InspectError {
     let (header_size, image_size, trailer_size) =
         (le32(bytes, 8), le32(bytes, 12), le32(bytes, 16));
     let detail = match e {
+        LayoutError::HeaderMagic if bytes.first() == Some(&b':') => std::format!(
+            "no slot header: the file starts with {:?}, not \"FWSG\" (Intel HEX? give the binary slot)",
+            String::from_utf8_lossy(bytes.get(..9).unwrap_or(bytes))
+        ),
         LayoutError::HeaderMagic => std::format!(
             "no slot header: the file starts with {}, not \"FWSG\" (an erased, empty or foreign file)",
             hex(bytes.get(..4).unwrap_or(bytes))

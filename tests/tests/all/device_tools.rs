@@ -518,6 +518,10 @@ fn device_pack_pads_the_slot_and_writes_intel_hex_at_a_base_address() {
         let records = read_ihex(&text);
         assert_eq!(&ihex_image(&records, base), expected, "{name}");
         assert!(text.starts_with(&format!(":02000004{:04X}", base >> 16)));
+        // inspect and verify read binary slots; Intel HEX is named as such.
+        inspect(&r, &path, false)
+            .code(USAGE)
+            .stderr_has("Intel HEX");
         if have_tool("objcopy") {
             let bin = r.scratch.join(format!("{name}.objcopy.bin"));
             let status = Command::new("objcopy")
@@ -639,4 +643,35 @@ fn device_pack_refuses_a_from_root_version_newer_than_the_newest_root() {
     let (run, _) = pack_as(&r, FW_NAME, "slot.bin", &["--from-root-version", "0"]);
     run.ok();
     assert_eq!(json(&run)["root_updates"], 1);
+}
+
+#[test]
+fn device_intel_hex_writer_matches_a_published_record_and_refuses_overflow() {
+    use fwsign_bootloader_verify::host::encode::{EncodeError, intel_hex, pad};
+    // The data record of Intel HEX's common worked example (address 0x0100).
+    let data = [
+        0x21, 0x46, 0x01, 0x36, 0x01, 0x21, 0x47, 0x01, 0x36, 0x00, 0x7e, 0xfe, 0x09, 0xd2, 0x19,
+        0x01,
+    ];
+    assert_eq!(
+        intel_hex(&data, 0x0100).unwrap(),
+        ":020000040000FA\n:10010000214601360121470136007EFE09D2190140\n:00000001FF\n"
+    );
+    assert_eq!(intel_hex(&[], 0x0800_0000).unwrap(), ":00000001FF\n");
+    // The last byte of the address space is addressable; one more is not.
+    assert!(intel_hex(&[0xaa], 0xffff_ffff).is_ok());
+    assert!(matches!(
+        intel_hex(&[0xaa, 0xbb], 0xffff_ffff),
+        Err(EncodeError::AddressOverflow { .. })
+    ));
+    let mut slot = vec![1u8; 10];
+    assert!(matches!(
+        pad(&mut slot, 8, 0xff),
+        Err(EncodeError::LargerThanSlot {
+            len: 10,
+            slot_size: 8
+        })
+    ));
+    pad(&mut slot, 12, 0xff).unwrap();
+    assert_eq!(slot, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0xff, 0xff]);
 }
