@@ -170,7 +170,9 @@ impl Repository {
     /// after `from_root_version`, and the chain the core's target search
     /// ([`crate::search::search_target`], the device's own search) takes to
     /// the role listing it, all from the verified published state (refused
-    /// when it does not verify).
+    /// when it does not verify). A `from_root_version` above the newest
+    /// published root is refused ([`RepoError::Invalid`]): no device holds
+    /// a root that was never published; 0 carries every root.
     ///
     /// Refused when the search visits a role the chain does not carry (a
     /// covering delegation searched before the lister, whose role does not
