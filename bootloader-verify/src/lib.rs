@@ -57,6 +57,13 @@ compile_error!(
 
 pub mod boot_select;
 pub mod hash_engine;
+#[cfg(feature = "std")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "host-side reports and encoders over lengths they have just checked; never on the device"
+)]
+pub mod host;
 mod reason;
 pub mod slot;
 pub mod verifier;

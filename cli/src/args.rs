@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) use crate::args_device::DeviceCommand;
 pub(crate) use crate::args_ocpp::{CertCommand, OcppCommand, OcppSignOpts, OcppVersionArg};
 use fwsign_core::target_check::BootloaderVersion;
 
@@ -50,7 +51,8 @@ pub(crate) enum Command {
     /// Offline update bundles for local installs (commissioning app, USB).
     #[command(subcommand)]
     Bundle(BundleCommand),
-    /// Firmware slots and root provisioning for the device verifier.
+    /// Firmware slots and root provisioning for the device verifier, and
+    /// inspecting or verifying a slot on the host before it is flashed.
     #[command(subcommand)]
     Device(DeviceCommand),
     /// X.509 certificates for OCPP firmware signing: root, signing certificate, request, check.
@@ -546,7 +548,7 @@ pub(crate) enum ClientCommand {
 
 /// `--bootloader-version`: three numbers and nothing else. A prerelease
 /// would compare as its release, so it is refused rather than misread.
-fn parse_bootloader_version(text: &str) -> Result<BootloaderVersion, String> {
+pub(crate) fn parse_bootloader_version(text: &str) -> Result<BootloaderVersion, String> {
     let plain = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     BootloaderVersion::parse_core(text.as_bytes())
         .filter(|_| plain)
@@ -604,67 +606,10 @@ pub(crate) enum BundleCommand {
 }
 
 /// A number in decimal or `0x` hexadecimal.
-fn parse_size(text: &str) -> Result<u32, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u32, String> {
     let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => text.parse(),
     };
     parsed.map_err(|_| format!("{text:?} is not a size (decimal or 0x hex, below 4 GiB)"))
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum DeviceCommand {
-    /// Build a firmware slot: header, image, and the metadata the device checks.
-    #[command(
-        after_help = "Example:\n  fwsign device pack --repo repo --target evc-a1/fw-1.0.0.bin --slot-size 0x40000 --out slot.bin\n\n\
-        Layout (docs/device-format.md): a little-endian header padded to --header-size, the image, \
-        then a trailer with the root versions after --from-root-version and the targets chain as canonical JSON."
-    )]
-    Pack {
-        /// The repository (published).
-        #[arg(long)]
-        repo: PathBuf,
-        /// The target name.
-        #[arg(long)]
-        target: String,
-        /// The slot's size in bytes; the result must fit.
-        #[arg(long, value_parser = parse_size)]
-        slot_size: u32,
-        /// Header size: a power of two, at least 0x200 (the image starts aligned).
-        #[arg(long, value_parser = parse_size, default_value = "0x400")]
-        header_size: u32,
-        /// Carry only root versions after this one (the devices' current root).
-        #[arg(long, default_value_t = 0)]
-        from_root_version: u64,
-        /// The bootloader's metadata buffer in bytes: the slot's trailer
-        /// must fit (docs/device-format.md recommends 16 KiB).
-        #[arg(long, value_parser = parse_size, default_value = "0x4000")]
-        metadata_buffer: u32,
-        /// Where to write the slot image.
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Export the newest published root (canonical JSON) for provisioning,
-    /// and optionally the role-version floors a new device starts from.
-    #[command(
-        after_help = "Example:\n  fwsign device root --repo repo --out root.bin --floors-out floors.txt\n\n\
-        Floors (docs/device-format.md): one line per role, `ROLE VERSION`, `targets` first: \
-        the published versions a device is manufactured with, so it never accepts an older, \
-        validly signed targets role."
-    )]
-    Root {
-        /// The repository (published).
-        #[arg(long)]
-        repo: PathBuf,
-        /// Where to write it.
-        #[arg(long)]
-        out: PathBuf,
-        /// Also write the role-version floors (`targets`, and with
-        /// --floors-all-roles every delegated role) to this file.
-        #[arg(long, value_name = "FILE")]
-        floors_out: Option<PathBuf>,
-        /// Write a floor for every published targets role, not only `targets`.
-        #[arg(long, requires = "floors_out")]
-        floors_all_roles: bool,
-    },
 }

@@ -1,5 +1,6 @@
 //! `fwsign device`: slots for the device verifier, and root provisioning.
 
+use fwsign_bootloader_verify::host::encode;
 use fwsign_bootloader_verify::slot::Header;
 use fwsign_bootloader_verify::slot::pack::build_slot;
 use fwsign_bootloader_verify::{MAX_CHAIN, MAX_KEYS_PER_ROLE};
@@ -9,13 +10,14 @@ use fwsign_repo::{DeviceCapacity, Repository};
 use serde_json::json;
 
 use crate::args::DeviceCommand;
+use crate::args_device::SlotFormat;
 use crate::cmd_repo::lock;
 use crate::failure::Failure;
 use crate::output::Output;
 
 /// Most roles the device-state store keeps (`FWSIGN_MAX_ACCEPTED`, and the
 /// store's role count in docs/device-format.md).
-const MAX_FLOORS: usize = 32;
+pub(crate) const MAX_FLOORS: usize = 32;
 /// Longest role name the device-state store keeps.
 const MAX_FLOOR_NAME: usize = 63;
 
@@ -38,13 +40,22 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             header_size,
             from_root_version,
             metadata_buffer,
+            pad,
+            erased,
+            format,
+            base,
             out: path,
         } => {
+            if format == SlotFormat::Bin && base.is_some() {
+                return Err(Failure::usage(
+                    "--base is the load address of Intel HEX: give it with --format ihex",
+                ));
+            }
             let repository = Repository::open(&repo)?;
             let _lock = lock(&repository, LockKind::Shared, "device pack", out)?;
             let material = repository.device_material(&target, from_root_version)?;
             let image = material.read_image()?;
-            let slot = build_slot(
+            let mut slot = build_slot(
                 header_size,
                 slot_size,
                 &image,
@@ -64,12 +75,32 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
                 metadata_buffer: metadata_buffer as usize,
             };
             material.check_capacity(&target, &capacity, trailer_size)?;
-            write_atomic(&path, &slot, Mode::Public)
+            let used = slot.len();
+            if pad {
+                encode::pad(&mut slot, slot_size, erased).map_err(Failure::usage)?;
+            }
+            let file = match (format, base) {
+                (SlotFormat::Ihex, Some(base)) => encode::intel_hex(&slot, base)
+                    .map_err(Failure::usage)?
+                    .into_bytes(),
+                _ => slot,
+            };
+            write_atomic(&path, &file, Mode::Public)
                 .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+            let padded = if pad {
+                format!(", padded with {erased:#04x} to {slot_size} bytes")
+            } else {
+                String::new()
+            };
+            let as_hex = match base {
+                Some(base) if format == SlotFormat::Ihex => {
+                    format!(", as Intel HEX at {base:#010x}")
+                }
+                _ => String::new(),
+            };
             out.say(format!(
-                "wrote {} ({} of {slot_size} bytes): header {header_size:#x}, image {} bytes, {} root update(s), chain {}, trailer {trailer_size} bytes",
+                "wrote {} ({used} of {slot_size} bytes{padded}{as_hex}): header {header_size:#x}, image {} bytes, {} root update(s), chain {}, trailer {trailer_size} bytes",
                 path.display(),
-                slot.len(),
                 image.len(),
                 material.roots.len(),
                 material
@@ -82,7 +113,12 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             out.result(&json!({
                 "ok": true,
                 "slot": path,
-                "size": slot.len(),
+                "size": used,
+                "file_size": file.len(),
+                "padded": pad,
+                "erased": pad.then_some(erased),
+                "format": if format == SlotFormat::Ihex { "ihex" } else { "bin" },
+                "base": base,
                 "image_size": image.len(),
                 "trailer_size": trailer_size,
                 "root_updates": material.roots.len(),
@@ -93,9 +129,15 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
         DeviceCommand::Root {
             repo,
             out: path,
+            c_array,
             floors_out,
             floors_all_roles,
         } => {
+            if let Some(name) = &c_array
+                && !encode::is_c_identifier(name)
+            {
+                return Err(Failure::usage(encode::EncodeError::CName(name.clone())));
+            }
             let repository = Repository::open(&repo)?;
             let _lock = lock(&repository, LockKind::Shared, "device root", out)?;
             // One verified load for the root and the floors alike.
@@ -127,11 +169,28 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
                     floors
                 }
             };
-            write_atomic(&path, &bytes, Mode::Public)
+            let file = match &c_array {
+                Some(name) => encode::c_array(
+                    name,
+                    &bytes,
+                    &format!(
+                        "The trusted root: root v{version}, {} bytes of canonical JSON.",
+                        bytes.len()
+                    ),
+                )
+                .map_err(Failure::usage)?
+                .into_bytes(),
+                None => bytes.clone(),
+            };
+            write_atomic(&path, &file, Mode::Public)
                 .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
             out.say(format!(
-                "wrote root v{version} ({} bytes, canonical JSON) to {}",
+                "wrote root v{version} ({} bytes, canonical JSON{}) to {}",
                 bytes.len(),
+                c_array
+                    .as_ref()
+                    .map(|name| format!(", as the C array {name}"))
+                    .unwrap_or_default(),
                 path.display()
             ));
             if let Some(floors_path) = &floors_out {
@@ -151,6 +210,7 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
                 "ok": true,
                 "root_version": version,
                 "path": path,
+                "c_array": c_array,
                 "size": bytes.len(),
                 "floors_path": floors_out,
                 "floors": floors
@@ -160,5 +220,7 @@ pub(crate) fn run(cmd: DeviceCommand, out: &Output) -> Result<(), Failure> {
             }));
             Ok(())
         }
+        DeviceCommand::Inspect(args) => crate::cmd_device_inspect::run(&args, out),
+        DeviceCommand::Verify(args) => crate::cmd_device_verify::run(&args, out),
     }
 }

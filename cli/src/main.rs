@@ -7,11 +7,14 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod args_device;
 mod args_ocpp;
 mod cmd_bundle;
 mod cmd_cert;
 mod cmd_client;
 mod cmd_device;
+mod cmd_device_inspect;
+mod cmd_device_verify;
 mod cmd_docs;
 mod cmd_key;
 mod cmd_key_backup;

@@ -170,7 +170,9 @@ impl Repository {
     /// after `from_root_version`, and the chain the core's target search
     /// ([`fwsign_core::search::search_target`], the device's own search) takes to
     /// the role listing it, all from the verified published state (refused
-    /// when it does not verify).
+    /// when it does not verify). A `from_root_version` above the newest
+    /// published root is refused ([`RepoError::Invalid`]): no device holds
+    /// a root that was never published; 0 carries every root.
     ///
     /// Refused when the search visits a role the chain does not carry (a
     /// covering delegation searched before the lister, whose role does not
@@ -185,6 +187,11 @@ impl Repository {
         let published = live(self)?;
         let carried = published.canonical_roots(from_root_version)?;
         let newest = published.root.signed.version;
+        if from_root_version > newest {
+            return Err(RepoError::Invalid(format!(
+                "--from-root-version {from_root_version} is newer than the newest published root (version {newest}): no device can have a root that was never published (0 carries every root)"
+            )));
+        }
         let root_file = format!("{newest}.root.json");
         let root = published
             .root_chain

@@ -23,6 +23,7 @@ mod client_python_tuf;
 mod client_support;
 mod client_workflow;
 mod device_pack;
+mod device_tools;
 mod hsm_release;
 mod key_backup;
 mod key_handling;
