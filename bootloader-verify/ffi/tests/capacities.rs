@@ -71,15 +71,18 @@ fn device_pack_checks_trailers_against_the_header_metadata_size_by_default() {
     // header recommends, so its default refusal matches a bootloader built
     // with FWSIGN_METADATA_LEN. (Read as text: this crate does not depend on
     // the CLI.)
-    let args = read("../../cli/src/args.rs");
-    let at = args
-        .find("metadata_buffer: u32")
-        .expect("device pack's --metadata-buffer");
-    let before = &args[..at];
-    let attr = &before[before.rfind("#[arg(").unwrap()..];
+    let args = read("../../cli/src/args_device.rs");
     let want = format!("default_value = \"{FWSIGN_METADATA_LEN:#x}\"");
-    assert!(
-        attr.contains(&want),
-        "--metadata-buffer's default is not {FWSIGN_METADATA_LEN:#x}: {attr}"
-    );
+    let mut seen = 0;
+    // `device pack` and `device verify` both take --metadata-buffer.
+    for (at, _) in args.match_indices("metadata_buffer: u32") {
+        let before = &args[..at];
+        let attr = &before[before.rfind("#[arg(").unwrap()..];
+        assert!(
+            attr.contains(&want),
+            "--metadata-buffer's default is not {FWSIGN_METADATA_LEN:#x}: {attr}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 2, "device pack's and device verify's --metadata-buffer");
 }
