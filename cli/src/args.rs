@@ -233,6 +233,10 @@ pub(crate) enum RepoCommand {
         /// SHA-256 of the image's SBOM.
         #[arg(long)]
         sbom_sha256: Option<String>,
+        /// Replace a name the role already lists (staged or published) with
+        /// other bytes; without it that is refused (exit 2, `target-exists`).
+        #[arg(long)]
+        replace: bool,
     },
     /// Stage the removal of a target.
     #[command(after_help = "Example:\n  fwsign repo remove repo board-a/fw-0.9.0.bin")]

@@ -230,6 +230,30 @@ pub enum RepoError {
     /// written.
     #[error("refusing to stage: {0}; nothing was written")]
     NotPublishable(String),
+    /// `add`: the role already lists the name with other bytes, and
+    /// replacing them was not asked for (`--replace`); nothing was written.
+    /// A second build staged under a name by mistake would otherwise swap
+    /// the bytes approvers reviewed, or that devices already run.
+    #[error(
+        "target {name} is already {} in {role} with other bytes ({listed_length} bytes, sha256 {listed_sha256}; this file: {new_length} bytes, sha256 {new_sha256}); nothing was staged: pass --replace to replace it, or stage it under another name",
+        if *staged { "staged" } else { "published" }
+    )]
+    TargetExists {
+        /// The role.
+        role: String,
+        /// The target name.
+        name: String,
+        /// Whether the listed entry is staged (else published).
+        staged: bool,
+        /// The listed entry's SHA-256.
+        listed_sha256: String,
+        /// The listed entry's length.
+        listed_length: u64,
+        /// The new file's SHA-256.
+        new_sha256: String,
+        /// The new file's length.
+        new_length: u64,
+    },
 }
 
 impl RepoError {

@@ -42,6 +42,7 @@ impl RepoError {
             Self::VerifyFailed { .. } => "verify-failed",
             Self::WouldBeRefused { .. } => "would-be-refused",
             Self::PublishedTargetChanged { .. } => "published-target-changed",
+            Self::TargetExists { .. } => "target-exists",
             _ => self.class().reason(),
         }
     }
