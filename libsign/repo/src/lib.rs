@@ -38,6 +38,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod delegation_changes;
 mod device;
 mod error;
 pub mod expiry;

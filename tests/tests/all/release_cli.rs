@@ -1,8 +1,10 @@
 //! What a release engineer relies on from the repository commands day to
 //! day (issue 16): a name staged twice by mistake does not swap the bytes
-//! approvers reviewed.
+//! approvers reviewed; `status` says what a delegation change does before
+//! anyone signs it.
 
 use fwsign_tests::USAGE;
+use serde_json::json;
 
 use crate::release_support::{FW_NAME, Release, firmware};
 
@@ -129,4 +131,105 @@ fn staging_other_bytes_under_a_published_name_is_refused() {
     let again = r.write_file("again.bin", &firmware(1, 5000));
     r.add(&again, FW_NAME, "1.0.0", &[]).ok();
     assert!(!r.dir.join("staged/targets.json").exists());
+}
+
+/// `repo delegate DIR --role ROLE --key keys/K.pub.pem... --threshold N
+/// --paths P...` plus `extra`.
+pub(crate) fn delegate(
+    r: &Release,
+    role: &str,
+    keys: &[&str],
+    threshold: &str,
+    paths: &[&str],
+    extra: &[&str],
+) -> fwsign_tests::Run {
+    let publics: Vec<std::path::PathBuf> = keys.iter().map(|k| r.public(k)).collect();
+    let mut args = vec!["--role", role];
+    for p in &publics {
+        args.extend(["--key", Release::arg(p)]);
+    }
+    args.extend(["--threshold", threshold, "--paths"]);
+    args.extend_from_slice(paths);
+    args.extend_from_slice(extra);
+    r.repo("delegate", &args)
+}
+
+/// Every staged role signed by the keys that may sign it here, and
+/// published.
+pub(crate) fn approve_and_publish(r: &Release, delegated: &[(&str, &[&str])]) {
+    let (run, status) = r.repo_json("status", &[]);
+    run.ok();
+    for staged in status["staged"].as_array().unwrap() {
+        let role = staged["role"].as_str().unwrap();
+        let keys: &[&str] = match role {
+            "root" => &["root1", "root2"],
+            "targets" => &["alice", "bob"],
+            other => delegated
+                .iter()
+                .find(|(r, _)| *r == other)
+                .map_or(&[], |(_, k)| k),
+        };
+        for k in keys {
+            r.sign(role, k).ok();
+        }
+    }
+    r.publish().ok();
+}
+
+/// A re-keyed, widened, now-terminating delegation and a new one: `status`
+/// names each change (keys added and removed, threshold, paths,
+/// terminating) in words and in `--json`, so approvers see who gains the
+/// right to sign what before they sign `targets`.
+#[test]
+fn status_names_what_a_delegation_change_gives_and_takes_away() {
+    let mut r = Release::new("cli_status_delegations");
+    for k in ["dave", "erin", "frank"] {
+        r.generate_key(k);
+    }
+    r.init();
+    delegate(&r, "board-a", &["dave", "erin"], "2", &["board-a/*"], &[]).ok();
+    approve_and_publish(&r, &[("board-a", &["dave", "erin"])]);
+
+    delegate(
+        &r,
+        "board-a",
+        &["frank"],
+        "1",
+        &["board-a/*", "board-a2/*"],
+        &["--terminating"],
+    )
+    .ok();
+    delegate(&r, "board-b", &["erin"], "1", &["board-b/*"], &[]).ok();
+    let run = r.repo("status", &[]);
+    run.ok()
+        .stderr_has("delegation changed: targets -> board-a: keys added ")
+        .stderr_has(&r.keyid("frank")[..16])
+        .stderr_has("threshold 1 (was 2)")
+        .stderr_has("paths board-a/*, board-a2/* (was paths board-a/*)")
+        .stderr_has("now terminating")
+        .stderr_has("delegation added: targets -> board-b (1 of 1 key(s)");
+    assert!(!run.stderr.contains("delegations changed"), "{run}");
+
+    let (run, status) = r.repo_json("status", &[]);
+    run.ok();
+    let targets = status["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == "targets")
+        .unwrap();
+    let changes = &targets["changes"];
+    assert_eq!(changes["delegations_changed"], true, "{run}");
+    let roles = changes["delegations"]["roles"].as_array().unwrap();
+    assert_eq!(roles.len(), 2, "{run}");
+    assert_eq!(roles[0]["role"], "board-a");
+    assert_eq!(roles[0]["change"], "changed");
+    assert_eq!(roles[0]["keys_added"], json!([r.keyid("frank")]));
+    let mut removed = vec![r.keyid("dave"), r.keyid("erin")];
+    removed.sort();
+    assert_eq!(roles[0]["keys_removed"], json!(removed));
+    assert_eq!(roles[0]["previous_threshold"], 2);
+    assert_eq!(roles[0]["terminating"], true);
+    assert_eq!(roles[1]["role"], "board-b");
+    assert_eq!(roles[1]["change"], "added");
 }
