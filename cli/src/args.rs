@@ -294,6 +294,24 @@ pub(crate) enum RepoCommand {
         #[arg(long = "role", value_name = "ROLE", requires = "check_expiry")]
         roles: Vec<String>,
     },
+    /// List the published targets (or, with --staged, the staged ones):
+    /// version, hardware IDs, security counter, size, the listing role and
+    /// the key IDs whose signatures approved it.
+    #[command(
+        after_help = "Example:\n  fwsign repo targets repo\n  fwsign repo targets repo --staged\n  fwsign --json repo targets repo   # {\"ok\", \"state\", \"targets\": [{\"name\", \"role\", \"firmware\", \"approvers\", ...}]}\n\n\
+        Published targets come from the verified published state (a repository that fails\n\
+        verification is refused, exit 1); an entry clients do not get for its name\n\
+        (another role answers first) is marked."
+    )]
+    Targets {
+        /// The repository.
+        dir: PathBuf,
+        /// List what the next release stages instead: every target of each
+        /// staged role, marked added, changed or removed, with the approvals
+        /// so far.
+        #[arg(long)]
+        staged: bool,
+    },
     /// Add one approver's signature to a staged role.
     #[command(after_help = "Example:\n  fwsign repo sign repo --role targets --key alice.pem")]
     Sign {

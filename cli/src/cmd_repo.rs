@@ -576,6 +576,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
+        RepoCommand::Targets { dir, staged } => crate::cmd_repo_targets::targets(&dir, staged, out),
         RepoCommand::Verify {
             dir,
             at,

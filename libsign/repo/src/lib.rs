@@ -38,6 +38,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod catalogue;
 pub mod delegation_changes;
 mod device;
 mod error;

@@ -1,9 +1,10 @@
 //! What a release engineer relies on from the repository commands day to
 //! day (issue 16): a name staged twice by mistake does not swap the bytes
 //! approvers reviewed; `status` says what a delegation change does before
-//! anyone signs it.
+//! anyone signs it; `targets` says what is released and who approved it,
+//! from the verified published state only.
 
-use fwsign_tests::USAGE;
+use fwsign_tests::{SECURITY, USAGE};
 use serde_json::json;
 
 use crate::release_support::{FW_NAME, Release, firmware};
@@ -232,4 +233,115 @@ fn status_names_what_a_delegation_change_gives_and_takes_away() {
     assert_eq!(roles[0]["terminating"], true);
     assert_eq!(roles[1]["role"], "board-b");
     assert_eq!(roles[1]["change"], "added");
+}
+
+/// The key IDs of `value` (a JSON array), sorted.
+fn sorted_ids(value: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The key IDs of the named keys, sorted.
+fn ids(r: &Release, keys: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = keys.iter().map(|k| r.keyid(k)).collect();
+    ids.sort();
+    ids
+}
+
+/// `repo targets` lists what is released (a `targets` entry and a
+/// delegated role's) with firmware fields, size, the listing role, its
+/// delegator and the approvers whose signatures count; `--staged` lists the
+/// next release with the approvals so far. A published role edited on disk
+/// is not listed as released: the command refuses (exit 1, verify-failed,
+/// naming the file), as every command building on the published state does.
+#[test]
+fn targets_lists_what_is_released_and_who_approved_it_and_refuses_a_tampered_repository() {
+    let mut r = Release::new("cli_targets");
+    r.generate_key("dave");
+    r.generate_key("erin");
+    r.init();
+    delegate(&r, "board-a", &["dave", "erin"], "2", &["board-a/*"], &[]).ok();
+    let top = firmware(4, 4000);
+    let board = firmware(5, 1234);
+    let top_file = r.write_file("top.bin", &top);
+    let board_file = r.write_file("board.bin", &board);
+    r.add(
+        &top_file,
+        "evc-a1/fw-2.0.0.bin",
+        "2.0.0",
+        &["--hardware-id", "evc-a2"],
+    )
+    .ok();
+    r.add(
+        &board_file,
+        "board-a/fw.bin",
+        "1.1.0",
+        &["--role", "board-a"],
+    )
+    .ok();
+    r.sign("targets", "alice").ok();
+
+    let (run, doc) = r.repo_json("targets", &["--staged"]);
+    run.ok();
+    assert_eq!(doc["state"], "staged", "{run}");
+    let staged = doc["targets"].as_array().unwrap();
+    assert_eq!(staged.len(), 2, "{run}");
+    let top_entry = staged.iter().find(|t| t["role"] == "targets").unwrap();
+    assert_eq!(top_entry["change"], "added");
+    assert_eq!(sorted_ids(&top_entry["approvers"]), ids(&r, &["alice"]));
+    assert_eq!(top_entry["threshold"], 2);
+    r.repo("targets", &[])
+        .ok()
+        .stderr_has("no published targets");
+
+    approve_and_publish(&r, &[("board-a", &["dave", "erin"])]);
+    let (run, doc) = r.repo_json("targets", &[]);
+    run.ok();
+    assert_eq!(doc["state"], "published", "{run}");
+    let listed = doc["targets"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{run}");
+    let t = &listed[0];
+    assert_eq!(t["name"], "evc-a1/fw-2.0.0.bin", "{run}");
+    assert_eq!(t["role"], "targets");
+    assert_eq!(t["delegated_by"], "root");
+    assert_eq!(t["role_version"], 1);
+    assert_eq!(t["length"], 4000);
+    assert_eq!(t["firmware"]["version"], "2.0.0");
+    assert_eq!(t["firmware"]["hardware_ids"], json!(["evc-a1", "evc-a2"]));
+    assert_eq!(t["firmware"]["security_counter"], 1);
+    assert_eq!(t["answers"], true);
+    assert_eq!(sorted_ids(&t["approvers"]), ids(&r, &["alice", "bob"]));
+    let b = &listed[1];
+    assert_eq!(b["name"], "board-a/fw.bin", "{run}");
+    assert_eq!(b["role"], "board-a");
+    assert_eq!(b["delegated_by"], "targets");
+    assert_eq!(b["length"], 1234);
+    assert_eq!(sorted_ids(&b["approvers"]), ids(&r, &["dave", "erin"]));
+    let run = r.repo("targets", &[]);
+    run.ok()
+        .stderr_has("evc-a1/fw-2.0.0.bin")
+        .stderr_has("version 2.0.0, hardware evc-a1, evc-a2, security counter 1, 4000 bytes")
+        .stderr_has("listed by board-a v1 (delegated by targets); approved by 2 of 2: ")
+        .stderr_has(&r.keyid("dave")[..16]);
+    assert!(
+        r.repo("targets", &["--staged"])
+            .stderr
+            .contains("no staged targets")
+    );
+
+    // Someone edits the published board-a on disk (the version a CDN
+    // serves): nothing lists it as released.
+    let path = r.metadata("1.board-a.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"length\":1234", "\"length\":1235")).unwrap();
+    let (run, doc) = r.repo_json("targets", &[]);
+    run.code(SECURITY).stderr_has("metadata/1.board-a.json");
+    assert_eq!(doc["reason"], "verify-failed", "{run}");
+    assert!(doc.get("targets").is_none(), "{run}");
 }
