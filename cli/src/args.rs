@@ -276,6 +276,28 @@ pub(crate) enum RepoCommand {
         #[arg(long)]
         allow_shared_key: bool,
     },
+    /// Stage the removal of a delegation: once published, clients no
+    /// longer search the role, and its targets are no longer found.
+    #[command(
+        after_help = "Example:\n  fwsign repo undelegate repo board-a\n  fwsign repo undelegate repo board-a-beta --from board-a\n\n\
+        The delegating role is staged without the delegation and needs its approvers. The\n\
+        retired role's last version stays listed in the snapshot (clients refuse a snapshot\n\
+        that drops a role). Roles only the removed role delegates would become unreachable:\n\
+        refused, naming them, unless --recursive retires them too."
+    )]
+    Undelegate {
+        /// The repository.
+        dir: PathBuf,
+        /// The delegated role whose delegation is removed.
+        role: String,
+        /// The delegating role (default: targets).
+        #[arg(long, value_name = "ROLE")]
+        from: Option<String>,
+        /// Also retire the roles only ROLE delegates (they would become
+        /// unreachable with it).
+        #[arg(long)]
+        recursive: bool,
+    },
     /// Show what is staged, approvals and who may still sign.
     #[command(
         after_help = "Example:\n  fwsign repo status repo\n  fwsign repo status repo --check-expiry 7d   # exit 1 if a role expires within 7 days\n  fwsign repo status repo --check-expiry 14d --role root --role targets\n\n\

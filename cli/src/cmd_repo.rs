@@ -576,6 +576,15 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
+        RepoCommand::Undelegate {
+            dir,
+            role,
+            from,
+            recursive,
+        } => {
+            let (repo, _lock) = open_exclusive(&dir, "repo undelegate", out)?;
+            crate::cmd_repo_delegations::undelegate(&repo, role, from, recursive, out)
+        }
         RepoCommand::Targets { dir, staged } => crate::cmd_repo_targets::targets(&dir, staged, out),
         RepoCommand::Verify {
             dir,

@@ -1,8 +1,12 @@
 //! Delegations on the command line: what a staged role changes in them
 //! (`repo status`) and `repo undelegate`.
 
+use fwsign_repo::Repository;
 use fwsign_repo::delegation_changes::{DelegationChangeKind, DelegationChanges};
+use fwsign_repo::staging::UndelegateOptions;
+use serde_json::json;
 
+use crate::failure::Failure;
 use crate::output::Output;
 
 fn short(keyid: &str) -> &str {
@@ -86,4 +90,62 @@ pub(crate) fn say_delegation_changes(out: &Output, role: &str, changes: &Delegat
             "  delegation order changed in {role}: the search visits its roles in another order (the first role listing a name answers for it)"
         ));
     }
+}
+
+/// `repo undelegate`: the library stages it (under the lock the caller
+/// holds); this says what clients stop finding once it is published.
+pub(crate) fn undelegate(
+    repo: &Repository,
+    role: String,
+    from: Option<String>,
+    recursive: bool,
+    out: &Output,
+) -> Result<(), Failure> {
+    let options = UndelegateOptions {
+        role,
+        from,
+        recursive,
+    };
+    let done = repo.undelegate(&options, crate::now())?;
+    out.say(format!(
+        "staged {} v{} without its delegation to {}; it needs {}'s approvers (`fwsign repo sign --role {}`)",
+        done.from,
+        done.version,
+        done.role,
+        done.from,
+        done.from
+    ));
+    if !done.unreachable_roles.is_empty() {
+        out.say(format!(
+            "once published, clients no longer search {}; their last versions stay listed in the snapshot, as clients require",
+            done.unreachable_roles.join(", ")
+        ));
+    }
+    if done.unreachable_targets.is_empty() {
+        out.say("no targets become unreachable");
+    } else {
+        out.say("once published, clients no longer find these targets:");
+        for (role, name) in &done.unreachable_targets {
+            out.say(format!("  {name} (listed by {role})"));
+        }
+    }
+    for role in &done.discarded_staged {
+        out.say(format!(
+            "discarded staged {role} (its staged targets and approvals): no delegation reaches it any more"
+        ));
+    }
+    out.result(&json!({
+        "ok": true,
+        "role": done.role,
+        "from": done.from,
+        "version": done.version,
+        "unreachable_roles": done.unreachable_roles,
+        "unreachable_targets": done
+            .unreachable_targets
+            .iter()
+            .map(|(role, name)| json!({"role": role, "name": name}))
+            .collect::<Vec<_>>(),
+        "discarded_staged": done.discarded_staged,
+    }));
+    Ok(())
 }

@@ -168,6 +168,14 @@ impl From<RepoError> for Failure {
                 },
                 "new": { "sha256": new_sha256, "length": new_length },
             }),
+            RepoError::NoSuchDelegation {
+                role,
+                from,
+                delegated_by,
+            } => serde_json::json!({"role": role, "from": from, "delegated_by": delegated_by}),
+            RepoError::WouldStrand { role, stranded } => {
+                serde_json::json!({"role": role, "stranded": stranded})
+            }
             _ => serde_json::json!({}),
         };
         document["reason"] = serde_json::Value::from(e.reason());

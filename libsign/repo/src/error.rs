@@ -230,6 +230,38 @@ pub enum RepoError {
     /// written.
     #[error("refusing to stage: {0}; nothing was written")]
     NotPublishable(String),
+    /// `undelegate`: the delegating role does not delegate to the role
+    /// (a typo, or another role delegates it); nothing was written.
+    #[error(
+        "{from} does not delegate to {role}{}; nothing was staged",
+        if delegated_by.is_empty() {
+            " (no role of the next release does)".to_owned()
+        } else {
+            format!(" ({} does: pass --from {})", delegated_by.join(", "), delegated_by[0])
+        }
+    )]
+    NoSuchDelegation {
+        /// The role named.
+        role: String,
+        /// The delegating role named (`targets` by default).
+        from: String,
+        /// The roles that do delegate to it.
+        delegated_by: Vec<String>,
+    },
+    /// `undelegate`: removing the delegation would leave roles delegated
+    /// only by the removed role unreachable (clients could no longer find
+    /// their targets), and retiring them too was not asked for; nothing was
+    /// written.
+    #[error(
+        "removing the delegation to {role} would leave {} unreachable (only {role} delegates them, so clients would no longer find their targets); nothing was staged: pass --recursive to retire them too, or delegate them from another role first",
+        stranded.join(", ")
+    )]
+    WouldStrand {
+        /// The role whose delegation was to be removed.
+        role: String,
+        /// The roles only it delegates.
+        stranded: Vec<String>,
+    },
     /// `add`: the role already lists the name with other bytes, and
     /// replacing them was not asked for (`--replace`); nothing was written.
     /// A second build staged under a name by mistake would otherwise swap

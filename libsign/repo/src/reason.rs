@@ -43,6 +43,8 @@ impl RepoError {
             Self::WouldBeRefused { .. } => "would-be-refused",
             Self::PublishedTargetChanged { .. } => "published-target-changed",
             Self::TargetExists { .. } => "target-exists",
+            Self::NoSuchDelegation { .. } => "no-such-delegation",
+            Self::WouldStrand { .. } => "would-strand-roles",
             _ => self.class().reason(),
         }
     }

@@ -28,9 +28,12 @@ use fwsign_keys::atomic_write::{Mode, PendingFile, write_pending};
 
 mod existing;
 mod root;
+mod undelegate;
 
 pub use existing::{OnExisting, TargetChange};
 pub(crate) use root::check_root_writable;
+pub use undelegate::{RETIRED_ROLES_FIELD, UndelegateOptions, Undelegated};
+pub(crate) use undelegate::{retired_by, retired_unreachable};
 
 /// Progress of a long file operation, for a caller that draws a bar.
 #[derive(Debug, Clone, Copy)]

@@ -2,12 +2,13 @@
 //! day (issue 16): a name staged twice by mistake does not swap the bytes
 //! approvers reviewed; `status` says what a delegation change does before
 //! anyone signs it; `targets` says what is released and who approved it,
-//! from the verified published state only.
+//! from the verified published state only; `undelegate` takes a role out
+//! of every search while python-tuf keeps updating.
 
 use fwsign_tests::{SECURITY, USAGE};
 use serde_json::json;
 
-use crate::release_support::{FW_NAME, Release, firmware};
+use crate::release_support::{FW_NAME, Release, firmware, python_fetch, python_gets};
 
 /// The `signed_by` key IDs of staged `role` in `repo status --json`.
 fn signed_by(r: &Release, role: &str) -> Vec<String> {
@@ -344,4 +345,105 @@ fn targets_lists_what_is_released_and_who_approved_it_and_refuses_a_tampered_rep
     run.code(SECURITY).stderr_has("metadata/1.board-a.json");
     assert_eq!(doc["reason"], "verify-failed", "{run}");
     assert!(doc.get("targets").is_none(), "{run}");
+}
+
+/// `repo undelegate` of a published delegated role. Stops a retired role's
+/// targets from still being found (python-tuf no longer finds them) without
+/// breaking clients: a python-tuf client that trusted the snapshot listing
+/// the role keeps updating, since every later snapshot still lists the
+/// role's last version (TUF clients refuse a snapshot that drops one), and
+/// `repo verify` and `repo audit` pass. An unknown role is refused (exit 2,
+/// `no-such-delegation`) with nothing written.
+#[test]
+fn undelegated_role_is_no_longer_searched_and_python_tuf_keeps_updating() {
+    let mut r = Release::new("cli_undelegate");
+    r.generate_key("dave");
+    r.generate_key("erin");
+    r.init();
+    delegate(&r, "board-a", &["dave", "erin"], "2", &["board-a/*"], &[]).ok();
+    let top = firmware(6, 2000);
+    let board = firmware(7, 900);
+    let top_file = r.write_file("top.bin", &top);
+    let board_file = r.write_file("board.bin", &board);
+    r.add(&top_file, "evc-a1/fw.bin", "1.0.0", &[]).ok();
+    r.add(
+        &board_file,
+        "board-a/fw.bin",
+        "1.0.0",
+        &["--role", "board-a"],
+    )
+    .ok();
+    approve_and_publish(&r, &[("board-a", &["dave", "erin"])]);
+    let server = r.serve();
+    let root = r.metadata("1.root.json");
+    let client = r.workdir("python");
+    python_gets(
+        &server,
+        &root,
+        &client,
+        &[("evc-a1/fw.bin", &top), ("board-a/fw.bin", &board)],
+    );
+
+    let log = std::fs::read(r.dir.join("audit.log")).unwrap();
+    let (run, doc) = r.repo_json("undelegate", &["board-b"]);
+    run.code(USAGE)
+        .stderr_has("targets does not delegate to board-b");
+    assert_eq!(doc["reason"], "no-such-delegation", "{run}");
+    assert!(!r.dir.join("staged/targets.json").exists());
+    assert_eq!(std::fs::read(r.dir.join("audit.log")).unwrap(), log);
+
+    let (run, doc) = r.repo_json("undelegate", &["board-a"]);
+    run.ok();
+    assert_eq!(doc["unreachable_roles"], json!(["board-a"]), "{run}");
+    assert_eq!(
+        doc["unreachable_targets"],
+        json!([{"role": "board-a", "name": "board-a/fw.bin"}]),
+        "{run}"
+    );
+    r.repo("status", &[])
+        .ok()
+        .stderr_has("delegation removed: targets -> board-a");
+    // The delegator's approvers decide it, as any change to `targets`.
+    r.publish().code(SECURITY);
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "bob").ok();
+    r.publish().ok();
+
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.metadata("2.snapshot.json")).unwrap()).unwrap();
+    assert_eq!(snapshot["signed"]["meta"]["board-a.json"]["version"], 1);
+    let (run, listed) = r.repo_json("targets", &[]);
+    run.ok();
+    let names: Vec<&str> = listed["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["evc-a1/fw.bin"], "{run}");
+    r.repo("verify", &[]).ok();
+    r.repo("audit", &[]).ok();
+
+    // The client that trusted snapshot 1 updates; the retired role's
+    // target is not found any more.
+    python_gets(&server, &root, &client, &[("evc-a1/fw.bin", &top)]);
+    if let Some(fetch) = python_fetch(&server, &root, &["board-a/fw.bin"], &r.workdir("python-2")) {
+        assert!(
+            !fetch.success,
+            "python-tuf still found the retired role's target"
+        );
+    }
+
+    // Later releases keep listing the retired role.
+    let next = firmware(8, 700);
+    let next_file = r.write_file("next.bin", &next);
+    r.add(&next_file, "evc-a1/fw-2.bin", "2.0.0", &[]).ok();
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "bob").ok();
+    r.publish().ok();
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.metadata("3.snapshot.json")).unwrap()).unwrap();
+    assert_eq!(snapshot["signed"]["meta"]["board-a.json"]["version"], 1);
+    python_gets(&server, &root, &client, &[("evc-a1/fw-2.bin", &next)]);
+    r.repo("verify", &[]).ok();
 }
