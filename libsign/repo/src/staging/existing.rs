@@ -40,7 +40,7 @@ pub enum TargetChange {
 /// derived from the same bytes).
 pub(crate) fn same_bytes(old: &TargetFile, new: &TargetFile) -> bool {
     old.length == new.length
-        && old.hashes.get("sha256").is_some()
+        && old.hashes.contains_key("sha256")
         && old.hashes.get("sha256") == new.hashes.get("sha256")
 }
 
