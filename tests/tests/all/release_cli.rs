@@ -3,12 +3,13 @@
 //! approvers reviewed; `status` says what a delegation change does before
 //! anyone signs it; `targets` says what is released and who approved it,
 //! from the verified published state only; `undelegate` takes a role out
-//! of every search while python-tuf keeps updating.
+//! of every search while python-tuf and tough keep updating.
 
 use fwsign_tests::{SECURITY, USAGE};
 use serde_json::json;
 
 use crate::release_support::{FW_NAME, Release, firmware, python_fetch, python_gets};
+use crate::release_tough::tough_fetch;
 
 /// The `signed_by` key IDs of staged `role` in `repo status --json`.
 fn signed_by(r: &Release, role: &str) -> Vec<String> {
@@ -445,5 +446,11 @@ fn undelegated_role_is_no_longer_searched_and_python_tuf_keeps_updating() {
         serde_json::from_slice(&std::fs::read(r.metadata("3.snapshot.json")).unwrap()).unwrap();
     assert_eq!(snapshot["signed"]["meta"]["board-a.json"]["version"], 1);
     python_gets(&server, &root, &client, &[("evc-a1/fw-2.bin", &next)]);
+    let trusted = std::fs::read(&root).unwrap();
+    assert!(
+        tough_fetch(&server, &trusted, "evc-a1/fw-2.bin").unwrap() == next,
+        "tough downloaded other bytes"
+    );
+    assert!(tough_fetch(&server, &trusted, "board-a/fw.bin").is_err());
     r.repo("verify", &[]).ok();
 }
