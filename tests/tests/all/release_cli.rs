@@ -34,7 +34,8 @@ fn signed_by(r: &Release, role: &str) -> Vec<String> {
 /// A second build staged under a name already staged: refused (exit 2,
 /// `target-exists`, naming the name, both hashes and `--replace`) with the
 /// approved bytes and the approval kept; the same bytes again are a no-op
-/// that keeps the approval; `--replace` replaces and drops it.
+/// that keeps the approval; new fields for the same bytes are a change;
+/// `--replace` replaces the bytes.
 #[test]
 fn staging_other_bytes_under_a_staged_name_needs_replace_and_keeps_the_approved_bytes() {
     let r = Release::new("cli_add_replace");
@@ -109,7 +110,16 @@ fn staging_other_bytes_under_a_staged_name_needs_replace_and_keeps_the_approved_
     );
     assert_eq!(signed_by(&r, "targets"), [r.keyid("alice")]);
 
-    // Asked for: replaced, and the approval of the old bytes dropped.
+    // The same bytes with another version: staged as a change (the
+    // approvers signed other fields), no --replace needed.
+    r.add(&good, FW_NAME, "1.0.1", &[])
+        .ok()
+        .stderr_has("staged new fields for");
+    assert!(std::fs::read(&staged_file).unwrap() == approved);
+    assert!(signed_by(&r, "targets").is_empty());
+
+    // Asked for: replaced.
+    r.sign("targets", "alice").ok();
     args.push("--replace");
     let (run, doc) = r.repo_json("add", &args);
     run.ok();
