@@ -464,3 +464,104 @@ fn undelegated_role_is_no_longer_searched_and_python_tuf_keeps_updating() {
     assert!(tough_fetch(&server, &trusted, "board-a/fw.bin").is_err());
     r.repo("verify", &[]).ok();
 }
+
+/// A sub-delegation only the removed role reaches (made by hand, as
+/// another tool makes one): `undelegate` of its parent is refused (exit 2,
+/// `would-strand-roles`, naming it) with nothing written, since clients
+/// would silently stop finding its targets; `--from` removes the
+/// sub-delegation itself, and once published python-tuf no longer finds
+/// its target and still fetches the parent's.
+#[test]
+fn undelegate_refuses_to_strand_a_sub_delegation_and_removes_it_with_from() {
+    let mut r = Release::new("cli_undelegate_sub");
+    r.generate_key("dave");
+    r.generate_key("erin");
+    r.init();
+    delegate(&r, "board-a", &["dave"], "1", &["board-a/*"], &[]).ok();
+    // board-a delegates board-a-beta (erin), staged by hand.
+    let repo = fwsign_repo::Repository::open(&r.dir).unwrap();
+    let mut board: fwsign_manifest_schema::metadata::Signed<
+        fwsign_manifest_schema::metadata::Targets,
+    > = repo.load_staged("board-a").unwrap().unwrap();
+    let mut beta = board.clone();
+    let erin =
+        fwsign_keys::PublicKey::from_spki_pem(&std::fs::read_to_string(r.public("erin")).unwrap())
+            .unwrap();
+    board.signed.delegations = Some(fwsign_manifest_schema::metadata::Delegations {
+        keys: [(erin.keyid(), erin.to_tuf_key())].into(),
+        roles: vec![fwsign_manifest_schema::metadata::DelegatedRole {
+            name: "board-a-beta".into(),
+            keyids: vec![erin.keyid()],
+            threshold: 1,
+            terminating: false,
+            paths: Some(vec!["board-a/*".into()]),
+            path_hash_prefixes: None,
+            unknown: std::collections::BTreeMap::new(),
+        }],
+        unknown: std::collections::BTreeMap::new(),
+    });
+    beta.signed.unknown.clear();
+    repo.save_staged("board-a", &board).unwrap();
+    repo.save_staged("board-a-beta", &beta).unwrap();
+    let (main, sub) = (firmware(9, 800), firmware(10, 600));
+    let main_file = r.write_file("main.bin", &main);
+    let sub_file = r.write_file("beta.bin", &sub);
+    r.add(
+        &main_file,
+        "board-a/fw.bin",
+        "1.0.0",
+        &["--role", "board-a"],
+    )
+    .ok();
+    r.add(
+        &sub_file,
+        "board-a/beta.bin",
+        "1.1.0-beta",
+        &["--role", "board-a-beta"],
+    )
+    .ok();
+    approve_and_publish(&r, &[("board-a", &["dave"]), ("board-a-beta", &["erin"])]);
+
+    let log = std::fs::read(r.dir.join("audit.log")).unwrap();
+    let (run, doc) = r.repo_json("undelegate", &["board-a"]);
+    run.code(USAGE)
+        .stderr_has("board-a-beta")
+        .stderr_has("--recursive");
+    assert_eq!(doc["reason"], "would-strand-roles", "{run}");
+    assert_eq!(doc["stranded"], json!(["board-a-beta"]), "{run}");
+    assert!(!r.dir.join("staged/targets.json").exists());
+    assert_eq!(std::fs::read(r.dir.join("audit.log")).unwrap(), log);
+
+    let (run, doc) = r.repo_json("undelegate", &["board-a-beta", "--from", "board-a"]);
+    run.ok();
+    assert_eq!(doc["from"], "board-a", "{run}");
+    assert_eq!(
+        doc["unreachable_targets"],
+        json!([{"role": "board-a-beta", "name": "board-a/beta.bin"}]),
+        "{run}"
+    );
+    r.publish().code(SECURITY);
+    r.sign("board-a", "dave").ok();
+    r.publish().ok();
+    r.repo("verify", &[]).ok();
+
+    let server = r.serve();
+    let root = r.metadata("1.root.json");
+    python_gets(
+        &server,
+        &root,
+        &r.workdir("python"),
+        &[("board-a/fw.bin", &main)],
+    );
+    if let Some(fetch) = python_fetch(
+        &server,
+        &root,
+        &["board-a/beta.bin"],
+        &r.workdir("python-2"),
+    ) {
+        assert!(
+            !fetch.success,
+            "python-tuf still found the retired role's target"
+        );
+    }
+}
