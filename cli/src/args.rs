@@ -239,6 +239,10 @@ pub(crate) enum RepoCommand {
         /// SHA-256 of the image's SBOM.
         #[arg(long)]
         sbom_sha256: Option<String>,
+        /// Replace a name the role already lists (staged or published) with
+        /// other bytes; without it that is refused (exit 2, `target-exists`).
+        #[arg(long)]
+        replace: bool,
     },
     /// Stage the removal of a target.
     #[command(after_help = "Example:\n  fwsign repo remove repo board-a/fw-0.9.0.bin")]
@@ -278,6 +282,28 @@ pub(crate) enum RepoCommand {
         #[arg(long)]
         allow_shared_key: bool,
     },
+    /// Stage the removal of a delegation: once published, clients no
+    /// longer search the role, and its targets are no longer found.
+    #[command(
+        after_help = "Example:\n  fwsign repo undelegate repo board-a\n  fwsign repo undelegate repo board-a-beta --from board-a\n\n\
+        The delegating role is staged without the delegation and needs its approvers. The\n\
+        retired role's last version stays listed in the snapshot (clients refuse a snapshot\n\
+        that drops a role). Roles only the removed role delegates would become unreachable:\n\
+        refused, naming them, unless --recursive retires them too."
+    )]
+    Undelegate {
+        /// The repository.
+        dir: PathBuf,
+        /// The delegated role whose delegation is removed.
+        role: String,
+        /// The delegating role (default: targets).
+        #[arg(long, value_name = "ROLE")]
+        from: Option<String>,
+        /// Also retire the roles only ROLE delegates (they would become
+        /// unreachable with it).
+        #[arg(long)]
+        recursive: bool,
+    },
     /// Show what is staged, approvals and who may still sign.
     #[command(
         after_help = "Example:\n  fwsign repo status repo\n  fwsign repo status repo --check-expiry 7d   # exit 1 if a role expires within 7 days\n  fwsign repo status repo --check-expiry 14d --role root --role targets\n\n\
@@ -295,6 +321,24 @@ pub(crate) enum RepoCommand {
         /// root and targets without tripping over the daily timestamp.
         #[arg(long = "role", value_name = "ROLE", requires = "check_expiry")]
         roles: Vec<String>,
+    },
+    /// List the published targets (or, with --staged, the staged ones):
+    /// version, hardware IDs, security counter, size, the listing role and
+    /// the key IDs whose signatures approved it.
+    #[command(
+        after_help = "Example:\n  fwsign repo targets repo\n  fwsign repo targets repo --staged\n  fwsign --json repo targets repo   # {\"ok\", \"state\", \"targets\": [{\"name\", \"role\", \"firmware\", \"approvers\", ...}]}\n\n\
+        Published targets come from the verified published state (a repository that fails\n\
+        verification is refused, exit 1); an entry clients do not get for its name\n\
+        (another role answers first) is marked."
+    )]
+    Targets {
+        /// The repository.
+        dir: PathBuf,
+        /// List what the next release stages instead: every target of each
+        /// staged role, marked added, changed or removed, with the approvals
+        /// so far.
+        #[arg(long)]
+        staged: bool,
     },
     /// Add one approver's signature to a staged role.
     #[command(after_help = "Example:\n  fwsign repo sign repo --role targets --key alice.pem")]

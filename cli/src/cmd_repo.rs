@@ -6,7 +6,9 @@ use fwsign_keys::atomic_write::{Mode, write_atomic};
 use fwsign_repo::approval::{decode_signature, sign_payload as sign_payload_file};
 use fwsign_repo::lock::{LockKind, RepoLock};
 use fwsign_repo::publish::PublishStep;
-use fwsign_repo::staging::{AddOptions, DelegateOptions, NewTarget, Progress, RotateOptions};
+use fwsign_repo::staging::{
+    AddOptions, DelegateOptions, NewTarget, OnExisting, Progress, RotateOptions, TargetChange,
+};
 use fwsign_repo::{ExpiryPolicy, InitOptions, RepoError, Repository, RoleApproval, parse_duration};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -174,6 +176,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             hash,
             min_bootloader_version,
             sbom_sha256,
+            replace,
         } => {
             if name.is_some() && files.len() != 1 {
                 return Err(Failure::usage(
@@ -251,12 +254,27 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 Progress::Start { .. } => {}
             };
             let (repo, _lock) = open_exclusive(&dir, "repo add", out)?;
-            let added = repo.add(&options, now(), &mut progress)?;
+            let on_existing = if replace {
+                OnExisting::Replace
+            } else {
+                OnExisting::Refuse
+            };
+            let added = repo.add_with(&options, on_existing, now(), &mut progress)?;
+            let role = &options.role;
             for t in &added {
-                out.say(format!(
-                    "staged {} ({} bytes, sha256 {}) in {}",
-                    t.name, t.length, t.hashes["sha256"], options.role
-                ));
+                let (name, len, sha) = (&t.name, t.length, &t.hashes["sha256"]);
+                out.say(match t.change {
+                    TargetChange::Unchanged => format!(
+                        "{role} already lists {name} with these bytes and fields (sha256 {sha}): nothing staged"
+                    ),
+                    TargetChange::Updated => {
+                        format!("staged new fields for {name} in {role} (same bytes, sha256 {sha})")
+                    }
+                    TargetChange::Replaced => format!(
+                        "replaced {name} in {role} with other bytes ({len} bytes, sha256 {sha})"
+                    ),
+                    _ => format!("staged {name} ({len} bytes, sha256 {sha}) in {role}"),
+                });
             }
             out.result(&json!({"ok": true, "role": options.role, "added": added}));
             Ok(())
@@ -558,6 +576,16 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
+        RepoCommand::Undelegate {
+            dir,
+            role,
+            from,
+            recursive,
+        } => {
+            let (repo, _lock) = open_exclusive(&dir, "repo undelegate", out)?;
+            crate::cmd_repo_delegations::undelegate(&repo, role, from, recursive, out)
+        }
+        RepoCommand::Targets { dir, staged } => crate::cmd_repo_targets::targets(&dir, staged, out),
         RepoCommand::Verify {
             dir,
             at,

@@ -8,25 +8,28 @@ use std::path::Path;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_repo::audit::{Anchor, AuditHead};
+use fwsign_repo::delegation_changes::{DelegationChanges, delegation_changes};
 use fwsign_repo::lock::LockKind;
 use fwsign_repo::published_state::Fault;
 use fwsign_repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
 use crate::cmd_repo::{approval_json, lock, open, say_approval};
+use crate::cmd_repo_delegations::say_delegation_changes;
 use crate::cmd_repo_expiry::expiry_report;
 use crate::failure::Failure;
 use crate::output::Output;
 
-/// What changed in a staged role against the published one.
+/// What changed in a staged role against the published one, and for a
+/// targets role what changed in its delegations.
 fn changes(
     role: &str,
     repo: &Repository,
     published: Option<&Published>,
-) -> Result<Value, RepoError> {
+) -> Result<(Value, Option<DelegationChanges>), RepoError> {
     if role == "root" {
         let Some(staged) = repo.load_staged::<Root>("root")? else {
-            return Ok(Value::Null);
+            return Ok((Value::Null, None));
         };
         let before: Option<&Signed<Root>> = published.map(|p| &p.root);
         let mut keys = BTreeMap::new();
@@ -48,10 +51,10 @@ fn changes(
                 );
             }
         }
-        return Ok(json!({"roles_changed": keys}));
+        return Ok((json!({"roles_changed": keys}), None));
     }
     let Some(staged) = repo.load_staged::<Targets>(role)? else {
-        return Ok(Value::Null);
+        return Ok((Value::Null, None));
     };
     let before: Option<&Signed<Targets>> = published.and_then(|p| p.targets.get(role));
     let old = before.map(|b| &b.signed.targets);
@@ -72,15 +75,18 @@ fn changes(
                 .collect()
         })
         .unwrap_or_default();
-    let delegations_changed = before.map(|b| &b.signed.delegations)
-        != Some(&staged.signed.delegations)
-        && staged.signed.delegations.is_some();
-    Ok(json!({
+    let delegations = delegation_changes(
+        before.and_then(|b| b.signed.delegations.as_ref()),
+        staged.signed.delegations.as_ref(),
+    );
+    let value = json!({
         "targets_added": added,
         "targets_removed": removed,
         "targets_changed": changed,
-        "delegations_changed": delegations_changed,
-    }))
+        "delegations_changed": !delegations.is_empty(),
+        "delegations": delegations,
+    });
+    Ok((value, Some(delegations)))
 }
 
 pub(crate) fn status(
@@ -117,7 +123,7 @@ pub(crate) fn status(
         out.say("staged: nothing");
     }
     for a in &approvals {
-        let change = changes(&a.role, &repo, published.as_ref())?;
+        let (change, delegations) = changes(&a.role, &repo, published.as_ref())?;
         out.say(format!(
             "staged {} v{}{}",
             a.role,
@@ -143,7 +149,7 @@ pub(crate) fn status(
                 ));
             }
         } else if let Some(obj) = change.as_object() {
-            for (k, v) in obj {
+            for (k, v) in obj.iter().filter(|(k, _)| !k.starts_with("delegations")) {
                 let empty = v.as_array().is_some_and(Vec::is_empty)
                     || v.as_object().is_some_and(|o| o.is_empty())
                     || v == &Value::Bool(false);
@@ -151,6 +157,9 @@ pub(crate) fn status(
                     out.say(format!("  {}: {v}", k.replace('_', " ")));
                 }
             }
+        }
+        if let Some(d) = &delegations {
+            say_delegation_changes(out, &a.role, d);
         }
         say_approval(out, a);
         let dropped = repo.dropped_approvals(&a.role)?;

@@ -150,6 +150,32 @@ impl From<RepoError> for Failure {
                 "staged_version": staged_version,
             }),
             RepoError::VerifyFailed { faults, .. } => verify_failed(faults),
+            RepoError::TargetExists {
+                role,
+                name,
+                staged,
+                listed_sha256,
+                listed_length,
+                new_sha256,
+                new_length,
+            } => serde_json::json!({
+                "role": role,
+                "target": name,
+                "listed": {
+                    "state": if *staged { "staged" } else { "published" },
+                    "sha256": listed_sha256,
+                    "length": listed_length,
+                },
+                "new": { "sha256": new_sha256, "length": new_length },
+            }),
+            RepoError::NoSuchDelegation {
+                role,
+                from,
+                delegated_by,
+            } => serde_json::json!({"role": role, "from": from, "delegated_by": delegated_by}),
+            RepoError::WouldStrand { role, stranded } => {
+                serde_json::json!({"role": role, "stranded": stranded})
+            }
             _ => serde_json::json!({}),
         };
         document["reason"] = serde_json::Value::from(e.reason());

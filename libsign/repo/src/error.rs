@@ -230,6 +230,62 @@ pub enum RepoError {
     /// written.
     #[error("refusing to stage: {0}; nothing was written")]
     NotPublishable(String),
+    /// `undelegate`: the delegating role does not delegate to the role
+    /// (a typo, or another role delegates it); nothing was written.
+    #[error(
+        "{from} does not delegate to {role}{}; nothing was staged",
+        if delegated_by.is_empty() {
+            " (no role of the next release does)".to_owned()
+        } else {
+            format!(" ({} does: pass --from {})", delegated_by.join(", "), delegated_by[0])
+        }
+    )]
+    NoSuchDelegation {
+        /// The role named.
+        role: String,
+        /// The delegating role named (`targets` by default).
+        from: String,
+        /// The roles that do delegate to it.
+        delegated_by: Vec<String>,
+    },
+    /// `undelegate`: removing the delegation would leave roles delegated
+    /// only by the removed role unreachable (clients could no longer find
+    /// their targets), and retiring them too was not asked for; nothing was
+    /// written.
+    #[error(
+        "removing the delegation to {role} would leave {} unreachable (only {role} delegates them, so clients would no longer find their targets); nothing was staged: pass --recursive to retire them too, or delegate them from another role first",
+        stranded.join(", ")
+    )]
+    WouldStrand {
+        /// The role whose delegation was to be removed.
+        role: String,
+        /// The roles only it delegates.
+        stranded: Vec<String>,
+    },
+    /// `add`: the role already lists the name with other bytes, and
+    /// replacing them was not asked for (`--replace`); nothing was written.
+    /// A second build staged under a name by mistake would otherwise swap
+    /// the bytes approvers reviewed, or that devices already run.
+    #[error(
+        "target {name} is already {} in {role} with other bytes ({listed_length} bytes, sha256 {listed_sha256}; this file: {new_length} bytes, sha256 {new_sha256}); nothing was staged: pass --replace to replace it, or stage it under another name",
+        if *staged { "staged" } else { "published" }
+    )]
+    TargetExists {
+        /// The role.
+        role: String,
+        /// The target name.
+        name: String,
+        /// Whether the listed entry is staged (else published).
+        staged: bool,
+        /// The listed entry's SHA-256.
+        listed_sha256: String,
+        /// The listed entry's length.
+        listed_length: u64,
+        /// The new file's SHA-256.
+        new_sha256: String,
+        /// The new file's length.
+        new_length: u64,
+    },
 }
 
 impl RepoError {

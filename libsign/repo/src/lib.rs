@@ -38,6 +38,8 @@
 
 pub mod approval;
 pub mod audit;
+pub mod catalogue;
+pub mod delegation_changes;
 mod device;
 mod error;
 pub mod expiry;

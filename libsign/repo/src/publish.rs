@@ -176,6 +176,11 @@ impl Repository {
         if !roles.contains_key("targets") {
             return Err(RepoError::Invalid("no targets role to publish".into()));
         }
+        // Roles a delegator retired (`repo undelegate`) leave the release;
+        // the snapshot keeps listing their last version (below).
+        for retired in crate::staging::retired_unreachable(&roles) {
+            roles.remove(&retired);
+        }
         // A new root must not orphan what is already published: targets
         // signed under the old root keys must still meet the new root's
         // threshold, or clients could no longer update at all.
@@ -294,6 +299,18 @@ impl Repository {
             },
             unknown: BTreeMap::new(),
         };
+        // A role the published snapshot lists stays listed as it was once
+        // no delegation reaches it (retired): clients refuse a snapshot
+        // that drops one.
+        if let Some(previous) = published.and_then(|p| p.snapshot.as_ref()) {
+            for (file, meta) in &previous.signed.meta {
+                snapshot
+                    .signed
+                    .meta
+                    .entry(file.clone())
+                    .or_insert_with(|| meta.clone());
+            }
+        }
         // Roles this release does not change are listed exactly as the
         // published snapshot lists them: a role rolled back or swapped on
         // the way would otherwise ride along unapproved.

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::operation::Operation;
-use super::staging::check_root_writable;
+use super::staging::{check_root_writable, retired_by};
 use super::{RepoError, Repository, names};
 use fwsign_core::path_match::delegation_covers_names;
 
@@ -27,6 +27,17 @@ impl Operation<'_> {
         &self,
         root: Option<&Signed<Root>>,
         roles: &[(&str, &Signed<Targets>)],
+    ) -> Result<BTreeSet<String>, RepoError> {
+        self.publishable_faults_without(root, roles, &[])
+    }
+
+    /// [`Operation::publishable_faults`] with the roles `removed` gone
+    /// from the state (`undelegate` discards their staged versions).
+    pub(crate) fn publishable_faults_without(
+        &self,
+        root: Option<&Signed<Root>>,
+        roles: &[(&str, &Signed<Targets>)],
+        removed: &[String],
     ) -> Result<BTreeSet<String>, RepoError> {
         let mut faults = BTreeSet::new();
         let root: Cow<'_, Signed<Root>> = match root {
@@ -44,6 +55,7 @@ impl Operation<'_> {
             names.extend(p.targets.keys().cloned());
         }
         names.extend(roles.iter().map(|(r, _)| (*r).to_owned()));
+        names.retain(|n| !removed.contains(n));
         let mut state: BTreeMap<String, Cow<'_, Signed<Targets>>> = BTreeMap::new();
         for name in names {
             let doc = match roles.iter().find(|(r, _)| *r == name) {
@@ -111,8 +123,15 @@ impl Operation<'_> {
                 queue.extend(d.roles.iter().map(|r| r.name.as_str()));
             }
         }
+        // A role a reached role retired (`undelegate`) stays listed in the
+        // snapshot but is searched no more: not a fault.
+        let retired: BTreeSet<String> = reached
+            .iter()
+            .filter_map(|r| state.get(*r))
+            .flat_map(|d| retired_by(&d.signed))
+            .collect();
         for role in state.keys() {
-            if !reached.contains(role.as_str()) {
+            if !reached.contains(role.as_str()) && !retired.contains(role) {
                 faults.insert(format!(
                     "role {role} is staged, but no delegation from targets reaches it"
                 ));
@@ -158,6 +177,19 @@ impl Repository {
     ) -> Result<(), RepoError> {
         let before = op.publishable_faults(None, &[])?;
         let after = op.publishable_faults(root, roles)?;
+        refuse_new_faults(&before, &after)
+    }
+
+    /// [`Repository::check_stays_publishable`] for a change that also
+    /// removes the staged roles `removed` from the next release.
+    pub(crate) fn check_stays_publishable_without(
+        &self,
+        op: &Operation<'_>,
+        roles: &[(&str, &Signed<Targets>)],
+        removed: &[String],
+    ) -> Result<(), RepoError> {
+        let before = op.publishable_faults(None, &[])?;
+        let after = op.publishable_faults_without(None, roles, removed)?;
         refuse_new_faults(&before, &after)
     }
 }

@@ -469,9 +469,15 @@ fn targets_roles(
             stack.push((delegated, Some(role.clone())));
         }
     }
+    // Roles a verified role retired (`repo undelegate`) stay listed, as
+    // clients require, and are searched no more.
+    let retired: BTreeSet<String> = roles
+        .values()
+        .flat_map(|d| crate::staging::retired_by(&d.signed))
+        .collect();
     for file in snapshot.signed.meta.keys() {
         let role = file.strip_suffix(".json").unwrap_or(file);
-        if !roles.contains_key(role) && !at_fault.contains(role) {
+        if !roles.contains_key(role) && !at_fault.contains(role) && !retired.contains(role) {
             faults.push(Fault::new(
                 rel(snapshot_name),
                 role,

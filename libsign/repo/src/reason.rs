@@ -42,6 +42,9 @@ impl RepoError {
             Self::VerifyFailed { .. } => "verify-failed",
             Self::WouldBeRefused { .. } => "would-be-refused",
             Self::PublishedTargetChanged { .. } => "published-target-changed",
+            Self::TargetExists { .. } => "target-exists",
+            Self::NoSuchDelegation { .. } => "no-such-delegation",
+            Self::WouldStrand { .. } => "would-strand-roles",
             _ => self.class().reason(),
         }
     }

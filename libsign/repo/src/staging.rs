@@ -26,9 +26,14 @@ use fwsign_core::workflow::{Digests, FinishedDigests};
 use fwsign_keys::PublicKey;
 use fwsign_keys::atomic_write::{Mode, PendingFile, write_pending};
 
+mod existing;
 mod root;
+mod undelegate;
 
+pub use existing::{OnExisting, TargetChange};
 pub(crate) use root::check_root_writable;
+pub use undelegate::{RETIRED_ROLES_FIELD, UndelegateOptions, Undelegated};
+pub(crate) use undelegate::{retired_by, retired_unreachable};
 
 /// Progress of a long file operation, for a caller that draws a bar.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +101,8 @@ pub struct AddedTarget {
     pub length: u64,
     /// Its hashes.
     pub hashes: BTreeMap<String, String>,
+    /// What this did to the role's entry for the name.
+    pub change: TargetChange,
 }
 
 /// Options for [`Repository::delegate`].
@@ -283,13 +290,30 @@ impl Repository {
         Ok(())
     }
 
+    /// [`Repository::add_with`], refusing a name the role already lists
+    /// with other bytes.
+    pub fn add(
+        &self,
+        options: &AddOptions,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<AddedTarget>, RepoError> {
+        self.add_with(options, OnExisting::Refuse, now, progress)
+    }
+
     /// Stages files as targets of `options.role`: each is hashed and copied
     /// into `staged/targets/<role>/` in one streaming pass, so what approvers
     /// sign is exactly what gets published. The copies are put in place only
     /// once every file is copied; on any error none is left behind.
-    pub fn add(
+    ///
+    /// A name the role already lists (staged, or published) with other
+    /// bytes is refused ([`RepoError::TargetExists`]) unless `on_existing`
+    /// is [`OnExisting::Replace`]; the same bytes and fields again change
+    /// nothing, and nothing is written.
+    pub fn add_with(
         &self,
         options: &AddOptions,
+        on_existing: OnExisting,
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<AddedTarget>, RepoError> {
@@ -363,6 +387,7 @@ impl Repository {
             }
         }
 
+        let was_staged = self.staged_path(&options.role).is_file();
         let mut doc = self.targets_for_edit(&op, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
         let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
@@ -398,12 +423,34 @@ impl Repository {
                     custom.insert(key.clone(), value.clone());
                 }
             }
+            let old = doc.signed.targets.get(&t.name);
+            let change = existing::classify(old, &entry);
+            if let (TargetChange::Replaced, OnExisting::Refuse, Some(old)) =
+                (change, on_existing, old)
+            {
+                // Dropping the copies made so far removes them.
+                return Err(RepoError::TargetExists {
+                    role: options.role.clone(),
+                    name: t.name.clone(),
+                    staged: was_staged,
+                    listed_sha256: old.hashes.get("sha256").cloned().unwrap_or_default(),
+                    listed_length: old.length,
+                    new_sha256: hashes["sha256"].clone(),
+                    new_length: length,
+                });
+            }
             doc.signed.targets.insert(t.name.clone(), entry);
             added.push(AddedTarget {
                 name: t.name.clone(),
                 length,
                 hashes,
+                change,
             });
+        }
+        // The same bytes and fields again: nothing to stage, and the
+        // approvals already given stay.
+        if added.iter().all(|t| t.change == TargetChange::Unchanged) {
+            return Ok(added);
         }
         self.check_stays_publishable(&op, None, &[(&options.role, &doc)])?;
         for copy in copies {

@@ -39,6 +39,7 @@ mod properties;
 mod published_verify;
 mod python_tuf_repo;
 mod release_audit;
+mod release_cli;
 mod release_crash;
 mod release_delegation;
 mod release_job;
