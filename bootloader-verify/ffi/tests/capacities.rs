@@ -84,5 +84,8 @@ fn device_pack_checks_trailers_against_the_header_metadata_size_by_default() {
         );
         seen += 1;
     }
-    assert!(seen >= 2, "device pack's and device verify's --metadata-buffer");
+    assert!(
+        seen >= 2,
+        "device pack's and device verify's --metadata-buffer"
+    );
 }
