@@ -34,7 +34,7 @@ const ACCEPTABLE: &[(&str, u64, bool)] = &[];
 
 fn vectors(file: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data/wycheproof")
+        .join("../../tests/data/wycheproof")
         .join(file);
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }

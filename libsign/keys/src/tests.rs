@@ -28,7 +28,7 @@ qtmX/RXbvUquC3goS3sGd2/c5K0dr6uHLzlcGprO173cg4aZKfgcxEsw9+hgYkD0
 ";
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/python-tuf-repo/keys")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/python-tuf-repo/keys")
 }
 
 fn read(path: &Path) -> String {
