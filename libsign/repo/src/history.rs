@@ -208,7 +208,7 @@ impl Repository {
         let mut walk = Walk::new(self);
         let listing = walk.list(&loaded.listing);
         let chain = walk.root_chain(loaded)?;
-        let snapshots = walk.snapshots(&listing, &chain, loaded, live)?;
+        let snapshots = walk.snapshots(&listing, &chain, live)?;
         walk.other_roots(&listing)?;
         let mut anchors = std::mem::take(&mut walk.anchors);
         anchors.extend_from_slice(extra);

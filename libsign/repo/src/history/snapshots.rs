@@ -14,29 +14,12 @@ use super::{
     prev_snapshot_version, sha256_hex,
 };
 use crate::audit::{PREV_SNAPSHOT_FIELD, ROOT_VERSION_FIELD};
-use crate::published_state::{FaultKind, PublishedLoad};
 use crate::{RepoError, names, read_file, read_optional};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::document::{CanonicalDocument, verify_role};
+use fwsign_keys::trusted_set::TrustedSet;
 
 impl Walk<'_> {
-    /// The load's verdict on the live state (the timestamp, then the
-    /// snapshot it pins, by the client's steps under the newest root): a
-    /// fault there is the history's. The state an interrupted publish
-    /// leaves (verifying only under the root its snapshot names, the one
-    /// before the newest) passes only as [`Live::PendingRoot`].
-    fn live_state(&self, loaded: &PublishedLoad, live: Live) -> Result<(), RepoError> {
-        let refused = loaded.faults.iter().find(|f| match f.kind {
-            FaultKind::TimestampNotVerified | FaultKind::SnapshotNotVerified => true,
-            FaultKind::PublishInterrupted => live == Live::Newest,
-            _ => false,
-        });
-        match refused {
-            Some(f) => Err(fault(&self.repo.dir().join(&f.file), f.what.clone())),
-            None => Ok(()),
-        }
-    }
-
     /// Verifies the live state and walks the snapshot chain back from it.
     /// `None` before the first publish; else the pinned snapshot and how
     /// many chained snapshots were walked.
@@ -44,7 +27,6 @@ impl Walk<'_> {
         &mut self,
         listing: &Listing,
         chain: &[CanonicalDocument],
-        loaded: &PublishedLoad,
         live: Live,
     ) -> Result<Option<(PinnedSnapshot, usize)>, RepoError> {
         let ts_path = self.dir.join("timestamp.json");
@@ -89,8 +71,34 @@ impl Walk<'_> {
         };
         let mut doc = parse::<Snapshot>(&path, &bytes)?;
 
-        // The live state, as a client checks it: the load checked it.
-        self.live_state(loaded, live)?;
+        // The live state, as a client checks it.
+        let live_root = match (live, named_root(&path, &doc)?) {
+            (Live::PendingRoot, Some(r)) if r.checked_add(1) == Some(newest) => r,
+            _ => newest,
+        };
+        let live_path = self.root_path(live_root);
+        let root_doc = usize::try_from(live_root)
+            .ok()
+            .and_then(|v| chain.get(v.wrapping_sub(1)))
+            .ok_or_else(|| fault(&live_path, "missing"))?;
+        let mut client = TrustedSet::new(root_doc.as_bytes(), BUILTIN, None)
+            .map_err(|e| fault(&live_path, e.to_string()))?;
+        client
+            .update_timestamp_ignoring_expiry(&ts_bytes)
+            .map_err(|e| {
+                fault(
+                    &ts_path,
+                    format!("does not verify under root v{live_root}: {e}"),
+                )
+            })?;
+        client.update_snapshot_ignoring_expiry(&bytes).map_err(|e| {
+            fault(
+                &path,
+                format!(
+                    "does not verify as the snapshot timestamp.json pins, under root v{live_root}: {e}"
+                ),
+            )
+        })?;
 
         self.newer_snapshots(listing, &pinned, &doc, chain)?;
 
