@@ -1,6 +1,8 @@
 //! Why a slot was refused: [`Reason`], from the one list of reason codes,
 //! [`reason_table!`](crate::reason_table).
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 /// The device's refusal reasons, written once: for each, its doc, the
 /// [`Reason`] variant, its stable code and its C ABI status
 /// (`fwsign_status_t`, the same number).
@@ -112,8 +114,8 @@ macro_rules! define_reason {
             /// Every reason, in code order.
             pub const ALL: &'static [Reason] = &[$(Self::$variant),*];
 
-            /// The variant's name (`"ImageHashMismatch"`), for logs: a bootloader
-            /// can print it without linking `core::fmt`, which `{:?}` would.
+            /// The variant's name (`"ImageHashMismatch"`), for logs without
+            /// `core::fmt`, which `{:?}` would link (flash).
             pub fn name(self) -> &'static str {
                 match self {
                     $(Self::$variant => stringify!($variant),)*

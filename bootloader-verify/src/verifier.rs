@@ -24,6 +24,8 @@
 //! verification core, the same code the release tooling and the TUF client
 //! run; this module maps its outcomes to [`Reason`] codes.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_core::key_types::{KeyIdentity, KeyType};
 use fwsign_core::search::{
     Frame, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
@@ -104,10 +106,9 @@ pub struct AcceptedVersion<'a> {
 
 /// What the device knows about itself.
 ///
-/// Names here and in [`Verified`] are UTF-8 bytes, not `&str`: making a
-/// `&str` of bytes read at run time links `core::str::from_utf8` (about
-/// 0.8 KiB), and the verifier needs none. The verifier checks the names it
-/// reads from the slot with `fwsign_manifest_schema::reader::is_utf8`.
+/// Names here and in [`Verified`] are UTF-8 bytes, not `&str` (flash: see
+/// the module note). The verifier checks the names it reads from the slot
+/// with `fwsign_manifest_schema::reader::is_utf8`.
 #[derive(Debug, Clone, Copy)]
 pub struct Device<'a> {
     /// This board's hardware ID (UTF-8 bytes, `b"evc-a1"`).
@@ -189,8 +190,7 @@ fn hash_image(
     Ok(hasher.finish())
 }
 
-// The mappings to reason codes are out of line: inlined at each `map_err`,
-// their matches would repeat across `verify_slot`.
+// flash: the mappings to reason codes are out of line (see the module note).
 #[inline(never)]
 fn layout(e: LayoutError) -> Reason {
     match e {

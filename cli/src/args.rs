@@ -576,18 +576,28 @@ pub(crate) enum ClientCommand {
     Refresh,
     /// Refresh, then download and verify each --target-name.
     Download {
-        /// Refuse targets whose firmware fields do not list this hardware ID.
-        #[arg(long)]
-        hardware_id: Option<String>,
-        /// Refuse targets whose security counter is below this (anti-rollback).
-        #[arg(long)]
-        installed_counter: Option<u64>,
-        /// The device's bootloader version (X.Y.Z): refuse targets whose
-        /// min_bootloader_version is newer. Without it, a target that sets
-        /// min_bootloader_version is refused.
-        #[arg(long, value_name = "X.Y.Z", value_parser = parse_bootloader_version)]
-        bootloader_version: Option<BootloaderVersion>,
+        #[command(flatten)]
+        device: DeviceArgs,
     },
+}
+
+/// The device's facts a target is checked against (`client download`,
+/// `bundle verify`).
+#[derive(Debug, Args)]
+pub(crate) struct DeviceArgs {
+    /// This device's hardware ID: refuse targets whose firmware fields do
+    /// not list it.
+    #[arg(long)]
+    pub(crate) hardware_id: Option<String>,
+    /// This device's installed security counter: refuse targets whose
+    /// security counter is below it (anti-rollback).
+    #[arg(long)]
+    pub(crate) installed_counter: Option<u64>,
+    /// This device's bootloader version (X.Y.Z): refuse targets whose
+    /// min_bootloader_version is newer. Without it, a target that sets
+    /// min_bootloader_version is refused.
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_bootloader_version)]
+    pub(crate) bootloader_version: Option<BootloaderVersion>,
 }
 
 /// `--bootloader-version`: three numbers and nothing else. A prerelease
@@ -626,17 +636,8 @@ pub(crate) enum BundleCommand {
         /// The trusted root metadata.
         #[arg(long)]
         root: PathBuf,
-        /// This device's hardware ID.
-        #[arg(long)]
-        hardware_id: Option<String>,
-        /// This device's installed security counter.
-        #[arg(long)]
-        installed_counter: Option<u64>,
-        /// This device's bootloader version (X.Y.Z): refuse a target whose
-        /// min_bootloader_version is newer. Without it, a target that sets
-        /// min_bootloader_version is refused.
-        #[arg(long, value_name = "X.Y.Z", value_parser = parse_bootloader_version)]
-        bootloader_version: Option<BootloaderVersion>,
+        #[command(flatten)]
+        device: DeviceArgs,
         /// Check expiry at this time (YYYY-MM-DDTHH:MM:SSZ; default now).
         #[arg(long)]
         at: Option<String>,

@@ -10,7 +10,7 @@ use fwsign_repo::Repository;
 use fwsign_repo::lock::LockKind;
 use serde_json::{Value, json};
 
-use crate::args::BundleCommand;
+use crate::args::{BundleCommand, DeviceArgs};
 use crate::cmd_repo::lock;
 use crate::failure::Failure;
 use crate::now;
@@ -86,9 +86,12 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
         BundleCommand::Verify {
             bundle,
             root,
-            hardware_id,
-            installed_counter,
-            bootloader_version,
+            device:
+                DeviceArgs {
+                    hardware_id,
+                    installed_counter,
+                    bootloader_version,
+                },
             at,
             require_fresh,
             extract_to,

@@ -57,14 +57,27 @@ pub(crate) fn read_chain_files(paths: &[impl AsRef<Path>]) -> Result<Vec<Certifi
 fn write_cert(path: &Path, pem: &str) -> Result<(), Failure> {
     write_new(path, pem.as_bytes(), Mode::Public).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Failure::usage(format!(
-                "{}: already exists; refusing to overwrite a certificate",
-                path.display()
-            ))
+            cert_exists(path)
         } else {
             Failure::io(format!("{}: {e}", path.display()))
         }
     })
+}
+
+/// Refuses a certificate path that is taken, before the key is opened (an
+/// HSM login for nothing is a cost); `write_cert` refuses it again.
+fn refuse_existing_cert(path: &Path) -> Result<(), Failure> {
+    if path.exists() {
+        return Err(cert_exists(path));
+    }
+    Ok(())
+}
+
+fn cert_exists(path: &Path) -> Failure {
+    Failure::usage(format!(
+        "{}: already exists; refusing to overwrite a certificate",
+        path.display()
+    ))
 }
 
 fn cert_json(cert: &Certificate, path: &Path) -> Value {
@@ -104,14 +117,8 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
             let subject = parse_subject(&subject).map_err(Failure::from)?;
             let not_before =
                 time_option(not_before.as_deref(), "--not-before", default_not_before())?;
-            if path.exists() {
-                // Checked before the key is opened: an HSM login for
-                // nothing is a cost, and a root must never be replaced.
-                return Err(Failure::usage(format!(
-                    "{}: already exists; refusing to overwrite a certificate",
-                    path.display()
-                )));
-            }
+            // A root must never be replaced.
+            refuse_existing_cert(&path)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let signer = keys.signer(&key)?;
             let cert = build_root_ca(
@@ -150,12 +157,7 @@ pub(crate) fn run(cmd: CertCommand, out: &Output) -> Result<(), Failure> {
             let current = now();
             let not_before =
                 time_option(not_before.as_deref(), "--not-before", default_not_before())?;
-            if path.exists() {
-                return Err(Failure::usage(format!(
-                    "{}: already exists; refusing to overwrite a certificate",
-                    path.display()
-                )));
-            }
+            refuse_existing_cert(&path)?;
             let ca = Certificate::read_pem_file(&ca_cert).map_err(Failure::from)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let subject_key = match (&key, &public) {

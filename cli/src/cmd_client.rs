@@ -5,7 +5,7 @@ use fwsign_core::target_check::DeviceFacts;
 use fwsign_keys::rsa_pss::HOST_KEY_TYPES;
 use serde_json::json;
 
-use crate::args::{ClientArgs, ClientCommand};
+use crate::args::{ClientArgs, ClientCommand, DeviceArgs};
 use crate::failure::Failure;
 use crate::now;
 use crate::output::Output;
@@ -34,9 +34,12 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         ClientCommand::Download {
-            hardware_id,
-            installed_counter,
-            bootloader_version,
+            device:
+                DeviceArgs {
+                    hardware_id,
+                    installed_counter,
+                    bootloader_version,
+                },
         } => {
             let target_dir = args
                 .target_dir

@@ -458,18 +458,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            out.say(format!(
-                "published: root v{}, {}, snapshot v{}, timestamp v{}",
-                outcome.root_version,
-                outcome
-                    .roles
-                    .iter()
-                    .map(|(r, v)| format!("{r} v{v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                outcome.snapshot_version,
-                outcome.timestamp_version
-            ));
+            out.say(format!("published: {}", outcome.versions()));
             for t in &outcome.targets_published {
                 out.say(format!("  target {t}"));
             }

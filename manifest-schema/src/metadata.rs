@@ -293,6 +293,15 @@ impl Root {
 }
 
 impl Targets {
+    /// The names of the roles this role delegates to, in its order.
+    pub fn delegated_role_names(&self) -> Vec<String> {
+        self.delegations
+            .iter()
+            .flat_map(|d| &d.roles)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     fn check_role(&self) -> Result<(), Error> {
         if let Some(delegations) = &self.delegations {
             for role in &delegations.roles {

@@ -1,10 +1,11 @@
 //! Hex decoding of the public values metadata carries: key IDs' keys,
 //! signatures and digests.
 //!
-//! Decoded here rather than with `base16ct`, whose constant-time decoder is
-//! about 0.4 KiB of a bootloader's flash: nothing decoded here is secret,
-//! so a plain table-free decoder does. Host tests check that it accepts and
+//! Nothing decoded here is secret, so a plain decoder does (not
+//! `base16ct`'s constant-time one). Host tests check that it accepts and
 //! produces exactly what `base16ct::mixed::decode` does.
+
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 /// The value of one hex digit, either case.
 fn digit(c: u8) -> Option<u8> {

@@ -6,6 +6,8 @@
 //! not count toward a threshold; it is not an error, because a repository may
 //! legitimately list keys this build cannot check.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_manifest_schema::reader::{Json, JsonStr};
 
 /// The identity of a key's material, independent of its key ID and of how
@@ -36,8 +38,8 @@ pub enum Rejected {
 
 /// A signature algorithm the verification core can check.
 ///
-/// Not `Debug`: a supertrait would put a formatter in every vtable and link
-/// `core::fmt` into bootloaders; `dyn KeyType` prints its [`KeyType::name`].
+/// Not `Debug` (flash: see the module note); `dyn KeyType` prints its
+/// [`KeyType::name`].
 pub trait KeyType: Sync {
     /// A short name for logs (`"ecdsa-p256"`).
     fn name(&self) -> &'static str;

@@ -47,9 +47,8 @@
 #[cfg(not(any(feature = "p256", feature = "ed25519")))]
 compile_error!("fwsign-core needs at least one signature backend: feature `p256` or `ed25519`");
 
-/// A `VerifyError` detail for people. A device reports reason codes and never
-/// prints it, so without `std` it is empty and its text (about 1 KiB in all)
-/// stays out of the bootloader's flash.
+/// A `VerifyError` detail for people; empty without `std` (a device reports
+/// reason codes and never prints it).
 macro_rules! detail {
     ($text:literal) => {{
         #[cfg(feature = "std")]
@@ -73,23 +72,21 @@ mod target_entry;
 pub mod verify;
 pub mod workflow;
 
-/// Streaming SHA-256 (the `sha2` crate's) with its steps out of line, so a
-/// bootloader carries one copy of the hash's buffering code for everything
-/// it hashes: the image (through `fwsign-bootloader-verify`'s software hash
-/// engine), key identities and path hash prefixes. Inlined at each use, that
-/// code costs several hundred bytes of flash per copy.
+/// Streaming SHA-256 (the `sha2` crate's): the one copy the core and the
+/// device hash everything with (the image, key identities, path hash
+/// prefixes).
 #[derive(Debug, Clone, Default)]
 pub struct Sha256Stream(sha2::Sha256);
 
 impl Sha256Stream {
     /// Adds bytes.
-    #[inline(never)]
+    #[inline(never)] // flash: see the crate note
     pub fn update(&mut self, data: &[u8]) {
         sha2::Digest::update(&mut self.0, data);
     }
 
     /// The digest of everything added, and a fresh start.
-    #[inline(never)]
+    #[inline(never)] // flash: see the crate note
     pub fn finish(&mut self) -> [u8; 32] {
         sha2::Digest::finalize(core::mem::take(&mut self.0)).into()
     }

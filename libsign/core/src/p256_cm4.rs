@@ -14,6 +14,8 @@
 //! curve (or, compressed, that `x` has a square root), `r` and `s` in
 //! `1..n`; the final comparison is `r == x(u1·G + u2·Q) mod n`.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_manifest_schema::reader::{Json, JsonStr};
 
 use super::key_types::{KeyIdentity, Rejected, p256_identity, p256_raw_signature, p256_sec1_point};
@@ -38,7 +40,7 @@ pub(crate) fn verify(
     // does: the decoding buffers are off the stack before the arithmetic.
     let mut decoded = Decoded::default();
     let identity = decode(keyval, sig, &mut decoded)?;
-    // The core's one SHA-256 (no second copy of the hash in the image).
+    // flash: the core's one SHA-256, see the module note.
     let digest = super::sha256_of(&[message]);
     if p256_cm4::verify(&decoded.x, &decoded.y, &digest, &decoded.r, &decoded.s) {
         Ok(identity)

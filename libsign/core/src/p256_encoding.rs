@@ -6,15 +6,17 @@
 //! or LF), as python-tuf's `cryptography` reads it; that is safe because
 //! thresholds count the decoded, validated point, never the text. The
 //! Base64 inside is decoded here too, strictly (canonical, padded): a public
-//! key needs no constant-time decoder, and `base64ct`'s costs a bootloader
-//! about 1 KiB more. Host tests check agreement with `base64ct`.
+//! key needs no constant-time decoder. Host tests check agreement with
+//! `base64ct`.
 //!
-//! Why not a general DER decoder: DER gives every value exactly one
-//! encoding, and for these two fixed shapes the strict decoders (`spki`, and
-//! `ecdsa`'s `der` support) accept precisely the byte strings matched here.
-//! Matching them directly keeps `der`, `spki` and `const-oid` (about 8 KiB)
-//! out of the bootloader. Host tests check agreement with those decoders on
-//! valid and mutated inputs, so the device accepts what the host accepts.
+//! No general DER decoder: DER gives every value exactly one encoding, and
+//! for these two fixed shapes the strict decoders (`spki`, and `ecdsa`'s
+//! `der` support) accept precisely the byte strings matched here, so
+//! matching them directly loses nothing.
+//! Host tests check agreement with those decoders on valid and mutated
+//! inputs, so the device accepts what the host accepts.
+
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 /// `AlgorithmIdentifier { id-ecPublicKey, namedCurve prime256v1 }`, the only
 /// parameters a P-256 SPKI may carry (`spki` refuses explicit curves too).

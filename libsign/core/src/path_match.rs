@@ -10,6 +10,8 @@
 //! with one of the prefixes, compared case-sensitively (python-tuf's
 //! `hexdigest().startswith(prefix)`: an uppercase prefix never matches).
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_manifest_schema::reader::{Json, JsonStr};
 
 /// Whether `path` matches `pattern` (python-tuf 7's
@@ -109,11 +111,8 @@ pub fn delegation_covers_names<S: AsRef<str>>(
 
 /// `fnmatch.fnmatchcase` on one path part, by characters (code points, as
 /// Python compares them). Works on UTF-8 bytes (of `&str`s, or of JSON
-/// strings the reader validated), so it is always given valid UTF-8: bytes,
-/// not `str` slicing, keep the char boundary checks out of a bootloader's
-/// flash. Out of line: inlined into
-/// each caller it costs a bootloader a few hundred bytes more.
-#[inline(never)]
+/// strings the reader validated), so it is always given valid UTF-8.
+#[inline(never)] // flash: see the module note
 fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
     // Iterative wildcard matching with single-star backtracking: linear in
     // practice and bounded by len(pattern) * len(text), with no recursion.

@@ -29,6 +29,8 @@
 //! snapshot, against the role-version floors it keeps ([`OfflineCheck`]). The search's memory is the caller's ([`SearchWork`]),
 //! so a bootloader runs it without an allocator.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::reader::{Items, Json, Kind};
 
@@ -50,8 +52,8 @@ pub const MAX_DELEGATIONS: usize = 32;
 pub const MAX_SEARCH_ROLES: usize = MAX_DELEGATIONS + 1;
 
 /// How every role the search loads is checked. A trait, not an enum, so the
-/// choice is made at compile time: a device that checks offline links
-/// nothing of the snapshot check (its SHA-512 alone is 28 KiB of flash).
+/// choice is made at compile time and a device that checks offline links
+/// nothing of the snapshot check (flash: see the module note).
 pub trait RoleCheck {
     /// Checks `bytes`, offered as targets role `role`, against `delegator`
     /// and returns the verified view.

@@ -20,8 +20,9 @@
 //!
 //! Role, target and hardware names are taken as `&str` or as UTF-8 bytes
 //! (`impl AsRef<[u8]>`): the device reads them from a firmware slot and never
-//! turns bytes into `&str`, which would link `core::str::from_utf8` into the
-//! bootloader (see `fwsign_manifest_schema::reader::is_utf8`).
+//! turns bytes into `&str`.
+
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use fwsign_manifest_schema::reader::{Json, JsonStr, Kind, ReadError};
@@ -53,10 +54,8 @@ pub enum VerifyError {
     ThresholdNotMet {
         /// Valid signatures from distinct authorised keys.
         valid: u32,
-        /// The role's threshold (`u32::MAX` stands for any larger one). 32
-        /// bits, not 64: the error travels through every `?` of the
-        /// verification core, and a 16-byte payload costs a bootloader
-        /// about 170 bytes of flash in copies.
+        /// The role's threshold (`u32::MAX` stands for any larger one;
+        /// 32 bits for flash, see the module note).
         threshold: u32,
     },
     /// The caller's working memory is too small for this document (for
@@ -197,10 +196,8 @@ fn spec_version_ok(v: &[u8]) -> bool {
 }
 
 /// The member `key` of `object` when it is a value of `kind`; otherwise the
-/// metadata is malformed, for the reason `detail` gives people. Inlined:
-/// as a call, its four arguments and returned error cost a bootloader more
-/// flash than the lookup it wraps.
-#[inline(always)]
+/// metadata is malformed, for the reason `detail` gives people.
+#[inline(always)] // flash: see the module note
 pub(crate) fn member<'a>(
     object: Json<'a>,
     key: &str,
@@ -364,8 +361,7 @@ pub fn verify_threshold(
     })
 }
 
-// The lookups below are plain loops: iterator adaptors (`find_map`,
-// `enumerate().skip()`) cost a bootloader noticeably more flash here.
+// flash: the lookups below are plain loops on purpose (see the module note).
 
 /// A key ID may sign once per document. Comparing every pair needs no
 /// memory; the list is capped at [`MAX_SIGNATURES`] first, so a mirror that
@@ -634,7 +630,7 @@ impl<'a> TargetsView<'a> {
     /// The delegated role `name`, if this role delegates to it.
     #[allow(
         clippy::manual_find,
-        reason = "the loop is 36 bytes smaller than `find` in a bootloader"
+        reason = "flash: smaller than `find` (see the module note)"
     )]
     pub fn delegated_role(
         &self,

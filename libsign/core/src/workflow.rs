@@ -499,6 +499,23 @@ pub enum Delegator<'d> {
     Targets(&'d TargetsView<'d>),
 }
 
+/// A targets role read, and signed by the threshold `delegator` sets for it.
+fn signed_targets<'a>(
+    delegator: Delegator<'_>,
+    role: &[u8],
+    new: Envelope<'a>,
+    key_types: &[&dyn KeyType],
+    work: &mut ThresholdWork<'_>,
+) -> Result<(TargetsView<'a>, ThresholdReport), WorkflowError> {
+    let view = TargetsView::new(new)?;
+    let report = match delegator {
+        Delegator::Root(root) => root.verify_role(role, &new, key_types, work)?,
+        Delegator::Targets(parent) => parent.verify_delegated(role, &new, key_types, work)?,
+    }
+    .require()?;
+    Ok((view, report))
+}
+
 /// Spec 5.6 and 5.6.x for delegations: a targets role whose bytes match the
 /// snapshot's listing, signed by the threshold its delegator sets, with the
 /// version the snapshot names, and not expired.
@@ -520,12 +537,7 @@ pub fn verify_targets<'a>(
         .targets_role(role)?
         .ok_or(WorkflowError::NotListed)?;
     listed.check_bytes(raw)?;
-    let view = TargetsView::new(new)?;
-    let report = match delegator {
-        Delegator::Root(root) => root.verify_role(role, &new, key_types, work)?,
-        Delegator::Targets(parent) => parent.verify_delegated(role, &new, key_types, work)?,
-    }
-    .require()?;
+    let (view, report) = signed_targets(delegator, role, new, key_types, work)?;
     let version = view.common().version;
     if version != listed.version {
         return Err(WorkflowError::VersionMismatch {
@@ -551,12 +563,7 @@ pub fn verify_targets_offline<'a>(
     key_types: &[&dyn KeyType],
     work: &mut ThresholdWork<'_>,
 ) -> Result<(TargetsView<'a>, ThresholdReport), WorkflowError> {
-    let view = TargetsView::new(new)?;
-    let report = match delegator {
-        Delegator::Root(root) => root.verify_role(role, &new, key_types, work)?,
-        Delegator::Targets(parent) => parent.verify_delegated(role, &new, key_types, work)?,
-    }
-    .require()?;
+    let (view, report) = signed_targets(delegator, role.as_ref(), new, key_types, work)?;
     let version = view.common().version;
     if let Some(trusted) = last_accepted
         && version < trusted

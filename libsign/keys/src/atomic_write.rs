@@ -54,13 +54,7 @@ pub fn write_pending(
     mode: Mode,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<PendingFile> {
-    let tmp = temp_name(path);
-    let mut file = create_new(&tmp, mode)?;
-    let mut pending = PendingFile {
-        tmp,
-        path: path.to_path_buf(),
-        placed: false,
-    };
+    let (mut pending, mut file) = open_pending(path, mode)?;
     let result = (|| {
         fill(&mut file)?;
         file.flush()?;
@@ -76,6 +70,21 @@ pub fn write_pending(
     }
 }
 
+/// Creates the empty temporary file beside `path` for a caller that writes
+/// it itself (streaming, and deciding only afterwards whether to keep it):
+/// the [`PendingFile`] that places or removes it, and the file to write.
+/// The caller syncs the file before placing it.
+pub fn open_pending(path: &Path, mode: Mode) -> io::Result<(PendingFile, File)> {
+    let tmp = temp_name(path);
+    let file = create_new(&tmp, mode)?;
+    let pending = PendingFile {
+        tmp,
+        path: path.to_path_buf(),
+        placed: false,
+    };
+    Ok((pending, file))
+}
+
 impl PendingFile {
     /// The temporary file (to check its contents before placing it).
     pub fn temp_path(&self) -> &Path {
@@ -89,10 +98,18 @@ impl PendingFile {
 
     /// Renames it over the final path (replacing any file there) and syncs
     /// the directory.
-    pub fn replace(mut self) -> io::Result<()> {
-        fs::rename(&self.tmp, &self.path)?;
+    pub fn replace(self) -> io::Result<()> {
+        let path = self.path.clone();
+        self.replace_at(&path)
+    }
+
+    /// Renames it over `path` instead of the path it was opened for (a
+    /// name decided after writing, on the same file system) and syncs that
+    /// directory.
+    pub fn replace_at(mut self, path: &Path) -> io::Result<()> {
+        fs::rename(&self.tmp, path)?;
         self.placed = true;
-        sync_dir(&parent_dir(&self.path))
+        sync_dir(&parent_dir(path))
     }
 
     /// Links it to the final path only if nothing is there

@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::TufSigner;
 use fwsign_core::key_types::{KeyIdentity, KeyType};
-use fwsign_core::verify::{Envelope, RoleKeys, ThresholdWork, VerifyError, verify_threshold};
+use fwsign_core::verify::{
+    Envelope, RoleKeys, ThresholdReport, ThresholdWork, VerifyError, verify_threshold,
+};
 
 /// Why a document could not be read, verified or signed.
 #[derive(Debug, thiserror::Error)]
@@ -86,22 +88,23 @@ pub struct SignatureReport {
 }
 
 impl SignatureReport {
+    /// The count and threshold, as the core reports them.
+    fn counts(&self) -> ThresholdReport {
+        ThresholdReport {
+            valid: self.valid,
+            threshold: self.threshold,
+        }
+    }
+
     /// Whether the threshold is met.
     pub fn is_met(&self) -> bool {
-        u64::try_from(self.valid).is_ok_and(|v| v >= self.threshold)
+        self.counts().is_met()
     }
 
     /// `Ok` when the threshold is met.
     pub fn require(self) -> Result<Self, DocumentError> {
-        if self.is_met() {
-            Ok(self)
-        } else {
-            Err(VerifyError::ThresholdNotMet {
-                valid: u32::try_from(self.valid).unwrap_or(u32::MAX),
-                threshold: u32::try_from(self.threshold).unwrap_or(u32::MAX),
-            }
-            .into())
-        }
+        self.counts().require()?;
+        Ok(self)
     }
 }
 

@@ -9,7 +9,7 @@
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use serde::Serialize;
 
-use super::{ExpiryPolicy, Published, RepoError, Repository};
+use super::{ExpiryPolicy, Published};
 use fwsign_core::workflow::check_expiry;
 
 /// How close a role is to its expiry.
@@ -119,27 +119,6 @@ impl Published {
                 }
             })
             .collect()
-    }
-}
-
-impl Repository {
-    /// Published roles that expire within `secs` of `now` (expired ones
-    /// included), with their expiry.
-    pub fn expiring_within(
-        &self,
-        now: UnixTime,
-        secs: i64,
-    ) -> Result<Vec<(String, String)>, RepoError> {
-        // A report, not a decision: taken from whatever part of the
-        // published state loaded, faults or not (`repo status` reports
-        // those itself).
-        let Some(p) = self.load_published()?.published else {
-            return Ok(vec![]);
-        };
-        Ok(expiring_within(&p, now, secs)
-            .into_iter()
-            .map(|(role, _, expires)| (role, expires))
-            .collect())
     }
 }
 

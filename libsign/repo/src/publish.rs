@@ -87,6 +87,25 @@ pub struct PublishOutcome {
     pub warnings: Vec<ShadowedDelegation>,
 }
 
+impl PublishOutcome {
+    /// The versions published, for people and the audit log:
+    /// `root v1, targets v3, snapshot v4, timestamp v4`.
+    pub fn versions(&self) -> String {
+        let roles: Vec<String> = self
+            .roles
+            .iter()
+            .map(|(r, v)| format!("{r} v{v}"))
+            .collect();
+        format!(
+            "root v{}, {}, snapshot v{}, timestamp v{}",
+            self.root_version,
+            roles.join(", "),
+            self.snapshot_version,
+            self.timestamp_version
+        )
+    }
+}
+
 /// What a refresh did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefreshOutcome {
@@ -443,16 +462,7 @@ impl Repository {
                     .iter()
                     .filter_map(|(n, e, _)| e.hashes.get("sha256").map(|h| (n.clone(), h.clone())))
                     .collect(),
-                detail: Some(format!(
-                    "root v{}, {}, snapshot v{snapshot_version}, timestamp v{timestamp_version}",
-                    outcome.root_version,
-                    outcome
-                        .roles
-                        .iter()
-                        .map(|(r, v)| format!("{r} v{v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                detail: Some(outcome.versions()),
                 ..AuditEvent::default()
             },
             now,

@@ -104,12 +104,7 @@ fn read(
     match read_optional(&metadata.join(name)) {
         Ok(bytes) => Ok(bytes),
         Err(e) => {
-            faults.push(Fault::new(
-                rel(name),
-                role,
-                FaultKind::Unreadable,
-                e.to_string(),
-            ));
+            faults.push(unreadable(name, role, &e));
             Err(())
         }
     }
@@ -125,15 +120,14 @@ fn typed<T: fwsign_manifest_schema::metadata::RoleType>(
     match Signed::<T>::from_json_slice(bytes) {
         Ok(doc) => Some(doc),
         Err(e) => {
-            faults.push(Fault::new(
-                rel(name),
-                role,
-                FaultKind::Unreadable,
-                e.to_string(),
-            ));
+            faults.push(unreadable(name, role, &e));
             None
         }
     }
+}
+
+fn unreadable(name: &str, role: &str, e: &dyn std::fmt::Display) -> Fault {
+    Fault::new(rel(name), role, FaultKind::Unreadable, e.to_string())
 }
 
 /// Loads and verifies the published state of `repo` (see the module
@@ -343,14 +337,7 @@ fn live_state(
                 "missing, but timestamp.json pins it (deleted?)",
             ));
         }
-        Err(e) => {
-            return Err(Fault::new(
-                rel(&name),
-                "snapshot",
-                FaultKind::Unreadable,
-                e.to_string(),
-            ));
-        }
+        Err(e) => return Err(unreadable(&name, "snapshot", &e)),
     };
     if let Err(e) = set.update_snapshot_ignoring_expiry(&bytes) {
         return Err(Fault::new(
@@ -384,6 +371,20 @@ fn interrupted(
     (named == previous_version).then_some(live)
 }
 
+/// The roles found at fault, and the faults to report.
+struct AtFault<'f> {
+    roles: BTreeSet<String>,
+    faults: &'f mut Vec<Fault>,
+}
+
+impl AtFault<'_> {
+    /// Records that `role` is at fault, for `what` in `file`.
+    fn refuse(&mut self, file: &str, role: &str, kind: FaultKind, what: String) {
+        self.roles.insert(role.to_owned());
+        self.faults.push(Fault::new(rel(file), role, kind, what));
+    }
+}
+
 /// `targets` and every role reachable from it through delegations, each
 /// verified against the snapshot and its delegator by the client's step,
 /// depth first in delegation order. Their bytes go into `files`.
@@ -397,7 +398,10 @@ fn targets_roles(
     faults: &mut Vec<Fault>,
 ) -> BTreeMap<String, Signed<Targets>> {
     let mut roles: BTreeMap<String, Signed<Targets>> = BTreeMap::new();
-    let mut at_fault: BTreeSet<String> = BTreeSet::new();
+    let mut at_fault = AtFault {
+        roles: BTreeSet::new(),
+        faults,
+    };
     let mut visited: BTreeSet<(String, Option<String>)> = BTreeSet::new();
     // (role, its delegator; `None`: the root)
     let mut stack: Vec<(String, Option<String>)> = vec![("targets".to_owned(), None)];
@@ -409,61 +413,41 @@ fn targets_roles(
             .as_deref()
             .map_or_else(|| format!("root v{root_version}"), |p| p.to_owned());
         let Some(meta) = snapshot.signed.meta.get(&names::role_file(&role)) else {
-            at_fault.insert(role.clone());
-            faults.push(Fault::new(
-                rel(snapshot_name),
-                &role,
-                FaultKind::RoleNotListed,
-                format!("does not list {role}, which {by} delegates to"),
-            ));
+            let what = format!("does not list {role}, which {by} delegates to");
+            at_fault.refuse(snapshot_name, &role, FaultKind::RoleNotListed, what);
             continue;
         };
         let name = names::versioned_role_file(meta.version, &role);
         let bytes = match files.get(&name) {
             Some(b) => b.clone(),
-            None => match read(metadata, &name, &role, faults) {
+            None => match read(metadata, &name, &role, at_fault.faults) {
                 Ok(Some(b)) => b,
                 Ok(None) => {
-                    at_fault.insert(role.clone());
-                    faults.push(Fault::new(
-                        rel(&name),
-                        &role,
-                        FaultKind::RoleMissing,
-                        format!("missing, but metadata/{snapshot_name} lists it (deleted?)"),
-                    ));
+                    let what = format!("missing, but metadata/{snapshot_name} lists it (deleted?)");
+                    at_fault.refuse(&name, &role, FaultKind::RoleMissing, what);
                     continue;
                 }
                 Err(()) => {
-                    at_fault.insert(role.clone());
+                    at_fault.roles.insert(role.clone());
                     continue;
                 }
             },
         };
         if let Err(e) = set.update_targets(&role, parent.as_deref(), &bytes) {
-            at_fault.insert(role.clone());
-            faults.push(Fault::new(
-                rel(&name),
-                &role,
-                FaultKind::RoleNotVerified,
-                format!("does not verify as metadata/{snapshot_name} lists it, under {by}: {e}"),
-            ));
+            let what =
+                format!("does not verify as metadata/{snapshot_name} lists it, under {by}: {e}");
+            at_fault.refuse(&name, &role, FaultKind::RoleNotVerified, what);
             continue;
         }
         if !roles.contains_key(&role) {
-            let Some(doc) = typed::<Targets>(&name, &role, &bytes, faults) else {
-                at_fault.insert(role.clone());
+            let Some(doc) = typed::<Targets>(&name, &role, &bytes, at_fault.faults) else {
+                at_fault.roles.insert(role.clone());
                 continue;
             };
             roles.insert(role.clone(), doc);
             files.insert(name, bytes);
         }
-        let delegates: Vec<String> = roles[&role]
-            .signed
-            .delegations
-            .iter()
-            .flat_map(|d| &d.roles)
-            .map(|r| r.name.clone())
-            .collect();
+        let delegates = roles[&role].signed.delegated_role_names();
         // Pushed in reverse, so the first delegation is checked first.
         for delegated in delegates.into_iter().rev() {
             stack.push((delegated, Some(role.clone())));
@@ -477,8 +461,8 @@ fn targets_roles(
         .collect();
     for file in snapshot.signed.meta.keys() {
         let role = file.strip_suffix(".json").unwrap_or(file);
-        if !roles.contains_key(role) && !at_fault.contains(role) && !retired.contains(role) {
-            faults.push(Fault::new(
+        if !roles.contains_key(role) && !at_fault.roles.contains(role) && !retired.contains(role) {
+            at_fault.faults.push(Fault::new(
                 rel(snapshot_name),
                 role,
                 FaultKind::RoleUnreachable,

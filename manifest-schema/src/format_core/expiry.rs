@@ -4,6 +4,8 @@
 //! `t`/`z`), so fwsign reads and writes exactly this form. The conversion is
 //! plain proleptic-Gregorian arithmetic, usable on the device.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 /// Seconds since 1970-01-01T00:00:00Z, as carried by `expires`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixTime(pub i64);
@@ -11,9 +13,9 @@ pub struct UnixTime(pub i64);
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (years 1970 to 9999). Returns `None` for any
 /// other spelling or an impossible date.
 pub fn parse_expires(text: &[u8]) -> Option<UnixTime> {
-    // One walk over a template: `9` is a digit of the current field, any
-    // other byte must stand as it is and ends the field. A loop rather than
-    // a pattern of twenty bytes keeps this small in a bootloader.
+    // One walk over a template (flash: see the module note): `9` is a digit
+    // of the current field, any other byte must stand as it is and ends the
+    // field.
     const TEMPLATE: &[u8; 20] = b"9999-99-99T99:99:99Z";
     if text.len() != TEMPLATE.len() {
         return None;
@@ -47,8 +49,7 @@ const LEAP_DAYS_BEFORE_1970: u32 = 477;
 
 /// The instant of a UTC calendar date and time of day (years 1970 to 9999);
 /// `None` for an impossible date or time. 32-bit arithmetic throughout
-/// (every field fits): on a Cortex-M each 64-bit division is a library
-/// call, and this runs in the bootloader.
+/// (every field fits; flash: see the module note).
 pub fn from_civil(
     year: u32,
     month: u32,

@@ -20,12 +20,8 @@
 //! - numbers are integers without leading zeros, fraction or exponent, and
 //!   never `-0`, in the range of `i64` or `u64`;
 //! - `true`, `false` and `null` as usual.
-//!
-//! Navigation helpers called from many places (`get_bytes`, `members`,
-//! `items`, `as_str`, `eq_bytes`, `Unescaped::next`) are `#[inline(never)]`:
-//! inlined at every call they would cost a bootloader several hundred bytes
-//! of flash, and a verification's time goes to the signature arithmetic and
-//! the image hash, not to walking metadata.
+
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use core::cmp::Ordering;
 
@@ -203,7 +199,7 @@ impl<'a> Json<'a> {
 
     /// The members of an object, in document (sorted) order. Empty for any
     /// other kind of value.
-    #[inline(never)]
+    #[inline(never)] // flash: see the module note
     pub fn members(&self) -> Members<'a> {
         let (bytes, pos) = match self.kind() {
             Kind::Object => (self.bytes, 1),
@@ -219,7 +215,7 @@ impl<'a> Json<'a> {
 
     /// [`Json::get`] for a key given as bytes (a name read from a firmware
     /// slot, which the device never turns into `&str`).
-    #[inline(never)]
+    #[inline(never)] // flash: see the module note
     pub fn get_bytes(&self, key: &[u8]) -> Option<Json<'a>> {
         for (name, value) in self.members() {
             match name.cmp_bytes(key) {
@@ -233,7 +229,7 @@ impl<'a> Json<'a> {
     }
 
     /// The items of an array, in order. Empty for any other kind of value.
-    #[inline(never)]
+    #[inline(never)] // flash: see the module note
     pub fn items(&self) -> Items<'a> {
         let (bytes, pos) = match self.kind() {
             Kind::Array => (self.bytes, 1),
@@ -243,7 +239,7 @@ impl<'a> Json<'a> {
     }
 
     /// The string, if this is one.
-    #[inline(never)]
+    #[inline(never)] // flash: see the module note
     pub fn as_str(&self) -> Option<JsonStr<'a>> {
         match self.kind() {
             Kind::String => {
@@ -324,7 +320,7 @@ impl<'a> JsonStr<'a> {
     pub fn plain_bytes(&self) -> Option<&'a [u8]> {
         #[allow(
             clippy::manual_contains,
-            reason = "`contains` on bytes links core's word-at-a-time memchr: 124 bytes of a bootloader's flash for strings of a few dozen bytes"
+            reason = "flash: `contains` links core's memchr (see the module note)"
         )]
         if self.raw.iter().any(|&b| b == b'\\') {
             return None;
@@ -349,7 +345,7 @@ impl<'a> JsonStr<'a> {
     }
 
     /// Whether the unescaped string equals the bytes `other`.
-    #[inline(never)]
+    #[inline(never)] // flash: see the module note
     pub fn eq_bytes(&self, other: &[u8]) -> bool {
         self.bytes().eq(other.iter().copied())
     }
@@ -380,7 +376,7 @@ pub struct Unescaped<'a> {
 impl Iterator for Unescaped<'_> {
     type Item = u8;
 
-    #[inline(never)]
+    #[inline(never)] // flash: see the module note
     fn next(&mut self) -> Option<u8> {
         let b = *self.raw.get(self.pos)?;
         if b == b'\\' {

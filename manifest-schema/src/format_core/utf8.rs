@@ -1,12 +1,13 @@
 //! UTF-8 validation for the canonical JSON reader.
 //!
-//! `core::str::from_utf8` is the obvious tool, but it brings a 256-byte
-//! table and a word-at-a-time fast path, about 0.8 KiB of a bootloader's
-//! flash, for strings of a few dozen bytes. The device path therefore never
+//! Used instead of `core::str::from_utf8` on the device path, which never
 //! turns bytes into `&str`: it checks strings here, once, and then works on
 //! the validated bytes; `fwsign-bootloader-verify` checks the names a
-//! firmware slot carries with [`is_utf8`] too. Host tests check this against `core` exhaustively
-//! for every sequence of up to three bytes and by property for longer ones.
+//! firmware slot carries with [`is_utf8`] too. Host tests check this against
+//! `core` exhaustively for every sequence of up to three bytes and by
+//! property for longer ones.
+
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 /// Whether `bytes` are well-formed UTF-8 (Unicode 15, table 3-7: no
 /// overlong forms, no surrogates, nothing above U+10FFFF).

@@ -3,17 +3,18 @@
 //! check passes. Separate so the one-pass hash-and-copy and its cleanup on
 //! refusal can be read on their own.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::reader::Json;
 
 use fwsign_core::target_check::{self, TargetRefusal};
 use fwsign_core::verify::TargetEntry;
-use fwsign_keys::atomic_write::sync_dir;
+use fwsign_keys::atomic_write::{self, Mode, PendingFile, sync_dir};
 
 use super::COPY_BUFFER;
+use crate::bundle_archive::{CopyError, copy_at_most};
 
 /// Hashes what is written (through the core's [`fwsign_core::workflow::Digests`],
 /// the one hash-check rule), optionally copying it to a file first.
@@ -60,57 +61,40 @@ impl Write for HashingWriter<'_> {
 }
 
 pub(super) fn copy(input: &mut File, out: &mut dyn Write) -> io::Result<()> {
-    let mut buf = vec![0; COPY_BUFFER];
-    loop {
-        match input.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => out.write_all(&buf[..n])?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    match copy_at_most(input, out, u64::MAX, COPY_BUFFER) {
+        Ok(_) => Ok(()),
+        Err(CopyError::Read(e) | CopyError::Write(e)) => Err(e),
+        Err(CopyError::TooLong(_)) => Err(io::Error::other("longer than a file can be")),
     }
 }
 
-/// An image being extracted: a temporary file in the extraction directory,
-/// removed on drop unless [`Extraction::finish`] moved it into place.
+/// An image being extracted: a temporary file in the extraction directory
+/// ([`fwsign_keys::atomic_write`]'s), removed on drop unless
+/// [`Extraction::finish`] moved it into place.
 pub(super) struct Extraction {
     dir: PathBuf,
-    temp: PathBuf,
+    pending: PendingFile,
     pub(super) file: File,
-    done: bool,
 }
 
 impl Extraction {
     pub(super) fn start(dir: &Path) -> Result<Self, (PathBuf, io::Error)> {
-        let unique = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let temp = dir.join(format!(
-            ".fwsign-extract-{}-{unique}.tmp",
-            std::process::id()
-        ));
-        let mut options = OpenOptions::new();
-        // create_new: never follows a planted symlink, never reuses a file.
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o644);
-        }
-        let file = options.open(&temp).map_err(|e| (temp.clone(), e))?;
+        // The name only places the temporary file in `dir`; `finish` gives
+        // the image its own.
+        let (pending, file) = atomic_write::open_pending(&dir.join("extract"), Mode::Public)
+            .map_err(|e| (dir.to_path_buf(), e))?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            temp,
+            pending,
             file,
-            done: false,
         })
     }
 
     /// Moves the verified image to `dir/<target>`, creating the directories
     /// of a nested name without following symlinks.
-    pub(super) fn finish(mut self, target: &str) -> Result<PathBuf, (PathBuf, io::Error)> {
-        self.file.sync_all().map_err(|e| (self.temp.clone(), e))?;
+    pub(super) fn finish(self, target: &str) -> Result<PathBuf, (PathBuf, io::Error)> {
+        let temp = self.pending.temp_path().to_path_buf();
+        self.file.sync_all().map_err(|e| (temp, e))?;
         let mut dest = self.dir.clone();
         let segments: Vec<&str> = target.split('/').collect();
         let (base, parents) = segments
@@ -146,21 +130,12 @@ impl Extraction {
                 ),
             ));
         }
-        fs::rename(&self.temp, &dest).map_err(|e| (dest.clone(), e))?;
-        self.done = true;
-        sync_dir(&parent).map_err(|e| (parent.clone(), e))?;
+        self.pending
+            .replace_at(&dest)
+            .map_err(|e| (dest.clone(), e))?;
         if parent != self.dir {
             sync_dir(&self.dir).map_err(|e| (self.dir.clone(), e))?;
         }
         Ok(dest)
-    }
-}
-
-impl Drop for Extraction {
-    fn drop(&mut self) {
-        if !self.done {
-            // Best effort: the file holds unverified bytes and is useless.
-            let _ = fs::remove_file(&self.temp);
-        }
     }
 }

@@ -186,42 +186,30 @@ pub fn verify_bundle(
         "metadata/timestamp.json",
         TIMESTAMP_MAX,
     )?;
-    if options.require_fresh {
-        set.update_timestamp(&raw)
-    } else {
-        set.update_timestamp_ignoring_expiry(&raw)
-    }
-    .map_err(|source| refused(&bundle, "timestamp", source))?;
-    let (timestamp_version, timestamp_expires) = set
+    offer_fresh(
+        &mut set,
+        Role::Timestamp,
+        &raw,
+        &bundle,
+        options,
+        &mut warnings,
+    )?;
+    let timestamp_version = set
         .timestamp()
-        .map(|t| (t.version, t.expires))
+        .map(|t| t.version)
         .ok_or_else(|| out_of_order(&bundle, "timestamp"))?;
-    if timestamp_expires <= options.now {
-        warnings.push(BundleWarning::Expired {
-            role: "timestamp".to_owned(),
-            expires: timestamp_expires,
-        });
-    }
 
     let snapshot_version = timestamp_snapshot_version(&set, &bundle)?;
     let name = format!("metadata/{snapshot_version}.snapshot.json");
     let raw = read_entry(&mut archive, &bundle, &name, SNAPSHOT_MAX)?;
-    if options.require_fresh {
-        set.update_snapshot(&raw)
-    } else {
-        set.update_snapshot_ignoring_expiry(&raw)
-    }
-    .map_err(|source| refused(&bundle, "snapshot", source))?;
-    let snapshot_expires = set
-        .snapshot()
-        .map(|s| s.expires)
-        .ok_or_else(|| out_of_order(&bundle, "snapshot"))?;
-    if snapshot_expires <= options.now {
-        warnings.push(BundleWarning::Expired {
-            role: "snapshot".to_owned(),
-            expires: snapshot_expires,
-        });
-    }
+    offer_fresh(
+        &mut set,
+        Role::Snapshot,
+        &raw,
+        &bundle,
+        options,
+        &mut warnings,
+    )?;
 
     let arena = Arena::new();
     let mut fetch = |role: &str, version: u64| {
@@ -354,4 +342,47 @@ pub fn verify_bundle(
         extracted_to,
         target,
     })
+}
+
+/// The two roles step 3 checks.
+#[derive(Clone, Copy)]
+enum Role {
+    Timestamp,
+    Snapshot,
+}
+
+/// Step 3 for one role: `raw` offered to `set` as `role`, its expiry
+/// enforced with [`VerifyOptions::require_fresh`] and otherwise a
+/// [`BundleWarning`] when it has passed.
+fn offer_fresh(
+    set: &mut TrustedSet,
+    role: Role,
+    raw: &[u8],
+    bundle: &Path,
+    options: &VerifyOptions,
+    warnings: &mut Vec<BundleWarning>,
+) -> Result<(), BundleError> {
+    let strict = options.require_fresh;
+    let (name, offered) = match role {
+        Role::Timestamp if strict => ("timestamp", set.update_timestamp(raw).map(drop)),
+        Role::Timestamp => (
+            "timestamp",
+            set.update_timestamp_ignoring_expiry(raw).map(drop),
+        ),
+        Role::Snapshot if strict => ("snapshot", set.update_snapshot(raw)),
+        Role::Snapshot => ("snapshot", set.update_snapshot_ignoring_expiry(raw)),
+    };
+    offered.map_err(|source| refused(bundle, name, source))?;
+    let expires = match role {
+        Role::Timestamp => set.timestamp().map(|t| t.expires),
+        Role::Snapshot => set.snapshot().map(|s| s.expires),
+    }
+    .ok_or_else(|| out_of_order(bundle, name))?;
+    if expires <= options.now {
+        warnings.push(BundleWarning::Expired {
+            role: name.to_owned(),
+            expires,
+        });
+    }
+    Ok(())
 }

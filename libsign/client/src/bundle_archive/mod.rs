@@ -52,6 +52,8 @@
 //! above; `limits` holds what a bundle may contain and the checks both
 //! directions apply; `error` what can go wrong.
 
+use std::io::{self, Read, Write};
+
 mod directory;
 mod error;
 mod limits;
@@ -77,6 +79,42 @@ pub const METADATA_DEFLATE_LEVEL: i64 = 6;
 // Shared by the reader and the writer.
 
 const COPY_BUFFER: usize = 64 * 1024;
+
+/// How [`copy_at_most`] stopped early.
+pub(crate) enum CopyError {
+    /// Reading failed.
+    Read(io::Error),
+    /// Writing failed.
+    Write(io::Error),
+    /// The input ran past the limit (this many bytes read so far); the
+    /// bytes past it were not written.
+    TooLong(u64),
+}
+
+/// Copies `input` to `out`, `buffer` bytes at a time (interrupted reads
+/// retried), and returns how many bytes it copied: at most `limit`.
+pub(crate) fn copy_at_most(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    limit: u64,
+    buffer: usize,
+) -> Result<u64, CopyError> {
+    let mut buf = vec![0; buffer];
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        total = total.saturating_add(n as u64);
+        if total > limit {
+            return Err(CopyError::TooLong(total));
+        }
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+    }
+}
 
 fn is_target(name: &str) -> bool {
     name.starts_with(TARGETS_PREFIX)

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use zip::ZipArchive;
@@ -15,7 +15,7 @@ use super::directory::{
 };
 use super::error::ArchiveError;
 use super::limits::{ArchiveLimits, RATIO_CHECK_ABOVE, check_layout, check_raw_entries};
-use super::{COPY_BUFFER, is_target};
+use super::{COPY_BUFFER, CopyError, copy_at_most, is_target};
 
 /// An opened bundle whose structure has been validated (see
 /// [`BundleArchive::open`]); entry contents are checked as they are read.
@@ -298,31 +298,21 @@ impl BundleArchive {
         self.charged += declared;
 
         let mut entry = self.zip.by_index(index).map_err(|e| corrupt(e.into()))?;
-        let mut buf = vec![0; COPY_BUFFER];
-        let mut total = 0u64;
-        loop {
-            let n = match entry.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(corrupt(e)),
-            };
-            total += n as u64;
-            // The zip crate already fails reads past the declared size; these
-            // checks keep the guarantee local instead of trusting it.
-            if total > cap {
-                return Err(exceeds_cap());
-            }
-            if total > declared {
-                return Err(mismatch(total));
-            }
-            out.write_all(&buf[..n])
-                .map_err(|source| ArchiveError::Output {
+        // The zip crate already fails reads past the declared size (at most
+        // `cap`); the limit keeps the guarantee local instead of trusting it.
+        let total = match copy_at_most(&mut entry, out, declared, COPY_BUFFER) {
+            Ok(total) => total,
+            Err(CopyError::Read(e)) => return Err(corrupt(e)),
+            Err(CopyError::TooLong(total)) if total > cap => return Err(exceeds_cap()),
+            Err(CopyError::TooLong(total)) => return Err(mismatch(total)),
+            Err(CopyError::Write(source)) => {
+                return Err(ArchiveError::Output {
                     path: path.clone(),
                     name: name.to_owned(),
                     source,
-                })?;
-        }
+                });
+            }
+        };
         if total != declared {
             return Err(mismatch(total));
         }

@@ -2,7 +2,7 @@
 //! compression), streamed images, and an atomic replace of the output.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use zip::write::SimpleFileOptions;
@@ -12,7 +12,7 @@ use fwsign_keys::atomic_write::{self, Mode};
 
 use super::error::ArchiveError;
 use super::limits::{check_namespace, name_fault};
-use super::{COPY_BUFFER, METADATA_DEFLATE_LEVEL, is_target};
+use super::{COPY_BUFFER, CopyError, METADATA_DEFLATE_LEVEL, copy_at_most, is_target};
 
 /// Where an entry's contents come from when writing a bundle.
 #[derive(Debug, Clone, Copy)]
@@ -106,28 +106,18 @@ fn write_entries(
                 let len = input.metadata().map_err(source_error)?.len();
                 zip.start_file(name.as_str(), entry_options(name, len))
                     .map_err(zip_error)?;
-                let mut buf = vec![0; COPY_BUFFER];
-                let mut copied = 0u64;
-                loop {
-                    let n = match input.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(source_error(e)),
-                    };
-                    copied += n as u64;
-                    // The ZIP64 decision was made from `len`; a file that
-                    // grew could overflow 32-bit sizes, and one that changed
-                    // at all would make the bundle depend on timing.
-                    if copied > len {
-                        break;
+                // The ZIP64 decision was made from `len`; a file that grew
+                // could overflow 32-bit sizes, and one that changed at all
+                // would make the bundle depend on timing.
+                match copy_at_most(&mut input, &mut zip, len, COPY_BUFFER) {
+                    Ok(copied) if copied == len => {}
+                    Ok(_) | Err(CopyError::TooLong(_)) => {
+                        return Err(source_error(io::Error::other(
+                            "the file changed size while it was being read",
+                        )));
                     }
-                    zip.write_all(&buf[..n]).map_err(write_error)?;
-                }
-                if copied != len {
-                    return Err(source_error(io::Error::other(
-                        "the file changed size while it was being read",
-                    )));
+                    Err(CopyError::Read(e)) => return Err(source_error(e)),
+                    Err(CopyError::Write(e)) => return Err(write_error(e)),
                 }
             }
         }

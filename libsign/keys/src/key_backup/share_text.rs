@@ -62,15 +62,7 @@ fn checksum(ordinal: usize, content: &str) -> String {
 
 /// `bytes` as lower-case hex in space-separated groups of four digits.
 fn groups(bytes: &[u8]) -> String {
-    let hex = base16ct::lower::encode_string(bytes);
-    let mut out = String::with_capacity(hex.len() + hex.len() / 4);
-    for (i, c) in hex.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
+    hex_groups_of_text(&base16ct::lower::encode_string(bytes))
 }
 
 /// Renders a share. The returned text holds the share's value and is

@@ -211,58 +211,42 @@ fn ca_extensions(
     path_len: Option<u8>,
     code_signing_only: bool,
 ) -> Result<Vec<Extension>, CertError> {
-    let enc = encoding("certificate");
-    let mut extensions = Vec::new();
     let bc = BasicConstraints {
         ca: true,
         path_len_constraint: path_len,
     };
-    extensions.push(
-        (true, &bc)
-            .to_extension(subject, &extensions)
-            .map_err(&enc)?,
-    );
     let ku = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
-    extensions.push(
-        (true, &ku)
-            .to_extension(subject, &extensions)
-            .map_err(&enc)?,
-    );
-    if code_signing_only {
-        let eku = ExtendedKeyUsage(vec![CODE_SIGNING]);
-        extensions.push(
-            (false, &eku)
-                .to_extension(subject, &extensions)
-                .map_err(&enc)?,
-        );
-    }
-    Ok(extensions)
+    usage_extensions(subject, bc, ku, code_signing_only)
 }
 
 pub(super) fn signing_extensions(subject: &Name) -> Result<Vec<Extension>, CertError> {
-    let enc = encoding("certificate");
-    let mut extensions = Vec::new();
     let bc = BasicConstraints {
         ca: false,
         path_len_constraint: None,
     };
-    extensions.push(
-        (true, &bc)
-            .to_extension(subject, &extensions)
-            .map_err(&enc)?,
-    );
     let ku = KeyUsage(KeyUsages::DigitalSignature.into());
-    extensions.push(
-        (true, &ku)
-            .to_extension(subject, &extensions)
-            .map_err(&enc)?,
-    );
-    let eku = ExtendedKeyUsage(vec![CODE_SIGNING]);
-    extensions.push(
-        (false, &eku)
-            .to_extension(subject, &extensions)
-            .map_err(&enc)?,
-    );
+    usage_extensions(subject, bc, ku, true)
+}
+
+/// Basic constraints and key usage (both critical) and, when
+/// `code_signing`, an extended key usage of code signing (not critical).
+fn usage_extensions(
+    subject: &Name,
+    bc: BasicConstraints,
+    ku: KeyUsage,
+    code_signing: bool,
+) -> Result<Vec<Extension>, CertError> {
+    let enc = encoding("certificate");
+    let mut extensions = Vec::new();
+    let ext = (true, &bc).to_extension(subject, &extensions);
+    extensions.push(ext.map_err(&enc)?);
+    let ext = (true, &ku).to_extension(subject, &extensions);
+    extensions.push(ext.map_err(&enc)?);
+    if code_signing {
+        let eku = ExtendedKeyUsage(vec![CODE_SIGNING]);
+        let ext = (false, &eku).to_extension(subject, &extensions);
+        extensions.push(ext.map_err(&enc)?);
+    }
     Ok(extensions)
 }
 
@@ -296,11 +280,25 @@ fn check_days(days: u32, profile: &'static str, min: u32, max: u32) -> Result<()
 
 /// Builds with `builder` and `signer`, then checks the new certificate's
 /// signature with the signer's public key before handing it out.
+/// The certificate `profile` describes for `subject_key`, valid for `days`
+/// from `not_before` under a fresh serial, signed by `signer` and checked
+/// against its key.
 pub(super) fn build_and_check(
-    builder: CertificateBuilder<FwsignProfile>,
+    profile: FwsignProfile,
+    subject_key: &p256::ecdsa::VerifyingKey,
+    not_before: UnixTime,
+    days: u32,
     signer: &P256CertSigner<'_>,
     label: &str,
 ) -> Result<Certificate, CertError> {
+    let malformed = |e: &dyn std::fmt::Display| CertError::Encoding {
+        what: "certificate",
+        detail: e.to_string(),
+    };
+    let spki = x509_cert::SubjectPublicKeyInfo::from_key(subject_key).map_err(|e| malformed(&e))?;
+    let builder =
+        CertificateBuilder::new(profile, random_serial()?, validity(not_before, days)?, spki)
+            .map_err(|e| malformed(&e))?;
     let x509 = builder
         .build::<_, p256::ecdsa::DerSignature>(signer)
         .map_err(|e| match e {
@@ -337,29 +335,20 @@ pub(super) fn build_and_check(
 pub fn build_root_ca(key: &dyn TufSigner, options: &RootOptions) -> Result<Certificate, CertError> {
     check_days(options.days, "root CA certificate", 1, CA_MAX_DAYS)?;
     let signer = P256CertSigner::new(key, "the root key")?;
-    let spki = x509_cert::SubjectPublicKeyInfo::from_key(&signer.verifying).map_err(|e| {
-        CertError::Encoding {
-            what: "certificate",
-            detail: e.to_string(),
-        }
-    })?;
     let profile = FwsignProfile {
         subject: options.subject.clone(),
         issuer: options.subject.clone(),
         extensions: ca_extensions(&options.subject, None, false)?,
         issuer_key_id: None,
     };
-    let builder = CertificateBuilder::new(
+    build_and_check(
         profile,
-        random_serial()?,
-        validity(options.not_before, options.days)?,
-        spki,
+        &signer.verifying,
+        options.not_before,
+        options.days,
+        &signer,
+        "root certificate",
     )
-    .map_err(|e| CertError::Encoding {
-        what: "certificate",
-        detail: e.to_string(),
-    })?;
-    build_and_check(builder, &signer, "root certificate")
 }
 
 /// Issues a certificate for `subject_key` under the CA certificate
@@ -422,23 +411,14 @@ pub fn issue_certificate(
         extensions,
         issuer_key_id: ca_cert.subject_key_id(),
     };
-    let spki = x509_cert::SubjectPublicKeyInfo::from_key(&subject_vk).map_err(|e| {
-        CertError::Encoding {
-            what: "certificate",
-            detail: e.to_string(),
-        }
-    })?;
-    let builder = CertificateBuilder::new(
+    build_and_check(
         profile,
-        random_serial()?,
-        validity(options.not_before, options.days)?,
-        spki,
+        &subject_vk,
+        options.not_before,
+        options.days,
+        &signer,
+        options.profile.name(),
     )
-    .map_err(|e| CertError::Encoding {
-        what: "certificate",
-        detail: e.to_string(),
-    })?;
-    build_and_check(builder, &signer, options.profile.name())
 }
 
 /// Builds a PKCS#10 certificate request for `key` (P-256; a key file or an

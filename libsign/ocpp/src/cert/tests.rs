@@ -2,11 +2,8 @@
 //! root, an intermediate and a signing certificate and then check the path.
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use x509_cert::builder::CertificateBuilder;
 
-use super::build::{
-    FwsignProfile, P256CertSigner, build_and_check, random_serial, signing_extensions, validity,
-};
+use super::build::{FwsignProfile, P256CertSigner, build_and_check, signing_extensions};
 use super::*;
 use fwsign_keys::{Algorithm, PrivateKey};
 
@@ -209,21 +206,13 @@ fn each_chain_failure_is_named() {
 fn self_signed_signer(key: &PrivateKey) -> Certificate {
     let subject = parse_subject("CN=Self Signed,O=ACME").unwrap();
     let signer = P256CertSigner::new(key, "key").unwrap();
-    let spki = x509_cert::SubjectPublicKeyInfo::from_key(&signer.verifying).unwrap();
     let profile = FwsignProfile {
         subject: subject.clone(),
         issuer: subject.clone(),
         extensions: signing_extensions(&subject).unwrap(),
         issuer_key_id: None,
     };
-    let builder = CertificateBuilder::new(
-        profile,
-        random_serial().unwrap(),
-        validity(NOW, 730).unwrap(),
-        spki,
-    )
-    .unwrap();
-    build_and_check(builder, &signer, "self-signed").unwrap()
+    build_and_check(profile, &signer.verifying, NOW, 730, &signer, "self-signed").unwrap()
 }
 
 #[test]

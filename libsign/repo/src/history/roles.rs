@@ -66,13 +66,7 @@ impl Walk<'_> {
                 })?;
                 let typed = parse::<Targets>(&file, &raw)?;
                 self.take_anchor(&file, &typed.signed.unknown)?;
-                let delegates = typed
-                    .signed
-                    .delegations
-                    .iter()
-                    .flat_map(|d| &d.roles)
-                    .map(|r| r.name.clone())
-                    .collect();
+                let delegates = typed.signed.delegated_role_names();
                 let canonical = canonical(&file, &raw)?;
                 self.files.insert(
                     file.clone(),
@@ -117,42 +111,33 @@ impl Walk<'_> {
                 };
                 let new = this.canonical.envelope().map_err(|e| refused(&e))?;
                 let parent_env = parent_doc.envelope().map_err(|e| refused(&e))?;
-                let outcome = match &delegator {
+                let (root_view, parent);
+                let (by_whom, n) = match &delegator {
                     None => {
-                        let root_view = RootView::new(parent_env).map_err(|e| refused(&e))?;
+                        root_view = RootView::new(parent_env).map_err(|e| refused(&e))?;
                         let n = root_view.role("targets").map_or(0, |k| k.keyid_count());
-                        verify_targets(
-                            Delegator::Root(&root_view),
-                            role.as_bytes(),
-                            &view,
-                            &this.raw,
-                            new,
-                            None,
-                            BUILTIN,
-                            &mut self.memory.work(n),
-                        )
-                        .map(|_| ())
+                        (Delegator::Root(&root_view), n)
                     }
                     Some(_) => {
-                        let parent = TargetsView::new(parent_env).map_err(|e| refused(&e))?;
+                        parent = TargetsView::new(parent_env).map_err(|e| refused(&e))?;
                         let n = parent
                             .delegated_role(&role)
                             .and_then(|d| d.keys().ok())
                             .map_or(0, |k| k.keyid_count());
-                        verify_targets(
-                            Delegator::Targets(&parent),
-                            role.as_bytes(),
-                            &view,
-                            &this.raw,
-                            new,
-                            None,
-                            BUILTIN,
-                            &mut self.memory.work(n),
-                        )
-                        .map(|_| ())
+                        (Delegator::Targets(&parent), n)
                     }
                 };
-                outcome.map_err(|e| refused(&e))?;
+                verify_targets(
+                    by_whom,
+                    role.as_bytes(),
+                    &view,
+                    &this.raw,
+                    new,
+                    None,
+                    BUILTIN,
+                    &mut self.memory.work(n),
+                )
+                .map_err(|e| refused(&e))?;
                 self.signed.insert((file.clone(), delegator_file));
             }
             if expanded.insert(role.clone()) {

@@ -146,14 +146,7 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
         if reached.insert(role.clone()) {
             let doc = Signed::<Targets>::from_json_slice(bytes)
                 .map_err(|e| refused(file.clone(), &role, e))?;
-            let delegates: Vec<String> = doc
-                .signed
-                .delegations
-                .iter()
-                .flat_map(|d| &d.roles)
-                .map(|r| r.name.clone())
-                .collect();
-            for delegated in delegates.into_iter().rev() {
+            for delegated in doc.signed.delegated_role_names().into_iter().rev() {
                 stack.push((delegated, Some(role.clone())));
             }
         }
