@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use fwsign_keys::{Algorithm, PrivateKey};
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_repo::staging::{AddOptions, DelegateOptions, NewTarget};
+use fwsign_repo::staging::{AddOptions, DelegateOptions, NewTarget, OnExisting};
 use fwsign_repo::{ExpiryPolicy, InitOptions, Repository};
 
 /// The time every release is made and checked at.
@@ -75,7 +75,9 @@ pub(crate) fn add_needing(
     version: &str,
     min_bootloader_version: Option<&str>,
 ) {
-    repo.add(
+    // A later release under the same name replaces the entry, as
+    // `repo add --replace` does: the scenarios update one image name.
+    repo.add_with(
         &AddOptions {
             role: role.into(),
             targets: vec![NewTarget {
@@ -90,6 +92,7 @@ pub(crate) fn add_needing(
             sha512: false,
             custom: vec![],
         },
+        OnExisting::Replace,
         NOW,
         &mut |_| {},
     )

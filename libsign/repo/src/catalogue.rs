@@ -18,7 +18,7 @@ use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
 use serde::Serialize;
 
 use crate::operation::Operation;
-use crate::{Published, RepoError, Repository, names, resolve};
+use crate::{Published, RepoError, Repository, resolve};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::document::{CanonicalDocument, verify_role};
 
@@ -172,17 +172,7 @@ impl Repository {
         }
         // Which entry each name resolves to, by the core's search over the
         // same verified bytes.
-        let mut read = |role: &str, version: u64| {
-            published
-                .files
-                .get(&names::versioned_role_file(version, role))
-                .cloned()
-                .ok_or_else(|| {
-                    RepoError::Invalid(format!(
-                        "{role} v{version} is not part of the verified published state"
-                    ))
-                })
-        };
+        let mut read = |role: &str, version: u64| published.role_version_bytes(role, version);
         let mut answer: BTreeMap<String, Option<String>> = BTreeMap::new();
         for t in &mut listed {
             if !answer.contains_key(&t.name) {

@@ -202,17 +202,7 @@ impl Repository {
             .snapshot_bytes()
             .ok_or_else(|| RepoError::Invalid("nothing is published yet".into()))?;
         let snapshot = canonical("snapshot", snapshot_bytes)?;
-        let mut read = |role: &str, version: u64| {
-            published
-                .files
-                .get(&names::versioned_role_file(version, role))
-                .cloned()
-                .ok_or_else(|| {
-                    RepoError::Invalid(format!(
-                        "{role} v{version} is not part of the verified published state"
-                    ))
-                })
-        };
+        let mut read = |role: &str, version: u64| published.role_version_bytes(role, version);
         let resolution = resolve::resolve(&root, &snapshot, name, &mut read)?.ok_or_else(|| {
             RepoError::Invalid(format!(
                 "no published targets role lists {name} (as the target search resolves it)"

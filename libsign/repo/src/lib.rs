@@ -258,6 +258,20 @@ impl Published {
             .map(Vec::as_slice)
     }
 
+    /// The verified bytes of targets role `role` at `version`, as the
+    /// core's search loads them; a version outside the verified state is an
+    /// error, never a read of the disk.
+    pub fn role_version_bytes(&self, role: &str, version: u64) -> Result<Vec<u8>, RepoError> {
+        self.files
+            .get(&names::versioned_role_file(version, role))
+            .cloned()
+            .ok_or_else(|| {
+                RepoError::Invalid(format!(
+                    "{role} v{version} is not part of the verified published state"
+                ))
+            })
+    }
+
     /// The roles of a published repository whose keys include `key`: the
     /// top-level roles the root lists it for, and the delegated roles of every
     /// published targets role. Keys are compared as keys (the listed key
