@@ -232,6 +232,7 @@ pub mod pack {
 
     /// Why a slot cannot be built.
     #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
     pub enum PackError {
         /// `header_size` is not a power of two of at least 0x200.
         HeaderSize(u32),
