@@ -32,6 +32,12 @@ struct Rsyslog {
 impl Rsyslog {
     /// Starts rsyslogd in `dir`, or `None` (after saying so) without one.
     fn start(dir: &Path) -> Option<Self> {
+        Self::start_with(dir, None)
+    }
+
+    /// [`Self::start`], listening with TLS (certificate and key files) when
+    /// given.
+    fn start_with(dir: &Path, tls: Option<(&Path, &Path, &Path)>) -> Option<Self> {
         let Some(bin) = rsyslogd() else {
             if std::env::var("FWSIGN_REQUIRE_PEERS").as_deref() == Ok("1") {
                 panic!("rsyslogd is not installed but FWSIGN_REQUIRE_PEERS=1: run scripts/test");
@@ -45,9 +51,22 @@ impl Rsyslog {
         let port = free_port();
         // One JSON object per message: the header fields rsyslog parsed,
         // the raw structured data, and mmpstrucdata's parse of it.
+        let (driver, imtcp) = match tls {
+            Some((ca, cert, key)) => (
+                format!(
+                    r#"global(DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="{}" DefaultNetstreamDriverCertFile="{}" DefaultNetstreamDriverKeyFile="{}")"#,
+                    ca.display(),
+                    cert.display(),
+                    key.display()
+                ),
+                r#"module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")"#,
+            ),
+            None => (String::new(), r#"module(load="imtcp")"#),
+        };
         let conf = format!(
             r#"global(workDirectory="{work}")
-module(load="imtcp")
+{driver}
+{imtcp}
 module(load="mmpstrucdata")
 template(name="fields" type="string" string="{{\"severity\":%syslogseverity%,\"facility\":%syslogfacility%,\"msgid\":\"%msgid:::json%\",\"app\":\"%app-name:::json%\",\"host\":\"%hostname:::json%\",\"procid\":\"%procid:::json%\",\"time\":\"%timereported:::date-rfc3339%\",\"sd\":\"%structured-data:::json%\",\"parsed\":%$!rfc5424-sd%}}\n")
 ruleset(name="audit") {{
@@ -72,14 +91,20 @@ input(type="imtcp" port="{port}" address="127.0.0.1" ruleset="audit")
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let server = Self {
+        let mut server = Self {
             child,
             port,
             received,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "rsyslogd did not listen on {port}");
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("rsyslogd exited ({status}) before listening on {port}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(server)
@@ -124,7 +149,11 @@ impl Drop for Rsyslog {
 }
 
 fn rsyslogd() -> Option<PathBuf> {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+    {
         let candidate = Path::new(dir).join("rsyslogd");
         if candidate.is_file() {
             return Some(candidate);
@@ -134,7 +163,11 @@ fn rsyslogd() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The audit log's lines, parsed.
@@ -219,7 +252,9 @@ fn every_audit_event_arrives_at_rsyslog_parsed_into_its_fields_and_a_second_run_
         }
     }
     assert!(
-        received.iter().any(|m| m["msgid"] == "refuse" && m["severity"] == 3),
+        received
+            .iter()
+            .any(|m| m["msgid"] == "refuse" && m["severity"] == 3),
         "the refused publish arrives as an error"
     );
     let stored: Value = serde_json::from_slice(&std::fs::read(&cursor).unwrap()).unwrap();
@@ -232,7 +267,11 @@ fn every_audit_event_arrives_at_rsyslog_parsed_into_its_fields_and_a_second_run_
     again.ok();
     assert!(again.stdout.contains("\"sent\":0"), "{again}");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(server.received().len(), lines.len(), "a second run sent nothing");
+    assert_eq!(
+        server.received().len(),
+        lines.len(),
+        "a second run sent nothing"
+    );
 
     // A command run with FWSIGN_SYSLOG forwards its own events at once;
     // the next scheduled run sends them again (at least once: a collector
@@ -241,7 +280,10 @@ fn every_audit_event_arrives_at_rsyslog_parsed_into_its_fields_and_a_second_run_
     r.repo_env(
         "sign",
         &["--role", "targets", "--key", Release::arg(&r.key("alice"))],
-        &[("FWSIGN_SYSLOG", &server.url()), ("FWSIGN_SYSLOG_SD_ID", SD_ID)],
+        &[
+            ("FWSIGN_SYSLOG", &server.url()),
+            ("FWSIGN_SYSLOG_SD_ID", SD_ID),
+        ],
     )
     .ok();
     let now = server.received_at_least(before + 1);
@@ -249,7 +291,10 @@ fn every_audit_event_arrives_at_rsyslog_parsed_into_its_fields_and_a_second_run_
     assert_eq!(now[before]["msgid"], "sign");
     forward(&r, &server.url(), &cursor).ok();
     let after = server.received_at_least(before + 2);
-    assert_eq!(params(&after[before + 1])["sha256"], params(&after[before])["sha256"]);
+    assert_eq!(
+        params(&after[before + 1])["sha256"],
+        params(&after[before])["sha256"]
+    );
 }
 
 #[test]
@@ -273,16 +318,26 @@ fn an_audit_log_rewritten_under_the_cursor_is_a_critical_event_and_exit_1() {
 
     let run = forward(&r, &server.url(), &cursor);
     run.code(SECURITY).stderr_has("audit log was rewritten");
-    assert!(run.stdout.contains("\"reason\":\"audit-log-rewritten\""), "{run}");
+    assert!(
+        run.stdout.contains("\"reason\":\"audit-log-rewritten\""),
+        "{run}"
+    );
     let received = server.received_at_least(sent + 1);
     let alert = &received[sent];
     assert_eq!(alert["msgid"], "audit-log-rewritten", "{alert}");
     assert_eq!(alert["severity"], 2, "crit: {alert}");
     assert!(
-        params(alert)["detail"].as_str().unwrap().contains("audit.log:2"),
+        params(alert)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("audit.log:2"),
         "names the line: {alert}"
     );
-    assert_eq!(std::fs::read(&cursor).unwrap(), cursor_before, "the cursor did not move");
+    assert_eq!(
+        std::fs::read(&cursor).unwrap(),
+        cursor_before,
+        "the cursor did not move"
+    );
 }
 
 #[test]
@@ -303,8 +358,15 @@ fn an_unreachable_syslog_server_is_exit_3_and_the_cursor_does_not_move() {
     let closed = format!("syslog://127.0.0.1:{}", free_port());
     let run = forward(&r, &closed, &cursor);
     run.code(IO).stderr_has("cannot connect to syslog server");
-    assert!(run.stdout.contains("\"reason\":\"syslog-unreachable\""), "{run}");
-    assert_eq!(std::fs::read(&cursor).unwrap(), cursor_before, "the cursor did not move");
+    assert!(
+        run.stdout.contains("\"reason\":\"syslog-unreachable\""),
+        "{run}"
+    );
+    assert_eq!(
+        std::fs::read(&cursor).unwrap(),
+        cursor_before,
+        "the cursor did not move"
+    );
 
     // A command with FWSIGN_SYSLOG pointing at it still succeeds, with a warning.
     r.repo_env(
@@ -321,7 +383,12 @@ fn ocsf_lines_carry_every_event_once_and_a_truncated_log_is_reported() {
     let r = Release::new("audit_forward_ocsf");
     r.first_release();
     let cursor = r.scratch.join("ocsf-cursor.json");
-    let ocsf = |r: &Release| r.repo("audit", &["--format", "ocsf", "--cursor", Release::arg(&cursor)]);
+    let ocsf = |r: &Release| {
+        r.repo(
+            "audit",
+            &["--format", "ocsf", "--cursor", Release::arg(&cursor)],
+        )
+    };
     let run = ocsf(&r);
     run.ok();
     let lines = log_lines(&r);
@@ -336,7 +403,10 @@ fn ocsf_lines_carry_every_event_once_and_a_truncated_log_is_reported() {
         assert_eq!(object["metadata"]["version"], "1.3.0");
         assert_eq!(object["metadata"]["uid"], line["hash"]);
         assert_eq!(object["unmapped"]["event"], line["action"]);
-        assert!(object["time"].as_i64().unwrap() > 1_600_000_000_000, "milliseconds");
+        assert!(
+            object["time"].as_i64().unwrap() > 1_600_000_000_000,
+            "milliseconds"
+        );
     }
     assert_eq!(ocsf(&r).ok().stdout, "", "nothing new");
 
@@ -350,4 +420,133 @@ fn ocsf_lines_carry_every_event_once_and_a_truncated_log_is_reported() {
     let alert: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(alert["unmapped"]["event"], "audit-log-rewritten");
     assert_eq!(alert["severity_id"], 5, "Critical");
+}
+
+/// A CA and a server certificate for 127.0.0.1 made with the openssl CLI:
+/// (ca.pem, server.pem, server.key).
+fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=fwsign test syslog CA",
+    ]);
+    openssl(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&csr);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+#[test]
+fn events_sent_over_tls_arrive_and_a_server_the_ca_did_not_certify_is_refused() {
+    let r = Release::new("audit_forward_tls");
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: openssl not found");
+        return;
+    }
+    let (ca, cert, key) = certificates(r.scratch.path(), "pki");
+    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so").exists()
+        && std::env::var("FWSIGN_REQUIRE_PEERS").as_deref() != Ok("1")
+    {
+        eprintln!("skipped: rsyslog's TLS driver not installed (apt-get install rsyslog-gnutls)");
+        return;
+    }
+    let Some(server) = Rsyslog::start_with(r.scratch.path(), Some((&ca, &cert, &key))) else {
+        return;
+    };
+    r.first_release();
+    let url = format!("syslog+tls://127.0.0.1:{}", server.port);
+    let cursor = r.scratch.join("tls-cursor.json");
+    let send = |ca: &Path| {
+        r.fw.run([
+            "--json",
+            "repo",
+            "audit",
+            Release::arg(&r.dir),
+            "--forward",
+            &url,
+            "--sd-id",
+            SD_ID,
+            "--cursor",
+            Release::arg(&cursor),
+            "--ca",
+            Release::arg(ca),
+        ])
+    };
+    // Another CA: the server's certificate does not chain to it.
+    let (other_ca, _, _) = certificates(r.scratch.path(), "other");
+    send(&other_ca)
+        .code(IO)
+        .stderr_has("cannot connect to syslog server");
+    assert!(!cursor.exists(), "nothing was sent, no cursor");
+
+    send(&ca).ok();
+    let lines = log_lines(&r);
+    let received = server.received_at_least(lines.len());
+    assert_eq!(received.len(), lines.len());
+    for (line, message) in lines.iter().zip(&received) {
+        assert_eq!(params(message)["sha256"], line["hash"], "{message}");
+    }
 }

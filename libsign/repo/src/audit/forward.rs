@@ -36,6 +36,7 @@ pub mod ocsf;
 pub mod syslog;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::fmt;
 use std::io;

@@ -217,12 +217,12 @@ impl std::str::FromStr for SyslogServer {
 pub struct SyslogSink {
     server: SyslogServer,
     options: MessageOptions,
-    ca: Option<PathBuf>,
+    roots: Option<rustls::RootCertStore>,
     stream: Option<Box<dyn Stream>>,
 }
 
 /// A connection: TCP or TLS over TCP.
-trait Stream: Read + Write {
+pub(super) trait Stream: Read + Write {
     /// Ends the sending direction (after a TLS close_notify).
     fn shutdown_write(&mut self) -> io::Result<()>;
 }
@@ -235,17 +235,13 @@ impl Stream for TcpStream {
 
 impl SyslogSink {
     /// A sink for `server`; `ca` is the CA certificate file (PEM) a TLS
-    /// server's certificate must chain to, required for `syslog+tls://`.
+    /// server's certificate must chain to, required for `syslog+tls://`
+    /// (and read now, so that a bad file is refused before anything else).
     pub fn new(
         server: SyslogServer,
         options: MessageOptions,
         ca: Option<PathBuf>,
     ) -> Result<Self, ForwardError> {
-        if server.tls {
-            return Err(ForwardError::TlsSetup(format!(
-                "{server}: syslog over TLS is not supported yet; use syslog:// to a local relay"
-            )));
-        }
         if server.tls && ca.is_none() {
             return Err(ForwardError::TlsSetup(format!(
                 "{server} needs the CA certificate that signed the server's certificate (--ca FILE)"
@@ -256,10 +252,14 @@ impl SyslogSink {
                 "{server} is plain TCP: a CA certificate only applies to syslog+tls://"
             )));
         }
+        let roots = match &ca {
+            Some(ca) => Some(super::tls::roots(ca)?),
+            None => None,
+        };
         Ok(Self {
             server,
             options,
-            ca,
+            roots,
             stream: None,
         })
     }
@@ -279,7 +279,11 @@ impl SyslogSink {
                     tcp.set_write_timeout(Some(TIMEOUT))
                         .map_err(connect_error)?;
                     tcp.set_read_timeout(Some(TIMEOUT)).map_err(connect_error)?;
-                    return Ok(Box::new(tcp));
+                    return match &self.roots {
+                        Some(roots) => super::tls::connect(&self.server.host, roots.clone(), tcp),
+                        None => Ok(Box::new(tcp)),
+                    }
+                    .map_err(connect_error);
                 }
                 Err(e) => last = e,
             }
