@@ -448,7 +448,7 @@ pub(crate) enum RepoCommand {
         expect_head: Option<String>,
         /// After verifying, send the log's events (those after --cursor) to
         /// a syslog server as RFC 5424 messages over TCP (octet-counting
-        /// framing): syslog://HOST:PORT (or syslog+tls://, not supported yet).
+        /// framing): syslog://HOST:PORT, or syslog+tls://HOST:PORT with --ca.
         #[arg(long, value_name = "URL", requires = "sd_id")]
         forward: Option<String>,
         /// Print the events (those after --cursor) on stdout, one per line,
