@@ -132,11 +132,13 @@ fn octet_counting_frames_carry_the_length_in_bytes() {
 
 #[test]
 fn an_sd_id_without_an_enterprise_number_or_with_forbidden_characters_is_refused() {
+    let longest = format!("{}@1", "n".repeat(30));
+    let too_long = format!("{}@1", "n".repeat(31));
     for good in [
         "fwsign@32473",
         "a@1",
         "release-audit@32473.1.2",
-        &format!("{}@1", "n".repeat(30)),
+        longest.as_str(),
     ] {
         assert!(good.parse::<SdId>().is_ok(), "{good}");
     }
@@ -153,7 +155,7 @@ fn an_sd_id_without_an_enterprise_number_or_with_forbidden_characters_is_refused
         "fw@sign@32473",
         "fwsign@32473.",
         "fwsigné@32473",
-        &format!("{}@1", "n".repeat(31)),
+        too_long.as_str(),
     ] {
         assert!(
             matches!(bad.parse::<SdId>(), Err(ForwardError::InvalidSdId { .. })),
