@@ -281,7 +281,7 @@ impl SyslogSink {
                     tcp.set_read_timeout(Some(TIMEOUT)).map_err(connect_error)?;
                     return match &self.roots {
                         Some(roots) => super::tls::connect(&self.server.host, roots.clone(), tcp),
-                        None => Ok(Box::new(tcp)),
+                        None => Ok(Box::new(tcp) as Box<dyn Stream>),
                     }
                     .map_err(connect_error);
                 }
