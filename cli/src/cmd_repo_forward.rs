@@ -189,26 +189,27 @@ pub(crate) fn forward_appended(out: &Output) {
     let Some((dir, after)) = APPENDED_AFTER.lock().ok().and_then(|mut n| n.take()) else {
         return;
     };
-    let result = (|| -> Result<usize, ForwardError> {
-        let url = url.to_string_lossy();
-        let server: SyslogServer = url.parse()?;
-        let sd_id = std::env::var(SD_ID_ENV).map_err(|_| ForwardError::InvalidSdId {
-            sd_id: String::new(),
-            reason: "FWSIGN_SYSLOG_SD_ID is not set (NAME@PEN)",
-        })?;
-        let options = MessageOptions {
-            sd_id: sd_id.parse()?,
-            hostname: host_name(),
-        };
-        let ca = std::env::var_os("FWSIGN_SYSLOG_CA").map(PathBuf::from);
-        let mut sink = SyslogSink::new(server, options, ca)?;
-        let log = fwsign_repo::audit::AuditLog::new(dir.join("audit.log"));
-        Ok(forward_after(&log, after, &mut sink)?.sent)
-    })();
-    if let Err(e) = result {
+    if let Err(e) = send_appended(&url.to_string_lossy(), &dir, after) {
         out.warn(format!(
             "{SYSLOG_ENV}: this command's audit events were not forwarded ({e}); \
              the scheduled `repo audit --forward --cursor` job will send them"
         ));
     }
+}
+
+/// [`forward_appended`]'s sending: the lines of `dir`'s log after `after`.
+fn send_appended(url: &str, dir: &Path, after: u64) -> Result<usize, ForwardError> {
+    let server: SyslogServer = url.parse()?;
+    let sd_id = std::env::var(SD_ID_ENV).map_err(|_| ForwardError::InvalidSdId {
+        sd_id: String::new(),
+        reason: "FWSIGN_SYSLOG_SD_ID is not set (NAME@PEN)",
+    })?;
+    let options = MessageOptions {
+        sd_id: sd_id.parse()?,
+        hostname: host_name(),
+    };
+    let ca = std::env::var_os("FWSIGN_SYSLOG_CA").map(PathBuf::from);
+    let mut sink = SyslogSink::new(server, options, ca)?;
+    let log = fwsign_repo::audit::AuditLog::new(dir.join("audit.log"));
+    Ok(forward_after(&log, after, &mut sink)?.sent)
 }
