@@ -88,7 +88,9 @@ input(type="imtcp" port="{port}" address="127.0.0.1" ruleset="audit")
             .arg(dir.join("rsyslog.pid"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            // Its complaints (the readiness probe's empty connections, the
+            // refused TLS handshake) go to a file beside its configuration.
+            .stderr(std::fs::File::create(dir.join("rsyslog.stderr")).unwrap())
             .spawn()
             .unwrap();
         let mut server = Self {
