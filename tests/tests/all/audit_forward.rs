@@ -557,3 +557,38 @@ fn events_sent_over_tls_arrive_and_a_server_the_ca_did_not_certify_is_refused() 
         assert_eq!(params(message)["sha256"], line["hash"], "{message}");
     }
 }
+
+#[test]
+fn forwarding_set_up_wrong_is_a_usage_error_before_anything_is_sent() {
+    let r = Release::new("audit_forward_usage");
+    r.first_release();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["repo", "audit", Release::arg(&r.dir)];
+        args.extend_from_slice(extra);
+        r.fw.run(args)
+    };
+    let unused = format!("syslog://127.0.0.1:{}", free_port());
+    // A cursor beside the log could be rewritten with it.
+    let inside = r.dir.join("cursor.json");
+    run(&[
+        "--forward",
+        &unused,
+        "--sd-id",
+        SD_ID,
+        "--cursor",
+        Release::arg(&inside),
+    ])
+    .code(fwsign_tests::USAGE)
+    .stderr_has("outside the repository");
+    assert!(!inside.exists());
+    run(&["--forward", &unused, "--sd-id", "fwsign"])
+        .code(fwsign_tests::USAGE)
+        .stderr_has("private enterprise number");
+    let tls = unused.replace("syslog://", "syslog+tls://");
+    run(&["--forward", &tls, "--sd-id", SD_ID])
+        .code(fwsign_tests::USAGE)
+        .stderr_has("--ca");
+    run(&["--format", "syslog"])
+        .code(fwsign_tests::USAGE)
+        .stderr_has("--sd-id");
+}
