@@ -482,7 +482,7 @@ pub(crate) enum RepoCommand {
     /// the snapshot chain, and every head recorded in a published root,
     /// targets role or snapshot.
     #[command(
-        after_help = "Example:\n  fwsign repo audit repo\n  fwsign repo audit repo --json   # JSON lines for a SIEM; the last is {\"head\":{\"line\":N,\"sha256\":H}}\n  fwsign repo audit repo --expect-head \"$(cat ../audit-head)\"   # the head a previous run stored outside"
+        after_help = "Example:\n  fwsign repo audit repo\n  fwsign repo audit repo --json   # JSON lines for a SIEM; the last is {\"head\":{\"line\":N,\"sha256\":H}}\n  fwsign repo audit repo --expect-head \"$(cat ../audit-head)\"   # the head a previous run stored outside\n  fwsign repo audit repo --forward syslog://siem.example:601 --sd-id fwsign@32473 --cursor /var/lib/fwsign/audit-cursor.json\n  fwsign repo audit repo --format ocsf --cursor ../ocsf-cursor.json >> events.ocsf.jsonl"
     )]
     Audit {
         /// The repository.
@@ -490,8 +490,31 @@ pub(crate) enum RepoCommand {
         /// Exit 1 unless audit line LINE still has hash SHA256: a head kept
         /// outside the repository by a previous run (the only check that
         /// catches the log cut back after its newest signed anchor).
-        #[arg(long, value_name = "LINE:SHA256")]
+        #[arg(long, value_name = "LINE:SHA256", conflicts_with_all = ["forward", "format"])]
         expect_head: Option<String>,
+        /// After verifying, send the log's events (those after --cursor) to
+        /// a syslog server as RFC 5424 messages over TCP (octet-counting
+        /// framing): syslog://HOST:PORT, or syslog+tls://HOST:PORT with --ca.
+        #[arg(long, value_name = "URL", requires = "sd_id")]
+        forward: Option<String>,
+        /// Print the events (those after --cursor) on stdout, one per line,
+        /// instead of sending them: `ocsf` (OCSF Entity Management JSON) or
+        /// `syslog` (RFC 5424 messages, needs --sd-id).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<AuditFormat>,
+        /// The structured-data ID of the syslog messages, NAME@PEN with your
+        /// organisation's IANA private enterprise number.
+        #[arg(long, value_name = "NAME@PEN")]
+        sd_id: Option<String>,
+        /// A file outside the repository holding the last line sent
+        /// ({"line": N, "sha256": "..."}): only later lines are sent, and it
+        /// moves only once all were delivered. A log rewritten under it is
+        /// reported as a critical event, exit 1.
+        #[arg(long, value_name = "FILE")]
+        cursor: Option<PathBuf>,
+        /// The CA certificate (PEM) a syslog+tls:// server must chain to.
+        #[arg(long, value_name = "FILE", requires = "forward")]
+        ca: Option<PathBuf>,
     },
     /// Check the whole published repository as a client would: the root
     /// chain, timestamp, snapshot and every targets role (signatures,
@@ -657,4 +680,13 @@ pub(crate) fn parse_size(text: &str) -> Result<u32, String> {
         None => text.parse(),
     };
     parsed.map_err(|_| format!("{text:?} is not a size (decimal or 0x hex, below 4 GiB)"))
+}
+
+/// How `repo audit --format` prints events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuditFormat {
+    /// RFC 5424 syslog messages, one per line.
+    Syslog,
+    /// OCSF Entity Management objects, one JSON object per line.
+    Ocsf,
 }

@@ -36,6 +36,7 @@ pub(crate) fn lock(
     out: &Output,
 ) -> Result<RepoLock, Failure> {
     let held = repo.lock(kind, command, lock_timeout())?;
+    crate::cmd_repo_forward::note_exclusive(repo.dir(), kind);
     if let Some(reason) = held.unlocked_reason() {
         out.warn(reason);
     }
@@ -142,6 +143,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 .map_err(|e| Failure::io(format!("{}: {e}", dir.display())))?;
             let held = RepoLock::acquire(&dir, LockKind::Exclusive, "repo init", lock_timeout())
                 .map_err(RepoError::from)?;
+            crate::cmd_repo_forward::note_exclusive(&dir, LockKind::Exclusive);
             if let Err(e) = Repository::init(&dir, &options, now()) {
                 // Refused before writing anything: leave no directory behind
                 // that this command made only to hold the lock in.
@@ -564,7 +566,33 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             out.result(&json!({"ok": true, "role": role, "version": version}));
             Ok(())
         }
-        RepoCommand::Audit { dir, expect_head } => audit(&dir, expect_head.as_deref(), out),
+        RepoCommand::Audit {
+            dir,
+            expect_head,
+            forward,
+            format,
+            sd_id,
+            cursor,
+            ca,
+        } => {
+            let args = crate::cmd_repo_forward::ForwardArgs {
+                forward,
+                format,
+                sd_id,
+                cursor,
+                ca,
+            };
+            if args.any() {
+                crate::cmd_repo_forward::audit_forward(&dir, args, out)
+            } else {
+                if args.sd_id.is_some() || args.cursor.is_some() {
+                    return Err(Failure::usage(
+                        "--sd-id and --cursor apply to --forward or --format",
+                    ));
+                }
+                audit(&dir, expect_head.as_deref(), out)
+            }
+        }
         RepoCommand::Undelegate {
             dir,
             role,

@@ -14,6 +14,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_ocpp::OcppError;
 use fwsign_ocpp::cert::{CertError, ChainError};
 use fwsign_repo::RepoError;
+use fwsign_repo::audit::forward::ForwardError;
 use fwsign_repo::lock::LockError;
 use fwsign_repo::published_state::Fault;
 
@@ -196,6 +197,20 @@ pub(crate) fn verify_failed(faults: &[Fault]) -> serde_json::Value {
         "reason": "verify-failed",
         "faults": faults.iter().map(Fault::to_json).collect::<Vec<_>>(),
     })
+}
+
+/// Forwarding the audit log: a rewritten log is a refusal (exit 1), an
+/// unreachable server or unwritable cursor exit 3, a bad SD-ID, server or
+/// cursor file exit 2.
+impl From<ForwardError> for Failure {
+    fn from(e: ForwardError) -> Self {
+        let reason = e.reason();
+        let failure = match e {
+            ForwardError::Repo(repo) => return Self::from(*repo),
+            e => Self::of_class(e.class(), with_causes(&e)),
+        };
+        failure.with_document(serde_json::json!({ "reason": reason }))
+    }
 }
 
 impl From<BundleError> for Failure {

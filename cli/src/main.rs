@@ -22,6 +22,7 @@ mod cmd_ocpp;
 mod cmd_repo;
 mod cmd_repo_delegations;
 mod cmd_repo_expiry;
+mod cmd_repo_forward;
 mod cmd_repo_report;
 mod cmd_repo_targets;
 mod cmd_repo_verify;
@@ -146,6 +147,9 @@ fn main() -> ExitCode {
         Command::Completions { shell } => cmd_docs::completions(shell),
         Command::Man { out_dir } => cmd_docs::man(out_dir.as_deref(), &out),
     };
+    // A command that changed a repository (refused ones too: a refusal is
+    // an event) forwards the lines it appended when FWSIGN_SYSLOG is set.
+    cmd_repo_forward::forward_appended(&out);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -46,12 +46,14 @@
 //! ## Layout
 //!
 //! `entry` is the line format, `log` the hash chain on disk, `verify` the
-//! check against anchors, and `error` holds [`AuditError`]. The submodules
+//! check against anchors, and `error` holds [`AuditError`]. [`forward`]
+//! sends the log to a central log (syslog, OCSF) and is public as a module. The submodules
 //! are private and everything public is re-exported here, so callers keep
 //! writing `audit::AuditLog`.
 
 mod entry;
 mod error;
+pub mod forward;
 mod log;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 )]
 #![allow(clippy::print_stderr, reason = "tests report which peer they skipped")]
 
+mod audit_forward;
 mod audit_insider;
 mod bootloader_version;
 mod canonical_vectors;
