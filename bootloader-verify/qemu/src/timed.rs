@@ -5,8 +5,8 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use fwsign_bootloader_verify::{Sha256Engine, SoftwareSha256};
-use fwsign_manifest_schema::reader::{Json, JsonStr};
 use fwsign_core::key_types::{KeyIdentity, KeyType, Rejected};
+use fwsign_manifest_schema::reader::{Json, JsonStr};
 
 use crate::console::Line;
 use crate::ticks;

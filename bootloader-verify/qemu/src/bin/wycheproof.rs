@@ -34,8 +34,8 @@ use cortex_m_rt::entry;
 use fwsign_bootloader_verify_qemu::case::Reader;
 use fwsign_bootloader_verify_qemu::console::Line;
 use fwsign_bootloader_verify_qemu::{CASE_ADDR, CASE_MAX, board, exit_code};
-use fwsign_manifest_schema::reader::Json;
 use fwsign_core::key_types::{EcdsaP256, KeyType, P256_ASM};
+use fwsign_manifest_schema::reader::Json;
 
 #[cfg(not(feature = "p256"))]
 compile_error!(
