@@ -305,15 +305,19 @@ fn deal(
     paths: &[PathBuf],
     out: &Output,
 ) -> Result<serde_json::Value, Failure> {
-    // The blob first: if a share cannot be written, or the custodians stop
-    // `--print` half way, the guard removes the blob with the shares written
-    // so far, and no partial set is left to be mistaken for a whole one.
+    // No partial set is ever left to be mistaken for a whole one. Shares
+    // shown on the terminal come first and the blob after the last one: a
+    // terminal that closes half way (a dropped SSH session's hangup kills
+    // the process before any clean-up could run) leaves nothing. Shares
+    // written to files come after the blob, and if one cannot be written
+    // the guard removes the blob and the shares written so far.
     let mut created = Created(Vec::new());
-    created.write(&outputs.blob_out, backup.blob.to_json().as_bytes())?;
-    let mut written = Vec::new();
     if outputs.print {
         print_shares(backup)?;
-    } else {
+    }
+    created.write(&outputs.blob_out, backup.blob.to_json().as_bytes())?;
+    let mut written = Vec::new();
+    if !outputs.print {
         for (share, path) in backup.shares.iter().zip(paths) {
             let text = share.to_text();
             created.write(path, text.as_bytes())?;

@@ -27,6 +27,7 @@ mod device_pack;
 mod device_tools;
 mod hsm_release;
 mod key_backup;
+mod key_backup_print;
 mod key_handling;
 mod keyids;
 mod ocpp_certs;
