@@ -95,9 +95,8 @@ impl Repository {
         let verified = self.verify_audit()?;
         let mut files: Vec<Listed<'_>> = Vec::new();
         for file in &verified.verified_roles {
-            let doc = Signed::<Targets>::from_json_slice(&file.raw).map_err(|e| {
-                RepoError::Invalid(format!("{} v{}: {e}", file.role, file.version))
-            })?;
+            let doc = Signed::<Targets>::from_json_slice(&file.raw)
+                .map_err(|e| RepoError::Invalid(format!("{} v{}: {e}", file.role, file.version)))?;
             files.push(Listed { file, doc });
         }
         files.sort_by(|a, b| (&a.file.role, a.file.version).cmp(&(&b.file.role, b.file.version)));
@@ -115,7 +114,11 @@ impl Repository {
                     continue;
                 }
                 let still = newest.get(l.file.role.as_str()).is_some_and(|n| {
-                    n.doc.signed.targets.get(name).and_then(|t| t.hashes.get("sha256"))
+                    n.doc
+                        .signed
+                        .targets
+                        .get(name)
+                        .and_then(|t| t.hashes.get("sha256"))
                         == Some(&sha256)
                 });
                 found.insert(

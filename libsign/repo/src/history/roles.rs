@@ -18,7 +18,10 @@ use fwsign_keys::document::{CanonicalDocument, verify_role};
 
 /// The role name of a versioned role file `N.ROLE.json`.
 fn role_of(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = name.strip_suffix(".json").unwrap_or(&name);
     name.split_once('.').map_or(name, |(_, r)| r).to_owned()
 }
