@@ -61,6 +61,16 @@ pub(crate) enum Command {
     /// OCPP secure firmware update: signature, UpdateFirmware request, the charger's check.
     #[command(subcommand)]
     Ocpp(OcppCommand),
+    /// Whether a file (an image, or a firmware slot holding one) is a
+    /// released image, and which: searches every published version.
+    #[command(after_help = "Example:\n  fwsign identify dump.bin --repo repo")]
+    Identify {
+        /// The file: an image, or a slot with the fwsign slot header.
+        file: PathBuf,
+        /// The repository whose published history to search.
+        #[arg(long, value_name = "DIR")]
+        repo: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(
         after_help = "Install, for example:\n  fwsign completions bash > ~/.local/share/bash-completion/completions/fwsign\n  fwsign completions zsh > \"${fpath[1]}/_fwsign\"\n  fwsign completions fish > ~/.config/fish/completions/fwsign.fish"

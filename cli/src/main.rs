@@ -16,6 +16,7 @@ mod cmd_device;
 mod cmd_device_inspect;
 mod cmd_device_verify;
 mod cmd_docs;
+mod cmd_identify;
 mod cmd_key;
 mod cmd_key_backup;
 mod cmd_ocpp;
@@ -144,6 +145,7 @@ fn main() -> ExitCode {
         Command::Device(cmd) => cmd_device::run(cmd, &out),
         Command::Cert(cmd) => cmd_cert::run(cmd, &out),
         Command::Ocpp(cmd) => cmd_ocpp::run(cmd, &out),
+        Command::Identify { file, repo } => cmd_identify::run(&file, &repo, &out),
         Command::Completions { shell } => cmd_docs::completions(shell),
         Command::Man { out_dir } => cmd_docs::man(out_dir.as_deref(), &out),
     };

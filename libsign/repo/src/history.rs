@@ -78,6 +78,28 @@ pub struct AuditVerification {
     /// Not faults, but limits of what could be checked: an unchained
     /// snapshot.
     pub warnings: Vec<String>,
+    /// Every targets role file the walk verified (each published version
+    /// of each role), in path order.
+    pub verified_roles: Vec<VerifiedRole>,
+}
+
+/// One published version of a targets role, as the history walk verified
+/// it against its delegator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedRole {
+    /// The role's name.
+    pub role: String,
+    /// Its metadata version.
+    pub version: u64,
+    /// The delegating role (`root` for `targets`).
+    pub delegated_by: String,
+    /// The key IDs whose signatures the threshold check counted.
+    pub approvers: Vec<String>,
+    /// The threshold its delegator sets.
+    pub threshold: u64,
+    /// The file's bytes.
+    pub raw: Vec<u8>,
 }
 
 /// Under which root the live state (timestamp and pinned snapshot) must
@@ -224,6 +246,7 @@ impl Repository {
             role_files: walk.files.len(),
             pinned,
             warnings: walk.warnings,
+            verified_roles: walk.verified.into_values().collect(),
         })
     }
 

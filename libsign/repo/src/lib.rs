@@ -44,6 +44,7 @@ mod device;
 mod error;
 pub mod expiry;
 pub mod history;
+pub mod identify;
 mod init;
 pub mod lock;
 mod locking;

@@ -26,6 +26,7 @@ mod client_workflow;
 mod device_pack;
 mod device_tools;
 mod hsm_release;
+mod identify;
 mod key_backup;
 mod key_backup_print;
 mod key_handling;

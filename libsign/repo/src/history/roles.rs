@@ -14,7 +14,17 @@ use crate::{RepoError, names, read_optional};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::verify::{RootView, TargetsView};
 use fwsign_core::workflow::{Delegator, SnapshotView, verify_targets};
-use fwsign_keys::document::CanonicalDocument;
+use fwsign_keys::document::{CanonicalDocument, verify_role};
+
+/// The role name of a versioned role file `N.ROLE.json`.
+fn role_of(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".json").unwrap_or(&name);
+    name.split_once('.').map_or(name, |(_, r)| r).to_owned()
+}
 
 impl Walk<'_> {
     /// Verifies the targets roles snapshot `path` lists, from `targets` down
@@ -138,6 +148,25 @@ impl Walk<'_> {
                     &mut self.memory.work(n),
                 )
                 .map_err(|e| refused(&e))?;
+                if !self.verified.contains_key(&file) {
+                    let report = verify_role(&parent_doc, &role, &this.canonical, BUILTIN)
+                        .map_err(|e| refused(&e))?;
+                    let delegated_by = match &delegator {
+                        None => "root".to_owned(),
+                        Some(d) => role_of(d),
+                    };
+                    self.verified.insert(
+                        file.clone(),
+                        super::VerifiedRole {
+                            role: role.clone(),
+                            version,
+                            delegated_by,
+                            approvers: report.signed_by,
+                            threshold: report.threshold,
+                            raw: this.raw.clone(),
+                        },
+                    );
+                }
                 self.signed.insert((file.clone(), delegator_file));
             }
             if expanded.insert(role.clone()) {

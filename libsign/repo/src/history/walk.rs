@@ -45,6 +45,8 @@ pub(super) struct Walk<'r> {
     pub(super) files: BTreeMap<PathBuf, RoleFile>,
     /// (role file, delegator file) pairs whose signatures verified.
     pub(super) signed: BTreeSet<(PathBuf, PathBuf)>,
+    /// Role files verified, with whose signatures counted.
+    pub(super) verified: BTreeMap<PathBuf, super::VerifiedRole>,
     /// Role file names the snapshots list.
     pub(super) referenced: BTreeSet<String>,
     pub(super) memory: Memory,
@@ -60,6 +62,7 @@ impl<'r> Walk<'r> {
             anchored: BTreeSet::new(),
             files: BTreeMap::new(),
             signed: BTreeSet::new(),
+            verified: BTreeMap::new(),
             referenced: BTreeSet::new(),
             memory: Memory::default(),
             warnings: Vec::new(),
