@@ -700,10 +700,7 @@ fn slide_257(a: &[u8; 32]) -> [i8; 257] {
                         r[i + b] = 0;
                     } else if r[i] - (r[i + b] << b) >= -15 {
                         r[i] -= r[i + b] << b;
-                        // fwsign: `.min(256)` changes no index (r[256] is
-                        // 0, so the loop stops there at the latest) but lets
-                        // the compiler drop the bounds checks and the panic
-                        // formatting they link (FWSIGN-VENDORED.md).
+                        // fwsign: `.min(256)` changes no index (FWSIGN-VENDORED.md).
                         loop {
                             r[(i + b).min(256)] = 0;
                             b += 1;
@@ -763,9 +760,7 @@ pub fn verify(
     // Create a table of P, 3P, 5P, ..., 15P, where P is the public key.
     unsafe { P256_double_j(&raw mut pk_table[7] as _, &raw const pk_table[0] as _) };
     (1..8).for_each(|i| {
-        // fwsign: an assignment rather than `copy_within(7..8, i)`, which
-        // is a memmove and links compiler_builtins' 1.6 KiB memmove into a
-        // bootloader that has no other use for it (FWSIGN-VENDORED.md).
+        // fwsign: no memmove (FWSIGN-VENDORED.md).
         if i != 7 {
             let (head, tail) = pk_table.split_at_mut(7);
             head[i].copy_from_slice(&tail[0]);
@@ -815,9 +810,7 @@ pub fn verify(
             };
 
             if let Some((precomp, is_sub)) = bp_op {
-                // fwsign: `& 7` (precomp is 0..=7: |bp| <= 15) lets the
-                // compiler drop the bounds check and the panic formatting
-                // it links (FWSIGN-VENDORED.md).
+                // fwsign: `& 7` changes no value (FWSIGN-VENDORED.md).
                 let precomp = &raw const P256_BASEPOINT_PRECOMP[(precomp & 7) as usize];
                 unsafe {
                     P256_add_sub_j(&raw mut cp as _, precomp as _, is_sub, true);
@@ -833,7 +826,7 @@ pub fn verify(
             };
 
             if let Some((pk_idx, is_sub)) = pk_op {
-                // fwsign: `& 7`, as above (pk_idx is 0..=7).
+                // fwsign: `& 7` changes no value (FWSIGN-VENDORED.md).
                 let pk_table = &raw const pk_table[(pk_idx & 7) as usize];
                 unsafe {
                     P256_add_sub_j(&raw mut cp as _, pk_table as _, is_sub, false);
