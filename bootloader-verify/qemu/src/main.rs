@@ -275,7 +275,8 @@ fn main() -> ! {
     }
     #[cfg(not(feature = "timing"))]
     let _ = (verify_ticks, &sha);
-    match result {
+    // By reference: moving the verdict out copies it whole.
+    match &result {
         Ok(v) => {
             let mut line = Line::new();
             line.str("BOOT ")
