@@ -61,11 +61,12 @@ pub(crate) enum Command {
     /// OCPP secure firmware update: signature, UpdateFirmware request, the charger's check.
     #[command(subcommand)]
     Ocpp(OcppCommand),
-    /// Whether a file (an image, or a firmware slot holding one) is a
-    /// released image, and which: searches every published version.
+    /// Whether a file (an image, a firmware slot, or a flash dump holding
+    /// slots) is a released image, and which: searches every published version.
     #[command(after_help = "Example:\n  fwsign identify dump.bin --repo repo")]
     Identify {
-        /// The file: an image, or a slot with the fwsign slot header.
+        /// The file: an image, a slot with the fwsign slot header, or a flash
+        /// dump holding slots (each slot found by its header is identified).
         file: PathBuf,
         /// The repository whose published history to search.
         #[arg(long, value_name = "DIR")]

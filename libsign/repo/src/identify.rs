@@ -90,8 +90,14 @@ impl Repository {
     /// targets role, after verifying the history (refused, naming the
     /// fault, when it does not verify).
     pub fn identify(&self, bytes: &[u8]) -> Result<Identification, RepoError> {
-        let sha256 = base16ct::lower::encode_string(&Sha256::digest(bytes));
-        let length = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        let mut all = self.identify_all(&[bytes])?;
+        all.pop()
+            .ok_or_else(|| RepoError::Invalid("identify: no result for the image".into()))
+    }
+
+    /// [`Repository::identify`] for several images (the slots of a flash
+    /// dump) against one verification of the history, in order.
+    pub fn identify_all(&self, images: &[&[u8]]) -> Result<Vec<Identification>, RepoError> {
         let verified = self.verify_audit()?;
         let mut files: Vec<Listed<'_>> = Vec::new();
         for file in &verified.verified_roles {
@@ -100,10 +106,19 @@ impl Repository {
             files.push(Listed { file, doc });
         }
         files.sort_by(|a, b| (&a.file.role, a.file.version).cmp(&(&b.file.role, b.file.version)));
+        images
+            .iter()
+            .map(|bytes| self.identify_in(&files, bytes))
+            .collect()
+    }
+
+    fn identify_in(&self, files: &[Listed<'_>], bytes: &[u8]) -> Result<Identification, RepoError> {
+        let sha256 = base16ct::lower::encode_string(&Sha256::digest(bytes));
+        let length = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
         let newest: BTreeMap<&str, &Listed<'_>> =
             files.iter().map(|l| (l.file.role.as_str(), l)).collect();
         let mut found: BTreeMap<(String, String), ImageMatch> = BTreeMap::new();
-        for l in &files {
+        for l in files {
             for (name, target) in &l.doc.signed.targets {
                 if target.length != length || target.hashes.get("sha256") != Some(&sha256) {
                     continue;
@@ -141,7 +156,7 @@ impl Repository {
         }
         let mut matches: Vec<ImageMatch> = found.into_values().collect();
         for m in &mut matches {
-            m.superseded_by = superseders(&files, m.firmware.as_ref());
+            m.superseded_by = superseders(files, m.firmware.as_ref());
         }
         if !matches.is_empty() {
             let entries = self

@@ -152,3 +152,106 @@ fn a_foreign_file_is_not_a_released_image() {
     run.code(SECURITY);
     assert_eq!(json(&run)["released"], false);
 }
+
+/// Packs the first release's image into a slot and returns its bytes.
+fn packed_slot(r: &Release) -> Vec<u8> {
+    let slot = r.scratch.join("dump-slot.bin");
+    r.fw.run([
+        "device",
+        "pack",
+        "--repo",
+        Release::arg(&r.dir),
+        "--target",
+        FW_NAME,
+        "--slot-size",
+        "0x40000",
+        "--out",
+        Release::arg(&slot),
+    ])
+    .ok();
+    std::fs::read(&slot).unwrap()
+}
+
+#[test]
+fn a_flash_dump_is_identified_by_the_slots_it_holds() {
+    let r = Release::new("identify_dump");
+    r.first_release();
+    let slot = packed_slot(&r);
+    // A bootloader region before the slot, with the header magic in it
+    // (not followed by a valid header): it is not taken for a slot.
+    let mut dump = vec![0x5au8; 0x1003];
+    dump[0x100..0x104].copy_from_slice(b"FWSG");
+    let offset = dump.len();
+    dump.extend_from_slice(&slot);
+    dump.extend_from_slice(&[0xff; 0x2000]);
+    let file = r.write_file("dump.bin", &dump);
+    let run = identify(&r, &file);
+    run.ok();
+    let doc = json(&run);
+    assert_eq!(doc["dump"], true, "{doc}");
+    assert_eq!(doc["released"], true, "{doc}");
+    let slots = doc["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 1, "{doc}");
+    assert_eq!(slots[0]["offset"], offset, "{doc}");
+    assert_eq!(slots[0]["matches"][0]["name"], FW_NAME, "{doc}");
+}
+
+/// Attack: an image patched in a device's flash (one byte of the slot's
+/// image changed; header and trailer left as they were) is reported, with
+/// the slot's offset, and the dump is not a released image.
+#[test]
+fn a_tampered_slot_in_a_flash_dump_is_named() {
+    let r = Release::new("identify_dump_tampered");
+    r.first_release();
+    let slot = packed_slot(&r);
+    let header_size = u32::from_le_bytes(slot[8..12].try_into().unwrap()) as usize;
+    let mut tampered = slot.clone();
+    tampered[header_size + 10] ^= 0x01;
+    let mut dump = slot.clone();
+    dump.extend_from_slice(&[0xff; 0x100]);
+    let second = dump.len();
+    dump.extend_from_slice(&tampered);
+    let file = r.write_file("dump.bin", &dump);
+    let run = identify(&r, &file);
+    run.code(SECURITY);
+    let doc = json(&run);
+    assert_eq!(doc["released"], false, "{doc}");
+    let slots = doc["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{doc}");
+    assert_eq!(slots[0]["released"], true, "{doc}");
+    assert_eq!(slots[1]["released"], false, "{doc}");
+    assert_eq!(slots[1]["offset"], second, "{doc}");
+    r.fw.run([
+        "identify",
+        Release::arg(&file),
+        "--repo",
+        Release::arg(&r.dir),
+    ])
+    .code(SECURITY)
+    .stderr_has(&format!("{second:#x}"));
+}
+
+#[test]
+fn an_image_removed_from_its_role_says_so() {
+    let r = Release::new("identify_removed");
+    let bytes = r.first_release();
+    r.repo("remove", &[FW_NAME]).ok();
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "bob").ok();
+    r.publish().ok();
+    let file = r.write_file("old.bin", &bytes);
+    let run = identify(&r, &file);
+    // Still a released image (history is searched), marked removed.
+    run.ok();
+    let doc = json(&run);
+    let m = only_match(&doc);
+    assert_eq!(m["removed"], true, "{m}");
+    r.fw.run([
+        "identify",
+        Release::arg(&file),
+        "--repo",
+        Release::arg(&r.dir),
+    ])
+    .ok()
+    .stderr_has("REMOVED");
+}
