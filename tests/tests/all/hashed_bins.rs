@@ -247,3 +247,186 @@ fn a_release_restages_only_the_bins_it_changes() {
     run.ok();
     assert_eq!(out["staged"].as_array().unwrap().len(), 64 + 8);
 }
+
+// ---- the device -------------------------------------------------------------
+
+/// `repo add NAME --role bins` with the given security counter.
+fn add_with_counter(release: &Release, name: &str, seed: u8, counter: &str) -> Vec<u8> {
+    let bytes = firmware(seed, 900);
+    let file = release.write_file(&format!("c{seed}.bin"), &bytes);
+    release
+        .repo(
+            "add",
+            &[
+                Release::arg(&file),
+                "--name",
+                name,
+                "--hardware-id",
+                "evc-a1",
+                "--version",
+                "1.0.0",
+                "--security-counter",
+                counter,
+                "--role",
+                "bins",
+            ],
+        )
+        .ok();
+    bytes
+}
+
+fn approve_and_publish(release: &Release) {
+    if staged_roles(release).iter().any(|r| r == "targets") {
+        release.sign("targets", "alice").ok();
+        release.sign("targets", "bob").ok();
+    }
+    sign_bins(release);
+    release.publish().ok();
+}
+
+fn pack(release: &Release, target: &str, out: &str) -> Vec<u8> {
+    let slot = release.scratch.join(out);
+    release
+        .fw
+        .run([
+            "device",
+            "pack",
+            "--repo",
+            Release::arg(&release.dir),
+            "--target",
+            target,
+            "--slot-size",
+            "0x40000",
+            "--out",
+            Release::arg(&slot),
+        ])
+        .ok();
+    std::fs::read(slot).unwrap()
+}
+
+struct RamFlash<'a>(&'a [u8]);
+
+impl fwsign_bootloader_verify::Flash for RamFlash<'_> {
+    fn read(
+        &mut self,
+        offset: u32,
+        out: &mut [u8],
+    ) -> Result<(), fwsign_bootloader_verify::FlashError> {
+        let start = offset as usize;
+        let src = self
+            .0
+            .get(start..start + out.len())
+            .ok_or(fwsign_bootloader_verify::FlashError)?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// The device verifier on `slot`: the verified chain (role, version), or
+/// the reason code.
+fn boot(
+    release: &Release,
+    slot: &[u8],
+    accepted: &[(String, u64)],
+    counter: u64,
+) -> Result<Vec<(String, u64)>, fwsign_bootloader_verify::Reason> {
+    use fwsign_bootloader_verify::{
+        AcceptedVersion, BootloaderVersion, Device, KEY_TYPES, SoftwareSha256, StoreError,
+        Workspace, verify_slot,
+    };
+    let raw = std::fs::read(release.metadata("1.root.json")).unwrap();
+    let root = fwsign_keys::document::CanonicalDocument::from_json(&raw)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let accepted: Vec<AcceptedVersion<'_>> = accepted
+        .iter()
+        .map(|(role, version)| AcceptedVersion {
+            role: role.as_bytes(),
+            version: *version,
+        })
+        .collect();
+    let device = Device {
+        hardware_id: b"evc-a1",
+        installed_counter: counter,
+        accepted: &accepted,
+        trusted_time: None,
+        bootloader_version: BootloaderVersion {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        },
+    };
+    // The device's 16 KiB metadata buffer.
+    let mut metadata = vec![0u8; 16 * 1024];
+    let verified = verify_slot(
+        &root,
+        &mut RamFlash(slot),
+        u32::try_from(slot.len()).unwrap(),
+        &device,
+        &mut metadata,
+        &mut Workspace::new(),
+        &mut SoftwareSha256::default(),
+        &mut |_: &[u8]| -> Result<(), StoreError> { Ok(()) },
+        KEY_TYPES,
+    )?;
+    Ok(verified.roles[..verified.role_count]
+        .iter()
+        .map(|rv| (String::from_utf8(rv.role.to_vec()).unwrap(), rv.version))
+        .collect())
+}
+
+/// Attack (docs/architecture.md, "Role-version floors with hashed bins"):
+/// each release passes through another bin, so a device's 32-role store
+/// cannot floor every bin it has seen. The attacker replays an old, validly
+/// signed slot whose image the approvers have since withdrawn, through a
+/// bin the device keeps no floor for. The floored `targets` and group
+/// still name the bins' current keys, so only a genuine old bin verifies,
+/// and the image it lists is older than the installed security counter:
+/// refused. A `targets` role below its floor is refused outright.
+#[test]
+fn a_replayed_bin_without_a_floor_is_bounded_by_the_security_counter() {
+    let release = with_bins("hashed_bins_device_replay", "64");
+    let old = "evc-a1/fw-1.0.0.bin";
+    add_with_counter(&release, old, 70, "1");
+    approve_and_publish(&release);
+    let old_slot = pack(&release, old, "old.bin");
+
+    // The next release: a new image in another bin, and the old one
+    // withdrawn from its bin.
+    let bin_of = |name: &str| format!("bins-{:02x}", fwsign_core::succinct::bin_for(6, name.as_bytes()));
+    let new = (0..)
+        .map(|i| format!("evc-a1/fw-2.0.{i}.bin"))
+        .find(|n| bin_of(n) != bin_of(old))
+        .unwrap();
+    add_with_counter(&release, &new, 71, "2");
+    release
+        .repo("remove", &[old, "--role", &bin_of(old)])
+        .ok();
+    approve_and_publish(&release);
+    let new_slot = pack(&release, &new, "new.bin");
+
+    // The device boots the new image and floors its chain, as the
+    // reference store does: targets, the group, the bin.
+    let chain = boot(&release, &new_slot, &[], 1).unwrap();
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    assert_eq!(chain[0].0, "targets");
+    assert_eq!(chain[2].0, bin_of(&new));
+    assert!(!chain.iter().any(|(role, _)| *role == bin_of(old)));
+
+    // The replay: the old bin has no floor on this device. Its signatures
+    // are still good (same keys), so only the counter refuses it.
+    assert_eq!(
+        boot(&release, &old_slot, &chain, 2).unwrap_err(),
+        fwsign_bootloader_verify::Reason::SecurityCounterRollback
+    );
+    // What the counter bounds: without it the old slot would boot.
+    assert!(boot(&release, &old_slot, &chain, 1).is_ok());
+    // A delegating role below its floor is refused whatever the counter.
+    let mut raised = chain.clone();
+    raised[0].1 += 1;
+    assert_eq!(
+        boot(&release, &new_slot, &raised, 1).unwrap_err(),
+        fwsign_bootloader_verify::Reason::TargetsRollback
+    );
+}
