@@ -141,6 +141,25 @@ fn a_hashed_bin_repository_is_read_by_python_tuf_tough_and_fwsign() {
     for (name, want) in &expected {
         assert_eq!(tough_fetch(&server, &root, name).unwrap(), *want, "{name}");
     }
+    let client = fwsign_tests::simulator::CliClient::new(
+        &release.workdir("fwsign"),
+        &server.url("metadata/"),
+        &server.url("targets/"),
+    );
+    client.init(&root).ok();
+    let run = client.download(&NAMES, &[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let got: Vec<Vec<u8>> = fwsign_tests::tree(&client.target_dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    for (name, want) in &expected {
+        assert!(
+            got.iter().any(|b| b == want),
+            "fwsign client did not download {name}"
+        );
+    }
 }
 
 /// Attack: the CI job holding the online key publishes a bin no approver
@@ -394,15 +413,18 @@ fn a_replayed_bin_without_a_floor_is_bounded_by_the_security_counter() {
 
     // The next release: a new image in another bin, and the old one
     // withdrawn from its bin.
-    let bin_of = |name: &str| format!("bins-{:02x}", fwsign_core::succinct::bin_for(6, name.as_bytes()));
+    let bin_of = |name: &str| {
+        format!(
+            "bins-{:02x}",
+            fwsign_core::succinct::bin_for(6, name.as_bytes())
+        )
+    };
     let new = (0..)
         .map(|i| format!("evc-a1/fw-2.0.{i}.bin"))
         .find(|n| bin_of(n) != bin_of(old))
         .unwrap();
     add_with_counter(&release, &new, 71, "2");
-    release
-        .repo("remove", &[old, "--role", &bin_of(old)])
-        .ok();
+    release.repo("remove", &[old, "--role", &bin_of(old)]).ok();
     approve_and_publish(&release);
     let new_slot = pack(&release, &new, "new.bin");
 
