@@ -194,7 +194,7 @@ fn sign_with_a_pattern_signs_every_staged_bin_once() {
     let key = release.key("dave");
     let run = release.repo("sign", &["--role", "bins-*", "--key", Release::arg(&key)]);
     run.ok();
-    let text = run.stdout.clone();
+    let text = run.stderr.clone();
     for bin in ["bins-0", "bins-1", "bins-2", "bins-3"] {
         assert!(text.contains(&format!("signed {bin}")), "{text}");
     }
