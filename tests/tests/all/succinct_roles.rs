@@ -163,3 +163,23 @@ fn the_core_search_finds_each_target_in_the_bin_python_tuf_computes() {
         assert!(delegation.terminating() && delegation.covers(target));
     }
 }
+
+/// fwsign's typed metadata reads python-tuf's `succinct_roles` delegator
+/// and writes back the very canonical bytes it read (no `roles` added,
+/// which python-tuf would refuse beside `succinct_roles`).
+#[test]
+fn typed_metadata_keeps_succinct_roles_byte_for_byte() {
+    use fwsign_manifest_schema::metadata::{Signed, Targets};
+    let Some(py) = python() else { return };
+    let (dir, _) = succinct_repo(&py, "succinct");
+    let raw = std::fs::read(dir.join("metadata/1.targets.json")).unwrap();
+    let doc = Signed::<Targets>::from_json_slice(&raw).unwrap();
+    let delegations = doc.signed.delegations.as_ref().unwrap();
+    assert!(delegations.roles.is_empty());
+    let succinct = delegations.succinct_roles().unwrap().unwrap();
+    assert_eq!((succinct.bit_length, succinct.name_prefix.as_str()), (5, "bins"));
+    assert_eq!(
+        doc.to_canonical_json().unwrap(),
+        CanonicalDocument::from_json(&raw).unwrap().as_bytes()
+    );
+}
