@@ -375,7 +375,14 @@ impl Repository {
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<(String, AddedTarget)>, RepoError> {
-        if options.role == "targets" || !self.is_hashed_bin_set(&options.role)? {
+        // A role that is staged (or `targets`) is a role, not a set: no
+        // published state is read for the common case.
+        crate::names::check_role_name(&options.role)?;
+        let staged = self
+            .staged_dir()
+            .join(format!("{}.json", options.role))
+            .exists();
+        if options.role == "targets" || staged || !self.is_hashed_bin_set(&options.role)? {
             let added = self.add_with(options, on_existing, now, progress)?;
             return Ok(added
                 .into_iter()

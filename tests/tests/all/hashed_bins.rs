@@ -243,7 +243,7 @@ fn a_release_restages_only_the_bins_it_changes() {
         "bins-{:02x}",
         fwsign_core::succinct::bin_for(6, name.as_bytes())
     );
-    assert_eq!(staged_roles(&release), [bin.clone()]);
+    assert_eq!(staged_roles(&release), std::slice::from_ref(&bin));
     // A year, not the 90 days of other delegated roles (or of `targets`).
     let published_targets: Value = serde_json::from_slice(
         &std::fs::read(release.dir.join("metadata/1.targets.json")).unwrap(),

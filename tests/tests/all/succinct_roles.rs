@@ -177,7 +177,10 @@ fn typed_metadata_keeps_succinct_roles_byte_for_byte() {
     let delegations = doc.signed.delegations.as_ref().unwrap();
     assert!(delegations.roles.is_empty());
     let succinct = delegations.succinct_roles().unwrap().unwrap();
-    assert_eq!((succinct.bit_length, succinct.name_prefix.as_str()), (5, "bins"));
+    assert_eq!(
+        (succinct.bit_length, succinct.name_prefix.as_str()),
+        (5, "bins")
+    );
     assert_eq!(
         doc.to_canonical_json().unwrap(),
         CanonicalDocument::from_json(&raw).unwrap().as_bytes()
