@@ -30,6 +30,7 @@ use fwsign_core::key_types::{KeyIdentity, KeyType};
 use fwsign_core::search::{
     Frame, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
 };
+use fwsign_core::succinct::BinName;
 use fwsign_core::target_check::{
     BootloaderVersion, DeviceFacts, TargetRefusal, check_device, check_image_sha256,
 };
@@ -311,6 +312,16 @@ impl<'m> RoleLoader<'m> for ChainLoader<'m, '_, '_> {
             raw: entry.data,
             canonical: entry.data,
         }))
+    }
+
+    fn bin_name(&mut self, bin: &BinName<'m>) -> Option<&'m [u8]> {
+        // A TAP 15 bin's name is in no document; the slot's next chain entry
+        // carries it. Any other entry is not this bin: the search then finds
+        // the bin missing, and `misplaced` says how the chain departs.
+        match self.next_role() {
+            Ok(Some((entry, _))) if bin.matches(entry.name) => Some(entry.name),
+            _ => None,
+        }
     }
 
     fn work(&mut self, _keyids: usize) -> ThresholdWork<'_> {

@@ -268,13 +268,20 @@ pub(crate) enum RepoCommand {
     },
     /// Stage a delegated targets role with its own approvers.
     #[command(
-        after_help = "Example:\n  fwsign repo delegate repo --role board-a --key dave.pub.pem --key erin.pub.pem \\\n    \
-        --threshold 2 --paths 'board-a/*'"
+        after_help = "Examples:\n  fwsign repo delegate repo --role board-a --key dave.pub.pem --key erin.pub.pem \\\n    \
+        --threshold 2 --paths 'board-a/*'\n  \
+        fwsign repo delegate repo --role bins --hashed-bins 1024 --key dave.pub.pem --key erin.pub.pem \\\n    \
+        --threshold 2\n\n\
+        --hashed-bins N splits targets over N hash-prefixed bins (bins-000 .. bins-3ff; above 16 bins\n\
+        in two levels, groups bins-g00 .. under targets), all terminating, all signed by these\n\
+        approvers, each expiring in a year. `repo add --role bins` then routes every target to its\n\
+        bin, and `repo sign --role 'bins-*'` signs every staged bin at once."
     )]
     Delegate {
         /// The repository.
         dir: PathBuf,
-        /// The delegated role's name.
+        /// The delegated role's name (with --hashed-bins: the bins' name
+        /// prefix, and what `repo add --role` takes).
         #[arg(long)]
         role: String,
         /// An approver key; repeat for each.
@@ -284,10 +291,20 @@ pub(crate) enum RepoCommand {
         #[arg(long)]
         threshold: u64,
         /// Path patterns the role may sign for (python-tuf's rules).
-        #[arg(long, value_name = "PATTERN", required = true, num_args = 1..)]
+        #[arg(
+            long,
+            value_name = "PATTERN",
+            required_unless_present = "hashed_bins",
+            conflicts_with = "hashed_bins",
+            num_args = 1..
+        )]
         paths: Vec<String>,
+        /// Split the role into N hashed bins (a power of two, 2 to 65536):
+        /// `path_hash_prefixes` delegations python-tuf and tough read.
+        #[arg(long, value_name = "N")]
+        hashed_bins: Option<u32>,
         /// Stop the target search at this role when a path matches.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "hashed_bins")]
         terminating: bool,
         /// Accept one key both online and as an approver.
         #[arg(long)]
@@ -356,7 +373,8 @@ pub(crate) enum RepoCommand {
     Sign {
         /// The repository.
         dir: PathBuf,
-        /// The staged role.
+        /// The staged role, or a pattern (`'bins-*'`: `*`, `?`, `[seq]`)
+        /// signing every staged role it matches with one key unlock.
         #[arg(long)]
         role: String,
         /// The approver's private key (file or pkcs11: URI).
@@ -482,7 +500,8 @@ pub(crate) enum RepoCommand {
     Extend {
         /// The repository.
         dir: PathBuf,
-        /// The role.
+        /// The role, or a pattern (`'bins-*'`) re-staging every staged or
+        /// published targets role it matches.
         #[arg(long)]
         role: String,
         /// The new expiry, from now.

@@ -261,9 +261,10 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             } else {
                 OnExisting::Refuse
             };
-            let added = repo.add_with(&options, on_existing, now(), &mut progress)?;
-            let role = &options.role;
-            for t in &added {
+            // Into hashed bins when `--role` names a set of them.
+            let routed = repo.add_routed(&options, on_existing, now(), &mut progress)?;
+            let added: Vec<_> = routed.iter().map(|(_, t)| t).collect();
+            for (role, t) in &routed {
                 let (name, len, sha) = (&t.name, t.length, &t.hashes["sha256"]);
                 out.say(match t.change {
                     TargetChange::Unchanged => format!(
@@ -294,9 +295,21 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             keys,
             threshold,
             paths,
+            hashed_bins,
             terminating,
             allow_shared_key,
         } => {
+            if let Some(bins) = hashed_bins {
+                return crate::cmd_repo_delegations::delegate_hashed_bins(
+                    &dir,
+                    role,
+                    &keys,
+                    threshold,
+                    bins,
+                    allow_shared_key,
+                    out,
+                );
+            }
             let keys = keys
                 .iter()
                 .map(|k| load_public(k))
@@ -342,6 +355,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             key,
             key_opts,
         } => {
+            if fwsign_repo::bins::is_pattern(&role) {
+                return crate::cmd_repo_delegations::sign_matching(
+                    &dir, &role, &key, &key_opts, out,
+                );
+            }
             let repo = open(&dir)?;
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let signer = keys.signer(&key)?;
@@ -558,6 +576,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
         }
         RepoCommand::Extend { dir, role, expires } => {
             let secs = duration(&expires)?;
+            if fwsign_repo::bins::is_pattern(&role) {
+                return crate::cmd_repo_delegations::extend_matching(&dir, &role, secs, out);
+            }
             let (repo, _lock) = open_exclusive(&dir, "repo extend", out)?;
             let version = repo.extend(&role, secs, now())?;
             out.say(format!(

@@ -1,12 +1,21 @@
 //! Delegations on the command line: what a staged role changes in them
-//! (`repo status`) and `repo undelegate`.
+//! (`repo status`), `repo undelegate`, and hashed bins (`repo delegate
+//! --hashed-bins`, and `repo sign` / `repo extend` over a role pattern).
+
+use std::path::{Path, PathBuf};
 
 use fwsign_repo::Repository;
+use fwsign_repo::bins::{HashedBinsOptions, matching_roles};
 use fwsign_repo::delegation_changes::{DelegationChangeKind, DelegationChanges};
+use fwsign_repo::lock::LockKind;
 use fwsign_repo::staging::UndelegateOptions;
 use serde_json::json;
 
+use crate::args::KeyOpts;
+use crate::cmd_repo::{approval_json, lock, open, say_approval};
 use crate::failure::Failure;
+use crate::key_ref::{KeyResolver, load_public};
+use crate::now;
 use crate::output::Output;
 
 fn short(keyid: &str) -> &str {
@@ -147,5 +156,144 @@ pub(crate) fn undelegate(
             .collect::<Vec<_>>(),
         "discarded_staged": done.discarded_staged,
     }));
+    Ok(())
+}
+
+/// `repo delegate --hashed-bins N`: stages the bins, their groups and the
+/// delegations in `targets`; says who must sign what.
+pub(crate) fn delegate_hashed_bins(
+    dir: &Path,
+    set: String,
+    keys: &[PathBuf],
+    threshold: u64,
+    bins: u32,
+    allow_shared_key: bool,
+    out: &Output,
+) -> Result<(), Failure> {
+    let keys = keys
+        .iter()
+        .map(|k| load_public(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let repo = open(dir)?;
+    let _lock = lock(&repo, LockKind::Exclusive, "repo delegate", out)?;
+    let staged = repo.delegate_hashed_bins(
+        &HashedBinsOptions {
+            set: set.clone(),
+            bins,
+            keys,
+            threshold,
+            allow_shared_key,
+        },
+        now(),
+    )?;
+    let (first, last) = (
+        staged.bins.first().cloned().unwrap_or_default(),
+        staged.bins.last().cloned().unwrap_or_default(),
+    );
+    if staged.groups.is_empty() {
+        out.say(format!(
+            "staged {bins} hashed bins {first} .. {last} under targets (threshold {threshold}, terminating)"
+        ));
+    } else {
+        out.say(format!(
+            "staged {bins} hashed bins {first} .. {last} in {} groups {} .. {} under targets (threshold {threshold}, terminating)",
+            staged.groups.len(),
+            staged.groups.first().cloned().unwrap_or_default(),
+            staged.groups.last().cloned().unwrap_or_default(),
+        ));
+    }
+    out.say(format!(
+        "targets needs its approvers (`fwsign repo sign --role targets`); every bin{} needs {threshold} of the bins' approvers (`fwsign repo sign --role '{set}-*'`)",
+        if staged.groups.is_empty() { "" } else { " and group" }
+    ));
+    out.say(format!(
+        "add targets with `fwsign repo add --role {set}`: each goes to its bin"
+    ));
+    out.result(&json!({
+        "ok": true,
+        "set": set,
+        "bins": staged.bins,
+        "groups": staged.groups,
+        "threshold": threshold,
+    }));
+    Ok(())
+}
+
+/// `repo sign --role PATTERN`: every staged role the pattern matches,
+/// signed with one key unlock (one passphrase or PIN); each role's staged
+/// change is shown before it is signed.
+pub(crate) fn sign_matching(
+    dir: &Path,
+    pattern: &str,
+    key: &str,
+    key_opts: &KeyOpts,
+    out: &Output,
+) -> Result<(), Failure> {
+    let repo = open(dir)?;
+    let roles = matching_roles(&repo.staged_roles()?, pattern);
+    if roles.is_empty() {
+        return Err(Failure::usage(format!(
+            "no staged role matches {pattern:?} (`fwsign repo status` lists them)"
+        )));
+    }
+    let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
+    let signer = keys.signer(key)?;
+    // The slow half for every role without the lock, as `repo sign` does
+    // for one; then all signatures are added under it.
+    let mut prepared = Vec::with_capacity(roles.len());
+    for role in &roles {
+        let change = repo.staged_target_changes(role)?;
+        out.say(format!("{role}: {}", change.summary()));
+        prepared.push(repo.prepare_signature(role, signer.as_ref())?);
+    }
+    let _lock = lock(&repo, LockKind::Exclusive, "repo sign", out)?;
+    let mut approvals = Vec::with_capacity(prepared.len());
+    for p in &prepared {
+        let approval = repo.add_prepared(p, now())?;
+        out.say(format!("{} signed {}", signer.keyid(), approval.role));
+        say_approval(out, &approval);
+        approvals.push(approval_json(&approval));
+    }
+    out.result(&json!({
+        "ok": true,
+        "keyid": signer.keyid(),
+        "pattern": pattern,
+        "approvals": approvals,
+    }));
+    Ok(())
+}
+
+/// `repo extend --role PATTERN`: re-stages every staged or published
+/// delegated targets role the pattern matches with the new expiry.
+pub(crate) fn extend_matching(
+    dir: &Path,
+    pattern: &str,
+    secs: i64,
+    out: &Output,
+) -> Result<(), Failure> {
+    let repo = open(dir)?;
+    let _lock = lock(&repo, LockKind::Exclusive, "repo extend", out)?;
+    let mut roles = repo.staged_roles()?;
+    if let Some(published) = repo.published()? {
+        roles.extend(published.targets.keys().cloned());
+    }
+    roles.retain(|r| !["root", "targets", "snapshot", "timestamp"].contains(&r.as_str()));
+    let roles = matching_roles(&roles, pattern);
+    if roles.is_empty() {
+        return Err(Failure::usage(format!(
+            "no delegated role matches {pattern:?}"
+        )));
+    }
+    let mut staged = Vec::with_capacity(roles.len());
+    for role in &roles {
+        let version = repo.extend(role, secs, now())?;
+        out.say(format!("staged {role} v{version} with a new expiry"));
+        staged.push(json!({"role": role, "version": version}));
+    }
+    out.say(format!(
+        "{} role(s) need approval as usual (`fwsign repo sign --role '{pattern}'`)",
+        roles.len()
+    ));
+    out.result(&json!({"ok": true, "pattern": pattern, "staged": staged}));
     Ok(())
 }

@@ -147,16 +147,74 @@ pub struct TargetFile {
     pub unknown: UnknownFields,
 }
 
-/// Delegations of a targets role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Delegations of a targets role: listed `roles`, or TAP 15
+/// `succinct_roles` ([`Delegations::succinct_roles`]; kept in `unknown`, as
+/// read, so that fwsign writes back the bytes it read).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct Delegations {
     /// Keys of the delegated roles, by key ID.
     pub keys: BTreeMap<String, Key>,
-    /// Delegated roles, in the order a client searches them.
+    /// Delegated roles, in the order a client searches them. Absent (read
+    /// as empty, and not written back) where `succinct_roles` stands instead.
+    #[serde(default)]
     pub roles: Vec<DelegatedRole>,
     /// Fields other tools add (`succinct_roles`, for one).
     #[serde(flatten)]
     pub unknown: UnknownFields,
+}
+
+/// The key TAP 15 hashed bins sit under in `delegations`.
+pub const SUCCINCT_ROLES: &str = "succinct_roles";
+
+/// TAP 15 hashed bins: `2^bit_length` terminating roles named
+/// `NAME_PREFIX-SUFFIX` (the bin number in zero-padded lowercase hex),
+/// all with these keys and threshold; a target's bin is the top
+/// `bit_length` bits of its name's SHA-256. Which bin answers for a name is
+/// decided by the verification core (`fwsign_core::succinct`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SuccinctRoles {
+    /// Key IDs allowed to sign every bin.
+    pub keyids: Vec<String>,
+    /// How many distinct keys must sign a bin; at least 1.
+    pub threshold: u64,
+    /// The number of bins is `2^bit_length`, 1 to 32.
+    pub bit_length: u32,
+    /// The bins' names before `-` and the bin number.
+    pub name_prefix: String,
+    /// Fields other tools add.
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+impl Delegations {
+    /// The TAP 15 `succinct_roles`, if this delegates through them.
+    pub fn succinct_roles(&self) -> Result<Option<SuccinctRoles>, Error> {
+        self.unknown
+            .get(SUCCINCT_ROLES)
+            .map(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| Error::Format(format!("delegations.succinct_roles: {e}")))
+            })
+            .transpose()
+    }
+}
+
+// By hand rather than derived: `roles` is left out where `succinct_roles`
+// stands instead, since TAP 15 (and python-tuf) allow exactly one of them.
+impl Serialize for Delegations {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let succinct = self.unknown.contains_key(SUCCINCT_ROLES);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("keys", &self.keys)?;
+        if !(succinct && self.roles.is_empty()) {
+            map.serialize_entry("roles", &self.roles)?;
+        }
+        for (key, value) in &self.unknown {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// One delegated role.
@@ -303,6 +361,26 @@ impl Targets {
     }
 
     fn check_role(&self) -> Result<(), Error> {
+        if let Some(delegations) = &self.delegations
+            && let Some(succinct) = delegations.succinct_roles()?
+        {
+            if !delegations.roles.is_empty() {
+                return Err(Error::Format(
+                    "delegations may have roles or succinct_roles, not both (TAP 15)".into(),
+                ));
+            }
+            if succinct.threshold == 0 {
+                return Err(Error::ThresholdZero {
+                    role: format!("{}-*", succinct.name_prefix),
+                });
+            }
+            if !(1..=32).contains(&succinct.bit_length) {
+                return Err(Error::Format(format!(
+                    "succinct_roles bit_length {} is not between 1 and 32",
+                    succinct.bit_length
+                )));
+            }
+        }
         if let Some(delegations) = &self.delegations {
             for role in &delegations.roles {
                 if role.name.is_empty()

@@ -8,6 +8,7 @@ use std::fs;
 
 use super::{ClientConfig, ClientError, Fetcher, MAX_TARGETS_LENGTH, TargetInfo, io_err, refused};
 use fwsign_core::search::{RoleBytes, RoleLoader};
+use fwsign_core::succinct::BinName;
 use fwsign_core::verify::{TargetsView, ThresholdWork};
 use fwsign_core::workflow::SnapshotView;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
@@ -184,6 +185,10 @@ impl<'a, F: Fetcher> RoleLoader<'a> for Loader<'_, 'a, F> {
         };
         self.served.push((role, bytes, source));
         Ok(Some(bytes))
+    }
+
+    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
+        Some(self.arena.bin_name(bin))
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

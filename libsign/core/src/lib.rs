@@ -28,6 +28,8 @@
 //! - [`search`]: the target search over delegations.
 //! - [`target_check`]: a found target against the device's facts.
 //! - [`path_match`]: TUF's path patterns and hash-prefix bins.
+//! - [`succinct`]: TAP 15 `succinct_roles` (hashed bins named by
+//!   computation rather than listed).
 //!
 //! Where code is shaped for flash size rather than for reading (out-of-line
 //! steps, loops kept instead of iterator chains), the reason is in
@@ -67,6 +69,7 @@ mod p256_cm4;
 pub(crate) mod p256_encoding;
 pub mod path_match;
 pub mod search;
+pub mod succinct;
 pub mod target_check;
 mod target_entry;
 pub mod verify;

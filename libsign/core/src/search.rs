@@ -6,7 +6,9 @@
 //! The rules:
 //! - pre-order depth-first from top-level `targets`, through delegations in
 //!   the order their delegator lists them, entering only delegations whose
-//!   `paths` or `path_hash_prefixes` cover the name;
+//!   `paths` or `path_hash_prefixes` cover the name; a delegator with TAP 15
+//!   `succinct_roles` delegates the name to exactly one hashed bin, the one
+//!   its SHA-256 selects ([`crate::succinct`]), and every bin is terminating;
 //! - the first role that lists the name ends the search with its entry:
 //!   a role later in the order (a weaker nightly role, say) is never asked;
 //! - a covering `terminating` delegation is followed, and once its subtree
@@ -35,6 +37,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::reader::{Items, Json, Kind};
 
 use crate::key_types::KeyType;
+use crate::succinct::{BinName, SuccinctRoles};
 use crate::verify::{
     DelegatedRoleView, Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
 };
@@ -167,6 +170,14 @@ pub trait RoleLoader<'a> {
         delegator: &'a [u8],
     ) -> Result<Option<RoleBytes<'a>>, Self::Error>;
 
+    /// The name of TAP 15 hashed bin `bin`, kept as long as the roles are:
+    /// no document spells a bin's name out, so the search computes it and
+    /// the loader keeps it (the host copies it into its arena; a device
+    /// returns its chain entry's name when that entry is this bin).
+    /// `None`: the search fails with [`SearchError::Missing`], as for a
+    /// role the loader does not have.
+    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]>;
+
     /// Working memory for one threshold check over `keyids` key IDs (the
     /// host allocates it; a device hands out its fixed workspace, and a role
     /// with more keys fails with a capacity error).
@@ -211,6 +222,9 @@ pub struct Frame<'a> {
     view: TargetsView<'a>,
     /// The delegations of `view` not yet considered, in order.
     pending: Items<'a>,
+    /// Its TAP 15 hashed bins, until the one covering the name is entered
+    /// (a delegator has these or `pending`, never both).
+    succinct: Option<SuccinctRoles<'a>>,
     /// Whether the child being searched was entered through a terminating
     /// delegation (the search ends once that child's subtree is done).
     entered_terminating: bool,
@@ -313,15 +327,23 @@ pub fn search_target<'a, L: RoleLoader<'a>, C: RoleCheck + ?Sized>(
         let parent_view = frame.view;
         let terminating = delegation.terminating();
         frame.entered_terminating = terminating;
-        let name = delegation
-            .name()
-            .and_then(|n| n.plain_bytes())
-            .ok_or(SearchError::Refused {
-                role: parent_role,
-                error: WorkflowError::Verify(VerifyError::Malformed(detail!(
-                    "a delegated role name must be a plain string"
-                ))),
-            })?;
+        let name = match delegation.bin_name() {
+            Some(bin) => loader.bin_name(&bin).ok_or(SearchError::Missing {
+                role: bin.prefix(),
+                delegator: parent_role,
+            })?,
+            None => {
+                delegation
+                    .name()
+                    .and_then(|n| n.plain_bytes())
+                    .ok_or(SearchError::Refused {
+                        role: parent_role,
+                        error: WorkflowError::Verify(VerifyError::Malformed(detail!(
+                            "a delegated role name must be a plain string"
+                        ))),
+                    })?
+            }
+        };
         if work.visited.iter().take(visited).any(|v| *v == name) {
             // Reached again (a diamond or a cycle): not searched twice. A
             // terminating delegation still ends the search here, as it
@@ -413,7 +435,8 @@ fn listed<'a, E>(
     }))
 }
 
-/// The next delegation of `frame` that covers `target`, in listed order.
+/// The next delegation of `frame` that covers `target`, in listed order;
+/// with `succinct_roles`, the one bin `target` belongs to, once.
 fn next_covering<'a, E>(
     frame: &mut Frame<'a>,
     target: &[u8],
@@ -424,7 +447,10 @@ fn next_covering<'a, E>(
             return Ok(Some(delegation));
         }
     }
-    Ok(None)
+    Ok(frame
+        .succinct
+        .take()
+        .map(|succinct| DelegatedRoleView::bin_for(&succinct, target)))
 }
 
 fn mark_visited<'a, E>(
@@ -463,6 +489,7 @@ fn push<'a, E>(
         role,
         view,
         pending,
+        succinct: view.succinct_roles(),
         entered_terminating: false,
     });
     Ok(())

@@ -55,6 +55,9 @@ struct Graph {
     roles: BTreeMap<&'static str, (Vec<&'static str>, Vec<Delegation>)>,
     /// Role -> the key seed that signs it (default: 1 for `targets`).
     signer: BTreeMap<&'static str, u8>,
+    /// Role -> TAP 15 hashed bins it delegates to instead of its listed
+    /// delegations: (bit_length, name_prefix, key seed of every bin).
+    succinct: BTreeMap<&'static str, (u32, &'static str, u8)>,
 }
 
 const TARGETS_KEY: u8 = 1;
@@ -76,6 +79,17 @@ impl Graph {
         self
     }
 
+    fn succinct(
+        mut self,
+        role: &'static str,
+        bit_length: u32,
+        prefix: &'static str,
+        seed: u8,
+    ) -> Self {
+        self.succinct.insert(role, (bit_length, prefix, seed));
+        self
+    }
+
     /// Each role's envelope, signed by the key its (first) delegator names
     /// unless `signed_by` says otherwise.
     fn build(&self) -> (Vec<u8>, BTreeMap<String, Vec<u8>>) {
@@ -84,6 +98,13 @@ impl Graph {
         for (_, delegations) in self.roles.values() {
             for (name, _, _, seed) in delegations {
                 seeds.entry(name).or_insert(*seed);
+            }
+        }
+        for (_, prefix, seed) in self.succinct.values() {
+            for name in self.roles.keys() {
+                if name.starts_with(&format!("{prefix}-")) {
+                    seeds.entry(name).or_insert(*seed);
+                }
             }
         }
         let mut out = BTreeMap::new();
@@ -114,6 +135,13 @@ impl Graph {
                     })
                     .collect();
                 signed["delegations"] = json!({"keys": keys, "roles": roles});
+            }
+            if let Some((bit_length, prefix, seed)) = self.succinct.get(name) {
+                signed["delegations"] = json!({
+                    "keys": {keyid(*seed): key_json(*seed)},
+                    "succinct_roles": {"keyids": [keyid(*seed)], "threshold": 1,
+                                       "bit_length": bit_length, "name_prefix": prefix},
+                });
             }
             let seed = self
                 .signer
@@ -159,6 +187,13 @@ impl<'a> RoleLoader<'a> for MapLoader<'a> {
             raw: b,
             canonical: b,
         }))
+    }
+
+    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
+        self.roles
+            .keys()
+            .find(|name| bin.matches(name.as_bytes()))
+            .map(|name| name.as_bytes())
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {
@@ -572,4 +607,135 @@ fn more_signatures_than_the_cap_is_malformed() {
         root.verify_role("targets", &env, BUILTIN, &mut work),
         Err(VerifyError::Malformed(_))
     ));
+}
+
+// TAP 15 succinct hashed bins. With bit_length 5 and prefix `bins`,
+// python-tuf 7.0.1 puts `a` in `bins-19` and `b/c.bin` in `bins-04`.
+
+/// The search enters exactly the bin the name's hash selects, checked
+/// against the keys `succinct_roles` gives every bin.
+#[test]
+fn a_succinct_delegation_enters_the_one_bin_the_hash_selects() {
+    let graph = Graph::default()
+        .role("targets", &[], &[])
+        .succinct("targets", 5, "bins", 2)
+        .role("bins-19", &["a"], &[])
+        .role("bins-04", &["b/c.bin"], &[]);
+    assert_eq!(
+        run(&graph, "a"),
+        (
+            found("bins-19", &["targets", "bins-19"]),
+            vec!["targets".into(), "bins-19".into()]
+        )
+    );
+    assert_eq!(
+        run(&graph, "b/c.bin").0,
+        found("bins-04", &["targets", "bins-04"])
+    );
+}
+
+/// Attack: the holder of one bin's key lists an image whose name hashes to
+/// another bin. The search never asks the wrong bin.
+#[test]
+fn a_bin_cannot_answer_for_a_name_of_another_bin() {
+    let graph = Graph::default()
+        .role("targets", &[], &[])
+        .succinct("targets", 5, "bins", 2)
+        .role("bins-19", &[], &[])
+        .role("bins-04", &["a"], &[]);
+    let (outcome, requested) = run(&graph, "a");
+    assert_eq!(outcome, Outcome::NotFound);
+    assert_eq!(requested, ["targets", "bins-19"]);
+}
+
+/// Every bin is terminating (TAP 15; python-tuf yields bins as
+/// terminating): a later sibling of the bins' delegator is never asked.
+#[test]
+fn hashed_bins_are_terminating() {
+    let graph = Graph::default()
+        .role(
+            "targets",
+            &[],
+            &[("mid", &["*"], false, 3), ("later", &["*"], false, 4)],
+        )
+        .role("mid", &[], &[])
+        .succinct("mid", 5, "bins", 2)
+        .role("bins-19", &[], &[])
+        .role("later", &["a"], &[]);
+    let (outcome, requested) = run(&graph, "a");
+    assert_eq!(outcome, Outcome::NotFound);
+    assert_eq!(requested, ["targets", "mid", "bins-19"]);
+}
+
+/// Attack: a bin signed by a key `succinct_roles` does not list (the CI key,
+/// say) is refused, not skipped.
+#[test]
+fn a_bin_signed_by_another_key_is_refused() {
+    let graph = Graph::default()
+        .role("targets", &[], &[])
+        .succinct("targets", 5, "bins", 2)
+        .role("bins-19", &["a"], &[])
+        .signed_by("bins-19", 7);
+    assert_eq!(run(&graph, "a").0, Outcome::Refused("bins-19".into()));
+}
+
+/// A bin the source does not have is missing, as any delegated role.
+#[test]
+fn a_missing_bin_is_an_error() {
+    let graph = Graph::default()
+        .role("targets", &[], &[])
+        .succinct("targets", 5, "bins", 2);
+    assert!(matches!(run(&graph, "a").0, Outcome::Missing(_)));
+}
+
+fn targets_with(delegations: Value) -> Vec<u8> {
+    let signed = json!({
+        "_type": "targets", "spec_version": "1.0.31", "version": 1, "expires": EXPIRES,
+        "targets": {}, "delegations": delegations,
+    });
+    envelope(&signed, &[1])
+}
+
+/// TAP 15: exactly one of `roles` and `succinct_roles`; `bit_length` 1 to
+/// 32; keys and threshold as any role.
+#[test]
+fn succinct_roles_are_checked_as_python_tuf_checks_them() {
+    let succinct = |bit_length: Value, threshold: Value| {
+        json!({"keyids": [], "threshold": threshold, "bit_length": bit_length,
+               "name_prefix": "bins"})
+    };
+    for bad in [
+        json!({"keys": {}}),
+        json!({"keys": {}, "roles": [], "succinct_roles": succinct(json!(4), json!(1))}),
+        json!({"keys": {}, "succinct_roles": succinct(json!(0), json!(1))}),
+        json!({"keys": {}, "succinct_roles": succinct(json!(33), json!(1))}),
+        json!({"keys": {}, "succinct_roles": succinct(json!("4"), json!(1))}),
+        json!({"keys": {}, "succinct_roles": {"keyids": [], "threshold": 1, "bit_length": 4}}),
+    ] {
+        assert!(
+            matches!(
+                targets_view_error(&targets_with(bad.clone())),
+                Some(VerifyError::Malformed(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        targets_view_error(&targets_with(
+            json!({"keys": {}, "succinct_roles": succinct(json!(4), json!(0))})
+        )),
+        Some(VerifyError::ThresholdZero)
+    ));
+    let doc = targets_with(json!({"keys": {}, "succinct_roles": succinct(json!(5), json!(1))}));
+    let view = TargetsView::new(Envelope::parse(&doc).unwrap()).unwrap();
+    // Names the bins answer to, as the search computes them.
+    let bin = view.delegated_role("bins-19").unwrap();
+    assert!(bin.terminating());
+    assert!(bin.covers("a") && !bin.covers("b/c.bin"));
+    assert_eq!(bin.keys().unwrap().threshold, 1);
+    for not_a_bin in [
+        "bins-1", "bins-019", "bins-20", "bins-1F", "bin-19", "bins19", "bins-1g",
+    ] {
+        assert!(view.delegated_role(not_a_bin).is_none(), "{not_a_bin}");
+    }
 }

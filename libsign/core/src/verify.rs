@@ -28,6 +28,7 @@ use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
 use fwsign_manifest_schema::reader::{Json, JsonStr, Kind, ReadError};
 
 use crate::key_types::{KeyIdentity, KeyType};
+use crate::succinct::{BinName, SuccinctRoles};
 pub use crate::target_entry::{FirmwareView, TargetEntry};
 
 /// Why metadata could not be verified or does not meet its threshold.
@@ -550,6 +551,21 @@ impl<'a> TargetsView<'a> {
         for (_, entry) in view.targets.members() {
             TargetEntry::from_json(entry)?;
         }
+        // TAP 15: `delegations` has exactly one of `roles` and
+        // `succinct_roles` (python-tuf refuses neither and both alike), and
+        // `succinct_roles` is well formed.
+        if let Some(delegations) = view.envelope.signed.get("delegations") {
+            let roles = delegations.get("roles");
+            let succinct = delegations.get("succinct_roles");
+            if roles.is_some() == succinct.is_some() {
+                return Err(VerifyError::Malformed(detail!(
+                    "delegations need exactly one of roles and succinct_roles"
+                )));
+            }
+            if let Some(succinct) = succinct {
+                SuccinctRoles::from_json(succinct)?;
+            }
+        }
         // As python-tuf: a delegated role may not be unnamed or named after a
         // top-level role, whose metadata file it would otherwise shadow; no
         // name is delegated twice (the search looks delegations up by name,
@@ -624,10 +640,22 @@ impl<'a> TargetsView<'a> {
             .and_then(|d| d.get("roles"))
             .map(|r| r.items())
             .unwrap_or_default()
-            .map(|role| DelegatedRoleView { role })
+            .map(|role| DelegatedRoleView { role, bin: None })
     }
 
-    /// The delegated role `name`, if this role delegates to it.
+    /// The TAP 15 hashed bins this role delegates to, if it lists
+    /// `succinct_roles` (checked when the view was made).
+    pub fn succinct_roles(&self) -> Option<SuccinctRoles<'a>> {
+        let json = self
+            .envelope
+            .signed
+            .get("delegations")?
+            .get("succinct_roles")?;
+        SuccinctRoles::from_json(json).ok()
+    }
+
+    /// The delegated role `name`, if this role delegates to it: listed by
+    /// name, or one of its TAP 15 hashed bins.
     #[allow(
         clippy::manual_find,
         reason = "flash: smaller than `find` (see the module note)"
@@ -642,7 +670,12 @@ impl<'a> TargetsView<'a> {
                 return Some(role);
             }
         }
-        None
+        let succinct = self.succinct_roles()?;
+        let bin = succinct.bin_of(name)?;
+        Some(DelegatedRoleView {
+            role: succinct.json(),
+            bin: Some(bin),
+        })
     }
 
     /// Checks a delegated role's envelope against the keys and threshold
@@ -665,20 +698,42 @@ impl<'a> TargetsView<'a> {
     }
 }
 
-/// One delegated role entry.
+/// One delegated role entry: listed in `roles`, or one TAP 15 hashed bin
+/// of `succinct_roles`.
 #[derive(Debug, Clone, Copy)]
 pub struct DelegatedRoleView<'a> {
+    /// The `roles` entry, or the `succinct_roles` object.
     role: Json<'a>,
+    /// The bin this stands for, when `role` is `succinct_roles`.
+    bin: Option<u32>,
 }
 
 impl<'a> DelegatedRoleView<'a> {
     pub(crate) fn from_json(role: Json<'a>) -> Self {
-        Self { role }
+        Self { role, bin: None }
     }
 
-    /// The role's name.
+    /// The bin `target` belongs to among `succinct`, as a delegation.
+    pub(crate) fn bin_for(succinct: &SuccinctRoles<'a>, target: &[u8]) -> Self {
+        Self {
+            role: succinct.json(),
+            bin: Some(succinct.bin_for(target)),
+        }
+    }
+
+    /// The role's name as listed (`None` for a hashed bin, whose name no
+    /// document spells out: see [`Self::bin_name`]).
     pub fn name(&self) -> Option<JsonStr<'a>> {
+        if self.bin.is_some() {
+            return None;
+        }
         self.role.get("name")?.as_str()
+    }
+
+    /// The name of the TAP 15 hashed bin this stands for, if it is one.
+    pub fn bin_name(&self) -> Option<BinName<'a>> {
+        let bin = self.bin?;
+        Some(SuccinctRoles::from_json(self.role).ok()?.bin_name(bin))
     }
 
     /// Its keys and threshold.
@@ -686,12 +741,15 @@ impl<'a> DelegatedRoleView<'a> {
         RoleKeys::from_json(self.role)
     }
 
-    /// Whether the search stops here when the path matches.
+    /// Whether the search stops here when the path matches (every hashed
+    /// bin is terminating, TAP 15).
     pub fn terminating(&self) -> bool {
-        self.role
-            .get("terminating")
-            .and_then(|t| t.as_bool())
-            .unwrap_or(false)
+        self.bin.is_some()
+            || self
+                .role
+                .get("terminating")
+                .and_then(|t| t.as_bool())
+                .unwrap_or(false)
     }
 
     /// The `paths` patterns, if given.
@@ -707,6 +765,10 @@ impl<'a> DelegatedRoleView<'a> {
     /// Whether this delegation covers target `path` (python-tuf 7's rule,
     /// see [`crate::path_match`]).
     pub fn covers(&self, path: &(impl AsRef<[u8]> + ?Sized)) -> bool {
+        if let Some(bin) = self.bin {
+            return SuccinctRoles::from_json(self.role)
+                .is_ok_and(|succinct| succinct.bin_for(path.as_ref()) == bin);
+        }
         crate::path_match::delegation_covers(self.paths(), self.path_hash_prefixes(), path.as_ref())
     }
 }

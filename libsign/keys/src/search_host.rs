@@ -18,6 +18,7 @@ use fwsign_core::search::{
     Found, MAX_SEARCH_ROLES, RoleBytes, RoleCheck, RoleLoader, SearchError, SearchWork,
     search_target,
 };
+use fwsign_core::succinct::BinName;
 use fwsign_core::verify::{RootView, TargetsView, ThresholdWork};
 
 /// Keeps role bytes for a whole search: the loader's answers must outlive
@@ -35,6 +36,16 @@ impl Arena {
     /// A copy of `bytes` that lives as long as the arena.
     pub fn keep(&self, bytes: &[u8]) -> &[u8] {
         self.0.alloc_slice_copy(bytes)
+    }
+
+    /// A TAP 15 hashed bin's name, computed by the search, kept as long as
+    /// the arena ([`RoleLoader::bin_name`]).
+    pub fn bin_name(&self, bin: &BinName<'_>) -> &[u8] {
+        let mut name = Vec::with_capacity(bin.len());
+        for part in bin.parts() {
+            name.extend_from_slice(part);
+        }
+        self.keep(&name)
     }
 
     /// A role's bytes as received and their canonical envelope (the host
@@ -133,6 +144,10 @@ impl<'a, L: RoleLoader<'a>> RoleLoader<'a> for Recording<'_, 'a, L> {
             view: None,
         });
         self.inner.load(role, delegator)
+    }
+
+    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
+        self.inner.bin_name(bin)
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

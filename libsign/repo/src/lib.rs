@@ -38,6 +38,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod bins;
 pub mod catalogue;
 pub mod delegation_changes;
 mod device;

@@ -16,6 +16,7 @@ use super::RepoError;
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::path_match::delegation_covers_names;
 use fwsign_core::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
+use fwsign_core::succinct::BinName;
 use fwsign_core::verify::{RootView, TargetsView, ThresholdWork, VerifyError};
 use fwsign_core::workflow::{SnapshotView, WorkflowError};
 use fwsign_keys::document::CanonicalDocument;
@@ -105,6 +106,10 @@ impl<'a> RoleLoader<'a> for Loader<'_, '_, 'a> {
             })?;
         self.loaded.push((role, bytes));
         Ok(Some(bytes))
+    }
+
+    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
+        Some(self.arena.bin_name(bin))
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

@@ -229,7 +229,7 @@ pub(crate) fn copy_and_hash(
 impl Repository {
     /// The staged targets role `role`, created from the published one (next
     /// version, fresh expiry, no signatures) when not staged yet.
-    fn targets_for_edit(
+    pub(crate) fn targets_for_edit(
         &self,
         op: &Operation<'_>,
         role: &str,
@@ -510,7 +510,7 @@ impl Repository {
     }
 
     /// Online (snapshot, timestamp) key IDs of the current root.
-    fn online_keyids(op: &Operation<'_>) -> Result<Vec<(String, String)>, RepoError> {
+    pub(crate) fn online_keyids(op: &Operation<'_>) -> Result<Vec<(String, String)>, RepoError> {
         let root = op.current_root()?;
         let mut out = Vec::new();
         for role in ["snapshot", "timestamp"] {

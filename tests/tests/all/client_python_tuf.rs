@@ -41,15 +41,15 @@ fn read_dir_files(dir: &Path, only_json: bool) -> BTreeMap<String, Vec<u8>> {
 
 /// fwsign and ngclient side by side on one server, each with its own
 /// state kept across steps.
-struct Pair {
+pub(crate) struct Pair {
     python: PathBuf,
-    fwsign: CliClient,
+    pub(crate) fwsign: CliClient,
     py_dir: PathBuf,
     trusted_root: PathBuf,
 }
 
 impl Pair {
-    fn new(python: &Path, name: &str, base_url: &str, root: &[u8]) -> Self {
+    pub(crate) fn new(python: &Path, name: &str, base_url: &str, root: &[u8]) -> Self {
         let metadata_url = format!("{base_url}/metadata/");
         let targets_url = format!("{base_url}/targets/");
         let fwsign = CliClient::new(
@@ -134,7 +134,7 @@ impl Pair {
     /// Runs both (download `names`, or refresh when empty), asserts they
     /// agree, and returns whether they succeeded.
     #[track_caller]
-    fn step(&self, server: &RepoServer, names: &[&str]) -> bool {
+    pub(crate) fn step(&self, server: &RepoServer, names: &[&str]) -> bool {
         let fwsign = self.run_fwsign(server, names);
         let (python, result) = self.run_python(server, names);
         assert_eq!(

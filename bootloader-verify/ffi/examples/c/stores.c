@@ -383,7 +383,15 @@ store_status state_confirm(device_state *state, const fwsign_verified_t *v) {
             k++;
         }
         if (k == state->role_count) {
-            if (state->role_count >= FWSIGN_MAX_ACCEPTED) return STORE_REFUSED;
+            /* Full: `targets` (written at manufacturing, first in every
+             * chain) must be kept; any other role goes without a floor.
+             * docs/architecture.md, "Role-version floors with hashed bins",
+             * says why the security counter and the floored `targets`'
+             * keys bound a replay of a role left out. */
+            if (state->role_count >= FWSIGN_MAX_ACCEPTED) {
+                if (i == 0) return STORE_REFUSED;
+                continue;
+            }
             state->role_count++;
             memset(&state->roles[k], 0, sizeof state->roles[k]);
             state->roles[k].name_len = (uint8_t)role->role_len;

@@ -475,6 +475,26 @@ static int confirm(void) {
     device_state back;
     CHECK(state_store_read(&store, &back) == STORE_OK && same_state(&back, &s), "read back");
     printf("confirm: the counter and role versions are only raised, and round-trip the store\n");
+
+    /* A full store (hashed bins: each release may pass through another
+     * bin): `targets` is still raised and the counter too; a role not in
+     * the store goes without a floor instead of refusing the confirm. */
+    device_state full = {0};
+    full.role_count = FWSIGN_MAX_ACCEPTED;
+    memcpy(full.roles[0].name, "targets", 7);
+    full.roles[0].name_len = 7;
+    for (uint16_t k = 1; k < FWSIGN_MAX_ACCEPTED; k++) {
+        full.roles[k].name_len = (uint8_t)snprintf((char *)full.roles[k].name, 8, "bins-%02x", k);
+        full.roles[k].version = 1;
+    }
+    memcpy(v.roles[1].role, "bins-ff", 8);
+    v.roles[1].role_len = 7;
+    v.roles[0].version = 12;
+    v.security_counter = 9;
+    CHECK(state_confirm(&full, &v) == STORE_OK, "confirm into a full store");
+    CHECK(full.role_count == FWSIGN_MAX_ACCEPTED && full.roles[0].version == 12 && full.counter == 9,
+          "full store: targets and counter raised");
+    printf("confirm: a full store keeps targets' floor and the counter, and floors no new role\n");
     return 0;
 }
 
