@@ -135,6 +135,8 @@ pub struct RotateOptions {
     pub expires: Option<i64>,
     /// Accept keys shared between online and approver roles.
     pub allow_shared_key: bool,
+    /// Who holds which of the new root's keys (`--key-owner`).
+    pub owners: Vec<crate::key_owners::OwnerAssignment>,
 }
 
 /// Creates `rel` under `base` one directory at a time, refusing any existing
@@ -531,6 +533,17 @@ impl Repository {
         options: &DelegateOptions,
         now: UnixTime,
     ) -> Result<Option<u64>, RepoError> {
+        self.delegate_with_owners(options, &[], now)
+    }
+
+    /// [`Repository::delegate`], naming the holders of the role's keys in
+    /// the delegating role ([`crate::key_owners`]).
+    pub fn delegate_with_owners(
+        &self,
+        options: &DelegateOptions,
+        owners: &[crate::key_owners::OwnerAssignment],
+        now: UnixTime,
+    ) -> Result<Option<u64>, RepoError> {
         check_delegated_role_name(&options.role)?;
         check_role_keys(&options.role, &options.keys, options.threshold)?;
         if options.paths.is_empty() || options.paths.iter().any(String::is_empty) {
@@ -594,6 +607,7 @@ impl Repository {
             None => delegations.roles.push(entry),
         }
         prune_delegation_keys(delegations);
+        crate::key_owners::store_in_delegator(&mut parent.signed, &options.role, owners)?;
 
         let exists = self.load_staged::<Targets>(&options.role)?.is_some()
             || op
