@@ -289,6 +289,34 @@ pub fn lookup_published(published: &super::Published) -> KeyOwners {
     owners
 }
 
+impl super::operation::Operation<'_> {
+    /// The owners the document authorising `role`'s keys names, as the next
+    /// release will have it: for root, the staged root's names and then the
+    /// published root's; for a top-level role, the current root's; for a
+    /// delegated role, its delegator's.
+    pub(crate) fn owners_for_role(&self, role: &str) -> Result<KeyOwners, RepoError> {
+        if role == "root" {
+            let mut owners = lookup(&self.current_root()?.signed);
+            if let Some(published) = self.published()? {
+                owners.merge(&lookup(&published.root.signed));
+            }
+            return Ok(owners);
+        }
+        match self.delegator_of(role)? {
+            None => Ok(lookup(&self.current_root()?.signed)),
+            Some(parent) => Ok(self
+                .current_targets(&parent)?
+                .map(|doc| lookup(&doc.signed))
+                .unwrap_or_default()),
+        }
+    }
+
+    /// The name of `keyid`'s owner for `role` (an audit event's approver).
+    pub(crate) fn approver_name(&self, role: &str, keyid: &str) -> Result<Option<String>, RepoError> {
+        Ok(self.owners_for_role(role)?.get(keyid).map(|o| o.name.clone()))
+    }
+}
+
 /// Refuses an assignment for a key `role` does not list.
 pub fn check_listed(
     role: &str,

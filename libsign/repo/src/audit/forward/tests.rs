@@ -32,6 +32,7 @@ fn entry(action: &str, detail: Option<&str>) -> AuditEntry {
             role: Some("targets".to_owned()),
             version: Some(3),
             keyid: Some("c".repeat(64)),
+            approver: None,
             targets,
             detail: detail.map(str::to_owned),
         },
