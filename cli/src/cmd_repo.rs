@@ -82,6 +82,7 @@ pub(crate) fn approval_json(a: &RoleApproval) -> Value {
             "threshold": r.threshold,
             "signed_by": r.signed_by,
             "may_still_sign": r.may_still_sign,
+            "owners": a.owners.only(r.signed_by.iter().chain(&r.may_still_sign)),
         })).collect::<Vec<_>>(),
     })
 }
@@ -89,17 +90,22 @@ pub(crate) fn approval_json(a: &RoleApproval) -> Value {
 pub(crate) fn say_approval(out: &Output, a: &RoleApproval) {
     for (by, r) in &a.reports {
         out.say(format!(
-            "  {} v{} ({by}): {} of {} signatures{}",
+            "  {} v{} ({by}): {} of {} signatures{}{}",
             a.role,
             a.version,
             r.valid,
             r.threshold,
-            if r.is_met() { ", threshold met" } else { "" }
+            if r.signed_by.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", a.owners.labels(&r.signed_by))
+            },
+            if r.is_met() { "; threshold met" } else { "" }
         ));
         if !r.is_met() && !r.may_still_sign.is_empty() {
             out.say(format!(
                 "    may still sign: {}",
-                r.may_still_sign.join(", ")
+                a.owners.labels(&r.may_still_sign)
             ));
         }
     }
@@ -117,7 +123,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             timestamp_key,
             expires,
             allow_shared_key,
+            key_owners,
         } => {
+            let owners = crate::cmd_repo_owners::parse_key_owners(&key_owners)?;
             let mut expiry = ExpiryPolicy::default();
             for e in &expires {
                 let (role, d) = split_pair(e, "--expires")?;
@@ -144,7 +152,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let held = RepoLock::acquire(&dir, LockKind::Exclusive, "repo init", lock_timeout())
                 .map_err(RepoError::from)?;
             crate::cmd_repo_forward::note_exclusive(&dir, LockKind::Exclusive);
-            if let Err(e) = Repository::init(&dir, &options, now()) {
+            if let Err(e) = Repository::init_with_owners(&dir, &options, &owners, now()) {
                 // Refused before writing anything: leave no directory behind
                 // that this command made only to hold the lock in.
                 if created && !matches!(e, RepoError::AlreadyInitialised(_)) {
@@ -162,7 +170,15 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 targets_keys.len()
             ));
             out.say("next: add targets with `fwsign repo add`, then approvers sign with `fwsign repo sign`");
-            out.result(&json!({"ok": true, "dir": dir, "staged": ["root", "targets"]}));
+            for a in &owners {
+                out.say(format!("  key {} is held by {}", a.keyid, a.owner));
+            }
+            out.result(&json!({
+                "ok": true,
+                "dir": dir,
+                "staged": ["root", "targets"],
+                "owners": owners.iter().map(|a| json!({"keyid": a.keyid, "owner": a.owner})).collect::<Vec<_>>(),
+            }));
             Ok(())
         }
         RepoCommand::Add {
@@ -261,7 +277,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             } else {
                 OnExisting::Refuse
             };
+            let signed_before = repo.staged_signers(&options.role)?;
             let added = repo.add_with(&options, on_existing, now(), &mut progress)?;
+            let dropped = crate::cmd_repo_owners::report_dropped(&repo, &options.role, &signed_before, out)?;
             let role = &options.role;
             for t in &added {
                 let (name, len, sha) = (&t.name, t.length, &t.hashes["sha256"]);
@@ -278,7 +296,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     _ => format!("staged {name} ({len} bytes, sha256 {sha}) in {role}"),
                 });
             }
-            out.result(&json!({"ok": true, "role": options.role, "added": added}));
+            out.result(&json!({"ok": true, "role": options.role, "added": added, "dropped_approvals": dropped}));
             Ok(())
         }
         RepoCommand::Remove { dir, name, role } => {
@@ -296,13 +314,16 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             paths,
             terminating,
             allow_shared_key,
+            key_owners,
         } => {
+            let owners = crate::cmd_repo_owners::parse_key_owners(&key_owners)?;
             let keys = keys
                 .iter()
                 .map(|k| load_public(k))
                 .collect::<Result<Vec<_>, _>>()?;
             let (repo, _lock) = open_exclusive(&dir, "repo delegate", out)?;
-            let restaged = repo.delegate(
+            let signed_before = repo.staged_signers("targets")?;
+            let restaged = repo.delegate_with_owners(
                 &DelegateOptions {
                     role: role.clone(),
                     keys,
@@ -311,8 +332,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     terminating,
                     allow_shared_key,
                 },
+                &owners,
                 now(),
             )?;
+            let dropped =
+                crate::cmd_repo_owners::report_dropped(&repo, "targets", &signed_before, out)?;
             out.say(format!(
                 "staged delegation of {} to {role} (threshold {threshold})",
                 paths.join(", ")
@@ -328,6 +352,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 "paths": paths,
                 "threshold": threshold,
                 "restaged_version": restaged,
+                "owners": owners.iter().map(|a| json!({"keyid": a.keyid, "owner": a.owner})).collect::<Vec<_>>(),
+                "dropped_approvals": dropped,
             }));
             Ok(())
         }
@@ -486,9 +512,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             threshold,
             expires,
             allow_shared_key,
+            key_owners,
         } => {
             let mut options = RotateOptions {
                 allow_shared_key,
+                owners: crate::cmd_repo_owners::parse_key_owners(&key_owners)?,
                 ..RotateOptions::default()
             };
             for a in &add_key {
@@ -510,11 +538,14 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             }
             options.expires = expires.as_deref().map(duration).transpose()?;
             let (repo, _lock) = open_exclusive(&dir, "repo rotate-root", out)?;
+            let signed_before = repo.staged_signers("root")?;
             let version = repo.rotate_root(&options, now())?;
+            let dropped =
+                crate::cmd_repo_owners::report_dropped(&repo, "root", &signed_before, out)?;
             out.say(format!(
                 "staged root v{version}; it needs a threshold of the old and of the new root keys"
             ));
-            out.result(&json!({"ok": true, "root_version": version}));
+            out.result(&json!({"ok": true, "root_version": version, "dropped_approvals": dropped}));
             Ok(())
         }
         RepoCommand::Refresh {

@@ -317,6 +317,30 @@ impl super::operation::Operation<'_> {
     }
 }
 
+impl super::Repository {
+    /// The owners the document authorising `role`'s keys names, as the next
+    /// release will have it (staged, else published).
+    pub fn key_owners_for(&self, role: &str) -> Result<KeyOwners, RepoError> {
+        self.operation().owners_for_role(role)
+    }
+
+    /// The key IDs whose signatures the staged `role` holds now (empty when
+    /// it is not staged): compared before and after an edit, whose approvals
+    /// the edit dropped.
+    pub fn staged_signers(&self, role: &str) -> Result<Vec<String>, RepoError> {
+        let signatures = if role == "root" {
+            self.load_staged::<Root>(role)?.map(|d| d.signatures)
+        } else {
+            self.load_staged::<Targets>(role)?.map(|d| d.signatures)
+        };
+        Ok(signatures
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.keyid)
+            .collect())
+    }
+}
+
 /// Refuses an assignment for a key `role` does not list.
 pub fn check_listed(
     role: &str,
