@@ -60,6 +60,27 @@ fn a_routine_event_is_a_notice_from_facility_log_audit_with_every_field_in_struc
 }
 
 #[test]
+fn a_named_approver_travels_in_structured_data_and_in_the_message() {
+    let mut e = entry("sign", None);
+    e.event.approver = Some("Alice \"A\" Müller".to_owned());
+    let event = ForwardEvent::from_entry(&e);
+    let message = format_message(&event, &options());
+    assert!(
+        message.contains(&format!(
+            "keyid=\"{}\" approver=\"Alice \\\"A\\\" Müller\" target=",
+            "c".repeat(64)
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("by Alice \"A\" Müller (key cccccccccccccccc)"),
+        "{message}"
+    );
+    let ocsf = super::ocsf::to_ocsf(&event, "build-host");
+    assert_eq!(ocsf["actor"]["user"]["name"], "Alice \"A\" Müller");
+}
+
+#[test]
 fn a_refusal_is_an_error_and_a_rewritten_log_is_critical() {
     let refuse = format_message(
         &ForwardEvent::from_entry(&entry("refuse", Some("threshold not met"))),
