@@ -279,7 +279,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             };
             let signed_before = repo.staged_signers(&options.role)?;
             let added = repo.add_with(&options, on_existing, now(), &mut progress)?;
-            let dropped = crate::cmd_repo_owners::report_dropped(&repo, &options.role, &signed_before, out)?;
+            let dropped =
+                crate::cmd_repo_owners::report_dropped(&repo, &options.role, &signed_before, out)?;
             let role = &options.role;
             for t in &added {
                 let (name, len, sha) = (&t.name, t.length, &t.hashes["sha256"]);

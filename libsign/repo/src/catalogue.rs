@@ -251,7 +251,7 @@ impl Repository {
                         &by,
                         target,
                         (approvers.clone(), threshold),
-                    &owners,
+                        &owners,
                     );
                     t.change = Some(StagedChange::Removed);
                     listed.push(t);

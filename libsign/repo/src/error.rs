@@ -91,7 +91,9 @@ pub enum RepoError {
         why: String,
     },
     /// A `--key-owner` for a key the role does not list.
-    #[error("--key-owner names key {keyid}, which {role} does not list; name only keys given for it")]
+    #[error(
+        "--key-owner names key {keyid}, which {role} does not list; name only keys given for it"
+    )]
     KeyOwnerNotListed {
         /// The role (or `root`).
         role: String,

@@ -74,10 +74,15 @@ fn check_text(text: &str, max: usize) -> Result<(), String> {
     }
     let chars = text.chars().count();
     if chars > max {
-        return Err(format!("is {chars} characters long; at most {max} are allowed"));
+        return Err(format!(
+            "is {chars} characters long; at most {max} are allowed"
+        ));
     }
     if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(format!("contains the control character U+{:04X}", u32::from(c)));
+        return Err(format!(
+            "contains the control character U+{:04X}",
+            u32::from(c)
+        ));
     }
     if let Some(c) = text.chars().find(|c| is_hidden_formatting(*c)) {
         return Err(format!(
@@ -200,9 +205,7 @@ impl KeyOwners {
     /// Adds `other`'s names for keys this has no name for.
     pub fn merge(&mut self, other: &Self) {
         for (keyid, owner) in &other.0 {
-            self.0
-                .entry(keyid.clone())
-                .or_insert_with(|| owner.clone());
+            self.0.entry(keyid.clone()).or_insert_with(|| owner.clone());
         }
     }
 
@@ -312,8 +315,15 @@ impl super::operation::Operation<'_> {
     }
 
     /// The name of `keyid`'s owner for `role` (an audit event's approver).
-    pub(crate) fn approver_name(&self, role: &str, keyid: &str) -> Result<Option<String>, RepoError> {
-        Ok(self.owners_for_role(role)?.get(keyid).map(|o| o.name.clone()))
+    pub(crate) fn approver_name(
+        &self,
+        role: &str,
+        keyid: &str,
+    ) -> Result<Option<String>, RepoError> {
+        Ok(self
+            .owners_for_role(role)?
+            .get(keyid)
+            .map(|o| o.name.clone()))
     }
 }
 

@@ -62,8 +62,7 @@ fn stage_both(r: &Release) -> (Vec<u8>, Vec<u8>) {
     let fa = r.write_file("fw-a.bin", &a);
     r.add(&fa, FW_NAME, "1.0.0", &[]).ok();
     let fb = r.write_file("fw-b.bin", &b);
-    r.add(&fb, BOARD_B_FW, "2.0.0", &["--role", "board-b"])
-        .ok();
+    r.add(&fb, BOARD_B_FW, "2.0.0", &["--role", "board-b"]).ok();
     (a, b)
 }
 
@@ -121,8 +120,10 @@ fn status_publish_refusal_audit_and_json_show_names_beside_key_ids() {
     let alice = r.keyid("alice");
     let short = |k: &str| k[..16].to_owned();
     assert!(
-        run.stdout
-            .contains(&format!("1 of 2 signatures: Alice Müller ({})", short(&alice))),
+        run.stdout.contains(&format!(
+            "1 of 2 signatures: Alice Müller ({})",
+            short(&alice)
+        )),
         "{run}"
     );
     assert!(
@@ -325,7 +326,10 @@ fn invalid_names_and_names_for_unlisted_keys_are_refused_as_usage_errors() {
         .to_vec()
     };
     let before = std::fs::read(r.dir.join("staged/targets.json")).unwrap();
-    for owner in [format!("{alice}=Alice"), format!("{}=D\u{200F}ave", Release::arg(&dave))] {
+    for owner in [
+        format!("{alice}=Alice"),
+        format!("{}=D\u{200F}ave", Release::arg(&dave)),
+    ] {
         let a = args(&owner);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         r.repo("delegate", &a).code(USAGE);
@@ -352,7 +356,10 @@ fn rotate_root_names_an_added_key_and_status_shows_it() {
     let (run, status) = r.repo_json("status", &[]);
     run.ok();
     let changed = &staged_entry(&status, "root")["changes"]["roles_changed"]["targets"];
-    assert_eq!(changed["owners"][r.keyid("dave")]["email"], "dave@example.com");
+    assert_eq!(
+        changed["owners"][r.keyid("dave")]["email"],
+        "dave@example.com"
+    );
     // A name for a key the new root does not list.
     let alien = format!("{}=Nobody", "ab".repeat(32));
     r.repo("rotate-root", &["--key-owner", &alien])
