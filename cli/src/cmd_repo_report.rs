@@ -96,7 +96,7 @@ fn changes(
         owners.merge(&lookup(&b.signed));
     }
     let value = json!({
-        "key_owners": owners,
+        "delegations_key_owners": owners,
         "targets_added": added,
         "targets_removed": removed,
         "targets_changed": changed,

@@ -117,25 +117,26 @@ fn status_publish_refusal_audit_and_json_show_names_beside_key_ids() {
 
     let run = r.repo("status", &[]);
     run.ok();
+    // The report is for people: on stderr; --json is on stdout.
     let alice = r.keyid("alice");
     let short = |k: &str| k[..16].to_owned();
     assert!(
-        run.stdout.contains(&format!(
+        run.stderr.contains(&format!(
             "1 of 2 signatures: Alice Müller ({})",
             short(&alice)
         )),
         "{run}"
     );
     assert!(
-        run.stdout.contains(&format!(
+        run.stderr.contains(&format!(
             "may still sign: Bob ({}), Carol ({})",
             short(&r.keyid("bob")),
             short(&r.keyid("carol"))
         )),
         "{run}"
     );
-    assert!(run.stdout.contains("may still sign: Dave ("), "{run}");
-    assert!(run.stdout.contains("may still sign: Rita Root ("), "{run}");
+    assert!(run.stderr.contains("may still sign: Dave ("), "{run}");
+    assert!(run.stderr.contains("may still sign: Rita Root ("), "{run}");
 
     let (run, status) = r.repo_json("status", &[]);
     run.ok();
@@ -145,6 +146,10 @@ fn status_publish_refusal_audit_and_json_show_names_beside_key_ids() {
     assert_eq!(
         threshold["owners"][r.keyid("bob")]["email"],
         "bob@example.com"
+    );
+    assert_eq!(
+        staged_entry(&status, "targets")["changes"]["delegations_key_owners"][r.keyid("dave")]["name"],
+        "Dave"
     );
     let delegated = &staged_entry(&status, "board-b")["thresholds"][0];
     assert_eq!(delegated["owners"][r.keyid("dave")]["name"], "Dave");
