@@ -97,6 +97,23 @@ fn names_at_both_levels_are_signed_and_python_tuf_and_tough_still_verify() {
         "key object is keytype, scheme, keyval only: {dave_key}"
     );
 
+    // `identify` names who approved the image.
+    let image = r.scratch.join("files/fw-b.bin");
+    let run = r.fw.run([
+        "--json",
+        "identify",
+        Release::arg(&image),
+        "--repo",
+        Release::arg(&r.dir),
+    ]);
+    run.ok();
+    let found: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(
+        found["matches"][0]["owners"][r.keyid("dave")]["name"],
+        "Dave",
+        "{run}"
+    );
+
     // tough re-serialises what it verifies and drops fields it does not
     // know in some structures: it must still verify root, targets (with the
     // delegation's names) and the delegated role.
