@@ -395,7 +395,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             }
             let report = repo.merge_signatures(&other, now())?;
             for (role, keyid) in &report.added {
-                out.say(format!("merged {keyid}'s signature on {role}"));
+                let who = repo.key_owners_for(role)?.label(keyid);
+                out.say(format!("merged {who}'s signature on {role}"));
             }
             for role in &report.conflicts {
                 out.warn(format!(

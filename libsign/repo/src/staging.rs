@@ -276,11 +276,15 @@ impl Repository {
         self.save_staged(role, &doc)?;
         if !dropped.is_empty() {
             self.record_dropped(role, dropped.clone(), now)?;
+            // Names are for the record only: a role whose delegator cannot
+            // be found yet (mid-delegation) is logged without them.
+            let owners = self.key_owners_for(role).unwrap_or_default();
             for keyid in dropped {
                 self.audit(
                     &AuditEvent {
                         action: "approvals-dropped".into(),
                         role: Some(role.to_owned()),
+                        approver: owners.get(&keyid).map(|o| o.name.clone()),
                         keyid: Some(keyid),
                         detail: Some("the staged content changed after this approval".into()),
                         ..AuditEvent::default()

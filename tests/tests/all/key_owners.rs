@@ -251,6 +251,16 @@ fn repo_add_after_approvals_says_at_once_whose_approvals_it_dropped() {
     assert_eq!(dropped.len(), 1, "{doc}");
     assert_eq!(dropped[0]["keyid"], r.keyid("bob").as_str());
     assert_eq!(dropped[0]["owner"]["name"], "Bob");
+    // The audit log records whose approvals were dropped, by name.
+    let run = r.fw.run(["--json", "repo", "audit", Release::arg(&r.dir)]);
+    run.ok();
+    assert!(
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .any(|e| e["action"] == "approvals-dropped" && e["approver"] == "Carol"),
+        "{run}"
+    );
 }
 
 /// Attack: owner-name substitution. Someone with write access to the
