@@ -207,6 +207,12 @@ pub(crate) enum RepoCommand {
         /// Accept one key both online and as an approver.
         #[arg(long)]
         allow_shared_key: bool,
+        /// Who holds a key: KEY=NAME or KEY=NAME <EMAIL>, KEY a public key
+        /// file or a 64-hex key ID; repeat for each. Stored in the signed
+        /// root (any key the root lists); NAME at most 64 characters, no control or bidirectional
+        /// formatting characters.
+        #[arg(long = "key-owner", value_name = "KEY=NAME")]
+        key_owners: Vec<String>,
     },
     /// Stage firmware files as targets.
     #[command(
@@ -309,6 +315,12 @@ pub(crate) enum RepoCommand {
         /// Accept one key both online and as an approver.
         #[arg(long)]
         allow_shared_key: bool,
+        /// Who holds a key: KEY=NAME or KEY=NAME <EMAIL>, KEY a public key
+        /// file or a 64-hex key ID; repeat for each. Stored in the signed
+        /// delegating role (keys given with --key); NAME at most 64 characters, no control or bidirectional
+        /// formatting characters.
+        #[arg(long = "key-owner", value_name = "KEY=NAME")]
+        key_owners: Vec<String>,
     },
     /// Stage the removal of a delegation: once published, clients no
     /// longer search the role, and its targets are no longer found.
@@ -462,6 +474,12 @@ pub(crate) enum RepoCommand {
         /// Accept one key both online and as an approver.
         #[arg(long)]
         allow_shared_key: bool,
+        /// Who holds a key: KEY=NAME or KEY=NAME <EMAIL>, KEY a public key
+        /// file or a 64-hex key ID; repeat for each. Stored in the signed
+        /// new root (any key it lists); NAME at most 64 characters, no control or bidirectional
+        /// formatting characters.
+        #[arg(long = "key-owner", value_name = "KEY=NAME")]
+        key_owners: Vec<String>,
     },
     /// Re-sign snapshot and timestamp when they are due (scheduled job).
     #[command(

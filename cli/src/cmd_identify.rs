@@ -86,7 +86,7 @@ fn say_match(out: &Output, m: &ImageMatch) {
         m.delegated_by,
         m.approvers.len(),
         m.threshold,
-        m.approvers.join(", ")
+        m.owners.labels(&m.approvers)
     ));
     out.say(format!(
         "  published {}",

@@ -82,6 +82,7 @@ pub(crate) fn approval_json(a: &RoleApproval) -> Value {
             "threshold": r.threshold,
             "signed_by": r.signed_by,
             "may_still_sign": r.may_still_sign,
+            "owners": a.owners.only(r.signed_by.iter().chain(&r.may_still_sign)),
         })).collect::<Vec<_>>(),
     })
 }
@@ -89,17 +90,22 @@ pub(crate) fn approval_json(a: &RoleApproval) -> Value {
 pub(crate) fn say_approval(out: &Output, a: &RoleApproval) {
     for (by, r) in &a.reports {
         out.say(format!(
-            "  {} v{} ({by}): {} of {} signatures{}",
+            "  {} v{} ({by}): {} of {} signatures{}{}",
             a.role,
             a.version,
             r.valid,
             r.threshold,
-            if r.is_met() { ", threshold met" } else { "" }
+            if r.signed_by.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", a.owners.labels(&r.signed_by))
+            },
+            if r.is_met() { "; threshold met" } else { "" }
         ));
         if !r.is_met() && !r.may_still_sign.is_empty() {
             out.say(format!(
                 "    may still sign: {}",
-                r.may_still_sign.join(", ")
+                a.owners.labels(&r.may_still_sign)
             ));
         }
     }
@@ -117,7 +123,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             timestamp_key,
             expires,
             allow_shared_key,
+            key_owners,
         } => {
+            let owners = crate::cmd_repo_owners::parse_key_owners(&key_owners)?;
             let mut expiry = ExpiryPolicy::default();
             for e in &expires {
                 let (role, d) = split_pair(e, "--expires")?;
@@ -144,7 +152,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let held = RepoLock::acquire(&dir, LockKind::Exclusive, "repo init", lock_timeout())
                 .map_err(RepoError::from)?;
             crate::cmd_repo_forward::note_exclusive(&dir, LockKind::Exclusive);
-            if let Err(e) = Repository::init(&dir, &options, now()) {
+            if let Err(e) = Repository::init_with_owners(&dir, &options, &owners, now()) {
                 // Refused before writing anything: leave no directory behind
                 // that this command made only to hold the lock in.
                 if created && !matches!(e, RepoError::AlreadyInitialised(_)) {
@@ -162,7 +170,15 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 targets_keys.len()
             ));
             out.say("next: add targets with `fwsign repo add`, then approvers sign with `fwsign repo sign`");
-            out.result(&json!({"ok": true, "dir": dir, "staged": ["root", "targets"]}));
+            for a in &owners {
+                out.say(format!("  key {} is held by {}", a.keyid, a.owner));
+            }
+            out.result(&json!({
+                "ok": true,
+                "dir": dir,
+                "staged": ["root", "targets"],
+                "owners": owners.iter().map(|a| json!({"keyid": a.keyid, "owner": a.owner})).collect::<Vec<_>>(),
+            }));
             Ok(())
         }
         RepoCommand::Add {
@@ -261,9 +277,33 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             } else {
                 OnExisting::Refuse
             };
+            // Whose approvals the add drops: those on the role, or on each
+            // bin its targets route to, before and after.
+            let touched: Vec<String> = if options.role != "targets"
+                && repo.is_hashed_bin_set(&options.role)?
+            {
+                let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
+                let mut bins = repo.route_to_bins(&options.role, &names)?;
+                bins.sort();
+                bins.dedup();
+                bins
+            } else {
+                vec![options.role.clone()]
+            };
+            let mut signed_before = Vec::with_capacity(touched.len());
+            for role in &touched {
+                signed_before.push(repo.staged_signers(role)?);
+            }
             // Into hashed bins when `--role` names a set of them.
             let routed = repo.add_routed(&options, on_existing, now(), &mut progress)?;
             let added: Vec<_> = routed.iter().map(|(_, t)| t).collect();
+            let mut dropped = Vec::new();
+            for (role, before) in touched.iter().zip(&signed_before) {
+                match crate::cmd_repo_owners::report_dropped(&repo, role, before, out)? {
+                    serde_json::Value::Array(items) => dropped.extend(items),
+                    other => dropped.push(other),
+                }
+            }
             for (role, t) in &routed {
                 let (name, len, sha) = (&t.name, t.length, &t.hashes["sha256"]);
                 out.say(match t.change {
@@ -279,7 +319,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     _ => format!("staged {name} ({len} bytes, sha256 {sha}) in {role}"),
                 });
             }
-            out.result(&json!({"ok": true, "role": options.role, "added": added}));
+            out.result(&json!({"ok": true, "role": options.role, "added": added, "dropped_approvals": dropped}));
             Ok(())
         }
         RepoCommand::Remove { dir, name, role } => {
@@ -298,7 +338,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             hashed_bins,
             terminating,
             allow_shared_key,
+            key_owners,
         } => {
+            let owners = crate::cmd_repo_owners::parse_key_owners(&key_owners)?;
             if let Some(bins) = hashed_bins {
                 return crate::cmd_repo_delegations::delegate_hashed_bins(
                     &dir,
@@ -315,7 +357,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 .map(|k| load_public(k))
                 .collect::<Result<Vec<_>, _>>()?;
             let (repo, _lock) = open_exclusive(&dir, "repo delegate", out)?;
-            let restaged = repo.delegate(
+            let signed_before = repo.staged_signers("targets")?;
+            let restaged = repo.delegate_with_owners(
                 &DelegateOptions {
                     role: role.clone(),
                     keys,
@@ -324,8 +367,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     terminating,
                     allow_shared_key,
                 },
+                &owners,
                 now(),
             )?;
+            let dropped =
+                crate::cmd_repo_owners::report_dropped(&repo, "targets", &signed_before, out)?;
             out.say(format!(
                 "staged delegation of {} to {role} (threshold {threshold})",
                 paths.join(", ")
@@ -341,6 +387,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 "paths": paths,
                 "threshold": threshold,
                 "restaged_version": restaged,
+                "owners": owners.iter().map(|a| json!({"keyid": a.keyid, "owner": a.owner})).collect::<Vec<_>>(),
+                "dropped_approvals": dropped,
             }));
             Ok(())
         }
@@ -386,7 +434,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             }
             let report = repo.merge_signatures(&other, now())?;
             for (role, keyid) in &report.added {
-                out.say(format!("merged {keyid}'s signature on {role}"));
+                let who = repo.key_owners_for(role)?.label(keyid);
+                out.say(format!("merged {who}'s signature on {role}"));
             }
             for role in &report.conflicts {
                 out.warn(format!(
@@ -504,9 +553,11 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             threshold,
             expires,
             allow_shared_key,
+            key_owners,
         } => {
             let mut options = RotateOptions {
                 allow_shared_key,
+                owners: crate::cmd_repo_owners::parse_key_owners(&key_owners)?,
                 ..RotateOptions::default()
             };
             for a in &add_key {
@@ -528,11 +579,14 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             }
             options.expires = expires.as_deref().map(duration).transpose()?;
             let (repo, _lock) = open_exclusive(&dir, "repo rotate-root", out)?;
+            let signed_before = repo.staged_signers("root")?;
             let version = repo.rotate_root(&options, now())?;
+            let dropped =
+                crate::cmd_repo_owners::report_dropped(&repo, "root", &signed_before, out)?;
             out.say(format!(
                 "staged root v{version}; it needs a threshold of the old and of the new root keys"
             ));
-            out.result(&json!({"ok": true, "root_version": version}));
+            out.result(&json!({"ok": true, "root_version": version, "dropped_approvals": dropped}));
             Ok(())
         }
         RepoCommand::Refresh {

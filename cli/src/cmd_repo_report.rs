@@ -9,6 +9,7 @@ use std::path::Path;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_repo::audit::{Anchor, AuditHead};
 use fwsign_repo::delegation_changes::{DelegationChanges, delegation_changes};
+use fwsign_repo::key_owners::lookup;
 use fwsign_repo::lock::LockKind;
 use fwsign_repo::published_state::Fault;
 use fwsign_repo::{Published, RepoError, Repository};
@@ -32,6 +33,10 @@ fn changes(
             return Ok((Value::Null, None));
         };
         let before: Option<&Signed<Root>> = published.map(|p| &p.root);
+        let mut owners = lookup(&staged.signed);
+        if let Some(b) = before {
+            owners.merge(&lookup(&b.signed));
+        }
         let mut keys = BTreeMap::new();
         for (name, r) in &staged.signed.roles {
             let old: BTreeSet<&String> = before
@@ -47,7 +52,13 @@ fn changes(
             if !added.is_empty() || !removed.is_empty() || old_threshold != Some(r.threshold) {
                 keys.insert(
                     name.clone(),
-                    json!({"keys_added": added, "keys_removed": removed, "threshold": r.threshold, "previous_threshold": old_threshold}),
+                    json!({
+                        "keys_added": added,
+                        "keys_removed": removed,
+                        "owners": owners.only(added.iter().chain(&removed).map(|k| **k)),
+                        "threshold": r.threshold,
+                        "previous_threshold": old_threshold,
+                    }),
                 );
             }
         }
@@ -79,7 +90,13 @@ fn changes(
         before.and_then(|b| b.signed.delegations.as_ref()),
         staged.signed.delegations.as_ref(),
     );
+    // The delegations' keys, named by this role (staged, then published).
+    let mut owners = lookup(&staged.signed);
+    if let Some(b) = before {
+        owners.merge(&lookup(&b.signed));
+    }
     let value = json!({
+        "delegations_key_owners": owners,
         "targets_added": added,
         "targets_removed": removed,
         "targets_changed": changed,
@@ -106,6 +123,7 @@ pub(crate) fn status(
     let published = loaded.published.clone();
     let mut roles = Vec::new();
     let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut signer_names: BTreeMap<String, String> = BTreeMap::new();
     match &published {
         Some(p) => out.say(format!(
             "published: root v{}{}",
@@ -167,8 +185,15 @@ pub(crate) fn status(
             out.say(format!(
                 "  approvals dropped at {} because the content changed after them: {}",
                 d.time,
-                d.keyids.join(", ")
+                a.owners.labels(&d.keyids)
             ));
+        }
+        for (_, r) in &a.reports {
+            for k in &r.signed_by {
+                if let Some(owner) = a.owners.get(k) {
+                    signer_names.insert(k.clone(), owner.name.clone());
+                }
+            }
         }
         for (_, r) in &a.reports {
             signers_by_role
@@ -179,6 +204,9 @@ pub(crate) fn status(
         let mut v = approval_json(a);
         v["changes"] = change;
         v["dropped_approvals"] = serde_json::to_value(&dropped).unwrap_or(Value::Null);
+        if let Some(d) = &dropped {
+            v["dropped_approvals"]["owners"] = json!(a.owners.only(&d.keyids));
+        }
         roles.push(v);
     }
     // Separation of duties: one key approving two roles of one release.
@@ -187,7 +215,11 @@ pub(crate) fn status(
     for (i, a) in names.iter().enumerate() {
         for b in &names[i + 1..] {
             for k in signers_by_role[*a].intersection(&signers_by_role[*b]) {
-                let w = format!("key {k} signed both {a} and {b} in this release");
+                let who = signer_names
+                    .get(k)
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                let w = format!("key {k}{who} signed both {a} and {b} in this release");
                 out.warn(&w);
                 warnings.push(w);
             }
@@ -253,6 +285,12 @@ pub(crate) fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Resu
         // JSON lines, one per event, for a central log (SIEM), then the
         // head, for a CI job to keep outside the repository.
         let entries = repo.audit_log().entries().map_err(RepoError::from)?;
+        // Names for key IDs from the verified published metadata; the name
+        // an event recorded when it happened is its `approver`.
+        let owners = repo
+            .published()?
+            .map(|p| fwsign_repo::key_owners::lookup_published(&p))
+            .unwrap_or_default();
         for e in entries {
             out.data(&format!(
                 "{}\n",
@@ -263,6 +301,8 @@ pub(crate) fn audit(dir: &Path, expect_head: Option<&str>, out: &Output) -> Resu
                     "role": e.event.role,
                     "version": e.event.version,
                     "keyid": e.event.keyid,
+                    "approver": e.event.approver,
+                    "owner": e.event.keyid.as_deref().map(|k| owners.json(k)),
                     "targets": e.event.targets,
                     "detail": e.event.detail,
                     "hash": e.hash,

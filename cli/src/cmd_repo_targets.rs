@@ -40,7 +40,14 @@ fn say_target(out: &Output, t: &ListedTarget) {
         facts.push(format!("sha256 {sha}"));
     }
     out.say(format!("  {}", facts.join(", ")));
-    let approvers: Vec<&str> = t.approvers.iter().map(|k| short(k)).collect();
+    let approvers: Vec<String> = t
+        .approvers
+        .iter()
+        .map(|k| match t.owners.get(k) {
+            Some(owner) => format!("{} ({})", owner.name, short(k)),
+            None => short(k).to_owned(),
+        })
+        .collect();
     out.say(format!(
         "  listed by {} v{} (delegated by {}); approved by {} of {}{}{}",
         t.role,

@@ -24,6 +24,7 @@ mod cmd_repo;
 mod cmd_repo_delegations;
 mod cmd_repo_expiry;
 mod cmd_repo_forward;
+mod cmd_repo_owners;
 mod cmd_repo_report;
 mod cmd_repo_targets;
 mod cmd_repo_verify;

@@ -364,6 +364,7 @@ impl Repository {
                 role: Some(role.to_owned()),
                 version: Some(version),
                 keyid: Some(prepared.public.keyid()),
+                approver: op.approver_name(role, &prepared.public.keyid())?,
                 ..AuditEvent::default()
             },
             now,
@@ -408,6 +409,7 @@ impl Repository {
                     role: Some(role.to_owned()),
                     version: Some(version),
                     keyid: Some(public.keyid()),
+                    approver: op.approver_name(role, &public.keyid())?,
                     detail: Some("imported signature does not verify over the staged role".into()),
                     ..AuditEvent::default()
                 },
@@ -427,6 +429,7 @@ impl Repository {
                 role: Some(role.to_owned()),
                 version: Some(version),
                 keyid: Some(public.keyid()),
+                approver: op.approver_name(role, &public.keyid())?,
                 ..AuditEvent::default()
             },
             now,

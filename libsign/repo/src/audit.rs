@@ -13,9 +13,10 @@
 //! {"action":"sign","hash":"…","keyid":"…","prev":"…","role":"targets","seq":2,"time":"2025-01-01T00:00:00Z","version":3}
 //! ```
 //!
-//! with the fields `action`, `detail`?, `hash`, `keyid`?, `prev`, `role`?,
-//! `seq`, `targets`?, `time`, `version`? (optional ones are left out when
-//! absent or empty). `hash` is the lowercase hex SHA-256 of the canonical JSON
+//! with the fields `action`, `approver`?, `detail`?, `hash`, `keyid`?,
+//! `prev`, `role`?, `seq`, `targets`?, `time`, `version`? (optional ones are
+//! left out when absent or empty; `approver` is the name the signed metadata
+//! gives `keyid`'s owner, see [`crate::key_owners`]). `hash` is the lowercase hex SHA-256 of the canonical JSON
 //! of the same object without `hash`; `prev` is the previous line's `hash` (64
 //! zeros on line 1); `seq` is the line number, from 1.
 //!

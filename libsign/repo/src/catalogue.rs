@@ -17,6 +17,7 @@ use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
 use serde::Serialize;
 
+use crate::key_owners::{self, KeyOwners};
 use crate::operation::Operation;
 use crate::{Published, RepoError, Repository, resolve};
 use fwsign_core::key_types::BUILTIN;
@@ -59,6 +60,10 @@ pub struct ListedTarget {
     pub firmware_error: Option<String>,
     /// Key IDs whose signatures on the role count toward its threshold.
     pub approvers: Vec<String>,
+    /// The owners of those keys, as the role's delegator names them
+    /// ([`crate::key_owners::lookup`]); left out when none is named.
+    #[serde(skip_serializing_if = "KeyOwners::is_empty")]
+    pub owners: KeyOwners,
     /// The role's threshold.
     pub threshold: u64,
     /// Published: whether the target search gives clients this entry for
@@ -77,6 +82,7 @@ fn entry(
     delegated_by: &str,
     target: &TargetFile,
     approvers: (Vec<String>, u64),
+    owners: &KeyOwners,
 ) -> ListedTarget {
     let (firmware, firmware_error) = match target.firmware() {
         Ok(f) => (f, None),
@@ -91,6 +97,7 @@ fn entry(
         hashes: target.hashes.clone(),
         firmware,
         firmware_error,
+        owners: owners.only(&approvers.0),
         approvers: approvers.0,
         threshold: approvers.1,
         answers: None,
@@ -165,9 +172,17 @@ impl Repository {
                 }
             })?;
             let by = parent.as_deref().unwrap_or("root");
+            let owners = match &parent {
+                None => key_owners::lookup(&published.root.signed),
+                Some(p) => published
+                    .targets
+                    .get(p)
+                    .map(|d| key_owners::lookup(&d.signed))
+                    .unwrap_or_default(),
+            };
             for (name, target) in &doc.signed.targets {
                 let approvers = (report.signed_by.clone(), report.threshold);
-                listed.push(entry(name, &role, doc, by, target, approvers));
+                listed.push(entry(name, &role, doc, by, target, approvers, &owners));
             }
         }
         // Which entry each name resolves to, by the core's search over the
@@ -198,7 +213,8 @@ impl Repository {
             let Some(doc) = self.load_staged::<Targets>(&role)? else {
                 continue;
             };
-            let (approvers, threshold) = match op.approval(&role)? {
+            let approval = op.approval(&role)?;
+            let (approvers, threshold) = match &approval {
                 Some(a) => a
                     .reports
                     .first()
@@ -206,6 +222,7 @@ impl Repository {
                     .unwrap_or_default(),
                 None => (Vec::new(), 0),
             };
+            let owners = approval.map(|a| a.owners).unwrap_or_default();
             let by = op.delegator_of(&role)?.unwrap_or_else(|| "root".into());
             let before = published.and_then(|p| p.targets.get(&role));
             for (name, target) in &doc.signed.targets {
@@ -216,6 +233,7 @@ impl Repository {
                     &by,
                     target,
                     (approvers.clone(), threshold),
+                    &owners,
                 );
                 t.change = Some(match before.and_then(|b| b.signed.targets.get(name)) {
                     None => StagedChange::Added,
@@ -233,6 +251,7 @@ impl Repository {
                         &by,
                         target,
                         (approvers.clone(), threshold),
+                        &owners,
                     );
                     t.change = Some(StagedChange::Removed);
                     listed.push(t);

@@ -80,6 +80,26 @@ pub enum RepoError {
     /// (unknown role, threshold above the number of keys, ...).
     #[error("{0}")]
     Invalid(String),
+    /// A `--key-owner` name or e-mail address breaking the rules of
+    /// [`key_owners`](crate::key_owners): empty, too long, or holding a
+    /// control or bidirectional formatting character.
+    #[error("invalid key owner {owner:?}: {why}")]
+    InvalidKeyOwner {
+        /// The owner as given.
+        owner: String,
+        /// The rule it breaks.
+        why: String,
+    },
+    /// A `--key-owner` for a key the role does not list.
+    #[error(
+        "--key-owner names key {keyid}, which {role} does not list; name only keys given for it"
+    )]
+    KeyOwnerNotListed {
+        /// The role (or `root`).
+        role: String,
+        /// The key named.
+        keyid: String,
+    },
     /// The same key listed twice in one role, or one key used both online
     /// (snapshot, timestamp) and as an approver (root, targets, delegated).
     #[error("separation of duties: {0} (pass --allow-shared-key to accept this)")]

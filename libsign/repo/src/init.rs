@@ -12,6 +12,7 @@ use fwsign_manifest_schema::metadata::{Key, RoleKeys, Root, SPEC_VERSION, Signed
 
 use super::{ExpiryPolicy, RepoConfig, RepoError, Repository, expires_at, io_err};
 use crate::audit::AuditEvent;
+use crate::key_owners::{self, OwnerAssignment};
 use fwsign_keys::PublicKey;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
 
@@ -114,6 +115,19 @@ impl Repository {
         options: &InitOptions,
         now: UnixTime,
     ) -> Result<Self, RepoError> {
+        Self::init_with_owners(dir, options, &[], now)
+    }
+
+    /// [`Repository::init`], naming the holders of root's keys
+    /// (`--key-owner`) in the staged root ([`crate::key_owners`]). An owner
+    /// for a key the root does not list is refused before anything is
+    /// written.
+    pub fn init_with_owners(
+        dir: impl Into<PathBuf>,
+        options: &InitOptions,
+        owners: &[OwnerAssignment],
+        now: UnixTime,
+    ) -> Result<Self, RepoError> {
         let dir = dir.into();
         if dir.join("fwsign-repo.json").exists()
             || dir.join("metadata").exists()
@@ -180,6 +194,7 @@ impl Repository {
             },
             unknown: BTreeMap::new(),
         };
+        key_owners::store_in_root(&mut root.signed, owners)?;
         let mut targets = Signed {
             signatures: vec![],
             signed: empty_targets(1, expires_at(now, options.expiry.targets)?),

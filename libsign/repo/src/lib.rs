@@ -47,6 +47,7 @@ pub mod expiry;
 pub mod history;
 pub mod identify;
 mod init;
+pub mod key_owners;
 pub mod lock;
 mod locking;
 pub mod names;
@@ -97,18 +98,28 @@ pub struct MissingApproval {
     pub threshold: u64,
     /// Key IDs that may still sign.
     pub may_still_sign: Vec<String>,
+    /// Key IDs whose signatures counted.
+    pub signed_by: Vec<String>,
+    /// The owners of those keys, as the document authorising them names
+    /// them ([`key_owners::lookup`]); left out when none is named.
+    #[serde(skip_serializing_if = "key_owners::KeyOwners::is_empty")]
+    pub owners: key_owners::KeyOwners,
 }
 
 impl std::fmt::Display for MissingApproval {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} ({}): {} of {} signatures; may still sign: {}",
-            self.role,
-            self.by,
-            self.valid,
-            self.threshold,
-            self.may_still_sign.join(", ")
+            "{} ({}): {} of {} signatures",
+            self.role, self.by, self.valid, self.threshold,
+        )?;
+        if !self.signed_by.is_empty() {
+            write!(f, ": {}", self.owners.labels(&self.signed_by))?;
+        }
+        write!(
+            f,
+            "; may still sign: {}",
+            self.owners.labels(&self.may_still_sign)
         )
     }
 }
@@ -379,6 +390,10 @@ pub struct RoleApproval {
     pub version: u64,
     /// One report per threshold it must meet (a new root meets two).
     pub reports: Vec<(String, SignatureReport)>,
+    /// The owners of the keys in the reports, as the documents authorising
+    /// them name them ([`key_owners::lookup`]; for a new root, its own names
+    /// first, then the old root's).
+    pub owners: key_owners::KeyOwners,
 }
 
 impl RoleApproval {
@@ -397,6 +412,10 @@ impl RoleApproval {
                 valid: r.valid,
                 threshold: r.threshold,
                 may_still_sign: r.may_still_sign.clone(),
+                signed_by: r.signed_by.clone(),
+                owners: self
+                    .owners
+                    .only(r.signed_by.iter().chain(&r.may_still_sign)),
             })
             .collect()
     }

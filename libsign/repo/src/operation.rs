@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
+use super::key_owners::{self, KeyOwners};
 use super::published_state::{self, PublishedLoad};
 use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names};
 use fwsign_core::key_types::BUILTIN;
@@ -137,6 +138,7 @@ impl<'r> Operation<'r> {
     /// The threshold checks a staged role must pass, with their reports.
     pub(crate) fn approval(&self, role: &str) -> Result<Option<RoleApproval>, RepoError> {
         let mut reports = Vec::new();
+        let mut owners: KeyOwners;
         let version;
         if role == "root" {
             let Some(staged) = self.repo.load_staged::<Root>("root")? else {
@@ -144,7 +146,9 @@ impl<'r> Operation<'r> {
             };
             version = staged.signed.version;
             let doc = canonical_of("staged root", &staged)?;
+            owners = key_owners::lookup(&staged.signed);
             if let Some(published) = self.published()? {
+                owners.merge(&key_owners::lookup(&published.root.signed));
                 let old = canonical_of("published root", &published.root)?;
                 reports.push((
                     format!("root v{}", published.root.signed.version),
@@ -160,13 +164,16 @@ impl<'r> Operation<'r> {
             let doc = canonical_of(role, &staged)?;
             match self.delegator_of(role)? {
                 None => {
-                    let root = canonical_of("root", &*self.current_root()?)?;
+                    let current = self.current_root()?;
+                    owners = key_owners::lookup(&current.signed);
+                    let root = canonical_of("root", &*current)?;
                     reports.push(("root".into(), report(&root, role, &doc)?));
                 }
                 Some(parent) => {
                     let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
                         RepoError::Invalid(format!("delegating role {parent} is missing"))
                     })?;
+                    owners = key_owners::lookup(&parent_doc.signed);
                     let parent_doc = canonical_of(&parent, &parent_doc)?;
                     reports.push((parent.clone(), report(&parent_doc, role, &doc)?));
                 }
@@ -176,6 +183,7 @@ impl<'r> Operation<'r> {
             role: role.to_owned(),
             version,
             reports,
+            owners,
         }))
     }
 

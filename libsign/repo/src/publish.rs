@@ -223,7 +223,9 @@ impl Repository {
                     ),
                     valid: report.valid,
                     threshold: report.threshold,
+                    owners: super::key_owners::lookup(&root.signed),
                     may_still_sign: report.may_still_sign,
+                    signed_by: report.signed_by,
                 }]);
                 self.refuse(&err, now)?;
                 return Err(err);

@@ -34,6 +34,8 @@ impl RepoError {
             Self::NotARepository(_) => "not-a-repository",
             Self::AlreadyInitialised(_) => "already-initialised",
             Self::InvalidName { .. } => "invalid-name",
+            Self::InvalidKeyOwner { .. } => "invalid-key-owner",
+            Self::KeyOwnerNotListed { .. } => "key-owner-not-listed",
             Self::SharedKey(_) => "shared-key",
             Self::WouldRewrite(_) => "would-rewrite",
             Self::DeviceRefused { .. } => "device-refused",

@@ -135,6 +135,8 @@ pub struct RotateOptions {
     pub expires: Option<i64>,
     /// Accept keys shared between online and approver roles.
     pub allow_shared_key: bool,
+    /// Who holds which of the new root's keys (`--key-owner`).
+    pub owners: Vec<crate::key_owners::OwnerAssignment>,
 }
 
 /// Creates `rel` under `base` one directory at a time, refusing any existing
@@ -274,11 +276,15 @@ impl Repository {
         self.save_staged(role, &doc)?;
         if !dropped.is_empty() {
             self.record_dropped(role, dropped.clone(), now)?;
+            // Names are for the record only: a role whose delegator cannot
+            // be found yet (mid-delegation) is logged without them.
+            let owners = self.key_owners_for(role).unwrap_or_default();
             for keyid in dropped {
                 self.audit(
                     &AuditEvent {
                         action: "approvals-dropped".into(),
                         role: Some(role.to_owned()),
+                        approver: owners.get(&keyid).map(|o| o.name.clone()),
                         keyid: Some(keyid),
                         detail: Some("the staged content changed after this approval".into()),
                         ..AuditEvent::default()
@@ -531,6 +537,17 @@ impl Repository {
         options: &DelegateOptions,
         now: UnixTime,
     ) -> Result<Option<u64>, RepoError> {
+        self.delegate_with_owners(options, &[], now)
+    }
+
+    /// [`Repository::delegate`], naming the holders of the role's keys in
+    /// the delegating role ([`crate::key_owners`]).
+    pub fn delegate_with_owners(
+        &self,
+        options: &DelegateOptions,
+        owners: &[crate::key_owners::OwnerAssignment],
+        now: UnixTime,
+    ) -> Result<Option<u64>, RepoError> {
         check_delegated_role_name(&options.role)?;
         check_role_keys(&options.role, &options.keys, options.threshold)?;
         if options.paths.is_empty() || options.paths.iter().any(String::is_empty) {
@@ -594,6 +611,7 @@ impl Repository {
             None => delegations.roles.push(entry),
         }
         prune_delegation_keys(delegations);
+        crate::key_owners::store_in_delegator(&mut parent.signed, &options.role, owners)?;
 
         let exists = self.load_staged::<Targets>(&options.role)?.is_some()
             || op

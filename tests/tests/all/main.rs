@@ -31,6 +31,7 @@ mod identify;
 mod key_backup;
 mod key_backup_print;
 mod key_handling;
+mod key_owners;
 mod keyids;
 mod ocpp_certs;
 mod ocpp_requests;

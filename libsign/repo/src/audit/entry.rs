@@ -35,6 +35,11 @@ pub struct AuditEvent {
     /// The key that acted (signed, was imported), if one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyid: Option<String>,
+    /// The name of that key's owner, as the signed metadata authorising the
+    /// key named it when the event was recorded
+    /// ([`key_owners`](crate::key_owners)), if named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
     /// Target name to lowercase hex SHA-256 of its contents; left out of the
     /// line when empty.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -127,6 +132,8 @@ impl std::str::FromStr for AuditHead {
 pub(super) struct Body {
     action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    approver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     keyid: Option<String>,
@@ -145,6 +152,7 @@ impl Body {
     pub(super) fn new(event: &AuditEvent, seq: u64, prev: String, time: String) -> Self {
         Self {
             action: event.action.clone(),
+            approver: event.approver.clone(),
             detail: event.detail.clone(),
             keyid: event.keyid.clone(),
             prev,
@@ -174,6 +182,7 @@ impl Body {
             role: self.role.clone(),
             version: self.version,
             keyid: self.keyid.clone(),
+            approver: self.approver.clone(),
             targets: self.targets.clone(),
             detail: self.detail.clone(),
         }
@@ -277,6 +286,7 @@ pub(super) fn check_event(event: &AuditEvent) -> Result<(), AuditError> {
     for (field, text) in [
         ("role", &event.role),
         ("keyid", &event.keyid),
+        ("approver", &event.approver),
         ("detail", &event.detail),
     ] {
         if let Some(text) = text {

@@ -174,6 +174,8 @@ pub struct ForwardEvent {
     pub version: Option<u64>,
     /// The key that acted, if one.
     pub keyid: Option<String>,
+    /// The name of its owner, when the log line records one.
+    pub approver: Option<String>,
     /// The target names concerned.
     pub targets: Vec<String>,
     /// A refusal's reason, or what was found rewritten.
@@ -204,7 +206,10 @@ impl ForwardEvent {
         }
         if let Some(keyid) = &event.keyid {
             let short: String = keyid.chars().take(16).collect();
-            message.push_str(&format!(" by key {short}"));
+            match &event.approver {
+                Some(name) => message.push_str(&format!(" by {name} (key {short})")),
+                None => message.push_str(&format!(" by key {short}")),
+            }
         }
         if let Some(detail) = &event.detail {
             message.push_str(": ");
@@ -217,6 +222,7 @@ impl ForwardEvent {
             role: event.role.clone(),
             version: event.version,
             keyid: event.keyid.clone(),
+            approver: event.approver.clone(),
             targets: event.targets.keys().cloned().collect(),
             detail: event.detail.clone(),
             line: Some(entry.seq),
@@ -241,6 +247,7 @@ impl ForwardEvent {
             role: None,
             version: None,
             keyid: None,
+            approver: None,
             targets: Vec::new(),
             message: format!("fwsign audit log rewritten: {detail}"),
             detail: Some(detail),

@@ -143,6 +143,7 @@ fn entries_give_back_the_events() {
             role: Some("targets".into()),
             version: Some(3),
             keyid: Some("ab".repeat(32)),
+            approver: Some("Alice Müller".into()),
             targets,
             detail: None,
         },

@@ -103,6 +103,7 @@ impl Repository {
             .flat_map(|r| r.keyids.iter().cloned())
             .collect();
         root.signed.keys.retain(|k, _| used.contains(k));
+        crate::key_owners::store_in_root(&mut root.signed, &options.owners)?;
         let version = root.signed.version;
         self.check_stays_publishable(&op, Some(&root), &[])?;
         self.audit(

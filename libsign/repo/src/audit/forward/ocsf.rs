@@ -82,6 +82,7 @@ pub fn to_ocsf(event: &ForwardEvent, hostname: &str) -> Value {
             "event": event.action,
             "role": event.role,
             "keyid": event.keyid,
+            "approver": event.approver,
             "target": event.targets,
             "version": event.version,
             "line": event.line,
@@ -95,6 +96,9 @@ pub fn to_ocsf(event: &ForwardEvent, hostname: &str) -> Value {
     }
     if let Some(keyid) = &event.keyid {
         object["actor"] = json!({ "user": { "uid": keyid, "type": "key" } });
+        if let Some(name) = &event.approver {
+            object["actor"]["user"]["name"] = json!(name);
+        }
     }
     if let Some(detail) = &event.detail {
         object["status_detail"] = json!(detail);

@@ -10,7 +10,8 @@
 //! PRI is facility 13 ("log audit") times 8 plus the severity; VERSION 1;
 //! TIMESTAMP the log line's time (UTC, `Z`); APP-NAME `fwsign`; PROCID `-`;
 //! MSGID the event's action. The structured data has one element under the
-//! caller's SD-ID with the parameters `event`, `role`, `keyid`, `target`
+//! caller's SD-ID with the parameters `event`, `role`, `keyid`, `approver`
+//! (the key owner's name), `target`
 //! (once per target name), `version`, `line`, `sha256` and `detail`, each
 //! only when the event has it. Over TCP each message is framed as
 //! `LEN SP MSG` (RFC 6587 section 3.4.1), so it may contain any byte.
@@ -65,6 +66,9 @@ pub fn format_message(event: &ForwardEvent, options: &MessageOptions) -> String 
     }
     if let Some(keyid) = &event.keyid {
         param("keyid", keyid);
+    }
+    if let Some(approver) = &event.approver {
+        param("approver", approver);
     }
     for target in &event.targets {
         param("target", target);

@@ -32,6 +32,7 @@ fn entry(action: &str, detail: Option<&str>) -> AuditEntry {
             role: Some("targets".to_owned()),
             version: Some(3),
             keyid: Some("c".repeat(64)),
+            approver: None,
             targets,
             detail: detail.map(str::to_owned),
         },
@@ -56,6 +57,27 @@ fn a_routine_event_is_a_notice_from_facility_log_audit_with_every_field_in_struc
         "{message}"
     );
     assert_eq!(13 * 8 + 5, 109);
+}
+
+#[test]
+fn a_named_approver_travels_in_structured_data_and_in_the_message() {
+    let mut e = entry("sign", None);
+    e.event.approver = Some("Alice \"A\" Müller".to_owned());
+    let event = ForwardEvent::from_entry(&e);
+    let message = format_message(&event, &options());
+    assert!(
+        message.contains(&format!(
+            "keyid=\"{}\" approver=\"Alice \\\"A\\\" Müller\" target=",
+            "c".repeat(64)
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("by Alice \"A\" Müller (key cccccccccccccccc)"),
+        "{message}"
+    );
+    let ocsf = super::ocsf::to_ocsf(&event, "build-host");
+    assert_eq!(ocsf["actor"]["user"]["name"], "Alice \"A\" Müller");
 }
 
 #[test]
