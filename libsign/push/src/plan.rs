@@ -56,8 +56,6 @@ pub(crate) struct Plan {
     pub items: Vec<Item>,
     pub timestamp: Vec<u8>,
     pub timestamp_version: u64,
-    /// The version of the snapshot the local timestamp names.
-    pub snapshot_version: u64,
 }
 
 /// The names a target is published under, relative to `targets/`: one
@@ -147,7 +145,6 @@ pub(crate) fn plan(repo: &Repository, published: &Published) -> Result<Plan, Pus
         items,
         timestamp: timestamp_bytes,
         timestamp_version: timestamp.signed.version,
-        snapshot_version: snapshot.signed.version,
     })
 }
 

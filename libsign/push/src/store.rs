@@ -56,7 +56,7 @@ pub struct WriteOptions {
 }
 
 /// What a conditional write did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Written.
     Written,
