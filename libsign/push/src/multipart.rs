@@ -40,6 +40,10 @@ struct Pending {
     length: u64,
     sha256: String,
     part_size: u64,
+    /// Parts sent so far: number, entity tag, length (a store need not
+    /// list a part's tag, and completion needs it).
+    #[serde(default)]
+    parts: Vec<(u16, String, u64)>,
 }
 
 /// The resumable-upload record of one repository.
@@ -124,14 +128,22 @@ pub(crate) fn upload(
     };
     let mut held: BTreeMap<u16, (String, u64)> = BTreeMap::new();
     let mut upload_id = None;
-    if let Some(pending) = uploads.state.uploads.get(&record_key).filter(|p| wanted(p)) {
-        if let Some(parts) = store.list_parts(key, &pending.upload_id)? {
-            held = parts
-                .into_iter()
-                .map(|p| (p.number, (p.etag, p.size)))
-                .collect();
-            upload_id = Some(pending.upload_id.clone());
+    if let Some(pending) = uploads.state.uploads.get(&record_key).filter(|p| wanted(p))
+        && let Some(parts) = store.list_parts(key, &pending.upload_id)?
+    {
+        // A part counts as held when the store lists it at the length sent;
+        // its tag is the store's, else the one recorded when it was sent.
+        for part in parts {
+            let recorded = pending
+                .parts
+                .iter()
+                .find(|(n, _, size)| *n == part.number && *size == part.size)
+                .map(|(_, etag, _)| etag.clone());
+            if let Some(etag) = part.etag.or(recorded) {
+                held.insert(part.number, (etag, part.size));
+            }
         }
+        upload_id = Some(pending.upload_id.clone());
     }
     let upload_id = match upload_id {
         Some(id) => id,
@@ -144,6 +156,7 @@ pub(crate) fn upload(
                     length: source.length,
                     sha256: source.sha256.to_owned(),
                     part_size,
+                    parts: Vec::new(),
                 },
             );
             uploads.save()?;
@@ -175,9 +188,17 @@ pub(crate) fn upload(
                 resumed += 1;
             }
             _ => {
-                etags.push(store.upload_part(key, &upload_id, number, &buffer)?);
+                let etag = store.upload_part(key, &upload_id, number, &buffer)?;
                 on_sent(buffer.len() as u64);
                 sent += 1;
+                if let Some(pending) = uploads.state.uploads.get_mut(&record_key) {
+                    pending.parts.retain(|(n, _, _)| *n != number);
+                    pending
+                        .parts
+                        .push((number, etag.clone(), buffer.len() as u64));
+                    uploads.save()?;
+                }
+                etags.push(etag);
             }
         }
     }

@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use rusty_s3::actions::{
-    CompleteMultipartUpload, CreateMultipartUpload, ListObjectsV2, ListParts,
-};
+use rusty_s3::actions::{CompleteMultipartUpload, CreateMultipartUpload, ListObjectsV2, ListParts};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 use crate::store::{
@@ -314,12 +312,21 @@ impl ObjectStore for S3Store {
             _ => return Err(Self::status_failure("GET", key, response)),
         }
         let etag = header(&response, "etag");
+        // One byte over the limit is read, so "longer than allowed" is
+        // told apart from "exactly the limit".
         let bytes = response
             .into_body()
             .with_config()
-            .limit(max_len)
+            .limit(max_len.saturating_add(1))
             .read_to_vec()
             .map_err(|e| Self::failure("GET", key, e))?;
+        if bytes.len() as u64 > max_len {
+            return Err(Self::failure(
+                "GET",
+                key,
+                format!("longer than the {max_len} bytes allowed"),
+            ));
+        }
         Ok(Some(FetchedObject { bytes, etag }))
     }
 
@@ -439,14 +446,10 @@ impl ObjectStore for S3Store {
                 _ => return Err(Self::status_failure("ListParts", key, response)),
             }
             let text = Self::read_text("ListParts", key, response)?;
-            let page = ListParts::parse_response(&text)
-                .map_err(|e| Self::failure("ListParts", key, e))?;
-            parts.extend(page.parts.into_iter().map(|p| UploadedPart {
-                number: p.number,
-                etag: p.etag,
-                size: p.size,
-            }));
-            match page.next_part_number_marker {
+            let (page, next) = parse_list_parts(&text)
+                .ok_or_else(|| Self::failure("ListParts", key, "unreadable ListPartsResult"))?;
+            parts.extend(page);
+            match next {
                 Some(next) if marker != Some(next) => marker = Some(next),
                 _ => return Ok(Some(parts)),
             }
@@ -493,9 +496,58 @@ impl ObjectStore for S3Store {
     }
 }
 
+/// The text of the first `<tag>` in `xml`, entities decoded.
+fn element<'a>(xml: &'a str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    let text: &'a str = &xml[start..end];
+    Some(
+        text.replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// A ListPartsResult page: its parts, and the marker of the next page when
+/// it is truncated. Read leniently, since stores differ: a part without an
+/// `ETag` (s3s-fs lists none) is kept with `None`, and the push takes its
+/// tag from its own record of the upload.
+fn parse_list_parts(xml: &str) -> Option<(Vec<UploadedPart>, Option<u16>)> {
+    let mut parts = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<Part>") {
+        let end = rest[start..].find("</Part>")? + start;
+        let part = &rest[start..end];
+        parts.push(UploadedPart {
+            number: element(part, "PartNumber")?.trim().parse().ok()?,
+            etag: element(part, "ETag").filter(|e| !e.is_empty()),
+            size: element(part, "Size")?.trim().parse().ok()?,
+        });
+        rest = &rest[end..];
+    }
+    let truncated = element(xml, "IsTruncated").is_some_and(|t| t.trim() == "true");
+    let next = element(xml, "NextPartNumberMarker").and_then(|m| m.trim().parse().ok());
+    Some((parts, if truncated { next } else { None }))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Destination;
+    use super::{Destination, parse_list_parts};
+
+    #[test]
+    fn list_parts_pages_are_read_with_or_without_etags() {
+        let xml = "<ListPartsResult><IsTruncated>true</IsTruncated>\
+            <NextPartNumberMarker>2</NextPartNumberMarker>\
+            <Part><PartNumber>1</PartNumber><ETag>&quot;ab&quot;</ETag><Size>5</Size></Part>\
+            <Part><PartNumber>2</PartNumber><Size>7</Size></Part></ListPartsResult>";
+        let (parts, next) = parse_list_parts(xml).unwrap();
+        assert_eq!(next, Some(2));
+        assert_eq!(parts[0].etag.as_deref(), Some("\"ab\""));
+        assert_eq!((parts[1].number, parts[1].size, parts[1].etag.clone()), (2, 7, None));
+    }
 
     #[test]
     fn destinations() {

@@ -70,8 +70,8 @@ pub enum WriteOutcome {
 pub struct UploadedPart {
     /// Its number, from 1.
     pub number: u16,
-    /// Its entity tag.
-    pub etag: String,
+    /// Its entity tag, when the store lists it.
+    pub etag: Option<String>,
     /// Its length.
     pub size: u64,
 }
