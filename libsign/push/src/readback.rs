@@ -111,7 +111,15 @@ pub(crate) fn read_back(
             let fetcher = StoreFetcher { store };
             let base = format!("{STORE_SCHEME}{prefix}");
             check(
-                fetcher, &from, &base, true, &dir.0, first_root, expected_version, targets, now,
+                fetcher,
+                &from,
+                &base,
+                true,
+                &dir.0,
+                first_root,
+                expected_version,
+                targets,
+                now,
             )
         }
         Origin::Url(url) => {

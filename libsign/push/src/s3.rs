@@ -239,7 +239,11 @@ impl S3Store {
         builder.call().map_err(|e| Self::failure(request, key, e))
     }
 
-    fn read_text(request: &'static str, key: &str, response: Response) -> Result<String, StoreError> {
+    fn read_text(
+        request: &'static str,
+        key: &str,
+        response: Response,
+    ) -> Result<String, StoreError> {
         response
             .into_body()
             .with_config()
@@ -250,7 +254,11 @@ impl S3Store {
 
     /// A write's outcome: 2xx written; 412, or 409 (a concurrent
     /// conditional write won), a failed precondition.
-    fn outcome(request: &'static str, key: &str, response: Response) -> Result<WriteOutcome, StoreError> {
+    fn outcome(
+        request: &'static str,
+        key: &str,
+        response: Response,
+    ) -> Result<WriteOutcome, StoreError> {
         match response.status().as_u16() {
             200..=299 => Ok(WriteOutcome::Written),
             412 | 409 => Ok(WriteOutcome::PreconditionFailed),
@@ -357,7 +365,10 @@ impl ObjectStore for S3Store {
         options: &WriteOptions,
     ) -> Result<WriteOutcome, StoreError> {
         let headers = write_headers(options);
-        let url = sign(self.bucket.put_object(Some(&self.credentials), key), &headers);
+        let url = sign(
+            self.bucket.put_object(Some(&self.credentials), key),
+            &headers,
+        );
         let response = self.send("PUT", key, self.agent.put(&url), &headers, body)?;
         Self::outcome("PUT", key, response)
     }
@@ -546,7 +557,10 @@ mod tests {
         let (parts, next) = parse_list_parts(xml).unwrap();
         assert_eq!(next, Some(2));
         assert_eq!(parts[0].etag.as_deref(), Some("\"ab\""));
-        assert_eq!((parts[1].number, parts[1].size, parts[1].etag.clone()), (2, 7, None));
+        assert_eq!(
+            (parts[1].number, parts[1].size, parts[1].etag.clone()),
+            (2, 7, None)
+        );
     }
 
     #[test]
@@ -556,7 +570,13 @@ mod tests {
         assert_eq!(d.prefix, "prod/evc/");
         assert_eq!(Destination::parse("s3://fw-updates/").unwrap().prefix, "");
         assert_eq!(Destination::parse("s3://fw-updates").unwrap().prefix, "");
-        for bad in ["fw-updates/x", "s3://", "s3://UPPER/x", "s3://b/../x", "https://b/x"] {
+        for bad in [
+            "fw-updates/x",
+            "s3://",
+            "s3://UPPER/x",
+            "s3://b/../x",
+            "https://b/x",
+        ] {
             assert!(Destination::parse(bad).is_none(), "{bad}");
         }
     }

@@ -106,8 +106,11 @@ pub trait ObjectStore {
     /// Every object under `prefix`, through as many list pages as it takes
     /// (at most `page_size` keys each). Returns the objects and the number
     /// of pages requested.
-    fn list(&mut self, prefix: &str, page_size: u16)
-    -> Result<(Vec<ListedObject>, usize), StoreError>;
+    fn list(
+        &mut self,
+        prefix: &str,
+        page_size: u16,
+    ) -> Result<(Vec<ListedObject>, usize), StoreError>;
 
     /// The object, at most `max_len` bytes (longer is an error); `None`
     /// when there is none (404, or 403 where listing is not allowed).

@@ -113,7 +113,9 @@ pub(crate) fn check(
     let local = match std::fs::read(repo.metadata_dir().join(&snapshot_name)) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(foreign(format!("metadata/{snapshot_name} does not exist here")));
+            return Err(foreign(format!(
+                "metadata/{snapshot_name} does not exist here"
+            )));
         }
         Err(e) => {
             return Err(PushError::Io {

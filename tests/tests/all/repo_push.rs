@@ -62,7 +62,8 @@ fn uploaded(doc: &Value) -> Vec<String> {
 /// Every key under `metadata/` and `targets/` of a published file that a
 /// client may fetch: what `repo verify --print-files` lists.
 fn publishable_files(r: &Release) -> Vec<String> {
-    let run = r.fw.run(["repo", "verify", Release::arg(&r.dir), "--print-files"]);
+    let run =
+        r.fw.run(["repo", "verify", Release::arg(&r.dir), "--print-files"]);
     run.ok();
     run.stdout
         .lines()
@@ -164,7 +165,10 @@ fn push_uploads_only_published_files_targets_first_timestamp_last_and_peers_read
     let last_target = keys.iter().rposition(|k| k.contains("/targets/")).unwrap();
     let first_metadata = keys.iter().position(|k| k.contains("/metadata/")).unwrap();
     assert!(last_target < first_metadata, "{keys:?}");
-    assert_eq!(keys.last().unwrap(), &format!("{PREFIX}metadata/timestamp.json"));
+    assert_eq!(
+        keys.last().unwrap(),
+        &format!("{PREFIX}metadata/timestamp.json")
+    );
     assert_eq!(doc["conditional_writes_checked"], true);
     assert_eq!(doc["bucket_timestamp_version"], Value::Null);
     assert_eq!(doc["read_back"]["timestamp_version"], r.timestamp_version());
@@ -182,7 +186,10 @@ fn push_uploads_only_published_files_targets_first_timestamp_last_and_peers_read
     // Cache-Control: versioned and hash-named files immutable, the
     // timestamp short-lived; every target carries its SHA-256.
     let mut s3 = store(&server);
-    let timestamp = s3.head(&format!("{PREFIX}metadata/timestamp.json")).unwrap().unwrap();
+    let timestamp = s3
+        .head(&format!("{PREFIX}metadata/timestamp.json"))
+        .unwrap()
+        .unwrap();
     assert_eq!(
         timestamp.cache_control.as_deref(),
         Some(fwsign_push::DEFAULT_TIMESTAMP_CACHE_CONTROL)
@@ -318,7 +325,11 @@ fn next_release_in(r: &Release, dir: &Path) {
     )
     .ok();
     for key in ["alice", "bob"] {
-        repo("sign", &["--role", "targets", "--key", Release::arg(&r.key(key))]).ok();
+        repo(
+            "sign",
+            &["--role", "targets", "--key", Release::arg(&r.key(key))],
+        )
+        .ok();
     }
     let online = r.key("online");
     repo(
@@ -371,7 +382,11 @@ fn an_object_with_other_content_is_refused_by_name_and_never_overwritten() {
     let doc = json(&run);
     assert_eq!(doc["reason"], "object-conflict");
     assert_eq!(doc["conflicts"][0]["key"], key.as_str());
-    assert_eq!(server.objects(), before, "nothing uploaded, nothing overwritten");
+    assert_eq!(
+        server.objects(),
+        before,
+        "nothing uploaded, nothing overwritten"
+    );
     assert!(std::fs::read(server.object_file(&key)).unwrap() == planted);
 }
 
@@ -410,7 +425,12 @@ fn push_without_credentials_or_to_a_bad_destination_is_a_usage_error() {
         &[("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")],
     );
     run.code(2).stderr_has("AWS_ACCESS_KEY_ID");
-    let run = r.fw.run(["repo", "push", Release::arg(&r.dir), "https://fw-updates/evc"]);
+    let run = r.fw.run([
+        "repo",
+        "push",
+        Release::arg(&r.dir),
+        "https://fw-updates/evc",
+    ]);
     run.code(2).stderr_has("s3://BUCKET/PREFIX");
 }
 

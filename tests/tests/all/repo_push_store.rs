@@ -137,7 +137,8 @@ impl ObjectStore for Wrapped {
         etags: &[String],
         condition: &Condition,
     ) -> Result<WriteOutcome, StoreError> {
-        self.inner.complete_multipart(key, upload_id, etags, condition)
+        self.inner
+            .complete_multipart(key, upload_id, etags, condition)
     }
 }
 
@@ -206,7 +207,12 @@ fn an_interrupted_multipart_upload_resumes_with_the_parts_it_lacks() {
     assert_eq!(report.resumed_parts, 1, "{report:?}");
     // The interrupted object sent only parts 2 and 3; every other hash
     // name of the image (a fresh upload each) sends all three.
-    assert_eq!(&resumed.hooks.parts[..2], [2, 3], "{:?}", resumed.hooks.parts);
+    assert_eq!(
+        &resumed.hooks.parts[..2],
+        [2, 3],
+        "{:?}",
+        resumed.hooks.parts
+    );
     assert!(resumed.hooks.parts[2..].chunks(3).all(|c| c == [1, 2, 3]));
     assert!(!r.dir.join(fwsign_push::STATE_FILE).exists());
     let read = report.read_back.unwrap();

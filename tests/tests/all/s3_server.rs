@@ -131,7 +131,11 @@ impl S3Server {
                 if entry.file_type().unwrap().is_dir() {
                     walk(&path, base, out);
                 } else {
-                    let key = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                    let key = path
+                        .strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
                     out.push((key, std::fs::read(&path).unwrap()));
                 }
             }
