@@ -585,6 +585,18 @@ pub(crate) enum RepoCommand {
         #[arg(long)]
         print_files: bool,
     },
+    /// Upload the published repository to S3-compatible object storage:
+    /// only files the metadata references, targets first and timestamp.json
+    /// last (a compare-and-swap), refusing a bucket that is ahead.
+    #[command(after_help = "Examples:\n  \
+        AWS_REGION=eu-west-1 fwsign repo push repo s3://fw-updates/evc\n  \
+        fwsign repo push repo s3://fw-updates/evc --endpoint https://minio.example:9000 --dry-run\n  \
+        fwsign --json repo push repo s3://fw-updates/evc --verify-url https://updates.example.com/evc\n\n\
+        Refused (exit 1, nothing uploaded) when the bucket's timestamp.json is at or above the local \
+        version or names a snapshot this repository never published, and when an object the push \
+        would write is there with other content. After pushing, the bucket (or --verify-url) is read \
+        back through the TUF client; exit 1 if it does not verify.")]
+    Push(crate::args_push::PushArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -683,6 +683,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             at,
             print_files,
         } => crate::cmd_repo_verify::verify(&dir, at.as_deref(), print_files, out),
+        RepoCommand::Push(args) => crate::cmd_repo_push::push(args, out),
     }
 }
 

@@ -13,6 +13,7 @@ use fwsign_keys::key_backup::BackupError;
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_ocpp::OcppError;
 use fwsign_ocpp::cert::{CertError, ChainError};
+use fwsign_push::PushError;
 use fwsign_repo::RepoError;
 use fwsign_repo::audit::forward::ForwardError;
 use fwsign_repo::lock::LockError;
@@ -285,6 +286,39 @@ impl From<HsmError> for Failure {
             | HsmError::PinValueRefused
             | HsmError::PinFileExposed(_) => Self::usage(with_causes(&e)),
             other => Self::io(other),
+        }
+    }
+}
+
+/// `repo push`: a bucket ahead of the repository, another repository's
+/// bucket, an object with other content, a store without conditional
+/// writes or a read-back that does not verify are refusals (exit 1); the
+/// store's or the disk's failures exit 3. The document names the reason,
+/// and the conflicting objects or versions where there are some.
+impl From<PushError> for Failure {
+    fn from(e: PushError) -> Self {
+        let document = match &e {
+            PushError::Repo(_) => None,
+            PushError::Conflicts(conflicts) => Some(serde_json::json!({ "conflicts": conflicts })),
+            PushError::BucketNotBehind {
+                key,
+                bucket_version,
+                local_version,
+            } => Some(serde_json::json!({
+                "key": key,
+                "bucket_version": bucket_version,
+                "local_version": local_version,
+            })),
+            _ => Some(serde_json::json!({})),
+        };
+        let reason = e.reason();
+        match (e, document) {
+            (PushError::Repo(repo), _) => Self::from(repo),
+            (e, Some(mut document)) => {
+                document["reason"] = serde_json::Value::from(reason);
+                Self::of_class(e.class(), with_causes(&e)).with_document(document)
+            }
+            (e, None) => Self::of_class(e.class(), with_causes(&e)),
         }
     }
 }

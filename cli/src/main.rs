@@ -9,6 +9,7 @@
 mod args;
 mod args_device;
 mod args_ocpp;
+mod args_push;
 mod cmd_bundle;
 mod cmd_cert;
 mod cmd_client;
@@ -25,6 +26,7 @@ mod cmd_repo_delegations;
 mod cmd_repo_expiry;
 mod cmd_repo_forward;
 mod cmd_repo_owners;
+mod cmd_repo_push;
 mod cmd_repo_report;
 mod cmd_repo_targets;
 mod cmd_repo_verify;

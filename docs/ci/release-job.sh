@@ -14,9 +14,11 @@
 #   AUDIT_HEAD_FILE  where the audit witness (LINE:SHA256) is kept between runs;
 #                    it must live OUTSIDE the repository, somewhere the people
 #                    who can write the repository cannot write
-#   UPLOAD_DIR       upload by copying to this directory (a local mirror). This
-#                    step becomes `fwsign repo push` once object storage lands.
-#   UPLOAD_S3        or: upload with `aws s3 sync` to this s3:// URL
+#   UPLOAD_S3        push to object storage: `fwsign repo push` to this
+#                    s3://BUCKET/PREFIX (credentials and region from AWS_*)
+#   S3_ENDPOINT      an S3-compatible endpoint for the push (MinIO, R2, ...)
+#   VERIFY_URL       read the push back through the CDN or origin at this URL
+#   UPLOAD_DIR       or: upload by copying to this directory (a local mirror)
 #   FWSIGN           the fwsign binary (default: fwsign on PATH)
 #   JOB_LOCK         the job's concurrency guard (default: $REPO.job.lock)
 #   LOCK_TIMEOUT     seconds to wait for another job or fwsign command (default 600)
@@ -153,10 +155,15 @@ if [[ -n "${UPLOAD_DIR:-}" ]]; then
     fi
     log "upload: $(wc -l <"$work/files.txt") published file(s) copied to $UPLOAD_DIR"
 elif [[ -n "${UPLOAD_S3:-}" ]]; then
-    aws s3 sync "$upload/targets" "$UPLOAD_S3/targets"
-    aws s3 sync "$upload/metadata" "$UPLOAD_S3/metadata" --exclude timestamp.json
-    aws s3 cp "$upload/metadata/timestamp.json" "$UPLOAD_S3/metadata/timestamp.json"
-    log "upload: synced to $UPLOAD_S3"
+    # Only what the metadata references, targets first, timestamp.json last
+    # as a compare-and-swap; refused (exit 1, nothing uploaded) when the
+    # bucket is ahead of this repository or holds another repository; read
+    # back through the TUF client before it exits 0.
+    push_args=()
+    [[ -n "${S3_ENDPOINT:-}" ]] && push_args+=(--endpoint "$S3_ENDPOINT")
+    [[ -n "${VERIFY_URL:-}" ]] && push_args+=(--verify-url "$VERIFY_URL")
+    fw --json repo push "$REPO" "$UPLOAD_S3" "${push_args[@]}" >"$work/push.json"
+    log "upload: pushed to $UPLOAD_S3: $(cat "$work/push.json")"
 else
     log "upload: no UPLOAD_DIR or UPLOAD_S3 set; skipped"
 fi

@@ -1,6 +1,7 @@
 //! The CI guide's release job (`docs/ci/release-job.sh`), run as the guide's
 //! workflow runs it, against a local repository with a local upload step (a
-//! directory copy; `repo push` replaces it once object storage lands).
+//! directory copy; its `repo push` step to object storage is run against a
+//! real S3 server in `repo_push.rs`).
 //! What it pins: the job publishes and uploads what it published, keeps
 //! the audit witness outside the repository and checks it on the next run
 //! (which catches a log truncated after its last signed anchor), watches
