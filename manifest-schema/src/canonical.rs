@@ -14,6 +14,8 @@
 
 use serde_json::Value;
 
+mod stream;
+
 /// Why a value cannot be written as canonical JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -109,12 +111,15 @@ pub fn to_canonical_vec(value: &Value) -> Result<Vec<u8>, CanonicalError> {
 }
 
 /// The canonical JSON of any serializable value (a metadata type, say).
+///
+/// Written straight from the value (no [`Value`] tree of the document), with
+/// the same bytes as [`to_canonical_vec`] of its `serde_json::to_value`.
 pub fn to_canonical_bytes<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<Vec<u8>, CanonicalError> {
-    let value =
-        serde_json::to_value(value).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
-    to_canonical_vec(&value)
+    let mut out = Vec::new();
+    stream::write(value, &mut out, false)?;
+    Ok(out)
 }
 
 /// The canonical form with control characters escaped as RFC 8259 requires:
@@ -135,9 +140,9 @@ pub fn to_portable_json(value: &Value) -> Result<Vec<u8>, CanonicalError> {
 pub fn to_portable_bytes<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<Vec<u8>, CanonicalError> {
-    let value =
-        serde_json::to_value(value).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
-    to_portable_json(&value)
+    let mut out = Vec::new();
+    stream::write(value, &mut out, true)?;
+    Ok(out)
 }
 
 /// Reads JSON as any tool writes it and returns its canonical form.
