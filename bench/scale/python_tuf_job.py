@@ -156,7 +156,7 @@ def add_one(keydir: Path, file: Path, repo: Path) -> None:
 
 
 def refresh(url: str, root: Path, workdir: Path) -> None:
-    from tuf.ngclient import Updater
+    from tuf.ngclient import Updater, UpdaterConfig
 
     shutil.rmtree(workdir, ignore_errors=True)
     (workdir / "metadata").mkdir(parents=True)
@@ -165,6 +165,9 @@ def refresh(url: str, root: Path, workdir: Path) -> None:
     updater = Updater(
         str(workdir / "metadata"), url + "/metadata/", str(workdir / "targets"),
         url + "/targets/", bootstrap=root.read_bytes(),
+        # ngclient's default cap on targets.json (5 MB) is below a
+        # 100,000-target role; fwsign's client has no such cap by default.
+        config=UpdaterConfig(targets_max_length=2**32),
     )
     updater.refresh()
     # ngclient loads targets lazily; look one up so targets.json is fetched
