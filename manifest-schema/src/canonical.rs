@@ -14,6 +14,8 @@
 
 use serde_json::Value;
 
+mod stream;
+
 /// Why a value cannot be written as canonical JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -109,12 +111,15 @@ pub fn to_canonical_vec(value: &Value) -> Result<Vec<u8>, CanonicalError> {
 }
 
 /// The canonical JSON of any serializable value (a metadata type, say).
+///
+/// Written straight from the value (no [`Value`] tree of the document), with
+/// the same bytes as [`to_canonical_vec`] of its `serde_json::to_value`.
 pub fn to_canonical_bytes<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<Vec<u8>, CanonicalError> {
-    let value =
-        serde_json::to_value(value).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
-    to_canonical_vec(&value)
+    let mut out = Vec::new();
+    stream::write(value, &mut out, false)?;
+    Ok(out)
 }
 
 /// The canonical form with control characters escaped as RFC 8259 requires:
@@ -135,15 +140,76 @@ pub fn to_portable_json(value: &Value) -> Result<Vec<u8>, CanonicalError> {
 pub fn to_portable_bytes<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<Vec<u8>, CanonicalError> {
-    let value =
-        serde_json::to_value(value).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
-    to_portable_json(&value)
+    let mut out = Vec::new();
+    stream::write(value, &mut out, true)?;
+    Ok(out)
 }
 
 /// Reads JSON as any tool writes it and returns its canonical form.
+///
+/// Text that is canonical already, or fwsign's portable form of it (control
+/// characters escaped), which is what fwsign itself writes, is checked and
+/// copied without a [`Value`] tree: [`unescape_portable`] turns control
+/// escapes back into the raw characters they stand for, and when the result
+/// is canonical JSON (the reader the verification core uses says so) it is
+/// the canonical form, since it reads as the same value. Any other text is
+/// parsed and written again.
 pub fn canonicalize(text: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    if let Some(bytes) = unescape_portable(text)
+        && crate::reader::Json::parse_canonical(&bytes).is_ok()
+    {
+        return Ok(bytes);
+    }
     let value = crate::parse::parse_json(text)?;
     Ok(to_canonical_vec(&value)?)
+}
+
+/// `text` with every `\n`, `\r`, `\t` and `\u00XX` (below U+0020) escape
+/// in a string replaced by the character itself; `None` on any other escape
+/// but `\"` and `\\` (which canonical JSON keeps), or one cut short.
+fn unescape_portable(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut in_string = false;
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        if !in_string {
+            in_string = b == b'"';
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = false,
+            b'\\' => {
+                let (raw, len) = match *text.get(i + 1)? {
+                    b'"' | b'\\' => {
+                        out.extend_from_slice(&text[i..i + 2]);
+                        i += 2;
+                        continue;
+                    }
+                    b'n' => (b'\n', 2),
+                    b'r' => (b'\r', 2),
+                    b't' => (b'\t', 2),
+                    b'u' => {
+                        let hex = std::str::from_utf8(text.get(i + 2..i + 6)?).ok()?;
+                        let unit = u8::from_str_radix(hex, 16).ok().filter(|u| *u < 0x20)?;
+                        if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                            return None;
+                        }
+                        (unit, 6)
+                    }
+                    _ => return None,
+                };
+                out.push(raw);
+                i += len;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(b);
+        i += 1;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -179,6 +245,32 @@ mod tests {
             canonicalize(&portable).unwrap(),
             to_canonical_vec(&v).unwrap()
         );
+    }
+
+    #[test]
+    fn canonical_and_portable_text_canonicalise_as_the_tree_path_does() {
+        let v = json!({"pem": "-----BEGIN\nabc\n\u{0}\u{1f}", "q": "\"\\\u{7f}é", "n": [-1, 0, 7]});
+        let canonical = to_canonical_vec(&v).unwrap();
+        let portable = to_portable_json(&v).unwrap();
+        for text in [&canonical, &portable] {
+            assert_eq!(canonicalize(text).unwrap(), canonical);
+        }
+        // Spellings the fast path does not take still canonicalise.
+        for text in [
+            "{\"n\":[-1,0,7],\"pem\":\"-----BEGIN\\nabc\\n\\u0000\\u001f\",\"q\":\"\\\"\\\\\\u007f\u{e9}\"}",
+            "{\"q\":\"\\\"\\\\\u{7f}é\", \"n\":[-1,0,7],\"pem\":\"-----BEGIN\\nabc\\n\\u0000\\u001F\"}",
+        ] {
+            assert_eq!(canonicalize(text.as_bytes()).unwrap(), canonical, "{text}");
+        }
+        // And what is not JSON is refused as before.
+        for text in [
+            "{\"a\":\"\\u00\"}",
+            "{\"a\":1,\"a\":1}",
+            "[\"\\",
+            "{\"a\":1.0}",
+        ] {
+            assert!(canonicalize(text.as_bytes()).is_err(), "{text}");
+        }
     }
 
     #[test]

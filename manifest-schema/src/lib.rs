@@ -16,6 +16,14 @@
 //! The host path is: any JSON text -> [`parse::parse_json`] ->
 //! [`canonical::to_canonical_vec`] -> [`reader::Json::parse_canonical`] -> the
 //! verification core. The device starts at the third step.
+//!
+//! Documents of 10^5 targets and more do not go through a
+//! [`serde_json::Value`] tree where a typed or streaming path exists:
+//! [`canonical::to_canonical_bytes`] writes typed metadata straight to
+//! canonical bytes, [`metadata::Signed::from_json_slice`] reads the text
+//! straight into the types (the tree path still decides every refusal), and
+//! [`canonical::canonicalize`] checks fwsign's own files with the canonical
+//! reader instead of re-writing them.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]

@@ -442,7 +442,7 @@ impl TargetFile {
         {
             None => Ok(None),
             Some(v) => {
-                let info: FirmwareInfo = serde_json::from_value(v.clone())
+                let info = FirmwareInfo::deserialize(v)
                     .map_err(|e| Error::Format(format!("custom.fwsign: {e}")))?;
                 info.check()?;
                 Ok(Some(info))
@@ -483,14 +483,26 @@ impl<T: RoleType> Signed<T> {
     /// Reads a metadata document as any TUF tool writes it (indented or not)
     /// and checks its shape: `_type`, `spec_version`, `expires`, thresholds.
     /// This does not check signatures.
+    ///
+    /// The text is read straight into the types; a text that path does not
+    /// take is read through a [`Value`] tree, which decides and words the
+    /// error (see [`crate::parse`]'s streaming reader).
     pub fn from_json_slice(bytes: &[u8]) -> Result<Self, Error> {
-        let value = crate::parse::parse_json(bytes)?;
-        Self::from_value(value)
+        match crate::parse::typed_from_slice::<Self>(bytes) {
+            Some(doc) => doc.checked(),
+            None => Self::from_value(crate::parse::parse_json(bytes)?),
+        }
     }
 
     /// Like [`Signed::from_json_slice`], from an already parsed value.
     pub fn from_value(value: Value) -> Result<Self, Error> {
         let doc: Self = serde_json::from_value(value).map_err(|e| Error::Format(e.to_string()))?;
+        doc.checked()
+    }
+
+    /// The shape checks every way in makes.
+    fn checked(self) -> Result<Self, Error> {
+        let doc = self;
         let signed = &doc.signed;
         if signed.type_field() != T::TYPE {
             return Err(Error::WrongType {

@@ -19,6 +19,9 @@
 
 use serde_json::{Map, Number, Value};
 
+mod de;
+pub(crate) use de::from_slice as typed_from_slice;
+
 /// The deepest nesting accepted, to keep hostile input from exhausting the
 /// stack.
 pub const MAX_DEPTH: usize = 128;

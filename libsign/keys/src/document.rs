@@ -6,9 +6,8 @@
 //! working memory sized to the document. Signing goes through
 //! [`TufSigner`], which file keys and HSM keys both implement.
 
-use fwsign_manifest_schema::canonical::to_canonical_bytes;
+use fwsign_manifest_schema::canonical::{canonicalize, to_canonical_bytes};
 use fwsign_manifest_schema::metadata::{Signature, Signed};
-use fwsign_manifest_schema::parse::parse_json;
 use fwsign_manifest_schema::reader::Kind;
 use serde::Serialize;
 
@@ -48,11 +47,12 @@ pub struct CanonicalDocument {
 
 impl CanonicalDocument {
     /// Reads JSON as any TUF tool writes it and makes it canonical.
+    /// fwsign's own files (canonical but for escaped control characters)
+    /// take [`canonicalize`]'s fast path, without a JSON tree.
     pub fn from_json(text: &[u8]) -> Result<Self, DocumentError> {
-        let value = parse_json(text).map_err(fwsign_manifest_schema::Error::from)?;
-        let bytes = fwsign_manifest_schema::canonical::to_canonical_vec(&value)
-            .map_err(fwsign_manifest_schema::Error::from)?;
-        Ok(Self { bytes })
+        Ok(Self {
+            bytes: canonicalize(text)?,
+        })
     }
 
     /// The canonical form of a typed document.

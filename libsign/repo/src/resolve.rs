@@ -306,8 +306,22 @@ pub(crate) fn shadowed_delegations(
         .values()
         .flat_map(|r| r.signed.targets.keys())
         .collect();
+    let delegations: Vec<&DelegatedRole> = roles
+        .values()
+        .flat_map(|r| r.signed.delegations.iter().flat_map(|d| &d.roles))
+        .collect();
     let mut warnings = Vec::new();
     for name in names {
+        // Only a delegation covering the name can be warned about, so a
+        // name no delegation covers (every name, in a repository without
+        // delegations) needs no search: the search loads and checks whole
+        // roles, and one per name made publishing quadratic in the targets.
+        let covered = delegations.iter().any(|d| {
+            delegation_covers_names(d.paths.as_deref(), d.path_hash_prefixes.as_deref(), name)
+        });
+        if !covered {
+            continue;
+        }
         let Ok(Some(resolution)) = resolve(root, snapshot, name, read) else {
             continue;
         };

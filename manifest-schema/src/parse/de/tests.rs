@@ -1,0 +1,114 @@
+//! The streaming reader agrees with the tree path wherever it accepts, and
+//! refuses what the tree path refuses.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::from_slice;
+use crate::parse::parse_json;
+
+/// Whenever the fast path accepts, the tree path accepts the same value.
+fn agrees(text: &[u8]) {
+    if let Some(fast) = from_slice::<Value>(text) {
+        assert_eq!(
+            Some(fast),
+            parse_json(text).ok(),
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+    }
+}
+
+#[test]
+fn reads_what_python_tuf_writes() {
+    let text = "{\n  \"b\": [1, -2, {}],\n  \"a\": \"caf\\u00e9 \\ud83d\\ude00\\n\", \"c\": null, \"d\": [true, false]\n}\n";
+    assert_eq!(
+        from_slice::<Value>(text.as_bytes()),
+        Some(json!({"a": "café 😀\n", "b": [1, -2, {}], "c": null, "d": [true, false]}))
+    );
+}
+
+#[test]
+fn refuses_what_the_tree_path_refuses() {
+    let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+    for text in [
+        r#"{"a": 1, "a": 2}"#,
+        r#"{"a\u0062": 1, "ab": 2}"#,
+        r#""\ud800""#,
+        r#"[1.0]"#,
+        r#"[1e3]"#,
+        r#"[18446744073709551616]"#,
+        r#"[-9223372036854775809]"#,
+        r#"[01]"#,
+        r#"{"a":1}x"#,
+        r#"{"a":1,}"#,
+        r#"[1,]"#,
+        r#"[,1]"#,
+        r#"{,"a":1}"#,
+        r#"{"a" 1}"#,
+        r#"{"a":1 "b":2}"#,
+        "\"\\x\"",
+        "",
+        &deep,
+    ] {
+        assert!(from_slice::<Value>(text.as_bytes()).is_none(), "{text}");
+        assert!(parse_json(text.as_bytes()).is_err(), "{text}");
+    }
+    assert!(from_slice::<Value>(b"\"\x01\xff\"").is_none());
+    assert!(parse_json(b"\"\x01\xff\"").is_err());
+    // A duplicate among many keys (the set, not the list) is found too.
+    let many: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+    assert!(from_slice::<Value>(format!("{{{many}\"k39\":0}}").as_bytes()).is_none());
+    agrees(format!("{{{many}\"k40\":0}}").as_bytes());
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        "[\"\\\\\u{0}-\u{1f}a-z é😀]{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec(("[a-c\"\\\\]{0,3}", inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_value_reads_back_through_the_fast_path(value in any_json()) {
+        for text in [
+            serde_json::to_vec(&value).unwrap(),
+            serde_json::to_vec_pretty(&value).unwrap(),
+            crate::canonical::to_canonical_vec(&value).unwrap(),
+        ] {
+            prop_assert_eq!(from_slice::<Value>(&text), Some(value.clone()));
+            // And the canonicaliser, fast path or not, agrees with the tree.
+            prop_assert_eq!(
+                crate::canonical::canonicalize(&text).unwrap(),
+                crate::canonical::to_canonical_vec(&value).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn mangled_text_is_never_read_differently(
+        value in any_json(),
+        cut in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut text = serde_json::to_vec(&value).unwrap();
+        let at = cut.index(text.len());
+        text.insert(at, byte);
+        agrees(&text);
+        let tree = parse_json(&text).ok().map(|v| crate::canonical::to_canonical_vec(&v).unwrap());
+        prop_assert_eq!(crate::canonical::canonicalize(&text).ok(), tree);
+        text.truncate(at);
+        agrees(&text);
+    }
+}
