@@ -99,6 +99,19 @@ pub fn open_pending(path: &Path, mode: Mode) -> io::Result<(PendingFile, File)> 
     Ok((pending, file))
 }
 
+/// A [`PendingFile`] for `path` that is a hard link to `existing` under a
+/// temporary name beside `path`: an existing file (already durable) about
+/// to get another name, without copying it.
+pub fn link_pending(existing: &Path, path: &Path) -> io::Result<PendingFile> {
+    let tmp = temp_name(path);
+    fs::hard_link(existing, &tmp)?;
+    Ok(PendingFile {
+        tmp,
+        path: path.to_path_buf(),
+        placed: false,
+    })
+}
+
 impl PendingFile {
     /// The temporary file (to check its contents before placing it).
     pub fn temp_path(&self) -> &Path {

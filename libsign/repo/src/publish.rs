@@ -41,10 +41,9 @@ use fwsign_keys::document::{CanonicalDocument, sign, signing_payload, verify_rol
 /// them for progress and, in tests, to kill the process mid-way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishStep {
-    /// A target file is in `targets/` under its first published name (a
-    /// hard link to the staged file), or in a temporary there holding its
-    /// reflink or copy, its other names not yet linked (reported once per
-    /// new target file).
+    /// A target file is in a temporary in `targets/` (a hard link to the
+    /// staged file, or its reflink or copy), not yet linked under its
+    /// published names (reported once per new target file).
     TargetCopied,
     /// Every new target file is in `targets/`.
     TargetsWritten,

@@ -3,7 +3,8 @@
 //!
 //! Each staged file was hashed once against the approved metadata
 //! ([`check_staged`], on every core) before anything is written. It then
-//! enters `targets/` under its first consistent-snapshot name as
+//! enters `targets/` under a temporary name beside its first
+//! consistent-snapshot name as
 //! - a reflink (its own inode sharing the extents, copy-on-write) where the
 //!   file system has them;
 //! - else a hard link to the staged file itself. Staged files are created
@@ -14,17 +15,17 @@
 //! - else (a writable staged file from an older fwsign, or no inode to
 //!   check) a copy, checked again before it is linked.
 //!
-//! Its other names (one per listed hash, and tough's) are hard links to the
-//! first. Copies and reflinks are synced together before they get their
-//! published names, and every directory touched is synced once at the end:
-//! durability is paid once per publish, not per file.
+//! Copies and reflinks are synced together; then every temporary is linked
+//! under its first name, its other names (one per listed hash, and tough's)
+//! are hard links to the first, and every directory touched is synced once
+//! at the end: durability is paid once per publish, not per file.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use fwsign_keys::atomic_write::{Mode, PendingFile, open_pending, sync_batch};
+use fwsign_keys::atomic_write::{Mode, PendingFile, link_pending, open_pending, sync_batch};
 use fwsign_manifest_schema::metadata::TargetFile;
 
 use super::PublishStep;
@@ -65,9 +66,11 @@ pub(super) fn link_all(
         synced_dirs: BTreeSet::new(),
         reflinks: cfg!(target_os = "linux"),
     };
-    // Pass 1: the first name of each, or a temporary holding its copy.
+    // Pass 1: a temporary beside the first name of each: a hard link to
+    // the staged file, or its reflink or copy.
     let mut firsts = Vec::with_capacity(targets.len());
     let mut pending: Vec<(usize, PendingFile)> = Vec::new();
+    let mut new_inodes: Vec<PathBuf> = Vec::new();
     for (index, ((name, entry, staged), identity)) in targets.iter().zip(identities).enumerate() {
         let Some(hash) = entry.hashes.values().next() else {
             return Err(RepoError::StagedTargetChanged {
@@ -80,18 +83,19 @@ pub(super) fn link_all(
         refuse_link(&first)?;
         if fs::symlink_metadata(&first).is_ok() {
             already(&first, name, entry)?;
-        } else if let Some(copy) = linker.place_first(name, entry, staged, *identity, &first)? {
-            pending.push((index, copy));
+        } else {
+            let (temp, new_inode) = linker.place_first(name, entry, staged, *identity, &first)?;
+            if new_inode {
+                new_inodes.push(temp.temp_path().to_path_buf());
+            }
+            pending.push((index, temp));
         }
         on_step(PublishStep::TargetCopied);
         firsts.push(first);
     }
-    // Copies and reflinks are durable before any gets its published name.
-    let temps: Vec<PathBuf> = pending
-        .iter()
-        .map(|(_, p)| p.temp_path().to_path_buf())
-        .collect();
-    sync_batch(&temps, &[]).map_err(|(path, e)| io_err(&path)(e))?;
+    // Copies and reflinks are durable before any gets its published name
+    // (a hard link's inode is the staged file's, durable since `repo add`).
+    sync_batch(&new_inodes, &[]).map_err(|(path, e)| io_err(&path)(e))?;
     for (index, copy) in pending {
         let (name, entry, _) = &targets[index];
         let path = copy.path().to_path_buf();
@@ -152,9 +156,8 @@ impl Linker<'_> {
         Ok(())
     }
 
-    /// Places the staged file at `first` by hard link (done, `None`), or
-    /// returns the temporary holding its reflink or copy (to sync, then
-    /// link under `first`).
+    /// Puts the staged file in a temporary beside `first`: a reflink or a
+    /// copy (`true`: a new inode, to sync) or a hard link (`false`).
     fn place_first(
         &mut self,
         name: &str,
@@ -162,7 +165,7 @@ impl Linker<'_> {
         staged: &Path,
         identity: FileIdentity,
         first: &Path,
-    ) -> Result<Option<PendingFile>, RepoError> {
+    ) -> Result<(PendingFile, bool), RepoError> {
         let swapped = || RepoError::StagedTargetChanged {
             name: name.to_owned(),
             why: format!(
@@ -171,28 +174,21 @@ impl Linker<'_> {
             ),
         };
         if !identity.read_only || identity.inode.is_none() {
-            return copy_checked(name, entry, staged, first).map(Some);
+            return copy_checked(name, entry, staged, first).map(|copy| (copy, true));
         }
         if self.reflinks {
             match reflink(staged, first, identity) {
-                Ok(Some(copy)) => return Ok(Some(copy)),
+                Ok(Some(copy)) => return Ok((copy, true)),
                 Ok(None) => return Err(swapped()),
                 Err(_) => self.reflinks = false,
             }
         }
-        match fs::hard_link(staged, first) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                already(first, name, entry)?;
-                return Ok(None);
-            }
-            Err(e) => return Err(io_err(first)(e)),
-        }
-        if FileIdentity::at(first).map_err(io_err(first))?.inode != identity.inode {
-            let _ = fs::remove_file(first);
+        let link = link_pending(staged, first).map_err(io_err(first))?;
+        let linked = FileIdentity::at(link.temp_path()).map_err(io_err(link.temp_path()))?;
+        if linked.inode != identity.inode {
             return Err(swapped());
         }
-        Ok(None)
+        Ok((link, false))
     }
 }
 
