@@ -60,7 +60,8 @@ where
                             Ok(result) => done.push((index, result)),
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);
-                                return Err((index, e));
+                                // Boxed: a worker's result stays small.
+                                return Err((index, Box::new(e)));
                             }
                         }
                     }
@@ -79,7 +80,7 @@ where
                 w.join().unwrap_or_else(|_| {
                     Err((
                         usize::MAX,
-                        RepoError::Invalid("a worker thread panicked".into()),
+                        Box::new(RepoError::Invalid("a worker thread panicked".into())),
                     ))
                 })
             })
@@ -88,7 +89,7 @@ where
     let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     // The error of the earliest item wins, so the message does not depend
     // on which worker got there first.
-    let mut first_error: Option<(usize, RepoError)> = None;
+    let mut first_error: Option<(usize, Box<RepoError>)> = None;
     for result in per_worker {
         match result {
             Ok(done) => {
@@ -106,7 +107,7 @@ where
         }
     }
     if let Some((_, e)) = first_error {
-        return Err(e);
+        return Err(*e);
     }
     slots
         .into_iter()
