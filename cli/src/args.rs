@@ -216,15 +216,25 @@ pub(crate) enum RepoCommand {
     },
     /// Stage firmware files as targets.
     #[command(
-        after_help = "Example:\n  fwsign repo add repo build/fw.bin --name board-a/fw-1.0.0.bin \\\n    \
-        --hardware-id evc-a1 --version 1.0.0 --security-counter 3"
+        after_help = "Examples:\n  fwsign repo add repo build/fw.bin --name board-a/fw-1.0.0.bin \\\n    \
+        --hardware-id evc-a1 --version 1.0.0 --security-counter 3\n  \
+        fwsign repo add repo build/images/ --prefix v1.0.0/ --hardware-id evc-a1 --version 1.0.0 --security-counter 3\n  \
+        find out -name '*.bin' | fwsign repo add repo --files-from - --hardware-id evc-a1 --version 1.0.0 --security-counter 3\n\n\
+        Names: a FILE is named by its file name; a DIR is read recursively, each file named by its path\n\
+        relative to DIR; a --files-from line is NAME=PATH, or a relative PATH that is also the name.\n\
+        --prefix goes before every name."
     )]
     Add {
         /// The repository.
         dir: PathBuf,
-        /// Firmware files.
-        #[arg(required = true)]
+        /// Firmware files, or directories to stage every file of (recursively).
+        #[arg(value_name = "FILE|DIR", required_unless_present = "files_from")]
         files: Vec<PathBuf>,
+        /// Also stage the files listed in LIST, one per line (`-`: standard
+        /// input): `NAME=PATH`, or a relative PATH that is also the target
+        /// name. PATH is read relative to the current directory.
+        #[arg(long, value_name = "LIST")]
+        files_from: Option<PathBuf>,
         /// Hardware IDs the firmware runs on; repeat for each.
         #[arg(long = "hardware-id", value_name = "ID", required = true)]
         hardware_ids: Vec<String>,
@@ -234,10 +244,10 @@ pub(crate) enum RepoCommand {
         /// Anti-rollback counter.
         #[arg(long)]
         security_counter: u64,
-        /// Target name (one file only; default: the file name).
+        /// Target name (one FILE only; default: the file name).
         #[arg(long)]
         name: Option<String>,
-        /// Prefix for target names, e.g. `board-a/`.
+        /// Prefix for every target name, e.g. `board-a/`.
         #[arg(long)]
         prefix: Option<String>,
         /// Stage into this delegated role instead of `targets`.

@@ -8,6 +8,7 @@ use fwsign_repo::lock::{LockKind, RepoLock};
 use fwsign_repo::publish::PublishStep;
 use fwsign_repo::staging::{
     AddOptions, DelegateOptions, NewTarget, OnExisting, Progress, RotateOptions, TargetChange,
+    targets_from_dir, targets_from_list,
 };
 use fwsign_repo::{ExpiryPolicy, InitOptions, RepoError, Repository, RoleApproval, parse_duration};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,6 +53,79 @@ fn open_exclusive(
     let repo = open(dir)?;
     let held = lock(&repo, LockKind::Exclusive, command, out)?;
     Ok((repo, held))
+}
+
+/// The files `repo add` stages, with their target names: each FILE by its
+/// file name (or `--name`), each DIR recursively by paths relative to it,
+/// then the `--files-from` list (`-`: standard input); `--prefix` before
+/// every name. The naming rules live in the library
+/// (`fwsign_repo::staging::targets_from_dir`, `targets_from_list`).
+fn add_sources(
+    files: &[PathBuf],
+    files_from: Option<&Path>,
+    name: Option<String>,
+    prefix: Option<&str>,
+) -> Result<Vec<NewTarget>, Failure> {
+    let single_file = files.len() == 1 && files_from.is_none() && !files[0].is_dir();
+    if name.is_some() && !single_file {
+        return Err(Failure::usage(
+            "--name names one file; give one FILE or use --prefix",
+        ));
+    }
+    let mut targets = Vec::new();
+    for file in files {
+        if file.is_dir() {
+            targets.extend(targets_from_dir(file, prefix)?);
+            continue;
+        }
+        if !file.is_file() {
+            return Err(Failure::usage(format!(
+                "{}: no such file or directory",
+                file.display()
+            )));
+        }
+        let base = match &name {
+            Some(n) => n.clone(),
+            None => file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| {
+                    Failure::usage(format!("{}: has no usable file name", file.display()))
+                })?
+                .to_owned(),
+        };
+        targets.push(NewTarget {
+            file: file.clone(),
+            name: match prefix {
+                Some(p) => format!("{}/{base}", p.trim_end_matches('/')),
+                None => base,
+            },
+        });
+    }
+    if let Some(list) = files_from {
+        let (text, source) = if list == Path::new("-") {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| Failure::usage(format!("standard input: {e}")))?;
+            (text, "standard input".to_owned())
+        } else {
+            let text = std::fs::read_to_string(list)
+                .map_err(|e| Failure::usage(format!("{}: {e}", list.display())))?;
+            (text, list.display().to_string())
+        };
+        let listed = targets_from_list(&text, &source, prefix)?;
+        for t in &listed {
+            if !t.file.is_file() {
+                return Err(Failure::usage(format!(
+                    "{}: no such file (listed in {source} for {})",
+                    t.file.display(),
+                    t.name
+                )));
+            }
+        }
+        targets.extend(listed);
+    }
+    Ok(targets)
 }
 
 /// The test-only fault point (`FWSIGN_TEST_CRASH_AT`): a step name at which
@@ -184,6 +258,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
         RepoCommand::Add {
             dir,
             files,
+            files_from,
             hardware_ids,
             version,
             security_counter,
@@ -196,35 +271,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             sbom_sha256,
             replace,
         } => {
-            if name.is_some() && files.len() != 1 {
-                return Err(Failure::usage(
-                    "--name names one file; give one FILE or use --prefix",
-                ));
-            }
-            let mut targets = Vec::new();
-            for file in &files {
-                let base = match &name {
-                    Some(n) => n.clone(),
-                    None => file
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .ok_or_else(|| {
-                            Failure::usage(format!("{}: has no usable file name", file.display()))
-                        })?
-                        .to_owned(),
-                };
-                let name = match &prefix {
-                    Some(p) => format!("{}/{base}", p.trim_end_matches('/')),
-                    None => base,
-                };
-                if !file.is_file() {
-                    return Err(Failure::usage(format!("{}: no such file", file.display())));
-                }
-                targets.push(NewTarget {
-                    file: file.clone(),
-                    name,
-                });
-            }
+            let targets = add_sources(&files, files_from.as_deref(), name, prefix.as_deref())?;
             let mut custom_fields = Vec::new();
             for c in &custom {
                 let (k, v) = split_pair(c, "--custom")?;

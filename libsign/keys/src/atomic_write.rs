@@ -1,6 +1,16 @@
 //! Writing files so that a crash leaves the old file or the new one, never a
 //! mix: a temporary file beside the target, `fsync`, `rename`, and an `fsync`
 //! of the directory so the rename itself is durable.
+//!
+//! A command that writes many files pays for durability once, not per file:
+//! it writes every temporary with [`open_pending`] (no `fsync`), makes them
+//! all durable in one pass with [`sync_batch`] (the `fsync` calls run from a
+//! small pool of threads, so the file system commits them together), renames
+//! them into place with [`PendingFile::rename_unsynced`], and syncs the
+//! directories those renames touched with [`sync_batch`] again. A crash
+//! before the renames leaves only temporaries ([`is_temp_name`]); a crash
+//! during them leaves files whose bytes are complete, as nothing is renamed
+//! before every file is on disk.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -13,6 +23,10 @@ pub enum Mode {
     Public,
     /// Private keys: 0600 from the moment the file exists.
     Private,
+    /// Staged target files: 0444, so that nothing edits them in place (they
+    /// are replaced only by rename) and a published hard link to one can
+    /// never change under the clients.
+    ReadOnly,
 }
 
 /// Replaces `path` with `bytes` atomically.
@@ -85,6 +99,19 @@ pub fn open_pending(path: &Path, mode: Mode) -> io::Result<(PendingFile, File)> 
     Ok((pending, file))
 }
 
+/// A [`PendingFile`] for `path` that is a hard link to `existing` under a
+/// temporary name beside `path`: an existing file (already durable) about
+/// to get another name, without copying it.
+pub fn link_pending(existing: &Path, path: &Path) -> io::Result<PendingFile> {
+    let tmp = temp_name(path);
+    fs::hard_link(existing, &tmp)?;
+    Ok(PendingFile {
+        tmp,
+        path: path.to_path_buf(),
+        placed: false,
+    })
+}
+
 impl PendingFile {
     /// The temporary file (to check its contents before placing it).
     pub fn temp_path(&self) -> &Path {
@@ -103,6 +130,15 @@ impl PendingFile {
         self.replace_at(&path)
     }
 
+    /// Renames it over the final path without syncing anything: for a
+    /// caller that made the file durable with [`sync_batch`] first and syncs
+    /// the directory (once for many renames) after.
+    pub fn rename_unsynced(mut self) -> io::Result<()> {
+        fs::rename(&self.tmp, &self.path)?;
+        self.placed = true;
+        Ok(())
+    }
+
     /// Renames it over `path` instead of the path it was opened for (a
     /// name decided after writing, on the same file system) and syncs that
     /// directory.
@@ -119,6 +155,15 @@ impl PendingFile {
         fs::hard_link(&self.tmp, &self.path)?;
         self.discard();
         sync_dir(&parent_dir(&self.path))
+    }
+
+    /// [`PendingFile::create`] without syncing the directory: for a caller
+    /// that made the file durable with [`sync_batch`] first and syncs the
+    /// directory (once for many links) after.
+    pub fn create_unsynced(mut self) -> io::Result<()> {
+        let linked = fs::hard_link(&self.tmp, &self.path);
+        self.discard();
+        linked
     }
 
     fn discard(&mut self) {
@@ -154,6 +199,7 @@ fn create_new(path: &Path, mode: Mode) -> io::Result<File> {
         options.mode(match mode {
             Mode::Public => 0o644,
             Mode::Private => 0o600,
+            Mode::ReadOnly => 0o444,
         });
     }
     #[cfg(not(unix))]
@@ -195,6 +241,63 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
         let _ = dir;
         Ok(())
     }
+}
+
+/// How many `fsync` calls [`sync_batch`] has in flight at most. They wait on
+/// the disk, not the CPU: several at once let the file system commit them
+/// in one journal transaction instead of one each.
+const SYNC_THREADS: usize = 16;
+
+/// Makes `files`, then `dirs`, durable: `fsync` of each, from up to
+/// [`SYNC_THREADS`] threads. Directories come after files, so a rename made
+/// durable by a directory sync never names a file whose bytes are not.
+/// Returns the first error met, naming nothing: the caller knows the batch.
+pub fn sync_batch(files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), (PathBuf, io::Error)> {
+    sync_all_of(files, |p| File::open(p)?.sync_all())?;
+    sync_all_of(dirs, sync_dir)
+}
+
+fn sync_all_of(
+    paths: &[PathBuf],
+    sync: impl Fn(&Path) -> io::Result<()> + Sync,
+) -> Result<(), (PathBuf, io::Error)> {
+    if paths.len() <= 1 {
+        return paths
+            .iter()
+            .try_for_each(|p| sync(p).map_err(|e| (p.clone(), e)));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let threads = SYNC_THREADS.min(paths.len());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    while !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else {
+                            return Ok(());
+                        };
+                        if let Err(e) = sync(path) {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Err((path.clone(), e));
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let mut first = Ok(());
+        for worker in workers {
+            let result = worker.join().unwrap_or_else(|_| {
+                Err((PathBuf::new(), io::Error::other("sync thread panicked")))
+            });
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    })
 }
 
 #[cfg(test)]
@@ -260,6 +363,43 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"published");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         assert!(!is_temp_name("fw.bin") && !is_temp_name(".hidden"));
+    }
+
+    #[test]
+    fn a_batch_written_unsynced_is_in_place_after_sync_and_rename() {
+        let dir = scratch("batch");
+        let mut pending = Vec::new();
+        for i in 0..40 {
+            let path = dir.join(format!("f{i}"));
+            let (p, mut f) = open_pending(&path, Mode::ReadOnly).unwrap();
+            f.write_all(format!("{i}").as_bytes()).unwrap();
+            pending.push(p);
+        }
+        let temps: Vec<PathBuf> = pending
+            .iter()
+            .map(|p| p.temp_path().to_path_buf())
+            .collect();
+        sync_batch(&temps, &[]).unwrap();
+        for p in pending {
+            p.rename_unsynced().unwrap();
+        }
+        sync_batch(&[], std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 40);
+        assert_eq!(fs::read(dir.join("f7")).unwrap(), b"7");
+        let missing = dir.join("gone");
+        let (path, _) = sync_batch(&[dir.join("f1"), missing.clone()], &[]).unwrap_err();
+        assert_eq!(path, missing);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_only_files_are_0444() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("readonly");
+        let path = dir.join("fw.bin");
+        write_atomic(&path, b"image", Mode::ReadOnly).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o444);
     }
 
     #[cfg(unix)]

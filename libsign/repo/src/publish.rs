@@ -7,8 +7,7 @@
 //! whose files are never touched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
@@ -18,16 +17,16 @@ use fwsign_manifest_schema::metadata::{
 use serde::Serialize;
 
 pub(crate) mod files;
+mod link;
 mod refresh;
 mod verify_release;
 
-use files::{check_file, create_published, delegator_in, link_into, meta_for, remove_if_there};
+use files::{create_published, delegator_in, meta_for, remove_if_there};
 
 use super::history::Release;
-use super::names::{self, consistent_target_path, tough_target_path};
+use super::names;
 use super::published_state::FaultKind;
 use super::resolve::{self, ShadowedDelegation};
-use super::staging::{create_dirs_inside, refuse_link};
 use super::{
     Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
     read_optional,
@@ -35,15 +34,16 @@ use super::{
 use crate::audit::AuditEvent;
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::TufSigner;
-use fwsign_keys::atomic_write::{Mode, sync_dir, write_atomic, write_pending};
+use fwsign_keys::atomic_write::{Mode, write_atomic};
 use fwsign_keys::document::{CanonicalDocument, sign, signing_payload, verify_role};
 
 /// Points in a publish, reported to the caller as they pass. The CLI uses
 /// them for progress and, in tests, to kill the process mid-way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishStep {
-    /// A target file's bytes are in a temporary file in `targets/`, not yet
-    /// linked under its published name (reported once per file copied).
+    /// A target file is in a temporary in `targets/` (a hard link to the
+    /// staged file, or its reflink or copy), not yet linked under its
+    /// published names (reported once per new target file).
     TargetCopied,
     /// Every new target file is in `targets/`.
     TargetsWritten,
@@ -242,7 +242,9 @@ impl Repository {
             }
         }
 
-        // Re-check every target file that will be newly published.
+        // Every target file that will be newly published, hashed once
+        // against the approved entry (on every core) before anything is
+        // written; what is linked below is checked to be the file hashed.
         let mut to_publish: Vec<(String, TargetFile, PathBuf)> = Vec::new();
         for role in &changed_roles {
             let before = published.and_then(|p| p.targets.get(role));
@@ -254,13 +256,16 @@ impl Repository {
                     continue;
                 }
                 let staged_file = self.staged_target_file(role, name)?;
-                if let Err(e) = check_file(&staged_file, name, entry) {
-                    self.refuse(&e, now)?;
-                    return Err(e);
-                }
                 to_publish.push((name.clone(), entry.clone(), staged_file));
             }
         }
+        let identities = match link::check_staged(&to_publish) {
+            Ok(identities) => identities,
+            Err(e) => {
+                self.refuse(&e, now)?;
+                return Err(e);
+            }
+        };
 
         // Canonical bytes of everything new, then snapshot and timestamp.
         let root_doc = canonical_of("root", &root)?;
@@ -408,9 +413,7 @@ impl Repository {
         drop(op);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
-        for (name, entry, staged_file) in &to_publish {
-            self.publish_target(name, entry, staged_file, on_step)?;
-        }
+        link::link_all(&targets_dir, &to_publish, &identities, on_step)?;
         on_step(PublishStep::TargetsWritten);
         fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
         // Every versioned file is created, never replaced; a crashed publish
@@ -588,65 +591,5 @@ impl Repository {
         };
         self.sign_online(root, "timestamp", &mut timestamp, signer)?;
         Ok(timestamp)
-    }
-
-    /// Copies a staged target into `targets/` under every name clients ask
-    /// for: `<dir>/<hash>.<basename>` per listed hash, and tough's
-    /// `<sha256>.<dir>/<basename>` for nested names. The copy is checked
-    /// before it is linked under its published name (a copy that fails the
-    /// check is removed), and a file already published under that name must
-    /// have the same bytes: published files are never rewritten.
-    fn publish_target(
-        &self,
-        name: &str,
-        entry: &TargetFile,
-        staged: &Path,
-        on_step: &mut dyn FnMut(PublishStep),
-    ) -> Result<(), RepoError> {
-        let targets_dir = self.targets_dir();
-        let already = |path: &Path| {
-            check_file(path, name, entry).map_err(|_| RepoError::WouldRewrite(path.to_path_buf()))
-        };
-        let mut first: Option<PathBuf> = None;
-        for hash in entry.hashes.values() {
-            let path = consistent_target_path(&targets_dir, name, hash)?;
-            if let Some(parent) = path.parent()
-                && let Ok(rel) = parent.strip_prefix(&targets_dir)
-            {
-                create_dirs_inside(&targets_dir, rel)?;
-            }
-            refuse_link(&path)?;
-            match &first {
-                None => {
-                    if fs::symlink_metadata(&path).is_ok() {
-                        already(&path)?;
-                    } else {
-                        let mut src = File::open(staged).map_err(io_err(staged))?;
-                        let copy = write_pending(&path, Mode::Public, |out| {
-                            io::copy(&mut src, out).map(|_| ())
-                        })
-                        .map_err(io_err(&path))?;
-                        on_step(PublishStep::TargetCopied);
-                        check_file(copy.temp_path(), name, entry)?;
-                        match copy.create() {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => already(&path)?,
-                            Err(e) => return Err(io_err(&path)(e)),
-                        }
-                    }
-                    first = Some(path);
-                }
-                Some(first) => link_into(&targets_dir, first, &path)?,
-            }
-        }
-        if let (Some(first), Some(sha256)) = (&first, entry.hashes.get("sha256"))
-            && let Some(tough) = tough_target_path(&targets_dir, name, sha256)?
-        {
-            link_into(&targets_dir, first, &tough)?;
-        }
-        if let Some(dir) = first.as_ref().and_then(|f| f.parent()) {
-            sync_dir(dir).map_err(io_err(dir))?;
-        }
-        Ok(())
     }
 }

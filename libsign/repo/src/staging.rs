@@ -3,15 +3,12 @@
 //! had, and the repository records that so `status` can say so.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::firmware::FirmwareInfo;
-use fwsign_manifest_schema::metadata::{
-    DelegatedRole, Delegations, Root, Signed, TargetFile, Targets,
-};
+use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Root, Signed, Targets};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,17 +18,19 @@ use super::{
     RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
 };
 use crate::audit::AuditEvent;
-use fwsign_core::path_match::delegation_covers_names;
-use fwsign_core::workflow::{Digests, FinishedDigests};
 use fwsign_keys::PublicKey;
-use fwsign_keys::atomic_write::{Mode, PendingFile, write_pending};
 
+mod add;
+pub(crate) mod copy;
 mod existing;
+pub(crate) mod parallel;
 mod root;
+mod sources;
 mod undelegate;
 
 pub use existing::{OnExisting, TargetChange};
 pub(crate) use root::check_root_writable;
+pub use sources::{targets_from_dir, targets_from_list};
 pub use undelegate::{RETIRED_ROLES_FIELD, UndelegateOptions, Undelegated};
 pub(crate) use undelegate::{retired_by, retired_unreachable};
 
@@ -179,55 +178,6 @@ pub(crate) fn refuse_link(path: &Path) -> Result<(), RepoError> {
     Ok(())
 }
 
-/// Copies `src` to a temporary file beside `dst` while hashing it, in one
-/// pass; the caller puts it in place once everything else checked out
-/// (dropping it removes the copy).
-pub(crate) fn copy_and_hash(
-    src: &Path,
-    dst: &Path,
-    name: &str,
-    sha512: bool,
-    progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(PendingFile, FinishedDigests), RepoError> {
-    let mut input = File::open(src).map_err(io_err(src))?;
-    let total = input.metadata().map_err(io_err(src))?.len();
-    progress(Progress::Start { name, total });
-    let mut digests = Digests::new(sha512);
-    let mut read_error: Option<io::Error> = None;
-    let pending = write_pending(dst, Mode::Public, |out| {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let kind = e.kind();
-                    read_error = Some(e);
-                    return Err(io::Error::new(kind, "reading the source failed"));
-                }
-            };
-            let chunk = &buf[..n];
-            digests.update(chunk);
-            out.write_all(chunk)?;
-            progress(Progress::Advance(n as u64));
-        }
-        Ok(())
-    })
-    .map_err(|e| match read_error.take() {
-        Some(source) => RepoError::Io {
-            path: src.to_path_buf(),
-            source,
-        },
-        None => RepoError::Io {
-            path: dst.to_path_buf(),
-            source: e,
-        },
-    })?;
-    progress(Progress::Finish);
-    Ok((pending, digests.finish()))
-}
-
 impl Repository {
     /// The staged targets role `role`, created from the published one (next
     /// version, fresh expiry, no signatures) when not staged yet.
@@ -294,193 +244,6 @@ impl Repository {
             }
         }
         Ok(())
-    }
-
-    /// [`Repository::add_with`], refusing a name the role already lists
-    /// with other bytes.
-    pub fn add(
-        &self,
-        options: &AddOptions,
-        now: UnixTime,
-        progress: &mut dyn FnMut(Progress<'_>),
-    ) -> Result<Vec<AddedTarget>, RepoError> {
-        self.add_with(options, OnExisting::Refuse, now, progress)
-    }
-
-    /// Stages files as targets of `options.role`: each is hashed and copied
-    /// into `staged/targets/<role>/` in one streaming pass, so what approvers
-    /// sign is exactly what gets published. The copies are put in place only
-    /// once every file is copied; on any error none is left behind.
-    ///
-    /// A name the role already lists (staged, or published) with other
-    /// bytes is refused ([`RepoError::TargetExists`]) unless `on_existing`
-    /// is [`OnExisting::Replace`]; the same bytes and fields again change
-    /// nothing, and nothing is written.
-    pub fn add_with(
-        &self,
-        options: &AddOptions,
-        on_existing: OnExisting,
-        now: UnixTime,
-        progress: &mut dyn FnMut(Progress<'_>),
-    ) -> Result<Vec<AddedTarget>, RepoError> {
-        names::check_role_name(&options.role)?;
-        if options.role == "root" || options.role == "snapshot" || options.role == "timestamp" {
-            return Err(RepoError::Invalid(format!(
-                "targets are added to `targets` or a delegated role, not {}",
-                options.role
-            )));
-        }
-        if options.targets.is_empty() {
-            return Err(RepoError::Invalid("no files to add".into()));
-        }
-        let mut firmware = FirmwareInfo {
-            hardware_ids: options.hardware_ids.clone(),
-            version: options.version.clone(),
-            security_counter: options.security_counter,
-            min_bootloader_version: options.min_bootloader_version.clone(),
-            sbom_sha256: options.sbom_sha256.clone(),
-            unknown: BTreeMap::new(),
-        };
-        firmware.hardware_ids.dedup();
-        firmware
-            .check_new()
-            .map_err(|e| RepoError::Invalid(e.to_string()))?;
-        let mut seen = BTreeSet::new();
-        for t in &options.targets {
-            check_target_name(&t.name)?;
-            if !seen.insert(t.name.as_str()) {
-                return Err(RepoError::Invalid(format!(
-                    "target {} is given twice",
-                    t.name
-                )));
-            }
-        }
-        for (key, _) in &options.custom {
-            if key == FirmwareInfo::CUSTOM_KEY || key.is_empty() {
-                return Err(RepoError::Invalid(format!(
-                    "custom field {key:?} is reserved for fwsign's firmware fields"
-                )));
-            }
-        }
-        let op = self.operation();
-        self.check_audit_before_staging(&op)?;
-        // A delegated role may only list names its delegation covers.
-        if let Some(parent) = op.delegator_of(&options.role)? {
-            let parent_doc = op.current_targets(&parent)?.ok_or_else(|| {
-                RepoError::Invalid(format!("delegating role {parent} is missing"))
-            })?;
-            let delegation = parent_doc
-                .signed
-                .delegations
-                .as_ref()
-                .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
-                .ok_or_else(|| {
-                    RepoError::Invalid(format!("{parent} does not delegate to {}", options.role))
-                })?;
-            for t in &options.targets {
-                if !delegation_covers_names(
-                    delegation.paths.as_deref(),
-                    delegation.path_hash_prefixes.as_deref(),
-                    &t.name,
-                ) {
-                    return Err(RepoError::Invalid(format!(
-                        "target {} is outside the paths delegated to {} ({})",
-                        t.name,
-                        options.role,
-                        delegation.paths.as_deref().unwrap_or_default().join(", ")
-                    )));
-                }
-            }
-        }
-
-        let was_staged = self.staged_path(&options.role).is_file();
-        let mut doc = self.targets_for_edit(&op, &options.role, now)?;
-        let staged_dir = self.staged_targets_dir();
-        let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
-        let mut added = Vec::new();
-        let mut copies = Vec::new();
-        for t in &options.targets {
-            let dst = names::target_path(&self.staged_role_targets_dir(&options.role), &t.name)?;
-            let parent = Path::new(&t.name).parent().unwrap_or(Path::new(""));
-            create_dirs_inside(&staged_dir, &role_dir.join(parent))?;
-            refuse_link(&dst)?;
-            let (copy, digests) = copy_and_hash(&t.file, &dst, &t.name, options.sha512, progress)?;
-            copies.push(copy);
-            let length = digests.length;
-            let mut hashes = BTreeMap::new();
-            hashes.insert(
-                "sha256".to_owned(),
-                base16ct::lower::encode_string(&digests.sha256),
-            );
-            if let Some(sha512) = digests.sha512 {
-                hashes.insert("sha512".to_owned(), base16ct::lower::encode_string(&sha512));
-            }
-            let mut entry = TargetFile {
-                length,
-                hashes: hashes.clone(),
-                custom: None,
-                unknown: BTreeMap::new(),
-            };
-            entry
-                .set_firmware(&firmware)
-                .map_err(|e| RepoError::Invalid(e.to_string()))?;
-            if let Some(Value::Object(custom)) = entry.custom.as_mut() {
-                for (key, value) in &options.custom {
-                    custom.insert(key.clone(), value.clone());
-                }
-            }
-            let old = doc.signed.targets.get(&t.name);
-            let change = existing::classify(old, &entry);
-            if let (TargetChange::Replaced, OnExisting::Refuse, Some(old)) =
-                (change, on_existing, old)
-            {
-                // Dropping the copies made so far removes them.
-                return Err(RepoError::TargetExists {
-                    role: options.role.clone(),
-                    name: t.name.clone(),
-                    staged: was_staged,
-                    listed_sha256: old.hashes.get("sha256").cloned().unwrap_or_default(),
-                    listed_length: old.length,
-                    new_sha256: hashes["sha256"].clone(),
-                    new_length: length,
-                });
-            }
-            doc.signed.targets.insert(t.name.clone(), entry);
-            added.push(AddedTarget {
-                name: t.name.clone(),
-                length,
-                hashes,
-                change,
-            });
-        }
-        // The same bytes and fields again: nothing to stage, and the
-        // approvals already given stay.
-        if added.iter().all(|t| t.change == TargetChange::Unchanged) {
-            return Ok(added);
-        }
-        self.check_stays_publishable(&op, None, &[(&options.role, &doc)])?;
-        for copy in copies {
-            let path = copy.path().to_path_buf();
-            copy.replace().map_err(io_err(&path))?;
-        }
-        for t in &added {
-            self.audit(
-                &AuditEvent {
-                    action: "stage".into(),
-                    role: Some(options.role.clone()),
-                    version: Some(doc.signed.version),
-                    targets: [(t.name.clone(), t.hashes["sha256"].clone())].into(),
-                    detail: Some(format!("add {} bytes", t.length)),
-                    ..AuditEvent::default()
-                },
-                now,
-            )?;
-        }
-        // After this command's own lines, so the head staged with the
-        // role covers them.
-        self.record_audit_head(&mut doc.signed.unknown)?;
-        self.save_edited(&options.role, doc, now)?;
-        Ok(added)
     }
 
     /// Stages the removal of target `name` from `role`.

@@ -55,6 +55,7 @@ mod release_root_rotation;
 mod release_support;
 mod release_tough;
 mod release_workflow;
+mod repo_add_sources;
 mod repo_concurrency;
 mod repo_push;
 mod repo_push_store;

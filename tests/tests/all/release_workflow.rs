@@ -261,6 +261,8 @@ fn staged_target_swapped_on_disk_after_approval_is_refused_at_publish() {
     let mut evil = std::fs::read(&staged).unwrap();
     assert_eq!(evil, v2);
     evil[100] ^= 1;
+    // Swapped: staged files are read-only, so a new file takes its name.
+    std::fs::remove_file(&staged).unwrap();
     std::fs::write(&staged, &evil).unwrap();
     r.publish()
         .code(SECURITY)

@@ -263,10 +263,13 @@ fn read_last_line(file: &mut File, len: u64) -> io::Result<Option<(Vec<u8>, bool
     let terminated = last == *b"\n";
     let end = if terminated { len - 1 } else { len };
 
-    let mut line = Vec::new();
+    // Chunks from the end backwards, joined once at the end: a long last
+    // line (one command staging 100,000 targets writes one line naming them
+    // all) costs its length, not its length squared.
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
     let mut start = end;
     while start > 0 {
-        let size = start.min(TAIL_CHUNK);
+        let size = start.min(TAIL_CHUNK.max(end - start));
         start -= size;
         let mut chunk = vec![0u8; usize::try_from(size).map_err(io::Error::other)?];
         file.seek(SeekFrom::Start(start))?;
@@ -275,11 +278,14 @@ fn read_last_line(file: &mut File, len: u64) -> io::Result<Option<(Vec<u8>, bool
         if let Some(pos) = newline {
             chunk.drain(..=pos);
         }
-        chunk.extend_from_slice(&line);
-        line = chunk;
+        chunks.push(chunk);
         if newline.is_some() {
             break;
         }
+    }
+    let mut line = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks.iter().rev() {
+        line.extend_from_slice(chunk);
     }
     Ok(Some((line, terminated)))
 }

@@ -34,6 +34,63 @@ pub(super) fn meta_for(bytes: &[u8], version: u64) -> MetaFile {
 /// Checks a file against a target entry's length and hashes, streaming it
 /// through the core's [`Digests`] (the one hash-check rule).
 pub(crate) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+    let mut buf = Vec::new();
+    check_file_identity(path, name, entry, &mut buf).map(|_| ())
+}
+
+/// Which file a check read: the same inode found again under another name
+/// (a hard link) has the bytes that were checked, as long as nothing
+/// writes to it, which its read-only mode says nothing may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileIdentity {
+    /// Device and inode (unix); `None` where unknown, when the file is
+    /// copied rather than linked.
+    pub(crate) inode: Option<(u64, u64)>,
+    /// No write permission bit set: staged by this version of fwsign,
+    /// replaced only by rename, so safe to link.
+    pub(crate) read_only: bool,
+}
+
+impl FileIdentity {
+    fn of(meta: &fs::Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            Self {
+                inode: Some((meta.dev(), meta.ino())),
+                read_only: meta.permissions().mode() & 0o222 == 0,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Self {
+                inode: None,
+                read_only: false,
+            }
+        }
+    }
+
+    /// The identity of an open file.
+    pub(crate) fn of_open(file: &File) -> io::Result<Self> {
+        file.metadata().map(|m| Self::of(&m))
+    }
+
+    /// The identity of the file at `path`, not following a link.
+    pub(crate) fn at(path: &Path) -> io::Result<Self> {
+        fs::symlink_metadata(path).map(|m| Self::of(&m))
+    }
+}
+
+/// [`check_file`], reading through the worker's own `buf`, and returning
+/// the identity of the file it read (from the open file, so it is the file
+/// hashed even if the name is replaced meanwhile).
+pub(crate) fn check_file_identity(
+    path: &Path,
+    name: &str,
+    entry: &TargetFile,
+    buf: &mut Vec<u8>,
+) -> Result<FileIdentity, RepoError> {
     let changed = |why: String| RepoError::StagedTargetChanged {
         name: name.to_owned(),
         why,
@@ -45,12 +102,20 @@ pub(crate) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<
         }
         Err(e) => return Err(io_err(path)(e)),
     };
+    let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(changed(format!("{} is not a regular file", path.display())));
+    }
+    // Small files are read whole, with no buffer larger than they are.
+    let chunk = usize::try_from(meta.len().clamp(4096, HASH_CHUNK)).unwrap_or(4096);
+    if buf.len() < chunk {
+        buf.resize(chunk, 0);
+    }
     let mut digests = Digests::new(entry.hashes.contains_key("sha512"));
-    let mut buf = vec![0u8; 256 * 1024];
     loop {
-        match file.read(&mut buf) {
+        match file.read(buf) {
             Ok(0) => break,
-            Ok(n) => digests.update(&buf[..n]),
+            Ok(n) => digests.update(buf.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_err(path)(e)),
         }
@@ -74,8 +139,11 @@ pub(crate) fn check_file(path: &Path, name: &str, entry: &TargetFile) -> Result<
                 )),
             })?;
     }
-    Ok(())
+    Ok(FileIdentity::of(&meta))
 }
+
+/// The read size when hashing a large file.
+const HASH_CHUNK: u64 = 256 * 1024;
 
 /// Creates published file `path` with `bytes`, never replacing a file there:
 /// the same bytes already there are fine (a killed run wrote them), other

@@ -1,0 +1,230 @@
+//! Putting a release's new target files into `targets/` without a second
+//! copy, durable in one pass.
+//!
+//! Each staged file was hashed once against the approved metadata
+//! ([`check_staged`], on every core) before anything is written. It then
+//! enters `targets/` under a temporary name beside its first
+//! consistent-snapshot name as
+//! - a reflink (its own inode sharing the extents, copy-on-write) where the
+//!   file system has them;
+//! - else a hard link to the staged file itself. Staged files are created
+//!   read-only and only ever replaced by rename, so no edit can reach the
+//!   published name through the shared inode; the link is checked to be the
+//!   very inode that was hashed, so a staged file swapped between the check
+//!   and the link is refused;
+//! - else (a writable staged file from an older fwsign, or no inode to
+//!   check) a copy, checked again before it is linked.
+//!
+//! Copies and reflinks are synced together; then every temporary is linked
+//! under its first name, its other names (one per listed hash, and tough's)
+//! are hard links to the first, and every directory touched is synced once
+//! at the end: durability is paid once per publish, not per file.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use fwsign_keys::atomic_write::{Mode, PendingFile, link_pending, open_pending, sync_batch};
+use fwsign_manifest_schema::metadata::TargetFile;
+
+use super::PublishStep;
+use super::files::{FileIdentity, check_file, check_file_identity, link_into};
+use crate::names::{consistent_target_path, tough_target_path};
+use crate::staging::copy::add_dirs_up_to;
+use crate::staging::parallel::map_parallel;
+use crate::staging::{create_dirs_inside, refuse_link};
+use crate::{RepoError, io_err};
+
+/// One target a release publishes: its name, its approved entry and the
+/// staged file it is published from.
+pub(super) type NewTarget = (String, TargetFile, PathBuf);
+
+/// Hashes every staged file against its approved entry, on every core, and
+/// returns the identity of each file hashed; the first mismatch (in release
+/// order) is the error.
+pub(super) fn check_staged(targets: &[NewTarget]) -> Result<Vec<FileIdentity>, RepoError> {
+    map_parallel(
+        targets,
+        Vec::<u8>::new,
+        |buf, (name, entry, staged), _| check_file_identity(staged, name, entry, buf),
+        &mut |_| {},
+    )
+}
+
+/// Puts every target into `targets/` (see the module docs); `identities`
+/// are what [`check_staged`] returned for them.
+pub(super) fn link_all(
+    targets_dir: &Path,
+    targets: &[NewTarget],
+    identities: &[FileIdentity],
+    on_step: &mut dyn FnMut(PublishStep),
+) -> Result<(), RepoError> {
+    let mut linker = Linker {
+        targets_dir,
+        made_dirs: HashSet::new(),
+        synced_dirs: BTreeSet::new(),
+        reflinks: cfg!(target_os = "linux"),
+    };
+    // Pass 1: a temporary beside the first name of each: a hard link to
+    // the staged file, or its reflink or copy.
+    let mut firsts = Vec::with_capacity(targets.len());
+    let mut pending: Vec<(usize, PendingFile)> = Vec::new();
+    let mut new_inodes: Vec<PathBuf> = Vec::new();
+    for (index, ((name, entry, staged), identity)) in targets.iter().zip(identities).enumerate() {
+        let Some(hash) = entry.hashes.values().next() else {
+            return Err(RepoError::StagedTargetChanged {
+                name: name.clone(),
+                why: "its entry lists no hash".into(),
+            });
+        };
+        let first = consistent_target_path(targets_dir, name, hash)?;
+        linker.make_parent(&first)?;
+        refuse_link(&first)?;
+        if fs::symlink_metadata(&first).is_ok() {
+            already(&first, name, entry)?;
+        } else {
+            let (temp, new_inode) = linker.place_first(name, entry, staged, *identity, &first)?;
+            if new_inode {
+                new_inodes.push(temp.temp_path().to_path_buf());
+            }
+            pending.push((index, temp));
+        }
+        on_step(PublishStep::TargetCopied);
+        firsts.push(first);
+    }
+    // Copies and reflinks are durable before any gets its published name
+    // (a hard link's inode is the staged file's, durable since `repo add`).
+    sync_batch(&new_inodes, &[]).map_err(|(path, e)| io_err(&path)(e))?;
+    for (index, copy) in pending {
+        let (name, entry, _) = &targets[index];
+        let path = copy.path().to_path_buf();
+        match copy.create_unsynced() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => already(&path, name, entry)?,
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+    }
+    // Pass 2: every other name, as links to the first.
+    for ((name, entry, _), first) in targets.iter().zip(&firsts) {
+        add_dirs_up_to(&mut linker.synced_dirs, first, targets_dir);
+        let mut others = Vec::new();
+        for hash in entry.hashes.values().skip(1) {
+            others.push(consistent_target_path(targets_dir, name, hash)?);
+        }
+        if let Some(sha256) = entry.hashes.get("sha256")
+            && let Some(tough) = tough_target_path(targets_dir, name, sha256)?
+        {
+            others.push(tough);
+        }
+        for other in others {
+            link_into(targets_dir, first, &other)?;
+            add_dirs_up_to(&mut linker.synced_dirs, &other, targets_dir);
+        }
+    }
+    let dirs: Vec<PathBuf> = linker.synced_dirs.into_iter().collect();
+    sync_batch(&[], &dirs).map_err(|(path, e)| io_err(&path)(e))
+}
+
+/// A file already published under the name: it must be these bytes, as
+/// published files are never rewritten.
+fn already(path: &Path, name: &str, entry: &TargetFile) -> Result<(), RepoError> {
+    check_file(path, name, entry).map_err(|_| RepoError::WouldRewrite(path.to_path_buf()))
+}
+
+struct Linker<'a> {
+    targets_dir: &'a Path,
+    /// Directories already created (or found) under `targets/`.
+    made_dirs: HashSet<PathBuf>,
+    /// Directories whose entries changed, synced once at the end.
+    synced_dirs: BTreeSet<PathBuf>,
+    /// Whether to try a reflink: cleared at the first the file system
+    /// refuses, so an ext4 publish does not try once per file.
+    reflinks: bool,
+}
+
+impl Linker<'_> {
+    fn make_parent(&mut self, path: &Path) -> Result<(), RepoError> {
+        if let Some(parent) = path.parent()
+            && !self.made_dirs.contains(parent)
+        {
+            if let Ok(rel) = parent.strip_prefix(self.targets_dir) {
+                create_dirs_inside(self.targets_dir, rel)?;
+            }
+            self.made_dirs.insert(parent.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Puts the staged file in a temporary beside `first`: a reflink or a
+    /// copy (`true`: a new inode, to sync) or a hard link (`false`).
+    fn place_first(
+        &mut self,
+        name: &str,
+        entry: &TargetFile,
+        staged: &Path,
+        identity: FileIdentity,
+        first: &Path,
+    ) -> Result<(PendingFile, bool), RepoError> {
+        let swapped = || RepoError::StagedTargetChanged {
+            name: name.to_owned(),
+            why: format!(
+                "{} was replaced after it was checked against the approved hashes",
+                staged.display()
+            ),
+        };
+        if !identity.read_only || identity.inode.is_none() {
+            return copy_checked(name, entry, staged, first).map(|copy| (copy, true));
+        }
+        if self.reflinks {
+            match reflink(staged, first, identity) {
+                Ok(Some(copy)) => return Ok((copy, true)),
+                Ok(None) => return Err(swapped()),
+                Err(_) => self.reflinks = false,
+            }
+        }
+        let link = link_pending(staged, first).map_err(io_err(first))?;
+        let linked = FileIdentity::at(link.temp_path()).map_err(io_err(link.temp_path()))?;
+        if linked.inode != identity.inode {
+            return Err(swapped());
+        }
+        Ok((link, false))
+    }
+}
+
+/// A reflink of `staged` in a temporary beside `first`: `Ok(None)` when the
+/// file open under `staged` is not the one checked, `Err` when the file
+/// system has no reflinks (or refuses this one).
+fn reflink(staged: &Path, first: &Path, identity: FileIdentity) -> io::Result<Option<PendingFile>> {
+    let src = File::open(staged)?;
+    if FileIdentity::of_open(&src)?.inode != identity.inode {
+        return Ok(None);
+    }
+    let (pending, out) = open_pending(first, Mode::ReadOnly)?;
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::ioctl_ficlone(&out, &src)?;
+        Ok(Some(pending))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (out, pending);
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// A copy of `staged` in a temporary beside `first`, checked against the
+/// entry (the staged file could be written to, so the copy is what counts).
+fn copy_checked(
+    name: &str,
+    entry: &TargetFile,
+    staged: &Path,
+    first: &Path,
+) -> Result<PendingFile, RepoError> {
+    let mut src = File::open(staged).map_err(io_err(staged))?;
+    let (pending, mut out) = open_pending(first, Mode::Public).map_err(io_err(first))?;
+    io::copy(&mut src, &mut out).map_err(io_err(pending.temp_path()))?;
+    drop(out);
+    check_file(pending.temp_path(), name, entry)?;
+    Ok(pending)
+}

@@ -1,0 +1,162 @@
+//! Running one job per file on every core, for `repo add` (copy and hash)
+//! and `repo publish` (hash against the approved metadata).
+//!
+//! A small pool of scoped threads takes items in order from a shared
+//! counter; each worker keeps its own state (a reusable buffer), so nothing
+//! is allocated per file. Workers report progress (bytes done) through a
+//! channel to the calling thread, which owns the caller's progress callback:
+//! callbacks need not be thread-safe, and a caller that aborts inside one
+//! (the crash tests) does so on a known thread. The first error stops every
+//! worker at its next item, and the results come back in item order.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use crate::RepoError;
+
+/// How many workers: one per core the process may use, no more than items.
+fn worker_count(items: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items)
+        .max(1)
+}
+
+/// Runs `work` on every item from a pool of threads and returns the results
+/// in item order, or the first error. `work` gets the worker's own state
+/// (made by `state`) and a function to report bytes done, which reaches
+/// `on_progress` on the calling thread.
+pub(crate) fn map_parallel<T, R, S>(
+    items: &[T],
+    state: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T, &dyn Fn(u64)) -> Result<R, RepoError> + Sync,
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<Vec<R>, RepoError>
+where
+    T: Sync,
+    R: Send,
+{
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<u64>();
+    let per_worker = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..worker_count(items.len()))
+            .map(|_| {
+                let tx = tx.clone();
+                let (next, failed, state, work) = (&next, &failed, &state, &work);
+                scope.spawn(move || {
+                    let mut own = state();
+                    let report = |n: u64| {
+                        // The receiver outlives every worker.
+                        let _ = tx.send(n);
+                    };
+                    let mut done: Vec<(usize, R)> = Vec::new();
+                    while !failed.load(Ordering::Relaxed) {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else {
+                            break;
+                        };
+                        match work(&mut own, item, &report) {
+                            Ok(result) => done.push((index, result)),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                // Boxed: a worker's result stays small.
+                                return Err((index, Box::new(e)));
+                            }
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        // Only the workers hold senders now: the loop ends when all are done.
+        drop(tx);
+        for n in rx {
+            on_progress(n);
+        }
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err((
+                        usize::MAX,
+                        Box::new(RepoError::Invalid("a worker thread panicked".into())),
+                    ))
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    // The error of the earliest item wins, so the message does not depend
+    // on which worker got there first.
+    let mut first_error: Option<(usize, Box<RepoError>)> = None;
+    for result in per_worker {
+        match result {
+            Ok(done) => {
+                for (index, r) in done {
+                    if let Some(slot) = slots.get_mut(index) {
+                        *slot = Some(r);
+                    }
+                }
+            }
+            Err((index, e)) => {
+                if first_error.as_ref().is_none_or(|(i, _)| index < *i) {
+                    first_error = Some((index, e));
+                }
+            }
+        }
+    }
+    if let Some((_, e)) = first_error {
+        return Err(*e);
+    }
+    slots
+        .into_iter()
+        .map(|s| s.ok_or_else(|| RepoError::Invalid("a file was left unprocessed".into())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_in_item_order_with_all_progress() {
+        let items: Vec<u64> = (0..1000).collect();
+        let mut total = 0u64;
+        let out = map_parallel(
+            &items,
+            || 0u64,
+            |calls, &i, report| {
+                *calls += 1;
+                report(i);
+                Ok(i * 2)
+            },
+            &mut |n| total += n,
+        )
+        .unwrap();
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(total, items.iter().sum::<u64>());
+    }
+
+    #[test]
+    fn the_earliest_failing_item_is_reported() {
+        let items: Vec<u64> = (0..200).collect();
+        let err = map_parallel(
+            &items,
+            || (),
+            |(), &i, _| {
+                if i == 150 || i == 151 {
+                    Err(RepoError::Invalid(format!("item {i}")))
+                } else {
+                    Ok(i)
+                }
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+        // 151 may fail first in time, but 150 was taken before it and a
+        // taken item always runs to its end: 150 is the one reported.
+        let text = err.to_string();
+        assert!(text.contains("item 150"), "{text}");
+    }
+}
