@@ -187,10 +187,12 @@ pub struct SuccinctRoles {
 }
 
 impl Delegations {
-    /// The TAP 15 `succinct_roles`, if this delegates through them.
+    /// The TAP 15 `succinct_roles`, if this delegates through them (a
+    /// `null` is absent, as python-tuf reads it).
     pub fn succinct_roles(&self) -> Result<Option<SuccinctRoles>, Error> {
         self.unknown
             .get(SUCCINCT_ROLES)
+            .filter(|v| !v.is_null())
             .map(|v| {
                 serde_json::from_value(v.clone())
                     .map_err(|e| Error::Format(format!("delegations.succinct_roles: {e}")))
@@ -204,7 +206,10 @@ impl Delegations {
 impl Serialize for Delegations {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let succinct = self.unknown.contains_key(SUCCINCT_ROLES);
+        let succinct = self
+            .unknown
+            .get(SUCCINCT_ROLES)
+            .is_some_and(|v| !v.is_null());
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("keys", &self.keys)?;
         if !(succinct && self.roles.is_empty()) {

@@ -553,10 +553,13 @@ impl<'a> TargetsView<'a> {
         }
         // TAP 15: `delegations` has exactly one of `roles` and
         // `succinct_roles` (python-tuf refuses neither and both alike), and
-        // `succinct_roles` is well formed.
+        // `succinct_roles` is well formed. A member set to `null` is absent,
+        // as python-tuf reads it (`dict.pop(name, None)`).
         if let Some(delegations) = view.envelope.signed.get("delegations") {
-            let roles = delegations.get("roles");
-            let succinct = delegations.get("succinct_roles");
+            let roles = delegations.get("roles").filter(|j| j.kind() != Kind::Null);
+            let succinct = delegations
+                .get("succinct_roles")
+                .filter(|j| j.kind() != Kind::Null);
             if roles.is_some() == succinct.is_some() {
                 return Err(VerifyError::Malformed(detail!(
                     "delegations need exactly one of roles and succinct_roles"
