@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use fwsign_repo::Repository;
 use fwsign_repo::bins::{HashedBinsOptions, matching_roles};
 use fwsign_repo::delegation_changes::{DelegationChangeKind, DelegationChanges};
+use fwsign_repo::key_owners::KeyOwners;
 use fwsign_repo::lock::LockKind;
 use fwsign_repo::staging::UndelegateOptions;
 use serde_json::json;
@@ -18,12 +19,16 @@ use crate::key_ref::{KeyResolver, load_public};
 use crate::now;
 use crate::output::Output;
 
-fn short(keyid: &str) -> &str {
-    keyid.get(..16).unwrap_or(keyid)
-}
-
-fn keys(list: &[String]) -> String {
-    list.iter().map(|k| short(k)).collect::<Vec<_>>().join(", ")
+/// Key IDs shortened to 16 digits, each after its owner's name when the
+/// delegating role names one (`--json` has the IDs whole).
+fn keys(list: &[String], owners: &KeyOwners) -> String {
+    list.iter()
+        .map(|k| match owners.get(k) {
+            Some(owner) => format!("{} ({})", owner.name, k.get(..16).unwrap_or(k)),
+            None => k.get(..16).unwrap_or(k).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn scope(paths: Option<&Vec<String>>, prefixes: Option<&Vec<String>>) -> String {
@@ -37,7 +42,12 @@ fn scope(paths: Option<&Vec<String>>, prefixes: Option<&Vec<String>>) -> String 
 /// One line per delegation added, removed or changed, saying what it was
 /// and what it becomes (key IDs shortened to 16 digits; `--json` has them
 /// whole).
-pub(crate) fn say_delegation_changes(out: &Output, role: &str, changes: &DelegationChanges) {
+pub(crate) fn say_delegation_changes(
+    out: &Output,
+    role: &str,
+    changes: &DelegationChanges,
+    owners: &KeyOwners,
+) {
     for c in &changes.roles {
         let now = scope(c.paths.as_ref(), c.path_hash_prefixes.as_ref());
         let was = scope(
@@ -51,7 +61,7 @@ pub(crate) fn say_delegation_changes(out: &Output, role: &str, changes: &Delegat
                 c.role,
                 c.threshold.unwrap_or(0),
                 c.keys_added.len(),
-                keys(&c.keys_added),
+                keys(&c.keys_added, owners),
                 terminating(c.terminating)
             )),
             DelegationChangeKind::Removed => out.say(format!(
@@ -64,10 +74,10 @@ pub(crate) fn say_delegation_changes(out: &Output, role: &str, changes: &Delegat
             _ => {
                 let mut what = Vec::new();
                 if !c.keys_added.is_empty() {
-                    what.push(format!("keys added {}", keys(&c.keys_added)));
+                    what.push(format!("keys added {}", keys(&c.keys_added, owners)));
                 }
                 if !c.keys_removed.is_empty() {
-                    what.push(format!("keys removed {}", keys(&c.keys_removed)));
+                    what.push(format!("keys removed {}", keys(&c.keys_removed, owners)));
                 }
                 if c.threshold != c.previous_threshold {
                     what.push(format!(

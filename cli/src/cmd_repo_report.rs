@@ -9,7 +9,7 @@ use std::path::Path;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 use fwsign_repo::audit::{Anchor, AuditHead};
 use fwsign_repo::delegation_changes::{DelegationChanges, delegation_changes};
-use fwsign_repo::key_owners::lookup;
+use fwsign_repo::key_owners::{KeyOwners, lookup};
 use fwsign_repo::lock::LockKind;
 use fwsign_repo::published_state::Fault;
 use fwsign_repo::{Published, RepoError, Repository};
@@ -27,7 +27,7 @@ fn changes(
     role: &str,
     repo: &Repository,
     published: Option<&Published>,
-) -> Result<(Value, Option<DelegationChanges>), RepoError> {
+) -> Result<(Value, Option<(DelegationChanges, KeyOwners)>), RepoError> {
     if role == "root" {
         let Some(staged) = repo.load_staged::<Root>("root")? else {
             return Ok((Value::Null, None));
@@ -103,7 +103,7 @@ fn changes(
         "delegations_changed": !delegations.is_empty(),
         "delegations": delegations,
     });
-    Ok((value, Some(delegations)))
+    Ok((value, Some((delegations, owners))))
 }
 
 pub(crate) fn status(
@@ -176,8 +176,8 @@ pub(crate) fn status(
                 }
             }
         }
-        if let Some(d) = &delegations {
-            say_delegation_changes(out, &a.role, d);
+        if let Some((d, owners)) = &delegations {
+            say_delegation_changes(out, &a.role, d, owners);
         }
         say_approval(out, a);
         let dropped = repo.dropped_approvals(&a.role)?;

@@ -154,6 +154,15 @@ fn status_publish_refusal_audit_and_json_show_names_beside_key_ids() {
     );
     assert!(run.stderr.contains("may still sign: Dave ("), "{run}");
     assert!(run.stderr.contains("may still sign: Rita Root ("), "{run}");
+    // The staged delegation names its key's owner, as the delegating role
+    // records it.
+    assert!(
+        run.stderr.contains(&format!(
+            "delegation added: targets -> board-b (1 of 1 key(s): Dave ({})",
+            short(&r.keyid("dave"))
+        )),
+        "{run}"
+    );
 
     let (run, status) = r.repo_json("status", &[]);
     run.ok();
