@@ -60,20 +60,7 @@ fn a_released_image_and_the_slot_packed_from_it_are_identified() {
     assert_eq!(m["removed"], false);
     assert!(m["superseded_by"].as_array().unwrap().is_empty(), "{m}");
 
-    let slot = r.scratch.join("slot.bin");
-    r.fw.run([
-        "device",
-        "pack",
-        "--repo",
-        Release::arg(&r.dir),
-        "--target",
-        FW_NAME,
-        "--slot-size",
-        "0x40000",
-        "--out",
-        Release::arg(&slot),
-    ])
-    .ok();
+    let slot = r.write_file("slot.bin", &packed_slot(&r));
     let run = identify(&r, &slot);
     run.ok();
     let doc = json(&run);
