@@ -6,15 +6,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets};
+use fwsign_manifest_schema::metadata::{Signed, Snapshot};
 
 use super::walk::{RoleFile, Walk};
-use super::{canonical, fault, parse};
+use super::{canonical, fault};
+use crate::audit::HEAD_FIELD;
 use crate::{RepoError, names, read_optional};
 use fwsign_core::key_types::BUILTIN;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::verify::{RootView, TargetsView};
 use fwsign_core::workflow::{Delegator, SnapshotView, verify_targets};
-use fwsign_keys::document::{CanonicalDocument, verify_role};
+use fwsign_keys::document::CanonicalDocument;
+use fwsign_manifest_schema::reader::Json;
 
 /// The role name of a versioned role file `N.ROLE.json`.
 fn role_of(path: &Path) -> String {
@@ -74,16 +77,13 @@ impl Walk<'_> {
                         format!("missing, but {} lists it (deleted?)", self.rel(path)),
                     )
                 })?;
-                let typed = parse::<Targets>(&file, &raw)?;
-                self.take_anchor(&file, &typed.signed.unknown)?;
-                let delegates = typed.signed.delegated_role_names();
                 let canonical = canonical(&file, &raw)?;
                 self.files.insert(
                     file.clone(),
                     RoleFile {
                         raw,
                         canonical,
-                        delegates,
+                        delegates: None,
                     },
                 );
             }
@@ -98,6 +98,7 @@ impl Walk<'_> {
             let Some(this) = self.files.get(&file) else {
                 return Err(fault(&file, "missing"));
             };
+            let mut described = None;
             if self
                 .signed
                 .contains(&(file.clone(), delegator_file.clone()))
@@ -137,7 +138,8 @@ impl Walk<'_> {
                         (Delegator::Targets(&parent), n)
                     }
                 };
-                verify_targets(
+                let mut work = self.memory.work(n);
+                let (verified, report) = verify_targets(
                     by_whom,
                     role.as_bytes(),
                     &view,
@@ -145,12 +147,47 @@ impl Walk<'_> {
                     new,
                     None,
                     BUILTIN,
-                    &mut self.memory.work(n),
+                    &mut work,
                 )
                 .map_err(|e| refused(&e))?;
+                // The anchor and the delegations, read once per file from
+                // the view just verified (not the typed model: a typed
+                // targets map costs memory and time per target, for every
+                // published version of every role).
+                if this.delegates.is_none() {
+                    let head = verified
+                        .envelope()
+                        .signed()
+                        .get(HEAD_FIELD)
+                        .map(|j| j.as_bytes().to_vec());
+                    described = Some((head, Delegates::of(&verified)));
+                }
                 if !self.verified.contains_key(&file) {
-                    let report = verify_role(&parent_doc, &role, &this.canonical, BUILTIN)
-                        .map_err(|e| refused(&e))?;
+                    // Who signed, from the check just made (one flag per
+                    // key ID of the role, in its order), not a second one.
+                    let keyids = match &by_whom {
+                        Delegator::Root(root) => root.role("targets").ok(),
+                        Delegator::Targets(parent) => {
+                            parent.delegated_role(&role).and_then(|d| d.keys().ok())
+                        }
+                    };
+                    let approvers = keyids
+                        .map(|k| {
+                            k.keyids
+                                .items()
+                                .zip(work.signed.iter())
+                                .filter(|(_, signed)| **signed)
+                                .filter_map(|(id, _)| {
+                                    Some(
+                                        String::from_utf8_lossy(
+                                            &id.as_str()?.bytes().collect::<Vec<u8>>(),
+                                        )
+                                        .into_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     let delegated_by = match &delegator {
                         None => "root".to_owned(),
                         Some(d) => role_of(d),
@@ -161,7 +198,7 @@ impl Walk<'_> {
                             role: role.clone(),
                             version,
                             delegated_by,
-                            approvers: report.signed_by,
+                            approvers,
                             threshold: report.threshold,
                             raw: this.raw.clone(),
                         },
@@ -169,12 +206,69 @@ impl Walk<'_> {
                 }
                 self.signed.insert((file.clone(), delegator_file));
             }
+            if let Some((head, delegates)) = described {
+                self.take_anchor_bytes(&file, head.as_deref())?;
+                if let Some(f) = self.files.get_mut(&file) {
+                    f.delegates = Some(delegates);
+                }
+            }
             if expanded.insert(role.clone()) {
-                for delegated in this.delegates.clone() {
+                let delegates = self
+                    .files
+                    .get(&file)
+                    .and_then(|f| f.delegates.as_ref())
+                    .map(|d| d.names(&listed))
+                    .unwrap_or_default();
+                for delegated in delegates {
                     queue.push((delegated, Some(file.clone())));
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The roles a targets role delegates to, as read from its verified view.
+pub(super) enum Delegates {
+    /// The roles it names, in order.
+    Named(Vec<String>),
+    /// The canonical JSON of its TAP 15 `succinct_roles`.
+    Succinct(Vec<u8>),
+}
+
+impl Delegates {
+    fn of(view: &TargetsView<'_>) -> Self {
+        if let Some(succinct) = view.succinct_roles() {
+            return Self::Succinct(succinct.json().as_bytes().to_vec());
+        }
+        Self::Named(
+            view.delegated_roles()
+                .filter_map(|d| d.name())
+                .map(|n| String::from_utf8_lossy(&n.bytes().collect::<Vec<u8>>()).into_owned())
+                .collect(),
+        )
+    }
+
+    /// The names to walk into for a snapshot listing `listed`: the named
+    /// roles, or the bins of the `succinct_roles` the snapshot lists (a bin
+    /// it does not list has no file to verify, and clients fetch only
+    /// listed ones too).
+    fn names(&self, listed: &BTreeMap<&str, u64>) -> Vec<String> {
+        match self {
+            Self::Named(names) => names.clone(),
+            Self::Succinct(json) => {
+                let Some(succinct) = Json::parse_canonical(json)
+                    .ok()
+                    .and_then(|j| SuccinctRoles::from_json(j).ok())
+                else {
+                    return Vec::new();
+                };
+                listed
+                    .keys()
+                    .filter(|name| succinct.bin_of(name.as_bytes()).is_some())
+                    .map(|name| (*name).to_owned())
+                    .collect()
+            }
+        }
     }
 }

@@ -30,8 +30,8 @@ pub(super) struct Listing {
 pub(super) struct RoleFile {
     pub(super) raw: Vec<u8>,
     pub(super) canonical: CanonicalDocument,
-    /// The roles it delegates to, in order.
-    pub(super) delegates: Vec<String>,
+    /// The roles it delegates to, once its signatures have been verified.
+    pub(super) delegates: Option<super::roles::Delegates>,
 }
 
 /// One verification run.
@@ -121,6 +121,27 @@ impl<'r> Walk<'r> {
         }
         if let Some(value) = unknown.get(HEAD_FIELD) {
             let head: AuditHead = serde_json::from_value(value.clone())
+                .map_err(|e| fault(path, format!("{HEAD_FIELD} is not an audit head: {e}")))?;
+            self.anchors.push(Anchor {
+                source: self.rel(path),
+                head,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Walk::take_anchor`] from a role's canonical bytes: `head`, the
+    /// [`HEAD_FIELD`] member's value, if the role has one.
+    pub(super) fn take_anchor_bytes(
+        &mut self,
+        path: &Path,
+        head: Option<&[u8]>,
+    ) -> Result<(), RepoError> {
+        if !self.anchored.insert(path.to_path_buf()) {
+            return Ok(());
+        }
+        if let Some(bytes) = head {
+            let head: AuditHead = serde_json::from_slice(bytes)
                 .map_err(|e| fault(path, format!("{HEAD_FIELD} is not an audit head: {e}")))?;
             self.anchors.push(Anchor {
                 source: self.rel(path),
