@@ -64,16 +64,34 @@ fn export_batch(release: &Release, out: &Path) -> Value {
     doc
 }
 
+/// `fwsign --json sign-payload BATCH --key keys/KEY.pem --out OUT`.
 fn sign_batch(release: &Release, batch: &Path, key: &str, out: &Path) -> fwsign_tests::Run {
-    release.fw.run([
-        "--json".as_ref(),
+    sign_batch_as(release, batch, key, out, "--json")
+}
+
+/// `sign-payload` with a global `output` flag (`--json`), or none for the
+/// human output (`""`).
+fn sign_batch_as(
+    release: &Release,
+    batch: &Path,
+    key: &str,
+    out: &Path,
+    output: &str,
+) -> fwsign_tests::Run {
+    let key = release.key(key);
+    let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+    if !output.is_empty() {
+        args.push(output.as_ref());
+    }
+    args.extend([
         "sign-payload".as_ref(),
         batch.as_os_str(),
         "--key".as_ref(),
-        release.key(key).as_os_str(),
+        key.as_os_str(),
         "--out".as_ref(),
         out.as_os_str(),
-    ])
+    ]);
+    release.fw.run(args)
 }
 
 fn import_batch(release: &Release, key: &str, sigs: &Path, extra: &[&str]) -> fwsign_tests::Run {
@@ -141,10 +159,13 @@ fn a_batch_of_bins_signed_offline_by_two_of_three_is_published_and_read_by_fwsig
 
     for key in ["dave", "erin"] {
         let sigs = release.scratch.join(format!("{key}.sigs"));
+        // What each role's change lists, shown to the approver.
+        let run = sign_batch_as(&release, &batch, key, &sigs, "");
+        run.ok();
+        assert!(run.stderr.contains("adds evc-"), "{run}");
+        assert!(run.stderr.contains(&file_sha), "{run}");
         let run = sign_batch(&release, &batch, key, &sigs);
         run.ok();
-        // What each role's change lists, shown before the approver signs.
-        assert!(run.stderr.contains("adds evc-"), "{run}");
         let out = json(&run);
         assert_eq!(out["batch_sha256"], file_sha.as_str());
         assert_eq!(out["entries"].as_array().unwrap().len(), 8);
