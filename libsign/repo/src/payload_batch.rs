@@ -543,3 +543,91 @@ impl Repository {
         Ok(approvals)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(payload: &str, changes: TargetChanges) -> BatchEntry {
+        BatchEntry {
+            role: "bins-1".into(),
+            version: 3,
+            sha256: hex_sha256(payload.as_bytes()),
+            changes,
+            payload: payload.into(),
+        }
+    }
+
+    const PAYLOAD: &str = r#"{"_type":"targets","expires":"2030-01-01T00:00:00Z","spec_version":"1.0.34","targets":{"a.bin":{"hashes":{},"length":1}},"version":3}"#;
+
+    #[test]
+    fn a_single_payload_and_a_bare_signature_are_not_batches() {
+        assert!(!is_payload_batch(PAYLOAD.as_bytes()));
+        assert!(!is_signature_batch(b"3045022100ab\n"));
+        let batch = PayloadBatch {
+            format: PAYLOAD_BATCH_FORMAT.into(),
+            format_version: 1,
+            entries: vec![entry(PAYLOAD, TargetChanges::default())],
+        };
+        let bytes = to_file_bytes(&batch).unwrap();
+        assert!(is_payload_batch(&bytes));
+        assert!(!is_signature_batch(&bytes));
+    }
+
+    #[test]
+    fn another_format_version_is_refused_by_name() {
+        let text = br#"{"format": "fwsign-payload-batch", "format_version": 2, "entries": []}"#;
+        let err = parse_versioned::<PayloadBatch>(Path::new("b"), text, PAYLOAD_BATCH_FORMAT)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("format version 2"), "{err}");
+        assert!(err.contains("newer fwsign"), "{err}");
+        // A field version 1 does not define is refused, not ignored.
+        let text =
+            br#"{"format": "fwsign-payload-batch", "format_version": 1, "entries": [], "x": 1}"#;
+        assert!(
+            parse_versioned::<PayloadBatch>(Path::new("b"), text, PAYLOAD_BATCH_FORMAT).is_err()
+        );
+    }
+
+    #[test]
+    fn an_entry_must_match_its_description() {
+        let batch = Path::new("b");
+        let ok = TargetChanges {
+            added: vec!["a.bin".into()],
+            ..TargetChanges::default()
+        };
+        check_entry(batch, &entry(PAYLOAD, ok.clone())).unwrap();
+        let mut wrong_hash = entry(PAYLOAD, ok.clone());
+        wrong_hash.sha256 = hex_sha256(b"other");
+        let mut wrong_version = entry(PAYLOAD, ok);
+        wrong_version.version = 4;
+        let not_listed = entry(
+            PAYLOAD,
+            TargetChanges {
+                added: vec!["b.bin".into()],
+                ..TargetChanges::default()
+            },
+        );
+        let still_listed = entry(
+            PAYLOAD,
+            TargetChanges {
+                removed: vec!["a.bin".into()],
+                ..TargetChanges::default()
+            },
+        );
+        let spaced = PAYLOAD.replace(',', ", ");
+        let not_canonical = entry(&spaced, TargetChanges::default());
+        for (bad, why) in [
+            (wrong_hash, "SHA-256"),
+            (wrong_version, "version 3, the description records 4"),
+            (not_listed, "adds or changes b.bin"),
+            (still_listed, "removes a.bin"),
+            (not_canonical, "not canonical"),
+        ] {
+            let err = check_entry(batch, &bad).unwrap_err();
+            assert_eq!(err.reason(), "payload-mismatch");
+            assert!(err.to_string().contains(why), "{err}");
+        }
+    }
+}
