@@ -38,9 +38,13 @@ pub(crate) enum Command {
     /// Build, approve and publish a TUF repository.
     #[command(subcommand)]
     Repo(Box<RepoCommand>),
-    /// Sign an exported payload offline (air-gapped approvers).
+    /// Sign an exported payload, or every entry of a payload batch, offline (air-gapped approvers).
     #[command(
-        after_help = "Example:\n  fwsign sign-payload targets-v2.payload --key alice.pem --out alice.sig"
+        after_help = "Examples:\n  fwsign sign-payload targets-v2.payload --key alice.pem --out alice.sig\n  \
+        fwsign sign-payload bins.batch --key dave.pem --out dave.sigs\n\n\
+        A batch (`repo export-payload --role PATTERN`) is signed with one passphrase or PIN;\n\
+        every entry is checked against its description first, and one that does not match\n\
+        signs nothing."
     )]
     SignPayload(SignPayloadArgs),
     /// A TUF client: fetch, verify and download as a device or CI job would.
@@ -413,31 +417,39 @@ pub(crate) enum RepoCommand {
         /// The other copy.
         other: PathBuf,
     },
-    /// Write the bytes to sign for a staged role (and FILE.json naming it).
+    /// Write the bytes to sign for a staged role (and FILE.json naming it),
+    /// or a batch of every staged role a pattern matches.
     #[command(
-        after_help = "Example:\n  fwsign repo export-payload repo --role targets --out targets.payload"
+        after_help = "Examples:\n  fwsign repo export-payload repo --role targets --out targets.payload\n  \
+        fwsign repo export-payload repo --role 'bins-*' --out bins.batch\n\n\
+        With a pattern (`*`, `?`, `[seq]`) OUT is one payload batch holding every matching staged\n\
+        role's payload, description and change (no FILE.json); `fwsign sign-payload` signs it whole."
     )]
     ExportPayload {
         /// The repository.
         dir: PathBuf,
-        /// The staged role.
+        /// The staged role, or a pattern for a batch (`'bins-*'`).
         #[arg(long)]
         role: String,
         /// Where to write the payload.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Add a signature made offline, after verifying it.
+    /// Add a signature made offline, or every signature of a signature batch, after verifying it.
     #[command(
-        after_help = "Example:\n  fwsign repo import-signature repo --role targets --pub carol.pub.pem --sig carol.sig\n\n\
-        SIG may be hex, base64 or binary; DER or 64-byte r||s for ECDSA."
+        after_help = "Examples:\n  fwsign repo import-signature repo --role targets --pub carol.pub.pem --sig carol.sig\n  \
+        fwsign repo import-signature repo --pub dave.pub.pem --sig dave.sigs\n\n\
+        SIG may be hex, base64 or binary; DER or 64-byte r||s for ECDSA.\n\
+        A signature batch (from `sign-payload` over a batch) is imported all or nothing:\n\
+        one signature that does not verify refuses the batch, naming its role."
     )]
     ImportSignature {
         /// The repository.
         dir: PathBuf,
-        /// The staged role.
+        /// The staged role (required for one signature); with a signature
+        /// batch, a role or pattern every entry must match.
         #[arg(long)]
-        role: String,
+        role: Option<String>,
         /// The signer's public key.
         #[arg(long = "pub", value_name = "PUB")]
         public: PathBuf,
@@ -617,12 +629,13 @@ pub(crate) enum HashArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct SignPayloadArgs {
-    /// The payload written by `fwsign repo export-payload` (FILE.json beside it).
+    /// The payload written by `fwsign repo export-payload` (FILE.json beside
+    /// it), or a payload batch.
     pub file: PathBuf,
     /// The approver's private key (file or pkcs11: URI).
     #[arg(long)]
     pub key: String,
-    /// Where to write the signature (hex).
+    /// Where to write the signature (hex), or the signature batch.
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use fwsign_keys::atomic_write::{Mode, write_atomic};
 use fwsign_repo::approval::{decode_signature, sign_payload as sign_payload_file};
 use fwsign_repo::lock::{LockKind, RepoLock};
+use fwsign_repo::payload_batch::{is_payload_batch, is_signature_batch};
 use fwsign_repo::publish::PublishStep;
 use fwsign_repo::staging::{
     AddOptions, DelegateOptions, NewTarget, OnExisting, Progress, RotateOptions, TargetChange,
@@ -325,24 +326,16 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 OnExisting::Refuse
             };
             // Whose approvals the add drops: those on the role, or on each
-            // bin its targets route to, before and after.
-            let touched: Vec<String> = if options.role != "targets"
-                && repo.is_hashed_bin_set(&options.role)?
-            {
-                let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
-                let mut bins = repo.route_to_bins(&options.role, &names)?;
-                bins.sort();
-                bins.dedup();
-                bins
-            } else {
-                vec![options.role.clone()]
-            };
+            // bin its targets route to (routed once, here), before and after.
+            let routing = repo.route_add(&options)?;
+            let touched = routing.roles();
             let mut signed_before = Vec::with_capacity(touched.len());
             for role in &touched {
                 signed_before.push(repo.staged_signers(role)?);
             }
             // Into hashed bins when `--role` names a set of them.
-            let routed = repo.add_routed(&options, on_existing, now(), &mut progress)?;
+            let routed =
+                repo.add_routed_as(&options, &routing, on_existing, now(), &mut progress)?;
             let added: Vec<_> = routed.iter().map(|(_, t)| t).collect();
             let mut dropped = Vec::new();
             for (role, before) in touched.iter().zip(&signed_before) {
@@ -500,6 +493,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             role,
             out: path,
         } => {
+            if fwsign_repo::bins::is_pattern(&role) {
+                return crate::cmd_repo_batch::export(&dir, &role, &path, out);
+            }
             let repo = open(&dir)?;
             let _lock = lock(&repo, LockKind::Shared, "repo export-payload", out)?;
             let info = repo.export_payload(&role, &path)?;
@@ -520,9 +516,18 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             public,
             sig,
         } => {
-            let key = load_public(&public)?;
             let raw = std::fs::read(&sig)
                 .map_err(|e| Failure::usage(format!("{}: {e}", sig.display())))?;
+            if is_signature_batch(&raw) {
+                return crate::cmd_repo_batch::import(&dir, role.as_deref(), &public, &sig, out);
+            }
+            let role = role.ok_or_else(|| {
+                Failure::usage(format!(
+                    "{}: one signature: give --role ROLE (the role it signs)",
+                    sig.display()
+                ))
+            })?;
+            let key = load_public(&public)?;
             let bytes = decode_signature(&raw, key.algorithm())
                 .map_err(|e| Failure::usage(format!("{}: {e}", sig.display())))?;
             let (repo, _lock) = open_exclusive(&dir, "repo import-signature", out)?;
@@ -737,6 +742,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
 pub(crate) fn sign_payload(args: SignPayloadArgs, out: &Output) -> Result<(), Failure> {
     let keys = KeyResolver::new(args.key_opts.passphrase_env.as_deref());
     let signer = keys.signer(&args.key)?;
+    if std::fs::read(&args.file).is_ok_and(|bytes| is_payload_batch(&bytes)) {
+        return crate::cmd_repo_batch::sign(&args.file, signer.as_ref(), &args.out, out);
+    }
     let (info, sig) = sign_payload_file(&args.file, signer.as_ref())?;
     let hex = base16ct::lower::encode_string(&sig.0);
     write_atomic(&args.out, format!("{hex}\n").as_bytes(), Mode::Public)

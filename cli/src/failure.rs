@@ -152,6 +152,14 @@ impl From<RepoError> for Failure {
                 "staged_version": staged_version,
             }),
             RepoError::VerifyFailed { faults, .. } => verify_failed(faults),
+            RepoError::SignatureMismatch {
+                role,
+                version,
+                keyid,
+            } => serde_json::json!({"role": role, "version": version, "keyid": keyid}),
+            RepoError::BatchEntryMismatch { batch, role, .. } => {
+                serde_json::json!({"role": role, "batch": batch})
+            }
             RepoError::TargetExists {
                 role,
                 name,

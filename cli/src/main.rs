@@ -22,6 +22,7 @@ mod cmd_key;
 mod cmd_key_backup;
 mod cmd_ocpp;
 mod cmd_repo;
+mod cmd_repo_batch;
 mod cmd_repo_delegations;
 mod cmd_repo_expiry;
 mod cmd_repo_forward;

@@ -158,7 +158,7 @@ fn keyids_for(
 impl Repository {
     /// The key IDs under which `public` may sign staged `role` (the key
     /// table of its delegator; for a new root, the old and the new root).
-    fn authorised_keyids(
+    pub(crate) fn authorised_keyids(
         &self,
         op: &Operation<'_>,
         role: &str,
@@ -234,7 +234,12 @@ impl Repository {
 
     /// Adds `signature` (already verified) to staged `role` under each of
     /// `keyids`.
-    fn put(&self, role: &str, keyids: &[String], signature: &[u8]) -> Result<(), RepoError> {
+    pub(crate) fn put(
+        &self,
+        role: &str,
+        keyids: &[String],
+        signature: &[u8],
+    ) -> Result<(), RepoError> {
         fn put_all<T>(doc: &mut Signed<T>, keyids: &[String], signature: &[u8]) {
             for keyid in keyids {
                 doc.signatures.retain(|s| &s.keyid != keyid);
@@ -261,7 +266,7 @@ impl Repository {
         }
     }
 
-    fn forget_dropped(&self, role: &str, keyids: &[String]) -> Result<(), RepoError> {
+    pub(crate) fn forget_dropped(&self, role: &str, keyids: &[String]) -> Result<(), RepoError> {
         if let Some(mut record) = self.dropped_approvals(role)? {
             record.keyids.retain(|k| !keyids.contains(k));
             if record.keyids.is_empty() {

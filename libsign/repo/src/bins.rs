@@ -36,6 +36,7 @@ use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Signed, Targe
 use crate::audit::AuditEvent;
 use crate::init::{check_role_keys, check_separation, empty_targets};
 use crate::names::check_delegated_role_name;
+use crate::operation::Operation;
 use crate::staging::{AddOptions, AddedTarget, OnExisting, Progress};
 use crate::{RepoError, Repository, expires_at};
 
@@ -363,18 +364,13 @@ impl Repository {
         Ok(out)
     }
 
-    /// `repo add`: [`Repository::add_with`], except that when
-    /// `options.role` names a set of hashed bins each target goes to its
-    /// bin, one `add_with` per bin changed (a bin re-staged this way
-    /// expires in [`BIN_EXPIRY_SECS`]). Returns every added target with
-    /// the role that lists it.
-    pub fn add_routed(
-        &self,
-        options: &AddOptions,
-        on_existing: OnExisting,
-        now: UnixTime,
-        progress: &mut dyn FnMut(Progress<'_>),
-    ) -> Result<Vec<(String, AddedTarget)>, RepoError> {
+    /// Where `repo add` stages `options.targets`: in `options.role`, or,
+    /// when it names a set of hashed bins, each target in its bin. The
+    /// caller asks once (the bins are found by walking delegations) and
+    /// passes the answer to [`Repository::add_routed_as`], so a command that
+    /// must know the roles before staging (whose approvals the add drops)
+    /// does not route twice.
+    pub fn route_add(&self, options: &AddOptions) -> Result<AddRouting, RepoError> {
         // A role that is staged (or `targets`) is a role, not a set: no
         // published state is read for the common case.
         crate::names::check_role_name(&options.role)?;
@@ -383,16 +379,63 @@ impl Repository {
             .join(format!("{}.json", options.role))
             .exists();
         if options.role == "targets" || staged || !self.is_hashed_bin_set(&options.role)? {
+            return Ok(AddRouting {
+                role: options.role.clone(),
+                bins: None,
+            });
+        }
+        let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
+        Ok(AddRouting {
+            role: options.role.clone(),
+            bins: Some(self.route_to_bins(&options.role, &names)?),
+        })
+    }
+
+    /// `repo add`: [`Repository::route_add`], then
+    /// [`Repository::add_routed_as`].
+    pub fn add_routed(
+        &self,
+        options: &AddOptions,
+        on_existing: OnExisting,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<(String, AddedTarget)>, RepoError> {
+        let routing = self.route_add(options)?;
+        self.add_routed_as(options, &routing, on_existing, now, progress)
+    }
+
+    /// [`Repository::add_with`] along `routing` ([`Repository::route_add`]
+    /// of the same `options`): into the role, or one `add_with` per bin
+    /// changed (a bin re-staged this way expires in [`BIN_EXPIRY_SECS`]).
+    /// Returns every added target with the role that lists it.
+    pub fn add_routed_as(
+        &self,
+        options: &AddOptions,
+        routing: &AddRouting,
+        on_existing: OnExisting,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<(String, AddedTarget)>, RepoError> {
+        if routing.role != options.role
+            || routing
+                .bins
+                .as_ref()
+                .is_some_and(|b| b.len() != options.targets.len())
+        {
+            return Err(RepoError::Invalid(format!(
+                "the routing given is not for this add to {}",
+                options.role
+            )));
+        }
+        let Some(bins) = &routing.bins else {
             let added = self.add_with(options, on_existing, now, progress)?;
             return Ok(added
                 .into_iter()
                 .map(|t| (options.role.clone(), t))
                 .collect());
-        }
-        let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
-        let bins = self.route_to_bins(&options.role, &names)?;
+        };
         let mut by_bin: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-        for (target, bin) in options.targets.iter().zip(&bins) {
+        for (target, bin) in options.targets.iter().zip(bins) {
             by_bin.entry(bin.as_str()).or_default().push(target.clone());
         }
         let mut out = Vec::new();
@@ -425,9 +468,33 @@ impl Repository {
     }
 }
 
+/// Where an add stages its targets ([`Repository::route_add`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddRouting {
+    role: String,
+    /// Each target's bin, in the add's order, when the role is a set.
+    bins: Option<Vec<String>>,
+}
+
+impl AddRouting {
+    /// The roles the add stages, each once, in name order: the role, or
+    /// the bins its targets go to.
+    pub fn roles(&self) -> Vec<String> {
+        match &self.bins {
+            None => vec![self.role.clone()],
+            Some(bins) => bins
+                .iter()
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 /// What a staged targets role changes in the targets it lists, against
 /// its published version.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TargetChanges {
     /// Names listed now and not before.
     pub added: Vec<String>,
@@ -472,13 +539,22 @@ impl Repository {
     /// [`TargetChanges`] of staged `role` (empty for a role that is not a
     /// staged targets role).
     pub fn staged_target_changes(&self, role: &str) -> Result<TargetChanges, RepoError> {
+        self.staged_target_changes_in(&self.operation(), role)
+    }
+
+    /// [`Repository::staged_target_changes`] in `op`, for a caller asking
+    /// about many roles (the published state is read once).
+    pub(crate) fn staged_target_changes_in(
+        &self,
+        op: &Operation<'_>,
+        role: &str,
+    ) -> Result<TargetChanges, RepoError> {
         if ["root", "snapshot", "timestamp"].contains(&role) {
             return Ok(TargetChanges::default());
         }
         let Some(staged) = self.load_staged::<Targets>(role)? else {
             return Ok(TargetChanges::default());
         };
-        let op = self.operation();
         let before = op
             .published()?
             .and_then(|p| p.targets.get(role))

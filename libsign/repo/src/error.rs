@@ -169,6 +169,37 @@ pub enum RepoError {
         /// The SHA-256 the description records.
         recorded: String,
     },
+    /// An entry of a payload batch (`export-payload --role PATTERN`) does
+    /// not match its description in the batch: its bytes have another
+    /// SHA-256, are not a canonical document of the role's type and
+    /// version, or do not list what its recorded change says. The batch was
+    /// edited after export; signing any of it would approve bytes nobody
+    /// reviewed, so nothing in it is signed.
+    #[error(
+        "{}: entry {role} does not match its description: {why}; the batch changed after export, so nothing in it is signed",
+        batch.display()
+    )]
+    BatchEntryMismatch {
+        /// The batch file.
+        batch: PathBuf,
+        /// The entry's role.
+        role: String,
+        /// What differs.
+        why: String,
+    },
+    /// A payload batch or signature batch file this version cannot read:
+    /// not JSON of the format, another format version, or an entry named
+    /// twice.
+    #[error("{}: {why}", path.display())]
+    BatchFormat {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A role pattern (`--role 'bins-*'`) matches no staged role.
+    #[error("no staged role matches {0:?} (`fwsign repo status` lists the staged roles)")]
+    NoRoleMatches(String),
     /// Nothing is staged.
     #[error("nothing is staged in {0}")]
     NothingStaged(PathBuf),
@@ -321,6 +352,7 @@ impl RepoError {
             | Self::RoleChanged { .. }
             | Self::StagedTargetChanged { .. }
             | Self::PayloadMismatch { .. }
+            | Self::BatchEntryMismatch { .. }
             | Self::Refused { .. }
             | Self::History { .. }
             | Self::Expired(_)

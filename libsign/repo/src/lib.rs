@@ -52,6 +52,7 @@ pub mod lock;
 mod locking;
 pub mod names;
 mod operation;
+pub mod payload_batch;
 pub mod publish;
 mod publishable;
 pub mod published_state;

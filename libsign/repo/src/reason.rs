@@ -16,13 +16,15 @@ impl RepoError {
         match self {
             Self::NotApproved(_) => "threshold-not-met",
             Self::RoleChanged { .. } => "role-changed",
-            Self::NothingStaged(_) | Self::NotStaged(_) => "nothing-staged",
+            Self::NothingStaged(_) | Self::NotStaged(_) | Self::NoRoleMatches(_) => {
+                "nothing-staged"
+            }
             Self::Lock(LockError::Timeout { .. }) => "locked",
             Self::Expired(_) => "expired",
             Self::NotAuthorised { .. } => "not-authorised",
             Self::SignatureMismatch { .. } => "signature-mismatch",
             Self::StagedTargetChanged { .. } => "staged-target-changed",
-            Self::PayloadMismatch { .. } => "payload-mismatch",
+            Self::PayloadMismatch { .. } | Self::BatchEntryMismatch { .. } => "payload-mismatch",
             Self::Refused { .. } => "verify-failed",
             Self::Document {
                 source: DocumentError::Verify(_) | DocumentError::SignatureInvalid { .. },

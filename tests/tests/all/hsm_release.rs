@@ -347,3 +347,119 @@ fn hsm_errors_name_what_is_wrong() {
     assert!(!stderr.contains("9999"), "{stderr}");
     assert!(!t.dir.join("other.pub.pem").exists());
 }
+
+/// A payload batch of hashed bins (`repo export-payload --role 'bins-*'`)
+/// signed on the offline machine with a key in the token: `sign-payload`
+/// signs every entry through the one session (one PIN), and the import
+/// verifies and adds them all, so the bins can be published.
+#[test]
+fn a_payload_batch_is_signed_with_a_key_in_the_hsm() {
+    let Some(t) = token("batch") else { return };
+    for object in ["root", "alice", "online", "dave"] {
+        t.ok(&[
+            "key",
+            "generate",
+            "--pkcs11",
+            &uri(object),
+            "--pub-out",
+            &format!("{object}.pub.pem"),
+        ]);
+    }
+    t.ok(&[
+        "repo",
+        "init",
+        "repo",
+        "--root-key",
+        "root.pub.pem",
+        "--root-threshold",
+        "1",
+        "--targets-key",
+        "alice.pub.pem",
+        "--targets-threshold",
+        "1",
+        "--snapshot-key",
+        "online.pub.pem",
+        "--timestamp-key",
+        "online.pub.pem",
+    ]);
+    t.ok(&[
+        "repo",
+        "delegate",
+        "repo",
+        "--role",
+        "bins",
+        "--hashed-bins",
+        "4",
+        "--key",
+        "dave.pub.pem",
+        "--threshold",
+        "1",
+    ]);
+    std::fs::write(t.dir.join("fw.bin"), vec![9u8; 4_000]).unwrap();
+    t.ok(&[
+        "repo",
+        "add",
+        "repo",
+        "fw.bin",
+        "--name",
+        "board-a/fw-1.0.0.bin",
+        "--hardware-id",
+        "evc-a1",
+        "--version",
+        "1.0.0",
+        "--security-counter",
+        "1",
+        "--role",
+        "bins",
+    ]);
+    for (role, object) in [("root", "root"), ("targets", "alice")] {
+        t.ok(&[
+            "repo",
+            "sign",
+            "repo",
+            "--role",
+            role,
+            "--key",
+            &uri(object),
+        ]);
+    }
+    t.ok(&[
+        "repo",
+        "export-payload",
+        "repo",
+        "--role",
+        "bins-*",
+        "--out",
+        "bins.batch",
+    ]);
+    let signed = t.ok(&[
+        "--json",
+        "sign-payload",
+        "bins.batch",
+        "--key",
+        &uri("dave"),
+        "--out",
+        "dave.sigs",
+    ]);
+    let signed: serde_json::Value = serde_json::from_str(signed.trim()).unwrap();
+    assert_eq!(signed["entries"].as_array().unwrap().len(), 4, "{signed}");
+    t.ok(&[
+        "repo",
+        "import-signature",
+        "repo",
+        "--pub",
+        "dave.pub.pem",
+        "--sig",
+        "dave.sigs",
+    ]);
+    t.ok(&[
+        "repo",
+        "publish",
+        "repo",
+        "--snapshot-key",
+        &uri("online"),
+        "--timestamp-key",
+        &uri("online"),
+    ]);
+    assert!(t.dir.join("repo/metadata/timestamp.json").exists());
+}

@@ -14,6 +14,7 @@
 
 mod audit_forward;
 mod audit_insider;
+mod bins_batch;
 mod bootloader_version;
 mod canonical_vectors;
 mod cli_docs;
