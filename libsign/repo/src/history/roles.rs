@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets};
+use fwsign_manifest_schema::metadata::{Root, Signed, Snapshot, Targets};
 
 use super::walk::{RoleFile, Walk};
 use super::{canonical, fault, parse};
+use crate::key_owners;
 use crate::{RepoError, names, read_optional};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::verify::{RootView, TargetsView};
@@ -148,25 +149,36 @@ impl Walk<'_> {
                     &mut self.memory.work(n),
                 )
                 .map_err(|e| refused(&e))?;
-                if !self.verified.contains_key(&file) {
-                    let report = verify_role(&parent_doc, &role, &this.canonical, BUILTIN)
-                        .map_err(|e| refused(&e))?;
-                    let delegated_by = match &delegator {
-                        None => "root".to_owned(),
-                        Some(d) => role_of(d),
-                    };
-                    self.verified.insert(
-                        file.clone(),
-                        super::VerifiedRole {
-                            role: role.clone(),
-                            version,
-                            delegated_by,
-                            approvers: report.signed_by,
-                            threshold: report.threshold,
-                            raw: this.raw.clone(),
-                        },
-                    );
+                // The walk goes back in time, so the last delegator a role
+                // file verifies under is the one in force when it was first
+                // published: the approval, and the names of its approvers,
+                // are that delegator's (a later root or re-delegation may
+                // rename an owner; an old release keeps the old name).
+                let report = verify_role(&parent_doc, &role, &this.canonical, BUILTIN)
+                    .map_err(|e| refused(&e))?;
+                let owners = match &delegator {
+                    None => Signed::<Root>::from_json_slice(parent_doc.as_bytes())
+                        .map(|r| key_owners::lookup(&r.signed)),
+                    Some(_) => Signed::<Targets>::from_json_slice(parent_doc.as_bytes())
+                        .map(|t| key_owners::lookup(&t.signed)),
                 }
+                .map_err(|e| refused(&e))?;
+                let delegated_by = match &delegator {
+                    None => "root".to_owned(),
+                    Some(d) => role_of(d),
+                };
+                self.verified.insert(
+                    file.clone(),
+                    super::VerifiedRole {
+                        role: role.clone(),
+                        version,
+                        delegated_by,
+                        approvers: report.signed_by,
+                        owners,
+                        threshold: report.threshold,
+                        raw: this.raw.clone(),
+                    },
+                );
                 self.signed.insert((file.clone(), delegator_file));
             }
             if expanded.insert(role.clone()) {
