@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fwsign_tests::simulator::{RepoServer, fresh_dir};
+use fwsign_tests::simulator::{RepoServer, fresh_dir, sha256_hex};
 use fwsign_tests::{Run, SECURITY, StaticServer, USAGE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -244,8 +244,8 @@ fn identify_refuses_targets_metadata_tampered_on_the_server() {
     let patched = firmware(66, 5000);
     let served = r.scratch.join("served");
     copy_dir(&r.dir, &served);
-    let genuine = format!("{:x}", Sha256::digest(firmware(1, 5000)));
-    let forged = format!("{:x}", Sha256::digest(&patched));
+    let genuine = sha256_hex(&firmware(1, 5000));
+    let forged = sha256_hex(&patched);
     let mut tampered = 0;
     for entry in std::fs::read_dir(served.join("metadata")).unwrap() {
         let path = entry.unwrap().path();
@@ -315,8 +315,9 @@ fn content(label: &str) -> Vec<u8> {
 
 /// A python-tuf repository with TAP 15 succinct hashed bins
 /// (tests/tools/make_succinct_repo.py), served on 127.0.0.1.
-fn succinct_repo(py: &Path, name: &str) -> (PathBuf, RepoServer) {
-    let out = fresh_dir(&format!("identify_url_{name}"));
+/// `test` names the build directory (one per test: they run in parallel).
+fn succinct_repo(py: &Path, name: &str, test: &str) -> (PathBuf, RepoServer) {
+    let out = fresh_dir(&format!("identify_url_{test}"));
     let run = std::process::Command::new(py)
         .arg(workspace_root().join("tests/tools/make_succinct_repo.py"))
         .arg(&out)
@@ -338,7 +339,7 @@ fn succinct_repo(py: &Path, name: &str) -> (PathBuf, RepoServer) {
 #[test]
 fn images_listed_by_succinct_hashed_bins_are_identified() {
     let Some(py) = python() else { return };
-    let (dir, server) = succinct_repo(&py, "succinct");
+    let (dir, server) = succinct_repo(&py, "succinct", "succinct");
     let r = Release::new("identify_url_succinct");
     let url = format!("{}/metadata/", server.base_url());
     let bins: Value =
@@ -375,7 +376,7 @@ fn images_listed_by_succinct_hashed_bins_are_identified() {
 #[test]
 fn an_image_listed_by_a_bin_its_hash_does_not_select_is_not_released() {
     let Some(py) = python() else { return };
-    let (dir, server) = succinct_repo(&py, "succinct-wrong");
+    let (dir, server) = succinct_repo(&py, "succinct-wrong", "succinct_wrong");
     let r = Release::new("identify_url_succinct_wrong");
     let url = format!("{}/metadata/", server.base_url());
     let file = r.write_file("a.bin", &content("succinct-wrong:a"));
@@ -385,4 +386,47 @@ fn an_image_listed_by_a_bin_its_hash_does_not_select_is_not_released() {
     // An image its own bin lists is found in the same repository.
     let file = r.write_file("b.bin", &content("succinct-wrong:b/c.bin"));
     identify_at(&r, &url, &dir.join("trusted-root.json"), &file, true).ok();
+}
+
+/// Attack: the server changes the entry of a hashed bin the snapshot lists
+/// by version only (no length or hashes, as python-tuf writes bins), so
+/// only the bin's signatures stand between a forged entry and the client.
+/// The bin's signature no longer verifies: refused (exit 1), and the
+/// forged image is never reported as released.
+#[test]
+fn identify_refuses_a_bin_whose_signature_a_tampering_server_broke() {
+    let Some(py) = python() else { return };
+    let (dir, _) = succinct_repo(&py, "succinct", "succinct_source");
+    let target = "fw/board-a/1.0.bin";
+    let bins: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bins.json")).unwrap()).unwrap();
+    let bin = bins[target].as_str().unwrap();
+    let served = fresh_dir("identify_url_succinct_tampered");
+    copy_dir(&dir, &served);
+    let forged = b"patched firmware".repeat(64);
+    let bin_file = served.join(format!("metadata/1.{bin}.json"));
+    let text = std::fs::read_to_string(&bin_file).unwrap();
+    let genuine = content(&format!("succinct:{target}"));
+    let (from, to) = (sha256_hex(&genuine), sha256_hex(&forged));
+    assert!(text.contains(&from), "{text}");
+    // python-tuf writes compact JSON.
+    let from_len = format!("\"length\":{}", genuine.len());
+    assert!(text.contains(&from_len), "{text}");
+    let text = text
+        .replace(&from, &to)
+        .replace(&from_len, &format!("\"length\":{}", forged.len()));
+    std::fs::write(&bin_file, text).unwrap();
+    let server = RepoServer::from_dir(&served);
+    let r = Release::new("identify_url_succinct_tampered");
+    let url = format!("{}/metadata/", server.base_url());
+    let file = r.write_file("forged.bin", &forged);
+    let root = dir.join("trusted-root.json");
+    let run = identify_at(&r, &url, &root, &file, false);
+    run.code(SECURITY)
+        .stderr_has(bin)
+        .stderr_has("valid signature");
+    assert!(!run.stderr.contains("released image:"), "{run}");
+    let run = identify_at(&r, &url, &root, &file, true);
+    run.code(SECURITY);
+    assert_ne!(json(&run)["released"], true, "{run}");
 }
