@@ -66,15 +66,33 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Ocpp(OcppCommand),
     /// Whether a file (an image, a firmware slot, or a flash dump holding
-    /// slots) is a released image, and which: searches every published version.
-    #[command(after_help = "Example:\n  fwsign identify dump.bin --repo repo")]
+    /// slots) is a released image, and which: with --repo, every published
+    /// version; with --metadata-url and --root, the current metadata, through
+    /// the TUF client.
+    #[command(
+        after_help = "Examples:\n  fwsign identify dump.bin --repo repo\n  fwsign identify dump.bin --metadata-url https://updates.example.com/metadata/ --root 1.root.json\n\nExit codes: 0 a released image (every slot of a dump), 1 not a released image or metadata refused, 2 usage, 3 I/O."
+    )]
     Identify {
         /// The file: an image, a slot with the fwsign slot header, or a flash
         /// dump holding slots (each slot found by its header is identified).
         file: PathBuf,
         /// The repository whose published history to search.
-        #[arg(long, value_name = "DIR")]
-        repo: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "metadata_url",
+            conflicts_with_all = ["metadata_url", "root"]
+        )]
+        repo: Option<PathBuf>,
+        /// Search the current metadata served here instead (the TUF client's
+        /// refresh and target search): no history, so removed or superseded
+        /// releases and earlier versions need --repo.
+        #[arg(long, value_name = "URL", requires = "root")]
+        metadata_url: Option<String>,
+        /// The trusted root the client starts from (with --metadata-url);
+        /// nothing is kept between runs.
+        #[arg(long, value_name = "ROOT", requires = "metadata_url")]
+        root: Option<PathBuf>,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(

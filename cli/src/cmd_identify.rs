@@ -1,19 +1,30 @@
-//! `fwsign identify FILE --repo DIR`: whether a file is a released image,
-//! and which. The search is `fwsign_repo::identify` over the verified
-//! published history; a firmware slot, or a flash dump holding slots, is
-//! recognised by the device's own header parser and identified by the
-//! images its slots hold. This module only prints.
+//! `fwsign identify FILE --repo DIR` and `fwsign identify FILE
+//! --metadata-url URL --root ROOT`: whether a file is a released image, and
+//! which. The search is `fwsign_repo::identify` over the verified published
+//! history, or `fwsign_client::identify` over the current metadata through
+//! the TUF client (no history: it says so); a firmware slot, or a flash dump
+//! holding slots, is recognised by the device's own header parser and
+//! identified by the images its slots hold, the same in both modes. This
+//! module only prints.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fwsign_bootloader_verify::slot::{HEADER_MAGIC, Header, TRAILER_MAGIC};
+use fwsign_client::identify::{CurrentIdentification, CurrentMatch};
+use fwsign_client::{Client, ClientConfig, HttpFetcher};
+use fwsign_keys::rsa_pss::HOST_KEY_TYPES;
 use fwsign_repo::identify::{Identification, ImageMatch};
+use fwsign_repo::key_owners::KeyOwners;
 use fwsign_repo::lock::LockKind;
 use serde_json::{Value, json};
 
 use crate::cmd_repo::{lock, open};
 use crate::failure::Failure;
+use crate::now;
 use crate::output::Output;
+
+/// What `--metadata-url` does not search, said in its output and `--json`.
+const HISTORY_NOTE: &str = "searched the current metadata only: whether an image was later removed or superseded, and earlier versions, need --repo DIR (the published history)";
 
 /// A slot found in the file: where its header starts, and its image.
 struct FoundSlot<'b> {
@@ -64,9 +75,22 @@ fn find_slots(bytes: &[u8]) -> Vec<FoundSlot<'_>> {
     slots
 }
 
-fn say_match(out: &Output, m: &ImageMatch) {
-    out.say(format!("released image: {}", m.name));
-    match &m.firmware {
+/// The lines both modes print for a listing: the firmware fields, the role
+/// and who approved it.
+struct Listing<'m> {
+    name: &'m str,
+    firmware: Option<&'m fwsign_manifest_schema::firmware::FirmwareInfo>,
+    role: &'m str,
+    versions: String,
+    delegated_by: &'m str,
+    approvers: &'m [String],
+    threshold: u64,
+    owners: &'m KeyOwners,
+}
+
+fn say_listing(out: &Output, l: &Listing<'_>) {
+    out.say(format!("released image: {}", l.name));
+    match l.firmware {
         Some(f) => out.say(format!(
             "  version {}, hardware {}, security counter {}",
             f.version,
@@ -75,19 +99,36 @@ fn say_match(out: &Output, m: &ImageMatch) {
         )),
         None => out.say("  no firmware fields"),
     }
+    out.say(format!(
+        "  listed by {} {} (delegated by {}); approved by {} of {}: {}",
+        l.role,
+        l.versions,
+        l.delegated_by,
+        l.approvers.len(),
+        l.threshold,
+        l.owners.labels(l.approvers)
+    ));
+}
+
+fn say_match(out: &Output, m: &ImageMatch) {
     let versions = if m.first_role_version == m.last_role_version {
         format!("v{}", m.first_role_version)
     } else {
         format!("v{}-v{}", m.first_role_version, m.last_role_version)
     };
-    out.say(format!(
-        "  listed by {} {versions} (delegated by {}); approved by {} of {}: {}",
-        m.role,
-        m.delegated_by,
-        m.approvers.len(),
-        m.threshold,
-        m.owners.labels(&m.approvers)
-    ));
+    say_listing(
+        out,
+        &Listing {
+            name: &m.name,
+            firmware: m.firmware.as_ref(),
+            role: &m.role,
+            versions,
+            delegated_by: &m.delegated_by,
+            approvers: &m.approvers,
+            threshold: m.threshold,
+            owners: &m.owners,
+        },
+    );
     out.say(format!(
         "  published {}",
         m.published_at
@@ -116,57 +157,239 @@ fn say_match(out: &Output, m: &ImageMatch) {
     }
 }
 
-fn slot_document(slot: &FoundSlot<'_>, found: &Identification) -> Value {
+fn say_current(out: &Output, m: &CurrentMatch) {
+    say_listing(
+        out,
+        &Listing {
+            name: &m.name,
+            firmware: m.firmware.as_ref(),
+            role: &m.role,
+            versions: format!("v{} (current)", m.role_version),
+            delegated_by: &m.delegated_by,
+            approvers: &m.approvers,
+            threshold: m.threshold,
+            owners: &m.owners,
+        },
+    );
+}
+
+/// One image's identification, from either search.
+trait Found {
+    fn sha256(&self) -> &str;
+    fn length(&self) -> u64;
+    fn released(&self) -> bool;
+    fn matches_json(&self) -> Value;
+    fn say(&self, out: &Output);
+}
+
+impl Found for Identification {
+    fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    fn length(&self) -> u64 {
+        self.length
+    }
+    fn released(&self) -> bool {
+        !self.matches.is_empty()
+    }
+    fn matches_json(&self) -> Value {
+        json!(self.matches)
+    }
+    fn say(&self, out: &Output) {
+        for m in &self.matches {
+            say_match(out, m);
+        }
+    }
+}
+
+impl Found for CurrentIdentification {
+    fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    fn length(&self) -> u64 {
+        self.length
+    }
+    fn released(&self) -> bool {
+        !self.matches.is_empty()
+    }
+    fn matches_json(&self) -> Value {
+        json!(self.matches)
+    }
+    fn say(&self, out: &Output) {
+        for m in &self.matches {
+            say_current(out, m);
+        }
+    }
+}
+
+/// What was searched, as messages and `--json` say it.
+struct Searched {
+    /// "every published version in DIR", "the current metadata at URL".
+    what: String,
+    /// Whether the published history was searched (`--repo`).
+    history: bool,
+}
+
+impl Searched {
+    /// Adds `history` (and, without it, the note saying what needs
+    /// `--repo`) to a `--json` document.
+    fn mark(&self, mut document: Value) -> Value {
+        document["history"] = json!(self.history);
+        if !self.history {
+            document["history_note"] = json!(HISTORY_NOTE);
+        }
+        document
+    }
+
+    /// The note a human reader gets after the identification.
+    fn say_note(&self, out: &Output) {
+        if !self.history {
+            out.say(format!("note: {HISTORY_NOTE}"));
+        }
+    }
+}
+
+fn slot_document(slot: &FoundSlot<'_>, found: &impl Found) -> Value {
     json!({
         "offset": slot.offset,
-        "sha256": found.sha256,
-        "length": found.length,
-        "released": !found.matches.is_empty(),
-        "matches": found.matches,
+        "sha256": found.sha256(),
+        "length": found.length(),
+        "released": found.released(),
+        "matches": found.matches_json(),
     })
 }
 
-pub(crate) fn run(file: &Path, dir: &Path, out: &Output) -> Result<(), Failure> {
+pub(crate) fn run(
+    file: &Path,
+    repo: Option<&Path>,
+    remote: Option<(String, PathBuf)>,
+    out: &Output,
+) -> Result<(), Failure> {
     let bytes = std::fs::read(file).map_err(|e| Failure::io(format!("{}: {e}", file.display())))?;
-    let repo = open(dir)?;
-    let _lock = lock(&repo, LockKind::Shared, "identify", out)?;
-    let slots = find_slots(&bytes);
-    if slots.is_empty() {
-        let found = repo.identify(&bytes)?;
-        let document = json!({
-            "ok": !found.matches.is_empty(),
-            "file": file.display().to_string(),
-            "slot": false,
-            "sha256": found.sha256,
-            "length": found.length,
-            "released": !found.matches.is_empty(),
-            "matches": found.matches,
-        });
-        return report_one(file, dir, &found, document, out);
+    match (repo, remote) {
+        (Some(dir), _) => {
+            let repo = open(dir)?;
+            let _lock = lock(&repo, LockKind::Shared, "identify", out)?;
+            let slots = find_slots(&bytes);
+            let results = repo.identify_all(&images(&bytes, &slots))?;
+            let searched = Searched {
+                what: format!("every published version in {}", dir.display()),
+                history: true,
+            };
+            report(file, &slots, &results, &searched, out)
+        }
+        (None, Some((url, root))) => {
+            let slots = find_slots(&bytes);
+            let results = identify_current(&url, &root, &images(&bytes, &slots))?;
+            let searched = Searched {
+                what: format!("the current metadata at {url} only; history needs --repo"),
+                history: false,
+            };
+            report(file, &slots, &results, &searched, out)
+        }
+        (None, None) => Err(Failure::usage(
+            "identify needs --repo DIR, or --metadata-url URL with --root ROOT",
+        )),
     }
-    let images: Vec<&[u8]> = slots.iter().map(|s| s.image).collect();
-    let results = repo.identify_all(&images)?;
-    // One slot at the start of the file: a slot `device pack` wrote.
-    if let ([slot], [found]) = (slots.as_slice(), results.as_slice())
-        && slot.offset == 0
-    {
-        out.say(format!(
-            "{}: a firmware slot; identifying its image ({} bytes, sha256 {})",
-            file.display(),
-            found.length,
-            found.sha256
-        ));
-        let document = json!({
-            "ok": !found.matches.is_empty(),
-            "file": file.display().to_string(),
-            "slot": true,
-            "sha256": found.sha256,
-            "length": found.length,
-            "released": !found.matches.is_empty(),
-            "matches": found.matches,
-            "slots": [slot_document(slot, found)],
-        });
-        return report_one(file, dir, found, document, out);
+}
+
+/// The images to identify: the file's slots', or the file itself when it
+/// holds none.
+fn images<'b>(bytes: &'b [u8], slots: &[FoundSlot<'b>]) -> Vec<&'b [u8]> {
+    if slots.is_empty() {
+        vec![bytes]
+    } else {
+        slots.iter().map(|s| s.image).collect()
+    }
+}
+
+/// A metadata directory for one run, removed afterwards: `--metadata-url`
+/// starts from `--root` every time, so nothing is kept.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Result<Self, Failure> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("fwsign-identify-{}-{nanos}", std::process::id()));
+        // Exclusive: a directory someone else made there is not used.
+        std::fs::create_dir(&path).map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The client's refresh from `root`, then its identification of `images`
+/// (`fwsign_client::identify`). Every refusal is the client's (exit 1).
+fn identify_current(
+    url: &str,
+    root: &Path,
+    images: &[&[u8]],
+) -> Result<Vec<CurrentIdentification>, Failure> {
+    let trusted =
+        std::fs::read(root).map_err(|e| Failure::io(format!("{}: {e}", root.display())))?;
+    let dir = ScratchDir::new()?;
+    fwsign_client::init(&dir.0, &trusted)?;
+    let config = ClientConfig {
+        metadata_dir: dir.0.clone(),
+        metadata_url: url.to_owned(),
+        now: now(),
+    };
+    let mut client = Client::new(config, HttpFetcher::new(), HOST_KEY_TYPES)?;
+    Ok(client.identify_all(images)?)
+}
+
+/// Prints the identification of a file (an image, a slot, or a dump's
+/// slots), or refuses one that holds no released image.
+fn report(
+    file: &Path,
+    slots: &[FoundSlot<'_>],
+    results: &[impl Found],
+    searched: &Searched,
+    out: &Output,
+) -> Result<(), Failure> {
+    match (slots, results) {
+        ([], [found]) => {
+            let document = json!({
+                "ok": found.released(),
+                "file": file.display().to_string(),
+                "slot": false,
+                "sha256": found.sha256(),
+                "length": found.length(),
+                "released": found.released(),
+                "matches": found.matches_json(),
+            });
+            return report_one(file, found, searched.mark(document), searched, out);
+        }
+        // One slot at the start of the file: a slot `device pack` wrote.
+        ([slot], [found]) if slot.offset == 0 => {
+            out.say(format!(
+                "{}: a firmware slot; identifying its image ({} bytes, sha256 {})",
+                file.display(),
+                found.length(),
+                found.sha256()
+            ));
+            let document = json!({
+                "ok": found.released(),
+                "file": file.display().to_string(),
+                "slot": true,
+                "sha256": found.sha256(),
+                "length": found.length(),
+                "released": found.released(),
+                "matches": found.matches_json(),
+                "slots": [slot_document(slot, found)],
+            });
+            return report_one(file, found, searched.mark(document), searched, out);
+        }
+        _ => {}
     }
     // A flash dump: every slot in it must hold a released image.
     out.say(format!(
@@ -176,39 +399,40 @@ pub(crate) fn run(file: &Path, dir: &Path, out: &Output) -> Result<(), Failure> 
     ));
     let foreign: Vec<String> = slots
         .iter()
-        .zip(&results)
-        .filter(|(_, found)| found.matches.is_empty())
+        .zip(results)
+        .filter(|(_, found)| !found.released())
         .map(|(slot, _)| format!("{:#x}", slot.offset))
         .collect();
-    for (slot, found) in slots.iter().zip(&results) {
+    for (slot, found) in slots.iter().zip(results) {
         out.say(format!(
             "slot at {:#x}: image of {} bytes, sha256 {}",
-            slot.offset, found.length, found.sha256
+            slot.offset,
+            found.length(),
+            found.sha256()
         ));
-        if found.matches.is_empty() {
+        if !found.released() {
             out.say("  NOT a released image");
         }
-        for m in &found.matches {
-            say_match(out, m);
-        }
+        found.say(out);
     }
-    let document = json!({
+    let document = searched.mark(json!({
         "ok": foreign.is_empty(),
         "file": file.display().to_string(),
         "slot": true,
         "dump": true,
         "released": foreign.is_empty(),
-        "slots": slots.iter().zip(&results).map(|(s, f)| slot_document(s, f)).collect::<Vec<_>>(),
-    });
+        "slots": slots.iter().zip(results).map(|(s, f)| slot_document(s, f)).collect::<Vec<_>>(),
+    }));
     if !foreign.is_empty() {
         return Err(Failure::security(format!(
-            "{}: the slot(s) at {} hold no released image (searched every published version in {})",
+            "{}: the slot(s) at {} hold no released image (searched {})",
             file.display(),
             foreign.join(", "),
-            dir.display()
+            searched.what
         ))
         .with_document(document));
     }
+    searched.say_note(out);
     out.result(&document);
     Ok(())
 }
@@ -216,24 +440,23 @@ pub(crate) fn run(file: &Path, dir: &Path, out: &Output) -> Result<(), Failure> 
 /// Prints one identification, or refuses a file that is no released image.
 fn report_one(
     file: &Path,
-    dir: &Path,
-    found: &Identification,
+    found: &impl Found,
     document: Value,
+    searched: &Searched,
     out: &Output,
 ) -> Result<(), Failure> {
-    if found.matches.is_empty() {
+    if !found.released() {
         return Err(Failure::security(format!(
-            "{}: not a released image (sha256 {}, {} bytes, searched every published version in {})",
+            "{}: not a released image (sha256 {}, {} bytes, searched {})",
             file.display(),
-            found.sha256,
-            found.length,
-            dir.display()
+            found.sha256(),
+            found.length(),
+            searched.what
         ))
         .with_document(document));
     }
-    for m in &found.matches {
-        say_match(out, m);
-    }
+    found.say(out);
+    searched.say_note(out);
     out.result(&document);
     Ok(())
 }

@@ -130,8 +130,14 @@ fn main() -> ExitCode {
     if !matches!(
         cli.command,
         Command::Completions { .. } | Command::Man { .. }
-    ) && let Err(f) = check_clock(matches!(cli.command, Command::Client(_)))
-    {
+    ) && let Err(f) = check_clock(matches!(
+        cli.command,
+        Command::Client(_)
+            | Command::Identify {
+                metadata_url: Some(_),
+                ..
+            }
+    )) {
         out.error(&f.message, f.code, f.document);
         return ExitCode::from(f.code);
     }
@@ -149,7 +155,12 @@ fn main() -> ExitCode {
         Command::Device(cmd) => cmd_device::run(cmd, &out),
         Command::Cert(cmd) => cmd_cert::run(cmd, &out),
         Command::Ocpp(cmd) => cmd_ocpp::run(cmd, &out),
-        Command::Identify { file, repo } => cmd_identify::run(&file, &repo, &out),
+        Command::Identify {
+            file,
+            repo,
+            metadata_url,
+            root,
+        } => cmd_identify::run(&file, repo.as_deref(), metadata_url.zip(root), &out),
         Command::Completions { shell } => cmd_docs::completions(shell),
         Command::Man { out_dir } => cmd_docs::man(out_dir.as_deref(), &out),
     };

@@ -34,6 +34,7 @@ pub mod bundle_archive;
 mod hash_order;
 #[cfg(feature = "http")]
 mod http;
+pub mod identify;
 mod loader;
 
 #[cfg(feature = "http")]
@@ -231,6 +232,9 @@ pub struct TargetInfo {
     pub name: String,
     /// The role that lists it.
     pub role: String,
+    /// The role the search reached it through (`root` for `targets`):
+    /// whose keys and threshold its signatures were checked against.
+    pub delegated_by: String,
     /// Its length.
     pub length: u64,
     /// Its hashes, in the order listed (canonical: by algorithm name).
@@ -534,6 +538,12 @@ impl<F: Fetcher> Client<F> {
             .found
             .ok_or_else(|| ClientError::TargetNotFound(name.to_owned()))?;
         let role = role_name(found.role);
+        let delegated_by = outcome
+            .path
+            .iter()
+            .rev()
+            .nth(1)
+            .map_or_else(|| "root".to_owned(), |r| role_name(r));
         let (bytes, _) = loader
             .served(found.role)
             .ok_or_else(|| ClientError::Usage(format!("role {role} was not loaded")))?;
@@ -566,6 +576,7 @@ impl<F: Fetcher> Client<F> {
         Ok(Attempt::Done(TargetInfo {
             name: name.to_owned(),
             role,
+            delegated_by,
             length: found.entry.length,
             hashes,
             custom,

@@ -94,8 +94,14 @@ pub struct VerifiedRole {
     pub version: u64,
     /// The delegating role (`root` for `targets`).
     pub delegated_by: String,
-    /// The key IDs whose signatures the threshold check counted.
+    /// The key IDs whose signatures the threshold check counted, against
+    /// the delegator in force when this version was first published (the
+    /// root the oldest snapshot listing it names, or the delegating role's
+    /// version that snapshot lists).
     pub approvers: Vec<String>,
+    /// The names that delegator gives the keys it lists
+    /// ([`crate::key_owners::lookup`]).
+    pub owners: crate::key_owners::KeyOwners,
     /// The threshold its delegator sets.
     pub threshold: u64,
     /// The file's bytes.

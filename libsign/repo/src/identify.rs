@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::history::VerifiedRole;
-use crate::key_owners::{self, KeyOwners};
+use crate::key_owners::KeyOwners;
 use crate::{RepoError, Repository};
 
 /// A later image that replaces an identified one on some hardware.
@@ -56,9 +56,10 @@ pub struct ImageMatch {
     pub last_role_version: u64,
     /// The key IDs whose signatures counted on the first version.
     pub approvers: Vec<String>,
-    /// The owners of those keys, by the names the verified metadata gives
-    /// them ([`crate::key_owners::lookup`]: the newest root, then each
-    /// targets version, newest first); left out when none is named.
+    /// The owners of those keys, by the names the delegator in force when
+    /// the first version was published gives them
+    /// ([`crate::history::VerifiedRole::owners`]: a later rename does not
+    /// change who approved an old release); left out when none is named.
     #[serde(skip_serializing_if = "KeyOwners::is_empty")]
     pub owners: KeyOwners,
     /// That role's threshold.
@@ -151,7 +152,7 @@ impl Repository {
                         first_role_version: l.file.version,
                         last_role_version: l.file.version,
                         approvers: l.file.approvers.clone(),
-                        owners: KeyOwners::default(),
+                        owners: l.file.owners.only(&l.file.approvers),
                         threshold: l.file.threshold,
                         firmware: target.firmware().ok().flatten(),
                         published_at: None,
@@ -162,19 +163,8 @@ impl Repository {
             }
         }
         let mut matches: Vec<ImageMatch> = found.into_values().collect();
-        let mut owners = if matches.is_empty() {
-            KeyOwners::default()
-        } else {
-            self.published()?
-                .map(|p| key_owners::lookup(&p.root.signed))
-                .unwrap_or_default()
-        };
-        for l in files.iter().rev() {
-            owners.merge(&key_owners::lookup(&l.doc.signed));
-        }
         for m in &mut matches {
             m.superseded_by = superseders(files, m.firmware.as_ref());
-            m.owners = owners.only(&m.approvers);
         }
         if !matches.is_empty() {
             let entries = self

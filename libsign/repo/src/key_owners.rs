@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::metadata::{Key, Root, Targets, UnknownFields};
+use fwsign_manifest_schema::reader::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -275,6 +276,33 @@ pub fn lookup<'d>(delegator: impl Into<Delegator<'d>>) -> KeyOwners {
                     .ok()
                     .filter(KeyOwner::is_valid)
                     .map(|o| (keyid.clone(), o))
+            })
+            .collect(),
+    )
+}
+
+/// [`lookup`] from a delegator's verified canonical `signed` object, read
+/// in place rather than through its typed model (the history walk reads
+/// every published version of every delegating role this way).
+pub(crate) fn lookup_signed(signed: Json<'_>) -> KeyOwners {
+    let keys = match signed.get("_type").and_then(|t| t.as_str()) {
+        Some(t) if t.eq_str("root") => signed.get("keys"),
+        _ => signed.get("delegations").and_then(|d| d.get("keys")),
+    };
+    let (Some(keys), Some(owners)) = (keys, signed.get(OWNERS_FIELD)) else {
+        return KeyOwners::default();
+    };
+    let Ok(map) = serde_json::from_slice::<BTreeMap<String, Value>>(owners.as_bytes()) else {
+        return KeyOwners::default();
+    };
+    KeyOwners(
+        map.into_iter()
+            .filter(|(keyid, _)| keys.get(keyid).is_some())
+            .filter_map(|(keyid, v)| {
+                serde_json::from_value::<KeyOwner>(v)
+                    .ok()
+                    .filter(KeyOwner::is_valid)
+                    .map(|o| (keyid, o))
             })
             .collect(),
     )

@@ -141,7 +141,7 @@ fn a_foreign_file_is_not_a_released_image() {
 }
 
 /// Packs the first release's image into a slot and returns its bytes.
-fn packed_slot(r: &Release) -> Vec<u8> {
+pub(crate) fn packed_slot(r: &Release) -> Vec<u8> {
     let slot = r.scratch.join("dump-slot.bin");
     r.fw.run([
         "device",

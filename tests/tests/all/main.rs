@@ -29,6 +29,8 @@ mod device_tools;
 mod hashed_bins;
 mod hsm_release;
 mod identify;
+mod identify_current;
+mod identify_names;
 mod key_backup;
 mod key_backup_print;
 mod key_handling;

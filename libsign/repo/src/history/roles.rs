@@ -11,6 +11,7 @@ use fwsign_manifest_schema::metadata::{Signed, Snapshot};
 use super::walk::{RoleFile, Walk};
 use super::{canonical, fault};
 use crate::audit::HEAD_FIELD;
+use crate::key_owners;
 use crate::{RepoError, names, read_optional};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::succinct::SuccinctRoles;
@@ -162,48 +163,53 @@ impl Walk<'_> {
                         .map(|j| j.as_bytes().to_vec());
                     described = Some((head, Delegates::of(&verified)));
                 }
-                if !self.verified.contains_key(&file) {
-                    // Who signed, from the check just made (one flag per
-                    // key ID of the role, in its order), not a second one.
-                    let keyids = match &by_whom {
-                        Delegator::Root(root) => root.role("targets").ok(),
-                        Delegator::Targets(parent) => {
-                            parent.delegated_role(&role).and_then(|d| d.keys().ok())
-                        }
-                    };
-                    let approvers = keyids
-                        .map(|k| {
-                            k.keyids
-                                .items()
-                                .zip(work.signed.iter())
-                                .filter(|(_, signed)| **signed)
-                                .filter_map(|(id, _)| {
-                                    Some(
-                                        String::from_utf8_lossy(
-                                            &id.as_str()?.bytes().collect::<Vec<u8>>(),
-                                        )
-                                        .into_owned(),
+                // The walk goes back in time, so the last delegator a role
+                // file verifies under is the one in force when it was first
+                // published: the approval, and the names of its approvers,
+                // are that delegator's (a later root or re-delegation may
+                // rename an owner; an old release keeps the old name).
+                // Who signed comes from the check just made (one flag per
+                // key ID of the role, in its order), not a second one.
+                let keyids = match &by_whom {
+                    Delegator::Root(root) => root.role("targets").ok(),
+                    Delegator::Targets(parent) => {
+                        parent.delegated_role(&role).and_then(|d| d.keys().ok())
+                    }
+                };
+                let approvers = keyids
+                    .map(|k| {
+                        k.keyids
+                            .items()
+                            .zip(work.signed.iter())
+                            .filter(|(_, signed)| **signed)
+                            .filter_map(|(id, _)| {
+                                Some(
+                                    String::from_utf8_lossy(
+                                        &id.as_str()?.bytes().collect::<Vec<u8>>(),
                                     )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let delegated_by = match &delegator {
-                        None => "root".to_owned(),
-                        Some(d) => role_of(d),
-                    };
-                    self.verified.insert(
-                        file.clone(),
-                        super::VerifiedRole {
-                            role: role.clone(),
-                            version,
-                            delegated_by,
-                            approvers,
-                            threshold: report.threshold,
-                            raw: this.raw.clone(),
-                        },
-                    );
-                }
+                                    .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let owners = key_owners::lookup_signed(parent_env.signed());
+                let delegated_by = match &delegator {
+                    None => "root".to_owned(),
+                    Some(d) => role_of(d),
+                };
+                self.verified.insert(
+                    file.clone(),
+                    super::VerifiedRole {
+                        role: role.clone(),
+                        version,
+                        delegated_by,
+                        approvers,
+                        owners,
+                        threshold: report.threshold,
+                        raw: this.raw.clone(),
+                    },
+                );
                 self.signed.insert((file.clone(), delegator_file));
             }
             if let Some((head, delegates)) = described {
