@@ -438,33 +438,25 @@ impl Repository {
         for (target, bin) in options.targets.iter().zip(bins) {
             by_bin.entry(bin.as_str()).or_default().push(target.clone());
         }
-        let mut out = Vec::new();
-        for (bin, targets) in by_bin {
-            let share = AddOptions {
+        let shares: Vec<AddOptions> = by_bin
+            .into_iter()
+            .map(|(bin, targets)| AddOptions {
                 role: bin.to_owned(),
                 targets,
                 ..options.clone()
-            };
-            let added = self.add_with(&share, on_existing, now, progress)?;
-            self.keep_bin_expiry(bin, now)?;
-            out.extend(added.into_iter().map(|t| (bin.to_owned(), t)));
-        }
-        Ok(out)
-    }
-
-    /// A bin re-staged for a release expires in [`BIN_EXPIRY_SECS`] rather
-    /// than the delegated roles' period; changed only while it carries no
-    /// approval, so no signature is invalidated.
-    fn keep_bin_expiry(&self, bin: &str, now: UnixTime) -> Result<(), RepoError> {
-        let Some(mut doc) = self.load_staged::<Targets>(bin)? else {
-            return Ok(());
-        };
+            })
+            .collect();
+        // One command over every bin it changes (the history checked and
+        // the copies made durable once), each re-staged bin expiring in
+        // `BIN_EXPIRY_SECS` rather than the delegated roles' period (its
+        // approvals are dropped by the change, so none is invalidated).
         let expires = expires_at(now, BIN_EXPIRY_SECS)?;
-        if doc.signatures.is_empty() && doc.signed.expires < expires {
-            doc.signed.expires = expires;
-            self.save_staged(bin, &doc)?;
-        }
-        Ok(())
+        let added = self.add_to_roles(&shares, on_existing, now, Some(expires), progress)?;
+        Ok(shares
+            .iter()
+            .zip(added)
+            .flat_map(|(share, added)| added.into_iter().map(|t| (share.role.clone(), t)))
+            .collect())
     }
 }
 

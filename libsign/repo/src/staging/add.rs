@@ -11,9 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use fwsign_keys::atomic_write::PendingFile;
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::firmware::FirmwareInfo;
-use fwsign_manifest_schema::metadata::TargetFile;
+use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
 use serde_json::Value;
 
 use super::copy::{CopyJob, copy_all, place_all};
@@ -24,6 +25,7 @@ use super::{
     create_dirs_inside, refuse_link,
 };
 use crate::audit::AuditEvent;
+use crate::operation::Operation;
 use fwsign_core::path_match::delegation_covers_names;
 
 impl Repository {
@@ -56,6 +58,85 @@ impl Repository {
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<AddedTarget>, RepoError> {
+        let mut added = self.add_to_roles(
+            std::slice::from_ref(options),
+            on_existing,
+            now,
+            None,
+            progress,
+        )?;
+        Ok(added.pop().unwrap_or_default())
+    }
+
+    /// [`Repository::add_with`] for several roles in one command (a
+    /// release routed over hashed bins): the published state is read and
+    /// the history checked once, every role's entries are built and the
+    /// change checked for publishability together, and the copies of all
+    /// of them are made durable in one pass; then each changed role gets
+    /// its audit line and is saved. `expires_at_least`: an expiry each
+    /// re-staged role is raised to (bins keep a year). Returns each share's
+    /// targets, in order.
+    pub(crate) fn add_to_roles(
+        &self,
+        shares: &[AddOptions],
+        on_existing: OnExisting,
+        now: UnixTime,
+        expires_at_least: Option<String>,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<Vec<AddedTarget>>, RepoError> {
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
+        let mut prepared = Vec::with_capacity(shares.len());
+        for options in shares {
+            prepared.push(self.prepare_add(&op, options, on_existing, now, progress)?);
+        }
+        // The same bytes and fields again: nothing to stage for that role,
+        // and the approvals already given stay (its copies are dropped,
+        // which removes them).
+        let mut results = Vec::with_capacity(prepared.len());
+        let mut changed = Vec::new();
+        for p in prepared {
+            if p.added.iter().all(|t| t.change == TargetChange::Unchanged) {
+                results.push((None, p.added));
+            } else {
+                results.push((Some(changed.len()), Vec::new()));
+                changed.push(p);
+            }
+        }
+        if changed.is_empty() {
+            return Ok(results.into_iter().map(|(_, added)| added).collect());
+        }
+        let roles: Vec<(&str, &Signed<Targets>)> =
+            changed.iter().map(|p| (p.role.as_str(), &p.doc)).collect();
+        self.check_stays_publishable(&op, None, &roles)?;
+        let copies = changed
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.copies))
+            .collect();
+        place_all(copies, &self.staged_targets_dir())?;
+        let mut done = Vec::with_capacity(changed.len());
+        for p in changed {
+            done.push(self.commit_add(p, expires_at_least.as_ref(), now)?);
+        }
+        Ok(results
+            .into_iter()
+            .map(|(slot, added)| match slot {
+                Some(i) => done.get(i).cloned().unwrap_or_default(),
+                None => added,
+            })
+            .collect())
+    }
+
+    /// One role's share of an add, checked and built, its copies made but
+    /// not yet in place.
+    fn prepare_add(
+        &self,
+        op: &Operation<'_>,
+        options: &AddOptions,
+        on_existing: OnExisting,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<PreparedAdd, RepoError> {
         names::check_role_name(&options.role)?;
         if options.role == "root" || options.role == "snapshot" || options.role == "timestamp" {
             return Err(RepoError::Invalid(format!(
@@ -95,8 +176,6 @@ impl Repository {
                 )));
             }
         }
-        let op = self.operation();
-        self.check_audit_before_staging(&op)?;
         // A delegated role may only list names its delegation covers.
         if let Some(parent) = op.delegator_of(&options.role)? {
             let parent_doc = op.current_targets(&parent)?.ok_or_else(|| {
@@ -127,7 +206,7 @@ impl Repository {
         }
 
         let was_staged = self.staged_path(&options.role).is_file();
-        let mut doc = self.targets_for_edit(&op, &options.role, now)?;
+        let mut doc = self.targets_for_edit(op, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
         let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
         let mut added = Vec::new();
@@ -201,19 +280,34 @@ impl Repository {
                 change,
             });
         }
-        // The same bytes and fields again: nothing to stage, and the
-        // approvals already given stay.
-        if added.iter().all(|t| t.change == TargetChange::Unchanged) {
-            return Ok(added);
-        }
-        self.check_stays_publishable(&op, None, &[(&options.role, &doc)])?;
-        place_all(copies, &staged_dir)?;
-        // One line for the whole batch: every name with its SHA-256.
+        Ok(PreparedAdd {
+            role: options.role.clone(),
+            doc,
+            copies,
+            added,
+        })
+    }
+
+    /// Records a prepared add whose copies are in place: its audit line
+    /// (every name with its SHA-256), then the staged role, carrying the
+    /// log's head after that line.
+    fn commit_add(
+        &self,
+        p: PreparedAdd,
+        expires_at_least: Option<&String>,
+        now: UnixTime,
+    ) -> Result<Vec<AddedTarget>, RepoError> {
+        let PreparedAdd {
+            role,
+            mut doc,
+            added,
+            ..
+        } = p;
         let bytes: u64 = added.iter().map(|t| t.length).sum();
         self.audit(
             &AuditEvent {
                 action: "stage".into(),
-                role: Some(options.role.clone()),
+                role: Some(role.clone()),
                 version: Some(doc.signed.version),
                 targets: added
                     .iter()
@@ -227,10 +321,26 @@ impl Repository {
             },
             now,
         )?;
+        // Both are `expires` as fwsign writes them (RFC 3339 in UTC, to
+        // the second), which order as text as they do in time.
+        if let Some(at_least) = expires_at_least
+            && doc.signed.expires.as_str() < at_least.as_str()
+        {
+            doc.signed.expires = at_least.clone();
+        }
         // After this command's own lines, so the head staged with the
         // role covers them.
         self.record_audit_head(&mut doc.signed.unknown)?;
-        self.save_edited(&options.role, doc, now)?;
+        self.save_edited(&role, doc, now)?;
         Ok(added)
     }
+}
+
+/// One role's share of an add between [`Repository::prepare_add`] and
+/// [`Repository::commit_add`].
+struct PreparedAdd {
+    role: String,
+    doc: Signed<Targets>,
+    copies: Vec<PendingFile>,
+    added: Vec<AddedTarget>,
 }
