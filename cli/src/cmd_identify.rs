@@ -75,6 +75,15 @@ fn say_match(out: &Output, m: &ImageMatch) {
         )),
         None => out.say("  no firmware fields"),
     }
+    // The SBOM approved with the image (`repo add --sbom`); in --json it is
+    // the firmware fields' sbom_target and sbom_sha256.
+    if let Some(f) = &m.firmware
+        && let (Some(name), Some(sha)) = (&f.sbom_target, &f.sbom_sha256)
+    {
+        out.say(format!(
+            "  SBOM: {name} (sha256 {sha}), approved with the image"
+        ));
+    }
     let versions = if m.first_role_version == m.last_role_version {
         format!("v{}", m.first_role_version)
     } else {

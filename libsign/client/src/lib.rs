@@ -35,6 +35,7 @@ mod hash_order;
 #[cfg(feature = "http")]
 mod http;
 mod loader;
+mod sbom;
 
 #[cfg(feature = "http")]
 pub use http::HttpFetcher;
@@ -179,6 +180,10 @@ pub enum ClientError {
         #[source]
         source: TargetRefusal,
     },
+    /// `--with-sbom` for a target whose signed entry names no SBOM target
+    /// (`custom.fwsign.sbom_target`).
+    #[error("target {0:?} names no SBOM (its signed entry has no custom.fwsign.sbom_target)")]
+    NoSbom(String),
     /// The client was used wrongly (for example no trusted root).
     #[error("{0}")]
     Usage(String),

@@ -389,6 +389,14 @@ impl Repository {
                 .map(|t| (options.role.clone(), t))
                 .collect());
         }
+        // The SBOM's name routes to its own bin, which the firmware's bin
+        // does not list; published beside the firmware means in its role.
+        if options.sbom.is_some() {
+            return Err(RepoError::Invalid(format!(
+                "--sbom cannot publish into the hashed bins {}: the SBOM's name would route to another bin than the firmware's; publish the SBOM elsewhere and give --sbom-sha256",
+                options.role
+            )));
+        }
         let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
         let bins = self.route_to_bins(&options.role, &names)?;
         let mut by_bin: BTreeMap<&str, Vec<_>> = BTreeMap::new();
