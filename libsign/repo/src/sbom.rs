@@ -225,7 +225,9 @@ mod tests {
             "spdxVersion": format!("SPDX-{version}"), "dataLicense": "CC0-1.0",
             "SPDXID": "SPDXRef-DOCUMENT", "name": "fw", "documentNamespace": "https://example.com/fw",
             "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: fwsign-test"]},
-            "packages": [{"SPDXID": "SPDXRef-zlib", "name": "zlib", "downloadLocation": "NOASSERTION"}]
+            "packages": [{"SPDXID": "SPDXRef-zlib", "name": "zlib", "downloadLocation": "NOASSERTION",
+                      "licenseConcluded": "NOASSERTION", "licenseDeclared": "NOASSERTION",
+                      "copyrightText": "NOASSERTION"}]
         })
     }
 

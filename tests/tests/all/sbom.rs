@@ -31,7 +31,9 @@ fn spdx(version: &str) -> Vec<u8> {
         "spdxVersion": format!("SPDX-{version}"), "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT", "name": "fw", "documentNamespace": "https://example.com/fw-1.0.0",
         "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: fwsign-test"]},
-        "packages": [{"SPDXID": "SPDXRef-mbedtls", "name": "mbedtls", "downloadLocation": "NOASSERTION"}]
+        "packages": [{"SPDXID": "SPDXRef-mbedtls", "name": "mbedtls", "downloadLocation": "NOASSERTION",
+                      "licenseConcluded": "NOASSERTION", "licenseDeclared": "NOASSERTION",
+                      "copyrightText": "NOASSERTION"}]
     }))
     .unwrap()
 }
@@ -264,9 +266,12 @@ fn sbom_swapped_after_approval_is_refused() {
         .join("targets/board-a")
         .join(format!("{}.fw-1.0.0.bin.cdx.json", sha256_hex(&sbom)));
     std::fs::remove_file(&published).unwrap();
-    std::fs::write(&published, cyclonedx("2.28.0")).unwrap();
+    // Same length ("3.6.1" for "3.6.0"), so the hash check is what refuses.
+    let swapped = cyclonedx("3.6.1");
+    assert_eq!(swapped.len(), sbom.len());
+    std::fs::write(&published, &swapped).unwrap();
     let (run, out) = download_with_sbom(&r, "swapped");
-    run.code(SECURITY).stderr_has(SBOM_NAME);
+    run.code(SECURITY).stderr_has("fw-1.0.0.bin.cdx.json");
     assert!(!out.join("board-a%2Ffw-1.0.0.bin.cdx.json").exists());
     // bundle create refuses to package it.
     r.fw.run([
@@ -279,7 +284,7 @@ fn sbom_swapped_after_approval_is_refused() {
         Release::arg(&r.scratch.join("update.zip")),
     ])
     .code(SECURITY)
-    .stderr_has(SBOM_NAME);
+    .stderr_has("fw-1.0.0.bin.cdx.json");
 }
 
 #[test]
