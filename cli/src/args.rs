@@ -285,9 +285,16 @@ pub(crate) enum RepoCommand {
         /// prerelease: devices compare the three numbers only).
         #[arg(long)]
         min_bootloader_version: Option<String>,
-        /// SHA-256 of the image's SBOM.
-        #[arg(long)]
+        /// SHA-256 of the image's SBOM, published elsewhere.
+        #[arg(long, conflicts_with = "sbom")]
         sbom_sha256: Option<String>,
+        /// The image's SBOM (CycloneDX 1.4-1.6 or SPDX 2.2/2.3 JSON, checked
+        /// against its official schema), published as its own target in
+        /// the same role, named after the image with `.cdx.json` or
+        /// `.spdx.json` appended; its name and SHA-256 go into the image's
+        /// signed fields, so approvers sign it with the image. One FILE only.
+        #[arg(long, value_name = "SBOM")]
+        sbom: Option<PathBuf>,
         /// Replace a name the role already lists (staged or published) with
         /// other bytes; without it that is refused (exit 2, `target-exists`).
         #[arg(long)]
@@ -702,6 +709,11 @@ pub(crate) enum ClientCommand {
     Download {
         #[command(flatten)]
         device: DeviceArgs,
+        /// Also download each target's SBOM (the target its signed entry
+        /// names, `repo add --sbom`), checked against the SHA-256 the
+        /// target's approvers signed, beside the image.
+        #[arg(long)]
+        with_sbom: bool,
     },
 }
 

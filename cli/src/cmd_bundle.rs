@@ -65,6 +65,11 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
                 "  target {:?}: {} bytes, sha256 {}, listed by {}",
                 summary.target, summary.length, summary.sha256, summary.role
             ));
+            if let Some(sbom) = &summary.sbom {
+                out.say(format!(
+                    "  its SBOM {sbom:?}, checked against the sha256 its approvers signed"
+                ));
+            }
             out.say(format!(
                 "  root versions up to {}; check with `fwsign bundle verify {} --root ROOT.json`",
                 summary.root_version,
@@ -80,6 +85,7 @@ pub(crate) fn run(cmd: BundleCommand, out: &Output) -> Result<(), Failure> {
                 "role": summary.role,
                 "root_version": summary.root_version,
                 "entries": summary.entries,
+                "sbom": summary.sbom,
             }));
             Ok(())
         }
@@ -178,6 +184,14 @@ fn report(out: &Output, bundle: &Path, options: &VerifyOptions, v: &VerifiedBund
     if let Some(path) = &v.extracted_to {
         out.say(format!("  wrote {}", path.display()));
     }
+    if let Some(sbom) = &v.sbom {
+        out.say(format!(
+            "  ok  its SBOM {sbom:?} matches the sha256 its approvers signed"
+        ));
+    }
+    if let Some(path) = &v.sbom_extracted_to {
+        out.say(format!("  wrote {}", path.display()));
+    }
     out.say(format!(
         "verified: {:?}{} may be installed",
         v.target,
@@ -204,5 +218,7 @@ fn report(out: &Output, bundle: &Path, options: &VerifyOptions, v: &VerifiedBund
         "snapshot_version": v.snapshot_version,
         "warnings": v.warnings.iter().map(warning_json).collect::<Vec<_>>(),
         "extracted_to": v.extracted_to,
+        "sbom": v.sbom,
+        "sbom_extracted_to": v.sbom_extracted_to,
     }));
 }

@@ -40,6 +40,7 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
                     installed_counter,
                     bootloader_version,
                 },
+            with_sbom,
         } => {
             let target_dir = args
                 .target_dir
@@ -74,9 +75,22 @@ pub(crate) fn run(args: ClientArgs, out: &Output) -> Result<(), Failure> {
                     path.display(),
                     info.role
                 ));
-                downloaded.push(
-                    json!({"name": name, "path": path, "role": info.role, "length": info.length}),
-                );
+                let mut item =
+                    json!({"name": name, "path": path, "role": info.role, "length": info.length});
+                if *with_sbom {
+                    // The SBOM is no image: the device facts apply to the
+                    // firmware above, not to it.
+                    let sbom = client.find_sbom(&info).map_err(fail)?;
+                    let sbom_path = client.download(&sbom, &target_dir, &base).map_err(fail)?;
+                    out.say(format!(
+                        "{} -> {} (SBOM of {name}, listed by {})",
+                        sbom.name,
+                        sbom_path.display(),
+                        sbom.role
+                    ));
+                    item["sbom"] = json!({"name": sbom.name, "path": sbom_path, "role": sbom.role, "length": sbom.length});
+                }
+                downloaded.push(item);
             }
             out.result(&json!({"ok": true, "downloaded": downloaded}));
             Ok(())

@@ -99,6 +99,15 @@ fn say_listing(out: &Output, l: &Listing<'_>) {
         )),
         None => out.say("  no firmware fields"),
     }
+    // The SBOM approved with the image (`repo add --sbom`); in --json it is
+    // the firmware fields' sbom_target and sbom_sha256.
+    if let Some(f) = l.firmware
+        && let (Some(name), Some(sha)) = (&f.sbom_target, &f.sbom_sha256)
+    {
+        out.say(format!(
+            "  SBOM: {name} (sha256 {sha}), approved with the image"
+        ));
+    }
     out.say(format!(
         "  listed by {} {} (delegated by {}); approved by {} of {}: {}",
         l.role,

@@ -270,6 +270,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             hash,
             min_bootloader_version,
             sbom_sha256,
+            sbom,
             replace,
         } => {
             let targets = add_sources(&files, files_from.as_deref(), name, prefix.as_deref())?;
@@ -287,6 +288,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 security_counter,
                 min_bootloader_version,
                 sbom_sha256,
+                sbom,
                 sha512: hash.contains(&HashArg::Sha512),
                 custom: custom_fields,
             };

@@ -171,6 +171,7 @@ mod make {
                 security_counter: counter,
                 min_bootloader_version: None,
                 sbom_sha256: None,
+                sbom: None,
                 sha512: false,
                 custom: vec![],
             },

@@ -33,6 +33,12 @@ pub struct FirmwareInfo {
     /// Lowercase hex SHA-256 of the image's software bill of materials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_sha256: Option<String>,
+    /// The target name under which the SBOM is published, in the same
+    /// role (`repo add --sbom`): the firmware name with `.cdx.json` or
+    /// `.spdx.json` appended. Set only together with `sbom_sha256`, which
+    /// binds the SBOM's bytes to this signed entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_target: Option<String>,
     /// Fields added by later versions or other tools.
     #[serde(flatten)]
     pub unknown: UnknownFields,
@@ -67,6 +73,15 @@ impl FirmwareInfo {
         {
             return Err(Error::Format(format!(
                 "sbom_sha256 {d:?} is not 64 lowercase hex digits"
+            )));
+        }
+        // A name without a digest would let the SBOM's bytes change without
+        // any approver signing the change.
+        if let Some(name) = &self.sbom_target
+            && (name.is_empty() || self.sbom_sha256.is_none())
+        {
+            return Err(Error::Format(format!(
+                "sbom_target {name:?} needs a non-empty name and sbom_sha256 beside it"
             )));
         }
         Ok(())
@@ -106,6 +121,7 @@ mod tests {
             security_counter: 1,
             min_bootloader_version: Some(minimum.into()),
             sbom_sha256: None,
+            sbom_target: None,
             unknown: Default::default(),
         }
     }

@@ -89,6 +89,7 @@ pub(crate) fn add_needing(
             security_counter: counter,
             min_bootloader_version: min_bootloader_version.map(str::to_owned),
             sbom_sha256: None,
+            sbom: None,
             sha512: false,
             custom: vec![],
         },

@@ -36,6 +36,7 @@ mod hash_order;
 mod http;
 pub mod identify;
 mod loader;
+mod sbom;
 
 #[cfg(feature = "http")]
 pub use http::HttpFetcher;
@@ -180,6 +181,10 @@ pub enum ClientError {
         #[source]
         source: TargetRefusal,
     },
+    /// `--with-sbom` for a target whose signed entry names no SBOM target
+    /// (`custom.fwsign.sbom_target`).
+    #[error("target {0:?} names no SBOM (its signed entry has no custom.fwsign.sbom_target)")]
+    NoSbom(String),
     /// The client was used wrongly (for example no trusted root).
     #[error("{0}")]
     Usage(String),

@@ -13,8 +13,11 @@
 //! - [`check_image_digests`]: the host's image check: the signed length and
 //!   every listed hash (an algorithm fwsign cannot compute is a refusal, not
 //!   a pass).
+//! - [`sbom_reference`] and [`check_sbom_entry`]: the host's check that an
+//!   SBOM target is the one a firmware entry's approvers signed (`repo add
+//!   --sbom`). A device never calls them, so its image links neither.
 
-use fwsign_manifest_schema::reader::JsonStr;
+use fwsign_manifest_schema::reader::{Json, JsonStr};
 
 use crate::verify::{FirmwareView, TargetEntry};
 use crate::workflow::{FinishedDigests, WorkflowError, hex_eq};
@@ -134,6 +137,9 @@ pub enum TargetRefusal {
     Sha256Missing,
     /// A listed hash uses an algorithm fwsign cannot compute.
     UnknownHashAlgorithm,
+    /// An SBOM target's listed SHA-256 is not the `sbom_sha256` its
+    /// firmware's signed entry records (or it lists none).
+    SbomMismatch,
 }
 
 impl core::fmt::Display for TargetRefusal {
@@ -160,11 +166,52 @@ impl core::fmt::Display for TargetRefusal {
             Self::UnknownHashAlgorithm => {
                 f.write_str("a listed hash uses an algorithm fwsign does not support")
             }
+            Self::SbomMismatch => f.write_str(
+                "the SBOM's listed SHA-256 is not the sbom_sha256 the firmware's approvers signed",
+            ),
         }
     }
 }
 
 impl core::error::Error for TargetRefusal {}
+
+/// The SBOM a firmware entry names: `custom.fwsign.sbom_target` and
+/// `custom.fwsign.sbom_sha256`, both strings.
+#[derive(Debug, Clone, Copy)]
+pub struct SbomReference<'a> {
+    /// The SBOM's target name.
+    pub target: JsonStr<'a>,
+    /// Its SHA-256, lowercase hex, as the firmware's approvers signed it.
+    pub sha256: JsonStr<'a>,
+}
+
+/// The SBOM reference in a firmware's raw entry
+/// ([`crate::verify::TargetsView::target_json`]); `None` when the entry
+/// names no SBOM target (an `sbom_sha256` alone names an SBOM published
+/// elsewhere) or either field is not a string.
+pub fn sbom_reference(entry: Json<'_>) -> Option<SbomReference<'_>> {
+    let fw = entry.get("custom")?.get("fwsign")?;
+    Some(SbomReference {
+        target: fw.get("sbom_target")?.as_str()?,
+        sha256: fw.get("sbom_sha256")?.as_str()?,
+    })
+}
+
+/// Checks that the SBOM target's entry lists as its SHA-256 exactly the
+/// digest the firmware's entry records: the SBOM's bytes, which the
+/// download or bundle then checks against that entry, are the ones the
+/// firmware's approvers signed, whichever role lists the SBOM.
+pub fn check_sbom_entry(
+    reference: &SbomReference<'_>,
+    sbom: &TargetEntry<'_>,
+) -> Result<(), TargetRefusal> {
+    let signed = reference.sha256.plain_bytes();
+    let listed = sbom.sha256.and_then(|s| s.plain_bytes());
+    match (signed, listed) {
+        (Some(signed), Some(listed)) if signed.eq_ignore_ascii_case(listed) => Ok(()),
+        _ => Err(TargetRefusal::SbomMismatch),
+    }
+}
 
 /// Checks the firmware fields against the device (no image bytes needed).
 /// With no facts at all, a target passes unless it sets a

@@ -630,6 +630,12 @@ impl<'a> TargetsView<'a> {
         }
     }
 
+    /// The raw entry listed for `name`, for the host's readers of fields a
+    /// device never checks ([`crate::target_check::sbom_reference`]).
+    pub fn target_json(&self, name: &(impl AsRef<[u8]> + ?Sized)) -> Option<Json<'a>> {
+        self.targets.get_bytes(name.as_ref())
+    }
+
     /// The key table of the delegations, if there are any.
     pub fn delegation_keys(&self) -> Option<Json<'a>> {
         self.envelope.signed.get("delegations")?.get("keys")

@@ -434,6 +434,14 @@ impl Repository {
                 .map(|t| (options.role.clone(), t))
                 .collect());
         };
+        // The SBOM's name routes to its own bin, which the firmware's bin
+        // does not list; published beside the firmware means in its role.
+        if options.sbom.is_some() {
+            return Err(RepoError::Invalid(format!(
+                "--sbom cannot publish into the hashed bins {}: the SBOM's name would route to another bin than the firmware's; publish the SBOM elsewhere and give --sbom-sha256",
+                options.role
+            )));
+        }
         let mut by_bin: BTreeMap<&str, Vec<_>> = BTreeMap::new();
         for (target, bin) in options.targets.iter().zip(bins) {
             by_bin.entry(bin.as_str()).or_default().push(target.clone());

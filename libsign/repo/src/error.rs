@@ -337,6 +337,10 @@ pub enum RepoError {
         /// The new file's length.
         new_length: u64,
     },
+    /// An SBOM given to `repo add --sbom` that is not JSON, not CycloneDX
+    /// 1.4-1.6 or SPDX 2.2/2.3, or not valid against its official schema.
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::SbomError),
 }
 
 impl RepoError {

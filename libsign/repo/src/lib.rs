@@ -58,6 +58,7 @@ mod publishable;
 pub mod published_state;
 mod reason;
 pub mod resolve;
+pub mod sbom;
 pub mod staging;
 #[cfg(test)]
 mod transaction_tests;

@@ -47,6 +47,7 @@ impl RepoError {
             Self::WouldBeRefused { .. } => "would-be-refused",
             Self::PublishedTargetChanged { .. } => "published-target-changed",
             Self::TargetExists { .. } => "target-exists",
+            Self::Sbom(_) => "sbom-invalid",
             Self::NoSuchDelegation { .. } => "no-such-delegation",
             Self::WouldStrand { .. } => "would-strand-roles",
             _ => self.class().reason(),

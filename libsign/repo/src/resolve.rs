@@ -487,6 +487,7 @@ mod tests {
                 security_counter: 1,
                 min_bootloader_version: None,
                 sbom_sha256: None,
+                sbom: None,
                 sha512: false,
                 custom: vec![],
             };

@@ -25,6 +25,7 @@ pub(crate) mod copy;
 mod existing;
 pub(crate) mod parallel;
 mod root;
+mod sbom;
 mod sources;
 mod undelegate;
 
@@ -83,8 +84,14 @@ pub struct AddOptions {
     pub security_counter: u64,
     /// Optional oldest bootloader version.
     pub min_bootloader_version: Option<String>,
-    /// Optional SBOM digest.
+    /// Optional SBOM digest (an SBOM published elsewhere).
     pub sbom_sha256: Option<String>,
+    /// An SBOM to publish beside the one firmware file, as its own target in
+    /// the same role (named after the firmware with `.cdx.json` or
+    /// `.spdx.json` appended); its name and SHA-256 go into the firmware's
+    /// signed fields. Checked against its format's official JSON schema
+    /// ([`crate::sbom`]). Not with `sbom_sha256`, nor with hashed bins.
+    pub sbom: Option<PathBuf>,
     /// Also list SHA-512.
     pub sha512: bool,
     /// Extra `custom` fields (`KEY=VALUE`; VALUE as JSON when it parses).

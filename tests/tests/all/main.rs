@@ -64,6 +64,7 @@ mod repo_push;
 mod repo_push_store;
 mod repo_status_reasons;
 mod s3_server;
+mod sbom;
 mod search_table;
 mod succinct_roles;
 mod threshold_attacks;

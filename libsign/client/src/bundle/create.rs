@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle_archive::{EntrySource, write_bundle};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::target_check::{self, BootloaderVersion, DeviceFacts, TargetRefusal};
+use fwsign_core::verify::TargetEntry;
 use fwsign_keys::search_host::Arena;
 use fwsign_keys::trusted_set::TrustedSet;
 use fwsign_repo::names::{check_target_name, consistent_target_path, versioned_role_file};
@@ -39,6 +40,8 @@ pub struct BundleSummary {
     pub root_version: u64,
     /// The entries written, in order.
     pub entries: Vec<String>,
+    /// The SBOM target included beside the image (`repo add --sbom`).
+    pub sbom: Option<String>,
 }
 
 /// Packages `target` from `repo`'s published release into the bundle `out`.
@@ -149,7 +152,6 @@ pub fn create_bundle(
             target: target.to_owned(),
         }
     })?;
-    entries.extend(fetched);
     let (entry, role) = (hit.entry, hit.role);
 
     // No device is known here; the check runs for the newest possible
@@ -170,34 +172,43 @@ pub fn create_bundle(
             source,
         }
     })?;
-    let served_by = entry
-        .sha256
-        .or_else(|| entry.hashes.members().next().and_then(|(_, h)| h.as_str()))
-        .and_then(json_string)
-        .ok_or_else(|| BundleError::ImageMismatch {
-            path: bundle.clone(),
-            target: target.to_owned(),
-            source: TargetRefusal::Sha256Missing,
-        })?;
-    let image =
-        consistent_target_path(&repo.targets_dir(), target, &served_by).map_err(|source| {
-            BundleError::Repository {
+    let (image, sha256) = published_file(repo, &bundle, target, &entry)?;
+
+    // The SBOM the entry names (`repo add --sbom`) goes along, found by the
+    // same search (its roles are added to the bundle too) and bound to the
+    // digest the firmware's approvers signed.
+    let sbom = match hit.sbom {
+        None => None,
+        Some(reference) => {
+            let name = json_string(reference.target).ok_or_else(|| BundleError::ImageMismatch {
                 path: bundle.clone(),
-                source: Box::new(source),
-            }
-        })?;
-    // Hashing the published file first costs a second read of the image,
-    // but a bundle with a damaged image would only be refused on the device.
-    let mut digests = HashingWriter::new(entry.hashes, None);
-    let mut input = File::open(&image).map_err(io_error(&image))?;
-    copy(&mut input, &mut digests).map_err(io_error(&image))?;
-    let sha256 = digests
-        .check(&entry)
-        .map_err(|source| BundleError::ImageMismatch {
-            path: bundle.clone(),
-            target: target.to_owned(),
-            source,
-        })?;
+                target: target.to_owned(),
+                source: TargetRefusal::SbomMismatch,
+            })?;
+            let found = search_bundle(&set, &arena, &bundle, &name, None, &mut fetch)?.ok_or_else(
+                || BundleError::UnknownTarget {
+                    path: bundle.clone(),
+                    dir: repo.dir().to_path_buf(),
+                    target: name.clone(),
+                },
+            )?;
+            target_check::check_sbom_entry(&reference, &found.entry).map_err(|source| {
+                BundleError::ImageMismatch {
+                    path: bundle.clone(),
+                    target: name.clone(),
+                    source,
+                }
+            })?;
+            let (file, _) = published_file(repo, &bundle, &name, &found.entry)?;
+            Some((name, file))
+        }
+    };
+    // A role both searches loaded is one entry.
+    for (name, raw) in fetched {
+        if !entries.iter().any(|(n, _)| *n == name) {
+            entries.push((name, raw));
+        }
+    }
 
     let manifest = manifest_bytes(target);
     let target_entry = format!("targets/{target}");
@@ -209,6 +220,9 @@ pub fn create_bundle(
             .map(|(name, raw)| (name.clone(), EntrySource::Bytes(raw))),
     );
     sources.push((target_entry, EntrySource::File(&image)));
+    if let Some((name, file)) = &sbom {
+        sources.push((format!("targets/{name}"), EntrySource::File(file)));
+    }
     write_bundle(out, &sources)?;
     let size = fs::metadata(out).map_err(io_error(out))?.len();
 
@@ -221,5 +235,43 @@ pub fn create_bundle(
         role,
         root_version,
         entries: sources.into_iter().map(|(name, _)| name).collect(),
+        sbom: sbom.map(|(name, _)| name),
     })
+}
+
+/// The published file behind `name`'s entry, hashed and checked against
+/// it (a bundle with a damaged file would only be refused on the device),
+/// and its SHA-256.
+fn published_file(
+    repo: &Repository,
+    bundle: &Path,
+    name: &str,
+    entry: &TargetEntry<'_>,
+) -> Result<(PathBuf, String), BundleError> {
+    let mismatch = |source| BundleError::ImageMismatch {
+        path: bundle.to_path_buf(),
+        target: name.to_owned(),
+        source,
+    };
+    let served_by = entry
+        .sha256
+        .or_else(|| entry.hashes.members().next().and_then(|(_, h)| h.as_str()))
+        .and_then(json_string)
+        .ok_or_else(|| mismatch(TargetRefusal::Sha256Missing))?;
+    let file = consistent_target_path(&repo.targets_dir(), name, &served_by).map_err(|source| {
+        BundleError::Repository {
+            path: bundle.to_path_buf(),
+            source: Box::new(source),
+        }
+    })?;
+    let io_error = |source| BundleError::Io {
+        path: bundle.to_path_buf(),
+        file: file.clone(),
+        source,
+    };
+    let mut digests = HashingWriter::new(entry.hashes, None);
+    let mut input = File::open(&file).map_err(io_error)?;
+    copy(&mut input, &mut digests).map_err(io_error)?;
+    let sha256 = digests.check(entry).map_err(mismatch)?;
+    Ok((file, sha256))
 }

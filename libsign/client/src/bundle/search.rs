@@ -10,6 +10,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
 use fwsign_core::succinct::BinName;
+use fwsign_core::target_check::{SbomReference, sbom_reference};
 use fwsign_core::verify::{Envelope, TargetEntry, ThresholdWork};
 use fwsign_core::workflow::{Delegator, SnapshotView, WorkflowError, verify_targets};
 use fwsign_keys::search_host::{self, Arena, Memory, role_name};
@@ -25,6 +26,8 @@ pub(super) type Fetch<'a> = dyn FnMut(&str, u64) -> Result<Vec<u8>, BundleError>
 /// Where the search found the target.
 pub(super) struct Hit<'a> {
     pub(super) entry: TargetEntry<'a>,
+    /// The SBOM the entry names (`repo add --sbom`), if any.
+    pub(super) sbom: Option<SbomReference<'a>>,
     pub(super) role: String,
     pub(super) roles_searched: Vec<String>,
 }
@@ -119,6 +122,13 @@ pub(super) fn search_bundle<'a>(
     match outcome.found {
         Some(found) => Ok(Some(Hit {
             entry: found.entry,
+            sbom: outcome
+                .visits
+                .iter()
+                .find(|v| v.role == found.role)
+                .and_then(|v| v.view)
+                .and_then(|view| view.target_json(target))
+                .and_then(sbom_reference),
             role: role_name(found.role),
             roles_searched,
         })),

@@ -101,6 +101,7 @@ impl Fixture {
             security_counter: COUNTER,
             min_bootloader_version: None,
             sbom_sha256: None,
+            sbom: None,
             sha512: true,
             custom: vec![],
         };

@@ -93,6 +93,11 @@ pub struct VerifiedBundle {
     pub warnings: Vec<BundleWarning>,
     /// Where the image was written, with [`VerifyOptions::extract_to`].
     pub extracted_to: Option<PathBuf>,
+    /// The SBOM the image's entry names, when the bundle carries it
+    /// (checked against the digest the image's approvers signed).
+    pub sbom: Option<String>,
+    /// Where the SBOM was written, beside the image.
+    pub sbom_extracted_to: Option<PathBuf>,
 }
 
 /// Checks the bundle at `path` as a device would, trusting only
@@ -129,7 +134,13 @@ pub struct VerifiedBundle {
 /// 6. `targets/<name>` is streamed once: its length and every listed hash
 ///    must match. With extraction the stream also goes to a temporary file
 ///    in the directory, renamed to `<dir>/<name>` only after the check; on
-///    any refusal nothing is left behind.
+///    any refusal nothing is left behind;
+/// 7. when the target's entry names an SBOM (`custom.fwsign.sbom_target`)
+///    and the bundle carries `targets/<sbom>`, the SBOM is searched for
+///    the same way, its entry must list the `sbom_sha256` the image's
+///    approvers signed (the core's `check_sbom_entry`), and it is streamed
+///    and checked like the image (and extracted beside it). A bundle
+///    without it (made before SBOMs travelled in bundles) passes without.
 pub fn verify_bundle(
     path: &Path,
     trusted_root: &[u8],
@@ -229,6 +240,37 @@ pub fn verify_bundle(
         target: target.clone(),
     })?;
     let (entry, role, roles_searched) = (hit.entry, hit.role, hit.roles_searched);
+    // The SBOM the image's entry names (`repo add --sbom`), when the bundle
+    // carries it (`bundle create` does; an older bundle may not): found by
+    // the same search and bound to the digest the image's approvers signed
+    // (the core's `check_sbom_entry`), then streamed and checked like the
+    // image.
+    let sbom = match hit.sbom {
+        None => None,
+        Some(reference) => match json_string(reference.target) {
+            Some(name) if archive.declared_size(&format!("targets/{name}")).is_some() => {
+                let mut fetch = |role: &str, version: u64| {
+                    let name = format!("metadata/{}", versioned_role_file(version, role));
+                    read_entry(&mut archive, &bundle, &name, TARGETS_MAX)
+                };
+                let found =
+                    search_bundle(&set, &arena, &bundle, &name, Some(options.now), &mut fetch)?
+                        .ok_or_else(|| BundleError::TargetNotFound {
+                            path: bundle.clone(),
+                            target: name.clone(),
+                        })?;
+                target_check::check_sbom_entry(&reference, &found.entry).map_err(|source| {
+                    BundleError::ImageMismatch {
+                        path: bundle.clone(),
+                        target: name.clone(),
+                        source,
+                    }
+                })?;
+                Some((name, found.entry))
+            }
+            _ => None,
+        },
+    };
 
     let firmware = entry.firmware;
     let hardware_ids: Vec<String> = firmware
@@ -309,6 +351,18 @@ pub fn verify_bundle(
     archive.stream(&image_name, entry.length, &mut digests)?;
     let sha256 = digests.check(&entry).map_err(mismatch)?;
 
+    // The SBOM is checked (and held in its temporary file) before either
+    // file is put in place, so a refusal leaves nothing behind.
+    let sbom_pending = match &sbom {
+        Some((name, sbom_entry)) => Some(check_sbom(
+            &mut archive,
+            &bundle,
+            name,
+            sbom_entry,
+            options,
+        )?),
+        None => None,
+    };
     let extracted_to = match extraction {
         Some(extraction) => {
             Some(
@@ -324,7 +378,20 @@ pub fn verify_bundle(
         None => None,
     };
 
+    let sbom_extracted_to = match (sbom_pending.flatten(), &sbom) {
+        (Some(pending), Some((name, _))) => Some(pending.finish(name).map_err(
+            |(file, source)| BundleError::Io {
+                path: bundle.clone(),
+                file,
+                source,
+            },
+        )?),
+        _ => None,
+    };
+
     Ok(VerifiedBundle {
+        sbom: sbom.map(|(name, _)| name),
+        sbom_extracted_to,
         length: entry.length,
         sha256,
         firmware_version: firmware.and_then(|fw| json_string(fw.version)),
@@ -342,6 +409,40 @@ pub fn verify_bundle(
         extracted_to,
         target,
     })
+}
+
+/// Streams the SBOM entry `targets/<name>` once, checking its length and
+/// every listed hash; with extraction, into a temporary file the caller
+/// puts beside the image once everything has passed.
+fn check_sbom(
+    archive: &mut BundleArchive,
+    bundle: &Path,
+    name: &str,
+    entry: &fwsign_core::verify::TargetEntry<'_>,
+    options: &VerifyOptions,
+) -> Result<Option<Extraction>, BundleError> {
+    let mismatch = |source| BundleError::ImageMismatch {
+        path: bundle.to_path_buf(),
+        target: name.to_owned(),
+        source,
+    };
+    let entry_name = format!("targets/{name}");
+    if archive.declared_size(&entry_name) != Some(entry.length) {
+        return Err(mismatch(TargetRefusal::LengthMismatch));
+    }
+    let io = |(file, source)| BundleError::Io {
+        path: bundle.to_path_buf(),
+        file,
+        source,
+    };
+    let mut extraction = match &options.extract_to {
+        Some(dir) => Some(Extraction::start(dir).map_err(io)?),
+        None => None,
+    };
+    let mut digests = HashingWriter::new(entry.hashes, extraction.as_mut().map(|e| &mut e.file));
+    archive.stream(&entry_name, entry.length, &mut digests)?;
+    digests.check(entry).map_err(mismatch)?;
+    Ok(extraction)
 }
 
 /// The two roles step 3 checks.

@@ -17,7 +17,7 @@ use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
 use serde_json::Value;
 
-use super::copy::{CopyJob, copy_all, place_all};
+use super::copy::{CopyJob, copy_all, place_all, stage_bytes};
 use super::existing;
 use super::names::{self, check_target_name};
 use super::{
@@ -153,8 +153,19 @@ impl Repository {
             security_counter: options.security_counter,
             min_bootloader_version: options.min_bootloader_version.clone(),
             sbom_sha256: options.sbom_sha256.clone(),
+            sbom_target: None,
             unknown: BTreeMap::new(),
         };
+        // The SBOM is read, checked against its schema and hashed once; its
+        // name and digest go into the firmware's signed fields.
+        let sbom = match &options.sbom {
+            Some(path) => Some(super::sbom::prepare(options, path)?),
+            None => None,
+        };
+        if let Some(sbom) = &sbom {
+            firmware.sbom_sha256 = Some(sbom.sha256.clone());
+            firmware.sbom_target = Some(sbom.name.clone());
+        }
         firmware.hardware_ids.dedup();
         firmware
             .check_new()
@@ -189,15 +200,20 @@ impl Repository {
                 .ok_or_else(|| {
                     RepoError::Invalid(format!("{parent} does not delegate to {}", options.role))
                 })?;
-            for t in &options.targets {
+            let covered = options
+                .targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .chain(sbom.as_ref().map(|s| s.name.as_str()));
+            for name in covered {
                 if !delegation_covers_names(
                     delegation.paths.as_deref(),
                     delegation.path_hash_prefixes.as_deref(),
-                    &t.name,
+                    name,
                 ) {
                     return Err(RepoError::Invalid(format!(
                         "target {} is outside the paths delegated to {} ({})",
-                        t.name,
+                        name,
                         options.role,
                         delegation.paths.as_deref().unwrap_or_default().join(", ")
                     )));
@@ -228,9 +244,19 @@ impl Repository {
             [one] => one.name.clone(),
             many => format!("{} files", many.len()),
         };
-        let staged_copies = copy_all(&jobs, &label, options.sha512, progress)?;
+        let mut staged_copies = copy_all(&jobs, &label, options.sha512, progress)?;
+        // The SBOM last, from the bytes its schema check read; it sits in
+        // the firmware's directory (its name is the firmware's plus a
+        // suffix), made above.
+        let mut staged_names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
+        if let Some(sbom) = &sbom {
+            let dst = names::target_path(&role_targets, &sbom.name)?;
+            refuse_link(&dst)?;
+            staged_copies.push(stage_bytes(&sbom.bytes, &dst, options.sha512)?);
+            staged_names.push(&sbom.name);
+        }
         let mut copies = Vec::with_capacity(staged_copies.len());
-        for (t, staged_copy) in options.targets.iter().zip(staged_copies) {
+        for (name, staged_copy) in staged_names.into_iter().zip(staged_copies) {
             copies.push(staged_copy.pending);
             let digests = staged_copy.digests;
             let length = digests.length;
@@ -242,21 +268,11 @@ impl Repository {
             if let Some(sha512) = digests.sha512 {
                 hashes.insert("sha512".to_owned(), base16ct::lower::encode_string(&sha512));
             }
-            let mut entry = TargetFile {
-                length,
-                hashes: hashes.clone(),
-                custom: None,
-                unknown: BTreeMap::new(),
+            let entry = match &sbom {
+                Some(sbom) if sbom.name == name => sbom.entry(length, hashes.clone()),
+                _ => firmware_entry(&firmware, options, length, hashes.clone())?,
             };
-            entry
-                .set_firmware(&firmware)
-                .map_err(|e| RepoError::Invalid(e.to_string()))?;
-            if let Some(Value::Object(custom)) = entry.custom.as_mut() {
-                for (key, value) in &options.custom {
-                    custom.insert(key.clone(), value.clone());
-                }
-            }
-            let old = doc.signed.targets.get(&t.name);
+            let old = doc.signed.targets.get(name);
             let change = existing::classify(old, &entry);
             if let (TargetChange::Replaced, OnExisting::Refuse, Some(old)) =
                 (change, on_existing, old)
@@ -264,7 +280,7 @@ impl Repository {
                 // Dropping the copies made so far removes them.
                 return Err(RepoError::TargetExists {
                     role: options.role.clone(),
-                    name: t.name.clone(),
+                    name: name.to_owned(),
                     staged: was_staged,
                     listed_sha256: old.hashes.get("sha256").cloned().unwrap_or_default(),
                     listed_length: old.length,
@@ -272,9 +288,9 @@ impl Repository {
                     new_length: length,
                 });
             }
-            doc.signed.targets.insert(t.name.clone(), entry);
+            doc.signed.targets.insert(name.to_owned(), entry);
             added.push(AddedTarget {
-                name: t.name.clone(),
+                name: name.to_owned(),
                 length,
                 hashes,
                 change,
@@ -343,4 +359,29 @@ struct PreparedAdd {
     doc: Signed<Targets>,
     copies: Vec<PendingFile>,
     added: Vec<AddedTarget>,
+}
+
+/// A firmware file's entry: its hashes, the firmware fields and the extra
+/// `--custom` fields.
+fn firmware_entry(
+    firmware: &FirmwareInfo,
+    options: &AddOptions,
+    length: u64,
+    hashes: BTreeMap<String, String>,
+) -> Result<TargetFile, RepoError> {
+    let mut entry = TargetFile {
+        length,
+        hashes,
+        custom: None,
+        unknown: BTreeMap::new(),
+    };
+    entry
+        .set_firmware(firmware)
+        .map_err(|e| RepoError::Invalid(e.to_string()))?;
+    if let Some(Value::Object(custom)) = entry.custom.as_mut() {
+        for (key, value) in &options.custom {
+            custom.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(entry)
 }

@@ -74,6 +74,20 @@ pub(crate) fn copy_all(
     Ok(copies)
 }
 
+/// Writes `bytes`, already read and checked (an SBOM), to a read-only
+/// temporary beside `dst` and hashes them: what was checked is what is
+/// staged, with no second read of the source that could see other bytes.
+pub(crate) fn stage_bytes(bytes: &[u8], dst: &Path, sha512: bool) -> Result<StagedCopy, RepoError> {
+    let (pending, mut out) = open_pending(dst, Mode::ReadOnly).map_err(io_err(dst))?;
+    out.write_all(bytes).map_err(io_err(pending.temp_path()))?;
+    let mut digests = Digests::new(sha512);
+    digests.update(bytes);
+    Ok(StagedCopy {
+        pending,
+        digests: digests.finish(),
+    })
+}
+
 /// Copies `src` to a read-only temporary beside `dst` and hashes the bytes
 /// staged. `buf` is the worker's own, reused from file to file.
 fn copy_one(
