@@ -574,6 +574,7 @@ impl<'a> TargetsView<'a> {
         // name is delegated twice (the search looks delegations up by name,
         // so a second entry could give one role two sets of keys); and each
         // has exactly one of `paths` and `path_hash_prefixes`.
+        // One pass over the list (flash: see the module note).
         let mut rest = view.delegated_roles();
         while let Some(role) = rest.next() {
             if role.paths().is_some() == role.path_hash_prefixes().is_some() {
@@ -581,18 +582,6 @@ impl<'a> TargetsView<'a> {
                     "a delegation needs exactly one of paths and path_hash_prefixes"
                 )));
             }
-            let name = role.name().ok_or(VerifyError::Malformed(detail!(
-                "a delegated role must have a name"
-            )))?;
-            for later in rest.clone() {
-                if later.name().is_some_and(|n| n.eq_json_str(&name)) {
-                    return Err(VerifyError::Malformed(detail!(
-                        "a role is delegated twice in one delegations list"
-                    )));
-                }
-            }
-        }
-        for role in view.delegated_roles() {
             let name = role.name().ok_or(VerifyError::Malformed(detail!(
                 "a delegated role must have a name"
             )))?;
@@ -604,6 +593,13 @@ impl<'a> TargetsView<'a> {
                 return Err(VerifyError::Malformed(detail!(
                     "delegated roles cannot be empty or use top-level role names"
                 )));
+            }
+            for later in rest.clone() {
+                if later.name().is_some_and(|n| n.eq_json_str(&name)) {
+                    return Err(VerifyError::Malformed(detail!(
+                        "a role is delegated twice in one delegations list"
+                    )));
+                }
             }
         }
         Ok(view)
@@ -677,7 +673,7 @@ impl<'a> TargetsView<'a> {
         let bin = succinct.bin_of(name)?;
         Some(DelegatedRoleView {
             role: succinct.json(),
-            bin: Some(bin),
+            bin: Some((succinct, bin)),
         })
     }
 
@@ -707,8 +703,9 @@ impl<'a> TargetsView<'a> {
 pub struct DelegatedRoleView<'a> {
     /// The `roles` entry, or the `succinct_roles` object.
     role: Json<'a>,
-    /// The bin this stands for, when `role` is `succinct_roles`.
-    bin: Option<u32>,
+    /// The bins and the one this stands for, when `role` is
+    /// `succinct_roles` (read once: flash, see the module note).
+    bin: Option<(SuccinctRoles<'a>, u32)>,
 }
 
 impl<'a> DelegatedRoleView<'a> {
@@ -720,7 +717,7 @@ impl<'a> DelegatedRoleView<'a> {
     pub(crate) fn bin_for(succinct: &SuccinctRoles<'a>, target: &[u8]) -> Self {
         Self {
             role: succinct.json(),
-            bin: Some(succinct.bin_for(target)),
+            bin: Some((*succinct, succinct.bin_for(target))),
         }
     }
 
@@ -733,10 +730,15 @@ impl<'a> DelegatedRoleView<'a> {
         self.role.get("name")?.as_str()
     }
 
+    /// The TAP 15 hashed bins and the bin this stands for, if it is one.
+    pub fn bin(&self) -> Option<(SuccinctRoles<'a>, u32)> {
+        self.bin
+    }
+
     /// The name of the TAP 15 hashed bin this stands for, if it is one.
     pub fn bin_name(&self) -> Option<BinName<'a>> {
-        let bin = self.bin?;
-        Some(SuccinctRoles::from_json(self.role).ok()?.bin_name(bin))
+        let (succinct, bin) = self.bin?;
+        Some(succinct.bin_name(bin))
     }
 
     /// Its keys and threshold.
@@ -768,9 +770,8 @@ impl<'a> DelegatedRoleView<'a> {
     /// Whether this delegation covers target `path` (python-tuf 7's rule,
     /// see [`crate::path_match`]).
     pub fn covers(&self, path: &(impl AsRef<[u8]> + ?Sized)) -> bool {
-        if let Some(bin) = self.bin {
-            return SuccinctRoles::from_json(self.role)
-                .is_ok_and(|succinct| succinct.bin_for(path.as_ref()) == bin);
+        if let Some((succinct, bin)) = self.bin {
+            return succinct.bin_for(path.as_ref()) == bin;
         }
         crate::path_match::delegation_covers(self.paths(), self.path_hash_prefixes(), path.as_ref())
     }
