@@ -34,7 +34,7 @@
 // Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::reader::{Items, Json, Kind};
+use fwsign_manifest_schema::reader::Items;
 
 use crate::key_types::KeyType;
 use crate::succinct::SuccinctRoles;
@@ -478,18 +478,10 @@ fn push<'a, E>(
         .frames
         .get_mut(depth)
         .ok_or(SearchError::CapacityExceeded)?;
-    let pending = view
-        .envelope()
-        .signed()
-        .get("delegations")
-        .and_then(|d| d.get("roles"))
-        .filter(|r| r.kind() == Kind::Array)
-        .map(|r: Json<'a>| r.items())
-        .unwrap_or_default();
     *slot = Some(Frame {
         role,
         view,
-        pending,
+        pending: view.delegation_items(),
         succinct: view.succinct_roles(),
         entered_terminating: false,
     });

@@ -6,8 +6,7 @@
 //! build selects); the buffering and the FIPS 180-4 padding are here. The
 //! crate's own buffer pads by clearing the block from an arbitrary offset,
 //! which links two `memset` routines of compiler_builtins that nothing else
-//! on the device calls (382 B); here the padding is fed through `update`
-//! from a constant block of zeros (flash: see docs/performance.md).
+//! on the device calls (382 B); here the padding is fed through `update` (flash: see docs/performance.md).
 
 use sha2::block_api::compress256;
 
@@ -22,9 +21,6 @@ const INITIAL: [u32; 8] = [
     0x1f83_d9ab,
     0x5be0_cd19,
 ];
-
-/// The zeros the padding takes (at most 63 bytes of them).
-static ZEROS: [u8; 64] = [0; 64];
 
 /// Streaming SHA-256.
 #[derive(Debug, Clone)]
@@ -83,9 +79,12 @@ impl Sha256Stream {
         // block, and the message length in bits, big-endian; the last
         // `update` then compresses the final block.
         let bits = self.len.wrapping_shl(3);
-        let zeros = (55u64.wrapping_sub(self.len) & 63) as usize;
         self.update(&[0x80]);
-        self.update(ZEROS.get(..zeros).unwrap_or_default());
+        // A zero at a time (at most 63 calls once per digest, a few hundred
+        // instructions): no block of zeros in flash.
+        while self.len & 63 != 56 {
+            self.update(&[0]);
+        }
         self.update(&bits.to_be_bytes());
         let words = self.state.map(u32::to_be_bytes);
         self.state = INITIAL;

@@ -25,7 +25,7 @@
 // Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
-use fwsign_manifest_schema::reader::{Json, JsonStr, Kind, ReadError};
+use fwsign_manifest_schema::reader::{Items, Json, JsonStr, Kind, ReadError};
 
 use crate::key_types::{KeyIdentity, KeyType};
 use crate::succinct::{BinName, SuccinctRoles};
@@ -633,13 +633,19 @@ impl<'a> TargetsView<'a> {
 
     /// The delegated roles, in search order.
     pub fn delegated_roles(&self) -> impl Iterator<Item = DelegatedRoleView<'a>> + Clone + 'a {
+        self.delegation_items()
+            .map(|role| DelegatedRoleView { role, bin: None })
+    }
+
+    /// The `roles` entries as JSON, in order (empty without delegations or
+    /// with `succinct_roles`): one reading for the view and the search.
+    pub(crate) fn delegation_items(&self) -> Items<'a> {
         self.envelope
             .signed
             .get("delegations")
             .and_then(|d| d.get("roles"))
             .map(|r| r.items())
             .unwrap_or_default()
-            .map(|role| DelegatedRoleView { role, bin: None })
     }
 
     /// The TAP 15 hashed bins this role delegates to, if it lists
