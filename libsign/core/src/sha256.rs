@@ -5,8 +5,10 @@
 //! ([`sha2::block_api::compress256`], its unrolled or compact backend as the
 //! build selects); the buffering and the FIPS 180-4 padding are here. The
 //! crate's own buffer pads by clearing the block from an arbitrary offset,
-//! which links two `memset` routines of compiler_builtins that nothing else
-//! on the device calls (382 B); here the padding is fed through `update` (flash: see docs/performance.md).
+//! which links compiler_builtins' `__aeabi_memclr` (208 B), which nothing
+//! else on the device calls; here the padding is fed through `update`.
+
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use sha2::block_api::compress256;
 
@@ -44,7 +46,7 @@ impl Default for Sha256Stream {
 
 impl Sha256Stream {
     /// Adds bytes.
-    #[inline(never)] // flash: see the crate note
+    #[inline(never)] // flash: see the module note
     pub fn update(&mut self, data: &[u8]) {
         // `len % 64`: below 64, so the cast loses nothing.
         let used = (self.len & 63) as usize;
@@ -73,7 +75,7 @@ impl Sha256Stream {
     }
 
     /// The digest of everything added, and a fresh start.
-    #[inline(never)] // flash: see the crate note
+    #[inline(never)] // flash: see the module note
     pub fn finish(&mut self) -> [u8; 32] {
         // FIPS 180-4 section 5.1.1: a 1 bit, zeros up to 56 bytes into a
         // block, and the message length in bits, big-endian; the last

@@ -12,6 +12,8 @@
 //! is computed here is a [`BinName`], a prefix borrowed from the delegator
 //! and a suffix of at most eight digits, without allocating.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_manifest_schema::reader::{Json, JsonStr, Kind};
 
 use crate::verify::{RoleKeys, VerifyError};
@@ -120,7 +122,7 @@ impl<'a> SuccinctRoles<'a> {
             return None;
         }
         // At most eight digits, so the shifts lose nothing (flash: no
-        // checked 64-bit arithmetic, see docs/performance.md).
+        // checked 64-bit arithmetic, see the module note).
         let mut bin: u32 = 0;
         for &c in suffix {
             let digit = match c {
