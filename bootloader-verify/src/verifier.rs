@@ -30,7 +30,7 @@ use fwsign_core::key_types::{KeyIdentity, KeyType};
 use fwsign_core::search::{
     Frame, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError, SearchWork, search_target,
 };
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::target_check::{
     BootloaderVersion, DeviceFacts, TargetRefusal, check_device, check_image_sha256,
 };
@@ -314,12 +314,14 @@ impl<'m> RoleLoader<'m> for ChainLoader<'m, '_, '_> {
         }))
     }
 
-    fn bin_name(&mut self, bin: &BinName<'m>) -> Option<&'m [u8]> {
+    fn bin_name(&mut self, bins: &SuccinctRoles<'m>, bin: u32) -> Option<&'m [u8]> {
         // A TAP 15 bin's name is in no document; the slot's next chain entry
         // carries it. Any other entry is not this bin: the search then finds
-        // the bin missing, and `misplaced` says how the chain departs.
+        // the bin missing, and `misplaced` says how the chain departs. Read
+        // with `bin_of`, which `delegated_role` links anyway, rather than
+        // formatting the name (flash: see docs/performance.md).
         match self.next_role() {
-            Ok(Some((entry, _))) if bin.matches(entry.name) => Some(entry.name),
+            Ok(Some((entry, _))) if bins.bin_of(entry.name) == Some(bin) => Some(entry.name),
             _ => None,
         }
     }

@@ -27,7 +27,7 @@ use fwsign_core::search::{
     Frame, MAX_SEARCH_ROLES, OfflineCheck, RoleBytes, RoleFloors, RoleLoader, SearchError,
     SearchWork, search_target,
 };
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::verify::{Envelope, RootView, TargetsView, ThresholdWork, VerifyError};
 use fwsign_core::workflow::WorkflowError;
 use fwsign_keys::PrivateKey;
@@ -453,7 +453,8 @@ impl<'a> RoleLoader<'a> for Loader<'a> {
     type Error = Infallible;
 
     // The generated graphs list every role by name (no succinct bins).
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        let bin = bins.bin_name(bin);
         self.names
             .iter()
             .find(|n| bin.matches(n.as_bytes()))

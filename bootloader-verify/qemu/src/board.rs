@@ -149,3 +149,48 @@ impl PaintedStack {
         self.caller_sp.saturating_sub(p)
     }
 }
+
+// The runtime's `memcpy`, as a small bootloader links its own: a word loop
+// (the Cortex-M4 does unaligned single-word LDR/STR in hardware, and
+// nothing here sets CCR.UNALIGN_TRP) and a byte loop for the tail, 36 bytes
+// of code. compiler_builtins' generic copy with its `__aeabi_memcpy4/8`
+// entries is 1,054 B, and every `copy_from_slice` and struct move in the
+// verifier links it (flash: docs/performance.md, "P-256 in Cortex-M4
+// assembly"). One body serves all four names: the aligned variants may
+// take the general path, and `memcpy` returns `dest` because r0 is never
+// written. In the library, so the verifier image and the crypto-only
+// baseline link the same copy and the verifier's share is unchanged.
+core::arch::global_asm!(
+    ".section .text.fwsign_memcpy,\"ax\",%progbits",
+    ".global memcpy",
+    ".global __aeabi_memcpy",
+    ".global __aeabi_memcpy4",
+    ".global __aeabi_memcpy8",
+    ".type memcpy, %function",
+    ".type __aeabi_memcpy, %function",
+    ".type __aeabi_memcpy4, %function",
+    ".type __aeabi_memcpy8, %function",
+    ".thumb_func",
+    "memcpy:",
+    ".thumb_func",
+    "__aeabi_memcpy:",
+    ".thumb_func",
+    "__aeabi_memcpy4:",
+    ".thumb_func",
+    "__aeabi_memcpy8:",
+    // r0 dest, r1 src, r2 length; r12 walks dest so r0 is returned intact.
+    "    mov r12, r0",
+    "    subs r2, r2, #4",
+    "    blo 2f",
+    "1:  ldr r3, [r1], #4",
+    "    str r3, [r12], #4",
+    "    subs r2, r2, #4",
+    "    bhs 1b",
+    "2:  adds r2, r2, #4",
+    "    beq 4f",
+    "3:  ldrb r3, [r1], #1",
+    "    strb r3, [r12], #1",
+    "    subs r2, r2, #1",
+    "    bne 3b",
+    "4:  bx lr",
+);

@@ -8,7 +8,7 @@ use std::fs;
 
 use super::{ClientConfig, ClientError, Fetcher, MAX_TARGETS_LENGTH, TargetInfo, io_err, refused};
 use fwsign_core::search::{RoleBytes, RoleLoader};
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::verify::{TargetsView, ThresholdWork};
 use fwsign_core::workflow::SnapshotView;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
@@ -187,8 +187,8 @@ impl<'a, F: Fetcher> RoleLoader<'a> for Loader<'_, 'a, F> {
         Ok(Some(bytes))
     }
 
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
-        Some(self.arena.bin_name(bin))
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        Some(self.arena.bin_name(&bins.bin_name(bin)))
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

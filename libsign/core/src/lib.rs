@@ -69,39 +69,12 @@ mod p256_cm4;
 pub(crate) mod p256_encoding;
 pub mod path_match;
 pub mod search;
+mod sha256;
 pub mod succinct;
 pub mod target_check;
 mod target_entry;
 pub mod verify;
 pub mod workflow;
 
-/// Streaming SHA-256 (the `sha2` crate's): the one copy the core and the
-/// device hash everything with (the image, key identities, path hash
-/// prefixes).
-#[derive(Debug, Clone, Default)]
-pub struct Sha256Stream(sha2::Sha256);
-
-impl Sha256Stream {
-    /// Adds bytes.
-    #[inline(never)] // flash: see the crate note
-    pub fn update(&mut self, data: &[u8]) {
-        sha2::Digest::update(&mut self.0, data);
-    }
-
-    /// The digest of everything added, and a fresh start.
-    #[inline(never)] // flash: see the crate note
-    pub fn finish(&mut self) -> [u8; 32] {
-        // In place: `finalize(take(..))` builds a fresh state and moves the
-        // old one out first (8 B more flash, 100 B more stack).
-        sha2::Digest::finalize_reset(&mut self.0).into()
-    }
-}
-
-/// SHA-256 over `parts` in order.
-pub(crate) fn sha256_of(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256Stream::default();
-    for part in parts {
-        h.update(part);
-    }
-    h.finish()
-}
+pub use sha256::Sha256Stream;
+pub(crate) use sha256::sha256_of;

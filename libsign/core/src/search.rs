@@ -34,10 +34,10 @@
 // Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::reader::{Items, Json, Kind};
+use fwsign_manifest_schema::reader::Items;
 
 use crate::key_types::KeyType;
-use crate::succinct::{BinName, SuccinctRoles};
+use crate::succinct::SuccinctRoles;
 use crate::verify::{
     DelegatedRoleView, Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
 };
@@ -170,13 +170,14 @@ pub trait RoleLoader<'a> {
         delegator: &'a [u8],
     ) -> Result<Option<RoleBytes<'a>>, Self::Error>;
 
-    /// The name of TAP 15 hashed bin `bin`, kept as long as the roles are:
-    /// no document spells a bin's name out, so the search computes it and
-    /// the loader keeps it (the host copies it into its arena; a device
-    /// returns its chain entry's name when that entry is this bin).
-    /// `None`: the search fails with [`SearchError::Missing`], as for a
-    /// role the loader does not have.
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]>;
+    /// The name of TAP 15 hashed bin `bin` of `bins`, kept as long as the
+    /// roles are: no document spells a bin's name out, so the loader keeps
+    /// it (the host copies [`SuccinctRoles::bin_name`] into its arena; a
+    /// device returns its chain entry's name when
+    /// [`SuccinctRoles::bin_of`] reads it as this bin, so it links no name
+    /// formatting). `None`: the search fails with [`SearchError::Missing`],
+    /// as for a role the loader does not have.
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]>;
 
     /// Working memory for one threshold check over `keyids` key IDs (the
     /// host allocates it; a device hands out its fixed workspace, and a role
@@ -327,9 +328,9 @@ pub fn search_target<'a, L: RoleLoader<'a>, C: RoleCheck + ?Sized>(
         let parent_view = frame.view;
         let terminating = delegation.terminating();
         frame.entered_terminating = terminating;
-        let name = match delegation.bin_name() {
-            Some(bin) => loader.bin_name(&bin).ok_or(SearchError::Missing {
-                role: bin.prefix(),
+        let name = match delegation.bin() {
+            Some((bins, bin)) => loader.bin_name(&bins, bin).ok_or(SearchError::Missing {
+                role: bins.name_prefix(),
                 delegator: parent_role,
             })?,
             None => {
@@ -477,18 +478,10 @@ fn push<'a, E>(
         .frames
         .get_mut(depth)
         .ok_or(SearchError::CapacityExceeded)?;
-    let pending = view
-        .envelope()
-        .signed()
-        .get("delegations")
-        .and_then(|d| d.get("roles"))
-        .filter(|r| r.kind() == Kind::Array)
-        .map(|r: Json<'a>| r.items())
-        .unwrap_or_default();
     *slot = Some(Frame {
         role,
         view,
-        pending,
+        pending: view.delegation_items(),
         succinct: view.succinct_roles(),
         entered_terminating: false,
     });

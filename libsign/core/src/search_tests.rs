@@ -189,7 +189,8 @@ impl<'a> RoleLoader<'a> for MapLoader<'a> {
         }))
     }
 
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        let bin = bins.bin_name(bin);
         self.roles
             .keys()
             .find(|name| bin.matches(name.as_bytes()))

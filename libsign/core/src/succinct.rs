@@ -12,6 +12,8 @@
 //! is computed here is a [`BinName`], a prefix borrowed from the delegator
 //! and a suffix of at most eight digits, without allocating.
 
+// Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
+
 use fwsign_manifest_schema::reader::{Json, JsonStr, Kind};
 
 use crate::verify::{RoleKeys, VerifyError};
@@ -119,19 +121,19 @@ impl<'a> SuccinctRoles<'a> {
         if suffix.len() != self.suffix_len() {
             return None;
         }
-        let mut bin: u64 = 0;
+        // At most eight digits, so the shifts lose nothing (flash: no
+        // checked 64-bit arithmetic, see the module note).
+        let mut bin: u32 = 0;
         for &c in suffix {
             let digit = match c {
-                b'0'..=b'9' => c.checked_sub(b'0'),
-                b'a'..=b'f' => c.checked_sub(b'a').and_then(|d| d.checked_add(10)),
-                _ => None,
-            }?;
-            bin = bin.checked_mul(16)?.checked_add(u64::from(digit))?;
+                b'0'..=b'9' => c.wrapping_sub(b'0'),
+                b'a'..=b'f' => c.wrapping_sub(b'a').wrapping_add(10),
+                _ => return None,
+            };
+            bin = bin.wrapping_shl(4) | u32::from(digit);
         }
-        if bin >= self.number_of_bins() {
-            return None;
-        }
-        u32::try_from(bin).ok()
+        // Below 2^bit_length: nothing above the top `bit_length` bits.
+        (bin.checked_shr(self.bit_length).unwrap_or(0) == 0).then_some(bin)
     }
 
     /// The keys and threshold every bin has.

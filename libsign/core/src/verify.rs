@@ -25,7 +25,7 @@
 // Flash: some steps here are shaped for size; see docs/performance.md, "Flash size: where the core is shaped for it".
 
 use fwsign_manifest_schema::expiry::{UnixTime, parse_expires};
-use fwsign_manifest_schema::reader::{Json, JsonStr, Kind, ReadError};
+use fwsign_manifest_schema::reader::{Items, Json, JsonStr, Kind, ReadError};
 
 use crate::key_types::{KeyIdentity, KeyType};
 use crate::succinct::{BinName, SuccinctRoles};
@@ -574,6 +574,7 @@ impl<'a> TargetsView<'a> {
         // name is delegated twice (the search looks delegations up by name,
         // so a second entry could give one role two sets of keys); and each
         // has exactly one of `paths` and `path_hash_prefixes`.
+        // One pass over the list (flash: see the module note).
         let mut rest = view.delegated_roles();
         while let Some(role) = rest.next() {
             if role.paths().is_some() == role.path_hash_prefixes().is_some() {
@@ -581,18 +582,6 @@ impl<'a> TargetsView<'a> {
                     "a delegation needs exactly one of paths and path_hash_prefixes"
                 )));
             }
-            let name = role.name().ok_or(VerifyError::Malformed(detail!(
-                "a delegated role must have a name"
-            )))?;
-            for later in rest.clone() {
-                if later.name().is_some_and(|n| n.eq_json_str(&name)) {
-                    return Err(VerifyError::Malformed(detail!(
-                        "a role is delegated twice in one delegations list"
-                    )));
-                }
-            }
-        }
-        for role in view.delegated_roles() {
             let name = role.name().ok_or(VerifyError::Malformed(detail!(
                 "a delegated role must have a name"
             )))?;
@@ -604,6 +593,13 @@ impl<'a> TargetsView<'a> {
                 return Err(VerifyError::Malformed(detail!(
                     "delegated roles cannot be empty or use top-level role names"
                 )));
+            }
+            for later in rest.clone() {
+                if later.name().is_some_and(|n| n.eq_json_str(&name)) {
+                    return Err(VerifyError::Malformed(detail!(
+                        "a role is delegated twice in one delegations list"
+                    )));
+                }
             }
         }
         Ok(view)
@@ -643,13 +639,19 @@ impl<'a> TargetsView<'a> {
 
     /// The delegated roles, in search order.
     pub fn delegated_roles(&self) -> impl Iterator<Item = DelegatedRoleView<'a>> + Clone + 'a {
+        self.delegation_items()
+            .map(|role| DelegatedRoleView { role, bin: None })
+    }
+
+    /// The `roles` entries as JSON, in order (empty without delegations or
+    /// with `succinct_roles`): one reading for the view and the search.
+    pub(crate) fn delegation_items(&self) -> Items<'a> {
         self.envelope
             .signed
             .get("delegations")
             .and_then(|d| d.get("roles"))
             .map(|r| r.items())
             .unwrap_or_default()
-            .map(|role| DelegatedRoleView { role, bin: None })
     }
 
     /// The TAP 15 hashed bins this role delegates to, if it lists
@@ -683,7 +685,7 @@ impl<'a> TargetsView<'a> {
         let bin = succinct.bin_of(name)?;
         Some(DelegatedRoleView {
             role: succinct.json(),
-            bin: Some(bin),
+            bin: Some((succinct, bin)),
         })
     }
 
@@ -713,8 +715,9 @@ impl<'a> TargetsView<'a> {
 pub struct DelegatedRoleView<'a> {
     /// The `roles` entry, or the `succinct_roles` object.
     role: Json<'a>,
-    /// The bin this stands for, when `role` is `succinct_roles`.
-    bin: Option<u32>,
+    /// The bins and the one this stands for, when `role` is
+    /// `succinct_roles` (read once: flash, see the module note).
+    bin: Option<(SuccinctRoles<'a>, u32)>,
 }
 
 impl<'a> DelegatedRoleView<'a> {
@@ -726,7 +729,7 @@ impl<'a> DelegatedRoleView<'a> {
     pub(crate) fn bin_for(succinct: &SuccinctRoles<'a>, target: &[u8]) -> Self {
         Self {
             role: succinct.json(),
-            bin: Some(succinct.bin_for(target)),
+            bin: Some((*succinct, succinct.bin_for(target))),
         }
     }
 
@@ -739,10 +742,15 @@ impl<'a> DelegatedRoleView<'a> {
         self.role.get("name")?.as_str()
     }
 
+    /// The TAP 15 hashed bins and the bin this stands for, if it is one.
+    pub fn bin(&self) -> Option<(SuccinctRoles<'a>, u32)> {
+        self.bin
+    }
+
     /// The name of the TAP 15 hashed bin this stands for, if it is one.
     pub fn bin_name(&self) -> Option<BinName<'a>> {
-        let bin = self.bin?;
-        Some(SuccinctRoles::from_json(self.role).ok()?.bin_name(bin))
+        let (succinct, bin) = self.bin?;
+        Some(succinct.bin_name(bin))
     }
 
     /// Its keys and threshold.
@@ -774,9 +782,8 @@ impl<'a> DelegatedRoleView<'a> {
     /// Whether this delegation covers target `path` (python-tuf 7's rule,
     /// see [`crate::path_match`]).
     pub fn covers(&self, path: &(impl AsRef<[u8]> + ?Sized)) -> bool {
-        if let Some(bin) = self.bin {
-            return SuccinctRoles::from_json(self.role)
-                .is_ok_and(|succinct| succinct.bin_for(path.as_ref()) == bin);
+        if let Some((succinct, bin)) = self.bin {
+            return succinct.bin_for(path.as_ref()) == bin;
         }
         crate::path_match::delegation_covers(self.paths(), self.path_hash_prefixes(), path.as_ref())
     }

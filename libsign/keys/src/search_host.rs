@@ -18,7 +18,7 @@ use fwsign_core::search::{
     Found, MAX_SEARCH_ROLES, RoleBytes, RoleCheck, RoleLoader, SearchError, SearchWork,
     search_target,
 };
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::{BinName, SuccinctRoles};
 use fwsign_core::verify::{RootView, TargetsView, ThresholdWork};
 
 /// Keeps role bytes for a whole search: the loader's answers must outlive
@@ -146,8 +146,8 @@ impl<'a, L: RoleLoader<'a>> RoleLoader<'a> for Recording<'_, 'a, L> {
         self.inner.load(role, delegator)
     }
 
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
-        self.inner.bin_name(bin)
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        self.inner.bin_name(bins, bin)
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

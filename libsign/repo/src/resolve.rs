@@ -16,7 +16,7 @@ use super::RepoError;
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::path_match::delegation_covers_names;
 use fwsign_core::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::verify::{RootView, TargetsView, ThresholdWork, VerifyError};
 use fwsign_core::workflow::{SnapshotView, WorkflowError};
 use fwsign_keys::document::CanonicalDocument;
@@ -108,8 +108,8 @@ impl<'a> RoleLoader<'a> for Loader<'_, '_, 'a> {
         Ok(Some(bytes))
     }
 
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
-        Some(self.arena.bin_name(bin))
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        Some(self.arena.bin_name(&bins.bin_name(bin)))
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::search::{OfflineCheck, RoleBytes, RoleFloors, RoleLoader};
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::verify::{Envelope, RootView, ThresholdWork};
 use fwsign_keys::document::CanonicalDocument;
 use fwsign_keys::search_host::{self, Arena, Memory, role_name};
@@ -104,8 +104,8 @@ impl<'a> RoleLoader<'a> for Files<'a> {
         self.arena.role(&raw).map(Some).map_err(|e| e.to_string())
     }
 
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
-        Some(self.arena.bin_name(bin))
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        Some(self.arena.bin_name(&bins.bin_name(bin)))
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {

@@ -9,7 +9,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
-use fwsign_core::succinct::BinName;
+use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::target_check::{SbomReference, sbom_reference};
 use fwsign_core::verify::{Envelope, TargetEntry, ThresholdWork};
 use fwsign_core::workflow::{Delegator, SnapshotView, WorkflowError, verify_targets};
@@ -72,8 +72,8 @@ impl<'a> RoleLoader<'a> for BundleLoader<'_, '_, 'a> {
         })
     }
 
-    fn bin_name(&mut self, bin: &BinName<'a>) -> Option<&'a [u8]> {
-        Some(self.arena.bin_name(bin))
+    fn bin_name(&mut self, bins: &SuccinctRoles<'a>, bin: u32) -> Option<&'a [u8]> {
+        Some(self.arena.bin_name(&bins.bin_name(bin)))
     }
 
     fn work(&mut self, keyids: usize) -> ThresholdWork<'_> {
