@@ -250,20 +250,19 @@ pub(crate) fn sign_matching(
     let signer = keys.signer(key)?;
     // The slow half for every role without the lock, as `repo sign` does
     // for one; then all signatures are added under it.
-    let mut prepared = Vec::with_capacity(roles.len());
-    for role in &roles {
-        let change = repo.staged_target_changes(role)?;
+    // Each step over every role at once: the published state is read once
+    // per step, not once per role (a release may re-stage hundreds of bins).
+    for (role, change) in roles.iter().zip(repo.staged_target_changes_of(&roles)?) {
         out.say(format!("{role}: {}", change.summary()));
-        prepared.push(repo.prepare_signature(role, signer.as_ref())?);
     }
+    let prepared = repo.prepare_signatures(&roles, signer.as_ref())?;
     let _lock = lock(&repo, LockKind::Exclusive, "repo sign", out)?;
     let mut approvals = Vec::with_capacity(prepared.len());
-    for p in &prepared {
-        let approval = repo.add_prepared(p, now())?;
+    repo.add_prepared_all(&prepared, now(), &mut |approval| {
         out.say(format!("{} signed {}", signer.keyid(), approval.role));
         say_approval(out, &approval);
         approvals.push(approval_json(&approval));
-    }
+    })?;
     out.result(&json!({
         "ok": true,
         "keyid": signer.keyid(),

@@ -307,6 +307,38 @@ impl Repository {
         self.prepare_in(&self.operation(), role, signer)
     }
 
+    /// [`Repository::prepare_signature`] for several roles (`repo sign
+    /// --role 'bins-*'`), with the published state read once for all.
+    pub fn prepare_signatures(
+        &self,
+        roles: &[String],
+        signer: &dyn TufSigner,
+    ) -> Result<Vec<PreparedSignature>, RepoError> {
+        let op = self.operation();
+        roles
+            .iter()
+            .map(|role| self.prepare_in(&op, role, signer))
+            .collect()
+    }
+
+    /// [`Repository::add_prepared`] for several signatures, in order, with
+    /// the published state read once for all (the caller holds the
+    /// exclusive lock, so it cannot change meanwhile), each approval handed
+    /// to `added` as it is recorded. Stops at the first refusal; the
+    /// signatures before it stay added (each was checked on its own).
+    pub fn add_prepared_all(
+        &self,
+        prepared: &[PreparedSignature],
+        now: UnixTime,
+        added: &mut dyn FnMut(RoleApproval),
+    ) -> Result<(), RepoError> {
+        let op = self.operation();
+        for p in prepared {
+            added(self.add_prepared_in(&op, p, now)?);
+        }
+        Ok(())
+    }
+
     fn prepare_in(
         &self,
         op: &Operation<'_>,

@@ -23,7 +23,14 @@ use crate::peers::{python, workspace_root};
 /// Builds repository `name` with make_succinct_repo.py: its directory and
 /// scenario.
 fn succinct_repo(python: &Path, name: &str) -> (PathBuf, Value) {
-    let out = fresh_dir(&format!("succinct_repo_{name}"));
+    // One directory per call: tests building the same repository run at
+    // once (threads under `cargo test`, processes under nextest).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = fresh_dir(&format!(
+        "succinct_repo_{name}_{}_{call}",
+        std::process::id()
+    ));
     let run = Command::new(python)
         .arg(workspace_root().join("tests/tools/make_succinct_repo.py"))
         .arg(&out)
