@@ -309,7 +309,11 @@ impl Repository {
 
     /// Whether `set` names a set of hashed bins `targets` delegates to.
     pub fn is_hashed_bin_set(&self, set: &str) -> Result<bool, RepoError> {
-        Ok(self.current_targets("targets")?.is_some_and(|t| {
+        self.is_hashed_bin_set_in(&self.operation(), set)
+    }
+
+    fn is_hashed_bin_set_in(&self, op: &Operation<'_>, set: &str) -> Result<bool, RepoError> {
+        Ok(op.current_targets("targets")?.is_some_and(|t| {
             t.signed
                 .delegations
                 .iter()
@@ -323,20 +327,32 @@ impl Repository {
     /// prefixes cover the name, down to a role with no covering child.
     pub fn route_to_bins(&self, set: &str, names: &[&str]) -> Result<Vec<String>, RepoError> {
         // One operation: the published state is read once for every name.
-        let op = self.operation();
-        let mut docs: BTreeMap<String, Option<Targets>> = BTreeMap::new();
+        self.route_to_bins_in(&self.operation(), set, names)
+    }
+
+    fn route_to_bins_in(
+        &self,
+        op: &Operation<'_>,
+        set: &str,
+        names: &[&str],
+    ) -> Result<Vec<String>, RepoError> {
+        // Each role's delegations only: a bin's targets are not needed to
+        // route, and cloning every bin would copy the whole catalogue.
+        let mut docs: BTreeMap<String, Option<Option<Delegations>>> = BTreeMap::new();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let mut role = "targets".to_owned();
             loop {
                 if !docs.contains_key(&role) {
-                    let doc = op.current_targets(&role)?.map(|d| d.signed.clone());
+                    let doc = op
+                        .current_targets(&role)?
+                        .map(|d| d.signed.delegations.clone());
                     docs.insert(role.clone(), doc);
                 }
                 let next = docs
                     .get(&role)
                     .and_then(Option::as_ref)
-                    .and_then(|doc| doc.delegations.as_ref())
+                    .and_then(Option::as_ref)
                     .and_then(|d| {
                         d.roles.iter().find(|r| {
                             in_set(set, &r.name)
@@ -378,7 +394,8 @@ impl Repository {
             .staged_dir()
             .join(format!("{}.json", options.role))
             .exists();
-        if options.role == "targets" || staged || !self.is_hashed_bin_set(&options.role)? {
+        let op = self.operation();
+        if options.role == "targets" || staged || !self.is_hashed_bin_set_in(&op, &options.role)? {
             return Ok(AddRouting {
                 role: options.role.clone(),
                 bins: None,
@@ -387,7 +404,7 @@ impl Repository {
         let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
         Ok(AddRouting {
             role: options.role.clone(),
-            bins: Some(self.route_to_bins(&options.role, &names)?),
+            bins: Some(self.route_to_bins_in(&op, &options.role, &names)?),
         })
     }
 
