@@ -314,7 +314,7 @@ impl Repository {
         roles: &[String],
         signer: &dyn TufSigner,
     ) -> Result<Vec<PreparedSignature>, RepoError> {
-        let op = self.operation();
+        let op = Operation::signing(self);
         roles
             .iter()
             .map(|role| self.prepare_in(&op, role, signer))
@@ -332,7 +332,7 @@ impl Repository {
         now: UnixTime,
         added: &mut dyn FnMut(RoleApproval),
     ) -> Result<(), RepoError> {
-        let op = self.operation();
+        let op = Operation::signing(self);
         for p in prepared {
             added(self.add_prepared_in(&op, p, now)?);
         }

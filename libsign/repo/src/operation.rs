@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
@@ -30,6 +30,10 @@ use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
 pub(crate) struct Operation<'r> {
     repo: &'r Repository,
     loaded: OnceCell<PublishedLoad>,
+    /// Which role delegates each role, read once from every candidate, for
+    /// an operation that changes no delegation ([`Operation::signing`]);
+    /// `None`: asked of the roles on disk each time.
+    delegators: Option<OnceCell<BTreeMap<String, String>>>,
 }
 
 impl<'r> Operation<'r> {
@@ -37,6 +41,20 @@ impl<'r> Operation<'r> {
         Self {
             repo,
             loaded: OnceCell::new(),
+            delegators: None,
+        }
+    }
+
+    /// An operation that only adds signatures (`repo sign` over a pattern):
+    /// no delegation changes while it lives, so which role delegates which
+    /// is read once for all the roles it signs, not once per role (a
+    /// release may re-stage hundreds of bins, and each question read every
+    /// staged role).
+    pub(crate) fn signing(repo: &'r Repository) -> Self {
+        Self {
+            repo,
+            loaded: OnceCell::new(),
+            delegators: Some(OnceCell::new()),
         }
     }
 
@@ -50,6 +68,7 @@ impl<'r> Operation<'r> {
         Self {
             repo,
             loaded: OnceCell::from(loaded),
+            delegators: None,
         }
     }
 
@@ -110,11 +129,35 @@ impl<'r> Operation<'r> {
         if names::TOP_LEVEL_ROLES.contains(&role) {
             return Ok(None);
         }
-        let mut candidates: BTreeSet<String> = BTreeSet::new();
-        candidates.insert("targets".into());
-        candidates.extend(self.repo.staged_roles()?);
-        if let Some(p) = self.published()? {
-            candidates.extend(p.targets.keys().cloned());
+        let candidates = self.delegator_candidates()?;
+        if let Some(memo) = &self.delegators {
+            let map = match memo.get() {
+                Some(map) => map,
+                None => {
+                    // The first candidate (in name order) listing a role
+                    // delegates it, as the loop below answers.
+                    let mut map = BTreeMap::new();
+                    for candidate in &candidates {
+                        if candidate == "root" {
+                            continue;
+                        }
+                        if let Some(doc) = self.current_targets(candidate)? {
+                            for r in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
+                                if r.name != *candidate {
+                                    map.entry(r.name.clone()).or_insert(candidate.clone());
+                                }
+                            }
+                        }
+                    }
+                    memo.get_or_init(|| map)
+                }
+            };
+            return match map.get(role) {
+                Some(delegator) => Ok(Some(delegator.clone())),
+                None => Err(RepoError::Invalid(format!(
+                    "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
+                ))),
+            };
         }
         for candidate in candidates {
             if candidate == "root" || candidate == role {
@@ -133,6 +176,18 @@ impl<'r> Operation<'r> {
         Err(RepoError::Invalid(format!(
             "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
         )))
+    }
+
+    /// The roles that may delegate: `targets`, every staged role and every
+    /// published targets role.
+    fn delegator_candidates(&self) -> Result<BTreeSet<String>, RepoError> {
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        candidates.insert("targets".into());
+        candidates.extend(self.repo.staged_roles()?);
+        if let Some(p) = self.published()? {
+            candidates.extend(p.targets.keys().cloned());
+        }
+        Ok(candidates)
     }
 
     /// The threshold checks a staged role must pass, with their reports.
