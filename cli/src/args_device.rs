@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use fwsign_core::target_check::BootloaderVersion;
 
-use crate::args::{parse_bootloader_version, parse_size};
+use crate::args::parse_size;
+use crate::args_client::parse_bootloader_version;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DeviceCommand {

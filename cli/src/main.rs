@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod args_client;
 mod args_device;
 mod args_ocpp;
 mod args_push;
