@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::operation::Operation;
-use super::{RepoError, Repository, RoleApproval, canonical_of, io_err, read_file};
+use super::{RepoError, Repository, RoleApproval, StagedChanges, canonical_of, io_err, read_file};
 use crate::audit::AuditEvent;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
 use fwsign_keys::document::signing_payload;
@@ -314,7 +314,7 @@ impl Repository {
         roles: &[String],
         signer: &dyn TufSigner,
     ) -> Result<Vec<PreparedSignature>, RepoError> {
-        let op = Operation::signing(self);
+        let op = self.operation();
         roles
             .iter()
             .map(|role| self.prepare_in(&op, role, signer))
@@ -332,7 +332,7 @@ impl Repository {
         now: UnixTime,
         added: &mut dyn FnMut(RoleApproval),
     ) -> Result<(), RepoError> {
-        let op = Operation::signing(self);
+        let op = self.operation();
         for p in prepared {
             added(self.add_prepared_in(&op, p, now)?);
         }
@@ -483,6 +483,7 @@ impl Repository {
         let other_repo = Repository {
             dir: other.to_path_buf(),
             config: self.config.clone(),
+            staged_changes: StagedChanges::default(),
         };
         let op = self.operation();
         let mut report = MergeReport::default();

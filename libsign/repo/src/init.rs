@@ -206,6 +206,7 @@ impl Repository {
                 format: 1,
                 expiry: options.expiry.clone(),
             },
+            staged_changes: super::StagedChanges::default(),
         };
         // A log left in the directory must verify before it is extended.
         repo.check_audit_before_staging(&repo.operation())?;

@@ -332,6 +332,32 @@ impl Published {
 pub struct Repository {
     dir: PathBuf,
     config: RepoConfig,
+    /// Counts this process's changes to staged roles, so an [`Operation`]'s
+    /// memo of which role delegates which knows when it is stale.
+    staged_changes: StagedChanges,
+}
+
+/// A counter of changes to `staged/ROLE.json` files made through this
+/// [`Repository`] (written by [`Repository::save_staged`], removed by
+/// [`Repository::staged_removed`]). Another process cannot change them
+/// meanwhile: every command that reads them holds the repository lock.
+#[derive(Debug, Default)]
+pub(crate) struct StagedChanges(std::sync::atomic::AtomicU64);
+
+impl StagedChanges {
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Clone for StagedChanges {
+    fn clone(&self) -> Self {
+        Self(std::sync::atomic::AtomicU64::new(self.get()))
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
@@ -440,7 +466,11 @@ impl Repository {
                 path: config_path.clone(),
                 source: fwsign_manifest_schema::Error::Format(e.to_string()),
             })?;
-        Ok(Self { dir, config })
+        Ok(Self {
+            dir,
+            config,
+            staged_changes: StagedChanges::default(),
+        })
     }
 
     /// The repository directory.
@@ -577,7 +607,20 @@ impl Repository {
         names::check_role_name(role)?;
         let bytes = file_bytes(role, doc)?;
         let path = self.staged_path(role);
-        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))
+        let written = write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path));
+        self.staged_changes.bump();
+        written
+    }
+
+    /// Records that a staged role file was removed (the memo of which role
+    /// delegates which, [`Operation`], is then read again).
+    pub(crate) fn staged_removed(&self) {
+        self.staged_changes.bump();
+    }
+
+    /// How many changes to staged roles this process has made.
+    pub(crate) fn staged_changes(&self) -> u64 {
+        self.staged_changes.get()
     }
 
     /// Approvals dropped for a staged role, if any.

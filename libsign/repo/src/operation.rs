@@ -15,8 +15,9 @@
 //! write, so the borrow checker refuses any later use of the old state.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
@@ -30,10 +31,11 @@ use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
 pub(crate) struct Operation<'r> {
     repo: &'r Repository,
     loaded: OnceCell<PublishedLoad>,
-    /// Which role delegates each role, read once from every candidate, for
-    /// an operation that changes no delegation ([`Operation::signing`]);
-    /// `None`: asked of the roles on disk each time.
-    delegators: Option<OnceCell<BTreeMap<String, String>>>,
+    /// Which role delegates each role, read from every candidate once per
+    /// state of the staged roles (the count of staged changes it was read
+    /// at): a release may stage hundreds of bins, and each question used to
+    /// read every staged role again.
+    delegators: RefCell<Option<(u64, Rc<BTreeMap<String, String>>)>>,
 }
 
 impl<'r> Operation<'r> {
@@ -41,20 +43,7 @@ impl<'r> Operation<'r> {
         Self {
             repo,
             loaded: OnceCell::new(),
-            delegators: None,
-        }
-    }
-
-    /// An operation that only adds signatures (`repo sign` over a pattern):
-    /// no delegation changes while it lives, so which role delegates which
-    /// is read once for all the roles it signs, not once per role (a
-    /// release may re-stage hundreds of bins, and each question read every
-    /// staged role).
-    pub(crate) fn signing(repo: &'r Repository) -> Self {
-        Self {
-            repo,
-            loaded: OnceCell::new(),
-            delegators: Some(OnceCell::new()),
+            delegators: RefCell::new(None),
         }
     }
 
@@ -68,7 +57,7 @@ impl<'r> Operation<'r> {
         Self {
             repo,
             loaded: OnceCell::from(loaded),
-            delegators: None,
+            delegators: RefCell::new(None),
         }
     }
 
@@ -129,53 +118,41 @@ impl<'r> Operation<'r> {
         if names::TOP_LEVEL_ROLES.contains(&role) {
             return Ok(None);
         }
-        let candidates = self.delegator_candidates()?;
-        if let Some(memo) = &self.delegators {
-            let map = match memo.get() {
-                Some(map) => map,
-                None => {
-                    // The first candidate (in name order) listing a role
-                    // delegates it, as the loop below answers.
-                    let mut map = BTreeMap::new();
-                    for candidate in &candidates {
-                        if candidate == "root" {
-                            continue;
-                        }
-                        if let Some(doc) = self.current_targets(candidate)? {
-                            for r in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
-                                if r.name != *candidate {
-                                    map.entry(r.name.clone()).or_insert(candidate.clone());
-                                }
-                            }
-                        }
-                    }
-                    memo.get_or_init(|| map)
-                }
-            };
-            return match map.get(role) {
-                Some(delegator) => Ok(Some(delegator.clone())),
-                None => Err(RepoError::Invalid(format!(
-                    "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
-                ))),
-            };
+        let map = self.delegator_map()?;
+        match map.get(role) {
+            Some(delegator) => Ok(Some(delegator.clone())),
+            None => Err(RepoError::Invalid(format!(
+                "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
+            ))),
         }
-        for candidate in candidates {
-            if candidate == "root" || candidate == role {
+    }
+
+    /// Which role delegates each delegated role: the first candidate (in
+    /// name order) whose current delegations list it. Read again only after
+    /// a staged role changed.
+    fn delegator_map(&self) -> Result<Rc<BTreeMap<String, String>>, RepoError> {
+        let changes = self.repo.staged_changes();
+        if let Some((at, map)) = &*self.delegators.borrow()
+            && *at == changes
+        {
+            return Ok(Rc::clone(map));
+        }
+        let mut map = BTreeMap::new();
+        for candidate in &self.delegator_candidates()? {
+            if candidate == "root" {
                 continue;
             }
-            if let Some(doc) = self.current_targets(&candidate)?
-                && doc
-                    .signed
-                    .delegations
-                    .as_ref()
-                    .is_some_and(|d| d.roles.iter().any(|r| r.name == role))
-            {
-                return Ok(Some(candidate));
+            if let Some(doc) = self.current_targets(candidate)? {
+                for r in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
+                    if r.name != *candidate {
+                        map.entry(r.name.clone()).or_insert(candidate.clone());
+                    }
+                }
             }
         }
-        Err(RepoError::Invalid(format!(
-            "no targets role delegates to {role:?}; create it with `fwsign repo delegate`"
-        )))
+        let map = Rc::new(map);
+        *self.delegators.borrow_mut() = Some((changes, Rc::clone(&map)));
+        Ok(map)
     }
 
     /// The roles that may delegate: `targets`, every staged role and every

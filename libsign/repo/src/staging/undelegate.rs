@@ -274,7 +274,9 @@ impl Repository {
         }
         self.clear_dropped(role)?;
         let path = self.staged_path(role);
-        match std::fs::remove_file(&path) {
+        let removed = std::fs::remove_file(&path);
+        self.staged_removed();
+        match removed {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err(&path)(e)),
