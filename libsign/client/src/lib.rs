@@ -718,7 +718,35 @@ impl<F: Fetcher> Client<F> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ClientError, check_target_name, quote};
+    use super::{ClientError, DirFetcher, FetchError, Fetcher, check_target_name, quote};
+
+    #[test]
+    fn dir_fetcher_reads_within_the_limit_and_refuses_parent_components() {
+        let dir = std::env::temp_dir().join(format!("fwsign-dir-fetcher-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("metadata")).unwrap();
+        let file = dir.join("metadata/1.root.json");
+        std::fs::write(&file, b"0123456789").unwrap();
+        let url = file.to_str().unwrap();
+        let mut fetcher = DirFetcher;
+        assert_eq!(fetcher.fetch(url, 10).unwrap().unwrap(), b"0123456789");
+        // An endless-data server, played by a file longer than allowed.
+        assert!(matches!(fetcher.fetch(url, 9), Err(FetchError::TooLong(9))));
+        // A missing file is "not found", as a 404 is.
+        let missing = dir.join("metadata/2.root.json");
+        assert!(
+            fetcher
+                .fetch(missing.to_str().unwrap(), 10)
+                .unwrap()
+                .is_none()
+        );
+        // A path climbing out of the directory is refused, not read.
+        let climbing = format!("{}/metadata/../metadata/1.root.json", dir.display());
+        assert!(matches!(
+            fetcher.fetch(&climbing, 10),
+            Err(FetchError::Transport(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn target_names_that_are_not_files_of_their_own_are_refused() {

@@ -68,6 +68,20 @@ fn identify_sbom_out_writes_the_approved_sbom_from_the_repo_and_through_the_clie
     assert_eq!(doc["sbom"]["describes"], FW_NAME, "{doc}");
     assert_eq!(doc["sbom"]["path"], Release::arg(&out), "{doc}");
     assert!(std::fs::read(&out).unwrap() == sbom);
+    // People are told where it went; asked again, the file is replaced.
+    r.fw.run([
+        "identify",
+        Release::arg(&image_file(&r)),
+        "--repo",
+        Release::arg(&r.dir),
+        "--sbom-out",
+        Release::arg(&out),
+    ])
+    .ok()
+    .stderr_has(&format!(
+        "SBOM {SBOM_NAME} (approved with {FW_NAME}) written to"
+    ));
+    assert!(std::fs::read(&out).unwrap() == sbom);
 
     // Through the client: the current metadata and the CDN's targets.
     let server = r.serve();
