@@ -93,6 +93,18 @@ pub(crate) enum Command {
         /// nothing is kept between runs.
         #[arg(long, value_name = "ROOT", requires = "metadata_url")]
         root: Option<PathBuf>,
+        /// Also write the SBOM approved with the image (`repo add --sbom`) to
+        /// PATH, found through the current metadata and checked against the
+        /// image's signed sbom_sha256 and its own entry first (replaced
+        /// atomically, as `client download` replaces its files; nothing is
+        /// written on any refusal). With --repo, read through the TUF client
+        /// from the repository's published files, trusting its 1.root.json.
+        #[arg(long, value_name = "PATH")]
+        sbom_out: Option<PathBuf>,
+        /// Where the SBOM is fetched from with --metadata-url and --sbom-out
+        /// (as `client --target-base-url`).
+        #[arg(long, value_name = "URL", requires_all = ["metadata_url", "sbom_out"])]
+        target_base_url: Option<String>,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(

@@ -4,14 +4,18 @@
 //! history, or `fwsign_client::identify` over the current metadata through
 //! the TUF client (no history: it says so); a firmware slot, or a flash dump
 //! holding slots, is recognised by the device's own header parser and
-//! identified by the images its slots hold, the same in both modes. This
+//! identified by the images its slots hold, the same in both modes. With
+//! `--sbom-out PATH` it also writes the SBOM approved with the image,
+//! found and checked by the TUF client (`Client::image_sbom`, the same
+//! `find_sbom` as `client download --with-sbom`): with `--repo`, the client
+//! reads the repository's published files from its first root. This
 //! module only prints.
 
 use std::path::{Path, PathBuf};
 
 use fwsign_bootloader_verify::slot::{HEADER_MAGIC, Header, TRAILER_MAGIC};
 use fwsign_client::identify::{CurrentIdentification, CurrentMatch};
-use fwsign_client::{Client, ClientConfig, HttpFetcher};
+use fwsign_client::{Client, ClientConfig, DirFetcher, Fetcher, HttpFetcher};
 use fwsign_keys::rsa_pss::HOST_KEY_TYPES;
 use fwsign_repo::identify::{Identification, ImageMatch};
 use fwsign_repo::key_owners::KeyOwners;
@@ -268,33 +272,73 @@ fn slot_document(slot: &FoundSlot<'_>, found: &impl Found) -> Value {
     })
 }
 
+/// `--sbom-out PATH`, with `--target-base-url` when given.
+pub(crate) type SbomOut<'a> = (&'a Path, Option<&'a str>);
+
 pub(crate) fn run(
     file: &Path,
     repo: Option<&Path>,
     remote: Option<(String, PathBuf)>,
+    sbom_out: Option<SbomOut<'_>>,
     out: &Output,
 ) -> Result<(), Failure> {
     let bytes = std::fs::read(file).map_err(|e| Failure::io(format!("{}: {e}", file.display())))?;
+    let slots = find_slots(&bytes);
+    let images = images(&bytes, &slots);
+    if let Some((path, _)) = sbom_out
+        && images.len() != 1
+    {
+        return Err(Failure::usage(format!(
+            "--sbom-out {}: the SBOM of one image is written, and {} holds {} slots; identify the slot's image instead",
+            path.display(),
+            file.display(),
+            images.len()
+        )));
+    }
     match (repo, remote) {
         (Some(dir), _) => {
             let repo = open(dir)?;
             let _lock = lock(&repo, LockKind::Shared, "identify", out)?;
-            let slots = find_slots(&bytes);
-            let results = repo.identify_all(&images(&bytes, &slots))?;
+            let results = repo.identify_all(&images)?;
             let searched = Searched {
                 what: format!("every published version in {}", dir.display()),
                 history: true,
             };
-            report(file, &slots, &results, &searched, out)
+            let sbom = match (sbom_out, images.as_slice()) {
+                (Some((path, _)), [image]) if results.iter().all(|r| r.released()) => {
+                    Some(sbom_from_repo(dir, image, path)?)
+                }
+                _ => None,
+            };
+            report(file, &slots, &results, &searched, sbom, out)
         }
         (None, Some((url, root))) => {
-            let slots = find_slots(&bytes);
-            let results = identify_current(&url, &root, &images(&bytes, &slots))?;
+            let base = match sbom_out {
+                Some((path, None)) => {
+                    return Err(Failure::usage(format!(
+                        "--sbom-out {} with --metadata-url needs --target-base-url URL, where the SBOM is fetched from",
+                        path.display()
+                    )));
+                }
+                Some((path, Some(base))) => Some((path, base)),
+                None => None,
+            };
+            let trusted = std::fs::read(&root)
+                .map_err(|e| Failure::io(format!("{}: {e}", root.display())))?;
+            let (_dir, mut client) = client_over(&url, &trusted, HttpFetcher::new())?;
+            // Every refusal is the client's (exit 1).
+            let results = client.identify_all(&images)?;
             let searched = Searched {
                 what: format!("the current metadata at {url} only; history needs --repo"),
                 history: false,
             };
-            report(file, &slots, &results, &searched, out)
+            let sbom = match (base, images.as_slice()) {
+                (Some((path, base)), [image]) if results.iter().all(|r| r.released()) => {
+                    Some(write_sbom(&mut client, image, base, path)?)
+                }
+                _ => None,
+            };
+            report(file, &slots, &results, &searched, sbom, out)
         }
         (None, None) => Err(Failure::usage(
             "identify needs --repo DIR, or --metadata-url URL with --root ROOT",
@@ -336,24 +380,78 @@ impl Drop for ScratchDir {
     }
 }
 
-/// The client's refresh from `root`, then its identification of `images`
-/// (`fwsign_client::identify`). Every refusal is the client's (exit 1).
-fn identify_current(
-    url: &str,
-    root: &Path,
-    images: &[&[u8]],
-) -> Result<Vec<CurrentIdentification>, Failure> {
-    let trusted =
-        std::fs::read(root).map_err(|e| Failure::io(format!("{}: {e}", root.display())))?;
+/// A client over `metadata_url` starting from the trusted root `trusted`,
+/// with its metadata directory for this run (removed when the first half
+/// is dropped): `identify` starts from the root every time, so nothing is
+/// kept.
+fn client_over<F: Fetcher>(
+    metadata_url: &str,
+    trusted: &[u8],
+    fetcher: F,
+) -> Result<(ScratchDir, Client<F>), Failure> {
     let dir = ScratchDir::new()?;
-    fwsign_client::init(&dir.0, &trusted)?;
+    fwsign_client::init(&dir.0, trusted)?;
     let config = ClientConfig {
         metadata_dir: dir.0.clone(),
-        metadata_url: url.to_owned(),
+        metadata_url: metadata_url.to_owned(),
         now: now(),
     };
-    let mut client = Client::new(config, HttpFetcher::new(), HOST_KEY_TYPES)?;
-    Ok(client.identify_all(images)?)
+    let client = Client::new(config, fetcher, HOST_KEY_TYPES)?;
+    Ok((dir, client))
+}
+
+/// Finds the SBOM approved with `image` and writes it to `path`
+/// (`Client::image_sbom`, then `Client::download_to`, which checks the
+/// bytes against the SBOM's entry before writing); returns what `--json`
+/// says of it. On any refusal nothing is written.
+fn write_sbom<F: Fetcher>(
+    client: &mut Client<F>,
+    image: &[u8],
+    target_base_url: &str,
+    path: &Path,
+) -> Result<Value, Failure> {
+    let nothing_written = |e: fwsign_client::ClientError| {
+        let mut failure = Failure::from(e);
+        failure.message = format!(
+            "--sbom-out {}: nothing written: {}",
+            path.display(),
+            failure.message
+        );
+        failure
+    };
+    let found = client.image_sbom(image).map_err(nothing_written)?;
+    client
+        .download_to(&found.sbom, target_base_url, path)
+        .map_err(nothing_written)?;
+    Ok(json!({
+        "name": found.sbom.name,
+        "path": path.display().to_string(),
+        "role": found.sbom.role,
+        "length": found.sbom.length,
+        "describes": found.firmware.name,
+    }))
+}
+
+/// [`write_sbom`] with `--repo DIR`: the TUF client reads the repository's
+/// published files (`metadata/`, `targets/`) as a client reads them from
+/// its server, trusting the repository's first root, with expiry checked
+/// (the SBOM returned is one a client would accept today).
+fn sbom_from_repo(dir: &Path, image: &[u8], path: &Path) -> Result<Value, Failure> {
+    let text = |sub: &str| {
+        let joined = dir.join(sub);
+        joined.to_str().map(str::to_owned).ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: --sbom-out needs a repository path in UTF-8",
+                joined.display()
+            ))
+        })
+    };
+    let (metadata, targets) = (text("metadata")?, text("targets")?);
+    let first_root = dir.join("metadata").join("1.root.json");
+    let trusted = std::fs::read(&first_root)
+        .map_err(|e| Failure::io(format!("{}: {e}", first_root.display())))?;
+    let (_dir, mut client) = client_over(&metadata, &trusted, DirFetcher)?;
+    write_sbom(&mut client, image, &targets, path)
 }
 
 /// Prints the identification of a file (an image, a slot, or a dump's
@@ -363,8 +461,27 @@ fn report(
     slots: &[FoundSlot<'_>],
     results: &[impl Found],
     searched: &Searched,
+    sbom: Option<Value>,
     out: &Output,
 ) -> Result<(), Failure> {
+    // The SBOM written (`--sbom-out`): said after the identification, and
+    // in `--json` beside it.
+    let with_sbom = |mut document: Value| {
+        if let Some(sbom) = &sbom {
+            document["sbom"] = sbom.clone();
+        }
+        document
+    };
+    let say_sbom = || {
+        if let Some(sbom) = &sbom {
+            out.say(format!(
+                "SBOM {} (approved with {}) written to {}",
+                sbom["name"].as_str().unwrap_or_default(),
+                sbom["describes"].as_str().unwrap_or_default(),
+                sbom["path"].as_str().unwrap_or_default()
+            ));
+        }
+    };
     match (slots, results) {
         ([], [found]) => {
             let document = json!({
@@ -376,7 +493,14 @@ fn report(
                 "released": found.released(),
                 "matches": found.matches_json(),
             });
-            return report_one(file, found, searched.mark(document), searched, out);
+            return report_one(
+                file,
+                found,
+                with_sbom(searched.mark(document)),
+                searched,
+                &say_sbom,
+                out,
+            );
         }
         // One slot at the start of the file: a slot `device pack` wrote.
         ([slot], [found]) if slot.offset == 0 => {
@@ -396,7 +520,14 @@ fn report(
                 "matches": found.matches_json(),
                 "slots": [slot_document(slot, found)],
             });
-            return report_one(file, found, searched.mark(document), searched, out);
+            return report_one(
+                file,
+                found,
+                with_sbom(searched.mark(document)),
+                searched,
+                &say_sbom,
+                out,
+            );
         }
         _ => {}
     }
@@ -424,14 +555,14 @@ fn report(
         }
         found.say(out);
     }
-    let document = searched.mark(json!({
+    let document = with_sbom(searched.mark(json!({
         "ok": foreign.is_empty(),
         "file": file.display().to_string(),
         "slot": true,
         "dump": true,
         "released": foreign.is_empty(),
         "slots": slots.iter().zip(results).map(|(s, f)| slot_document(s, f)).collect::<Vec<_>>(),
-    }));
+    })));
     if !foreign.is_empty() {
         return Err(Failure::security(format!(
             "{}: the slot(s) at {} hold no released image (searched {})",
@@ -442,6 +573,7 @@ fn report(
         .with_document(document));
     }
     searched.say_note(out);
+    say_sbom();
     out.result(&document);
     Ok(())
 }
@@ -452,6 +584,7 @@ fn report_one(
     found: &impl Found,
     document: Value,
     searched: &Searched,
+    say_sbom: &dyn Fn(),
     out: &Output,
 ) -> Result<(), Failure> {
     if !found.released() {
@@ -466,6 +599,7 @@ fn report_one(
     }
     found.say(out);
     searched.say_note(out);
+    say_sbom();
     out.result(&document);
     Ok(())
 }

@@ -161,7 +161,17 @@ fn main() -> ExitCode {
             repo,
             metadata_url,
             root,
-        } => cmd_identify::run(&file, repo.as_deref(), metadata_url.zip(root), &out),
+            sbom_out,
+            target_base_url,
+        } => cmd_identify::run(
+            &file,
+            repo.as_deref(),
+            metadata_url.zip(root),
+            sbom_out
+                .as_deref()
+                .map(|path| (path, target_base_url.as_deref())),
+            &out,
+        ),
         Command::Completions { shell } => cmd_docs::completions(shell),
         Command::Man { out_dir } => cmd_docs::man(out_dir.as_deref(), &out),
     };

@@ -38,6 +38,8 @@ pub mod identify;
 mod loader;
 mod sbom;
 
+pub use sbom::ImageSbom;
+
 #[cfg(feature = "http")]
 pub use http::HttpFetcher;
 
@@ -185,6 +187,20 @@ pub enum ClientError {
     /// (`custom.fwsign.sbom_target`).
     #[error("target {0:?} names no SBOM (its signed entry has no custom.fwsign.sbom_target)")]
     NoSbom(String),
+    /// An image asked for its SBOM (`identify --sbom-out`) that no target
+    /// of the current metadata is: nothing in force approves an SBOM for
+    /// it.
+    #[error(
+        "the image (sha256 {sha256}) is not a target of the current metadata: no SBOM approved with it is in force"
+    )]
+    NotCurrent {
+        /// The image's SHA-256, lowercase hex.
+        sha256: String,
+    },
+    /// An image released under several names whose signed entries name
+    /// different SBOMs: which one to return is not the client's to guess.
+    #[error("the image is released under several names naming different SBOMs: {}", .0.join(", "))]
+    SbomAmbiguous(Vec<String>),
     /// The client was used wrongly (for example no trusted root).
     #[error("{0}")]
     Usage(String),
@@ -202,6 +218,41 @@ fn refused(role: &str, source: WorkflowError) -> ClientError {
         role: role.to_owned(),
         source,
     })
+}
+
+/// A [`Fetcher`] over files on this machine: each URL is a path (a
+/// repository's `metadata/` and `targets/` directories, read as a client
+/// reads them from a server). A path with a `..` component is refused, and
+/// a missing file is "not found", as a 404 is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DirFetcher;
+
+impl Fetcher for DirFetcher {
+    fn fetch(&mut self, url: &str, max_len: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        use std::io::Read;
+        let path = Path::new(url);
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(FetchError::Transport(format!(
+                "{url}: a path with `..` is refused"
+            )));
+        }
+        let file = match fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(FetchError::Transport(format!("{url}: {e}"))),
+        };
+        let mut bytes = Vec::new();
+        file.take(max_len.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| FetchError::Transport(format!("{url}: {e}")))?;
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > max_len {
+            return Err(FetchError::TooLong(max_len));
+        }
+        Ok(Some(bytes))
+    }
 }
 
 /// Refuses target names that do not name a file of their own in the target
@@ -607,6 +658,35 @@ impl<F: Fetcher> Client<F> {
         {
             return Ok(path);
         }
+        let bytes = self.fetch_target(target, target_base_url)?;
+        fs::create_dir_all(target_dir).map_err(io_err(target_dir))?;
+        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
+        Ok(path)
+    }
+
+    /// Downloads a target to the file `path` (replaced atomically, as
+    /// [`Client::download`] replaces its copy), its length and every
+    /// listed hash checked by the core first: on any refusal nothing is
+    /// written and a file already at `path` stays as it was.
+    pub fn download_to(
+        &mut self,
+        target: &TargetInfo,
+        target_base_url: &str,
+        path: &Path,
+    ) -> Result<(), ClientError> {
+        let bytes = self.fetch_target(target, target_base_url)?;
+        write_atomic(path, &bytes, Mode::Public).map_err(io_err(path))
+    }
+
+    /// Fetches a target's bytes (at most its listed length) and checks
+    /// them against its signed entry ([`target_check::check_image_digests`]).
+    fn fetch_target(
+        &mut self,
+        target: &TargetInfo,
+        target_base_url: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        check_target_name(&target.name)?;
+        let entry = target.entry()?;
         let (_, first_hash) = target
             .hashes
             .first()
@@ -632,15 +712,41 @@ impl<F: Fetcher> Client<F> {
             name: target.name.clone(),
             source,
         })?;
-        fs::create_dir_all(target_dir).map_err(io_err(target_dir))?;
-        write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path))?;
-        Ok(path)
+        Ok(bytes)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ClientError, check_target_name, quote};
+    use super::{ClientError, DirFetcher, FetchError, Fetcher, check_target_name, quote};
+
+    #[test]
+    fn dir_fetcher_reads_within_the_limit_and_refuses_parent_components() {
+        let dir = std::env::temp_dir().join(format!("fwsign-dir-fetcher-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("metadata")).unwrap();
+        let file = dir.join("metadata/1.root.json");
+        std::fs::write(&file, b"0123456789").unwrap();
+        let url = file.to_str().unwrap();
+        let mut fetcher = DirFetcher;
+        assert_eq!(fetcher.fetch(url, 10).unwrap().unwrap(), b"0123456789");
+        // An endless-data server, played by a file longer than allowed.
+        assert!(matches!(fetcher.fetch(url, 9), Err(FetchError::TooLong(9))));
+        // A missing file is "not found", as a 404 is.
+        let missing = dir.join("metadata/2.root.json");
+        assert!(
+            fetcher
+                .fetch(missing.to_str().unwrap(), 10)
+                .unwrap()
+                .is_none()
+        );
+        // A path climbing out of the directory is refused, not read.
+        let climbing = format!("{}/metadata/../metadata/1.root.json", dir.display());
+        assert!(matches!(
+            fetcher.fetch(&climbing, 10),
+            Err(FetchError::Transport(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn target_names_that_are_not_files_of_their_own_are_refused() {

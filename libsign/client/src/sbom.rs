@@ -33,3 +33,65 @@ impl<F: Fetcher> Client<F> {
         Ok(sbom)
     }
 }
+
+/// The SBOM approved with an image, as [`Client::image_sbom`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImageSbom {
+    /// The firmware target the image is, whose signed entry names the SBOM.
+    pub firmware: TargetInfo,
+    /// The SBOM target, its entry bound to the firmware's `sbom_sha256`.
+    pub sbom: TargetInfo,
+}
+
+impl<F: Fetcher> Client<F> {
+    /// The SBOM approved with `image` (`identify --sbom-out`): the image is
+    /// identified against the current metadata ([`Client::identify_all`]:
+    /// the names whose entry the search answers with are this image's
+    /// length and SHA-256), and each such firmware's SBOM found by
+    /// [`Client::find_sbom`]. Refused when the image is no current target
+    /// ([`ClientError::NotCurrent`]), when none of its entries names an
+    /// SBOM ([`ClientError::NoSbom`]), and when its names name different
+    /// SBOMs ([`ClientError::SbomAmbiguous`]). Downloading the result's
+    /// `sbom` checks its bytes against its entry.
+    pub fn image_sbom(&mut self, image: &[u8]) -> Result<ImageSbom, ClientError> {
+        let identified = self
+            .identify_all(&[image])?
+            .pop()
+            .ok_or_else(|| ClientError::Usage("identify: no result for the image".into()))?;
+        let Some(first) = identified.matches.first() else {
+            return Err(ClientError::NotCurrent {
+                sha256: identified.sha256,
+            });
+        };
+        let mut found: Vec<ImageSbom> = Vec::new();
+        for m in &identified.matches {
+            // The same search, over the same trusted state, that confirmed
+            // the match: the entry it answers with is this image's.
+            let firmware = self.find_target(&m.name)?;
+            match self.find_sbom(&firmware) {
+                Ok(sbom) => found.push(ImageSbom { firmware, sbom }),
+                Err(ClientError::NoSbom(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(chosen) = found.first() else {
+            return Err(ClientError::NoSbom(first.name.clone()));
+        };
+        if found
+            .iter()
+            .any(|f| f.sbom.name != chosen.sbom.name || f.sbom.hashes != chosen.sbom.hashes)
+        {
+            return Err(ClientError::SbomAmbiguous(
+                found
+                    .iter()
+                    .map(|f| format!("{} names {}", f.firmware.name, f.sbom.name))
+                    .collect(),
+            ));
+        }
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::NoSbom(first.name.clone()))
+    }
+}

@@ -322,6 +322,25 @@ impl Repository {
         }))
     }
 
+    /// When `role` is a bin (or a group) of a set of hashed bins, the bin
+    /// of that set `name` routes to: where a target named after another
+    /// (an SBOM after its firmware) is listed, since clients find every
+    /// target by hashing its own name. `None` when `role` is no such role.
+    pub(crate) fn sibling_bin(
+        &self,
+        op: &Operation<'_>,
+        role: &str,
+        name: &str,
+    ) -> Result<Option<String>, RepoError> {
+        let Some((set, _)) = role.rsplit_once('-') else {
+            return Ok(None);
+        };
+        if !self.is_hashed_bin_set_in(op, set)? {
+            return Ok(None);
+        }
+        Ok(self.route_to_bins_in(op, set, &[name])?.pop())
+    }
+
     /// The bin of set `set` that answers for each of `names`: the search's
     /// walk from `targets` through the `SET-*` delegations whose hash
     /// prefixes cover the name, down to a role with no covering child.
@@ -399,12 +418,22 @@ impl Repository {
             return Ok(AddRouting {
                 role: options.role.clone(),
                 bins: None,
+                sbom_bin: None,
             });
         }
         let names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
+        // The SBOM (`--sbom`) is listed in the bin its own name routes to,
+        // not its firmware's: clients find every target by hashing its own
+        // name (TUF's `path_hash_prefixes`). Its name takes the suffix of
+        // its format, so the file is read and checked here to route it.
+        let sbom_bin = match self.sbom_name(options)? {
+            Some(name) => self.route_to_bins_in(&op, &options.role, &[&name])?.pop(),
+            None => None,
+        };
         Ok(AddRouting {
             role: options.role.clone(),
             bins: Some(self.route_to_bins_in(&op, &options.role, &names)?),
+            sbom_bin,
         })
     }
 
@@ -451,11 +480,9 @@ impl Repository {
                 .map(|t| (options.role.clone(), t))
                 .collect());
         };
-        // The SBOM's name routes to its own bin, which the firmware's bin
-        // does not list; published beside the firmware means in its role.
-        if options.sbom.is_some() {
+        if options.sbom.is_some() != routing.sbom_bin.is_some() {
             return Err(RepoError::Invalid(format!(
-                "--sbom cannot publish into the hashed bins {}: the SBOM's name would route to another bin than the firmware's; publish the SBOM elsewhere and give --sbom-sha256",
+                "the routing given is not for this add to {}",
                 options.role
             )));
         }
@@ -476,11 +503,18 @@ impl Repository {
         // `BIN_EXPIRY_SECS` rather than the delegated roles' period (its
         // approvals are dropped by the change, so none is invalidated).
         let expires = expires_at(now, BIN_EXPIRY_SECS)?;
-        let added = self.add_to_roles(&shares, on_existing, now, Some(expires), progress)?;
-        Ok(shares
-            .iter()
-            .zip(added)
-            .flat_map(|(share, added)| added.into_iter().map(|t| (share.role.clone(), t)))
+        // The SBOM goes to its own bin, re-staged in the same command.
+        let added = self.add_to_roles(
+            &shares,
+            routing.sbom_bin.as_deref(),
+            on_existing,
+            now,
+            Some(expires),
+            progress,
+        )?;
+        Ok(added
+            .into_iter()
+            .flat_map(|(role, added)| added.into_iter().map(move |t| (role.clone(), t)))
             .collect())
     }
 }
@@ -491,6 +525,8 @@ pub struct AddRouting {
     role: String,
     /// Each target's bin, in the add's order, when the role is a set.
     bins: Option<Vec<String>>,
+    /// The bin the SBOM's own name routes to (`--sbom` into a set).
+    sbom_bin: Option<String>,
 }
 
 impl AddRouting {
@@ -501,6 +537,7 @@ impl AddRouting {
             None => vec![self.role.clone()],
             Some(bins) => bins
                 .iter()
+                .chain(&self.sbom_bin)
                 .cloned()
                 .collect::<BTreeSet<_>>()
                 .into_iter()

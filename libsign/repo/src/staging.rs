@@ -12,7 +12,7 @@ use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Root, Signed,
 use serde::Serialize;
 use serde_json::Value;
 
-use super::names::{self, check_delegated_role_name, check_target_name};
+use super::names::{self, check_delegated_role_name};
 use super::operation::Operation;
 use super::{
     RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
@@ -24,6 +24,7 @@ mod add;
 pub(crate) mod copy;
 mod existing;
 pub(crate) mod parallel;
+mod remove;
 mod root;
 mod sbom;
 mod sources;
@@ -251,38 +252,6 @@ impl Repository {
             }
         }
         Ok(())
-    }
-
-    /// Stages the removal of target `name` from `role`.
-    pub fn remove(&self, role: &str, name: &str, now: UnixTime) -> Result<(), RepoError> {
-        check_target_name(name)?;
-        let op = self.operation();
-        self.check_audit_before_staging(&op)?;
-        let mut doc = self.targets_for_edit(&op, role, now)?;
-        if doc.signed.targets.remove(name).is_none() {
-            return Err(RepoError::Invalid(format!(
-                "role {role} does not list target {name}"
-            )));
-        }
-        self.check_stays_publishable(&op, None, &[(role, &doc)])?;
-        let staged = names::target_path(&self.staged_role_targets_dir(role), name)?;
-        match fs::remove_file(&staged) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&staged)(e)),
-        }
-        self.audit(
-            &AuditEvent {
-                action: "stage".into(),
-                role: Some(role.to_owned()),
-                version: Some(doc.signed.version),
-                detail: Some(format!("remove {name}")),
-                ..AuditEvent::default()
-            },
-            now,
-        )?;
-        self.record_audit_head(&mut doc.signed.unknown)?;
-        self.save_edited(role, doc, now)
     }
 
     /// Online (snapshot, timestamp) key IDs of the current root.

@@ -65,6 +65,7 @@ mod repo_push_store;
 mod repo_status_reasons;
 mod s3_server;
 mod sbom;
+mod sbom_lifecycle;
 mod search_table;
 mod succinct_roles;
 mod threshold_attacks;

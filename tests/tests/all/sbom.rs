@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::release_support::{FW_NAME, Release, firmware, json};
 
-const SBOM_NAME: &str = "board-a/fw-1.0.0.bin.cdx.json";
+pub(crate) const SBOM_NAME: &str = "board-a/fw-1.0.0.bin.cdx.json";
 
-fn cyclonedx(component_version: &str) -> Vec<u8> {
+pub(crate) fn cyclonedx(component_version: &str) -> Vec<u8> {
     serde_json::to_vec_pretty(&json!({
         "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
         "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
@@ -38,13 +38,13 @@ fn spdx(version: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(bytes))
 }
 
 /// A repository with `FW_NAME` staged with `sbom` (root approved, targets
 /// not yet); returns the image's bytes.
-fn staged_with_sbom(r: &Release, sbom: &Path) -> Vec<u8> {
+pub(crate) fn staged_with_sbom(r: &Release, sbom: &Path) -> Vec<u8> {
     r.init();
     r.sign("root", "root1").ok();
     r.sign("root", "root2").ok();
@@ -62,7 +62,7 @@ fn staged_with_sbom(r: &Release, sbom: &Path) -> Vec<u8> {
 
 /// `fwsign client download --target-name FW_NAME --with-sbom` as an
 /// update agent on hardware evc-a1, into a fresh `clients/WORK-out`.
-fn download_with_sbom(r: &Release, work: &str) -> (fwsign_tests::Run, PathBuf) {
+pub(crate) fn download_with_sbom(r: &Release, work: &str) -> (fwsign_tests::Run, PathBuf) {
     let server = r.serve();
     let state = r.workdir(&format!("{work}-state"));
     let out = r.workdir(&format!("{work}-out"));
@@ -93,6 +93,34 @@ fn download_with_sbom(r: &Release, work: &str) -> (fwsign_tests::Run, PathBuf) {
         "--with-sbom",
     ]);
     (run, out)
+}
+
+/// A repository with `FW_NAME` published with the CycloneDX SBOM
+/// `cyclonedx("3.6.0")`, approved by alice and bob; returns it with the
+/// image's bytes and the SBOM's.
+pub(crate) fn published_with_sbom(test: &str) -> (Release, Vec<u8>, Vec<u8>) {
+    let r = Release::new(test);
+    let sbom = cyclonedx("3.6.0");
+    let sbom_file = r.write_file("fw.cdx.json", &sbom);
+    let image = staged_with_sbom(&r, &sbom_file);
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "bob").ok();
+    r.publish().ok();
+    (r, image, sbom)
+}
+
+/// Someone with write access to the CDN (or the repository's published
+/// files) swaps the published SBOM `sbom` for another of the same length
+/// ("3.6.1" for "3.6.0"), so the hash check is what must refuse it.
+pub(crate) fn swap_published_sbom(r: &Release, sbom: &[u8]) {
+    let published = r
+        .dir
+        .join("targets/board-a")
+        .join(format!("{}.fw-1.0.0.bin.cdx.json", sha256_hex(sbom)));
+    std::fs::remove_file(&published).unwrap();
+    let swapped = cyclonedx("3.6.1");
+    assert_eq!(swapped.len(), sbom.len());
+    std::fs::write(&published, &swapped).unwrap();
 }
 
 fn published_targets(r: &Release) -> Value {
@@ -190,12 +218,7 @@ fn sbom_published_approved_bundled_and_fetched_by_fwsign_and_python_tuf() {
 
 #[test]
 fn sbom_is_never_installable_as_firmware_on_a_device() {
-    let r = Release::new("sbom_not_firmware");
-    let sbom_file = r.write_file("fw.cdx.json", &cyclonedx("3.6.0"));
-    staged_with_sbom(&r, &sbom_file);
-    r.sign("targets", "alice").ok();
-    r.sign("targets", "bob").ok();
-    r.publish().ok();
+    let (r, _, _) = published_with_sbom("sbom_not_firmware");
     let server = r.serve();
     let state = r.workdir("state");
     let out = r.workdir("out");
@@ -261,15 +284,7 @@ fn sbom_swapped_after_approval_is_refused() {
     r.publish().ok();
 
     // Someone with write access to the CDN swaps the published SBOM.
-    let published = r
-        .dir
-        .join("targets/board-a")
-        .join(format!("{}.fw-1.0.0.bin.cdx.json", sha256_hex(&sbom)));
-    std::fs::remove_file(&published).unwrap();
-    // Same length ("3.6.1" for "3.6.0"), so the hash check is what refuses.
-    let swapped = cyclonedx("3.6.1");
-    assert_eq!(swapped.len(), sbom.len());
-    std::fs::write(&published, &swapped).unwrap();
+    swap_published_sbom(&r, &sbom);
     let (run, out) = download_with_sbom(&r, "swapped");
     run.code(SECURITY).stderr_has("fw-1.0.0.bin.cdx.json");
     assert!(!out.join("board-a%2Ffw-1.0.0.bin.cdx.json").exists());

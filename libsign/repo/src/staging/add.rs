@@ -58,14 +58,19 @@ impl Repository {
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<AddedTarget>, RepoError> {
-        let mut added = self.add_to_roles(
+        let added = self.add_to_roles(
             std::slice::from_ref(options),
+            None,
             on_existing,
             now,
             None,
             progress,
         )?;
-        Ok(added.pop().unwrap_or_default())
+        Ok(added
+            .into_iter()
+            .next()
+            .map(|(_, added)| added)
+            .unwrap_or_default())
     }
 
     /// [`Repository::add_with`] for several roles in one command (a
@@ -74,21 +79,53 @@ impl Repository {
     /// change checked for publishability together, and the copies of all
     /// of them are made durable in one pass; then each changed role gets
     /// its audit line and is saved. `expires_at_least`: an expiry each
-    /// re-staged role is raised to (bins keep a year). Returns each share's
-    /// targets, in order.
+    /// re-staged role is raised to (bins keep a year). `sbom_role`: the
+    /// role an SBOM (`AddOptions::sbom`) is listed in when not its
+    /// firmware's (in hashed bins, the bin its own name routes to, since a
+    /// client finds every target by hashing its name). Returns each
+    /// share's role and targets, in order, then the SBOM's role when it is
+    /// no share's.
     pub(crate) fn add_to_roles(
         &self,
         shares: &[AddOptions],
+        sbom_role: Option<&str>,
         on_existing: OnExisting,
         now: UnixTime,
         expires_at_least: Option<String>,
         progress: &mut dyn FnMut(Progress<'_>),
-    ) -> Result<Vec<Vec<AddedTarget>>, RepoError> {
+    ) -> Result<Vec<(String, Vec<AddedTarget>)>, RepoError> {
         let op = self.operation();
         self.check_audit_before_staging(&op)?;
         let mut prepared = Vec::with_capacity(shares.len());
+        let mut elsewhere = Vec::new();
         for options in shares {
-            prepared.push(self.prepare_add(&op, options, on_existing, now, progress)?);
+            let (share, sbom) =
+                self.prepare_add(&op, options, sbom_role, on_existing, now, progress)?;
+            prepared.push(share);
+            elsewhere.extend(sbom);
+        }
+        // An SBOM listed in another role than its firmware joins that
+        // role's share of the add, or is one of its own.
+        for sbom in elsewhere {
+            let at = match prepared.iter().position(|p| p.role == sbom.role) {
+                Some(at) => at,
+                None => {
+                    prepared.push(PreparedAdd {
+                        role: sbom.role.clone(),
+                        was_staged: self.staged_path(&sbom.role).is_file(),
+                        doc: self.targets_for_edit(&op, &sbom.role, now)?,
+                        copies: Vec::new(),
+                        added: Vec::new(),
+                    });
+                    prepared.len() - 1
+                }
+            };
+            let Some(share) = prepared.get_mut(at) else {
+                continue;
+            };
+            let added = list_entry(share, &sbom.name, sbom.entry, sbom.hashes, on_existing)?;
+            share.copies.push(sbom.pending);
+            share.added.push(added);
         }
         // The same bytes and fields again: nothing to stage for that role,
         // and the approvals already given stay (its copies are dropped,
@@ -97,14 +134,17 @@ impl Repository {
         let mut changed = Vec::new();
         for p in prepared {
             if p.added.iter().all(|t| t.change == TargetChange::Unchanged) {
-                results.push((None, p.added));
+                results.push((p.role.clone(), None, p.added));
             } else {
-                results.push((Some(changed.len()), Vec::new()));
+                results.push((p.role.clone(), Some(changed.len()), Vec::new()));
                 changed.push(p);
             }
         }
         if changed.is_empty() {
-            return Ok(results.into_iter().map(|(_, added)| added).collect());
+            return Ok(results
+                .into_iter()
+                .map(|(role, _, added)| (role, added))
+                .collect());
         }
         let roles: Vec<(&str, &Signed<Targets>)> =
             changed.iter().map(|p| (p.role.as_str(), &p.doc)).collect();
@@ -120,23 +160,25 @@ impl Repository {
         }
         Ok(results
             .into_iter()
-            .map(|(slot, added)| match slot {
-                Some(i) => done.get(i).cloned().unwrap_or_default(),
-                None => added,
+            .map(|(role, slot, added)| match slot {
+                Some(i) => (role, done.get(i).cloned().unwrap_or_default()),
+                None => (role, added),
             })
             .collect())
     }
 
     /// One role's share of an add, checked and built, its copies made but
-    /// not yet in place.
+    /// not yet in place; and its SBOM's entry and copy when `sbom_role`
+    /// lists the SBOM in another role.
     fn prepare_add(
         &self,
         op: &Operation<'_>,
         options: &AddOptions,
+        sbom_role: Option<&str>,
         on_existing: OnExisting,
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
-    ) -> Result<PreparedAdd, RepoError> {
+    ) -> Result<(PreparedAdd, Option<SbomElsewhere>), RepoError> {
         names::check_role_name(&options.role)?;
         if options.role == "root" || options.role == "snapshot" || options.role == "timestamp" {
             return Err(RepoError::Invalid(format!(
@@ -187,45 +229,30 @@ impl Repository {
                 )));
             }
         }
+        // The role the SBOM is listed in: its firmware's, unless the caller
+        // routed it elsewhere (hashed bins).
+        let sbom_role = sbom
+            .as_ref()
+            .map(|_| sbom_role.unwrap_or(&options.role).to_owned());
+        let sbom_elsewhere = sbom_role.as_ref().filter(|r| **r != options.role);
         // A delegated role may only list names its delegation covers.
-        if let Some(parent) = op.delegator_of(&options.role)? {
-            let parent_doc = op.current_targets(&parent)?.ok_or_else(|| {
-                RepoError::Invalid(format!("delegating role {parent} is missing"))
-            })?;
-            let delegation = parent_doc
-                .signed
-                .delegations
-                .as_ref()
-                .and_then(|d| d.roles.iter().find(|r| r.name == options.role))
-                .ok_or_else(|| {
-                    RepoError::Invalid(format!("{parent} does not delegate to {}", options.role))
-                })?;
-            let covered = options
-                .targets
-                .iter()
-                .map(|t| t.name.as_str())
-                .chain(sbom.as_ref().map(|s| s.name.as_str()));
-            for name in covered {
-                if !delegation_covers_names(
-                    delegation.paths.as_deref(),
-                    delegation.path_hash_prefixes.as_deref(),
-                    name,
-                ) {
-                    return Err(RepoError::Invalid(format!(
-                        "target {} is outside the paths delegated to {} ({})",
-                        name,
-                        options.role,
-                        delegation.paths.as_deref().unwrap_or_default().join(", ")
-                    )));
-                }
+        let firmware_names = options.targets.iter().map(|t| t.name.as_str());
+        match (&sbom, sbom_elsewhere) {
+            (Some(sbom), Some(role)) => {
+                check_covered(op, &options.role, firmware_names)?;
+                check_covered(op, role, std::iter::once(sbom.name.as_str()))?;
             }
+            _ => check_covered(
+                op,
+                &options.role,
+                firmware_names.chain(sbom.as_ref().map(|s| s.name.as_str())),
+            )?,
         }
 
         let was_staged = self.staged_path(&options.role).is_file();
-        let mut doc = self.targets_for_edit(op, &options.role, now)?;
+        let doc = self.targets_for_edit(op, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
         let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
-        let mut added = Vec::new();
         // Directories first, one at a time (each component checked for
         // links), then every copy in parallel.
         let role_targets = self.staged_role_targets_dir(&options.role);
@@ -247,17 +274,30 @@ impl Repository {
         let mut staged_copies = copy_all(&jobs, &label, options.sha512, progress)?;
         // The SBOM last, from the bytes its schema check read; it sits in
         // the firmware's directory (its name is the firmware's plus a
-        // suffix), made above.
+        // suffix), made above, or in the same directory of its own role.
         let mut staged_names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
         if let Some(sbom) = &sbom {
-            let dst = names::target_path(&role_targets, &sbom.name)?;
+            let dst = match sbom_elsewhere {
+                None => names::target_path(&role_targets, &sbom.name)?,
+                Some(role) => {
+                    let parent = Path::new(&sbom.name).parent().unwrap_or(Path::new(""));
+                    create_dirs_inside(&staged_dir, &Path::new(&names::quote(role)).join(parent))?;
+                    names::target_path(&self.staged_role_targets_dir(role), &sbom.name)?
+                }
+            };
             refuse_link(&dst)?;
             staged_copies.push(stage_bytes(&sbom.bytes, &dst, options.sha512)?);
             staged_names.push(&sbom.name);
         }
-        let mut copies = Vec::with_capacity(staged_copies.len());
+        let mut share = PreparedAdd {
+            role: options.role.clone(),
+            was_staged,
+            doc,
+            copies: Vec::with_capacity(staged_copies.len()),
+            added: Vec::with_capacity(staged_copies.len()),
+        };
+        let mut elsewhere = None;
         for (name, staged_copy) in staged_names.into_iter().zip(staged_copies) {
-            copies.push(staged_copy.pending);
             let digests = staged_copy.digests;
             let length = digests.length;
             let mut hashes = BTreeMap::new();
@@ -268,40 +308,32 @@ impl Repository {
             if let Some(sha512) = digests.sha512 {
                 hashes.insert("sha512".to_owned(), base16ct::lower::encode_string(&sha512));
             }
-            let entry = match &sbom {
-                Some(sbom) if sbom.name == name => sbom.entry(length, hashes.clone()),
-                _ => firmware_entry(&firmware, options, length, hashes.clone())?,
-            };
-            let old = doc.signed.targets.get(name);
-            let change = existing::classify(old, &entry);
-            if let (TargetChange::Replaced, OnExisting::Refuse, Some(old)) =
-                (change, on_existing, old)
-            {
-                // Dropping the copies made so far removes them.
-                return Err(RepoError::TargetExists {
-                    role: options.role.clone(),
-                    name: name.to_owned(),
-                    staged: was_staged,
-                    listed_sha256: old.hashes.get("sha256").cloned().unwrap_or_default(),
-                    listed_length: old.length,
-                    new_sha256: hashes["sha256"].clone(),
-                    new_length: length,
-                });
+            match &sbom {
+                Some(sbom) if sbom.name == name => {
+                    let entry = sbom.entry(length, hashes.clone());
+                    if let Some(role) = sbom_elsewhere {
+                        elsewhere = Some(SbomElsewhere {
+                            role: role.clone(),
+                            name: name.to_owned(),
+                            entry,
+                            hashes,
+                            pending: staged_copy.pending,
+                        });
+                        continue;
+                    }
+                    share.copies.push(staged_copy.pending);
+                    let added = list_entry(&mut share, name, entry, hashes, on_existing)?;
+                    share.added.push(added);
+                }
+                _ => {
+                    share.copies.push(staged_copy.pending);
+                    let entry = firmware_entry(&firmware, options, length, hashes.clone())?;
+                    let added = list_entry(&mut share, name, entry, hashes, on_existing)?;
+                    share.added.push(added);
+                }
             }
-            doc.signed.targets.insert(name.to_owned(), entry);
-            added.push(AddedTarget {
-                name: name.to_owned(),
-                length,
-                hashes,
-                change,
-            });
         }
-        Ok(PreparedAdd {
-            role: options.role.clone(),
-            doc,
-            copies,
-            added,
-        })
+        Ok((share, elsewhere))
     }
 
     /// Records a prepared add whose copies are in place: its audit line
@@ -356,9 +388,91 @@ impl Repository {
 /// [`Repository::commit_add`].
 struct PreparedAdd {
     role: String,
+    /// Whether the role was staged before this add (for the refusal of a
+    /// name listed with other bytes).
+    was_staged: bool,
     doc: Signed<Targets>,
     copies: Vec<PendingFile>,
     added: Vec<AddedTarget>,
+}
+
+/// An SBOM listed in another role than its firmware: its entry and its
+/// staged copy, for that role's share of the add.
+struct SbomElsewhere {
+    role: String,
+    name: String,
+    entry: TargetFile,
+    hashes: BTreeMap<String, String>,
+    pending: PendingFile,
+}
+
+/// Lists `entry` under `name` in `share`'s role, refusing a name it
+/// already lists with other bytes unless `on_existing` replaces; returns
+/// what was staged. Dropping the share's copies on a refusal removes them.
+fn list_entry(
+    share: &mut PreparedAdd,
+    name: &str,
+    entry: TargetFile,
+    hashes: BTreeMap<String, String>,
+    on_existing: OnExisting,
+) -> Result<AddedTarget, RepoError> {
+    let length = entry.length;
+    let old = share.doc.signed.targets.get(name);
+    let change = existing::classify(old, &entry);
+    if let (TargetChange::Replaced, OnExisting::Refuse, Some(old)) = (change, on_existing, old) {
+        return Err(RepoError::TargetExists {
+            role: share.role.clone(),
+            name: name.to_owned(),
+            staged: share.was_staged,
+            listed_sha256: old.hashes.get("sha256").cloned().unwrap_or_default(),
+            listed_length: old.length,
+            new_sha256: hashes.get("sha256").cloned().unwrap_or_default(),
+            new_length: length,
+        });
+    }
+    share.doc.signed.targets.insert(name.to_owned(), entry);
+    Ok(AddedTarget {
+        name: name.to_owned(),
+        length,
+        hashes,
+        change,
+    })
+}
+
+/// Refuses a name the delegation to `role` does not cover: a delegated
+/// role may only list names its delegation covers.
+fn check_covered<'n>(
+    op: &Operation<'_>,
+    role: &str,
+    names: impl Iterator<Item = &'n str>,
+) -> Result<(), RepoError> {
+    let Some(parent) = op.delegator_of(role)? else {
+        return Ok(());
+    };
+    let parent_doc = op
+        .current_targets(&parent)?
+        .ok_or_else(|| RepoError::Invalid(format!("delegating role {parent} is missing")))?;
+    let delegation = parent_doc
+        .signed
+        .delegations
+        .as_ref()
+        .and_then(|d| d.roles.iter().find(|r| r.name == role))
+        .ok_or_else(|| RepoError::Invalid(format!("{parent} does not delegate to {role}")))?;
+    for name in names {
+        if !delegation_covers_names(
+            delegation.paths.as_deref(),
+            delegation.path_hash_prefixes.as_deref(),
+            name,
+        ) {
+            return Err(RepoError::Invalid(format!(
+                "target {} is outside the paths delegated to {} ({})",
+                name,
+                role,
+                delegation.paths.as_deref().unwrap_or_default().join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A firmware file's entry: its hashes, the firmware fields and the extra

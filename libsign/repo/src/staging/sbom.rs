@@ -20,7 +20,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::names::check_target_name;
-use super::{AddOptions, RepoError};
+use super::{AddOptions, RepoError, Repository};
 use crate::sbom::{SbomFormat, check_sbom};
 
 /// The custom field an SBOM target carries instead of firmware fields.
@@ -69,6 +69,21 @@ pub(super) fn prepare(options: &AddOptions, path: &Path) -> Result<PreparedSbom,
         describes: firmware.name.clone(),
         sha256,
     })
+}
+
+impl Repository {
+    /// The target name `repo add --sbom` gives the SBOM of `options` (the
+    /// firmware's name with its format's suffix), the file read and
+    /// checked; `None` without `--sbom`. For routing over hashed bins
+    /// before the add: the add reads the file again, and a file changed
+    /// in between to another format names a target the routed bin does
+    /// not cover, which the add refuses.
+    pub(crate) fn sbom_name(&self, options: &AddOptions) -> Result<Option<String>, RepoError> {
+        match &options.sbom {
+            Some(path) => Ok(Some(prepare(options, path)?.name)),
+            None => Ok(None),
+        }
+    }
 }
 
 impl PreparedSbom {
