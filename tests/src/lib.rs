@@ -499,6 +499,29 @@ mod tests {
         (status, resp[split + 4..].to_vec())
     }
 
+    /// A failing test must not leave its files in the temp dir: the
+    /// directory goes on unwinding too, and two scratch directories made
+    /// for the same name are never the same one.
+    #[test]
+    fn a_scratch_directory_goes_even_when_its_test_panics() {
+        if keep_scratch() {
+            return; // FWSIGN_KEEP_SCRATCH=1 keeps it, as asked.
+        }
+        let mut seen = PathBuf::new();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let scratch = Scratch::new("panicking");
+            let twin = Scratch::new("panicking");
+            assert_ne!(scratch.path(), twin.path());
+            std::fs::write(scratch.join("left.bin"), b"x").unwrap();
+            seen = scratch.path().to_path_buf();
+            panic!("the test fails");
+        }));
+        assert!(unwound.is_err());
+        let name = seen.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("fwsign-e2e-panicking-"), "{name}");
+        assert!(!seen.exists(), "{} was left behind", seen.display());
+    }
+
     #[test]
     fn serves_files_refuses_escapes_and_lists_nothing() {
         let scratch = Scratch::new("static-server-self-test");
