@@ -268,10 +268,12 @@ mod make {
     #[test]
     #[ignore = "remakes the committed fixture and seeds"]
     fn make_fixtures() {
-        let scratch =
-            std::env::temp_dir().join(format!("fwsign-fuzz-fixture-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&scratch);
-        std::fs::create_dir_all(&scratch).unwrap();
+        // Removed when the test ends, also when it fails.
+        let scratch_dir = tempfile::Builder::new()
+            .prefix("fwsign-fuzz-fixture-")
+            .tempdir()
+            .unwrap();
+        let scratch = scratch_dir.path().to_path_buf();
         let root_keys = [ed25519(101), p256(102)];
         let approvers = [p256(103), ed25519(104), p256(105)];
         let board = [p256(106), ed25519(107)];
@@ -742,7 +744,7 @@ mod make {
         ] {
             println!("{target}: {n} seeds");
         }
-        let _ = std::fs::remove_dir_all(&scratch);
+        drop(scratch_dir);
         // The images' hashes, for the record.
         for image in &images {
             println!("image {}", to_hex(&Sha256::digest(image)));

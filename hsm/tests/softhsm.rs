@@ -104,12 +104,12 @@ fn isolated(name: &str, tokens: &[&str], env: &[(&str, &str)], body: fn(&Hsm)) {
         eprintln!("skipped {name}: SoftHSM2 is not installed (apt-get install softhsm2)");
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir =
-        std::env::temp_dir().join(format!("fwsign-hsm-{name}-{}-{nanos}", std::process::id()));
+    // Removed when this function returns or panics (a failed child).
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("fwsign-hsm-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("tokens")).unwrap();
     let conf = dir.join("softhsm2.conf");
     std::fs::write(
@@ -139,7 +139,7 @@ fn isolated(name: &str, tokens: &[&str], env: &[(&str, &str)], body: fn(&Hsm)) {
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("SOFTHSM2_CONF", &conf)
         .env(CHILD_ENV, name)
-        .env("FWSIGN_HSM_TEST_DIR", &dir)
+        .env("FWSIGN_HSM_TEST_DIR", dir)
         .env("FWSIGN_HSM_TEST_MODULE", &module)
         .env("FWSIGN_TEST_PIN", PIN)
         .env_remove("FWSIGN_PKCS11_MODULE");
@@ -169,7 +169,6 @@ fn isolated(name: &str, tokens: &[&str], env: &[(&str, &str)], body: fn(&Hsm)) {
     // Straight to the real stderr, past the harness's capture, so figures
     // like the signing rate show in a plain `cargo test`.
     std::io::stderr().write_all(&out.stderr).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `#[test] fn NAME` running `body` via [`isolated`].

@@ -55,50 +55,79 @@ pub fn fwsign_bin() -> PathBuf {
     bin
 }
 
-/// A scratch directory for one test: `<temp>/fwsign-e2e-<name>-<pid>`,
-/// emptied when created and removed when dropped, unless the test panicked
-/// (then it is kept, and its path printed, for a post-mortem).
+/// A scratch directory for one test: `<temp>/fwsign-e2e-<name>-XXXXXX`,
+/// its own (a random suffix: two tests, or two runs of the suite, never
+/// share one) and removed when dropped, also when the test fails. With
+/// `FWSIGN_KEEP_SCRATCH=1` it is kept, and its path printed, for a
+/// post-mortem.
+///
+/// It derefs to [`Path`], so `&scratch` goes wherever a `&Path` does; keep
+/// the `Scratch` itself alive as long as its path is used.
 #[derive(Debug)]
 pub struct Scratch {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl Scratch {
     /// A fresh, empty directory for the test `name`.
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("fwsign-e2e-{name}-{}", std::process::id()));
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => panic!("cannot clear {}: {e}", dir.display()),
+        let mut dir = tempfile::Builder::new()
+            .prefix(&format!("fwsign-e2e-{name}-"))
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a scratch directory for {name}: {e}"));
+        // Readable by others, as a plain `mkdir` makes it: a test runs
+        // `fwsign` as another user (repo_concurrency/lock.rs) in here.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+                .unwrap_or_else(|e| panic!("cannot open up {}: {e}", dir.path().display()));
         }
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        dir.disable_cleanup(keep_scratch());
         Self { dir }
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// A path inside the directory.
     pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.dir.join(rel)
+        self.dir.path().join(rel)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.dir.path()
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            #[allow(clippy::print_stderr, reason = "tells where a failed test's files are")]
+        // The TempDir removes the directory after this, unless kept.
+        if keep_scratch() {
+            #[allow(clippy::print_stderr, reason = "tells where a kept test's files are")]
             {
-                eprintln!("kept scratch directory {}", self.dir.display());
+                eprintln!("kept scratch directory {}", self.dir.path().display());
             }
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Whether `FWSIGN_KEEP_SCRATCH=1` asks to keep scratch directories for a
+/// post-mortem.
+pub fn keep_scratch() -> bool {
+    std::env::var_os("FWSIGN_KEEP_SCRATCH").is_some_and(|v| v == "1")
 }
 
 /// Runs `fwsign` with a fixed working directory and environment.
@@ -468,6 +497,29 @@ mod tests {
         let head = String::from_utf8_lossy(&resp[..split]).into_owned();
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
         (status, resp[split + 4..].to_vec())
+    }
+
+    /// A failing test must not leave its files in the temp dir: the
+    /// directory goes on unwinding too, and two scratch directories made
+    /// for the same name are never the same one.
+    #[test]
+    fn a_scratch_directory_goes_even_when_its_test_panics() {
+        if keep_scratch() {
+            return; // FWSIGN_KEEP_SCRATCH=1 keeps it, as asked.
+        }
+        let mut seen = PathBuf::new();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let scratch = Scratch::new("panicking");
+            let twin = Scratch::new("panicking");
+            assert_ne!(scratch.path(), twin.path());
+            std::fs::write(scratch.join("left.bin"), b"x").unwrap();
+            seen = scratch.path().to_path_buf();
+            panic!("the test fails");
+        }));
+        assert!(unwound.is_err());
+        let name = seen.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("fwsign-e2e-panicking-"), "{name}");
+        assert!(!seen.exists(), "{} was left behind", seen.display());
     }
 
     #[test]

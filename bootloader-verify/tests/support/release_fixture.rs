@@ -29,14 +29,18 @@ pub(crate) struct Release {
     pub(crate) board: Vec<PrivateKey>,
     /// The scratch directory holding the repository and the images.
     pub(crate) dir: PathBuf,
+    /// Owns `dir`: removes it when the release is dropped (last, after the
+    /// repository), also when the test fails.
+    _scratch: tempfile::TempDir,
 }
 
-/// An empty scratch directory: `<temp>/fwsign-bv-<name>-<pid>`.
-pub(crate) fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fwsign-bv-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// An empty scratch directory, `<temp>/fwsign-bv-<name>-XXXXXX`, removed
+/// when the returned guard is dropped.
+pub(crate) fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fwsign-bv-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 pub(crate) fn key(alg: Algorithm) -> PrivateKey {
@@ -185,7 +189,8 @@ pub(crate) fn release_signed_by(
     stage_more: impl FnOnce(&Repository, &Path),
     more_signers: &[(&str, &PrivateKey)],
 ) -> Release {
-    let dir = scratch(name);
+    let scratch = scratch(name);
+    let dir = scratch.path().to_path_buf();
     let root_keys = vec![key(Algorithm::Ed25519), key(Algorithm::EcdsaP256)];
     let approvers = vec![
         key(Algorithm::EcdsaP256),
@@ -246,5 +251,6 @@ pub(crate) fn release_signed_by(
         online,
         board,
         dir,
+        _scratch: scratch,
     }
 }

@@ -184,8 +184,11 @@ fn pin_sources_parse_env_and_file_forms() {
 
 #[test]
 fn pin_sources_read_and_report_without_the_pin() {
-    let dir = std::env::temp_dir().join(format!("fwsign-hsm-pin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("fwsign-hsm-pin-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     for (content, want) in [
         (&b"1234\n"[..], &b"1234"[..]),
         (b"1234\r\n", b"1234"),
@@ -203,7 +206,7 @@ fn pin_sources_read_and_report_without_the_pin() {
     assert!(
         matches!(&err, HsmError::PinSource { source_name, .. } if source_name.ends_with("missing"))
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
 
     // PATH is set wherever tests run; reading it proves the env path.
     assert!(!PinSource::Env("PATH".to_owned()).read().unwrap().is_empty());
@@ -259,9 +262,11 @@ fn write_owner_only(path: &std::path::Path, content: &[u8]) {
 fn a_pin_file_group_or_others_can_read_is_refused() {
     use std::os::unix::fs::PermissionsExt as _;
 
-    let dir = std::env::temp_dir().join(format!("fwsign-hsm-pin-mode-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("pin");
+    let dir = tempfile::Builder::new()
+        .prefix("fwsign-hsm-pin-mode-")
+        .tempdir()
+        .unwrap();
+    let file = dir.path().join("pin");
     std::fs::write(&file, b"1234\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = PinSource::File(file.clone()).read().unwrap_err();
@@ -270,5 +275,5 @@ fn a_pin_file_group_or_others_can_read_is_refused() {
     assert!(!err.to_string().contains("1234"));
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(&**PinSource::File(file).read().unwrap(), b"1234");
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }

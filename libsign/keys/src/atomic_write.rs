@@ -353,16 +353,21 @@ fn sync_all_of(
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fwsign-atomic-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory of this test's own, `<temp>/fwsign-atomic-NAME-XXXXXX`,
+    /// and its path: the directory goes when the guard is dropped, so keep
+    /// the guard bound for the whole test.
+    fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::Builder::new()
+            .prefix(&format!("fwsign-atomic-{name}-"))
+            .tempdir()
+            .unwrap();
+        let dir = guard.path().to_path_buf();
+        (guard, dir)
     }
 
     #[test]
     fn replaces_whole_file_and_leaves_no_temporary() {
-        let dir = scratch("replace");
+        let (_scratch, dir) = scratch("replace");
         let path = dir.join("a.json");
         write_atomic(&path, b"old", Mode::Public).unwrap();
         write_atomic(&path, b"new", Mode::Public).unwrap();
@@ -372,7 +377,7 @@ mod tests {
 
     #[test]
     fn failed_fill_keeps_the_old_file() {
-        let dir = scratch("fail");
+        let (_scratch, dir) = scratch("fail");
         let path = dir.join("a.json");
         write_atomic(&path, b"old", Mode::Public).unwrap();
         let err = write_atomic_with(&path, Mode::Public, |f| {
@@ -386,7 +391,7 @@ mod tests {
 
     #[test]
     fn write_new_never_overwrites() {
-        let dir = scratch("new");
+        let (_scratch, dir) = scratch("new");
         let path = dir.join("1.root.json");
         write_new(&path, b"first", Mode::Public).unwrap();
         let err = write_new(&path, b"second", Mode::Public).unwrap_err();
@@ -397,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_pending_file_dropped_or_refused_leaves_nothing_behind() {
-        let dir = scratch("pending");
+        let (_scratch, dir) = scratch("pending");
         let path = dir.join("fw.bin");
         let pending = write_pending(&path, Mode::Public, |f| f.write_all(b"bytes")).unwrap();
         assert_eq!(fs::read(pending.temp_path()).unwrap(), b"bytes");
@@ -416,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_batch_written_unsynced_is_in_place_after_sync_and_rename() {
-        let dir = scratch("batch");
+        let (_scratch, dir) = scratch("batch");
         let mut pending = Vec::new();
         for i in 0..40 {
             let path = dir.join(format!("f{i}"));
@@ -444,7 +449,7 @@ mod tests {
     #[test]
     fn read_only_files_are_0444() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = scratch("readonly");
+        let (_scratch, dir) = scratch("readonly");
         let path = dir.join("fw.bin");
         write_atomic(&path, b"image", Mode::ReadOnly).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -455,7 +460,7 @@ mod tests {
     #[test]
     fn private_files_are_0600() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = scratch("private");
+        let (_scratch, dir) = scratch("private");
         let path = dir.join("key.pem");
         write_atomic(&path, b"secret", Mode::Private).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -468,7 +473,7 @@ mod tests {
     #[test]
     fn a_batch_with_a_vanished_file_names_it_at_every_size() {
         for n in [3, SYNCFS_FROM + 5] {
-            let dir = scratch(&format!("batch-{n}"));
+            let (_scratch, dir) = scratch(&format!("batch-{n}"));
             let mut files: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("{i}.bin"))).collect();
             for f in &files {
                 fs::write(f, b"x").unwrap();

@@ -40,9 +40,11 @@ mod tests {
 
     #[test]
     fn a_secret_file_others_can_read_is_refused_with_the_chmod_that_fixes_it() {
-        let dir = std::env::temp_dir().join(format!("fwsign-secret-file-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("key.pem");
+        let dir = tempfile::Builder::new()
+            .prefix("fwsign-secret-file-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("key.pem");
         std::fs::write(&path, b"secret").unwrap();
         for (mode, ok) in [
             (0o600, true),
@@ -58,6 +60,6 @@ mod tests {
                 assert!(e.to_string().contains("chmod 600"), "{e}");
             }
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        dir.close().unwrap();
     }
 }

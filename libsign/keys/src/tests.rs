@@ -39,17 +39,16 @@ fn both() -> [Algorithm; 2] {
     [Algorithm::EcdsaP256, Algorithm::Ed25519]
 }
 
-/// A fresh directory under the system temp dir, unique to this process
-/// and test.
-fn scratch_dir(test: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir =
-        std::env::temp_dir().join(format!("fwsign-keys-{test}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory of this test's own under the system temp dir,
+/// `fwsign-keys-TEST-XXXXXX`, and its path: the directory goes when the
+/// guard is dropped (also when the test fails), so keep it bound.
+fn scratch_dir(test: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("fwsign-keys-{test}-"))
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 /// Whether a missing peer tool may skip a test (it may not when
@@ -509,7 +508,7 @@ fn reads_and_writes_pkcs8_the_way_openssl_does() {
         skip_missing_peer("openssl");
         return;
     }
-    let dir = scratch_dir("openssl");
+    let (scratch, dir) = scratch_dir("openssl");
     let pass = format!("pass:{}", std::str::from_utf8(PASSPHRASE).unwrap());
     let algorithms: [(&str, &[&str]); 2] = [
         (
@@ -590,7 +589,7 @@ fn reads_and_writes_pkcs8_the_way_openssl_does() {
         .arg(&p384));
     let err = PrivateKey::from_pkcs8_pem(&read(&p384), None).unwrap_err();
     assert!(matches!(err, KeyError::UnsupportedAlgorithm(_)), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
 }
 
 #[test]
@@ -599,7 +598,7 @@ fn reads_and_writes_pkcs8_the_way_pyca_cryptography_does() {
         skip_missing_peer("FWSIGN_TEST_PYTHON (a python with pyca/cryptography)");
         return;
     };
-    let dir = scratch_dir("pyca");
+    let (scratch, dir) = scratch_dir("pyca");
     // Writes a BestAvailableEncryption PKCS#8 key and its SPKI PEM per
     // algorithm, then checks every `<name>.ours.pem` it is handed back.
     let script = r#"
@@ -640,5 +639,5 @@ else:
         .args(["-c", script, "check"])
         .arg(&dir)
         .arg(pass));
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
 }

@@ -247,17 +247,21 @@ fn host_name() -> String {
 mod tests {
     use super::*;
 
-    /// A fresh directory per test.
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fwsign-lock-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory of the test's own under the system temp dir, and its
+    /// path: the directory is removed when the guard is dropped (also when
+    /// the test fails), so keep the guard bound for the whole test.
+    fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::Builder::new()
+            .prefix(&format!("fwsign-lock-{name}-"))
+            .tempdir()
+            .unwrap();
+        let dir = guard.path().to_path_buf();
+        (guard, dir)
     }
 
     #[test]
     fn an_exclusive_holder_is_named_to_a_waiter_that_gives_up() {
-        let dir = scratch("holder");
+        let (_scratch, dir) = scratch("holder");
         let dir = &dir;
         let held = RepoLock::acquire(
             dir.as_path(),
@@ -303,7 +307,7 @@ mod tests {
 
     #[test]
     fn readers_share_the_lock_and_keep_writers_out() {
-        let dir = scratch("shared");
+        let (_scratch, dir) = scratch("shared");
         let dir = &dir;
         let a = RepoLock::acquire(
             dir.as_path(),

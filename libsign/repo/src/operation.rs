@@ -254,9 +254,7 @@ fn report(
 #[cfg(test)]
 pub(super) mod tests {
     use std::cell::Cell;
-    use std::fs;
     use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use fwsign_manifest_schema::expiry::UnixTime;
 
@@ -284,16 +282,16 @@ pub(super) mod tests {
     const NOW: UnixTime = UnixTime(1_700_000_000);
     const ROLES: usize = 8;
 
-    fn scratch() -> PathBuf {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "fwsign-repo-op-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory of the test's own under the system temp dir, and its
+    /// path: the directory is removed when the guard is dropped (also when
+    /// the test fails), so keep the guard bound for the whole test.
+    fn scratch() -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::Builder::new()
+            .prefix("fwsign-repo-op-")
+            .tempdir()
+            .unwrap();
+        let dir = guard.path().to_path_buf();
+        (guard, dir)
     }
 
     fn key() -> PrivateKey {
@@ -304,7 +302,7 @@ pub(super) mod tests {
     /// many delegated roles the repository has.
     #[test]
     fn each_command_reads_the_published_state_at_most_once() {
-        let dir = scratch();
+        let (_scratch, dir) = scratch();
         let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
         let boards: Vec<(String, PrivateKey)> =
             (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
@@ -378,6 +376,5 @@ pub(super) mod tests {
             assert_eq!(published.targets[name].signed.version, 2);
         }
         assert!(repo.approvals().unwrap().is_empty());
-        let _ = fs::remove_dir_all(&dir);
     }
 }

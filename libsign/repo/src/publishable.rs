@@ -197,7 +197,6 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::fs;
 
     use fwsign_manifest_schema::expiry::UnixTime;
     use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Signed, Targets};
@@ -227,8 +226,11 @@ mod tests {
     /// staging command must not introduce.
     #[test]
     fn unreachable_roles_and_unmeetable_thresholds_are_faults() {
-        let dir = std::env::temp_dir().join(format!("fwsign-publishable-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        let scratch = tempfile::Builder::new()
+            .prefix("fwsign-publishable-")
+            .tempdir()
+            .unwrap();
+        let dir = scratch.path().join("repo");
         let (root, approver, online) = (key(), key(), key());
         let options = InitOptions {
             root_keys: vec![root.public_key().clone()],
@@ -286,6 +288,5 @@ mod tests {
             "{after:?}"
         );
         assert_eq!(after.len(), 1, "{after:?}");
-        let _ = fs::remove_dir_all(&dir);
     }
 }

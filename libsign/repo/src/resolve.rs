@@ -401,7 +401,6 @@ pub(crate) fn shadowed_delegations(
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use fwsign_manifest_schema::expiry::UnixTime;
 
@@ -423,18 +422,18 @@ mod tests {
         targets: [PrivateKey; 3],
         online: PrivateKey,
         delegated: Vec<(String, PrivateKey)>,
+        /// Owns `dir`: removes it when the fixture is dropped (last), also
+        /// when the test fails.
+        _scratch: tempfile::TempDir,
     }
 
     impl Repo {
         fn new(name: &str) -> Self {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "fwsign-resolve-{name}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+            let scratch = tempfile::Builder::new()
+                .prefix(&format!("fwsign-resolve-{name}-"))
+                .tempdir()
+                .unwrap();
+            let dir = scratch.path().to_path_buf();
             let root = key();
             let targets = [key(), key(), key()];
             let online = key();
@@ -456,6 +455,7 @@ mod tests {
                 targets,
                 online,
                 delegated: Vec::new(),
+                _scratch: scratch,
             }
         }
 

@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -18,24 +17,23 @@ use fwsign_keys::{Algorithm, PrivateKey};
 const NOW: UnixTime = UnixTime(1_700_000_000);
 
 struct Fixture {
-    dir: PathBuf,
     repo: Repository,
     root: PrivateKey,
     approvers: [PrivateKey; 2],
     online: PrivateKey,
+    /// Holds the repository's directory: removed when the fixture is
+    /// dropped (last), also when the test fails.
+    _scratch: tempfile::TempDir,
 }
 
 impl Fixture {
     /// A repository with root 1 of 1 and targets `threshold` of 2 approvers,
     /// its first release published.
     fn new(threshold: u64) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "fwsign-repo-tx-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
+        let scratch = tempfile::Builder::new()
+            .prefix("fwsign-repo-tx-")
+            .tempdir()
+            .unwrap();
         let key = || PrivateKey::generate(Algorithm::Ed25519).unwrap();
         let (root, approvers, online) = (key(), [key(), key()], key());
         let options = InitOptions {
@@ -48,13 +46,13 @@ impl Fixture {
             expiry: ExpiryPolicy::default(),
             allow_shared_key: false,
         };
-        let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+        let repo = Repository::init(scratch.path().join("repo"), &options, NOW).unwrap();
         let f = Self {
-            dir,
             repo,
             root,
             approvers,
             online,
+            _scratch: scratch,
         };
         f.repo.sign("root", &f.root, NOW).unwrap();
         f.approve(threshold);
@@ -89,14 +87,6 @@ impl Fixture {
         let bytes = file_bytes("targets", &doc).unwrap();
         fs::write(&path, &bytes).unwrap();
         (path, bytes)
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

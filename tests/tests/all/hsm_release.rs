@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use fwsign_tests::Scratch;
+
 use crate::peers;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -26,7 +28,8 @@ fn fwsign_bin() -> PathBuf {
 }
 
 struct Token {
-    dir: PathBuf,
+    /// The token directory, removed when the test ends.
+    dir: Scratch,
     conf: PathBuf,
 }
 
@@ -45,8 +48,7 @@ fn token(name: &str) -> Option<Token> {
         eprintln!("skipped: SoftHSM2 not installed");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("fwsign-hsm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = Scratch::new(&format!("hsm-{name}"));
     std::fs::create_dir_all(dir.join("tokens")).unwrap();
     let conf = dir.join("softhsm2.conf");
     std::fs::write(

@@ -7,23 +7,17 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use fwsign_keys::{Algorithm, PrivateKey, PublicKey};
+use fwsign_tests::Scratch;
 
 use crate::peers;
 
-/// Writes `pk` as SPKI PEM to a fresh file and returns its path.
-fn write_public_pem(pk: &PublicKey, tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "fwsign-keyids-{tag}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+/// Writes `pk` as SPKI PEM to a file in a fresh scratch directory; returns
+/// the directory (removed when dropped) and the file's path.
+fn write_public_pem(pk: &PublicKey, tag: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(&format!("keyids-{tag}"));
     let path = dir.join("key.pub.pem");
     std::fs::write(&path, pk.to_spki_pem()).unwrap();
-    path
+    (dir, path)
 }
 
 /// Asks securesystemslib (`tests/tools/keyid.py`) for the key ID and key
@@ -35,7 +29,7 @@ fn assert_keyid_matches_python_tuf(alg: Algorithm) {
     };
     let key = PrivateKey::generate(alg).unwrap();
     let pk = key.public_key();
-    let pem_path = write_public_pem(pk, &alg.to_string());
+    let (pem_dir, pem_path) = write_public_pem(pk, &alg.to_string());
 
     let script = peers::workspace_root().join("tests/tools/keyid.py");
     let out = Command::new(&python)
@@ -43,9 +37,7 @@ fn assert_keyid_matches_python_tuf(alg: Algorithm) {
         .arg(&pem_path)
         .output()
         .unwrap_or_else(|e| panic!("running {} {}: {e}", python.display(), script.display()));
-    if let Some(dir) = pem_path.parent() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    drop(pem_dir);
     assert!(
         out.status.success(),
         "keyid.py failed: {}",

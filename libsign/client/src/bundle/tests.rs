@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fwsign_manifest_schema::expiry::UnixTime;
 
@@ -27,16 +26,16 @@ const TARGET: &str = "board-a/fw-1.0.0.bin";
 const HARDWARE: &str = "evc-a1";
 const COUNTER: u64 = 3;
 
-fn scratch(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "fwsign-bundle-rs-{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory of the test's own under the system temp dir, and its
+/// path: the directory is removed when the guard is dropped (also when the
+/// test fails), so keep the guard bound for the whole test.
+fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("fwsign-bundle-rs-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 fn image() -> Vec<u8> {
@@ -50,12 +49,15 @@ struct Fixture {
     targets: PrivateKey,
     snapshot: PrivateKey,
     timestamp: PrivateKey,
+    /// Owns `dir`: removes it when the fixture is dropped (last), also
+    /// when the test fails.
+    _scratch: tempfile::TempDir,
 }
 
 impl Fixture {
     /// A repository with `TARGET` published at `PUBLISHED`.
     fn new(name: &str) -> Self {
-        let dir = scratch(name);
+        let (scratch, dir) = scratch(name);
         let key = || PrivateKey::generate(Algorithm::Ed25519).unwrap();
         let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
         let options = InitOptions {
@@ -76,6 +78,7 @@ impl Fixture {
             targets,
             snapshot,
             timestamp,
+            _scratch: scratch,
         };
         fixture.add("targets", TARGET, &image());
         fixture.repo.sign("root", &fixture.root, PUBLISHED).unwrap();
@@ -201,7 +204,7 @@ fn created_bundle_verifies_and_extracts() {
         ]
     );
 
-    let extract = scratch("round-trip-extract");
+    let (_extract_dir, extract) = scratch("round-trip-extract");
     let options = VerifyOptions {
         extract_to: Some(extract.clone()),
         ..device(1)
@@ -247,7 +250,7 @@ fn tampered_image_refused_and_nothing_extracted() {
         }
         Some(contents)
     });
-    let extract = scratch("tampered-extract");
+    let (_extract_dir, extract) = scratch("tampered-extract");
     let options = VerifyOptions {
         extract_to: Some(extract.clone()),
         ..device(1)
@@ -295,7 +298,7 @@ fn truncated_image_refused_by_length() {
 fn wrong_hardware_id_refused_and_nothing_extracted() {
     let f = Fixture::new("hardware");
     let out = f.bundle("update.zip");
-    let extract = scratch("hardware-extract");
+    let (_extract_dir, extract) = scratch("hardware-extract");
     let options = VerifyOptions {
         hardware_id: Some("other-board".to_owned()),
         extract_to: Some(extract.clone()),
@@ -606,7 +609,7 @@ fn unknown_target_not_packaged() {
 
 #[test]
 fn unpublished_repository_refused() {
-    let dir = scratch("unpublished");
+    let (_scratch, dir) = scratch("unpublished");
     let key = || PrivateKey::generate(Algorithm::Ed25519).unwrap();
     let options = InitOptions {
         root_keys: vec![key().public_key().clone()],

@@ -3,7 +3,6 @@
 
 use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, System, ZipArchive, ZipWriter};
@@ -11,16 +10,16 @@ use zip::{CompressionMethod, DateTime, System, ZipArchive, ZipWriter};
 use super::directory::{CENTRAL_HEADER_SIG, ZIP64_LOCATOR_SIG, le16};
 use super::*;
 
-fn scratch(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "fwsign-bundle-{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory of the test's own under the system temp dir, and its
+/// path: the directory is removed when the guard is dropped (also when the
+/// test fails), so keep the guard bound for the whole test.
+fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("fwsign-bundle-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 fn stored() -> SimpleFileOptions {
@@ -86,8 +85,11 @@ fn open_bytes_with(
     bytes: &[u8],
     limits: ArchiveLimits,
 ) -> Result<BundleArchive, ArchiveError> {
-    let path = scratch(name).join("update.zip");
+    let (_scratch, dir) = scratch(name);
+    let path = dir.join("update.zip");
     std::fs::write(&path, bytes).unwrap();
+    // The archive reads through the file it opened, so the directory may
+    // go when this returns.
     BundleArchive::open(&path, limits)
 }
 
@@ -117,7 +119,7 @@ fn sample_bundle(dir: &Path, out: &Path) -> Vec<u8> {
 
 #[test]
 fn reproducible_output() {
-    let dir = scratch("reproducible");
+    let (_scratch, dir) = scratch("reproducible");
     let first = dir.join("first.zip");
     let second = dir.join("second.zip");
     sample_bundle(&dir, &first);
@@ -147,7 +149,7 @@ fn reproducible_output() {
 
 #[test]
 fn round_trip_of_names_and_contents() {
-    let dir = scratch("round-trip");
+    let (_scratch, dir) = scratch("round-trip");
     let out = dir.join("update.zip");
     let image = sample_bundle(&dir, &out);
     let mut bundle = BundleArchive::open(&out, ArchiveLimits::default()).unwrap();
@@ -179,7 +181,8 @@ fn round_trip_of_names_and_contents() {
 
 #[test]
 fn empty_bundle_round_trips() {
-    let out = scratch("empty").join("update.zip");
+    let (_scratch, dir) = scratch("empty");
+    let out = dir.join("update.zip");
     write_bundle(&out, &[]).unwrap();
     let bundle = BundleArchive::open(&out, ArchiveLimits::default()).unwrap();
     assert!(bundle.names().is_empty());
@@ -210,7 +213,8 @@ fn path_traversal_names_refused() {
         }
 
         // The writer refuses to produce what the reader would refuse.
-        let out = scratch("traversal-write").join("update.zip");
+        let (_scratch, dir) = scratch("traversal-write");
+        let out = dir.join("update.zip");
         let written = write_bundle(&out, &[(name.to_owned(), EntrySource::Bytes(b"x"))]);
         assert!(
             matches!(written, Err(ArchiveError::UnsafeName { .. })),
@@ -275,7 +279,8 @@ fn duplicate_entry_names_refused() {
         Err(ArchiveError::DuplicateEntry { name, .. }) if name == "metadata/a.json"
     ));
 
-    let out = scratch("duplicate-write").join("update.zip");
+    let (_scratch, dir) = scratch("duplicate-write");
+    let out = dir.join("update.zip");
     let twice = [
         ("metadata/a.json".to_owned(), EntrySource::Bytes(b"1")),
         ("metadata/a.json".to_owned(), EntrySource::Bytes(b"2")),
@@ -584,7 +589,7 @@ fn zip64_end_records_are_read() {
 
 #[test]
 fn truncated_or_corrupt_file_refused_cleanly() {
-    let dir = scratch("truncated");
+    let (_scratch, dir) = scratch("truncated");
     let out = dir.join("update.zip");
     sample_bundle(&dir, &out);
     let bytes = std::fs::read(&out).unwrap();
@@ -628,7 +633,8 @@ fn not_a_zip_refused() {
         open_bytes("empty-file", b""),
         Err(ArchiveError::NotAZip { .. })
     ));
-    let missing = scratch("missing").join("update.zip");
+    let (_scratch, dir) = scratch("missing");
+    let missing = dir.join("update.zip");
     assert!(matches!(
         BundleArchive::open(&missing, ArchiveLimits::default()),
         Err(ArchiveError::Io { .. })

@@ -13,11 +13,30 @@ use super::*;
 
 const T0: UnixTime = UnixTime(1_735_689_600); // 2025-01-01T00:00:00Z
 
-fn scratch(name: &str) -> AuditLog {
-    let dir = std::env::temp_dir().join(format!("fwsign-audit-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    AuditLog::new(dir.join("audit.log"))
+/// An audit log in a fresh directory of the test's own; the directory is
+/// removed when this is dropped, also when the test fails.
+struct ScratchLog {
+    log: AuditLog,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for ScratchLog {
+    type Target = AuditLog;
+
+    fn deref(&self) -> &AuditLog {
+        &self.log
+    }
+}
+
+fn scratch(name: &str) -> ScratchLog {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("fwsign-audit-{name}-"))
+        .tempdir()
+        .unwrap();
+    ScratchLog {
+        log: AuditLog::new(dir.path().join("audit.log")),
+        _dir: dir,
+    }
 }
 
 fn event(action: &str, version: u64) -> AuditEvent {
@@ -30,7 +49,7 @@ fn event(action: &str, version: u64) -> AuditEvent {
 }
 
 /// A log of `n` lines; returns the head after each line.
-fn filled(name: &str, n: u64) -> (AuditLog, Vec<AuditHead>) {
+fn filled(name: &str, n: u64) -> (ScratchLog, Vec<AuditHead>) {
     let log = scratch(name);
     let heads = (1..=n)
         .map(|i| {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fwsign_manifest_schema::canonical::to_portable_bytes;
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -42,13 +41,11 @@ fn versions_in_file_names_have_one_spelling() {
 /// which they do not hold, refuses it.
 #[test]
 fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "fwsign-repo-history-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
+    let scratch = tempfile::Builder::new()
+        .prefix("fwsign-repo-history-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().join("repo");
     let (root, targets, online, board) = (key(), key(), key(), key());
     let options = InitOptions {
         root_keys: vec![root.public_key().clone()],
@@ -123,5 +120,4 @@ fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
             if path == &board_path && why.contains("metadata/1.targets.json")),
         "{err}"
     );
-    let _ = fs::remove_dir_all(&dir);
 }

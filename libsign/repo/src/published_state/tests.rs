@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fwsign_manifest_schema::canonical::to_portable_bytes;
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -21,16 +20,16 @@ use fwsign_keys::{Algorithm, PrivateKey};
 const NOW: UnixTime = UnixTime(1_700_000_000);
 const DAY: i64 = 86_400;
 
-fn scratch() -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "fwsign-published-state-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory of the test's own under the system temp dir, and its
+/// path: the directory is removed when the guard is dropped (also when
+/// the test fails), so keep the guard bound for the whole test.
+fn scratch() -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix("fwsign-published-state-")
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 fn key() -> PrivateKey {
@@ -38,24 +37,18 @@ fn key() -> PrivateKey {
 }
 
 struct Fixture {
-    dir: PathBuf,
     repo: Repository,
     targets: PrivateKey,
     board: PrivateKey,
     online: PrivateKey,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
+    /// Holds the repository's directory: removed when the fixture is
+    /// dropped (last), also when the test fails.
+    _scratch: tempfile::TempDir,
 }
 
 /// Root, targets and a delegated role `board`, published at `NOW`.
 fn published() -> Fixture {
-    let dir = scratch();
+    let (scratch, dir) = scratch();
     let (root, targets, online, board) = (key(), key(), key(), key());
     let options = InitOptions {
         root_keys: vec![root.public_key().clone()],
@@ -86,11 +79,11 @@ fn published() -> Fixture {
     repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
     assert!(repo.load_published().unwrap().faults.is_empty());
     Fixture {
-        dir,
         repo,
         targets,
         board,
         online,
+        _scratch: scratch,
     }
 }
 
@@ -214,7 +207,7 @@ fn publish_refuses_a_release_a_client_would_refuse_for_an_expired_role() {
 /// version of a role.
 #[test]
 fn the_listing_reads_versions_one_way() {
-    let dir = scratch();
+    let (_scratch, dir) = scratch();
     for name in [
         "1.root.json",
         "2.root.json",
@@ -236,7 +229,6 @@ fn the_listing_reads_versions_one_way() {
     assert_eq!(listing.temporaries, [".2.snapshot.json.fwsign-tmp-1-2"]);
     assert_eq!(listing.others, ["012.targets.json", "backup.root.json"]);
     assert_eq!(listing.next_free_version("targets", 5).unwrap(), 13);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 /// A refresh after the approvers let `targets` expire would only keep

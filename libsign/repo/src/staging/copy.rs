@@ -182,16 +182,21 @@ pub(crate) fn add_dirs_up_to(dirs: &mut BTreeSet<PathBuf>, path: &Path, base: &P
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fwsign-copy-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory of the test's own under the system temp dir, and its
+    /// path: the directory is removed when the guard is dropped (also when
+    /// the test fails), so keep the guard bound for the whole test.
+    fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::Builder::new()
+            .prefix(&format!("fwsign-copy-{name}-"))
+            .tempdir()
+            .unwrap();
+        let dir = guard.path().to_path_buf();
+        (guard, dir)
     }
 
     #[test]
     fn small_and_large_files_are_staged_read_only_with_the_hash_of_their_bytes() {
-        let dir = scratch("both");
+        let (_scratch, dir) = scratch("both");
         let small = dir.join("small.bin");
         let large = dir.join("large.bin");
         std::fs::write(&small, b"tiny").unwrap();
@@ -239,7 +244,7 @@ mod tests {
 
     #[test]
     fn a_missing_source_stages_nothing() {
-        let dir = scratch("missing");
+        let (_scratch, dir) = scratch("missing");
         let present = dir.join("a.bin");
         std::fs::write(&present, b"a").unwrap();
         let missing = dir.join("gone.bin");

@@ -309,8 +309,11 @@ mod tests {
     /// publish keeps them listed and passes the published-state check.
     #[test]
     fn a_sub_delegation_only_the_removed_role_reaches_is_named_or_retired_with_it() {
-        let dir = std::env::temp_dir().join(format!("fwsign-undelegate-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = tempfile::Builder::new()
+            .prefix("fwsign-undelegate-")
+            .tempdir()
+            .unwrap();
+        let dir = scratch.path().join("repo");
         let (root, approver, online, a, beta) = (key(), key(), key(), key(), key());
         let options = InitOptions {
             root_keys: vec![root.public_key().clone()],
@@ -399,6 +402,5 @@ mod tests {
         // Asking again: nothing delegates it any more.
         let err = repo.undelegate(&undelegate, NOW).unwrap_err();
         assert_eq!(err.reason(), "no-such-delegation");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

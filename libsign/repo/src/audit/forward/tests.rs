@@ -246,9 +246,11 @@ impl Sink for Collect {
 
 #[test]
 fn the_immediate_path_sends_only_the_lines_after_the_given_one() {
-    let dir = std::env::temp_dir().join(format!("fwsign-forward-after-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("fwsign-forward-after-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let log = AuditLog::new(dir.join("audit.log"));
     for action in ["init", "stage", "sign"] {
         let event = AuditEvent {
@@ -273,14 +275,16 @@ fn the_immediate_path_sends_only_the_lines_after_the_given_one() {
         "nothing new, nothing sent"
     );
     assert!(forward_after(&log, 2, &mut down).is_err());
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
 }
 
 #[test]
 fn a_cursor_file_holds_line_and_hash_and_refuses_anything_else() {
-    let dir = std::env::temp_dir().join(format!("fwsign-forward-cursor-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("fwsign-forward-cursor-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let cursor = Cursor::new(dir.join("cursor.json"));
     assert_eq!(cursor.load().unwrap(), None, "no file yet: a first run");
     let head = AuditHead {
@@ -306,5 +310,5 @@ fn a_cursor_file_holds_line_and_hash_and_refuses_anything_else() {
             "{bad}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(scratch);
 }
