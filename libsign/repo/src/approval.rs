@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::operation::Operation;
+use super::staged_role::StagedRole;
 use super::{RepoError, Repository, RoleApproval, StagedChanges, canonical_of, io_err, read_file};
 use crate::audit::AuditEvent;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
@@ -209,27 +210,8 @@ impl Repository {
 
     /// The canonical bytes approvers sign for staged `role`, and its version.
     pub fn payload(&self, role: &str) -> Result<(Vec<u8>, u64), RepoError> {
-        let context = |source| RepoError::Document {
-            context: format!("staged {role}"),
-            source,
-        };
-        if role == "root" {
-            let doc = self
-                .load_staged::<Root>("root")?
-                .ok_or_else(|| RepoError::NotStaged("root".into()))?;
-            Ok((
-                signing_payload(&doc.signed).map_err(context)?,
-                doc.signed.version,
-            ))
-        } else {
-            let doc = self
-                .load_staged::<Targets>(role)?
-                .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
-            Ok((
-                signing_payload(&doc.signed).map_err(context)?,
-                doc.signed.version,
-            ))
-        }
+        let staged = StagedRole::load(self, role)?;
+        Ok((staged.payload(role)?, staged.version()))
     }
 
     /// Adds `signature` (already verified) to staged `role` under each of
@@ -240,30 +222,9 @@ impl Repository {
         keyids: &[String],
         signature: &[u8],
     ) -> Result<(), RepoError> {
-        fn put_all<T>(doc: &mut Signed<T>, keyids: &[String], signature: &[u8]) {
-            for keyid in keyids {
-                doc.signatures.retain(|s| &s.keyid != keyid);
-                doc.signatures.push(Signature {
-                    keyid: keyid.clone(),
-                    sig: base16ct::lower::encode_string(signature),
-                    unknown: BTreeMap::new(),
-                });
-            }
-            doc.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
-        }
-        if role == "root" {
-            let mut doc = self
-                .load_staged::<Root>("root")?
-                .ok_or_else(|| RepoError::NotStaged("root".into()))?;
-            put_all(&mut doc, keyids, signature);
-            self.save_staged("root", &doc)
-        } else {
-            let mut doc = self
-                .load_staged::<Targets>(role)?
-                .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
-            put_all(&mut doc, keyids, signature);
-            self.save_staged(role, &doc)
-        }
+        let mut staged = StagedRole::load(self, role)?;
+        staged.put(keyids, signature);
+        staged.save(self, role)
     }
 
     pub(crate) fn forget_dropped(&self, role: &str, keyids: &[String]) -> Result<(), RepoError> {
@@ -384,8 +345,10 @@ impl Repository {
     ) -> Result<RoleApproval, RepoError> {
         let role = prepared.role.as_str();
         let keyids = self.authorised_keyids(op, role, &prepared.public)?;
-        let (payload, version) = self.payload(role)?;
-        let same: [u8; 32] = Sha256::digest(&payload).into();
+        // One read of the staged role for the check, the write and the report.
+        let mut staged = StagedRole::load(self, role)?;
+        let version = staged.version();
+        let same: [u8; 32] = Sha256::digest(staged.payload(role)?).into();
         if same != prepared.payload_sha256 {
             return Err(RepoError::RoleChanged {
                 role: role.to_owned(),
@@ -393,7 +356,8 @@ impl Repository {
                 staged_version: version,
             });
         }
-        self.put(role, &keyids, &prepared.signature)?;
+        staged.put(&keyids, &prepared.signature);
+        staged.save(self, role)?;
         self.forget_dropped(role, &keyids)?;
         self.audit(
             &AuditEvent {
@@ -406,8 +370,7 @@ impl Repository {
             },
             now,
         )?;
-        op.approval(role)?
-            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
+        op.approval_of(role, &staged)
     }
 
     /// Writes the bytes to sign for `role` to `out`, and the sidecar
@@ -438,8 +401,9 @@ impl Repository {
     ) -> Result<RoleApproval, RepoError> {
         let op = self.operation();
         let keyids = self.authorised_keyids(&op, role, public)?;
-        let (payload, version) = self.payload(role)?;
-        if public.verify(&payload, signature).is_err() {
+        let mut staged = StagedRole::load(self, role)?;
+        let version = staged.version();
+        if public.verify(&staged.payload(role)?, signature).is_err() {
             self.audit(
                 &AuditEvent {
                     action: "refuse".into(),
@@ -458,7 +422,8 @@ impl Repository {
                 keyid: public.keyid(),
             });
         }
-        self.put(role, &keyids, signature)?;
+        staged.put(&keyids, signature);
+        staged.save(self, role)?;
         self.forget_dropped(role, &keyids)?;
         self.audit(
             &AuditEvent {
@@ -471,8 +436,7 @@ impl Repository {
             },
             now,
         )?;
-        op.approval(role)?
-            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))
+        op.approval_of(role, &staged)
     }
 
     /// Merges the signatures of another copy of this repository's staged

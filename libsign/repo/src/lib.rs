@@ -59,6 +59,7 @@ pub mod published_state;
 mod reason;
 pub mod resolve;
 pub mod sbom;
+mod staged_role;
 pub mod staging;
 #[cfg(test)]
 mod transaction_tests;

@@ -23,6 +23,7 @@ use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::key_owners::{self, KeyOwners};
 use super::published_state::{self, PublishedLoad};
+use super::staged_role::StagedRole;
 use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
@@ -169,54 +170,61 @@ impl<'r> Operation<'r> {
 
     /// The threshold checks a staged role must pass, with their reports.
     pub(crate) fn approval(&self, role: &str) -> Result<Option<RoleApproval>, RepoError> {
+        match StagedRole::load_optional(self.repo, role)? {
+            Some(staged) => self.approval_of(role, &staged).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Operation::approval`] of `staged`, read already.
+    pub(crate) fn approval_of(
+        &self,
+        role: &str,
+        staged: &StagedRole,
+    ) -> Result<RoleApproval, RepoError> {
         let mut reports = Vec::new();
         let mut owners: KeyOwners;
-        let version;
-        if role == "root" {
-            let Some(staged) = self.repo.load_staged::<Root>("root")? else {
-                return Ok(None);
-            };
-            version = staged.signed.version;
-            let doc = canonical_of("staged root", &staged)?;
-            owners = key_owners::lookup(&staged.signed);
-            if let Some(published) = self.published()? {
-                owners.merge(&key_owners::lookup(&published.root.signed));
-                let old = canonical_of("published root", &published.root)?;
-                reports.push((
-                    format!("root v{}", published.root.signed.version),
-                    report(&old, "root", &doc)?,
-                ));
-            }
-            reports.push((format!("root v{version}"), report(&doc, "root", &doc)?));
-        } else {
-            let Some(staged) = self.repo.load_staged::<Targets>(role)? else {
-                return Ok(None);
-            };
-            version = staged.signed.version;
-            let doc = canonical_of(role, &staged)?;
-            match self.delegator_of(role)? {
-                None => {
-                    let current = self.current_root()?;
-                    owners = key_owners::lookup(&current.signed);
-                    let root = canonical_of("root", &*current)?;
-                    reports.push(("root".into(), report(&root, role, &doc)?));
+        let version = staged.version();
+        match staged {
+            StagedRole::Root(staged) => {
+                let doc = canonical_of("staged root", staged)?;
+                owners = key_owners::lookup(&staged.signed);
+                if let Some(published) = self.published()? {
+                    owners.merge(&key_owners::lookup(&published.root.signed));
+                    let old = canonical_of("published root", &published.root)?;
+                    reports.push((
+                        format!("root v{}", published.root.signed.version),
+                        report(&old, "root", &doc)?,
+                    ));
                 }
-                Some(parent) => {
-                    let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
-                        RepoError::Invalid(format!("delegating role {parent} is missing"))
-                    })?;
-                    owners = key_owners::lookup(&parent_doc.signed);
-                    let parent_doc = canonical_of(&parent, &parent_doc)?;
-                    reports.push((parent.clone(), report(&parent_doc, role, &doc)?));
+                reports.push((format!("root v{version}"), report(&doc, "root", &doc)?));
+            }
+            StagedRole::Targets(staged) => {
+                let doc = canonical_of(role, staged)?;
+                match self.delegator_of(role)? {
+                    None => {
+                        let current = self.current_root()?;
+                        owners = key_owners::lookup(&current.signed);
+                        let root = canonical_of("root", &*current)?;
+                        reports.push(("root".into(), report(&root, role, &doc)?));
+                    }
+                    Some(parent) => {
+                        let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
+                            RepoError::Invalid(format!("delegating role {parent} is missing"))
+                        })?;
+                        owners = key_owners::lookup(&parent_doc.signed);
+                        let parent_doc = canonical_of(&parent, &parent_doc)?;
+                        reports.push((parent.clone(), report(&parent_doc, role, &doc)?));
+                    }
                 }
             }
         }
-        Ok(Some(RoleApproval {
+        Ok(RoleApproval {
             role: role.to_owned(),
             version,
             reports,
             owners,
-        }))
+        })
     }
 
     /// Every staged role's approval state.
