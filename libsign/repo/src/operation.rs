@@ -28,6 +28,9 @@ use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, can
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
 
+/// Which role delegates each delegated role, by role name.
+type Delegators = Rc<BTreeMap<String, String>>;
+
 /// One operation on a repository: the published state read once.
 pub(crate) struct Operation<'r> {
     repo: &'r Repository,
@@ -36,7 +39,7 @@ pub(crate) struct Operation<'r> {
     /// state of the staged roles (the count of staged changes it was read
     /// at): a release may stage hundreds of bins, and each question used to
     /// read every staged role again.
-    delegators: RefCell<Option<(u64, Rc<BTreeMap<String, String>>)>>,
+    delegators: RefCell<Option<(u64, Delegators)>>,
 }
 
 impl<'r> Operation<'r> {
@@ -131,7 +134,7 @@ impl<'r> Operation<'r> {
     /// Which role delegates each delegated role: the first candidate (in
     /// name order) whose current delegations list it. Read again only after
     /// a staged role changed.
-    fn delegator_map(&self) -> Result<Rc<BTreeMap<String, String>>, RepoError> {
+    fn delegator_map(&self) -> Result<Delegators, RepoError> {
         let changes = self.repo.staged_changes();
         if let Some((at, map)) = &*self.delegators.borrow()
             && *at == changes
