@@ -194,3 +194,41 @@ core::arch::global_asm!(
     "    bne 3b",
     "4:  bx lr",
 );
+
+// The runtime's zeroing, for the same reason and in the same way: LLVM
+// lowers a zeroing of known alignment to `__aeabi_memclr4` or
+// `__aeabi_memclr8` and any other to `__aeabi_memclr`, and
+// compiler_builtins gives each name its own inlined copy of its generic
+// `memset` (208 + 174 + 174 B; `sha2`'s padding alone calls all three).
+// One word loop and a byte loop for the tail serve the three names: the
+// aligned variants may take the general path (unaligned single-word STR is
+// done in hardware, as for the copy above). 28 bytes of code; in the
+// library, so both images link the same copy.
+core::arch::global_asm!(
+    ".section .text.fwsign_memclr,\"ax\",%progbits",
+    ".global __aeabi_memclr",
+    ".global __aeabi_memclr4",
+    ".global __aeabi_memclr8",
+    ".type __aeabi_memclr, %function",
+    ".type __aeabi_memclr4, %function",
+    ".type __aeabi_memclr8, %function",
+    ".thumb_func",
+    "__aeabi_memclr:",
+    ".thumb_func",
+    "__aeabi_memclr4:",
+    ".thumb_func",
+    "__aeabi_memclr8:",
+    // r0 dest, r1 length; returns nothing, so r0 may walk.
+    "    movs r2, #0",
+    "    subs r1, r1, #4",
+    "    blo 2f",
+    "1:  str r2, [r0], #4",
+    "    subs r1, r1, #4",
+    "    bhs 1b",
+    "2:  adds r1, r1, #4",
+    "    beq 4f",
+    "3:  strb r2, [r0], #1",
+    "    subs r1, r1, #1",
+    "    bne 3b",
+    "4:  bx lr",
+);
