@@ -232,3 +232,32 @@ core::arch::global_asm!(
     "    bne 3b",
     "4:  bx lr",
 );
+
+// The runtime's comparison, for the same reason: compiler_builtins'
+// `memcmp` is a byte loop unrolled four times (116 B); the slices the
+// verifier compares (key IDs, digests, names) are short. One byte loop
+// (24 bytes of code) serves `memcmp` and `bcmp`, which LLVM may call for
+// an equality test (any non-zero result means "different" there): the
+// difference of the first unequal bytes, as unsigned chars, or 0.
+core::arch::global_asm!(
+    ".section .text.fwsign_memcmp,\"ax\",%progbits",
+    ".global memcmp",
+    ".global bcmp",
+    ".type memcmp, %function",
+    ".type bcmp, %function",
+    ".thumb_func",
+    "memcmp:",
+    ".thumb_func",
+    "bcmp:",
+    // r0 a, r1 b, r2 length.
+    "1:  subs r2, r2, #1",
+    "    blo 2f",
+    "    ldrb r3, [r0], #1",
+    "    ldrb r12, [r1], #1",
+    "    subs r3, r3, r12",
+    "    beq 1b",
+    "    mov r0, r3",
+    "    bx lr",
+    "2:  movs r0, #0",
+    "    bx lr",
+);
