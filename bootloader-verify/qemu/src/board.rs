@@ -200,10 +200,13 @@ core::arch::global_asm!(
 // `__aeabi_memclr8` and any other to `__aeabi_memclr`, and
 // compiler_builtins gives each name its own inlined copy of its generic
 // `memset` (208 + 174 + 174 B; `sha2`'s padding alone calls all three).
-// One word loop and a byte loop for the tail serve the three names: the
-// aligned variants may take the general path (unaligned single-word STR is
-// done in hardware, as for the copy above). 28 bytes of code; in the
-// library, so both images link the same copy.
+// One body serves the three names: the aligned variants may take the
+// general path (unaligned single-word STR is done in hardware, as for the
+// copy above). Four words a turn while 16 bytes are left, then words, then
+// bytes: 52 bytes of code, and fewer instructions than compiler_builtins.
+// copies (a plain word loop was 24 B smaller but cost the RustCrypto
+// backend, which clears whole field elements, about 10,000 instructions a
+// signature). In the library, so both images link the same copy.
 core::arch::global_asm!(
     ".section .text.fwsign_memclr,\"ax\",%progbits",
     ".global __aeabi_memclr",
@@ -218,19 +221,29 @@ core::arch::global_asm!(
     "__aeabi_memclr4:",
     ".thumb_func",
     "__aeabi_memclr8:",
-    // r0 dest, r1 length; returns nothing, so r0 may walk.
+    // r0 dest, r1 length; returns nothing, so r0 may walk. r1 holds the
+    // bytes left less the current step's size, so a borrow ends a loop.
     "    movs r2, #0",
-    "    subs r1, r1, #4",
+    "    subs r1, r1, #16",
     "    blo 2f",
     "1:  str r2, [r0], #4",
-    "    subs r1, r1, #4",
+    "    str r2, [r0], #4",
+    "    str r2, [r0], #4",
+    "    str r2, [r0], #4",
+    "    subs r1, r1, #16",
     "    bhs 1b",
-    "2:  adds r1, r1, #4",
-    "    beq 4f",
-    "3:  strb r2, [r0], #1",
+    // From (left - 16) to (left - 4): no carry out means left < 4.
+    "2:  adds r1, r1, #12",
+    "    blo 4f",
+    "3:  str r2, [r0], #4",
+    "    subs r1, r1, #4",
+    "    bhs 3b",
+    "4:  adds r1, r1, #4",
+    "    beq 6f",
+    "5:  strb r2, [r0], #1",
     "    subs r1, r1, #1",
-    "    bne 3b",
-    "4:  bx lr",
+    "    bne 5b",
+    "6:  bx lr",
 );
 
 // The runtime's comparison, for the same reason: compiler_builtins'
