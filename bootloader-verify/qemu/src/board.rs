@@ -203,7 +203,7 @@ core::arch::global_asm!(
 // One body serves the three names: the aligned variants may take the
 // general path (unaligned single-word STR is done in hardware, as for the
 // copy above). Four words a turn while 16 bytes are left, then words, then
-// bytes: 52 bytes of code, and fewer instructions than compiler_builtins.
+// bytes: 52 bytes of code, and fewer instructions than compiler_builtins'
 // copies (a plain word loop was 24 B smaller but cost the RustCrypto
 // backend, which clears whole field elements, about 10,000 instructions a
 // signature). In the library, so both images link the same copy.
