@@ -205,8 +205,9 @@ core::arch::global_asm!(
 // copy above). Four words a turn while 16 bytes are left, then words, then
 // bytes: 52 bytes of code, and fewer instructions than compiler_builtins'
 // copies (a plain word loop was 24 B smaller but cost the RustCrypto
-// backend, which clears whole field elements, about 10,000 instructions a
-// signature). In the library, so both images link the same copy.
+// backend's P-256 check, which zeroes memory often, about 10,000
+// instructions a signature). In the library, so both images link the same
+// copy.
 core::arch::global_asm!(
     ".section .text.fwsign_memclr,\"ax\",%progbits",
     ".global __aeabi_memclr",
