@@ -194,3 +194,84 @@ core::arch::global_asm!(
     "    bne 3b",
     "4:  bx lr",
 );
+
+// The runtime's zeroing, for the same reason and in the same way: LLVM
+// lowers a zeroing of known alignment to `__aeabi_memclr4` or
+// `__aeabi_memclr8` and any other to `__aeabi_memclr`, and
+// compiler_builtins gives each name its own inlined copy of its generic
+// `memset` (208 + 174 + 174 B; `sha2`'s padding alone calls all three).
+// One body serves the three names: the aligned variants may take the
+// general path (unaligned single-word STR is done in hardware, as for the
+// copy above). Four words a turn while 16 bytes are left, then words, then
+// bytes: 52 bytes of code, and fewer instructions than compiler_builtins'
+// copies (a plain word loop was 24 B smaller but cost the RustCrypto
+// backend's P-256 check, which zeroes memory often, about 10,000
+// instructions a signature). In the library, so both images link the same
+// copy.
+core::arch::global_asm!(
+    ".section .text.fwsign_memclr,\"ax\",%progbits",
+    ".global __aeabi_memclr",
+    ".global __aeabi_memclr4",
+    ".global __aeabi_memclr8",
+    ".type __aeabi_memclr, %function",
+    ".type __aeabi_memclr4, %function",
+    ".type __aeabi_memclr8, %function",
+    ".thumb_func",
+    "__aeabi_memclr:",
+    ".thumb_func",
+    "__aeabi_memclr4:",
+    ".thumb_func",
+    "__aeabi_memclr8:",
+    // r0 dest, r1 length; returns nothing, so r0 may walk. r1 holds the
+    // bytes left less the current step's size, so a borrow ends a loop.
+    "    movs r2, #0",
+    "    subs r1, r1, #16",
+    "    blo 2f",
+    "1:  str r2, [r0], #4",
+    "    str r2, [r0], #4",
+    "    str r2, [r0], #4",
+    "    str r2, [r0], #4",
+    "    subs r1, r1, #16",
+    "    bhs 1b",
+    // From (left - 16) to (left - 4): no carry out means left < 4.
+    "2:  adds r1, r1, #12",
+    "    blo 4f",
+    "3:  str r2, [r0], #4",
+    "    subs r1, r1, #4",
+    "    bhs 3b",
+    "4:  adds r1, r1, #4",
+    "    beq 6f",
+    "5:  strb r2, [r0], #1",
+    "    subs r1, r1, #1",
+    "    bne 5b",
+    "6:  bx lr",
+);
+
+// The runtime's comparison, for the same reason: compiler_builtins'
+// `memcmp` is a byte loop unrolled four times (116 B); the slices the
+// verifier compares (key IDs, digests, names) are short. One byte loop
+// (24 bytes of code) serves `memcmp` and `bcmp`, which LLVM may call for
+// an equality test (any non-zero result means "different" there): the
+// difference of the first unequal bytes, as unsigned chars, or 0.
+core::arch::global_asm!(
+    ".section .text.fwsign_memcmp,\"ax\",%progbits",
+    ".global memcmp",
+    ".global bcmp",
+    ".type memcmp, %function",
+    ".type bcmp, %function",
+    ".thumb_func",
+    "memcmp:",
+    ".thumb_func",
+    "bcmp:",
+    // r0 a, r1 b, r2 length.
+    "1:  subs r2, r2, #1",
+    "    blo 2f",
+    "    ldrb r3, [r0], #1",
+    "    ldrb r12, [r1], #1",
+    "    subs r3, r3, r12",
+    "    beq 1b",
+    "    mov r0, r3",
+    "    bx lr",
+    "2:  movs r0, #0",
+    "    bx lr",
+);

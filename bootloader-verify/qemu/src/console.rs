@@ -1,30 +1,6 @@
 //! Output lines on the host's console through semihosting, formatted without
 //! `core::fmt` (which would add several KiB to the measured flash).
 
-/// 10^19 down to 1: every power of ten a `u64` holds.
-const POWERS_OF_TEN: [u64; 20] = [
-    10_000_000_000_000_000_000,
-    1_000_000_000_000_000_000,
-    100_000_000_000_000_000,
-    10_000_000_000_000_000,
-    1_000_000_000_000_000,
-    100_000_000_000_000,
-    10_000_000_000_000,
-    1_000_000_000_000,
-    100_000_000_000,
-    10_000_000_000,
-    1_000_000_000,
-    100_000_000,
-    10_000_000,
-    1_000_000,
-    100_000,
-    10_000,
-    1_000,
-    100,
-    10,
-    1,
-];
-
 /// One output line, built in a fixed buffer and printed at once. Text past
 /// the buffer is cut: the output is for tests and benchmarks.
 pub struct Line {
@@ -66,26 +42,27 @@ impl Line {
         self.bytes(s.as_bytes())
     }
 
-    /// Appends `n` in decimal. The digits come from subtracting powers of
-    /// ten, not from dividing: a 64-bit division is a library routine
+    /// Appends `n` in decimal. The digits come from [`div10`], which
+    /// divides in 32-bit steps: a 64-bit division is a library routine
     /// (`__aeabi_uldivmod`, about 0.9 KiB) that nothing else in the images
     /// needs, and it would count as bootloader flash.
     pub fn u64(&mut self, n: u64) -> &mut Self {
+        // Filled from the end: the least significant digit comes first.
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
         let mut rest = n;
-        let mut started = false;
-        for (i, &power) in POWERS_OF_TEN.iter().enumerate() {
-            let mut digit = b'0';
-            while rest >= power {
-                rest = rest.wrapping_sub(power);
-                digit = digit.wrapping_add(1);
+        loop {
+            let (quotient, digit) = div10(rest);
+            start = start.saturating_sub(1);
+            if let Some(slot) = digits.get_mut(start) {
+                *slot = b'0' | digit;
             }
-            // Leading zeros are skipped; the last digit is always printed.
-            if digit != b'0' || started || i + 1 == POWERS_OF_TEN.len() {
-                started = true;
-                self.bytes(&[digit]);
+            rest = quotient;
+            if rest == 0 {
+                break;
             }
         }
-        self
+        self.bytes(digits.get(start..).unwrap_or(&[]))
     }
 
     /// Appends `n` in decimal, with its sign.
@@ -101,4 +78,22 @@ impl Line {
         self.str("\n");
         crate::board::write_console(self.buf.get(..self.len).unwrap_or(&[]));
     }
+}
+
+/// `n / 10` and `n % 10`, by long division in 32-bit steps: the high
+/// word, then the low word's two 16-bit halves, each step dividing a number
+/// below `10 << 16` (or a whole `u32`), which the Cortex-M4 does without a
+/// library routine. Smaller than the table of the twenty powers of ten a
+/// `u64` holds (160 B of flash on its own) and the subtraction loop over it.
+fn div10(n: u64) -> (u64, u8) {
+    let (high, low) = ((n >> 32) as u32, n as u32);
+    let (q_high, r) = (high / 10, high % 10);
+    // `r` < 10, so each `part` < 10 << 16: no overflow.
+    let part = (r << 16) | (low >> 16);
+    let (q_mid, r) = (part / 10, part % 10);
+    let part = (r << 16) | (low & 0xffff);
+    let (q_low, r) = (part / 10, part % 10);
+    let quotient = (u64::from(q_high) << 32) | u64::from((q_mid << 16) | q_low);
+    // `r` < 10: it fits a `u8`.
+    (quotient, r as u8)
 }
