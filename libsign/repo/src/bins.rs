@@ -490,12 +490,19 @@ impl Repository {
         for (target, bin) in options.targets.iter().zip(bins) {
             by_bin.entry(bin.as_str()).or_default().push(target.clone());
         }
+        // Each bin's share takes the options but not the whole target list:
+        // cloning that for every bin was quadratic (100,000 targets over
+        // 1,024 bins: 10^8 path copies).
+        let shell = AddOptions {
+            targets: Vec::new(),
+            ..options.clone()
+        };
         let shares: Vec<AddOptions> = by_bin
             .into_iter()
             .map(|(bin, targets)| AddOptions {
                 role: bin.to_owned(),
                 targets,
-                ..options.clone()
+                ..shell.clone()
             })
             .collect();
         // One command over every bin it changes (the history checked and
