@@ -338,27 +338,74 @@ pub struct Repository {
     staged_changes: StagedChanges,
 }
 
-/// A counter of changes to `staged/ROLE.json` files made through this
-/// [`Repository`] (written by [`Repository::save_staged`], removed by
-/// [`Repository::staged_removed`]). Another process cannot change them
-/// meanwhile: every command that reads them holds the repository lock.
+/// A counter of the changes to staged roles, made through this
+/// [`Repository`], that can change which role delegates which: a staged
+/// role added or removed ([`Repository::staged_removed`]), or a role's
+/// delegated role names changed ([`Repository::save_staged`]). Signing a
+/// role, or adding a target to it, changes neither, so a command signing a
+/// thousand bins reads who delegates what once. Another process cannot
+/// change staged roles meanwhile: every command that reads them holds the
+/// repository lock.
 #[derive(Debug, Default)]
-pub(crate) struct StagedChanges(std::sync::atomic::AtomicU64);
+pub(crate) struct StagedChanges {
+    count: std::sync::atomic::AtomicU64,
+    /// The delegated role names of each staged role as last read or written
+    /// (`None`: the root, which delegates no targets role).
+    delegations: std::sync::Mutex<BTreeMap<String, Option<Vec<String>>>>,
+}
 
 impl StagedChanges {
     pub(crate) fn get(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        self.count.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn bump(&self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<Vec<String>>>> {
+        // A poisoned map only ever lost an entry, which costs a re-read.
+        self.delegations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `role` as read from disk.
+    fn read(&self, role: &str, names: Option<Vec<String>>) {
+        self.known().insert(role.to_owned(), names);
+    }
+
+    /// `role` written: counts a change unless its delegated names are the
+    /// ones it had.
+    fn written(&self, role: &str, names: Option<Vec<String>>) {
+        let mut known = self.known();
+        if known.get(role) != Some(&names) {
+            self.bump();
+        }
+        known.insert(role.to_owned(), names);
+    }
+
+    /// `role` removed.
+    fn removed(&self, role: &str) {
+        self.known().remove(role);
+        self.bump();
     }
 }
 
 impl Clone for StagedChanges {
     fn clone(&self) -> Self {
-        Self(std::sync::atomic::AtomicU64::new(self.get()))
+        Self {
+            count: std::sync::atomic::AtomicU64::new(self.get()),
+            delegations: std::sync::Mutex::new(self.known().clone()),
+        }
     }
+}
+
+/// The delegated role names `doc` lists, when it is a targets role.
+fn delegated_names<T: 'static>(doc: &Signed<T>) -> Option<Vec<String>> {
+    (doc as &dyn std::any::Any)
+        .downcast_ref::<Signed<Targets>>()
+        .map(|d| d.signed.delegated_role_names())
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
@@ -591,12 +638,19 @@ impl Repository {
     }
 
     /// A staged role, typed.
-    pub fn load_staged<T: RoleType>(&self, role: &str) -> Result<Option<Signed<T>>, RepoError> {
+    pub fn load_staged<T: RoleType + 'static>(
+        &self,
+        role: &str,
+    ) -> Result<Option<Signed<T>>, RepoError> {
         names::check_role_name(role)?;
         let path = self.staged_path(role);
         match read_optional(&path)? {
             None => Ok(None),
-            Some(bytes) => parse_doc::<T>(&path, &bytes).map(Some),
+            Some(bytes) => {
+                let doc = parse_doc::<T>(&path, &bytes)?;
+                self.staged_changes.read(role, delegated_names(&doc));
+                Ok(Some(doc))
+            }
         }
     }
 
@@ -604,19 +658,23 @@ impl Repository {
     /// check runs here. Staged roles are not trusted; publishing verifies
     /// them. Public so tools and tests can stage a state the commands would
     /// refuse to make (a hand-edited repository).
-    pub fn save_staged<T: Serialize>(&self, role: &str, doc: &Signed<T>) -> Result<(), RepoError> {
+    pub fn save_staged<T: Serialize + 'static>(
+        &self,
+        role: &str,
+        doc: &Signed<T>,
+    ) -> Result<(), RepoError> {
         names::check_role_name(role)?;
         let bytes = file_bytes(role, doc)?;
         let path = self.staged_path(role);
         let written = write_atomic(&path, &bytes, Mode::Public).map_err(io_err(&path));
-        self.staged_changes.bump();
+        self.staged_changes.written(role, delegated_names(doc));
         written
     }
 
-    /// Records that a staged role file was removed (the memo of which role
+    /// Records that staged `role`'s file was removed (the memo of which role
     /// delegates which, [`Operation`], is then read again).
-    pub(crate) fn staged_removed(&self) {
-        self.staged_changes.bump();
+    pub(crate) fn staged_removed(&self, role: &str) {
+        self.staged_changes.removed(role);
     }
 
     /// How many changes to staged roles this process has made.

@@ -139,7 +139,7 @@ impl Repository {
             if stale {
                 let path = self.staged_path(&role);
                 fs::remove_file(&path).map_err(io_err(&path))?;
-                self.staged_removed();
+                self.staged_removed(&role);
                 self.clear_dropped(&role)?;
                 if role != "root" {
                     remove_if_there(&self.staged_role_targets_dir(&role))?;
@@ -442,7 +442,7 @@ impl Repository {
         for role in &staged {
             let path = self.staged_path(role);
             fs::remove_file(&path).map_err(io_err(&path))?;
-            self.staged_removed();
+            self.staged_removed(role);
             self.clear_dropped(role)?;
         }
         for (_, _, staged_file) in &to_publish {

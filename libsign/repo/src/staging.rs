@@ -223,7 +223,7 @@ impl Repository {
 
     /// Saves an edited staged role; approvals given before the edit are
     /// dropped and recorded.
-    pub(crate) fn save_edited<T: Serialize + Clone>(
+    pub(crate) fn save_edited<T: Serialize + Clone + 'static>(
         &self,
         role: &str,
         mut doc: Signed<T>,

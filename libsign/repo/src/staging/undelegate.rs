@@ -275,7 +275,7 @@ impl Repository {
         self.clear_dropped(role)?;
         let path = self.staged_path(role);
         let removed = std::fs::remove_file(&path);
-        self.staged_removed();
+        self.staged_removed(role);
         match removed {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
