@@ -141,6 +141,8 @@ impl<'r> Operation<'r> {
         {
             return Ok(Rc::clone(map));
         }
+        #[cfg(test)]
+        tests::count_delegator_read();
         let mut map = BTreeMap::new();
         for candidate in &self.delegator_candidates()? {
             if candidate == "root" {
@@ -269,6 +271,7 @@ pub(super) mod tests {
 
     use fwsign_manifest_schema::expiry::UnixTime;
 
+    use crate::staged_role::StagedRole;
     use crate::staging::DelegateOptions;
     use crate::{ExpiryPolicy, InitOptions, Repository};
     use fwsign_keys::{Algorithm, PrivateKey};
@@ -281,6 +284,23 @@ pub(super) mod tests {
     /// Called by the published-state load in test builds.
     pub(crate) fn count_published_load() {
         PUBLISHED_LOADS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    thread_local! {
+        /// How many times this thread has read which role delegates which.
+        static DELEGATOR_READS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Called by `Operation::delegator_map` when it reads the roles.
+    pub(crate) fn count_delegator_read() {
+        DELEGATOR_READS.with(|c| c.set(c.get().saturating_add(1)));
+    }
+
+    /// Runs `f` and returns how often it read which role delegates which.
+    fn delegator_reads<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = DELEGATOR_READS.with(Cell::get);
+        let out = f();
+        (out, DELEGATOR_READS.with(Cell::get).saturating_sub(before))
     }
 
     /// Runs `f` and returns how often it loaded the published state.
@@ -387,5 +407,70 @@ pub(super) mod tests {
             assert_eq!(published.targets[name].signed.version, 2);
         }
         assert!(repo.approvals().unwrap().is_empty());
+    }
+
+    /// Which role delegates which is read once however many staged roles a
+    /// command signs (signing changes no delegation; re-reading every staged
+    /// role per signature made signing a thousand bins quadratic), and read
+    /// again as soon as a staged role's delegations change: a stale answer
+    /// would check an approval against the wrong delegator's keys.
+    #[test]
+    fn who_delegates_what_is_read_again_only_when_a_delegation_changes() {
+        let (_scratch, dir) = scratch();
+        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
+        let options = InitOptions {
+            root_keys: vec![root.public_key().clone()],
+            root_threshold: 1,
+            targets_keys: vec![targets.public_key().clone()],
+            targets_threshold: 1,
+            snapshot_key: snapshot.public_key().clone(),
+            timestamp_key: timestamp.public_key().clone(),
+            expiry: ExpiryPolicy::default(),
+            allow_shared_key: false,
+        };
+        let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+        let delegate = |name: &str| DelegateOptions {
+            role: name.to_owned(),
+            keys: vec![key().public_key().clone()],
+            threshold: 1,
+            paths: vec![format!("{name}/*")],
+            terminating: true,
+            allow_shared_key: false,
+        };
+        let boards: Vec<String> = (0..ROLES).map(|i| format!("board-{i}")).collect();
+        for name in &boards {
+            repo.delegate(&delegate(name), NOW).unwrap();
+        }
+
+        let op = repo.operation();
+        let ((), reads) = delegator_reads(|| {
+            for name in &boards {
+                // What signing does to a role: read it, add a signature, write it.
+                let mut staged = StagedRole::load(&repo, name).unwrap();
+                staged.put(&["00".repeat(32)], &[1, 2, 3]);
+                staged.save(&repo, name).unwrap();
+                assert_eq!(op.delegator_of(name).unwrap().as_deref(), Some("targets"));
+            }
+        });
+        assert_eq!(
+            reads, 1,
+            "read who delegates what {reads} times for {ROLES} signatures"
+        );
+
+        // A delegation staged meanwhile (by this process) is seen at once.
+        assert!(op.delegator_of("late").is_err());
+        repo.delegate(&delegate("late"), NOW).unwrap();
+        let (delegator, reads) = delegator_reads(|| op.delegator_of("late").unwrap());
+        assert_eq!(delegator.as_deref(), Some("targets"));
+        assert_eq!(reads, 1);
+
+        // And so is its removal.
+        let removal = crate::staging::UndelegateOptions {
+            role: "late".into(),
+            from: None,
+            recursive: false,
+        };
+        repo.undelegate(&removal, NOW).unwrap();
+        assert!(op.delegator_of("late").is_err());
     }
 }
