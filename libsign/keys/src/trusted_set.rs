@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use fwsign_manifest_schema::expiry::UnixTime;
+use fwsign_manifest_schema::reader::Json;
 
 use crate::document::{CanonicalDocument, DocumentError};
 use fwsign_core::key_types::{KeyIdentity, KeyType};
@@ -16,8 +17,8 @@ use fwsign_core::verify::{
     Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
 };
 use fwsign_core::workflow::{
-    Delegator, SnapshotView, TimestampView, WorkflowError, verify_root_self, verify_root_update,
-    verify_snapshot, verify_targets, verify_timestamp,
+    Delegator, MetaEntry, SnapshotView, TimestampView, WorkflowError, verify_root_self,
+    verify_root_update, verify_snapshot, verify_targets_listed, verify_timestamp,
 };
 
 /// Why a document was not accepted.
@@ -122,7 +123,25 @@ pub struct TrustedSet {
     root: CanonicalDocument,
     timestamp: Option<CanonicalDocument>,
     snapshot: Option<CanonicalDocument>,
+    /// The trusted snapshot's `meta` entries by file name (`ROLE.json`),
+    /// each entry's bytes: read once per snapshot, where searching the
+    /// listing for every role verified was quadratic in the roles.
+    listing: BTreeMap<Vec<u8>, Vec<u8>>,
     targets: BTreeMap<String, CanonicalDocument>,
+}
+
+/// The `meta` entries of a snapshot that verified, by file name; the first
+/// of a repeated name, as a search of the listing finds it.
+fn index_listing(doc: &CanonicalDocument) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, TrustError> {
+    let env = envelope("snapshot", doc)?;
+    let view = SnapshotView::new(&env).map_err(refused("snapshot"))?;
+    let mut listing = BTreeMap::new();
+    for (name, entry) in view.entries() {
+        listing
+            .entry(name.bytes().collect())
+            .or_insert_with(|| entry.as_bytes().to_vec());
+    }
+    Ok(listing)
 }
 
 impl TrustedSet {
@@ -148,6 +167,7 @@ impl TrustedSet {
             root,
             timestamp: None,
             snapshot: None,
+            listing: BTreeMap::new(),
             targets: BTreeMap::new(),
         })
     }
@@ -292,6 +312,7 @@ impl TrustedSet {
                 .and_then(|r| r.require())
                 .map_err(|e| refused("snapshot")(e.into()))?;
         }
+        self.listing = index_listing(&doc)?;
         self.snapshot = Some(doc);
         Ok(())
     }
@@ -350,6 +371,7 @@ impl TrustedSet {
             )
             .map_err(refused("snapshot"))?;
         }
+        self.listing = index_listing(&doc)?;
         self.snapshot = Some(doc);
         Ok(())
     }
@@ -368,14 +390,22 @@ impl TrustedSet {
         parent: Option<&str>,
         raw: &[u8],
     ) -> Result<(), TrustError> {
-        let snapshot_doc = self.snapshot.as_ref().ok_or(TrustError::OutOfOrder {
-            role: role.to_owned(),
-            needs: "snapshot",
-        })?;
+        if self.snapshot.is_none() {
+            return Err(TrustError::OutOfOrder {
+                role: role.to_owned(),
+                needs: "snapshot",
+            });
+        }
         let doc = canonical(role, raw)?;
         {
-            let snapshot = SnapshotView::new(&envelope("snapshot", snapshot_doc)?)
-                .map_err(refused("snapshot"))?;
+            let file_name: Vec<u8> = role.bytes().chain(*b".json").collect();
+            let entry = self
+                .listing
+                .get(&file_name)
+                .ok_or_else(|| refused(role)(WorkflowError::NotListed))?;
+            let listed = Json::parse_canonical(entry)
+                .map_err(|e| refused("snapshot")(VerifyError::from(e).into()))
+                .and_then(|entry| MetaEntry::from_json(entry).map_err(refused("snapshot")))?;
             let env = envelope(role, &doc)?;
             let root = self.root();
             let parent_view;
@@ -401,10 +431,10 @@ impl TrustedSet {
                 }
             };
             let mut work = Work::new(n);
-            verify_targets(
+            verify_targets_listed(
                 delegator,
                 role.as_bytes(),
-                &snapshot,
+                &listed,
                 raw,
                 env,
                 self.now,

@@ -16,7 +16,9 @@ use crate::{RepoError, names, read_optional};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::succinct::SuccinctRoles;
 use fwsign_core::verify::{RootView, TargetsView};
-use fwsign_core::workflow::{Delegator, SnapshotView, verify_targets};
+use fwsign_core::workflow::{
+    Delegator, MetaEntry, SnapshotView, WorkflowError, verify_targets_listed,
+};
 use fwsign_keys::document::CanonicalDocument;
 use fwsign_manifest_schema::reader::Json;
 
@@ -46,6 +48,16 @@ impl Walk<'_> {
             .envelope()
             .map_err(|e| fault(path, e.to_string()))?;
         let view = SnapshotView::new(&envelope).map_err(|e| fault(path, e.to_string()))?;
+        // The listing indexed once (the first of a repeated name, as a
+        // search finds it): searching it for every role was quadratic.
+        let mut index: BTreeMap<Vec<u8>, Json<'_>> = BTreeMap::new();
+        for (name, entry) in view.entries() {
+            index.entry(name.bytes().collect()).or_insert(entry);
+        }
+        let listed_entry = |role: &str| -> Result<MetaEntry<'_>, WorkflowError> {
+            let file: Vec<u8> = role.bytes().chain(*b".json").collect();
+            MetaEntry::from_json(*index.get(&file).ok_or(WorkflowError::NotListed)?)
+        };
         let mut listed: BTreeMap<&str, u64> = BTreeMap::new();
         for (file, meta) in &doc.signed.meta {
             let Some(role) = file.strip_suffix(".json") else {
@@ -105,12 +117,8 @@ impl Walk<'_> {
                 .contains(&(file.clone(), delegator_file.clone()))
             {
                 // Signatures checked before; the listing is this snapshot's.
-                view.targets_role(role.as_bytes())
-                    .and_then(|entry| {
-                        entry
-                            .ok_or(fwsign_core::workflow::WorkflowError::NotListed)?
-                            .check_bytes(&this.raw)
-                    })
+                listed_entry(&role)
+                    .and_then(|entry| entry.check_bytes(&this.raw))
                     .map_err(|e| refused(&e))?;
             } else {
                 let parent_doc = match &delegator {
@@ -140,10 +148,11 @@ impl Walk<'_> {
                     }
                 };
                 let mut work = self.memory.work(n);
-                let (verified, report) = verify_targets(
+                let listed = listed_entry(&role).map_err(|e| refused(&e))?;
+                let (verified, report) = verify_targets_listed(
                     by_whom,
                     role.as_bytes(),
-                    &view,
+                    &listed,
                     &this.raw,
                     new,
                     None,
