@@ -251,6 +251,20 @@ impl<'r> Operation<'r> {
             .flat_map(RoleApproval::missing)
             .collect())
     }
+
+    /// [`Operation::missing_approvals`] of staged roles read already (every
+    /// staged role, in [`Repository::staged_roles`] order), for a caller
+    /// that needs them anyway.
+    pub(crate) fn missing_approvals_of(
+        &self,
+        staged: &[(String, StagedRole)],
+    ) -> Result<Vec<MissingApproval>, RepoError> {
+        let mut missing = Vec::new();
+        for (role, doc) in staged {
+            missing.extend(self.approval_of(role, doc)?.missing());
+        }
+        Ok(missing)
+    }
 }
 
 fn report(

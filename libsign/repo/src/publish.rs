@@ -27,6 +27,7 @@ use super::history::Release;
 use super::names;
 use super::published_state::FaultKind;
 use super::resolve::{self, ShadowedDelegation};
+use super::staged_role::StagedRole;
 use super::{
     Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
     read_optional,
@@ -118,32 +119,35 @@ pub struct RefreshOutcome {
 
 impl Repository {
     /// Removes staged roles a crashed publish already made live (their
-    /// version is not newer than the published one).
-    fn clear_stale_staging(&self, published: Option<&Published>) -> Result<(), RepoError> {
+    /// version is not newer than the published one), from disk and from
+    /// `staged`.
+    fn clear_stale_staging(
+        &self,
+        published: Option<&Published>,
+        staged: &mut Vec<(String, StagedRole)>,
+    ) -> Result<(), RepoError> {
         let Some(published) = published else {
             return Ok(());
         };
-        for role in self.staged_roles()? {
-            let stale = if role == "root" {
-                self.load_staged::<Root>("root")?
-                    .is_some_and(|r| r.signed.version <= published.root.signed.version)
-            } else {
-                match (
-                    self.load_staged::<Targets>(&role)?,
-                    published.targets.get(&role),
-                ) {
-                    (Some(s), Some(p)) => s.signed.version <= p.signed.version,
-                    _ => false,
-                }
-            };
-            if stale {
-                let path = self.staged_path(&role);
-                fs::remove_file(&path).map_err(io_err(&path))?;
-                self.staged_removed(&role);
-                self.clear_dropped(&role)?;
-                if role != "root" {
-                    remove_if_there(&self.staged_role_targets_dir(&role))?;
-                }
+        let stale: Vec<String> = staged
+            .iter()
+            .filter(|(role, doc)| match doc {
+                StagedRole::Root(r) => r.signed.version <= published.root.signed.version,
+                StagedRole::Targets(s) => published
+                    .targets
+                    .get(role.as_str())
+                    .is_some_and(|p| s.signed.version <= p.signed.version),
+            })
+            .map(|(role, _)| role.clone())
+            .collect();
+        staged.retain(|(role, _)| !stale.contains(role));
+        for role in stale {
+            let path = self.staged_path(&role);
+            fs::remove_file(&path).map_err(io_err(&path))?;
+            self.staged_removed(&role);
+            self.clear_dropped(&role)?;
+            if role != "root" {
+                remove_if_there(&self.staged_role_targets_dir(&role))?;
             }
         }
         Ok(())
@@ -165,12 +169,20 @@ impl Repository {
         // the state this publish replaces.
         let op = self.operation();
         let published = op.published()?;
-        self.clear_stale_staging(published)?;
-        let staged = self.staged_roles()?;
+        // Every staged role read once, for the stale check, the approvals
+        // and the release.
+        let mut staged_docs: Vec<(String, StagedRole)> = Vec::new();
+        for role in self.staged_roles()? {
+            if let Some(doc) = StagedRole::load_optional(self, &role)? {
+                staged_docs.push((role, doc));
+            }
+        }
+        self.clear_stale_staging(published, &mut staged_docs)?;
+        let staged: Vec<String> = staged_docs.iter().map(|(r, _)| r.clone()).collect();
         if staged.is_empty() {
             return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
         }
-        let missing = op.missing_approvals()?;
+        let missing = op.missing_approvals_of(&staged_docs)?;
         if !missing.is_empty() {
             let err = RepoError::NotApproved(missing);
             self.refuse(&err, now)?;
@@ -178,22 +190,25 @@ impl Repository {
         }
 
         // The state after this release.
-        let root: Signed<Root> = match self.load_staged::<Root>("root")? {
+        let mut staged_root = None;
+        let mut roles: BTreeMap<String, Signed<Targets>> =
+            published.map(|p| p.targets.clone()).unwrap_or_default();
+        let mut changed_roles = Vec::new();
+        for (role, doc) in staged_docs {
+            match doc {
+                StagedRole::Root(r) => staged_root = Some(r),
+                StagedRole::Targets(doc) => {
+                    roles.insert(role.clone(), doc);
+                    changed_roles.push(role);
+                }
+            }
+        }
+        let root: Signed<Root> = match staged_root {
             Some(r) => r,
             None => published
                 .map(|p| p.root.clone())
                 .ok_or_else(|| RepoError::Invalid("no root to publish".into()))?,
         };
-        let mut roles: BTreeMap<String, Signed<Targets>> =
-            published.map(|p| p.targets.clone()).unwrap_or_default();
-        let mut changed_roles = Vec::new();
-        for role in staged.iter().filter(|r| r.as_str() != "root") {
-            let doc = self
-                .load_staged::<Targets>(role)?
-                .ok_or_else(|| RepoError::Invalid(format!("staged {role} vanished")))?;
-            roles.insert(role.clone(), doc);
-            changed_roles.push(role.clone());
-        }
         if !roles.contains_key("targets") {
             return Err(RepoError::Invalid("no targets role to publish".into()));
         }
