@@ -218,14 +218,28 @@ pub fn check_sbom_entry(
 /// `min_bootloader_version` (a plain download of an image that needs a
 /// particular bootloader must say which bootloader it is for).
 pub fn check_device(entry: &TargetEntry<'_>, facts: &DeviceFacts<'_>) -> Result<(), TargetRefusal> {
-    let Some(firmware) = entry.firmware else {
-        return if facts.any() {
-            Err(TargetRefusal::NoFirmwareFields)
-        } else {
-            Ok(())
-        };
-    };
-    check_firmware(&firmware, facts)
+    match device_firmware(entry) {
+        Ok(firmware) => check_firmware(firmware, facts),
+        // With no facts to check, a file that is not firmware (an SBOM)
+        // may be downloaded as it is.
+        Err(_) if !facts.any() => Ok(()),
+        Err(refusal) => Err(refusal),
+    }
+}
+
+/// The firmware fields a device checks an image by, or
+/// [`TargetRefusal::NoFirmwareFields`] for an entry without them (an SBOM
+/// or another file published beside the firmware). The one answer to "can
+/// a device take this target at all": [`check_device`] asks it for the
+/// device, and `fwsign device pack` asks it before writing a slot, so no
+/// slot is written that every device would refuse.
+pub fn device_firmware<'e, 'a>(
+    entry: &'e TargetEntry<'a>,
+) -> Result<&'e FirmwareView<'a>, TargetRefusal> {
+    entry
+        .firmware
+        .as_ref()
+        .ok_or(TargetRefusal::NoFirmwareFields)
 }
 
 fn check_firmware(

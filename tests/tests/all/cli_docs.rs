@@ -92,3 +92,12 @@ fn no_color_turns_colour_off_even_when_forced() {
         .unwrap();
     assert!(!plain.stdout.contains(&0x1b), "NO_COLOR=1 must win");
 }
+
+#[test]
+fn repo_targets_help_says_it_shows_approvers_names_beside_key_ids() {
+    let out = fwsign(&["repo", "targets", "--help"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("approver's name"), "{help}");
+    assert!(!help.contains("the key IDs whose signatures approved it"), "{help}");
+}
