@@ -29,7 +29,11 @@ use crate::output::Output;
 /// root's; for a targets role, as the delegation changes have them).
 type Changes = (Value, Option<(DelegationChanges, KeyOwners)>, KeyOwners);
 
-fn changes(role: &str, repo: &Repository, published: Option<&Published>) -> Result<Changes, RepoError> {
+fn changes(
+    role: &str,
+    repo: &Repository,
+    published: Option<&Published>,
+) -> Result<Changes, RepoError> {
     if role == "root" {
         let Some(staged) = repo.load_staged::<Root>("root")? else {
             return Ok((Value::Null, None, KeyOwners::default()));
@@ -158,11 +162,18 @@ pub(crate) fn status(
             for (role, c) in roles {
                 let list = |k: &str| -> Vec<String> {
                     c[k].as_array()
-                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
                         .unwrap_or_default()
                 };
                 let mut what = Vec::new();
-                for (field, label) in [("keys_added", "keys added"), ("keys_removed", "keys removed")] {
+                for (field, label) in [
+                    ("keys_added", "keys added"),
+                    ("keys_removed", "keys removed"),
+                ] {
                     let keyids = list(field);
                     if !keyids.is_empty() {
                         what.push(format!("{label} {}", keys(&keyids, &root_owners)));
