@@ -373,6 +373,39 @@ mod tests {
         assert_eq!(running.satisfies(b"two"), None);
     }
 
+    /// Attack: an SBOM (or any file without firmware fields) offered as an
+    /// image. The device check and `device pack` both ask
+    /// [`device_firmware`]; with no device facts (a plain download) the
+    /// file is still fetchable.
+    #[test]
+    fn a_target_without_firmware_fields_is_refused_for_a_device() {
+        let bytes = fwsign_manifest_schema::canonical::to_canonical_vec(&json!({
+            "length": 4,
+            "hashes": {"sha256": "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"},
+        }))
+        .unwrap();
+        let entry = TargetEntry::from_json(Json::parse_canonical(&bytes).unwrap()).unwrap();
+        assert_eq!(
+            device_firmware(&entry).err(),
+            Some(TargetRefusal::NoFirmwareFields)
+        );
+        assert_eq!(
+            check_device(&entry, &facts(Some((1, 0, 0)))),
+            Err(TargetRefusal::NoFirmwareFields)
+        );
+        let none = DeviceFacts {
+            hardware_id: None,
+            installed_counter: None,
+            bootloader_version: None,
+        };
+        assert_eq!(check_device(&entry, &none), Ok(()));
+        let firmware = entry_json(
+            json!({"hardware_ids": ["evc-a1"], "version": "1.0.0", "security_counter": 3}),
+        );
+        let entry = TargetEntry::from_json(Json::parse_canonical(&firmware).unwrap()).unwrap();
+        assert!(device_firmware(&entry).is_ok());
+    }
+
     /// Attack: an image built for a newer bootloader (say, one that enables
     /// a hardware check the old one lacks) offered to an old bootloader.
     #[test]

@@ -643,3 +643,65 @@ pub(crate) fn refusal_events(err: &RepoError) -> Vec<AuditEvent> {
         }],
     }
 }
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::refusal_events;
+    use crate::{MissingApproval, RepoError};
+
+    fn missing(role: &str, version: u64, signed_by: &[&str]) -> MissingApproval {
+        MissingApproval {
+            role: role.into(),
+            version,
+            by: "root".into(),
+            valid: signed_by.len(),
+            threshold: 2,
+            may_still_sign: vec!["cc".repeat(32)],
+            signed_by: signed_by.iter().map(|k| (*k).to_owned()).collect(),
+            owners: Default::default(),
+        }
+    }
+
+    /// An insider's publish attempt without enough approvals must reach
+    /// the SIEM attributed: each refused role with its version, and each
+    /// key whose approval was not enough, as fields.
+    #[test]
+    fn a_refused_publish_is_one_event_per_role_and_signer_naming_both() {
+        let (a, b) = ("aa".repeat(32), "bb".repeat(32));
+        let err = RepoError::NotApproved(vec![
+            missing("targets", 4, &[a.as_str(), b.as_str()]),
+            missing("board-a", 2, &[]),
+        ]);
+        let events = refusal_events(&err);
+        let seen: Vec<(Option<&str>, Option<u64>, Option<&str>)> = events
+            .iter()
+            .map(|e| (e.role.as_deref(), e.version, e.keyid.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("targets"), Some(4), Some(a.as_str())),
+                (Some("targets"), Some(4), Some(b.as_str())),
+                (Some("board-a"), Some(2), None),
+            ]
+        );
+        for e in &events {
+            assert_eq!(e.action, "refuse");
+            let detail = e.detail.as_deref().unwrap();
+            assert!(detail.starts_with("not enough approvals: "), "{detail}");
+            assert!(!detail.contains('\n'), "one line: {detail}");
+        }
+    }
+
+    #[test]
+    fn other_refusals_stay_one_event_with_the_error_text() {
+        let err = RepoError::StagedTargetChanged {
+            name: "fw.bin".into(),
+            why: "length differs".into(),
+        };
+        let events = refusal_events(&err);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].role, None);
+        assert_eq!(events[0].detail, Some(err.to_string()));
+    }
+}
