@@ -415,7 +415,8 @@ pub(crate) enum RepoCommand {
     },
     /// List the published targets (or, with --staged, the staged ones):
     /// version, hardware IDs, security counter, size, the listing role and
-    /// the key IDs whose signatures approved it.
+    /// who approved it: each approver's name (when the metadata names one)
+    /// beside the key ID (shortened; `--json` has it whole).
     #[command(
         after_help = "Example:\n  fwsign repo targets repo\n  fwsign repo targets repo --staged\n  fwsign --json repo targets repo   # {\"ok\", \"state\", \"targets\": [{\"name\", \"role\", \"firmware\", \"approvers\", ...}]}\n\n\
         Published targets come from the verified published state (a repository that fails\n\

@@ -20,8 +20,9 @@ use crate::now;
 use crate::output::Output;
 
 /// Key IDs shortened to 16 digits, each after its owner's name when the
-/// delegating role names one (`--json` has the IDs whole).
-fn keys(list: &[String], owners: &KeyOwners) -> String {
+/// document authorising them names one (`--json` has the IDs whole): the
+/// one format of key changes, for delegations and for a staged root.
+pub(crate) fn keys(list: &[String], owners: &KeyOwners) -> String {
     list.iter()
         .map(|k| match owners.get(k) {
             Some(owner) => format!("{} ({})", owner.name, k.get(..16).unwrap_or(k)),

@@ -16,21 +16,27 @@ use fwsign_repo::{Published, RepoError, Repository};
 use serde_json::{Value, json};
 
 use crate::cmd_repo::{approval_json, lock, open, say_approval};
-use crate::cmd_repo_delegations::say_delegation_changes;
+use crate::cmd_repo_delegations::{keys, say_delegation_changes};
 use crate::cmd_repo_expiry::expiry_report;
 use crate::failure::Failure;
 use crate::output::Output;
 
 /// What changed in a staged role against the published one, and for a
 /// targets role what changed in its delegations.
+/// What a staged role changes: the `--json` object; for a targets role, its
+/// delegation changes; and the names the documents authorising the keys
+/// concerned give them (for root: the staged root's, then the published
+/// root's; for a targets role, as the delegation changes have them).
+type Changes = (Value, Option<(DelegationChanges, KeyOwners)>, KeyOwners);
+
 fn changes(
     role: &str,
     repo: &Repository,
     published: Option<&Published>,
-) -> Result<(Value, Option<(DelegationChanges, KeyOwners)>), RepoError> {
+) -> Result<Changes, RepoError> {
     if role == "root" {
         let Some(staged) = repo.load_staged::<Root>("root")? else {
-            return Ok((Value::Null, None));
+            return Ok((Value::Null, None, KeyOwners::default()));
         };
         let before: Option<&Signed<Root>> = published.map(|p| &p.root);
         let mut owners = lookup(&staged.signed);
@@ -62,10 +68,10 @@ fn changes(
                 );
             }
         }
-        return Ok((json!({"roles_changed": keys}), None));
+        return Ok((json!({"roles_changed": keys}), None, owners));
     }
     let Some(staged) = repo.load_staged::<Targets>(role)? else {
-        return Ok((Value::Null, None));
+        return Ok((Value::Null, None, KeyOwners::default()));
     };
     let before: Option<&Signed<Targets>> = published.and_then(|p| p.targets.get(role));
     let old = before.map(|b| &b.signed.targets);
@@ -103,7 +109,7 @@ fn changes(
         "delegations_changed": !delegations.is_empty(),
         "delegations": delegations,
     });
-    Ok((value, Some((delegations, owners))))
+    Ok((value, Some((delegations, owners)), KeyOwners::default()))
 }
 
 pub(crate) fn status(
@@ -141,7 +147,7 @@ pub(crate) fn status(
         out.say("staged: nothing");
     }
     for a in &approvals {
-        let (change, delegations) = changes(&a.role, &repo, published.as_ref())?;
+        let (change, delegations, root_owners) = changes(&a.role, &repo, published.as_ref())?;
         out.say(format!(
             "staged {} v{}{}",
             a.role,
@@ -154,17 +160,34 @@ pub(crate) fn status(
         ));
         if let Some(roles) = change.get("roles_changed").and_then(Value::as_object) {
             for (role, c) in roles {
-                let count = |k: &str| c[k].as_array().map_or(0, Vec::len);
-                out.say(format!(
-                    "  {role}: {} key(s) added, {} removed, threshold {}{}",
-                    count("keys_added"),
-                    count("keys_removed"),
+                let list = |k: &str| -> Vec<String> {
+                    c[k].as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let mut what = Vec::new();
+                for (field, label) in [
+                    ("keys_added", "keys added"),
+                    ("keys_removed", "keys removed"),
+                ] {
+                    let keyids = list(field);
+                    if !keyids.is_empty() {
+                        what.push(format!("{label} {}", keys(&keyids, &root_owners)));
+                    }
+                }
+                what.push(format!(
+                    "threshold {}{}",
                     c["threshold"],
                     match c["previous_threshold"].as_u64() {
                         Some(p) => format!(" (was {p})"),
                         None => String::new(),
                     }
                 ));
+                out.say(format!("  {role}: {}", what.join("; ")));
             }
         } else if let Some(obj) = change.as_object() {
             for (k, v) in obj.iter().filter(|(k, _)| !k.starts_with("delegations")) {

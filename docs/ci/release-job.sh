@@ -10,7 +10,15 @@
 #   REPO             the repository directory; its state is kept between runs
 #                    (the workflow commits it back to the release repository)
 #   ONLINE_KEY       the online snapshot/timestamp key: a key file or pkcs11: URI
-#                    (FWSIGN_PASSPHRASE is passed through for an encrypted file)
+#                    (keys are written encrypted by default: FWSIGN_PASSPHRASE,
+#                    the variable fwsign reads without --passphrase-env, is
+#                    passed through to unlock it)
+#   FWSIGN_SYSLOG    optional, read by fwsign itself: every command that changes
+#                    the repository (publish, refresh) sends its own audit events,
+#                    refusals included, at once to this syslog:// or
+#                    syslog+tls:// server (with FWSIGN_SYSLOG_SD_ID=NAME@PEN and,
+#                    for TLS, FWSIGN_SYSLOG_CA); best effort, the scheduled
+#                    `repo audit --forward --cursor` job catches up what failed
 #   AUDIT_HEAD_FILE  where the audit witness (LINE:SHA256) is kept between runs;
 #                    it must live OUTSIDE the repository, somewhere the people
 #                    who can write the repository cannot write

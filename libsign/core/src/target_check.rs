@@ -218,14 +218,28 @@ pub fn check_sbom_entry(
 /// `min_bootloader_version` (a plain download of an image that needs a
 /// particular bootloader must say which bootloader it is for).
 pub fn check_device(entry: &TargetEntry<'_>, facts: &DeviceFacts<'_>) -> Result<(), TargetRefusal> {
-    let Some(firmware) = entry.firmware else {
-        return if facts.any() {
-            Err(TargetRefusal::NoFirmwareFields)
-        } else {
-            Ok(())
-        };
-    };
-    check_firmware(&firmware, facts)
+    match device_firmware(entry) {
+        Ok(firmware) => check_firmware(firmware, facts),
+        // With no facts to check, a file that is not firmware (an SBOM)
+        // may be downloaded as it is.
+        Err(_) if !facts.any() => Ok(()),
+        Err(refusal) => Err(refusal),
+    }
+}
+
+/// The firmware fields a device checks an image by, or
+/// [`TargetRefusal::NoFirmwareFields`] for an entry without them (an SBOM
+/// or another file published beside the firmware). The one answer to "can
+/// a device take this target at all": [`check_device`] asks it for the
+/// device, and `fwsign device pack` asks it before writing a slot, so no
+/// slot is written that every device would refuse.
+pub fn device_firmware<'e, 'a>(
+    entry: &'e TargetEntry<'a>,
+) -> Result<&'e FirmwareView<'a>, TargetRefusal> {
+    entry
+        .firmware
+        .as_ref()
+        .ok_or(TargetRefusal::NoFirmwareFields)
 }
 
 fn check_firmware(
@@ -357,6 +371,39 @@ mod tests {
         assert_eq!(running.satisfies(b"2.0.1"), Some(false));
         assert_eq!(running.satisfies(b"10.0.0"), Some(false));
         assert_eq!(running.satisfies(b"two"), None);
+    }
+
+    /// Attack: an SBOM (or any file without firmware fields) offered as an
+    /// image. The device check and `device pack` both ask
+    /// [`device_firmware`]; with no device facts (a plain download) the
+    /// file is still fetchable.
+    #[test]
+    fn a_target_without_firmware_fields_is_refused_for_a_device() {
+        let bytes = fwsign_manifest_schema::canonical::to_canonical_vec(&json!({
+            "length": 4,
+            "hashes": {"sha256": "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"},
+        }))
+        .unwrap();
+        let entry = TargetEntry::from_json(Json::parse_canonical(&bytes).unwrap()).unwrap();
+        assert_eq!(
+            device_firmware(&entry).err(),
+            Some(TargetRefusal::NoFirmwareFields)
+        );
+        assert_eq!(
+            check_device(&entry, &facts(Some((1, 0, 0)))),
+            Err(TargetRefusal::NoFirmwareFields)
+        );
+        let none = DeviceFacts {
+            hardware_id: None,
+            installed_counter: None,
+            bootloader_version: None,
+        };
+        assert_eq!(check_device(&entry, &none), Ok(()));
+        let firmware = entry_json(
+            json!({"hardware_ids": ["evc-a1"], "version": "1.0.0", "security_counter": 3}),
+        );
+        let entry = TargetEntry::from_json(Json::parse_canonical(&firmware).unwrap()).unwrap();
+        assert!(device_firmware(&entry).is_ok());
     }
 
     /// Attack: an image built for a newer bootloader (say, one that enables

@@ -223,6 +223,17 @@ impl Repository {
                 ),
             });
         }
+        // A target without firmware fields (an SBOM) makes a slot every
+        // device refuses (FIRMWARE_FIELDS_MISSING): refused here instead,
+        // by the same core check.
+        if let Some(refusal) = resolution.device_refusal {
+            return Err(RepoError::DeviceRefused {
+                target: name.to_owned(),
+                why: format!(
+                    "{refusal}, so every device would refuse the slot (FIRMWARE_FIELDS_MISSING); pack a firmware target instead"
+                ),
+            });
+        }
         let sha256 = resolution
             .sha256
             .clone()

@@ -222,7 +222,8 @@ pub enum RepoError {
     },
     /// `device pack`: the published repository resolves the target in a way
     /// a device cannot check from the slot (the search visits a role the
-    /// chain does not carry).
+    /// chain does not carry), or the target is not firmware (no firmware
+    /// fields: every device would refuse the slot).
     #[error("refusing to pack {target}: {why}")]
     DeviceRefused {
         /// The target.

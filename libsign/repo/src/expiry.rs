@@ -153,6 +153,11 @@ pub struct ExpiredRole {
     pub keyids: Vec<String>,
     /// How many of them must sign.
     pub threshold: u64,
+    /// The owners of those keys, as the delegator names them
+    /// ([`key_owners::lookup`](crate::key_owners::lookup)); left out when
+    /// none is named.
+    #[serde(skip_serializing_if = "crate::key_owners::KeyOwners::is_empty")]
+    pub owners: crate::key_owners::KeyOwners,
 }
 
 impl std::fmt::Display for ExpiredRole {
@@ -167,7 +172,7 @@ impl std::fmt::Display for ExpiredRole {
             self.keyids.len(),
             self.delegator,
             self.role,
-            self.keyids.join(", ")
+            self.owners.labels(&self.keyids)
         )
     }
 }
@@ -183,6 +188,7 @@ impl Published {
                 continue;
             }
             let (delegator, keyids, threshold) = self.approvers_of(&role);
+            let owners = self.owners_given_by(&delegator).only(&keyids);
             expired.push(ExpiredRole {
                 role,
                 version,
@@ -190,9 +196,22 @@ impl Published {
                 delegator,
                 keyids,
                 threshold,
+                owners,
             });
         }
         expired
+    }
+
+    /// The names `delegator` (`root` or a published targets role) gives
+    /// the keys it lists: the one look-up, [`crate::key_owners::lookup`].
+    fn owners_given_by(&self, delegator: &str) -> crate::key_owners::KeyOwners {
+        if delegator == "root" {
+            return crate::key_owners::lookup(&self.root.signed);
+        }
+        self.targets
+            .get(delegator)
+            .map(|doc| crate::key_owners::lookup(&doc.signed))
+            .unwrap_or_default()
     }
 
     /// Who authorises `role`'s keys in the published state, its key IDs and

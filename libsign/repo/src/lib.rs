@@ -93,6 +93,8 @@ pub use error::RepoError;
 pub struct MissingApproval {
     /// The role.
     pub role: String,
+    /// Its staged version (the one publishing was refused for).
+    pub version: u64,
     /// Whose threshold (for a new root: "old root" or "new root").
     pub by: String,
     /// Valid signatures so far.
@@ -484,6 +486,7 @@ impl RoleApproval {
             .filter(|(_, r)| !r.is_met())
             .map(|(by, r)| MissingApproval {
                 role: self.role.clone(),
+                version: self.version,
                 by: by.clone(),
                 valid: r.valid,
                 threshold: r.threshold,

@@ -233,6 +233,7 @@ impl Repository {
             if !report.is_met() {
                 let err = RepoError::NotApproved(vec![super::MissingApproval {
                     role: "targets".into(),
+                    version: roles["targets"].signed.version,
                     by: format!(
                         "root v{}: the published targets no longer meets it; stage it again with `fwsign repo extend --role targets` and collect signatures",
                         root.signed.version
@@ -540,17 +541,13 @@ impl Repository {
         Ok(orphan)
     }
 
-    /// Records a refusal in the audit log (on one line).
+    /// Records a refusal in the audit log: [`refusal_events`], each on one
+    /// line.
     fn refuse(&self, err: &RepoError, now: UnixTime) -> Result<(), RepoError> {
-        let detail = err.to_string().replace(['\n', '\r'], " ");
-        self.audit(
-            &AuditEvent {
-                action: "refuse".into(),
-                detail: Some(detail),
-                ..AuditEvent::default()
-            },
-            now,
-        )
+        for event in refusal_events(err) {
+            self.audit(&event, now)?;
+        }
+        Ok(())
     }
 
     /// Signs an online role and checks the signer is what the root names.
@@ -608,5 +605,118 @@ impl Repository {
         };
         self.sign_online(root, "timestamp", &mut timestamp, signer)?;
         Ok(timestamp)
+    }
+}
+
+/// The audit events of a refusal. An event names one role, its version and
+/// one key with its owner (the model every other event follows), so a
+/// refusal that concerns roles is recorded once per role and, within a role
+/// short of its threshold, once per key whose signature counted (a role
+/// nobody signed yet: once, without a key). A SIEM then sees who approved
+/// what was refused without parsing the text. Other refusals are one event
+/// with the error's text.
+pub(crate) fn refusal_events(err: &RepoError) -> Vec<AuditEvent> {
+    let one_line = |text: String| Some(text.replace(['\n', '\r'], " "));
+    match err {
+        RepoError::NotApproved(missing) => missing
+            .iter()
+            .flat_map(|m| {
+                let event = AuditEvent {
+                    action: "refuse".into(),
+                    role: Some(m.role.clone()),
+                    version: Some(m.version),
+                    detail: one_line(format!("not enough approvals: {m}")),
+                    ..AuditEvent::default()
+                };
+                if m.signed_by.is_empty() {
+                    return vec![event];
+                }
+                m.signed_by
+                    .iter()
+                    .map(|keyid| AuditEvent {
+                        keyid: Some(keyid.clone()),
+                        approver: m.owners.get(keyid).map(|o| o.name.clone()),
+                        ..event.clone()
+                    })
+                    .collect()
+            })
+            .collect(),
+        RepoError::Expired(expired) => expired
+            .iter()
+            .map(|e| AuditEvent {
+                action: "refuse".into(),
+                role: Some(e.role.clone()),
+                version: Some(e.version),
+                detail: one_line(format!("refusing to refresh: {e}")),
+                ..AuditEvent::default()
+            })
+            .collect(),
+        other => vec![AuditEvent {
+            action: "refuse".into(),
+            detail: one_line(other.to_string()),
+            ..AuditEvent::default()
+        }],
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::refusal_events;
+    use crate::{MissingApproval, RepoError};
+
+    fn missing(role: &str, version: u64, signed_by: &[&str]) -> MissingApproval {
+        MissingApproval {
+            role: role.into(),
+            version,
+            by: "root".into(),
+            valid: signed_by.len(),
+            threshold: 2,
+            may_still_sign: vec!["cc".repeat(32)],
+            signed_by: signed_by.iter().map(|k| (*k).to_owned()).collect(),
+            owners: Default::default(),
+        }
+    }
+
+    /// An insider's publish attempt without enough approvals must reach
+    /// the SIEM attributed: each refused role with its version, and each
+    /// key whose approval was not enough, as fields.
+    #[test]
+    fn a_refused_publish_is_one_event_per_role_and_signer_naming_both() {
+        let (a, b) = ("aa".repeat(32), "bb".repeat(32));
+        let err = RepoError::NotApproved(vec![
+            missing("targets", 4, &[a.as_str(), b.as_str()]),
+            missing("board-a", 2, &[]),
+        ]);
+        let events = refusal_events(&err);
+        let seen: Vec<(Option<&str>, Option<u64>, Option<&str>)> = events
+            .iter()
+            .map(|e| (e.role.as_deref(), e.version, e.keyid.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("targets"), Some(4), Some(a.as_str())),
+                (Some("targets"), Some(4), Some(b.as_str())),
+                (Some("board-a"), Some(2), None),
+            ]
+        );
+        for e in &events {
+            assert_eq!(e.action, "refuse");
+            let detail = e.detail.as_deref().unwrap();
+            assert!(detail.starts_with("not enough approvals: "), "{detail}");
+            assert!(!detail.contains('\n'), "one line: {detail}");
+        }
+    }
+
+    #[test]
+    fn other_refusals_stay_one_event_with_the_error_text() {
+        let err = RepoError::StagedTargetChanged {
+            name: "fw.bin".into(),
+            why: "length differs".into(),
+        };
+        let events = refusal_events(&err);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].role, None);
+        assert_eq!(events[0].detail, Some(err.to_string()));
     }
 }

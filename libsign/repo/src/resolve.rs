@@ -58,6 +58,9 @@ pub(crate) struct Resolution {
     pub(crate) length: u64,
     /// The entry's SHA-256, hex, if listed.
     pub(crate) sha256: Option<String>,
+    /// Why no device could take the entry (no firmware fields), as the
+    /// core's [`fwsign_core::target_check::device_firmware`] decides it.
+    pub(crate) device_refusal: Option<fwsign_core::target_check::TargetRefusal>,
 }
 
 impl Resolution {
@@ -220,6 +223,7 @@ pub(crate) fn resolve(
             .sha256
             .and_then(|h| h.as_plain())
             .map(str::to_owned),
+        device_refusal: fwsign_core::target_check::device_firmware(&found.entry).err(),
     }))
 }
 

@@ -92,3 +92,91 @@ fn no_color_turns_colour_off_even_when_forced() {
         .unwrap();
     assert!(!plain.stdout.contains(&0x1b), "NO_COLOR=1 must win");
 }
+
+#[test]
+fn repo_targets_help_says_it_shows_approvers_names_beside_key_ids() {
+    let out = fwsign(&["repo", "targets", "--help"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("approver's name"), "{help}");
+    assert!(
+        !help.contains("the key IDs whose signatures approved it"),
+        "{help}"
+    );
+}
+
+/// What each README install line relies on: zsh autoloads `_fwsign` from
+/// `$fpath` only when its first line is `#compdef fwsign`; fish loads
+/// `completions/fwsign.fish` by the command's name; PowerShell registers a
+/// native completer when the profile evaluates the script. Where zsh or
+/// fish is installed, the README's steps are run as written.
+#[test]
+fn the_readme_install_lines_register_completion_in_zsh_fish_and_powershell() {
+    let script = |shell: &str| String::from_utf8(fwsign(&["completions", shell]).stdout).unwrap();
+    let zsh = script("zsh");
+    assert_eq!(zsh.lines().next(), Some("#compdef fwsign"));
+    assert!(script("fish").contains("complete -c fwsign"));
+    assert!(
+        script("powershell").contains("Register-ArgumentCompleter -Native -CommandName 'fwsign'")
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for line in [
+        "fwsign completions zsh > ~/.zfunc/_fwsign",
+        "fwsign completions fish > ~/.config/fish/completions/fwsign.fish",
+        "fwsign completions powershell | Out-String | Invoke-Expression",
+    ] {
+        assert!(readme.contains(line), "README lacks {line}");
+    }
+
+    let scratch = Scratch::new("completions-shells");
+    let home = scratch.path();
+    let bin_dir = fwsign_bin().parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    if which("zsh") {
+        std::fs::create_dir_all(home.join(".zfunc")).unwrap();
+        std::fs::write(home.join(".zfunc/_fwsign"), &zsh).unwrap();
+        let out = Command::new("zsh")
+            .args([
+                "-fc",
+                "fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit -u -D; print -r -- ${_comps[fwsign]}",
+            ])
+            .env("HOME", home)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "_fwsign",
+            "{out:?}"
+        );
+    } else {
+        eprintln!("skipped the zsh run: zsh not installed");
+    }
+    if which("fish") {
+        let dir = home.join(".config/fish/completions");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("fwsign.fish"), script("fish")).unwrap();
+        let out = Command::new("fish")
+            .args(["-c", "complete -C 'fwsign repo targets --'"])
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--staged"),
+            "{out:?}"
+        );
+    } else {
+        eprintln!("skipped the fish run: fish not installed");
+    }
+}
+
+fn which(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+}

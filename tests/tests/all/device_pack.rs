@@ -216,3 +216,24 @@ fn device_root_writes_the_floors_a_new_device_starts_from() {
     ])
     .code(USAGE);
 }
+
+/// An SBOM published beside an image is a target without firmware fields:
+/// a slot of it is refused by every device (FIRMWARE_FIELDS_MISSING), so
+/// `device pack` must refuse it too rather than let a factory flash a slot
+/// that never boots (or a release engineer ship the SBOM as "firmware").
+#[test]
+fn a_target_without_firmware_fields_is_not_packed_as_a_slot_every_device_refuses() {
+    let (r, _, _) = crate::sbom::published_with_sbom("device_pack_sbom");
+    let (run, slot) = pack(&r, crate::sbom::SBOM_NAME, &[]);
+    run.code(fwsign_tests::SECURITY);
+    let doc = json(&run);
+    assert_eq!(doc["reason"], "device-refused", "{run}");
+    let message = doc["error"].as_str().unwrap_or_default().to_owned() + &run.stderr;
+    assert!(message.contains("no firmware fields"), "{run}");
+    assert!(message.contains("FIRMWARE_FIELDS_MISSING"), "{run}");
+    assert!(!slot.exists(), "nothing written");
+    // The image the SBOM describes packs.
+    let (run, slot) = pack(&r, FW_NAME, &[]);
+    run.ok();
+    assert!(slot.exists());
+}

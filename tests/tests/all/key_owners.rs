@@ -401,6 +401,13 @@ fn rotate_root_names_an_added_key_and_status_shows_it() {
         changed["owners"][r.keyid("dave")]["email"],
         "dave@example.com"
     );
+    // People reviewing the rotation read whose key it adds, as for a
+    // delegation change: name and key ID, not a bare count.
+    let dave_id = r.keyid("dave");
+    r.repo("status", &[]).ok().stderr_has(&format!(
+        "targets: keys added Dave D. ({}); threshold 2 (was 2)",
+        &dave_id[..16]
+    ));
     // A name for a key the new root does not list.
     let alien = format!("{}=Nobody", "ab".repeat(32));
     r.repo("rotate-root", &["--key-owner", &alien])

@@ -127,3 +127,62 @@ fn audit_log_rewritten_with_a_recomputed_chain_is_caught_by_the_snapshot_anchor(
         .stderr_has("snapshot")
         .stderr_has("rewritten");
 }
+
+/// A publish refused for a threshold not met is what a SIEM alerts on: the
+/// refusal must say which role and version were refused and whose approval
+/// was not enough, in fields a collector can match, not only in free text.
+/// Stops an insider's unapproved release attempt reaching the central log
+/// as an anonymous "refuse" that nobody can attribute.
+#[test]
+fn a_publish_refused_below_threshold_names_role_version_and_signer_for_the_siem() {
+    let r = Release::new("audit_refusal_fields");
+    let alice_owner = format!("{}=Alice Chen", Release::arg(&r.public("alice")));
+    r.first_release_with(
+        &["--key-owner", &alice_owner],
+        "fw-1.0.0.bin",
+        &crate::release_support::firmware(1, 5000),
+        ["alice", "bob"],
+    );
+    let file = r.write_file("fw-2.0.0.bin", &crate::release_support::firmware(2, 3000));
+    r.add(&file, "board-a/fw-2.0.0.bin", "2.0.0", &[]).ok();
+    r.sign("targets", "alice").ok();
+    r.publish().code(SECURITY);
+
+    let alice = r.keyid("alice");
+    let log = std::fs::read_to_string(r.dir.join("audit.log")).unwrap();
+    let refusal: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(refusal["action"], "refuse", "{refusal}");
+    assert_eq!(refusal["role"], "targets", "{refusal}");
+    assert_eq!(refusal["version"], 2, "{refusal}");
+    assert_eq!(refusal["keyid"], alice.as_str(), "{refusal}");
+    assert_eq!(refusal["approver"], "Alice Chen", "{refusal}");
+    let detail = refusal["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("not enough approvals: targets (root): 1 of 2 signatures: Alice Chen ("),
+        "{detail}"
+    );
+    assert!(detail.contains("may still sign: "), "{detail}");
+
+    // The same fields reach syslog as structured data.
+    let run = r.fw.run([
+        "repo",
+        "audit",
+        Release::arg(&r.dir),
+        "--format",
+        "syslog",
+        "--sd-id",
+        "fwsign@32473",
+    ]);
+    run.ok();
+    let message = run.stdout.lines().last().unwrap();
+    for param in [
+        "event=\"refuse\"".to_owned(),
+        "role=\"targets\"".to_owned(),
+        "version=\"2\"".to_owned(),
+        format!("keyid=\"{alice}\""),
+        "approver=\"Alice Chen\"".to_owned(),
+    ] {
+        assert!(message.contains(&param), "{param} in {message}");
+    }
+    assert!(message.starts_with("<107>1 "), "severity err: {message}");
+}

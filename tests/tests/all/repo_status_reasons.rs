@@ -202,7 +202,14 @@ fn json_failures_name_a_stable_reason_and_what_to_act_on() {
 /// flags it, and once the approvers re-sign it `refresh` runs again.
 #[test]
 fn refresh_refuses_an_expired_targets_role_naming_the_approvers_who_must_act() {
-    let r = published("refresh_expired_targets", &["--expires", "targets=3s"]);
+    let r = Release::new("refresh_expired_targets");
+    let alice_owner = format!("{}=Alice Chen", Release::arg(&r.public("alice")));
+    r.first_release_with(
+        &["--expires", "targets=3s", "--key-owner", &alice_owner],
+        "fw.bin",
+        &firmware(40, 1000),
+        ["alice", "bob"],
+    );
     let expired = || {
         let (run, doc) = r.repo_json("status", &[]);
         run.ok();
@@ -241,11 +248,26 @@ fn refresh_refuses_an_expired_targets_role_naming_the_approvers_who_must_act() {
     let mut keyids: Vec<String> = serde_json::from_value(role["keyids"].clone()).unwrap();
     keyids.sort();
     assert_eq!(keyids, approvers, "{run}");
+    assert_eq!(role["owners"][r.keyid("alice")]["name"], "Alice Chen");
+    // Named keys read as everywhere else, "NAME (first 16 hex digits)";
+    // unnamed ones as their key ID.
+    let alice = r.keyid("alice");
+    let alice_label = format!("Alice Chen ({})", &alice[..16]);
     r.repo("refresh", &refresh)
         .code(SECURITY)
         .stderr_has("targets v1 expired")
         .stderr_has("2 of its 3 key(s)")
-        .stderr_has(&r.keyid("alice"));
+        .stderr_has(&alice_label)
+        .stderr_has(&r.keyid("bob"));
+    // The refusal in the audit log (and so at the SIEM) names the role and
+    // version that expired, and who must re-sign it.
+    let log = std::fs::read_to_string(r.dir.join("audit.log")).unwrap();
+    let refusal: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(refusal["action"], "refuse", "{refusal}");
+    assert_eq!(refusal["role"], "targets", "{refusal}");
+    assert_eq!(refusal["version"], 1, "{refusal}");
+    let detail = refusal["detail"].as_str().unwrap();
+    assert!(detail.contains(&alice_label), "{detail}");
     assert_eq!(
         std::fs::read(r.metadata("timestamp.json")).unwrap(),
         timestamp,
