@@ -154,6 +154,10 @@ fn the_readme_install_lines_register_completion_in_zsh_fish_and_powershell() {
             "{out:?}"
         );
     } else {
+        assert!(
+            std::env::var("FWSIGN_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "zsh is missing but FWSIGN_REQUIRE_PEERS=1: run scripts/test"
+        );
         eprintln!("skipped the zsh run: zsh not installed");
     }
     if which("fish") {
@@ -172,6 +176,10 @@ fn the_readme_install_lines_register_completion_in_zsh_fish_and_powershell() {
             "{out:?}"
         );
     } else {
+        assert!(
+            std::env::var("FWSIGN_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "fish is missing but FWSIGN_REQUIRE_PEERS=1: run scripts/test"
+        );
         eprintln!("skipped the fish run: fish not installed");
     }
 }
