@@ -343,14 +343,12 @@ pub(super) mod tests {
         PrivateKey::generate(Algorithm::Ed25519).unwrap()
     }
 
-    /// Every command reads the published metadata at most once, however
-    /// many delegated roles the repository has.
-    #[test]
-    fn each_command_reads_the_published_state_at_most_once() {
-        let (_scratch, dir) = scratch();
-        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
-        let boards: Vec<(String, PrivateKey)> =
-            (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
+    /// A new repository under `dir`: one key each for root, targets,
+    /// snapshot and timestamp, thresholds of 1.
+    fn init(
+        dir: &std::path::Path,
+        [root, targets, snapshot, timestamp]: [&PrivateKey; 4],
+    ) -> Repository {
         let options = InitOptions {
             root_keys: vec![root.public_key().clone()],
             root_threshold: 1,
@@ -361,7 +359,18 @@ pub(super) mod tests {
             expiry: ExpiryPolicy::default(),
             allow_shared_key: false,
         };
-        let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+        Repository::init(dir.join("repo"), &options, NOW).unwrap()
+    }
+
+    /// Every command reads the published metadata at most once, however
+    /// many delegated roles the repository has.
+    #[test]
+    fn each_command_reads_the_published_state_at_most_once() {
+        let (_scratch, dir) = scratch();
+        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
+        let boards: Vec<(String, PrivateKey)> =
+            (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
+        let repo = init(&dir, [&root, &targets, &snapshot, &timestamp]);
         let publish = |repo: &Repository| {
             repo.publish(&snapshot, &timestamp, NOW, &mut |_| {})
                 .unwrap()
@@ -432,17 +441,7 @@ pub(super) mod tests {
     fn who_delegates_what_is_read_again_only_when_a_delegation_changes() {
         let (_scratch, dir) = scratch();
         let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
-        let options = InitOptions {
-            root_keys: vec![root.public_key().clone()],
-            root_threshold: 1,
-            targets_keys: vec![targets.public_key().clone()],
-            targets_threshold: 1,
-            snapshot_key: snapshot.public_key().clone(),
-            timestamp_key: timestamp.public_key().clone(),
-            expiry: ExpiryPolicy::default(),
-            allow_shared_key: false,
-        };
-        let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
+        let repo = init(&dir, [&root, &targets, &snapshot, &timestamp]);
         let delegate = |name: &str| DelegateOptions {
             role: name.to_owned(),
             keys: vec![key().public_key().clone()],
