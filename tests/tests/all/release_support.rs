@@ -349,6 +349,53 @@ impl Release {
         dir
     }
 
+    /// An update agent on hardware `evc-a1`: `fwsign client` trusting the
+    /// published `1.root.json` in a fresh `clients/WORK-state`, then
+    /// `download` of `target` from `server` into a fresh `clients/WORK-out`
+    /// (`global` before `client`, `extra` after `download`). Returns the run
+    /// and the download directory.
+    pub(crate) fn client_download(
+        &self,
+        server: &StaticServer,
+        work: &str,
+        target: &str,
+        global: &[&str],
+        extra: &[&str],
+    ) -> (Run, PathBuf) {
+        let state = self.workdir(&format!("{work}-state"));
+        let out = self.workdir(&format!("{work}-out"));
+        let root = self.metadata("1.root.json");
+        self.fw
+            .run([
+                "client",
+                "--metadata-dir",
+                Self::arg(&state),
+                "init",
+                Self::arg(&root),
+            ])
+            .ok();
+        let (metadata_url, target_url) = (server.url("metadata/"), server.url("targets/"));
+        let mut args: Vec<&str> = global.to_vec();
+        args.extend([
+            "client",
+            "--metadata-url",
+            &metadata_url,
+            "--metadata-dir",
+            Self::arg(&state),
+            "--target-name",
+            target,
+            "--target-dir",
+            Self::arg(&out),
+            "--target-base-url",
+            &target_url,
+            "download",
+            "--hardware-id",
+            "evc-a1",
+        ]);
+        args.extend_from_slice(extra);
+        (self.fw.run(args), out)
+    }
+
     /// Serves the repository directory over HTTP.
     pub(crate) fn serve(&self) -> StaticServer {
         StaticServer::start(&self.dir).unwrap()

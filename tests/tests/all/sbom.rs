@@ -63,36 +63,24 @@ pub(crate) fn staged_with_sbom(r: &Release, sbom: &Path) -> Vec<u8> {
 /// `fwsign client download --target-name FW_NAME --with-sbom` as an
 /// update agent on hardware evc-a1, into a fresh `clients/WORK-out`.
 pub(crate) fn download_with_sbom(r: &Release, work: &str) -> (fwsign_tests::Run, PathBuf) {
-    let server = r.serve();
-    let state = r.workdir(&format!("{work}-state"));
-    let out = r.workdir(&format!("{work}-out"));
-    r.fw.run([
-        "client",
-        "--metadata-dir",
-        Release::arg(&state),
-        "init",
-        Release::arg(&r.metadata("1.root.json")),
-    ])
-    .ok();
+    r.client_download(&r.serve(), work, FW_NAME, &["--json"], &["--with-sbom"])
+}
+
+/// `fwsign --json bundle create` of `FW_NAME` into `update.zip` in the
+/// scratch directory; the run and the bundle's path.
+pub(crate) fn bundle_create(r: &Release) -> (fwsign_tests::Run, PathBuf) {
+    let bundle = r.scratch.join("update.zip");
     let run = r.fw.run([
         "--json",
-        "client",
-        "--metadata-url",
-        &server.url("metadata/"),
-        "--metadata-dir",
-        Release::arg(&state),
-        "--target-name",
+        "bundle",
+        "create",
+        Release::arg(&r.dir),
+        "--target",
         FW_NAME,
-        "--target-dir",
-        Release::arg(&out),
-        "--target-base-url",
-        &server.url("targets/"),
-        "download",
-        "--hardware-id",
-        "evc-a1",
-        "--with-sbom",
+        "--out",
+        Release::arg(&bundle),
     ]);
-    (run, out)
+    (run, bundle)
 }
 
 /// A repository with `FW_NAME` published with the CycloneDX SBOM
@@ -162,17 +150,7 @@ fn sbom_published_approved_bundled_and_fetched_by_fwsign_and_python_tuf() {
     r.python_gets_published(&[(FW_NAME, &image), (SBOM_NAME, &sbom)]);
 
     // The bundle carries it.
-    let bundle = r.scratch.join("update.zip");
-    let created = r.fw.run([
-        "--json",
-        "bundle",
-        "create",
-        Release::arg(&r.dir),
-        "--target",
-        FW_NAME,
-        "--out",
-        Release::arg(&bundle),
-    ]);
+    let (created, bundle) = bundle_create(&r);
     created.ok();
     let doc = json(&created);
     assert_eq!(doc["sbom"], SBOM_NAME);
@@ -219,35 +197,8 @@ fn sbom_published_approved_bundled_and_fetched_by_fwsign_and_python_tuf() {
 #[test]
 fn sbom_is_never_installable_as_firmware_on_a_device() {
     let (r, _, _) = published_with_sbom("sbom_not_firmware");
-    let server = r.serve();
-    let state = r.workdir("state");
-    let out = r.workdir("out");
-    r.fw.run([
-        "client",
-        "--metadata-dir",
-        Release::arg(&state),
-        "init",
-        Release::arg(&r.metadata("1.root.json")),
-    ])
-    .ok();
-    r.fw.run([
-        "client",
-        "--metadata-url",
-        &server.url("metadata/"),
-        "--metadata-dir",
-        Release::arg(&state),
-        "--target-name",
-        SBOM_NAME,
-        "--target-dir",
-        Release::arg(&out),
-        "--target-base-url",
-        &server.url("targets/"),
-        "download",
-        "--hardware-id",
-        "evc-a1",
-    ])
-    .code(SECURITY)
-    .stderr_has("firmware fields");
+    let (run, out) = r.client_download(&r.serve(), "sbom-as-firmware", SBOM_NAME, &[], &[]);
+    run.code(SECURITY).stderr_has("firmware fields");
     assert!(std::fs::read_dir(&out).unwrap().next().is_none());
 }
 
@@ -289,17 +240,10 @@ fn sbom_swapped_after_approval_is_refused() {
     run.code(SECURITY).stderr_has("fw-1.0.0.bin.cdx.json");
     assert!(!out.join("board-a%2Ffw-1.0.0.bin.cdx.json").exists());
     // bundle create refuses to package it.
-    r.fw.run([
-        "bundle",
-        "create",
-        Release::arg(&r.dir),
-        "--target",
-        FW_NAME,
-        "--out",
-        Release::arg(&r.scratch.join("update.zip")),
-    ])
-    .code(SECURITY)
-    .stderr_has("fw-1.0.0.bin.cdx.json");
+    bundle_create(&r)
+        .0
+        .code(SECURITY)
+        .stderr_has("fw-1.0.0.bin.cdx.json");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::release_support::{FW_NAME, Release, json};
 use crate::release_tough::tough_fetch;
 use crate::sbom::{
-    SBOM_NAME, cyclonedx, download_with_sbom, published_with_sbom, staged_with_sbom,
+    SBOM_NAME, bundle_create, cyclonedx, download_with_sbom, published_with_sbom, staged_with_sbom,
     swap_published_sbom,
 };
 
@@ -268,17 +268,7 @@ fn sbom_into_hashed_bins_is_listed_in_its_own_bin_and_found_by_every_reader() {
     let root = std::fs::read(r.metadata("1.root.json")).unwrap();
     assert!(tough_fetch(&server, &root, SBOM_NAME).unwrap() == sbom);
     assert!(tough_fetch(&server, &root, FW_NAME).unwrap() == image);
-    let bundle = r.scratch.join("update.zip");
-    let created = r.fw.run([
-        "--json",
-        "bundle",
-        "create",
-        Release::arg(&r.dir),
-        "--target",
-        FW_NAME,
-        "--out",
-        Release::arg(&bundle),
-    ]);
+    let (created, _) = bundle_create(&r);
     created.ok();
     assert_eq!(json(&created)["sbom"], SBOM_NAME);
 

@@ -282,33 +282,8 @@ fn image_of(row: &Row, role: &str) -> Vec<u8> {
 /// Column 1: `fwsign client download`, and python-tuf when installed.
 fn client(row: &Row, r: &Release) {
     let server = r.serve();
+    let (run, downloads) = r.client_download(&server, "client", TARGET, &[], &[]);
     let root = r.metadata("1.root.json");
-    let state = r.workdir("client-state");
-    let downloads = r.workdir("client-downloads");
-    r.fw.run([
-        "client",
-        "--metadata-dir",
-        Release::arg(&state),
-        "init",
-        Release::arg(&root),
-    ])
-    .ok();
-    let run = r.fw.run([
-        "client",
-        "--metadata-url",
-        &server.url("metadata/"),
-        "--metadata-dir",
-        Release::arg(&state),
-        "--target-name",
-        TARGET,
-        "--target-dir",
-        Release::arg(&downloads),
-        "--target-base-url",
-        &server.url("targets/"),
-        "download",
-        "--hardware-id",
-        "evc-a1",
-    ]);
     let written = downloads.join("evc-a1%2Ffw.bin");
     match lister(row.expect) {
         Some(lister) => {
