@@ -204,7 +204,9 @@ pub fn sign<T: Serialize>(
     Ok(())
 }
 
-fn put_signature<T>(doc: &mut Signed<T>, keyid: String, sig: &[u8]) {
+/// Puts `sig` (raw bytes) in `doc` under `keyid`, replacing what that key
+/// ID had, signatures kept in key ID order.
+pub fn put_signature<T>(doc: &mut Signed<T>, keyid: String, sig: &[u8]) {
     let hex = base16ct::lower::encode_string(sig);
     doc.signatures.retain(|s| s.keyid != keyid);
     doc.signatures.push(Signature {

@@ -4,12 +4,10 @@
 //! each parsed and canonicalised the whole role again, four passes over a
 //! 10,000-target document for one signature.
 
-use std::collections::BTreeMap;
-
-use fwsign_manifest_schema::metadata::{Root, Signature, Signed, Targets};
+use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::{RepoError, Repository};
-use fwsign_keys::document::signing_payload;
+use fwsign_keys::document::{put_signature, signing_payload};
 
 /// A staged role as read from `staged/ROLE.json`.
 pub(crate) enum StagedRole {
@@ -57,19 +55,12 @@ impl StagedRole {
     /// Adds `signature` (already verified) under each of `keyids`,
     /// replacing what those key IDs had, in key ID order.
     pub(crate) fn put(&mut self, keyids: &[String], signature: &[u8]) {
-        let signatures = match self {
-            Self::Root(doc) => &mut doc.signatures,
-            Self::Targets(doc) => &mut doc.signatures,
-        };
         for keyid in keyids {
-            signatures.retain(|s| &s.keyid != keyid);
-            signatures.push(Signature {
-                keyid: keyid.clone(),
-                sig: base16ct::lower::encode_string(signature),
-                unknown: BTreeMap::new(),
-            });
+            match self {
+                Self::Root(doc) => put_signature(doc, keyid.clone(), signature),
+                Self::Targets(doc) => put_signature(doc, keyid.clone(), signature),
+            }
         }
-        signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
     }
 
     /// Writes it back to `staged/ROLE.json`.
