@@ -330,6 +330,23 @@ impl Published {
     }
 }
 
+/// A test's own scratch directory under the system temp dir, named
+/// `fwsign-NAME-XXXXXX`, and its path: removed when the guard is dropped
+/// (also when the test fails), so keep the guard bound for the whole test.
+#[cfg(test)]
+pub(crate) fn test_scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    #[allow(
+        clippy::unwrap_used,
+        reason = "a test without scratch space cannot run"
+    )]
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("fwsign-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
+}
+
 /// A repository directory.
 #[derive(Debug, Clone)]
 pub struct Repository {

@@ -331,12 +331,7 @@ pub(super) mod tests {
     /// path: the directory is removed when the guard is dropped (also when
     /// the test fails), so keep the guard bound for the whole test.
     fn scratch() -> (tempfile::TempDir, PathBuf) {
-        let guard = tempfile::Builder::new()
-            .prefix("fwsign-repo-op-")
-            .tempdir()
-            .unwrap();
-        let dir = guard.path().to_path_buf();
-        (guard, dir)
+        crate::test_scratch("repo-op")
     }
 
     fn key() -> PrivateKey {

@@ -24,12 +24,7 @@ const DAY: i64 = 86_400;
 /// path: the directory is removed when the guard is dropped (also when
 /// the test fails), so keep the guard bound for the whole test.
 fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let guard = tempfile::Builder::new()
-        .prefix("fwsign-published-state-")
-        .tempdir()
-        .unwrap();
-    let dir = guard.path().to_path_buf();
-    (guard, dir)
+    crate::test_scratch("published-state")
 }
 
 fn key() -> PrivateKey {

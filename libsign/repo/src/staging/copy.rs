@@ -186,12 +186,7 @@ mod tests {
     /// path: the directory is removed when the guard is dropped (also when
     /// the test fails), so keep the guard bound for the whole test.
     fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
-        let guard = tempfile::Builder::new()
-            .prefix(&format!("fwsign-copy-{name}-"))
-            .tempdir()
-            .unwrap();
-        let dir = guard.path().to_path_buf();
-        (guard, dir)
+        crate::test_scratch(&format!("copy-{name}"))
     }
 
     #[test]
