@@ -12,6 +12,7 @@ use super::walk::{RoleFile, Walk};
 use super::{canonical, fault};
 use crate::audit::HEAD_FIELD;
 use crate::key_owners;
+use crate::published_state::FaultKind;
 use crate::{RepoError, names, read_optional};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::succinct::SuccinctRoles;
@@ -238,6 +239,46 @@ impl Walk<'_> {
                     queue.push((delegated, Some(file.clone())));
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Walk<'_> {
+    /// [`Depth::Live`](super::Depth::Live): the targets roles the live
+    /// snapshot `path` lists, as the operation's published-state load
+    /// verified them (the clients' step, as [`Walk::roles`] takes it), with
+    /// their anchors taken. A fault the load found is refused here as the
+    /// full walk would refuse it.
+    pub(super) fn live_roles(
+        &mut self,
+        path: &Path,
+        doc: &Signed<Snapshot>,
+    ) -> Result<(), RepoError> {
+        let loaded = self.loaded;
+        if let Some(f) = loaded
+            .faults
+            .iter()
+            .find(|f| f.kind != FaultKind::PublishInterrupted)
+        {
+            return Err(fault(&self.repo.dir().join(&f.file), f.what.clone()));
+        }
+        let published = loaded.published.as_ref().filter(|p| {
+            p.snapshot
+                .as_ref()
+                .is_some_and(|s| s.signed.version == doc.signed.version)
+        });
+        let Some(published) = published else {
+            return Err(fault(
+                path,
+                "changed while it was read: not the snapshot the published state was verified from",
+            ));
+        };
+        for (role, targets) in &published.targets {
+            let file = self
+                .dir
+                .join(names::versioned_role_file(targets.signed.version, role));
+            self.take_anchor(&file, &targets.signed.unknown)?;
         }
         Ok(())
     }

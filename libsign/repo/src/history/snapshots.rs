@@ -10,7 +10,7 @@ use fwsign_manifest_schema::metadata::{Signed, Snapshot, Timestamp};
 
 use super::walk::{Listing, Walk};
 use super::{
-    Live, PinnedSnapshot, canonical, fault, named_root, parse, prev_snapshot,
+    Depth, Live, PinnedSnapshot, canonical, fault, named_root, parse, prev_snapshot,
     prev_snapshot_version, sha256_hex,
 };
 use crate::audit::{PREV_SNAPSHOT_FIELD, ROOT_VERSION_FIELD};
@@ -154,7 +154,11 @@ impl Walk<'_> {
                     )
                 })?;
             self.take_anchor(&path, &doc.signed.unknown)?;
-            self.roles(&path, &snapshot, &doc, root, root_version)?;
+            match self.depth {
+                Depth::Full => self.roles(&path, &snapshot, &doc, root, root_version)?,
+                Depth::Live if walked == 0 => self.live_roles(&path, &doc)?,
+                Depth::Live => {}
+            }
             walked += 1;
 
             let Some(prev_hash) = prev_snapshot(&path, &doc)? else {

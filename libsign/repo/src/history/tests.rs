@@ -121,3 +121,64 @@ fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
         "{err}"
     );
 }
+
+/// Attack: an old targets file (no longer live) is rewritten on disk. The
+/// full walk (`repo audit`) refuses it; a staging command, which verifies
+/// the roles only as the live snapshot lists them (`Depth::Live`, so its
+/// cost does not grow with every past release), still refuses a rewritten
+/// live role.
+#[test]
+fn staging_checks_the_live_roles_and_repo_audit_every_past_version() {
+    let scratch = tempfile::Builder::new()
+        .prefix("fwsign-repo-history-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().join("repo");
+    let (root, targets, online) = (key(), key(), key());
+    let options = InitOptions {
+        root_keys: vec![root.public_key().clone()],
+        root_threshold: 1,
+        targets_keys: vec![targets.public_key().clone()],
+        targets_threshold: 1,
+        snapshot_key: online.public_key().clone(),
+        timestamp_key: online.public_key().clone(),
+        expiry: ExpiryPolicy::default(),
+        allow_shared_key: false,
+    };
+    let repo = Repository::init(&dir, &options, NOW).unwrap();
+    repo.sign("root", &root, NOW).unwrap();
+    repo.sign("targets", &targets, NOW).unwrap();
+    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+    repo.extend("targets", 86_400 * 30, NOW).unwrap();
+    repo.sign("targets", &targets, NOW).unwrap();
+    repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+    let report = repo.verify_audit().unwrap();
+    assert_eq!((report.snapshots, report.role_files), (2, 2));
+
+    let metadata = repo.metadata_dir();
+    let old = metadata.join("1.targets.json");
+    let kept = fs::read(&old).unwrap();
+    let mut rewritten = kept.clone();
+    rewritten.push(b'\n');
+    fs::write(&old, &rewritten).unwrap();
+    let err = repo.verify_audit().unwrap_err();
+    assert!(
+        matches!(&err, RepoError::History { path, .. } if path == &old),
+        "{err}"
+    );
+    repo.check_audit_before_staging(&repo.operation()).unwrap();
+
+    fs::write(&old, &kept).unwrap();
+    let live = metadata.join("2.targets.json");
+    let mut rewritten = fs::read(&live).unwrap();
+    rewritten.push(b'\n');
+    fs::write(&live, &rewritten).unwrap();
+    let err = repo
+        .check_audit_before_staging(&repo.operation())
+        .unwrap_err();
+    assert!(
+        matches!(&err, RepoError::History { path, why }
+            if path == &live && why.contains("2.snapshot.json")),
+        "{err}"
+    );
+}

@@ -37,6 +37,11 @@ pub(super) struct RoleFile {
 /// One verification run.
 pub(super) struct Walk<'r> {
     pub(super) repo: &'r Repository,
+    /// How far back targets roles are verified.
+    pub(super) depth: super::Depth,
+    /// The published state the operation loaded: with [`super::Depth::Live`]
+    /// the live targets roles come from it, verified once per command.
+    pub(super) loaded: &'r PublishedLoad,
     pub(super) dir: PathBuf,
     pub(super) anchors: Vec<Anchor>,
     /// Files whose anchor has been taken (each counts once).
@@ -54,9 +59,15 @@ pub(super) struct Walk<'r> {
 }
 
 impl<'r> Walk<'r> {
-    pub(super) fn new(repo: &'r Repository) -> Self {
+    pub(super) fn new(
+        repo: &'r Repository,
+        depth: super::Depth,
+        loaded: &'r PublishedLoad,
+    ) -> Self {
         Self {
             repo,
+            depth,
+            loaded,
             dir: repo.metadata_dir(),
             anchors: Vec::new(),
             anchored: BTreeSet::new(),
