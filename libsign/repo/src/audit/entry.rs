@@ -7,15 +7,18 @@
 
 use std::collections::BTreeMap;
 
-use fwsign_manifest_schema::canonical::{CanonicalError, to_canonical_vec};
+use fwsign_manifest_schema::canonical::{CanonicalError, to_canonical_bytes, to_canonical_vec};
 use fwsign_manifest_schema::expiry::parse_expires;
-use fwsign_manifest_schema::parse::parse_json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::AuditError;
 use super::verify::{Anchor, check_anchor};
+
+#[cfg(test)]
+mod tests;
+mod tree;
 
 /// One event to record: what happened, to which role, version, key and
 /// targets.
@@ -127,7 +130,7 @@ impl std::str::FromStr for AuditHead {
 
 /// A line without its `hash`: the object the hash is computed over. The field
 /// set is closed so that every accepted line has exactly one spelling.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Body {
     action: String,
@@ -137,7 +140,7 @@ pub(super) struct Body {
     detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     keyid: Option<String>,
-    prev: String,
+    pub(super) prev: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     role: Option<String>,
     pub(super) seq: u64,
@@ -176,97 +179,224 @@ impl Body {
         Ok((value, hash))
     }
 
-    fn event(&self) -> AuditEvent {
-        AuditEvent {
-            action: self.action.clone(),
-            role: self.role.clone(),
-            version: self.version,
-            keyid: self.keyid.clone(),
-            approver: self.approver.clone(),
-            targets: self.targets.clone(),
-            detail: self.detail.clone(),
+    fn fields(&self) -> EventFields<'_> {
+        EventFields {
+            action: &self.action,
+            role: self.role.as_deref(),
+            keyid: self.keyid.as_deref(),
+            approver: self.approver.as_deref(),
+            detail: self.detail.as_deref(),
+            targets: &self.targets,
         }
     }
 }
 
 /// A line that parsed and hashes correctly; its place in the chain is not
 /// checked yet.
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Parsed {
     pub(super) body: Body,
-    hash: String,
+    pub(super) hash: String,
 }
 
 impl Parsed {
     pub(super) fn into_entry(self, line: usize) -> AuditEntry {
+        let Body {
+            action,
+            approver,
+            detail,
+            keyid,
+            prev,
+            role,
+            seq,
+            targets,
+            time,
+            version,
+        } = self.body;
         AuditEntry {
             line,
-            seq: self.body.seq,
-            event: self.body.event(),
-            time: self.body.time,
-            prev: self.body.prev,
+            seq,
+            time,
+            event: AuditEvent {
+                action,
+                role,
+                version,
+                keyid,
+                approver,
+                targets,
+                detail,
+            },
+            prev,
             hash: self.hash,
         }
     }
 }
 
 /// What is wrong with one line, before the line number is known.
+#[derive(Debug, PartialEq, Eq)]
 pub(super) enum Fault {
     Malformed(String),
     Hash { stored: String, computed: String },
 }
 
 /// Parses one line (without its newline) and checks its own hash.
+///
+/// A line fwsign wrote is accepted by [`parse_entry_fast`] in one pass
+/// over its bytes. Anything else goes to the tree reading
+/// ([`tree::parse_entry_tree`]), which then gives the verdict and the error:
+/// the fast path accepts only lines the tree reading accepts, with the same
+/// result (the tests in `entry/tests.rs` hold it to that).
 pub(super) fn parse_entry(text: &[u8]) -> Result<Parsed, Fault> {
-    let bad = |reason: &str| Fault::Malformed(reason.to_owned());
-    if text.is_empty() {
-        return Err(bad("empty line"));
+    match parse_entry_fast(text) {
+        Some(parsed) => Ok(parsed),
+        None => tree::parse_entry_tree(text),
     }
-    let value = parse_json(text).map_err(|e| Fault::Malformed(format!("not JSON: {e}")))?;
-    // Byte-for-byte canonical: otherwise whitespace or escapes could be
-    // changed without changing the hash.
-    if to_canonical_vec(&value).ok().as_deref() != Some(text) {
-        return Err(bad("not canonical JSON"));
+}
+
+/// A whole line as stored, `hash` included: the fields of [`Body`] plus
+/// `hash`, read straight from the line's bytes and written back out.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    approver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keyid: Option<String>,
+    prev: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+    seq: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    targets: BTreeMap<String, String>,
+    time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
+}
+
+/// The members of a line that sort before `hash` (keys in canonical
+/// order): their canonical form, less its closing brace, is where the
+/// `hash` member starts in the line.
+#[derive(Serialize)]
+struct BeforeHash<'a> {
+    action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approver: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+/// `,"hash":"<64 hex>"`: the bytes the `hash` member takes in a line,
+/// with the comma before it (`action` always precedes it).
+const HASH_MEMBER_LEN: usize = 9 + 64 + 1;
+
+/// The one-pass check of a line: `Some` only if the tree reading would
+/// accept it with the same result; `None` when in doubt.
+///
+/// Why accepting here implies accepting there: the typed [`Line`] is read
+/// from the bytes (serde_json, no tree), every field check of the tree
+/// reading is made on it, and then the line must be, byte for byte, the
+/// canonical form of that [`Line`]. So the text is canonical JSON of a
+/// value with exactly these fields; whatever the typed reading would have
+/// let pass (a duplicate key, where the last wins; `null` or an empty
+/// `targets`, read as absent; an escape for a plain character; whitespace)
+/// writes back differently and is left to the tree reading. A canonical
+/// object with one member taken out, with its comma, is the canonical form
+/// of the rest (members are written one after the other in key order, and
+/// `hash` is never first, since `action` sorts before it, nor last, since
+/// `prev` sorts after), so the line's bytes less its `hash` member are the
+/// bytes the tree reading hashes.
+fn parse_entry_fast(text: &[u8]) -> Option<Parsed> {
+    let line: Line = serde_json::from_slice(text).ok()?;
+    if !is_sha256_hex(&line.hash)
+        || !is_sha256_hex(&line.prev)
+        || parse_expires(line.time.as_bytes()).is_none()
+    {
+        return None;
     }
-    let Value::Object(mut map) = value else {
-        return Err(bad("not a JSON object"));
+    check_event_fields(&line.fields()).ok()?;
+    if to_canonical_bytes(&line).ok()? != text {
+        return None;
+    }
+    let before = BeforeHash {
+        action: &line.action,
+        approver: line.approver.as_deref(),
+        detail: line.detail.as_deref(),
     };
-    let stored = match map.remove("hash") {
-        Some(Value::String(hash)) => hash,
-        Some(_) => return Err(bad("`hash` is not a string")),
-        None => return Err(bad("no `hash` field")),
-    };
-    let rest = Value::Object(map);
-    let body: Body = serde_json::from_value(rest.clone())
-        .map_err(|e| Fault::Malformed(format!("bad fields: {e}")))?;
-    // `null` or an empty `targets` would be read as absent and then hash
-    // differently from how fwsign writes the same entry.
-    if serde_json::to_value(&body).ok().as_ref() != Some(&rest) {
-        return Err(bad("a field is null or empty instead of left out"));
+    let at = to_canonical_bytes(&before).ok()?.len().checked_sub(1)?;
+    let end = at.checked_add(HASH_MEMBER_LEN)?;
+    let member = text.get(at..end)?;
+    let expected = [b",\"hash\":\"", line.hash.as_bytes(), b"\""].concat();
+    if member != expected.as_slice() {
+        return None;
     }
-    if !is_sha256_hex(&stored) {
-        return Err(bad("`hash` is not 64 lowercase hex digits"));
+    let mut sha = Sha256::new();
+    sha.update(text.get(..at)?);
+    sha.update(text.get(end..)?);
+    if base16ct::lower::encode_string(&sha.finalize()) != line.hash {
+        return None;
     }
-    if !is_sha256_hex(&body.prev) {
-        return Err(bad("`prev` is not 64 lowercase hex digits"));
+    Some(line.into_parsed())
+}
+
+impl Line {
+    fn fields(&self) -> EventFields<'_> {
+        EventFields {
+            action: &self.action,
+            role: self.role.as_deref(),
+            keyid: self.keyid.as_deref(),
+            approver: self.approver.as_deref(),
+            detail: self.detail.as_deref(),
+            targets: &self.targets,
+        }
     }
-    if parse_expires(body.time.as_bytes()).is_none() {
-        return Err(bad("`time` is not YYYY-MM-DDTHH:MM:SSZ"));
+
+    fn into_parsed(self) -> Parsed {
+        Parsed {
+            body: Body {
+                action: self.action,
+                approver: self.approver,
+                detail: self.detail,
+                keyid: self.keyid,
+                prev: self.prev,
+                role: self.role,
+                seq: self.seq,
+                targets: self.targets,
+                time: self.time,
+                version: self.version,
+            },
+            hash: self.hash,
+        }
     }
-    if let Err(AuditError::InvalidEvent { field, reason }) = check_event(&body.event()) {
-        return Err(Fault::Malformed(format!("{field} {reason}")));
-    }
-    let computed = match to_canonical_vec(&rest) {
-        Ok(bytes) => sha256_hex(&bytes),
-        Err(e) => return Err(Fault::Malformed(e.to_string())),
-    };
-    if computed != stored {
-        return Err(Fault::Hash { stored, computed });
-    }
-    Ok(Parsed { body, hash: stored })
+}
+
+/// The fields of an event that [`check_event_fields`] checks, borrowed
+/// from an [`AuditEvent`] or from a line being read.
+pub(super) struct EventFields<'a> {
+    action: &'a str,
+    role: Option<&'a str>,
+    keyid: Option<&'a str>,
+    approver: Option<&'a str>,
+    detail: Option<&'a str>,
+    targets: &'a BTreeMap<String, String>,
 }
 
 /// Refuses what fwsign would not write: see [`AuditError::InvalidEvent`].
 pub(super) fn check_event(event: &AuditEvent) -> Result<(), AuditError> {
+    check_event_fields(&EventFields {
+        action: &event.action,
+        role: event.role.as_deref(),
+        keyid: event.keyid.as_deref(),
+        approver: event.approver.as_deref(),
+        detail: event.detail.as_deref(),
+        targets: &event.targets,
+    })
+}
+
+fn check_event_fields(event: &EventFields<'_>) -> Result<(), AuditError> {
     let invalid = |field: &str, reason| AuditError::InvalidEvent {
         field: field.to_owned(),
         reason,
@@ -282,18 +412,18 @@ pub(super) fn check_event(event: &AuditEvent) -> Result<(), AuditError> {
     if event.action.is_empty() {
         return Err(invalid("action", "is empty"));
     }
-    plain("action", &event.action)?;
+    plain("action", event.action)?;
     for (field, text) in [
-        ("role", &event.role),
-        ("keyid", &event.keyid),
-        ("approver", &event.approver),
-        ("detail", &event.detail),
+        ("role", event.role),
+        ("keyid", event.keyid),
+        ("approver", event.approver),
+        ("detail", event.detail),
     ] {
         if let Some(text) = text {
             plain(field, text)?;
         }
     }
-    for (name, hash) in &event.targets {
+    for (name, hash) in event.targets {
         let field = format!("targets[{name:?}]");
         plain(&field, name)?;
         if !is_sha256_hex(hash) {

@@ -6,7 +6,7 @@
 //! only part that touches the file (locks, `fsync`, reading the tail).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::canonical::to_canonical_vec;
@@ -14,7 +14,9 @@ use fwsign_manifest_schema::expiry::UnixTime;
 
 use fwsign_keys::atomic_write::sync_dir;
 
-use super::entry::{AuditEntry, AuditEvent, AuditHead, Body, Fault, check_event, parse_entry};
+use super::entry::{
+    AuditEntry, AuditEvent, AuditHead, Body, Fault, Parsed, check_event, parse_entry,
+};
 use super::error::AuditError;
 use super::{GENESIS, TAIL_CHUNK};
 
@@ -111,52 +113,62 @@ impl AuditLog {
     /// number and `prev` equal to the previous line's hash. A missing file is
     /// an empty log.
     pub fn entries(&self) -> Result<Vec<AuditEntry>, AuditError> {
-        let Some(mut file) = self.open_shared()? else {
-            return Ok(Vec::new());
-        };
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| self.io("read", e))?;
-        drop(file);
+        let mut entries = Vec::new();
+        self.walk_chain(|line, parsed| entries.push(parsed.into_entry(line)))?;
+        Ok(entries)
+    }
 
-        let (body, terminated) = match bytes.strip_suffix(b"\n") {
-            Some(body) => (body, true),
-            None => (bytes.as_slice(), false),
+    /// Checks the chain as [`AuditLog::entries`] does, handing each line to
+    /// `each` with its number once it is checked; returns the number of
+    /// lines.
+    ///
+    /// Reads one line at a time (a line naming 10^5 targets is some 16 MB),
+    /// so what is held is the longest line, not the log.
+    pub(super) fn walk_chain(
+        &self,
+        mut each: impl FnMut(usize, Parsed),
+    ) -> Result<usize, AuditError> {
+        let Some(file) = self.open_shared()? else {
+            return Ok(0);
         };
-        if bytes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let count = body.split(|&b| b == b'\n').count();
-        let mut entries: Vec<AuditEntry> = Vec::with_capacity(count);
+        let mut reader = BufReader::with_capacity(READ_CHUNK, file);
+        let mut text = Vec::new();
         let mut expected_prev = GENESIS.to_owned();
-        for (index, text) in body.split(|&b| b == b'\n').enumerate() {
-            let line = index + 1;
-            if line == count && !terminated {
+        let mut line = 0;
+        loop {
+            text.clear();
+            let read = reader
+                .read_until(b'\n', &mut text)
+                .map_err(|e| self.io("read", e))?;
+            if read == 0 {
+                return Ok(line);
+            }
+            line += 1;
+            if text.pop() != Some(b'\n') {
                 return Err(AuditError::TornLine {
                     path: self.path.clone(),
                     line,
                 });
             }
-            let entry = self.parse_line(text, line)?;
-            if u64::try_from(line).ok() != Some(entry.seq) {
+            let parsed = parse_entry(&text).map_err(|fault| self.fault(fault, line))?;
+            if u64::try_from(line).ok() != Some(parsed.body.seq) {
                 return Err(AuditError::SeqMismatch {
                     path: self.path.clone(),
                     line,
-                    found: entry.seq,
+                    found: parsed.body.seq,
                 });
             }
-            if entry.prev != expected_prev {
+            if parsed.body.prev != expected_prev {
                 return Err(AuditError::PrevMismatch {
                     path: self.path.clone(),
                     line,
-                    found: entry.prev,
+                    found: parsed.body.prev,
                     expected: expected_prev,
                 });
             }
-            expected_prev.clone_from(&entry.hash);
-            entries.push(entry);
+            expected_prev.clone_from(&parsed.hash);
+            each(line, parsed);
         }
-        Ok(entries)
     }
 
     /// Opens the log for reading under a shared lock, so that no append is
@@ -197,12 +209,6 @@ impl AuditLog {
         }
     }
 
-    fn parse_line(&self, text: &[u8], line: usize) -> Result<AuditEntry, AuditError> {
-        parse_entry(text)
-            .map(|parsed| parsed.into_entry(line))
-            .map_err(|fault| self.fault(fault, line))
-    }
-
     fn fault(&self, fault: Fault, line: usize) -> AuditError {
         match fault {
             Fault::Malformed(reason) => self.malformed(line, reason),
@@ -231,6 +237,9 @@ impl AuditLog {
         }
     }
 }
+
+/// How much is read from the file at a time when reading it line by line.
+const READ_CHUNK: usize = 1 << 16;
 
 /// Takes an advisory lock on the whole file, released when it is closed:
 /// exclusive for appending, shared for reading. A lock on the file itself,

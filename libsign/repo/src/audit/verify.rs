@@ -5,7 +5,9 @@
 //! Separate because the chain alone only proves the lines agree with each
 //! other; the anchors are what make a rewrite show.
 
-use super::entry::{AuditEntry, AuditHead, is_sha256_hex};
+use std::collections::{HashMap, HashSet};
+
+use super::entry::{AuditHead, is_sha256_hex};
 use super::error::AuditError;
 use super::log::AuditLog;
 
@@ -37,7 +39,20 @@ impl AuditLog {
     /// reported at the first anchor it broke, together with the range of
     /// lines it must lie in.
     pub fn verify(&self, anchors: &[Anchor]) -> Result<AuditReport, AuditError> {
-        let entries = self.entries()?;
+        // Only the hashes of the anchored lines and of the last line are
+        // kept: the log is read a line at a time and its events dropped.
+        let anchored: HashSet<u64> = anchors.iter().map(|a| a.head.line).collect();
+        let mut hashes: HashMap<usize, String> = HashMap::new();
+        let mut head = None;
+        let lines = self.walk_chain(|line, parsed| {
+            if u64::try_from(line).is_ok_and(|l| anchored.contains(&l)) {
+                hashes.insert(line, parsed.hash.clone());
+            }
+            head = Some(AuditHead {
+                line: parsed.body.seq,
+                sha256: parsed.hash,
+            });
+        })?;
         let mut sorted: Vec<&Anchor> = anchors.iter().collect();
         sorted.sort_by_key(|a| a.head.line);
         let mut first_suspect = 1;
@@ -47,29 +62,26 @@ impl AuditLog {
                 path: self.path.clone(),
                 anchor: anchor.source.clone(),
                 line: anchor.head.line,
-                lines: entries.len(),
+                lines,
             };
             let line = usize::try_from(anchor.head.line).map_err(|_| missing())?;
-            let entry = line
-                .checked_sub(1)
-                .and_then(|i| entries.get(i))
-                .ok_or_else(missing)?;
-            if entry.hash != anchor.head.sha256 {
+            let hash = hashes.get(&line).ok_or_else(missing)?;
+            if *hash != anchor.head.sha256 {
                 return Err(AuditError::AnchorMismatch {
                     path: self.path.clone(),
                     anchor: anchor.source.clone(),
                     line,
                     anchored: anchor.head.sha256.clone(),
-                    found: entry.hash.clone(),
+                    found: hash.clone(),
                     first_suspect,
                 });
             }
             first_suspect = line + 1;
         }
         Ok(AuditReport {
-            lines: entries.len(),
+            lines,
             anchors_checked: anchors.len(),
-            head: entries.last().map(AuditEntry::head),
+            head,
         })
     }
 }
