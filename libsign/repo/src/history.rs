@@ -39,7 +39,7 @@ mod walk;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot, Targets};
+use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -150,7 +150,7 @@ pub(crate) struct Release<'a> {
     /// The root of the release (staged or published).
     pub(crate) root: &'a Signed<Root>,
     /// Every targets role of the release.
-    pub(crate) roles: &'a BTreeMap<String, Signed<Targets>>,
+    pub(crate) roles: &'a crate::ReleaseRoles<'a>,
 }
 
 fn fault(path: &Path, why: impl Into<String>) -> RepoError {

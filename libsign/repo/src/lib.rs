@@ -239,6 +239,10 @@ pub struct DroppedApprovals {
     pub time: String,
 }
 
+/// Every targets role of a release, by name: the published roles
+/// borrowed from the verified load, the staged ones owned.
+pub(crate) type ReleaseRoles<'a> = BTreeMap<String, Cow<'a, Signed<Targets>>>;
+
 /// The published state, read from `metadata/`.
 #[derive(Debug, Clone)]
 pub struct Published {

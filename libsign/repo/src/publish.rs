@@ -6,6 +6,7 @@
 //! rename, readers (and a crashed run's successor) see the old repository,
 //! whose files are never touched.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use super::{
     Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
     read_optional,
 };
+use crate::ReleaseRoles;
 use crate::audit::AuditEvent;
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::TufSigner;
@@ -191,14 +193,23 @@ impl Repository {
 
         // The state after this release.
         let mut staged_root = None;
-        let mut roles: BTreeMap<String, Signed<Targets>> =
-            published.map(|p| p.targets.clone()).unwrap_or_default();
+        // Published roles are borrowed from the verified load; only the
+        // staged ones are owned (copying every published role, 10^5
+        // targets and all, to change one was a sixth of a publish).
+        let mut roles: ReleaseRoles<'_> = published
+            .map(|p| {
+                p.targets
+                    .iter()
+                    .map(|(r, d)| (r.clone(), Cow::Borrowed(d)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut changed_roles = Vec::new();
         for (role, doc) in staged_docs {
             match doc {
                 StagedRole::Root(r) => staged_root = Some(r),
                 StagedRole::Targets(doc) => {
-                    roles.insert(role.clone(), doc);
+                    roles.insert(role.clone(), Cow::Owned(doc));
                     changed_roles.push(role);
                 }
             }
@@ -310,7 +321,7 @@ impl Repository {
             };
             if existing != role_bytes[role] {
                 let orphan = self.usable_orphan(&path, &existing, role, &roles, &root_doc)?;
-                roles.insert(role.clone(), orphan);
+                roles.insert(role.clone(), Cow::Owned(orphan));
                 role_bytes.insert(role.clone(), existing);
             }
             on_disk.insert(role.clone());
@@ -426,7 +437,8 @@ impl Repository {
         }
 
         // Writes: targets, metadata, snapshot, timestamp last. From here on
-        // the published state read above is stale.
+        // the published state read above is stale (and `roles`, which
+        // borrows from it, is gone: versions come from `versions`).
         drop(op);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
@@ -440,8 +452,7 @@ impl Repository {
             create_published(&path, &root_file)?;
         }
         for role in changed_roles.iter().filter(|r| !on_disk.contains(*r)) {
-            let path =
-                metadata_dir.join(names::versioned_role_file(roles[role].signed.version, role));
+            let path = metadata_dir.join(names::versioned_role_file(versions[role], role));
             create_published(&path, &role_bytes[role])?;
         }
         on_step(PublishStep::MetadataWritten);
@@ -469,10 +480,7 @@ impl Repository {
         }
         let outcome = PublishOutcome {
             root_version: root.signed.version,
-            roles: roles
-                .iter()
-                .map(|(r, d)| (r.clone(), d.signed.version))
-                .collect(),
+            roles: versions.clone(),
             snapshot_version,
             timestamp_version,
             targets_published: to_publish.iter().map(|(n, _, _)| n.clone()).collect(),
@@ -504,7 +512,7 @@ impl Repository {
         path: &Path,
         bytes: &[u8],
         role: &str,
-        roles: &BTreeMap<String, Signed<Targets>>,
+        roles: &ReleaseRoles<'_>,
         root: &CanonicalDocument,
     ) -> Result<Signed<Targets>, RepoError> {
         let orphan = parse_doc::<Targets>(path, bytes)?;

@@ -7,6 +7,7 @@
 //! and every check on a role are the core's, exactly as the TUF client,
 //! `bundle verify` and the bootloader run them.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::metadata::{DelegatedRole, Signed, Targets};
@@ -309,16 +310,17 @@ impl std::fmt::Display for ShadowedDelegation {
 /// publishing 10,000 binned targets take half a minute of CPU. Anything
 /// else (a fork, a name listed on the way, a role not at hand) is left to
 /// the search.
-fn one_covering_chain(roles: &BTreeMap<String, Signed<Targets>>, name: &str) -> bool {
+fn one_covering_chain<D: Borrow<Signed<Targets>>>(roles: &BTreeMap<String, D>, name: &str) -> bool {
     let mut role = "targets";
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     loop {
         if !seen.insert(role) {
             return false;
         }
-        let Some(doc) = roles.get(role) else {
+        let Some(doc) = roles.get(role).map(Borrow::borrow) else {
             return false;
         };
+        let doc: &Signed<Targets> = doc;
         let listed_here = doc.signed.targets.contains_key(name);
         let mut covering = doc
             .signed
@@ -336,18 +338,15 @@ fn one_covering_chain(roles: &BTreeMap<String, Signed<Targets>>, name: &str) -> 
     }
 }
 
-pub(crate) fn shadowed_delegations(
+pub(crate) fn shadowed_delegations<D: Borrow<Signed<Targets>>>(
     root: &CanonicalDocument,
     snapshot: &CanonicalDocument,
-    roles: &BTreeMap<String, Signed<Targets>>,
+    roles: &BTreeMap<String, D>,
     read: &mut Read<'_>,
 ) -> Vec<ShadowedDelegation> {
-    let names: BTreeSet<&String> = roles
-        .values()
-        .flat_map(|r| r.signed.targets.keys())
-        .collect();
-    let delegations: Vec<&DelegatedRole> = roles
-        .values()
+    let docs = || roles.values().map(Borrow::<Signed<Targets>>::borrow);
+    let names: BTreeSet<&String> = docs().flat_map(|r| r.signed.targets.keys()).collect();
+    let delegations: Vec<&DelegatedRole> = docs()
         .flat_map(|r| r.signed.delegations.iter().flat_map(|d| &d.roles))
         .collect();
     let mut warnings = Vec::new();
@@ -374,6 +373,7 @@ pub(crate) fn shadowed_delegations(
             let Some(doc) = roles.get(delegator) else {
                 continue;
             };
+            let doc: &Signed<Targets> = doc.borrow();
             for d in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
                 if !delegation_covers_names(
                     d.paths.as_deref(),

@@ -3,6 +3,7 @@
 //! published file exclusively, linking a target into `targets/`, and the
 //! small lookups they need.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -164,13 +165,14 @@ pub(super) fn create_published(path: &Path, bytes: &[u8]) -> Result<(), RepoErro
 
 /// The role in `roles` whose delegations list `role` (`None` for
 /// `targets`, which the root delegates).
-pub(super) fn delegator_in<'a>(
-    roles: &'a BTreeMap<String, Signed<Targets>>,
+pub(super) fn delegator_in<'a, D: Borrow<Signed<Targets>>>(
+    roles: &'a BTreeMap<String, D>,
     role: &str,
 ) -> Option<&'a str> {
     roles
         .iter()
         .find(|(_, doc)| {
+            let doc: &Signed<Targets> = (*doc).borrow();
             doc.signed
                 .delegations
                 .as_ref()

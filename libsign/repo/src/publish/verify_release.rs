@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::expiry::UnixTime;
-use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets};
+use fwsign_manifest_schema::metadata::{Signed, Snapshot};
 
 use crate::{Published, RepoError, names};
 use fwsign_core::key_types::BUILTIN;
@@ -144,9 +144,22 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
                 )
             })?;
         if reached.insert(role.clone()) {
-            let doc = Signed::<Targets>::from_json_slice(bytes)
-                .map_err(|e| refused(file.clone(), &role, e))?;
-            for delegated in doc.signed.delegated_role_names().into_iter().rev() {
+            // The names from the view the set just verified: a typed parse
+            // of a 10^5-target role only to read its delegations was a
+            // quarter of a publish.
+            let view = set.targets(&role).ok_or_else(|| {
+                refused(
+                    file.clone(),
+                    &role,
+                    "verified, but not kept by the trusted set",
+                )
+            })?;
+            let delegated: Vec<String> = view
+                .delegated_roles()
+                .filter_map(|d| d.name())
+                .map(|n| String::from_utf8_lossy(&n.bytes().collect::<Vec<u8>>()).into_owned())
+                .collect();
+            for delegated in delegated.into_iter().rev() {
                 stack.push((delegated, Some(role.clone())));
             }
         }

@@ -15,6 +15,7 @@
 //! with it; that is refused, naming those roles, unless asked to retire
 //! them too (`recursive`).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -47,7 +48,7 @@ pub(crate) fn retired_by(doc: &Targets) -> BTreeSet<String> {
 }
 
 /// Roles reachable from `targets` through the delegations of `docs`.
-pub(crate) fn reachable(docs: &BTreeMap<String, Signed<Targets>>) -> BTreeSet<&str> {
+pub(crate) fn reachable<D: Borrow<Signed<Targets>>>(docs: &BTreeMap<String, D>) -> BTreeSet<&str> {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     let mut queue: VecDeque<&str> = VecDeque::from(["targets"]);
     while let Some(role) = queue.pop_front() {
@@ -57,6 +58,7 @@ pub(crate) fn reachable(docs: &BTreeMap<String, Signed<Targets>>) -> BTreeSet<&s
         if !reached.insert(name.as_str()) {
             continue;
         }
+        let doc: &Signed<Targets> = doc.borrow();
         for d in doc.signed.delegations.iter().flat_map(|d| &d.roles) {
             queue.push_back(d.name.as_str());
         }
@@ -67,12 +69,14 @@ pub(crate) fn reachable(docs: &BTreeMap<String, Signed<Targets>>) -> BTreeSet<&s
 /// The roles of `roles` no delegation reaches that a reached role
 /// retired: they leave the release, and their last version stays listed in
 /// the snapshot.
-pub(crate) fn retired_unreachable(roles: &BTreeMap<String, Signed<Targets>>) -> Vec<String> {
+pub(crate) fn retired_unreachable<D: Borrow<Signed<Targets>>>(
+    roles: &BTreeMap<String, D>,
+) -> Vec<String> {
     let reached = reachable(roles);
     let retired: BTreeSet<String> = reached
         .iter()
         .filter_map(|r| roles.get(*r))
-        .flat_map(|d| retired_by(&d.signed))
+        .flat_map(|d| retired_by(&Borrow::<Signed<Targets>>::borrow(d).signed))
         .collect();
     roles
         .keys()
