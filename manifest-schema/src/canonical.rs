@@ -91,16 +91,39 @@ fn write_string(s: &str, out: &mut Vec<u8>, escape_controls: bool) {
                 out.push(b'\\');
                 out.push(b);
             }
-            b'\n' if escape_controls => out.extend_from_slice(b"\\n"),
-            b'\r' if escape_controls => out.extend_from_slice(b"\\r"),
-            b'\t' if escape_controls => out.extend_from_slice(b"\\t"),
-            0x00..=0x1f if escape_controls => {
-                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-            }
+            0x00..=0x1f if escape_controls => write_control_escape(b, out),
             _ => out.push(b),
         }
     }
     out.push(b'"');
+}
+
+/// The portable form's escape for a control character.
+fn write_control_escape(b: u8, out: &mut Vec<u8>) {
+    match b {
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+    }
+}
+
+/// Writes `text`, which is canonical JSON already, as it stands, or in the
+/// portable form. Canonical JSON has no whitespace between tokens, so every
+/// control character in it stands inside a string, and escaping each one is
+/// what [`write_string`] does to the strings of the same value. (No byte of
+/// a multi-byte UTF-8 sequence is below 0x80.)
+fn write_canonical_text(text: &str, out: &mut Vec<u8>, escape_controls: bool) {
+    if !escape_controls {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    for &b in text.as_bytes() {
+        match b {
+            0x00..=0x1f => write_control_escape(b, out),
+            _ => out.push(b),
+        }
+    }
 }
 
 /// The canonical JSON of `value`.

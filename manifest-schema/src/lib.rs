@@ -52,6 +52,8 @@ pub mod metadata;
 #[cfg(feature = "std")]
 pub mod parse;
 #[cfg(feature = "std")]
+pub mod raw_json;
+#[cfg(feature = "std")]
 pub mod schema;
 
 /// Everything that can be wrong with a metadata document's format.

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::Error;
 use crate::canonical::to_canonical_bytes;
 use crate::firmware::FirmwareInfo;
+use crate::raw_json::RawJson;
 
 /// Fields fwsign does not know, kept as they were read.
 pub type UnknownFields = BTreeMap<String, Value>;
@@ -138,10 +139,12 @@ pub struct TargetFile {
     pub length: u64,
     /// Lowercase hex digests by algorithm (`sha256`, `sha512`).
     pub hashes: BTreeMap<String, String>,
+    // Kept as canonical JSON, not a tree: a targets role of 10^5 entries is
+    // read, cloned and written often (see `crate::raw_json`).
     /// Application fields; fwsign's firmware fields sit under
     /// `custom.fwsign` (see [`FirmwareInfo`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom: Option<Value>,
+    pub custom: Option<RawJson>,
     /// Fields other tools add.
     #[serde(flatten)]
     pub unknown: UnknownFields,
@@ -440,36 +443,43 @@ impl Timestamp {
 impl TargetFile {
     /// The firmware fields under `custom.fwsign`, if present.
     pub fn firmware(&self) -> Result<Option<FirmwareInfo>, Error> {
-        match self
-            .custom
-            .as_ref()
-            .and_then(|c| c.get(FirmwareInfo::CUSTOM_KEY))
-        {
-            None => Ok(None),
-            Some(v) => {
-                let info = FirmwareInfo::deserialize(v)
-                    .map_err(|e| Error::Format(format!("custom.fwsign: {e}")))?;
-                info.check()?;
-                Ok(Some(info))
-            }
-        }
+        let Some(custom) = &self.custom else {
+            return Ok(None);
+        };
+        let info = match custom.member(FirmwareInfo::CUSTOM_KEY) {
+            Ok(None) => return Ok(None),
+            Ok(Some(text)) => match crate::parse::typed_from_slice::<FirmwareInfo>(text.as_bytes())
+            {
+                Some(info) => info,
+                // The tree path decides and words the error.
+                None => firmware_from_tree(&crate::parse::parse_json(text.as_bytes())?)?,
+            },
+            // Nested deeper than the canonical reader reads.
+            Err(()) => match custom.to_value()?.get(FirmwareInfo::CUSTOM_KEY) {
+                None => return Ok(None),
+                Some(v) => firmware_from_tree(v)?,
+            },
+        };
+        info.check()?;
+        Ok(Some(info))
     }
 
     /// Sets the firmware fields under `custom.fwsign`, keeping every other
     /// custom field.
     pub fn set_firmware(&mut self, info: &FirmwareInfo) -> Result<(), Error> {
         let value = serde_json::to_value(info).map_err(|e| Error::Format(e.to_string()))?;
-        let custom = self
-            .custom
-            .get_or_insert_with(|| Value::Object(serde_json::Map::new()));
-        match custom {
-            Value::Object(map) => {
-                map.insert(FirmwareInfo::CUSTOM_KEY.to_owned(), value);
+        match &mut self.custom {
+            Some(custom) => custom.insert(FirmwareInfo::CUSTOM_KEY, value),
+            None => {
+                self.custom = Some(RawJson::object_with(FirmwareInfo::CUSTOM_KEY, value)?);
                 Ok(())
             }
-            _ => Err(Error::Format("custom is not an object".into())),
         }
     }
+}
+
+fn firmware_from_tree(value: &Value) -> Result<FirmwareInfo, Error> {
+    FirmwareInfo::deserialize(value).map_err(|e| Error::Format(format!("custom.fwsign: {e}")))
 }
 
 /// Checks `spec_version` is `1.<minor>[.<patch>]`, as python-tuf does.

@@ -20,6 +20,8 @@ use serde::ser::{self, Impossible, Serialize};
 
 use super::{CanonicalError, write_string};
 
+mod raw;
+
 /// Writes `value` as canonical JSON into `out` (`escape_controls`: the
 /// portable form, see [`super::to_portable_json`]).
 pub(super) fn write<T: Serialize + ?Sized>(
@@ -280,9 +282,13 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<(), CanonicalError> {
+        if name == crate::raw_json::TOKEN {
+            // A `RawJson`: its canonical text, copied (see `crate::raw_json`).
+            return crate::raw_json::hand_off_text(|| value.serialize(raw::RawText(self)));
+        }
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(

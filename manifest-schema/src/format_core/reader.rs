@@ -180,6 +180,18 @@ impl<'a> Json<'a> {
         Ok(Self { bytes: doc })
     }
 
+    /// Validates the canonical JSON value at the start of `text` and returns
+    /// it; what follows it is not looked at. The host's streaming reader
+    /// keeps a value of a larger text as it stands when it is canonical.
+    #[cfg(feature = "std")]
+    pub(crate) fn parse_canonical_prefix(text: &'a [u8]) -> Result<Self, ReadError> {
+        let end = validate_value(text, 0, 0)?;
+        let bytes = text
+            .get(..end)
+            .ok_or(ReadError::UnexpectedEnd { offset: text.len() })?;
+        Ok(Self { bytes })
+    }
+
     /// The exact bytes of this value, as they stand in the document.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes

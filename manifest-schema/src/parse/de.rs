@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use serde::de::{self, Deserialize, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 use serde_json::Value;
 
 use super::{MAX_DEPTH, Parser};
@@ -74,6 +74,36 @@ impl<'de> Reader<'de> {
             }
         }
         self.parser.string().map(Cow::Owned).map_err(|_| GaveUp)
+    }
+
+    /// The canonical text of the value at the cursor, which moves past it.
+    ///
+    /// Canonical already (fwsign's own files, mostly): validated by the
+    /// canonical reader, which refuses everything the strict reader refuses
+    /// (duplicate and unsorted keys, floats, escapes other than `\"` and
+    /// `\\`), and borrowed. Any other spelling: read by the strict rules
+    /// (duplicate keys, depth and all) without keeping anything, then
+    /// canonicalised as the tree path would.
+    fn canonical_text(&mut self) -> Result<Cow<'de, str>, GaveUp> {
+        let text = self.parser.text;
+        let start = self.parser.pos;
+        // The canonical reader's nesting bound counts from this value; the
+        // whole document's bound must hold too.
+        if self.depth + crate::reader::MAX_DEPTH <= MAX_DEPTH
+            && let Ok(value) = crate::reader::Json::parse_canonical_prefix(&text[start..])
+        {
+            let bytes = value.as_bytes();
+            self.parser.pos = start + bytes.len();
+            return std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|_| GaveUp);
+        }
+        de::IgnoredAny::deserialize(&mut *self)?;
+        let canonical =
+            crate::canonical::canonicalize(&text[start..self.parser.pos]).map_err(|_| GaveUp)?;
+        String::from_utf8(canonical)
+            .map(Cow::Owned)
+            .map_err(|_| GaveUp)
     }
 
     fn enter(&mut self) -> Result<(), GaveUp> {
@@ -180,9 +210,15 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, GaveUp> {
+        if name == crate::raw_json::TOKEN {
+            // A `RawJson`: its canonical text, without a tree (see
+            // `crate::raw_json` for the hand-off).
+            let text = self.canonical_text()?;
+            return visitor.visit_enum(RawText(text));
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -270,6 +306,51 @@ impl<'de> de::MapAccess<'de> for Members<'_, 'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, GaveUp> {
         seed.deserialize(&mut *self.reader)
+    }
+}
+
+/// A `RawJson`'s canonical text, handed over as the enum variant
+/// [`crate::raw_json::TOKEN`], which only `RawJson` asks for.
+struct RawText<'de>(Cow<'de, str>);
+
+impl<'de> de::EnumAccess<'de> for RawText<'de> {
+    type Error = GaveUp;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), GaveUp> {
+        let tag = seed.deserialize(de::value::BorrowedStrDeserializer::<GaveUp>::new(
+            crate::raw_json::TOKEN,
+        ))?;
+        Ok((tag, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for RawText<'de> {
+    type Error = GaveUp;
+
+    fn unit_variant(self) -> Result<(), GaveUp> {
+        Err(GaveUp)
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, GaveUp> {
+        match self.0 {
+            Cow::Borrowed(text) => {
+                seed.deserialize(de::value::BorrowedStrDeserializer::<GaveUp>::new(text))
+            }
+            Cow::Owned(text) => seed.deserialize(text.into_deserializer()),
+        }
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value, GaveUp> {
+        Err(GaveUp)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, GaveUp> {
+        Err(GaveUp)
     }
 }
 

@@ -15,6 +15,7 @@
 use fwsign_client::{Client, ClientConfig, ClientError};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_manifest_schema::expiry::parse_expires;
+use fwsign_manifest_schema::raw_json::RawJson;
 use fwsign_tests::simulator::{CliClient, HttpGet, Key, Simulator, fresh_dir, new_key};
 use serde_json::json;
 
@@ -71,9 +72,12 @@ fn with_target(name: &str, target: &str, data: &[u8]) -> (Simulator, CliClient) 
 
 fn firmware_repo(name: &str) -> (Simulator, CliClient) {
     let mut sim = Simulator::new();
-    sim.add_target("targets", "fw.bin", b"firmware").custom = Some(json!({
-        "fwsign": {"hardware_ids": ["evc-a1", "evc-a2"], "version": "1.2.0", "security_counter": 3}
-    }));
+    sim.add_target("targets", "fw.bin", b"firmware").custom = Some(
+        RawJson::from_value(&json!({
+            "fwsign": {"hardware_ids": ["evc-a1", "evc-a2"], "version": "1.2.0", "security_counter": 3}
+        }))
+        .unwrap(),
+    );
     sim.add_target("targets", "plain.bin", b"no firmware fields");
     sim.targets.get_mut("targets").unwrap().version += 1;
     sim.update_snapshot();

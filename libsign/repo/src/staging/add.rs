@@ -15,7 +15,6 @@ use fwsign_keys::atomic_write::PendingFile;
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
-use serde_json::Value;
 
 use super::copy::{CopyJob, copy_all, place_all, stage_bytes};
 use super::existing;
@@ -310,7 +309,7 @@ impl Repository {
             }
             match &sbom {
                 Some(sbom) if sbom.name == name => {
-                    let entry = sbom.entry(length, hashes.clone());
+                    let entry = sbom.entry(length, hashes.clone())?;
                     if let Some(role) = sbom_elsewhere {
                         elsewhere = Some(SbomElsewhere {
                             role: role.clone(),
@@ -492,9 +491,11 @@ fn firmware_entry(
     entry
         .set_firmware(firmware)
         .map_err(|e| RepoError::Invalid(e.to_string()))?;
-    if let Some(Value::Object(custom)) = entry.custom.as_mut() {
+    if let Some(custom) = entry.custom.as_mut() {
         for (key, value) in &options.custom {
-            custom.insert(key.clone(), value.clone());
+            custom
+                .insert(key, value.clone())
+                .map_err(|e| RepoError::Invalid(e.to_string()))?;
         }
     }
     Ok(entry)

@@ -42,6 +42,8 @@ fn describes(entry: &TargetFile) -> Option<String> {
     entry
         .custom
         .as_ref()?
+        .to_value()
+        .ok()?
         .get(SBOM_CUSTOM_KEY)?
         .get("describes")?
         .as_str()

@@ -16,6 +16,7 @@
 use std::path::Path;
 
 use fwsign_manifest_schema::metadata::TargetFile;
+use fwsign_manifest_schema::raw_json::RawJson;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -92,18 +93,20 @@ impl PreparedSbom {
         &self,
         length: u64,
         hashes: std::collections::BTreeMap<String, String>,
-    ) -> TargetFile {
-        TargetFile {
+    ) -> Result<TargetFile, RepoError> {
+        let custom = RawJson::from_value(&json!({
+            SBOM_CUSTOM_KEY: {
+                "describes": self.describes,
+                "format": self.format.name(),
+                "version": self.format.version(),
+            }
+        }))
+        .map_err(|e| RepoError::Invalid(e.to_string()))?;
+        Ok(TargetFile {
             length,
             hashes,
-            custom: Some(json!({
-                SBOM_CUSTOM_KEY: {
-                    "describes": self.describes,
-                    "format": self.format.name(),
-                    "version": self.format.version(),
-                }
-            })),
+            custom: Some(custom),
             unknown: Default::default(),
-        }
+        })
     }
 }
