@@ -456,9 +456,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             // The slow half (passphrase, PIN, touch) without the lock; then
             // the signature is added under it, if the role still has the
             // bytes that were signed.
-            let prepared = repo.prepare_signature(&role, signer.as_ref())?;
-            let _lock = lock(&repo, LockKind::Exclusive, "repo sign", out)?;
-            let approval = repo.add_prepared(&prepared, now())?;
+            let (approval, _lock) = repo.sign_under_lock(&role, signer.as_ref(), now(), || {
+                lock(&repo, LockKind::Exclusive, "repo sign", out)
+            })?;
             out.say(format!("{} signed {role}", signer.keyid()));
             say_approval(out, &approval);
             out.result(

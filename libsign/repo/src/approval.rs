@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::operation::Operation;
-use super::staged_role::StagedRole;
+use super::staged_role::{StagedRead, StagedRole};
 use super::{RepoError, Repository, RoleApproval, StagedChanges, canonical_of, io_err, read_file};
 use crate::audit::AuditEvent;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
@@ -300,6 +300,32 @@ impl Repository {
         Ok(())
     }
 
+    /// Signs staged `role` in the two halves of
+    /// [`Repository::prepare_signature`] and [`Repository::add_prepared`]:
+    /// the slow one (passphrase, PIN, touch) without the lock, then `lock`
+    /// is called and the signature added under the lock it returns, which
+    /// is handed back. The published state and the staged role read for the
+    /// first half are used again for the second when neither changed in
+    /// between (each is checked), as they are at 10^5 targets a third of a
+    /// signature each.
+    pub fn sign_under_lock<L, E: From<RepoError>>(
+        &self,
+        role: &str,
+        signer: &dyn TufSigner,
+        now: UnixTime,
+        lock: impl FnOnce() -> Result<L, E>,
+    ) -> Result<(RoleApproval, L), E> {
+        let op = self.operation();
+        self.authorised_keyids(&op, role, signer.public_key())?;
+        let read = StagedRead::load(self, role)?;
+        let prepared = self.sign_payload(role, &read.payload, read.staged.version(), signer)?;
+        let guard = lock()?;
+        let op = op.refreshed()?;
+        let read = read.refreshed(self, role)?;
+        let approval = self.add_prepared_to(&op, &prepared, read, now)?;
+        Ok((approval, guard))
+    }
+
     fn prepare_in(
         &self,
         op: &Operation<'_>,
@@ -309,8 +335,19 @@ impl Repository {
         // Checked first, so an unauthorised key costs no PIN or touch.
         self.authorised_keyids(op, role, signer.public_key())?;
         let (payload, version) = self.payload(role)?;
+        self.sign_payload(role, &payload, version, signer)
+    }
+
+    /// The slow half: `signer` signs the payload of staged `role` v`version`.
+    fn sign_payload(
+        &self,
+        role: &str,
+        payload: &[u8],
+        version: u64,
+        signer: &dyn TufSigner,
+    ) -> Result<PreparedSignature, RepoError> {
         let sig = signer
-            .try_sign(&payload)
+            .try_sign(payload)
             .map_err(|source| RepoError::Document {
                 context: format!("signing staged {role}"),
                 source: fwsign_keys::document::DocumentError::Signing(source),
@@ -318,7 +355,7 @@ impl Repository {
         Ok(PreparedSignature {
             role: role.to_owned(),
             version,
-            payload_sha256: Sha256::digest(&payload).into(),
+            payload_sha256: Sha256::digest(payload).into(),
             public: signer.public_key().clone(),
             signature: sig.0,
         })
@@ -343,12 +380,28 @@ impl Repository {
         prepared: &PreparedSignature,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
+        // One read of the staged role for the check, the write and the report.
+        let read = StagedRead::load(self, &prepared.role)?;
+        self.add_prepared_to(op, prepared, read, now)
+    }
+
+    /// [`Repository::add_prepared`] to the staged role `read` as it is now.
+    fn add_prepared_to(
+        &self,
+        op: &Operation<'_>,
+        prepared: &PreparedSignature,
+        read: StagedRead,
+        now: UnixTime,
+    ) -> Result<RoleApproval, RepoError> {
         let role = prepared.role.as_str();
         let keyids = self.authorised_keyids(op, role, &prepared.public)?;
-        // One read of the staged role for the check, the write and the report.
-        let mut staged = StagedRole::load(self, role)?;
+        let StagedRead {
+            mut staged,
+            payload,
+            ..
+        } = read;
         let version = staged.version();
-        let same: [u8; 32] = Sha256::digest(staged.payload(role)?).into();
+        let same: [u8; 32] = Sha256::digest(&payload).into();
         if same != prepared.payload_sha256 {
             return Err(RepoError::RoleChanged {
                 role: role.to_owned(),

@@ -670,12 +670,19 @@ impl Repository {
         let path = self.staged_path(role);
         match read_optional(&path)? {
             None => Ok(None),
-            Some(bytes) => {
-                let doc = parse_doc::<T>(&path, &bytes)?;
-                self.staged_changes.read(role, delegated_names(&doc));
-                Ok(Some(doc))
-            }
+            Some(bytes) => self.staged_from_bytes(role, &bytes).map(Some),
         }
+    }
+
+    /// A staged role from the bytes of `staged/ROLE.json`, read already.
+    pub(crate) fn staged_from_bytes<T: RoleType + 'static>(
+        &self,
+        role: &str,
+        bytes: &[u8],
+    ) -> Result<Signed<T>, RepoError> {
+        let doc = parse_doc::<T>(&self.staged_path(role), bytes)?;
+        self.staged_changes.read(role, delegated_names(&doc));
+        Ok(doc)
     }
 
     /// Writes a staged role (canonical JSON, atomically), as it is: no

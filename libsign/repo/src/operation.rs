@@ -22,9 +22,12 @@ use std::rc::Rc;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::key_owners::{self, KeyOwners};
-use super::published_state::{self, PublishedLoad};
+use super::published_state::{self, Listing, PublishedLoad};
 use super::staged_role::StagedRole;
-use super::{MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names};
+use super::{
+    MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names,
+    read_optional,
+};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::document::{CanonicalDocument, SignatureReport, verify_role};
 
@@ -48,6 +51,34 @@ impl<'r> Operation<'r> {
             repo,
             loaded: OnceCell::new(),
             delegators: RefCell::new(None),
+        }
+    }
+
+    /// This operation, if the published state it read is still the one on
+    /// disk, else a new one: `repo sign` reads the state for the signature
+    /// it makes without the lock, and checks it again under the lock.
+    /// Published files are created once and never replaced, except
+    /// `timestamp.json`, so the same listing of `metadata/` and the same
+    /// `timestamp.json` bytes are the same state. Which role delegates which
+    /// is read again either way: another command may have changed a staged
+    /// role meanwhile.
+    pub(crate) fn refreshed(self) -> Result<Self, RepoError> {
+        let repo = self.repo;
+        let Some(loaded) = self.loaded.get() else {
+            return Ok(Self::new(repo));
+        };
+        let metadata = repo.metadata_dir();
+        let listing = Listing::read(&metadata)?;
+        let timestamp = read_optional(&metadata.join("timestamp.json"))?;
+        let held = loaded
+            .published
+            .as_ref()
+            .and_then(|p| p.files.get("timestamp.json"));
+        if listing == loaded.listing && timestamp.as_ref() == held {
+            *self.delegators.borrow_mut() = None;
+            Ok(self)
+        } else {
+            Ok(Self::new(repo))
         }
     }
 
@@ -287,8 +318,9 @@ pub(super) mod tests {
 
     use crate::staged_role::StagedRole;
     use crate::staging::DelegateOptions;
-    use crate::{ExpiryPolicy, InitOptions, Repository};
+    use crate::{ExpiryPolicy, InitOptions, RepoError, Repository};
     use fwsign_keys::{Algorithm, PrivateKey};
+    use fwsign_manifest_schema::metadata::Targets;
 
     thread_local! {
         /// How many times this thread has loaded the published state.
@@ -480,5 +512,46 @@ pub(super) mod tests {
         };
         repo.undelegate(&removal, NOW).unwrap();
         assert!(op.delegator_of("late").is_err());
+    }
+
+    /// `repo sign` reads the published state once for both halves of a
+    /// signature when nothing was published in between, and again when
+    /// something was; a staged role changed in between (another approver's
+    /// `extend`, under the lock the second half waits for) refuses the
+    /// signature made over the old bytes, and nothing is added.
+    #[test]
+    fn sign_reads_again_only_what_changed_while_it_waited_for_the_lock() {
+        let (_scratch, dir) = scratch();
+        let (root, targets, online) = (key(), key(), key());
+        let repo = init(&dir, [&root, &targets, &online, &online]);
+        repo.sign("root", &root, NOW).unwrap();
+        repo.sign("targets", &targets, NOW).unwrap();
+        repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();
+
+        repo.extend("targets", 86_400, NOW).unwrap();
+        let (result, unchanged) =
+            loads(|| repo.sign_under_lock::<(), RepoError>("targets", &targets, NOW, || Ok(())));
+        assert!(result.unwrap().0.is_met());
+        assert_eq!(unchanged, 1, "one load for both halves");
+
+        let (result, republished) = loads(|| {
+            repo.sign_under_lock("targets", &targets, NOW, || {
+                let (refreshed, in_lock) =
+                    loads(|| repo.refresh_timestamp(&online, NOW).map(|_| ()));
+                refreshed.map(|()| in_lock)
+            })
+        });
+        let (approval, in_lock) = result.unwrap();
+        assert!(approval.is_met());
+        assert_eq!(republished - in_lock, 2, "read again after the refresh");
+
+        let err = repo
+            .sign_under_lock("targets", &targets, NOW, || {
+                repo.extend("targets", 3 * 86_400, NOW).map(|_| ())
+            })
+            .unwrap_err();
+        assert!(matches!(err, RepoError::RoleChanged { .. }), "{err}");
+        let staged = repo.load_staged::<Targets>("targets").unwrap().unwrap();
+        assert!(staged.signatures.is_empty());
     }
 }

@@ -430,6 +430,10 @@ impl Repository {
             snapshot: (snapshot_version, &snapshot_doc),
             roles: &role_bytes,
             versions: &versions,
+            delegated: &roles
+                .iter()
+                .map(|(r, d)| (r.clone(), d.signed.delegated_role_names()))
+                .collect(),
         };
         if let Err(e) = verify_release::check_release(published, &new_files, now) {
             self.refuse(&e, now)?;

@@ -6,7 +6,7 @@
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
-use super::{RepoError, Repository};
+use super::{RepoError, Repository, names, read_optional};
 use fwsign_keys::document::{put_signature, signing_payload};
 
 /// A staged role as read from `staged/ROLE.json`.
@@ -63,11 +63,65 @@ impl StagedRole {
         }
     }
 
+    /// Staged `role` parsed from `bytes`, the file's contents.
+    fn from_bytes(repo: &Repository, role: &str, bytes: &[u8]) -> Result<Self, RepoError> {
+        Ok(if role == "root" {
+            Self::Root(repo.staged_from_bytes::<Root>("root", bytes)?)
+        } else {
+            Self::Targets(repo.staged_from_bytes::<Targets>(role, bytes)?)
+        })
+    }
+
     /// Writes it back to `staged/ROLE.json`.
     pub(crate) fn save(&self, repo: &Repository, role: &str) -> Result<(), RepoError> {
         match self {
             Self::Root(doc) => repo.save_staged("root", doc),
             Self::Targets(doc) => repo.save_staged(role, doc),
+        }
+    }
+}
+
+/// A staged role with the bytes it was read from and its payload: what the
+/// two halves of `repo sign` (the signature without the lock, its addition
+/// under it) share while the file does not change in between. Reading,
+/// parsing and serialising a 10^5-target role for each half was a third of
+/// a signature.
+pub(crate) struct StagedRead {
+    raw: Vec<u8>,
+    /// The role as read.
+    pub(crate) staged: StagedRole,
+    /// The canonical bytes approvers sign.
+    pub(crate) payload: Vec<u8>,
+}
+
+impl StagedRead {
+    /// Reads staged `role`; [`RepoError::NotStaged`] when it is not staged.
+    pub(crate) fn load(repo: &Repository, role: &str) -> Result<Self, RepoError> {
+        names::check_role_name(role)?;
+        let raw = read_optional(&repo.staged_path(role))?
+            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
+        Self::parse(repo, role, raw)
+    }
+
+    fn parse(repo: &Repository, role: &str, raw: Vec<u8>) -> Result<Self, RepoError> {
+        let staged = StagedRole::from_bytes(repo, role, &raw)?;
+        let payload = staged.payload(role)?;
+        Ok(Self {
+            raw,
+            staged,
+            payload,
+        })
+    }
+
+    /// The role as the file holds it now: this read when the file still
+    /// has the same bytes, else read again (another command changed it).
+    pub(crate) fn refreshed(self, repo: &Repository, role: &str) -> Result<Self, RepoError> {
+        let raw = read_optional(&repo.staged_path(role))?
+            .ok_or_else(|| RepoError::NotStaged(role.to_owned()))?;
+        if raw == self.raw {
+            Ok(self)
+        } else {
+            Self::parse(repo, role, raw)
         }
     }
 }
