@@ -501,6 +501,7 @@ impl Repository {
             dir: other.to_path_buf(),
             config: self.config.clone(),
             staged_changes: StagedChanges::default(),
+            audit_tail: crate::audit::TailMemo::default(),
         };
         let op = self.operation();
         let mut report = MergeReport::default();

@@ -63,6 +63,7 @@ mod verify;
 pub use entry::{AuditEntry, AuditEvent, AuditHead};
 pub use error::AuditError;
 pub use log::AuditLog;
+pub(crate) use log::TailMemo;
 pub use verify::{Anchor, AuditReport};
 
 /// The name of the unrecognised field that carries the log's head: in each

@@ -266,7 +266,7 @@ impl Repository {
         }
         let mut anchors = std::mem::take(&mut walk.anchors);
         anchors.extend_from_slice(extra);
-        let log = self.audit_log().verify(&anchors)?;
+        let log = self.audit_log().verify_after(&anchors, &self.audit_tail)?;
         let (pinned, snapshots) = match snapshots {
             Some((pinned, walked)) => (Some(pinned), walked),
             None => (None, 0),
@@ -294,7 +294,7 @@ impl Repository {
         &self,
         unknown: &mut BTreeMap<String, Value>,
     ) -> Result<(), RepoError> {
-        match self.audit_log().head()? {
+        match self.audit_log().head_after(&self.audit_tail)? {
             Some(head) => {
                 unknown.insert(HEAD_FIELD.to_owned(), head_value(&head)?);
             }

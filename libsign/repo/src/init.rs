@@ -207,6 +207,7 @@ impl Repository {
                 expiry: options.expiry.clone(),
             },
             staged_changes: super::StagedChanges::default(),
+            audit_tail: crate::audit::TailMemo::default(),
         };
         // A log left in the directory must verify before it is extended.
         repo.check_audit_before_staging(&repo.operation())?;

@@ -359,6 +359,9 @@ pub struct Repository {
     /// Counts this process's changes to staged roles, so an [`Operation`]'s
     /// memo of which role delegates which knows when it is stale.
     staged_changes: StagedChanges,
+    /// The end of the audit log as this handle last verified or appended
+    /// to it, so the next append or head need not read the last line again.
+    audit_tail: audit::TailMemo,
 }
 
 /// A counter of the changes to staged roles, made through this
@@ -542,6 +545,7 @@ impl Repository {
             dir,
             config,
             staged_changes: StagedChanges::default(),
+            audit_tail: audit::TailMemo::default(),
         })
     }
 
@@ -561,7 +565,8 @@ impl Repository {
     }
 
     pub(crate) fn audit(&self, event: &AuditEvent, now: UnixTime) -> Result<(), RepoError> {
-        self.audit_log().append(event, now)?;
+        self.audit_log()
+            .append_after(event, now, &self.audit_tail)?;
         Ok(())
     }
 

@@ -20,6 +20,41 @@ use super::entry::{
 use super::error::AuditError;
 use super::{GENESIS, TAIL_CHUNK};
 
+/// The end of the log as this process last verified or appended to it: its
+/// length in bytes and its head. An append or head read that finds the file
+/// still this long takes the head from here instead of reading and checking
+/// the last line again (one line of a 10^5-target command is some 16 MB).
+/// Only a file of another length is read; a file rewritten in place to the
+/// same length is what the next verification catches, as ever.
+#[derive(Debug, Clone)]
+pub(crate) struct LogTail {
+    pub(crate) len: u64,
+    pub(crate) head: AuditHead,
+}
+
+/// A [`LogTail`] shared by the calls of one repository handle.
+#[derive(Debug, Default)]
+pub(crate) struct TailMemo(std::sync::Mutex<Option<LogTail>>);
+
+impl Clone for TailMemo {
+    /// A copy of the handle starts without one: it reads the log itself.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl TailMemo {
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Option<LogTail>>> {
+        self.0.lock().ok()
+    }
+
+    pub(super) fn set(&self, tail: Option<LogTail>) {
+        if let Some(mut memo) = self.lock() {
+            *memo = tail;
+        }
+    }
+}
+
 /// The audit log file of one repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditLog {
@@ -45,6 +80,17 @@ impl AuditLog {
     /// last line is read, under an exclusive lock, so appending stays cheap;
     /// it must be complete and well-formed, or nothing is written.
     pub fn append(&self, event: &AuditEvent, now: UnixTime) -> Result<AuditHead, AuditError> {
+        self.append_after(event, now, &TailMemo::default())
+    }
+
+    /// [`AuditLog::append`], taking the last line's head from `tail` when
+    /// the file is as long as `tail` says, and leaving the new tail there.
+    pub(crate) fn append_after(
+        &self,
+        event: &AuditEvent,
+        now: UnixTime,
+        tail: &TailMemo,
+    ) -> Result<AuditHead, AuditError> {
         check_event(event)?;
         let time = now.to_expires().ok_or(AuditError::TimeOutOfRange(now.0))?;
 
@@ -61,14 +107,19 @@ impl AuditLog {
         lock(&file, true).map_err(|e| self.io("lock", e))?;
         let len = file.metadata().map_err(|e| self.io("read", e))?.len();
 
-        let (seq, prev) = match self.last_entry(&mut file, len)? {
+        let known = take_tail(tail, len);
+        let last = match known {
+            Some(head) => Some((head.line, head.sha256)),
+            None => self.last_entry(&mut file, len)?.map(|e| (e.seq, e.hash)),
+        };
+        let (seq, prev) = match last {
             None => (1, GENESIS.to_owned()),
-            Some(last) => {
-                let seq = last
-                    .seq
-                    .checked_add(1)
-                    .ok_or_else(|| self.malformed(last.line, "seq is at its maximum".to_owned()))?;
-                (seq, last.hash)
+            Some((last_seq, last_hash)) => {
+                let seq = last_seq.checked_add(1).ok_or_else(|| {
+                    let line = usize::try_from(last_seq).unwrap_or(usize::MAX);
+                    self.malformed(line, "seq is at its maximum".to_owned())
+                })?;
+                (seq, last_hash)
             }
         };
 
@@ -89,10 +140,18 @@ impl AuditLog {
             // The file may be new: make its directory entry durable too.
             sync_dir(parent_dir(&self.path)).map_err(|e| self.io("sync", e))?;
         }
-        Ok(AuditHead {
+        let head = AuditHead {
             line: seq,
             sha256: hash,
-        })
+        };
+        let written = u64::try_from(line.len())
+            .ok()
+            .and_then(|n| len.checked_add(n));
+        tail.set(written.map(|len| LogTail {
+            len,
+            head: head.clone(),
+        }));
+        Ok(head)
     }
 
     /// The log's current head, `None` for an empty or missing log.
@@ -101,11 +160,24 @@ impl AuditLog {
     /// hashing to its `hash`); the chain is not. Use [`AuditLog::verify`] for
     /// that.
     pub fn head(&self) -> Result<Option<AuditHead>, AuditError> {
+        self.head_after(&TailMemo::default())
+    }
+
+    /// [`AuditLog::head`], from `tail` when the file is as long as it says.
+    pub(crate) fn head_after(&self, tail: &TailMemo) -> Result<Option<AuditHead>, AuditError> {
         let Some(mut file) = self.open_shared()? else {
             return Ok(None);
         };
         let len = file.metadata().map_err(|e| self.io("read", e))?.len();
-        Ok(self.last_entry(&mut file, len)?.map(|e| e.head()))
+        let known = tail.lock().and_then(|memo| {
+            memo.as_ref()
+                .filter(|t| t.len == len)
+                .map(|t| t.head.clone())
+        });
+        match known {
+            Some(head) => Ok(Some(head)),
+            None => Ok(self.last_entry(&mut file, len)?.map(|e| e.head())),
+        }
     }
 
     /// Reads every line and checks the chain: each line complete and
@@ -120,17 +192,18 @@ impl AuditLog {
 
     /// Checks the chain as [`AuditLog::entries`] does, handing each line to
     /// `each` with its number once it is checked; returns the number of
-    /// lines.
+    /// lines and of bytes read.
     ///
     /// Reads one line at a time (a line naming 10^5 targets is some 16 MB),
     /// so what is held is the longest line, not the log.
     pub(super) fn walk_chain(
         &self,
         mut each: impl FnMut(usize, Parsed),
-    ) -> Result<usize, AuditError> {
+    ) -> Result<(usize, u64), AuditError> {
         let Some(file) = self.open_shared()? else {
-            return Ok(0);
+            return Ok((0, 0));
         };
+        let mut bytes: u64 = 0;
         let mut reader = BufReader::with_capacity(READ_CHUNK, file);
         let mut text = Vec::new();
         let mut expected_prev = GENESIS.to_owned();
@@ -141,8 +214,9 @@ impl AuditLog {
                 .read_until(b'\n', &mut text)
                 .map_err(|e| self.io("read", e))?;
             if read == 0 {
-                return Ok(line);
+                return Ok((line, bytes));
             }
+            bytes = bytes.saturating_add(u64::try_from(read).unwrap_or(u64::MAX));
             line += 1;
             if text.pop() != Some(b'\n') {
                 return Err(AuditError::TornLine {
@@ -319,4 +393,11 @@ fn count_lines(file: &mut File) -> io::Result<usize> {
     } else {
         newlines + 1
     })
+}
+
+/// The head `tail` holds, taken out of it, when the file is `len` bytes
+/// long as it was then.
+fn take_tail(tail: &TailMemo, len: u64) -> Option<AuditHead> {
+    let mut memo = tail.lock()?;
+    memo.take().filter(|t| t.len == len).map(|t| t.head)
 }

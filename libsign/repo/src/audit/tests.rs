@@ -543,3 +543,27 @@ fn long_last_line_is_read_whole() {
     assert_eq!(next.line, 3);
     assert_eq!(log.entries().unwrap()[2].prev, head.sha256);
 }
+
+/// The head a command remembers from its verification (or its last append)
+/// spares reading the last line again, but only while the file has the
+/// length it had then: a line another process appended meanwhile is chained
+/// onto, not overwritten in the chain (which would fork the log).
+#[test]
+fn a_remembered_head_is_used_only_while_the_log_has_not_grown() {
+    let (log, heads) = filled("tail-memo", 2);
+    let memo = TailMemo::default();
+    let report = log.verify_after(&[], &memo).unwrap();
+    assert_eq!(report.head.as_ref(), heads.last());
+
+    // Another process appends without this handle's memo.
+    let other = log.append(&event("sign", 3), T0).unwrap();
+    assert_eq!(other.line, 3);
+
+    let mine = log.append_after(&event("sign", 4), T0, &memo).unwrap();
+    assert_eq!(mine.line, 4, "chained onto the other process's line");
+    let again = log.append_after(&event("sign", 5), T0, &memo).unwrap();
+    assert_eq!(again.line, 5);
+    assert_eq!(log.head_after(&memo).unwrap(), Some(again.clone()));
+    let report = log.verify(&[]).unwrap();
+    assert_eq!((report.lines, report.head), (5, Some(again)));
+}

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::entry::{AuditHead, is_sha256_hex};
 use super::error::AuditError;
-use super::log::AuditLog;
+use super::log::{AuditLog, LogTail, TailMemo};
 
 /// A head recorded somewhere trusted, against which the log is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +39,22 @@ impl AuditLog {
     /// reported at the first anchor it broke, together with the range of
     /// lines it must lie in.
     pub fn verify(&self, anchors: &[Anchor]) -> Result<AuditReport, AuditError> {
+        self.verify_after(anchors, &TailMemo::default())
+    }
+
+    /// [`AuditLog::verify`], leaving the end of the log it verified in
+    /// `tail` for the append that follows.
+    pub(crate) fn verify_after(
+        &self,
+        anchors: &[Anchor],
+        tail: &TailMemo,
+    ) -> Result<AuditReport, AuditError> {
         // Only the hashes of the anchored lines and of the last line are
         // kept: the log is read a line at a time and its events dropped.
         let anchored: HashSet<u64> = anchors.iter().map(|a| a.head.line).collect();
         let mut hashes: HashMap<usize, String> = HashMap::new();
         let mut head = None;
-        let lines = self.walk_chain(|line, parsed| {
+        let (lines, len) = self.walk_chain(|line, parsed| {
             if u64::try_from(line).is_ok_and(|l| anchored.contains(&l)) {
                 hashes.insert(line, parsed.hash.clone());
             }
@@ -78,6 +88,7 @@ impl AuditLog {
             }
             first_suspect = line + 1;
         }
+        tail.set(head.clone().map(|head| LogTail { len, head }));
         Ok(AuditReport {
             lines,
             anchors_checked: anchors.len(),
