@@ -383,6 +383,15 @@ impl super::Repository {
         let Some(bytes) = crate::read_optional(&path)? else {
             return Ok(Vec::new());
         };
+        // The files fwsign writes open with the signatures (canonical key
+        // order): read that array alone, not the 20 MB after it.
+        if let Some(rest) = bytes.strip_prefix(br#"{"signatures":"#)
+            && let Some(Ok(signatures)) = serde_json::Deserializer::from_slice(rest)
+                .into_iter::<Vec<KeyIdOnly>>()
+                .next()
+        {
+            return Ok(signatures.into_iter().map(|s| s.keyid).collect());
+        }
         if let Ok(envelope) = serde_json::from_slice::<Signatures>(&bytes) {
             return Ok(envelope.signatures.into_iter().map(|s| s.keyid).collect());
         }

@@ -262,3 +262,24 @@ fn a_signature_made_before_the_staged_role_changed_is_refused_not_added() {
     let staged = f.repo.load_staged::<Targets>("targets").unwrap().unwrap();
     assert!(staged.signatures.is_empty());
 }
+
+/// `repo add` reports the approvals an edit dropped from who signed the
+/// staged role before and after: read from the signatures at the start of
+/// the file fwsign writes, and from any other spelling of the envelope
+/// (a hand-edited, pretty-printed file) as well.
+#[test]
+fn the_signers_of_a_staged_role_are_read_from_any_spelling_of_its_file() {
+    let f = Fixture::new(2);
+    f.repo.extend("targets", 86_400, NOW).unwrap();
+    f.repo.sign("targets", &f.approvers[1], NOW).unwrap();
+    let signer = f.approvers[1].public_key().keyid();
+    assert_eq!(
+        f.repo.staged_signers("targets").unwrap(),
+        vec![signer.clone()]
+    );
+
+    let path = f.repo.staged_path("targets");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    assert_eq!(f.repo.staged_signers("targets").unwrap(), vec![signer]);
+}
