@@ -100,19 +100,6 @@ pub fn open_pending(path: &Path, mode: Mode) -> io::Result<(PendingFile, File)> 
     Ok((pending, file))
 }
 
-/// A [`PendingFile`] for `path` that is a hard link to `existing` under a
-/// temporary name beside `path`: an existing file (already durable) about
-/// to get another name, without copying it.
-pub fn link_pending(existing: &Path, path: &Path) -> io::Result<PendingFile> {
-    let tmp = temp_name(path);
-    fs::hard_link(existing, &tmp)?;
-    Ok(PendingFile {
-        tmp,
-        path: path.to_path_buf(),
-        placed: false,
-    })
-}
-
 impl PendingFile {
     /// The temporary file (to check its contents before placing it).
     pub fn temp_path(&self) -> &Path {
@@ -220,9 +207,12 @@ fn temp_name(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The process ID read once: it is a system call each time, and a
+    // release of 10^5 targets names a temporary per target.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let unique = format!(
         ".{name}{TEMP_MARK}{}-{}",
-        std::process::id(),
+        PID.get_or_init(std::process::id),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

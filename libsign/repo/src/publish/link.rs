@@ -3,17 +3,18 @@
 //!
 //! Each staged file was hashed once against the approved metadata
 //! ([`check_staged`], on every core) before anything is written. It then
-//! enters `targets/` under a temporary name beside its first
-//! consistent-snapshot name as
+//! enters `targets/` under its first consistent-snapshot name as
 //! - a reflink (its own inode sharing the extents, copy-on-write) where the
-//!   file system has them;
-//! - else a hard link to the staged file itself. Staged files are created
-//!   read-only and only ever replaced by rename, so no edit can reach the
-//!   published name through the shared inode; the link is checked to be the
-//!   very inode that was hashed, so a staged file swapped between the check
-//!   and the link is refused;
+//!   file system has them, made under a temporary name beside it;
+//! - else a hard link to the staged file itself, made under that name
+//!   directly (its inode is durable since `repo add`). Staged files are
+//!   created read-only and only ever replaced by rename, so no edit can
+//!   reach the published name through the shared inode; the link is checked
+//!   to be the very inode that was hashed, so a staged file swapped between
+//!   the check and the link is refused (and the name removed again: nothing
+//!   names it before the timestamp does);
 //! - else (a writable staged file from an older fwsign, or no inode to
-//!   check) a copy, checked again before it is linked.
+//!   check) a copy under a temporary name, checked again before it is linked.
 //!
 //! Copies and reflinks are synced together; then every temporary is linked
 //! under its first name, its other names (one per listed hash, and tough's)
@@ -25,7 +26,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use fwsign_keys::atomic_write::{Mode, PendingFile, link_pending, open_pending, sync_batch};
+use fwsign_keys::atomic_write::{Mode, PendingFile, open_pending, sync_batch};
 use fwsign_manifest_schema::metadata::TargetFile;
 
 use super::PublishStep;
@@ -83,11 +84,8 @@ pub(super) fn link_all(
         refuse_link(&first)?;
         if fs::symlink_metadata(&first).is_ok() {
             already(&first, name, entry)?;
-        } else {
-            let (temp, new_inode) = linker.place_first(name, entry, staged, *identity, &first)?;
-            if new_inode {
-                new_inodes.push(temp.temp_path().to_path_buf());
-            }
+        } else if let Some(temp) = linker.place_first(name, entry, staged, *identity, &first)? {
+            new_inodes.push(temp.temp_path().to_path_buf());
             pending.push((index, temp));
         }
         on_step(PublishStep::TargetCopied);
@@ -156,8 +154,9 @@ impl Linker<'_> {
         Ok(())
     }
 
-    /// Puts the staged file in a temporary beside `first`: a reflink or a
-    /// copy (`true`: a new inode, to sync) or a hard link (`false`).
+    /// Puts the staged file under `first`: a reflink or a copy in a
+    /// temporary beside it (a new inode, to sync before it is linked under
+    /// `first`), or a hard link made at `first` itself (`None`).
     fn place_first(
         &mut self,
         name: &str,
@@ -165,7 +164,7 @@ impl Linker<'_> {
         staged: &Path,
         identity: FileIdentity,
         first: &Path,
-    ) -> Result<(PendingFile, bool), RepoError> {
+    ) -> Result<Option<PendingFile>, RepoError> {
         let swapped = || RepoError::StagedTargetChanged {
             name: name.to_owned(),
             why: format!(
@@ -174,21 +173,34 @@ impl Linker<'_> {
             ),
         };
         if !identity.read_only || identity.inode.is_none() {
-            return copy_checked(name, entry, staged, first).map(|copy| (copy, true));
+            return copy_checked(name, entry, staged, first).map(Some);
         }
         if self.reflinks {
             match reflink(staged, first, identity) {
-                Ok(Some(copy)) => return Ok((copy, true)),
+                Ok(Some(copy)) => return Ok(Some(copy)),
                 Ok(None) => return Err(swapped()),
                 Err(_) => self.reflinks = false,
             }
         }
-        let link = link_pending(staged, first).map_err(io_err(first))?;
-        let linked = FileIdentity::at(link.temp_path()).map_err(io_err(link.temp_path()))?;
+        match fs::hard_link(staged, first) {
+            Ok(()) => {}
+            // Published meanwhile (by a publish killed earlier, say): it
+            // must be these bytes.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                already(first, name, entry)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(io_err(first)(e)),
+        }
+        let linked = FileIdentity::at(first).map_err(io_err(first))?;
         if linked.inode != identity.inode {
+            // Only the timestamp makes the name reachable, and it is
+            // written last: the wrong file goes again before anyone can
+            // fetch it.
+            fs::remove_file(first).map_err(io_err(first))?;
             return Err(swapped());
         }
-        Ok((link, false))
+        Ok(None)
     }
 }
 
