@@ -97,14 +97,53 @@ pub fn delegation_covers_names<S: AsRef<str>>(
     path_hash_prefixes: Option<&[S]>,
     path: &str,
 ) -> bool {
+    delegation_covers_path(paths, path_hash_prefixes, &HashedPath::new(path))
+}
+
+/// A target path with the SHA-256 that hash-prefixed delegations are
+/// matched on, computed the first time one asks: a caller testing one path
+/// against many delegations (a thousand hashed bins) hashes it once, not
+/// once per delegation.
+#[derive(Debug, Clone)]
+pub struct HashedPath<'a> {
+    path: &'a str,
+    digest: core::cell::OnceCell<[u8; 32]>,
+}
+
+impl<'a> HashedPath<'a> {
+    /// `path`, not hashed yet.
+    pub fn new(path: &'a str) -> Self {
+        Self {
+            path,
+            digest: core::cell::OnceCell::new(),
+        }
+    }
+
+    /// The path.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    fn digest(&self) -> &[u8; 32] {
+        self.digest
+            .get_or_init(|| super::sha256_of(&[self.path.as_bytes()]))
+    }
+}
+
+/// [`delegation_covers_names`] for a path whose hash is kept between calls.
+pub fn delegation_covers_path<S: AsRef<str>>(
+    paths: Option<&[S]>,
+    path_hash_prefixes: Option<&[S]>,
+    path: &HashedPath<'_>,
+) -> bool {
     if let Some(prefixes) = path_hash_prefixes {
-        let digest = super::sha256_of(&[path.as_bytes()]);
+        let digest = path.digest();
         return prefixes
             .iter()
-            .any(|p| digest_has_prefix(&digest, p.as_ref().as_bytes()));
+            .any(|p| digest_has_prefix(digest, p.as_ref().as_bytes()));
     }
     if let Some(patterns) = paths {
-        return patterns.iter().any(|p| path_matches(p.as_ref(), path));
+        return patterns.iter().any(|p| path_matches(p.as_ref(), path.path));
     }
     false
 }
@@ -270,5 +309,34 @@ mod tests {
         assert!(hash_prefix_matches("", "fw.bin"));
         let other = if hex.starts_with('0') { "1" } else { "0" };
         assert!(!hash_prefix_matches(other, "fw.bin"));
+    }
+
+    /// One path, hashed once, tested against every bin of a 256-bin
+    /// layout: covered by exactly the bin its hash's first two hex digits
+    /// name, as when it is hashed per delegation.
+    #[test]
+    fn a_path_hashed_once_is_covered_by_the_same_bins() {
+        for name in ["fw.bin", "board-a/fw-1.0.0.bin", "é"] {
+            let hashed = HashedPath::new(name);
+            let hex = base16ct::lower::encode_string(&Sha256::digest(name.as_bytes()));
+            let mut covering = Vec::new();
+            for bin in 0..256u32 {
+                let prefixes = [format!("{bin:02x}")];
+                let once = delegation_covers_path(None, Some(&prefixes[..]), &hashed);
+                assert_eq!(
+                    once,
+                    delegation_covers_names(None, Some(&prefixes[..]), name)
+                );
+                if once {
+                    covering.push(prefixes[0].clone());
+                }
+            }
+            assert_eq!(covering, [hex[..2].to_owned()], "{name}");
+            let patterns = ["board-a/*"];
+            assert_eq!(
+                delegation_covers_path(Some(&patterns[..]), None, &hashed),
+                path_matches("board-a/*", name)
+            );
+        }
     }
 }

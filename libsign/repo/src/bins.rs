@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fwsign_core::path_match::delegation_covers_names;
+use fwsign_core::path_match::{HashedPath, delegation_covers_path};
 use fwsign_keys::PublicKey;
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Signed, Targets};
@@ -360,6 +360,8 @@ impl Repository {
         let mut docs: BTreeMap<String, Option<Option<Delegations>>> = BTreeMap::new();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
+            // Hashed once for all the bins it is tested against.
+            let hashed = HashedPath::new(name);
             let mut role = "targets".to_owned();
             loop {
                 if !docs.contains_key(&role) {
@@ -376,10 +378,10 @@ impl Repository {
                         d.roles.iter().find(|r| {
                             in_set(set, &r.name)
                                 && r.path_hash_prefixes.is_some()
-                                && delegation_covers_names(
+                                && delegation_covers_path(
                                     None,
                                     r.path_hash_prefixes.as_deref(),
-                                    name,
+                                    &hashed,
                                 )
                         })
                     })
@@ -714,7 +716,13 @@ mod tests {
         for name in ["firmware/board-1/v1.bin", "x", "a"] {
             let covering: Vec<_> = layout
                 .bins()
-                .filter(|b| delegation_covers_names(None, Some(&b.prefixes[..]), name))
+                .filter(|b| {
+                    fwsign_core::path_match::delegation_covers_names(
+                        None,
+                        Some(&b.prefixes[..]),
+                        name,
+                    )
+                })
                 .collect();
             assert_eq!(covering.len(), 1);
             let bin = fwsign_core::succinct::bin_for(10, name.as_bytes());
