@@ -250,20 +250,22 @@ pub(crate) fn sign_matching(
     let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
     let signer = keys.signer(key)?;
     // The slow half for every role without the lock, as `repo sign` does
-    // for one; then all signatures are added under it.
-    // Each step over every role at once: the published state is read once
-    // per step, not once per role (a release may re-stage hundreds of bins).
-    for (role, change) in roles.iter().zip(repo.staged_target_changes_of(&roles)?) {
-        out.say(format!("{role}: {}", change.summary()));
-    }
-    let prepared = repo.prepare_signatures(&roles, signer.as_ref())?;
-    let _lock = lock(&repo, LockKind::Exclusive, "repo sign", out)?;
-    let mut approvals = Vec::with_capacity(prepared.len());
-    repo.add_prepared_all(&prepared, now(), &mut |approval| {
-        out.say(format!("{} signed {}", signer.keyid(), approval.role));
-        say_approval(out, &approval);
-        approvals.push(approval_json(&approval));
-    })?;
+    // for one; then all signatures are added under it. One read of the
+    // published state and of each staged role for the report and both
+    // halves (a release may re-stage hundreds of bins).
+    let mut approvals = Vec::with_capacity(roles.len());
+    let _lock = repo.sign_all_under_lock(
+        &roles,
+        signer.as_ref(),
+        now(),
+        &mut |role, change| out.say(format!("{role}: {}", change.summary())),
+        || lock(&repo, LockKind::Exclusive, "repo sign", out),
+        &mut |approval| {
+            out.say(format!("{} signed {}", signer.keyid(), approval.role));
+            say_approval(out, &approval);
+            approvals.push(approval_json(&approval));
+        },
+    )?;
     out.result(&json!({
         "ok": true,
         "keyid": signer.keyid(),

@@ -252,10 +252,10 @@ impl Repository {
         signer: &dyn TufSigner,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        // One operation for both halves: the published state is read once.
-        let op = self.operation();
-        let prepared = self.prepare_in(&op, role, signer)?;
-        self.add_prepared_in(&op, &prepared, now)
+        // Both halves with nothing to wait for in between: the published
+        // state and the staged role are read once.
+        self.sign_under_lock::<(), RepoError>(role, signer, now, || Ok(()))
+            .map(|(approval, ())| approval)
     }
 
     /// The slow half of signing, which needs no lock: reads staged `role`'s
@@ -266,38 +266,6 @@ impl Repository {
         signer: &dyn TufSigner,
     ) -> Result<PreparedSignature, RepoError> {
         self.prepare_in(&self.operation(), role, signer)
-    }
-
-    /// [`Repository::prepare_signature`] for several roles (`repo sign
-    /// --role 'bins-*'`), with the published state read once for all.
-    pub fn prepare_signatures(
-        &self,
-        roles: &[String],
-        signer: &dyn TufSigner,
-    ) -> Result<Vec<PreparedSignature>, RepoError> {
-        let op = self.operation();
-        roles
-            .iter()
-            .map(|role| self.prepare_in(&op, role, signer))
-            .collect()
-    }
-
-    /// [`Repository::add_prepared`] for several signatures, in order, with
-    /// the published state read once for all (the caller holds the
-    /// exclusive lock, so it cannot change meanwhile), each approval handed
-    /// to `added` as it is recorded. Stops at the first refusal; the
-    /// signatures before it stay added (each was checked on its own).
-    pub fn add_prepared_all(
-        &self,
-        prepared: &[PreparedSignature],
-        now: UnixTime,
-        added: &mut dyn FnMut(RoleApproval),
-    ) -> Result<(), RepoError> {
-        let op = self.operation();
-        for p in prepared {
-            added(self.add_prepared_in(&op, p, now)?);
-        }
-        Ok(())
     }
 
     /// Signs staged `role` in the two halves of
@@ -324,6 +292,42 @@ impl Repository {
         let read = read.refreshed(self, role)?;
         let approval = self.add_prepared_to(&op, &prepared, read, now)?;
         Ok((approval, guard))
+    }
+
+    /// [`Repository::sign_under_lock`] for several staged roles (`repo sign
+    /// --role 'bins-*'`): `changes` is shown what each role's staged change
+    /// lists before anything is signed, every role is signed without the
+    /// lock, then every signature is added under it and handed to `added`.
+    /// One read of the published state and of each staged role serves the
+    /// report and both halves, when nothing changed meanwhile.
+    pub fn sign_all_under_lock<L, E: From<RepoError>>(
+        &self,
+        roles: &[String],
+        signer: &dyn TufSigner,
+        now: UnixTime,
+        changes: &mut dyn FnMut(&str, &crate::bins::TargetChanges),
+        lock: impl FnOnce() -> Result<L, E>,
+        added: &mut dyn FnMut(RoleApproval),
+    ) -> Result<L, E> {
+        let op = self.operation();
+        for role in roles {
+            changes(role, &self.staged_target_changes_in(&op, role)?);
+        }
+        let mut prepared = Vec::with_capacity(roles.len());
+        for role in roles {
+            self.authorised_keyids(&op, role, signer.public_key())?;
+            let read = StagedRead::load(self, role)?;
+            let signature =
+                self.sign_payload(role, &read.payload, read.staged.version(), signer)?;
+            prepared.push((signature, read));
+        }
+        let guard = lock()?;
+        let op = op.refreshed()?;
+        for (signature, read) in prepared {
+            let read = read.refreshed(self, &signature.role)?;
+            added(self.add_prepared_to(&op, &signature, read, now)?);
+        }
+        Ok(guard)
     }
 
     fn prepare_in(

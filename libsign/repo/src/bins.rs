@@ -605,19 +605,6 @@ impl Repository {
         self.staged_target_changes_in(&self.operation(), role)
     }
 
-    /// [`Repository::staged_target_changes`] of several roles, with the
-    /// published state read once for all.
-    pub fn staged_target_changes_of(
-        &self,
-        roles: &[String],
-    ) -> Result<Vec<TargetChanges>, RepoError> {
-        let op = self.operation();
-        roles
-            .iter()
-            .map(|role| self.staged_target_changes_in(&op, role))
-            .collect()
-    }
-
     /// [`Repository::staged_target_changes`] in `op`, for a caller asking
     /// about many roles (the published state is read once).
     pub(crate) fn staged_target_changes_in(
