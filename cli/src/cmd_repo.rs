@@ -328,16 +328,23 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 OnExisting::Refuse
             };
             // Whose approvals the add drops: those on the role, or on each
-            // bin its targets route to (routed once, here), before and after.
-            let routing = repo.route_add(&options)?;
-            let touched = routing.roles();
-            let mut signed_before = Vec::with_capacity(touched.len());
-            for role in &touched {
-                signed_before.push(repo.staged_signers(role)?);
-            }
+            // bin its targets route to (routed once), before and after.
             // Into hashed bins when `--role` names a set of them.
-            let routed =
-                repo.add_routed_as(&options, &routing, on_existing, now(), &mut progress)?;
+            let mut touched = Vec::new();
+            let mut signed_before = Vec::new();
+            let routed = repo.add_routed_reporting(
+                &options,
+                on_existing,
+                now(),
+                &mut progress,
+                &mut |routing| {
+                    touched = routing.roles();
+                    for role in &touched {
+                        signed_before.push(repo.staged_signers(role)?);
+                    }
+                    Ok(())
+                },
+            )?;
             let added: Vec<_> = routed.iter().map(|(_, t)| t).collect();
             let mut dropped = Vec::new();
             for (role, before) in touched.iter().zip(&signed_before) {

@@ -403,11 +403,15 @@ impl Repository {
 
     /// Where `repo add` stages `options.targets`: in `options.role`, or,
     /// when it names a set of hashed bins, each target in its bin. The
-    /// caller asks once (the bins are found by walking delegations) and
-    /// passes the answer to [`Repository::add_routed_as`], so a command that
-    /// must know the roles before staging (whose approvals the add drops)
-    /// does not route twice.
-    pub fn route_add(&self, options: &AddOptions) -> Result<AddRouting, RepoError> {
+    /// add routes once (the bins are found by walking delegations) and
+    /// stages along the answer, which a command that must know the roles
+    /// before staging (whose approvals the add drops) is shown
+    /// ([`Repository::add_routed_reporting`]).
+    fn route_add_in(
+        &self,
+        op: &Operation<'_>,
+        options: &AddOptions,
+    ) -> Result<AddRouting, RepoError> {
         // A role that is staged (or `targets`) is a role, not a set: no
         // published state is read for the common case.
         crate::names::check_role_name(&options.role)?;
@@ -415,8 +419,7 @@ impl Repository {
             .staged_dir()
             .join(format!("{}.json", options.role))
             .exists();
-        let op = self.operation();
-        if options.role == "targets" || staged || !self.is_hashed_bin_set_in(&op, &options.role)? {
+        if options.role == "targets" || staged || !self.is_hashed_bin_set_in(op, &options.role)? {
             return Ok(AddRouting {
                 role: options.role.clone(),
                 bins: None,
@@ -429,18 +432,18 @@ impl Repository {
         // name (TUF's `path_hash_prefixes`). Its name takes the suffix of
         // its format, so the file is read and checked here to route it.
         let sbom_bin = match self.sbom_name(options)? {
-            Some(name) => self.route_to_bins_in(&op, &options.role, &[&name])?.pop(),
+            Some(name) => self.route_to_bins_in(op, &options.role, &[&name])?.pop(),
             None => None,
         };
         Ok(AddRouting {
             role: options.role.clone(),
-            bins: Some(self.route_to_bins_in(&op, &options.role, &names)?),
+            bins: Some(self.route_to_bins_in(op, &options.role, &names)?),
             sbom_bin,
         })
     }
 
-    /// `repo add`: [`Repository::route_add`], then
-    /// [`Repository::add_routed_as`].
+    /// `repo add`: routes the targets (to the role, or to the bins of a set
+    /// of hashed bins) and stages them there.
     pub fn add_routed(
         &self,
         options: &AddOptions,
@@ -448,16 +451,34 @@ impl Repository {
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<(String, AddedTarget)>, RepoError> {
-        let routing = self.route_add(options)?;
-        self.add_routed_as(options, &routing, on_existing, now, progress)
+        self.add_routed_reporting(options, on_existing, now, progress, &mut |_| Ok(()))
     }
 
-    /// [`Repository::add_with`] along `routing` ([`Repository::route_add`]
-    /// of the same `options`): into the role, or one `add_with` per bin
+    /// [`Repository::add_routed`], handing the routing to `before` ahead of
+    /// staging (`repo add` notes whose approvals each role it changes had),
+    /// with one read of the published state for the routing and the add.
+    /// The caller holds the exclusive lock throughout.
+    pub fn add_routed_reporting(
+        &self,
+        options: &AddOptions,
+        on_existing: OnExisting,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+        before: &mut dyn FnMut(&AddRouting) -> Result<(), RepoError>,
+    ) -> Result<Vec<(String, AddedTarget)>, RepoError> {
+        let op = self.operation();
+        let routing = self.route_add_in(&op, options)?;
+        before(&routing)?;
+        self.add_routed_in(&op, options, &routing, on_existing, now, progress)
+    }
+
+    /// [`Repository::add_with`] along `routing` (the routing of the same
+    /// `options`, in `op`): into the role, or one share per bin
     /// changed (a bin re-staged this way expires in [`BIN_EXPIRY_SECS`]).
     /// Returns every added target with the role that lists it.
-    pub fn add_routed_as(
+    fn add_routed_in(
         &self,
+        op: &Operation<'_>,
         options: &AddOptions,
         routing: &AddRouting,
         on_existing: OnExisting,
@@ -476,10 +497,18 @@ impl Repository {
             )));
         }
         let Some(bins) = &routing.bins else {
-            let added = self.add_with(options, on_existing, now, progress)?;
+            let added = self.add_to_roles(
+                op,
+                std::slice::from_ref(options),
+                None,
+                on_existing,
+                now,
+                None,
+                progress,
+            )?;
             return Ok(added
                 .into_iter()
-                .map(|t| (options.role.clone(), t))
+                .flat_map(|(role, added)| added.into_iter().map(move |t| (role.clone(), t)))
                 .collect());
         };
         if options.sbom.is_some() != routing.sbom_bin.is_some() {
@@ -514,6 +543,7 @@ impl Repository {
         let expires = expires_at(now, BIN_EXPIRY_SECS)?;
         // The SBOM goes to its own bin, re-staged in the same command.
         let added = self.add_to_roles(
+            op,
             &shares,
             routing.sbom_bin.as_deref(),
             on_existing,
@@ -528,7 +558,7 @@ impl Repository {
     }
 }
 
-/// Where an add stages its targets ([`Repository::route_add`]).
+/// Where an add stages its targets ([`Repository::add_routed_reporting`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddRouting {
     role: String,

@@ -58,6 +58,7 @@ impl Repository {
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<AddedTarget>, RepoError> {
         let added = self.add_to_roles(
+            &self.operation(),
             std::slice::from_ref(options),
             None,
             on_existing,
@@ -84,8 +85,13 @@ impl Repository {
     /// client finds every target by hashing its name). Returns each
     /// share's role and targets, in order, then the SBOM's role when it is
     /// no share's.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the operation, the shares and how each is staged are distinct inputs"
+    )]
     pub(crate) fn add_to_roles(
         &self,
+        op: &Operation<'_>,
         shares: &[AddOptions],
         sbom_role: Option<&str>,
         on_existing: OnExisting,
@@ -93,13 +99,12 @@ impl Repository {
         expires_at_least: Option<String>,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<(String, Vec<AddedTarget>)>, RepoError> {
-        let op = self.operation();
-        self.check_audit_before_staging(&op)?;
+        self.check_audit_before_staging(op)?;
         let mut prepared = Vec::with_capacity(shares.len());
         let mut elsewhere = Vec::new();
         for options in shares {
             let (share, sbom) =
-                self.prepare_add(&op, options, sbom_role, on_existing, now, progress)?;
+                self.prepare_add(op, options, sbom_role, on_existing, now, progress)?;
             prepared.push(share);
             elsewhere.extend(sbom);
         }
@@ -112,7 +117,7 @@ impl Repository {
                     prepared.push(PreparedAdd {
                         role: sbom.role.clone(),
                         was_staged: self.staged_path(&sbom.role).is_file(),
-                        doc: self.targets_for_edit(&op, &sbom.role, now)?,
+                        doc: self.targets_for_edit(op, &sbom.role, now)?,
                         copies: Vec::new(),
                         added: Vec::new(),
                     });
@@ -147,7 +152,7 @@ impl Repository {
         }
         let roles: Vec<(&str, &Signed<Targets>)> =
             changed.iter().map(|p| (p.role.as_str(), &p.doc)).collect();
-        self.check_stays_publishable(&op, None, &roles)?;
+        self.check_stays_publishable(op, None, &roles)?;
         let copies = changed
             .iter_mut()
             .flat_map(|p| std::mem::take(&mut p.copies))
