@@ -497,18 +497,10 @@ impl Repository {
             )));
         }
         let Some(bins) = &routing.bins else {
-            let added = self.add_to_roles(
-                op,
-                std::slice::from_ref(options),
-                None,
-                on_existing,
-                now,
-                None,
-                progress,
-            )?;
+            let added = self.add_to_role(op, options, on_existing, now, progress)?;
             return Ok(added
                 .into_iter()
-                .flat_map(|(role, added)| added.into_iter().map(move |t| (role.clone(), t)))
+                .map(|t| (options.role.clone(), t))
                 .collect());
         };
         if options.sbom.is_some() != routing.sbom_bin.is_some() {

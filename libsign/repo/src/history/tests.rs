@@ -21,6 +21,32 @@ fn key() -> PrivateKey {
     PrivateKey::generate(Algorithm::Ed25519).unwrap()
 }
 
+/// A repository in a scratch directory of its own (removed with the
+/// guard): one key each for root and targets, `online` for snapshot and
+/// timestamp, thresholds of 1.
+fn init(
+    root: &PrivateKey,
+    targets: &PrivateKey,
+    online: &PrivateKey,
+) -> (tempfile::TempDir, Repository) {
+    let scratch = tempfile::Builder::new()
+        .prefix("fwsign-repo-history-")
+        .tempdir()
+        .unwrap();
+    let options = InitOptions {
+        root_keys: vec![root.public_key().clone()],
+        root_threshold: 1,
+        targets_keys: vec![targets.public_key().clone()],
+        targets_threshold: 1,
+        snapshot_key: online.public_key().clone(),
+        timestamp_key: online.public_key().clone(),
+        expiry: ExpiryPolicy::default(),
+        allow_shared_key: false,
+    };
+    let repo = Repository::init(scratch.path().join("repo"), &options, NOW).unwrap();
+    (scratch, repo)
+}
+
 #[test]
 fn versions_in_file_names_have_one_spelling() {
     assert_eq!(version_of("12.root.json", ".root.json"), Some(12));
@@ -41,23 +67,8 @@ fn versions_in_file_names_have_one_spelling() {
 /// which they do not hold, refuses it.
 #[test]
 fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
-    let scratch = tempfile::Builder::new()
-        .prefix("fwsign-repo-history-")
-        .tempdir()
-        .unwrap();
-    let dir = scratch.path().join("repo");
     let (root, targets, online, board) = (key(), key(), key(), key());
-    let options = InitOptions {
-        root_keys: vec![root.public_key().clone()],
-        root_threshold: 1,
-        targets_keys: vec![targets.public_key().clone()],
-        targets_threshold: 1,
-        snapshot_key: online.public_key().clone(),
-        timestamp_key: online.public_key().clone(),
-        expiry: ExpiryPolicy::default(),
-        allow_shared_key: false,
-    };
-    let repo = Repository::init(&dir, &options, NOW).unwrap();
+    let (_scratch, repo) = init(&root, &targets, &online);
     repo.delegate(
         &DelegateOptions {
             role: "board".into(),
@@ -129,23 +140,8 @@ fn online_key_holder_cannot_swap_a_delegated_roles_anchor() {
 /// live role.
 #[test]
 fn staging_checks_the_live_roles_and_repo_audit_every_past_version() {
-    let scratch = tempfile::Builder::new()
-        .prefix("fwsign-repo-history-")
-        .tempdir()
-        .unwrap();
-    let dir = scratch.path().join("repo");
     let (root, targets, online) = (key(), key(), key());
-    let options = InitOptions {
-        root_keys: vec![root.public_key().clone()],
-        root_threshold: 1,
-        targets_keys: vec![targets.public_key().clone()],
-        targets_threshold: 1,
-        snapshot_key: online.public_key().clone(),
-        timestamp_key: online.public_key().clone(),
-        expiry: ExpiryPolicy::default(),
-        allow_shared_key: false,
-    };
-    let repo = Repository::init(&dir, &options, NOW).unwrap();
+    let (_scratch, repo) = init(&root, &targets, &online);
     repo.sign("root", &root, NOW).unwrap();
     repo.sign("targets", &targets, NOW).unwrap();
     repo.publish(&online, &online, NOW, &mut |_| {}).unwrap();

@@ -57,8 +57,20 @@ impl Repository {
         now: UnixTime,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Vec<AddedTarget>, RepoError> {
+        self.add_to_role(&self.operation(), options, on_existing, now, progress)
+    }
+
+    /// [`Repository::add_with`] in `op`.
+    pub(crate) fn add_to_role(
+        &self,
+        op: &Operation<'_>,
+        options: &AddOptions,
+        on_existing: OnExisting,
+        now: UnixTime,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<Vec<AddedTarget>, RepoError> {
         let added = self.add_to_roles(
-            &self.operation(),
+            op,
             std::slice::from_ref(options),
             None,
             on_existing,
