@@ -172,7 +172,7 @@ pub fn to_portable_bytes<T: serde::Serialize + ?Sized>(
 ///
 /// Text that is canonical already, or fwsign's portable form of it (control
 /// characters escaped), which is what fwsign itself writes, is checked and
-/// copied without a [`Value`] tree: [`unescape_portable`] turns control
+/// copied without a [`Value`] tree: `unescape_portable` turns control
 /// escapes back into the raw characters they stand for, and when the result
 /// is canonical JSON (the reader the verification core uses says so) it is
 /// the canonical form, since it reads as the same value. Any other text is

@@ -10,12 +10,12 @@
 //! and this type, make that cheap; everything else sees an ordinary JSON
 //! value through a [`Value`] round trip:
 //! - reading: the streaming reader ([`crate::parse`]) answers a request for
-//!   the newtype struct named [`TOKEN`] with an enum variant of that name
+//!   the newtype struct named `TOKEN` with an enum variant of that name
 //!   holding the value's canonical text (the text as it stands when it is
 //!   canonical already, else canonicalised). No JSON deserializer produces
 //!   an enum for a newtype-struct request, so another deserializer's value
 //!   (serde_json's `from_value`, say) takes the [`Value`] path.
-//! - writing: [`RawJson`] serializes as the newtype struct [`TOKEN`]. The
+//! - writing: [`RawJson`] serializes as the newtype struct `TOKEN`. The
 //!   canonical writer ([`crate::canonical`]) marks the hand-off on this
 //!   thread and takes the text as a string; any other serializer leaves the
 //!   mark unset and is given the [`Value`].
