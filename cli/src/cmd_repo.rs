@@ -368,7 +368,19 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     _ => format!("staged {name} ({len} bytes, sha256 {sha}) in {role}"),
                 });
             }
-            out.result(&json!({"ok": true, "role": options.role, "added": added, "dropped_approvals": dropped}));
+            #[derive(serde::Serialize)]
+            struct Added<'a> {
+                ok: bool,
+                role: &'a str,
+                added: Vec<&'a fwsign_repo::staging::AddedTarget>,
+                dropped_approvals: Vec<serde_json::Value>,
+            }
+            out.result_of(&Added {
+                ok: true,
+                role: &options.role,
+                added,
+                dropped_approvals: dropped,
+            });
             Ok(())
         }
         RepoCommand::Remove { dir, name, role } => {

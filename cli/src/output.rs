@@ -44,6 +44,18 @@ impl Output {
         }
     }
 
+    /// [`Output::result`] of a typed document, written straight from it: a
+    /// `Value` tree of a 10^5-target add's result was a third of the
+    /// command's peak memory, built even when nothing is printed.
+    pub(crate) fn result_of(&self, value: &impl serde::Serialize) {
+        if self.json {
+            match serde_json::to_string(value) {
+                Ok(text) => println!("{text}"),
+                Err(e) => eprintln!("error: cannot write the result document: {e}"),
+            }
+        }
+    }
+
     /// Plain stdout for commands whose output is data (`key show`).
     pub(crate) fn data(&self, text: &str) {
         print!("{text}");
