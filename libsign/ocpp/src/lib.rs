@@ -20,8 +20,8 @@
 //!
 //! [`sign_firmware`] makes what OCPP expects and what
 //! `openssl dgst -sha256 -sign key.pem FILE | base64 -w0` produces: ECDSA
-//! P-256 over SHA-256 of the whole file, DER `ECDSA-Sig-Value` (70 to 72
-//! bytes), as one line of padded Base64. Never a raw `r || s`. Only P-256
+//! P-256 over SHA-256 of the whole file, DER `ECDSA-Sig-Value` (at most 72
+//! bytes, usually 70 to 72), as one line of padded Base64. Never a raw `r || s`. Only P-256
 //! keys sign; the key must be the signing certificate's, and the signature is
 //! verified with the certificate's key before it is handed out.
 //!

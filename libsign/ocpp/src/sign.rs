@@ -22,7 +22,7 @@ use super::verify::{hex_lower, verify_prehashed};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FirmwareSignature {
-    /// The DER `ECDSA-Sig-Value` (70 to 72 bytes).
+    /// The DER `ECDSA-Sig-Value` (at most 72 bytes, usually 70 to 72).
     pub der: Vec<u8>,
     /// The DER as one line of padded Base64: the `signature` field.
     pub base64: String,
