@@ -337,6 +337,26 @@ impl Published {
     }
 }
 
+/// The options of a test repository: one key each for root and targets,
+/// `online` for snapshot and timestamp, thresholds of 1.
+#[cfg(test)]
+pub(crate) fn test_init_options(
+    root: &fwsign_keys::PrivateKey,
+    targets: &fwsign_keys::PrivateKey,
+    online: &fwsign_keys::PrivateKey,
+) -> InitOptions {
+    InitOptions {
+        root_keys: vec![root.public_key().clone()],
+        root_threshold: 1,
+        targets_keys: vec![targets.public_key().clone()],
+        targets_threshold: 1,
+        snapshot_key: online.public_key().clone(),
+        timestamp_key: online.public_key().clone(),
+        expiry: ExpiryPolicy::default(),
+        allow_shared_key: false,
+    }
+}
+
 /// A test's own scratch directory under the system temp dir, named
 /// `fwsign-NAME-XXXXXX`, and its path: removed when the guard is dropped
 /// (also when the test fails), so keep the guard bound for the whole test.

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{HEAD_FIELD, sha256_hex, version_of};
 use crate::staging::DelegateOptions;
-use crate::{ExpiryPolicy, InitOptions, RepoError, Repository};
+use crate::{RepoError, Repository};
 use fwsign_keys::document::sign;
 use fwsign_keys::{Algorithm, PrivateKey};
 
@@ -33,16 +33,7 @@ fn init(
         .prefix("fwsign-repo-history-")
         .tempdir()
         .unwrap();
-    let options = InitOptions {
-        root_keys: vec![root.public_key().clone()],
-        root_threshold: 1,
-        targets_keys: vec![targets.public_key().clone()],
-        targets_threshold: 1,
-        snapshot_key: online.public_key().clone(),
-        timestamp_key: online.public_key().clone(),
-        expiry: ExpiryPolicy::default(),
-        allow_shared_key: false,
-    };
+    let options = crate::test_init_options(root, targets, online);
     let repo = Repository::init(scratch.path().join("repo"), &options, NOW).unwrap();
     (scratch, repo)
 }

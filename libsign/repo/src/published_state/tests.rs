@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{FaultKind, Listing};
 use crate::staging::DelegateOptions;
-use crate::{ExpiryPolicy, InitOptions, RepoError, Repository};
+use crate::{RepoError, Repository};
 use fwsign_keys::document::sign;
 use fwsign_keys::{Algorithm, PrivateKey};
 
@@ -45,16 +45,7 @@ struct Fixture {
 fn published() -> Fixture {
     let (scratch, dir) = scratch();
     let (root, targets, online, board) = (key(), key(), key(), key());
-    let options = InitOptions {
-        root_keys: vec![root.public_key().clone()],
-        root_threshold: 1,
-        targets_keys: vec![targets.public_key().clone()],
-        targets_threshold: 1,
-        snapshot_key: online.public_key().clone(),
-        timestamp_key: online.public_key().clone(),
-        expiry: ExpiryPolicy::default(),
-        allow_shared_key: false,
-    };
+    let options = crate::test_init_options(&root, &targets, &online);
     let repo = Repository::init(dir.join("repo"), &options, NOW).unwrap();
     repo.delegate(
         &DelegateOptions {
