@@ -128,6 +128,25 @@ impl<'a> HashedPath<'a> {
         self.digest
             .get_or_init(|| super::sha256_of(&[self.path.as_bytes()]))
     }
+
+    /// The digest as 64 lowercase hex digits: a hash prefix covers the path
+    /// exactly when these start with it (what [`delegation_covers_path`]
+    /// tests digit by digit), so a host indexing many prefixes can look the
+    /// path's up instead of testing each.
+    pub fn hex_digest(&self) -> [u8; 64] {
+        let mut hex = [b'0'; 64];
+        for (pair, byte) in hex.as_chunks_mut::<2>().0.iter_mut().zip(self.digest()) {
+            *pair = [hex_digit(byte >> 4), hex_digit(byte & 0x0f)];
+        }
+        hex
+    }
+}
+
+/// The lowercase hex digit of a nibble, as [`digest_has_prefix`] spells it.
+fn hex_digit(nibble: u8) -> u8 {
+    char::from_digit(u32::from(nibble), 16)
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(b'0')
 }
 
 /// [`delegation_covers_names`] for a path whose hash is kept between calls.
@@ -293,6 +312,29 @@ mod tests {
         assert!(!path_matches("a*b*c", "aXbYbZ"));
         assert!(path_matches("é*", "été"));
         assert!(path_matches("?", "é"));
+    }
+
+    #[test]
+    fn a_hex_digest_starts_with_exactly_the_prefixes_that_cover_its_path() {
+        // A host index looks prefixes up in `hex_digest`; it must agree
+        // with the digit-by-digit test devices run, for every prefix.
+        for path in ["fw.bin", "", "board-a/fw-1.0.0.bin", "été"] {
+            let hashed = HashedPath::new(path);
+            let hex = hashed.hex_digest();
+            let expected = base16ct::lower::encode_string(&Sha256::digest(path.as_bytes()));
+            assert_eq!(&hex[..], expected.as_bytes());
+            for len in 0..=64 {
+                for prefix in [&expected[..len], &expected[..len].to_uppercase()] {
+                    assert_eq!(
+                        hex.starts_with(prefix.as_bytes()),
+                        delegation_covers_path::<&str>(None, Some(&[prefix]), &hashed),
+                        "{path:?} {prefix:?}"
+                    );
+                }
+            }
+            let other = if expected.starts_with('0') { "1" } else { "0" };
+            assert!(!hex.starts_with(other.as_bytes()));
+        }
     }
 
     #[test]

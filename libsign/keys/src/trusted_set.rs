@@ -128,6 +128,30 @@ pub struct TrustedSet {
     /// listing for every role verified was quadratic in the roles.
     listing: BTreeMap<Vec<u8>, Vec<u8>>,
     targets: BTreeMap<String, CanonicalDocument>,
+    /// Counts changes to root, timestamp and snapshot: a role checked under
+    /// one generation is accepted only in the same one.
+    generation: u64,
+    /// Counts accepted targets documents; `serials` holds the count at which
+    /// each trusted role's document was accepted, so a role checked against
+    /// a delegator is accepted only while that delegator's document stands.
+    accepted: u64,
+    serials: BTreeMap<String, u64>,
+}
+
+/// A targets role that passed [`TrustedSet::check_targets`], not yet
+/// trusted: [`TrustedSet::accept_targets`] takes it into the set it was
+/// checked against, as long as that set has not changed underneath it.
+///
+/// Checking takes `&self`, so the roles one delegator delegates can be
+/// checked on every core at once (1,024 hashed bins are 1,024 independent
+/// signature checks) and then accepted in order.
+#[derive(Debug)]
+pub struct CheckedTargets {
+    role: String,
+    doc: CanonicalDocument,
+    generation: u64,
+    /// The delegator's serial when checked (`None`: delegated by root).
+    parent: Option<(String, u64)>,
 }
 
 /// The `meta` entries of a snapshot that verified, by file name; the first
@@ -169,6 +193,9 @@ impl TrustedSet {
             snapshot: None,
             listing: BTreeMap::new(),
             targets: BTreeMap::new(),
+            generation: 0,
+            accepted: 0,
+            serials: BTreeMap::new(),
         })
     }
 
@@ -209,6 +236,7 @@ impl TrustedSet {
                 .map_err(refused("root"))?;
         }
         self.root = doc;
+        self.generation = self.generation.wrapping_add(1);
         Ok(())
     }
 
@@ -276,6 +304,7 @@ impl TrustedSet {
             return Ok(TimestampUpdate::Unchanged);
         }
         self.timestamp = Some(doc);
+        self.generation = self.generation.wrapping_add(1);
         Ok(TimestampUpdate::Updated)
     }
 
@@ -314,6 +343,7 @@ impl TrustedSet {
         }
         self.listing = index_listing(&doc)?;
         self.snapshot = Some(doc);
+        self.generation = self.generation.wrapping_add(1);
         Ok(())
     }
 
@@ -373,6 +403,7 @@ impl TrustedSet {
         }
         self.listing = index_listing(&doc)?;
         self.snapshot = Some(doc);
+        self.generation = self.generation.wrapping_add(1);
         Ok(())
     }
 
@@ -390,6 +421,18 @@ impl TrustedSet {
         parent: Option<&str>,
         raw: &[u8],
     ) -> Result<(), TrustError> {
+        let checked = self.check_targets(role, parent, raw)?;
+        self.accept_targets(checked)
+    }
+
+    /// The checks of [`TrustedSet::update_targets`], without taking the role
+    /// into the set: `&self`, so that many roles can be checked at once.
+    pub fn check_targets(
+        &self,
+        role: &str,
+        parent: Option<&str>,
+        raw: &[u8],
+    ) -> Result<CheckedTargets, TrustError> {
         if self.snapshot.is_none() {
             return Err(TrustError::OutOfOrder {
                 role: role.to_owned(),
@@ -443,7 +486,39 @@ impl TrustedSet {
             )
             .map_err(refused(role))?;
         }
-        self.targets.insert(role.to_owned(), doc);
+        Ok(CheckedTargets {
+            role: role.to_owned(),
+            doc,
+            generation: self.generation,
+            parent: parent.map(|p| (p.to_owned(), self.serials.get(p).copied().unwrap_or(0))),
+        })
+    }
+
+    /// Trusts a role [`TrustedSet::check_targets`] passed. Refused when root,
+    /// timestamp or snapshot changed since, or the delegator's document was
+    /// replaced: the check no longer says anything about this set.
+    pub fn accept_targets(&mut self, checked: CheckedTargets) -> Result<(), TrustError> {
+        let parent_stands = checked
+            .parent
+            .as_ref()
+            .is_none_or(|(p, serial)| self.serials.get(p) == Some(serial));
+        if checked.generation != self.generation || !parent_stands {
+            return Err(TrustError::OutOfOrder {
+                role: checked.role,
+                needs: "a check against the set as it is now",
+            });
+        }
+        // The same document accepted again (a role two delegators reach)
+        // keeps its serial: what was checked against it still holds.
+        let same = self
+            .targets
+            .get(&checked.role)
+            .is_some_and(|d| d.as_bytes() == checked.doc.as_bytes());
+        if !same {
+            self.accepted = self.accepted.wrapping_add(1);
+            self.serials.insert(checked.role.clone(), self.accepted);
+            self.targets.insert(checked.role, checked.doc);
+        }
         Ok(())
     }
 

@@ -29,6 +29,7 @@
 //! has a fault ([`RepoError::VerifyFailed`]); `repo status` and `repo
 //! verify` report the faults.
 
+mod checked_ahead;
 mod fault;
 mod listing;
 pub mod verify;
@@ -403,6 +404,8 @@ fn targets_roles(
         faults,
     };
     let mut visited: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+    // Delegated roles checked ahead, by (role, delegator).
+    let mut ahead: BTreeMap<(String, String), checked_ahead::Ahead> = BTreeMap::new();
     // (role, its delegator; `None`: the root)
     let mut stack: Vec<(String, Option<String>)> = vec![("targets".to_owned(), None)];
     while let Some((role, parent)) = stack.pop() {
@@ -418,29 +421,49 @@ fn targets_roles(
             continue;
         };
         let name = names::versioned_role_file(meta.version, &role);
-        let bytes = match files.get(&name) {
-            Some(b) => b.clone(),
-            None => match read(metadata, &name, &role, at_fault.faults) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    let what = format!("missing, but metadata/{snapshot_name} lists it (deleted?)");
-                    at_fault.refuse(&name, &role, FaultKind::RoleMissing, what);
-                    continue;
-                }
-                Err(()) => {
-                    at_fault.roles.insert(role.clone());
-                    continue;
-                }
-            },
+        let checked_ahead = parent
+            .as_ref()
+            .and_then(|p| ahead.remove(&(role.clone(), p.clone())));
+        let (bytes, checked, typed_ahead) = match checked_ahead {
+            Some(a) => (a.bytes, a.checked, a.typed),
+            None => {
+                let bytes = match files.get(&name) {
+                    Some(b) => b.clone(),
+                    None => match read(metadata, &name, &role, at_fault.faults) {
+                        Ok(Some(b)) => b,
+                        Ok(None) => {
+                            let what = format!(
+                                "missing, but metadata/{snapshot_name} lists it (deleted?)"
+                            );
+                            at_fault.refuse(&name, &role, FaultKind::RoleMissing, what);
+                            continue;
+                        }
+                        Err(()) => {
+                            at_fault.roles.insert(role.clone());
+                            continue;
+                        }
+                    },
+                };
+                let checked = set.check_targets(&role, parent.as_deref(), &bytes);
+                (bytes, checked, None)
+            }
         };
-        if let Err(e) = set.update_targets(&role, parent.as_deref(), &bytes) {
+        if let Err(e) = checked.and_then(|c| set.accept_targets(c)) {
             let what =
                 format!("does not verify as metadata/{snapshot_name} lists it, under {by}: {e}");
             at_fault.refuse(&name, &role, FaultKind::RoleNotVerified, what);
             continue;
         }
         if !roles.contains_key(&role) {
-            let Some(doc) = typed::<Targets>(&name, &role, &bytes, at_fault.faults) else {
+            let doc = match typed_ahead {
+                Some(Ok(doc)) => Some(doc),
+                Some(Err(e)) => {
+                    at_fault.faults.push(unreadable(&name, &role, &e));
+                    None
+                }
+                None => typed::<Targets>(&name, &role, &bytes, at_fault.faults),
+            };
+            let Some(doc) = doc else {
                 at_fault.roles.insert(role.clone());
                 continue;
             };
@@ -448,6 +471,16 @@ fn targets_roles(
             files.insert(name, bytes);
         }
         let delegates = roles[&role].signed.delegated_role_names();
+        let unchecked: Vec<&str> = delegates
+            .iter()
+            .map(String::as_str)
+            .filter(|d| !visited.contains(&((*d).to_owned(), Some(role.clone()))))
+            .collect();
+        for (child, a) in
+            checked_ahead::check_children(metadata, snapshot, set, files, &role, &unchecked)
+        {
+            ahead.insert((child, role.clone()), a);
+        }
         // Pushed in reverse, so the first delegation is checked first.
         for delegated in delegates.into_iter().rev() {
             stack.push((delegated, Some(role.clone())));

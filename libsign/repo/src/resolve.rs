@@ -14,6 +14,7 @@ use fwsign_manifest_schema::metadata::{DelegatedRole, Signed, Targets};
 use serde::Serialize;
 
 use super::RepoError;
+use cover_index::CoverIndex;
 use fwsign_core::key_types::BUILTIN;
 use fwsign_core::path_match::{HashedPath, delegation_covers_path};
 use fwsign_core::search::{RoleBytes, RoleLoader, SearchError, SnapshotCheck};
@@ -25,6 +26,8 @@ use fwsign_keys::search_host::{self, Arena, Memory, role_name};
 
 /// Reads the bytes of targets role `role` at `version` as published (or as
 /// a publish will write them).
+mod cover_index;
+
 pub(crate) type Read<'r> = dyn FnMut(&str, u64) -> Result<Vec<u8>, RepoError> + 'r;
 
 /// One role on the path from `targets` to the role listing a target.
@@ -296,11 +299,6 @@ impl std::fmt::Display for ShadowedDelegation {
     }
 }
 
-/// For every target some role of `roles` lists, the other roles that cover
-/// its name: reachable from `targets` through delegations that cover it and
-/// not on the path the search takes to its entry. A name the search does
-/// not find, or cannot search (a role failing its checks), gets no warning
-/// here; `device pack` and the clients refuse those.
 /// Whether the delegations covering `name` form a single chain from
 /// `targets` (one covering delegation per role along it) whose last role
 /// alone lists the name. The search then reaches the name through every
@@ -312,6 +310,7 @@ impl std::fmt::Display for ShadowedDelegation {
 /// the search.
 fn one_covering_chain<D: Borrow<Signed<Targets>>>(
     roles: &BTreeMap<String, D>,
+    indexes: &BTreeMap<&str, CoverIndex<'_>>,
     name: &HashedPath<'_>,
 ) -> bool {
     let mut role = "targets";
@@ -325,22 +324,36 @@ fn one_covering_chain<D: Borrow<Signed<Targets>>>(
         };
         let doc: &Signed<Targets> = doc;
         let listed_here = doc.signed.targets.contains_key(name.path());
-        let mut covering = doc
-            .signed
-            .delegations
-            .iter()
-            .flat_map(|d| &d.roles)
-            .filter(|d| {
-                delegation_covers_path(d.paths.as_deref(), d.path_hash_prefixes.as_deref(), name)
-            });
-        match (covering.next(), covering.next()) {
-            (None, _) => return listed_here,
-            (Some(next), None) if !listed_here => role = next.name.as_str(),
+        let covering = indexes
+            .get(role)
+            .map(|index| index.covering(name))
+            .unwrap_or_default();
+        match covering.as_slice() {
+            [] => return listed_here,
+            [next] if !listed_here => role = next.name.as_str(),
             _ => return false,
         }
     }
 }
 
+/// Each role's delegations, indexed by the hash prefixes they cover.
+fn cover_indexes<D: Borrow<Signed<Targets>>>(
+    roles: &BTreeMap<String, D>,
+) -> BTreeMap<&str, CoverIndex<'_>> {
+    roles
+        .iter()
+        .filter_map(|(name, doc)| {
+            let delegations = doc.borrow().signed.delegations.as_ref()?;
+            Some((name.as_str(), CoverIndex::new(&delegations.roles)))
+        })
+        .collect()
+}
+
+/// For every target some role of `roles` lists, the other roles that cover
+/// its name: reachable from `targets` through delegations that cover it and
+/// not on the path the search takes to its entry. A name the search does
+/// not find, or cannot search (a role failing its checks), gets no warning
+/// here; `device pack` and the clients refuse those.
 pub(crate) fn shadowed_delegations<D: Borrow<Signed<Targets>>>(
     root: &CanonicalDocument,
     snapshot: &CanonicalDocument,
@@ -349,22 +362,21 @@ pub(crate) fn shadowed_delegations<D: Borrow<Signed<Targets>>>(
 ) -> Vec<ShadowedDelegation> {
     let docs = || roles.values().map(Borrow::<Signed<Targets>>::borrow);
     let names: BTreeSet<&String> = docs().flat_map(|r| r.signed.targets.keys()).collect();
-    let delegations: Vec<&DelegatedRole> = docs()
-        .flat_map(|r| r.signed.delegations.iter().flat_map(|d| &d.roles))
-        .collect();
+    let every_delegation =
+        CoverIndex::new(docs().flat_map(|r| r.signed.delegations.iter().flat_map(|d| &d.roles)));
+    let indexes = cover_indexes(roles);
     let mut warnings = Vec::new();
     for name in names {
         // Hashed once for every delegation it is tested against (hashing
-        // it per delegation was 10^8 hashes at 10^5 targets in 1,024 bins).
+        // it per delegation was 10^8 hashes at 10^5 targets in 1,024 bins),
+        // and looked up in the indexes rather than tested against each.
         let hashed = HashedPath::new(name);
         // Only a delegation covering the name can be warned about, so a
         // name no delegation covers (every name, in a repository without
         // delegations) needs no search: the search loads and checks whole
         // roles, and one per name made publishing quadratic in the targets.
-        let covered = delegations.iter().any(|d| {
-            delegation_covers_path(d.paths.as_deref(), d.path_hash_prefixes.as_deref(), &hashed)
-        });
-        if !covered || one_covering_chain(roles, &hashed) {
+        let covered = !every_delegation.covering(&hashed).is_empty();
+        if !covered || one_covering_chain(roles, &indexes, &hashed) {
             continue;
         }
         let Ok(Some(resolution)) = resolve(root, snapshot, name, read) else {
@@ -659,6 +671,14 @@ mod tests {
         .unwrap()
     }
 
+    /// [`super::one_covering_chain`] over `roles` with their indexes.
+    fn single(
+        roles: &std::collections::BTreeMap<String, super::Signed<super::Targets>>,
+        name: &fwsign_core::path_match::HashedPath<'_>,
+    ) -> bool {
+        super::one_covering_chain(roles, &super::cover_indexes(roles), name)
+    }
+
     /// The search is skipped only where it could not warn: one chain of
     /// covering delegations ending at the only role that lists the name
     /// (a hashed-bin layout). A name listed on the way, or two delegations
@@ -674,23 +694,23 @@ mod tests {
             ("bin".to_owned(), role(&[], &["fw/x1"])),
             ("other".to_owned(), role(&[], &["fw/y1"])),
         ]);
-        assert!(super::one_covering_chain(
+        assert!(single(
             &chain,
             &fwsign_core::path_match::HashedPath::new("fw/x1")
         ));
-        assert!(super::one_covering_chain(
+        assert!(single(
             &chain,
             &fwsign_core::path_match::HashedPath::new("fw/y1")
         ));
         // Listed by a role the chain does not end at: the search decides.
-        assert!(!super::one_covering_chain(
+        assert!(!single(
             &chain,
             &fwsign_core::path_match::HashedPath::new("fw/z1")
         ));
 
         let mut listed_on_the_way = chain.clone();
         listed_on_the_way.insert("g".to_owned(), role(&[("bin", &["fw/x*"])], &["fw/x1"]));
-        assert!(!super::one_covering_chain(
+        assert!(!single(
             &listed_on_the_way,
             &fwsign_core::path_match::HashedPath::new("fw/x1")
         ));
@@ -700,14 +720,14 @@ mod tests {
             "g".to_owned(),
             role(&[("bin", &["fw/x*"]), ("other", &["fw/*"])], &[]),
         );
-        assert!(!super::one_covering_chain(
+        assert!(!single(
             &fork,
             &fwsign_core::path_match::HashedPath::new("fw/x1")
         ));
 
         let mut missing = chain;
         missing.remove("bin");
-        assert!(!super::one_covering_chain(
+        assert!(!single(
             &missing,
             &fwsign_core::path_match::HashedPath::new("fw/x1")
         ));

@@ -14,7 +14,9 @@ use fwsign_manifest_schema::metadata::{Signed, Snapshot};
 
 use crate::{Published, RepoError, names};
 use fwsign_core::key_types::BUILTIN;
-use fwsign_keys::trusted_set::{TimestampUpdate, TrustedSet};
+use fwsign_keys::trusted_set::{CheckedTargets, TimestampUpdate, TrustError, TrustedSet};
+
+use crate::staging::parallel::{CHECKS_WORTH_THREADS, map_parallel};
 
 /// The files of a release, as they will be published.
 pub(super) struct NewFiles<'a> {
@@ -113,6 +115,9 @@ pub(super) fn check_release(
 fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError> {
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut visited: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+    // Delegated roles checked ahead on every core (as the load does), by
+    // (role, delegator); taken in the walk's order.
+    let mut ahead: BTreeMap<(String, String), Result<CheckedTargets, TrustError>> = BTreeMap::new();
     let mut stack: Vec<(String, Option<String>)> = vec![("targets".to_owned(), None)];
     while let Some((role, parent)) = stack.pop() {
         if !visited.insert((role.clone(), parent.clone())) {
@@ -130,7 +135,15 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
                 ),
             )
         })?;
-        set.update_targets(&role, parent.as_deref(), bytes)
+        let checked = match parent
+            .as_ref()
+            .and_then(|p| ahead.remove(&(role.clone(), p.clone())))
+        {
+            Some(checked) => checked,
+            None => set.check_targets(&role, parent.as_deref(), bytes),
+        };
+        checked
+            .and_then(|c| set.accept_targets(c))
             .map_err(|e| {
                 let hint = if e.to_string().contains("expired") {
                     format!(
@@ -150,6 +163,23 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
             })?;
         if reached.insert(role.clone()) {
             let delegated = new.delegated.get(&role).cloned().unwrap_or_default();
+            let children: Vec<(&str, &[u8])> = delegated
+                .iter()
+                .filter(|d| !visited.contains(&((*d).clone(), Some(role.clone()))))
+                .filter_map(|d| Some((d.as_str(), new.roles.get(d)?.as_slice())))
+                .collect();
+            if children.len() >= CHECKS_WORTH_THREADS {
+                let set: &TrustedSet = set;
+                let checked = map_parallel(
+                    &children,
+                    || (),
+                    |(), (child, bytes), _| Ok(set.check_targets(child, Some(&role), bytes)),
+                    &mut |_| {},
+                )?;
+                for ((child, _), c) in children.iter().zip(checked) {
+                    ahead.insert(((*child).to_owned(), role.clone()), c);
+                }
+            }
             for delegated in delegated.into_iter().rev() {
                 stack.push((delegated, Some(role.clone())));
             }

@@ -83,11 +83,18 @@ fn relist(bytes: &[u8]) -> (Option<u64>, Option<BTreeMap<String, String>>) {
 }
 
 impl Fixture {
-    /// What the online key holder can do: rewrite snapshot 1 with `edit`
-    /// and re-sign it and the timestamp over it.
+    /// What the online key holder can do: rewrite the live snapshot with
+    /// `edit` and re-sign it and the timestamp over it.
     fn resign_live(&self, edit: impl FnOnce(&mut Snapshot)) {
         let metadata = self.repo.metadata_dir();
-        let path = metadata.join("1.snapshot.json");
+        let live = Signed::<Timestamp>::from_json_slice(
+            &fs::read(metadata.join("timestamp.json")).unwrap(),
+        )
+        .unwrap()
+        .signed
+        .meta["snapshot.json"]
+            .version;
+        let path = metadata.join(format!("{live}.snapshot.json"));
         let mut snapshot = Signed::<Snapshot>::from_json_slice(&fs::read(&path).unwrap()).unwrap();
         edit(&mut snapshot.signed);
         snapshot.signatures.clear();
@@ -244,4 +251,111 @@ fn refresh_refuses_once_targets_has_expired() {
     f.repo
         .refresh(&f.online, &f.online, 400 * DAY, UnixTime(NOW.0 + DAY))
         .unwrap();
+}
+
+/// Root, targets and six delegated roles `board0`..`board5` (enough that
+/// the load checks them on every core), published at `NOW`.
+fn published_with_many_delegations() -> Fixture {
+    let f = published();
+    let mut keys = Vec::new();
+    for i in 0..6 {
+        let board = key();
+        f.repo
+            .delegate(
+                &DelegateOptions {
+                    role: format!("board{i}"),
+                    keys: vec![board.public_key().clone()],
+                    threshold: 1,
+                    paths: vec![format!("board{i}/*")],
+                    terminating: true,
+                    allow_shared_key: false,
+                },
+                NOW,
+            )
+            .unwrap();
+        keys.push(board);
+    }
+    f.repo.sign("targets", &f.targets, NOW).unwrap();
+    for (i, board) in keys.iter().enumerate() {
+        f.repo.sign(&format!("board{i}"), board, NOW).unwrap();
+    }
+    f.repo
+        .publish(&f.online, &f.online, NOW, &mut |_| {})
+        .unwrap();
+    assert!(f.repo.load_published().unwrap().faults.is_empty());
+    f
+}
+
+/// Many roles of one delegator are checked at once; a hand-edited one the
+/// online key holder re-lists, and a deleted one, are still refused, each
+/// named, in delegation order, and the others verify.
+#[test]
+fn edited_and_deleted_roles_among_many_checked_at_once_are_refused() {
+    let f = published_with_many_delegations();
+    let metadata = f.repo.metadata_dir();
+    let path = metadata.join("1.board1.json");
+    let mut doc = Signed::<Targets>::from_json_slice(&fs::read(&path).unwrap()).unwrap();
+    doc.signed.expires = "2099-01-01T00:00:00Z".into();
+    let edited = to_portable_bytes(&doc).unwrap();
+    fs::write(&path, &edited).unwrap();
+    fs::remove_file(metadata.join("1.board4.json")).unwrap();
+    f.resign_live(|s| {
+        let entry = s.meta.get_mut("board1.json").unwrap();
+        (entry.length, entry.hashes) = relist(&edited);
+    });
+    let load = f.repo.load_published().unwrap();
+    let faults: Vec<(String, FaultKind)> = load
+        .faults
+        .iter()
+        .map(|f| (f.role.clone(), f.kind))
+        .collect();
+    assert_eq!(
+        faults,
+        vec![
+            ("board1".to_owned(), FaultKind::RoleNotVerified),
+            ("board4".to_owned(), FaultKind::RoleMissing),
+        ]
+    );
+    let verified: Vec<&String> = load.published.as_ref().unwrap().targets.keys().collect();
+    assert_eq!(
+        verified,
+        ["board", "board0", "board2", "board3", "board5", "targets"]
+    );
+}
+
+/// A role checked against the trusted set is taken into it only while
+/// what it was checked against stands: a snapshot offered in between
+/// refuses it; its delegator accepted again with the same bytes does not.
+#[test]
+fn a_checked_role_is_accepted_only_into_the_set_it_was_checked_against() {
+    use fwsign_keys::trusted_set::TrustedSet;
+    let f = published_with_many_delegations();
+    let metadata = f.repo.metadata_dir();
+    let read = |name: &str| fs::read(metadata.join(name)).unwrap();
+    let load = f.repo.load_published().unwrap();
+    let published = load.published.as_ref().unwrap();
+    let snapshot = published.snapshot_bytes().unwrap().to_vec();
+    let targets = published.role_bytes("targets").unwrap().to_vec();
+    let board0 = published.role_bytes("board0").unwrap().to_vec();
+    let fresh = || {
+        let mut set =
+            TrustedSet::new(&read("1.root.json"), fwsign_core::key_types::BUILTIN, None).unwrap();
+        set.update_timestamp(&read("timestamp.json")).unwrap();
+        set.update_snapshot(&snapshot).unwrap();
+        set
+    };
+
+    let mut set = fresh();
+    let checked = set.check_targets("targets", None, &targets).unwrap();
+    set.update_snapshot(&snapshot).unwrap();
+    assert!(set.accept_targets(checked).is_err());
+
+    let mut set = fresh();
+    set.update_targets("targets", None, &targets).unwrap();
+    let checked = set
+        .check_targets("board0", Some("targets"), &board0)
+        .unwrap();
+    set.update_targets("targets", None, &targets).unwrap();
+    set.accept_targets(checked).unwrap();
+    assert!(set.targets("board0").is_some());
 }

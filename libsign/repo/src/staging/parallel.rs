@@ -14,6 +14,11 @@ use std::sync::mpsc;
 
 use crate::RepoError;
 
+/// Fewer independent checks than this (signature checks of the roles one
+/// delegator delegates) run one by one: threads would cost more than they
+/// save.
+pub(crate) const CHECKS_WORTH_THREADS: usize = 4;
+
 /// How many workers: one per core the process may use, no more than items.
 fn worker_count(items: usize) -> usize {
     std::thread::available_parallelism()

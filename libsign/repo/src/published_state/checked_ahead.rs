@@ -1,0 +1,82 @@
+//! The roles one delegator delegates, read, checked and parsed ahead of the
+//! depth-first walk on every core.
+//!
+//! In a repository of hashed bins one role delegates a thousand others, and
+//! each is a signature check and a parse that depends on nothing but the
+//! delegator: done one after another they were most of a staging command's
+//! time. They run here at once, through the same
+//! [`TrustedSet::check_targets`] the walk calls; the walk then takes each
+//! result in its own order, so verdicts and the order of faults are the
+//! same as checking them one by one. A role that cannot be read here is left
+//! to the walk, which reads it again and reports the fault.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fwsign_keys::trusted_set::{CheckedTargets, TrustError, TrustedSet};
+use fwsign_manifest_schema::metadata::{Signed, Snapshot, Targets};
+
+use super::super::{names, read_optional};
+use crate::staging::parallel::{CHECKS_WORTH_THREADS, map_parallel};
+
+/// One delegated role, checked ahead under its delegator.
+pub(super) struct Ahead {
+    /// The file's bytes.
+    pub(super) bytes: Vec<u8>,
+    /// The client's check under the delegator.
+    pub(super) checked: Result<CheckedTargets, TrustError>,
+    /// The typed document (its parse error as text), when the check passed.
+    pub(super) typed: Option<Result<Signed<Targets>, String>>,
+}
+
+/// Checks every role of `children` (delegated by `parent`) that the
+/// snapshot lists and `metadata/` holds, by role name.
+pub(super) fn check_children(
+    metadata: &Path,
+    snapshot: &Signed<Snapshot>,
+    set: &TrustedSet,
+    files: &BTreeMap<String, Vec<u8>>,
+    parent: &str,
+    children: &[&str],
+) -> BTreeMap<String, Ahead> {
+    if children.len() < CHECKS_WORTH_THREADS {
+        return BTreeMap::new();
+    }
+    let listed: Vec<(&str, String)> = children
+        .iter()
+        .filter_map(|&role| {
+            let meta = snapshot.signed.meta.get(&names::role_file(role))?;
+            Some((role, names::versioned_role_file(meta.version, role)))
+        })
+        .collect();
+    let checked = map_parallel(
+        &listed,
+        || (),
+        |(), (role, name), _| {
+            let bytes = match files.get(name) {
+                Some(b) => b.clone(),
+                None => match read_optional(&metadata.join(name)) {
+                    Ok(Some(b)) => b,
+                    _ => return Ok(None),
+                },
+            };
+            let checked = set.check_targets(role, Some(parent), &bytes);
+            let typed = checked
+                .is_ok()
+                .then(|| Signed::<Targets>::from_json_slice(&bytes).map_err(|e| e.to_string()));
+            Ok(Some((
+                (*role).to_owned(),
+                Ahead {
+                    bytes,
+                    checked,
+                    typed,
+                },
+            )))
+        },
+        &mut |_| {},
+    );
+    // The work above never fails: an unreadable file is left to the walk.
+    checked
+        .map(|all| all.into_iter().flatten().collect())
+        .unwrap_or_default()
+}
