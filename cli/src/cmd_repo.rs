@@ -600,7 +600,7 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            out.say(format!("published: {}", outcome.versions()));
+            out.say(format!("published: {}", outcome.summary()));
             for t in &outcome.targets_published {
                 out.say(format!("  target {t}"));
             }

@@ -78,6 +78,8 @@ pub struct PublishOutcome {
     pub root_version: u64,
     /// Every targets role's version in the new snapshot.
     pub roles: BTreeMap<String, u64>,
+    /// The targets roles this release published a new version of.
+    pub changed_roles: Vec<String>,
     /// The new snapshot version.
     pub snapshot_version: u64,
     /// The new timestamp version.
@@ -92,6 +94,30 @@ pub struct PublishOutcome {
 }
 
 impl PublishOutcome {
+    /// What a person reads: the new versions of what this release changed,
+    /// and how many roles it left as they were (a repository of 1,024
+    /// hashed bins has a thousand):
+    /// `root v1, bins-058 v2, snapshot v4, timestamp v4 (1,055 roles unchanged)`.
+    pub fn summary(&self) -> String {
+        let mut line = format!("root v{}", self.root_version);
+        for role in &self.changed_roles {
+            if let Some(v) = self.roles.get(role) {
+                line.push_str(&format!(", {role} v{v}"));
+            }
+        }
+        line.push_str(&format!(
+            ", snapshot v{}, timestamp v{}",
+            self.snapshot_version, self.timestamp_version
+        ));
+        let unchanged = self.roles.len().saturating_sub(self.changed_roles.len());
+        match unchanged {
+            0 => {}
+            1 => line.push_str(" (1 role unchanged)"),
+            n => line.push_str(&format!(" ({n} roles unchanged)")),
+        }
+        line
+    }
+
     /// The versions published, for people and the audit log:
     /// `root v1, targets v3, snapshot v4, timestamp v4`.
     pub fn versions(&self) -> String {
@@ -485,6 +511,7 @@ impl Repository {
         let outcome = PublishOutcome {
             root_version: root.signed.version,
             roles: versions.clone(),
+            changed_roles: changed_roles.clone(),
             snapshot_version,
             timestamp_version,
             targets_published: to_publish.iter().map(|(n, _, _)| n.clone()).collect(),

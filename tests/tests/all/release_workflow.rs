@@ -68,6 +68,12 @@ fn two_of_three_approvers_publish_a_nested_target_python_tuf_and_tough_fetch_ove
     );
     run.ok();
     assert_eq!(out["published"]["targets_published"][0], FW_NAME, "{run}");
+    // The first release publishes every role; root is not a targets role.
+    assert_eq!(
+        out["published"]["changed_roles"].as_array().map(Vec::len),
+        Some(out["published"]["roles"].as_object().map_or(0, |r| r.len())),
+        "{run}"
+    );
 
     let server = r.serve();
     let root = r.metadata("1.root.json");

@@ -359,3 +359,25 @@ fn a_checked_role_is_accepted_only_into_the_set_it_was_checked_against() {
     set.accept_targets(checked).unwrap();
     assert!(set.targets("board0").is_some());
 }
+
+/// A release that changes one role of many says so: people read the new
+/// versions of what changed and how many roles stayed as they were, not a
+/// thousand unchanged bins.
+#[test]
+fn a_release_of_one_role_among_many_names_only_that_role() {
+    let f = published_with_many_delegations();
+    f.repo.extend("targets", 30 * DAY, NOW).unwrap();
+    f.repo.sign("targets", &f.targets, NOW).unwrap();
+    let outcome = f
+        .repo
+        .publish(&f.online, &f.online, NOW, &mut |_| {})
+        .unwrap();
+    assert_eq!(outcome.changed_roles, ["targets"]);
+    let summary = outcome.summary();
+    assert!(
+        summary.starts_with("root v1, targets v3, snapshot v3, timestamp v3"),
+        "{summary}"
+    );
+    assert!(summary.ends_with("(7 roles unchanged)"), "{summary}");
+    assert!(!summary.contains("board0"), "{summary}");
+}
