@@ -444,8 +444,11 @@ fn targets_roles(
                         }
                     },
                 };
-                let checked = set.check_targets(&role, parent.as_deref(), &bytes);
-                (bytes, checked, None)
+                let (checked, typed) =
+                    checked_ahead::check_and_parse(set, &role, parent.as_deref(), &bytes, |r| {
+                        roles.contains_key(r)
+                    });
+                (bytes, checked, typed)
             }
         };
         if let Err(e) = checked.and_then(|c| set.accept_targets(c)) {

@@ -9,6 +9,9 @@
 //! result in its own order, so verdicts and the order of faults are the
 //! same as checking them one by one. A role that cannot be read here is left
 //! to the walk, which reads it again and reports the fault.
+//!
+//! A single large role (a flat repository's `targets`) is parsed into its
+//! typed document on a second core while the first checks it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,4 +82,36 @@ pub(super) fn check_children(
     checked
         .map(|all| all.into_iter().flatten().collect())
         .unwrap_or_default()
+}
+
+/// A role this large is parsed into its typed document on a second core
+/// while the first checks it: in a flat repository of 10^5 targets the one
+/// role is 20 MB, and the check and the parse are each a pass over all of it.
+const PARSE_BESIDE_AT: usize = 1 << 20;
+
+/// The walk's own check of one role, with its typed parse beside it when
+/// the role is large and not parsed yet (`parsed`). The parse is wasted only
+/// when the check refuses the role.
+pub(super) fn check_and_parse(
+    set: &TrustedSet,
+    role: &str,
+    parent: Option<&str>,
+    bytes: &[u8],
+    parsed: impl Fn(&str) -> bool,
+) -> (
+    Result<CheckedTargets, TrustError>,
+    Option<Result<Signed<Targets>, String>>,
+) {
+    if bytes.len() < PARSE_BESIDE_AT || parsed(role) {
+        return (set.check_targets(role, parent, bytes), None);
+    }
+    std::thread::scope(|scope| {
+        let typed =
+            scope.spawn(|| Signed::<Targets>::from_json_slice(bytes).map_err(|e| e.to_string()));
+        let checked = set.check_targets(role, parent, bytes);
+        let typed = typed
+            .join()
+            .unwrap_or_else(|_| Err("the thread parsing it panicked".to_owned()));
+        (checked, Some(typed))
+    })
 }
