@@ -19,6 +19,11 @@ use crate::RepoError;
 /// save.
 pub(crate) const CHECKS_WORTH_THREADS: usize = 4;
 
+/// Progress is passed on once a worker has done this many bytes (and when
+/// it finishes): often enough for a progress bar, rarely enough that small
+/// files do not cost a wake-up each.
+const REPORT_EVERY: u64 = 1 << 20;
+
 /// How many workers: one per core the process may use, no more than items.
 fn worker_count(items: usize) -> usize {
     std::thread::available_parallelism()
@@ -51,9 +56,22 @@ where
                 let (next, failed, state, work) = (&next, &failed, &state, &work);
                 scope.spawn(move || {
                     let mut own = state();
+                    // Bytes are sent on in batches of at least `REPORT_EVERY`:
+                    // a message per 1 KiB file woke the calling thread 10^5
+                    // times in a 10^5-file add.
+                    let unsent = std::cell::Cell::new(0u64);
+                    let flush = || {
+                        let n = unsent.replace(0);
+                        if n > 0 {
+                            // The receiver outlives every worker.
+                            let _ = tx.send(n);
+                        }
+                    };
                     let report = |n: u64| {
-                        // The receiver outlives every worker.
-                        let _ = tx.send(n);
+                        unsent.set(unsent.get().saturating_add(n));
+                        if unsent.get() >= REPORT_EVERY {
+                            flush();
+                        }
                     };
                     let mut done: Vec<(usize, R)> = Vec::new();
                     while !failed.load(Ordering::Relaxed) {
@@ -64,12 +82,14 @@ where
                         match work(&mut own, item, &report) {
                             Ok(result) => done.push((index, result)),
                             Err(e) => {
+                                flush();
                                 failed.store(true, Ordering::Relaxed);
                                 // Boxed: a worker's result stays small.
                                 return Err((index, Box::new(e)));
                             }
                         }
                     }
+                    flush();
                     Ok(done)
                 })
             })
