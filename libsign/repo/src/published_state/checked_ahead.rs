@@ -29,8 +29,11 @@ pub(super) struct Ahead {
     /// The client's check under the delegator.
     pub(super) checked: Result<CheckedTargets, TrustError>,
     /// The typed document (its parse error as text), when the check passed.
-    pub(super) typed: Option<Result<Signed<Targets>, String>>,
+    pub(super) typed: Option<Typed>,
 }
+
+/// A role's typed document, or why it does not parse.
+pub(super) type Typed = Result<Signed<Targets>, String>;
 
 /// Checks every role of `children` (delegated by `parent`) that the
 /// snapshot lists and `metadata/` holds, by role name.
@@ -98,10 +101,7 @@ pub(super) fn check_and_parse(
     parent: Option<&str>,
     bytes: &[u8],
     parsed: impl Fn(&str) -> bool,
-) -> (
-    Result<CheckedTargets, TrustError>,
-    Option<Result<Signed<Targets>, String>>,
-) {
+) -> (Result<CheckedTargets, TrustError>, Option<Typed>) {
     if bytes.len() < PARSE_BESIDE_AT || parsed(role) {
         return (set.check_targets(role, parent, bytes), None);
     }
