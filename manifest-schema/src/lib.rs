@@ -48,6 +48,8 @@ pub mod canonical;
 #[cfg(feature = "std")]
 pub mod firmware;
 #[cfg(feature = "std")]
+pub mod hashes;
+#[cfg(feature = "std")]
 pub mod metadata;
 #[cfg(feature = "std")]
 pub mod parse;

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
+
+pub use crate::hashes::Hashes;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -138,7 +140,7 @@ pub struct TargetFile {
     /// Length in bytes.
     pub length: u64,
     /// Lowercase hex digests by algorithm (`sha256`, `sha512`).
-    pub hashes: BTreeMap<String, String>,
+    pub hashes: Hashes,
     // Kept as canonical JSON, not a tree: a targets role of 10^5 entries is
     // read, cloned and written often (see `crate::raw_json`).
     /// Application fields; fwsign's firmware fields sit under

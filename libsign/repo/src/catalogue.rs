@@ -94,7 +94,7 @@ fn entry(
         role_version: doc.signed.version,
         delegated_by: delegated_by.to_owned(),
         length: target.length,
-        hashes: target.hashes.clone(),
+        hashes: target.hashes.clone().into(),
         firmware,
         firmware_error,
         owners: owners.only(&approvers.0),

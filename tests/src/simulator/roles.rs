@@ -136,7 +136,7 @@ impl Simulator {
         self.blobs.insert(sha512.clone(), data.to_vec());
         let file = TargetFile {
             length: data.len() as u64,
-            hashes: BTreeMap::from([("sha256".to_owned(), sha256), ("sha512".to_owned(), sha512)]),
+            hashes: [("sha256".to_owned(), sha256), ("sha512".to_owned(), sha512)].into(),
             custom: None,
             unknown: BTreeMap::new(),
         };

@@ -94,7 +94,7 @@ fn signed_pair(key: &PrivateKey, name: &str, length: u64) -> (CanonicalDocument,
         name.to_owned(),
         TargetFile {
             length,
-            hashes,
+            hashes: hashes.into(),
             custom: None,
             unknown: BTreeMap::new(),
         },

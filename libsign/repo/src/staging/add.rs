@@ -501,7 +501,7 @@ fn firmware_entry(
 ) -> Result<TargetFile, RepoError> {
     let mut entry = TargetFile {
         length,
-        hashes,
+        hashes: hashes.into(),
         custom: None,
         unknown: BTreeMap::new(),
     };

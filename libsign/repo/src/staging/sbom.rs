@@ -104,7 +104,7 @@ impl PreparedSbom {
         .map_err(|e| RepoError::Invalid(e.to_string()))?;
         Ok(TargetFile {
             length,
-            hashes,
+            hashes: hashes.into(),
             custom: Some(custom),
             unknown: Default::default(),
         })
