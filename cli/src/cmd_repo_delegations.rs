@@ -296,9 +296,9 @@ pub(crate) fn extend_matching(
             "no delegated role matches {pattern:?}"
         )));
     }
+    let versions = repo.extend_all(&roles, secs, now())?;
     let mut staged = Vec::with_capacity(roles.len());
-    for role in &roles {
-        let version = repo.extend(role, secs, now())?;
+    for (role, version) in roles.iter().zip(versions) {
         out.say(format!("staged {role} v{version} with a new expiry"));
         staged.push(json!({"role": role, "version": version}));
     }

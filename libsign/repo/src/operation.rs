@@ -457,6 +457,17 @@ pub(super) mod tests {
             assert_eq!(published.targets[name].signed.version, 2);
         }
         assert!(repo.approvals().unwrap().is_empty());
+
+        // Release 3: every delegated role extended in one command (`repo
+        // extend --role 'board-*'`): one read for all of them, each staged
+        // at its next version with its own audit line.
+        let names: Vec<String> = boards.iter().map(|(n, _)| n.clone()).collect();
+        let (versions, n) = loads(|| repo.extend_all(&names, 2 * 86_400, NOW));
+        assert_eq!(versions.unwrap(), vec![3; ROLES]);
+        assert_eq!(n, 1, "extend_all read the published state {n} times");
+        let (missing, _) = loads(|| repo.missing_approvals());
+        assert_eq!(missing.unwrap().len(), ROLES);
+        assert!(repo.extend_all(&["root".to_owned()], 86_400, NOW).is_err());
     }
 
     /// Which role delegates which is read once however many staged roles a

@@ -477,16 +477,76 @@ impl Repository {
             self.save_edited("root", root, now)?;
             v
         } else {
-            let mut doc = self.targets_for_edit(&op, role, now)?;
-            doc.signed.expires = expires;
-            let v = doc.signed.version;
-            self.check_stays_publishable(&op, None, &[(role, &doc)])?;
-            stage(v)?;
-            self.record_audit_head(&mut doc.signed.unknown)?;
-            self.save_edited(role, doc, now)?;
-            v
+            let versions = self.extend_targets_roles(&op, &[role], secs, now)?;
+            versions.first().copied().unwrap_or_default()
         };
         Ok(version)
+    }
+
+    /// [`Repository::extend`] for several targets roles at once (`repo
+    /// extend --role 'bins-*'`), under one read of the published state and
+    /// one check that the next release stays publishable: extending 1,024
+    /// bins one command each read and verified every bin 1,024 times.
+    /// Returns each role's staged version, in order.
+    pub fn extend_all(
+        &self,
+        roles: &[String],
+        secs: i64,
+        now: UnixTime,
+    ) -> Result<Vec<u64>, RepoError> {
+        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        for role in &roles {
+            names::check_role_name(role)?;
+            if ["root", "snapshot", "timestamp"].contains(role) {
+                return Err(RepoError::Invalid(format!(
+                    "{role}: extend root with `fwsign repo extend --role root`, and re-sign snapshot and timestamp with `fwsign repo refresh`"
+                )));
+            }
+        }
+        let op = self.operation();
+        self.check_audit_before_staging(&op)?;
+        self.extend_targets_roles(&op, &roles, secs, now)
+    }
+
+    /// Stages each of `roles` (targets roles) again with an expiry `secs`
+    /// from `now`: one check of the whole change, then per role its audit
+    /// line, the log's head and the staged file.
+    fn extend_targets_roles(
+        &self,
+        op: &Operation<'_>,
+        roles: &[&str],
+        secs: i64,
+        now: UnixTime,
+    ) -> Result<Vec<u64>, RepoError> {
+        let expires = expires_at(now, secs)?;
+        let mut docs = Vec::with_capacity(roles.len());
+        for &role in roles {
+            let mut doc = self.targets_for_edit(op, role, now)?;
+            doc.signed.expires = expires.clone();
+            docs.push((role, doc));
+        }
+        let change: Vec<(&str, &Signed<Targets>)> = docs.iter().map(|(r, d)| (*r, d)).collect();
+        self.check_stays_publishable(op, None, &change)?;
+        let mut versions = Vec::with_capacity(docs.len());
+        for (role, mut doc) in docs {
+            let version = doc.signed.version;
+            // Recorded before saving, so the head staged with the role
+            // covers this line.
+            self.audit(
+                &AuditEvent {
+                    action: "stage".into(),
+                    role: Some(role.to_owned()),
+                    version: Some(version),
+                    detail: Some(format!("extend expiry by {secs}s")),
+                    ..AuditEvent::default()
+                },
+                now,
+            )?;
+            self.record_audit_head(&mut doc.signed.unknown)?;
+            self.save_edited(role, doc, now)?;
+            versions.push(version);
+        }
+        Ok(versions)
     }
 }
 
