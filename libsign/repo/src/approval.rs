@@ -310,13 +310,20 @@ impl Repository {
         added: &mut dyn FnMut(RoleApproval),
     ) -> Result<L, E> {
         let op = self.operation();
+        // Each staged role is read once, for its report and its signature.
+        let mut reads = Vec::with_capacity(roles.len());
         for role in roles {
-            changes(role, &self.staged_target_changes_in(&op, role)?);
+            let read = StagedRead::load(self, role)?;
+            let report = match &read.staged {
+                StagedRole::Targets(doc) => crate::bins::target_changes(&op, role, doc)?,
+                StagedRole::Root(_) => crate::bins::TargetChanges::default(),
+            };
+            changes(role, &report);
+            reads.push(read);
         }
         let mut prepared = Vec::with_capacity(roles.len());
-        for role in roles {
+        for (role, read) in roles.iter().zip(reads) {
             self.authorised_keyids(&op, role, signer.public_key())?;
-            let read = StagedRead::load(self, role)?;
             let signature =
                 self.sign_payload(role, &read.payload, read.staged.version(), signer)?;
             prepared.push((signature, read));

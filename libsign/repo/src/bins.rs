@@ -640,30 +640,40 @@ impl Repository {
         let Some(staged) = self.load_staged::<Targets>(role)? else {
             return Ok(TargetChanges::default());
         };
-        let before = op
-            .published()?
-            .and_then(|p| p.targets.get(role))
-            .map(|d| d.signed.targets.clone())
-            .unwrap_or_default();
-        let now = &staged.signed.targets;
-        Ok(TargetChanges {
-            added: now
-                .keys()
-                .filter(|n| !before.contains_key(*n))
-                .cloned()
-                .collect(),
-            changed: now
-                .iter()
-                .filter(|(n, t)| before.get(*n).is_some_and(|b| b != *t))
-                .map(|(n, _)| n.clone())
-                .collect(),
-            removed: before
-                .keys()
-                .filter(|n| !now.contains_key(*n))
-                .cloned()
-                .collect(),
-        })
+        target_changes(op, role, &staged)
     }
+}
+
+/// What staged targets role `role`, as `staged`, adds, changes and removes
+/// against its published version.
+pub(crate) fn target_changes(
+    op: &Operation<'_>,
+    role: &str,
+    staged: &Signed<Targets>,
+) -> Result<TargetChanges, RepoError> {
+    let published = op.published()?;
+    let nothing = BTreeMap::new();
+    let before = published
+        .and_then(|p| p.targets.get(role))
+        .map_or(&nothing, |d| &d.signed.targets);
+    let now = &staged.signed.targets;
+    Ok(TargetChanges {
+        added: now
+            .keys()
+            .filter(|n| !before.contains_key(*n))
+            .cloned()
+            .collect(),
+        changed: now
+            .iter()
+            .filter(|(n, t)| before.get(*n).is_some_and(|b| b != *t))
+            .map(|(n, _)| n.clone())
+            .collect(),
+        removed: before
+            .keys()
+            .filter(|n| !now.contains_key(*n))
+            .cloned()
+            .collect(),
+    })
 }
 
 /// The staged roles matching `pattern` (python-tuf's `fnmatch` rules: `*`,
