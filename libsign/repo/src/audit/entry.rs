@@ -7,10 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use fwsign_manifest_schema::canonical::{CanonicalError, to_canonical_bytes, to_canonical_vec};
+use fwsign_manifest_schema::canonical::{CanonicalError, to_canonical_bytes};
 use fwsign_manifest_schema::expiry::parse_expires;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::AuditError;
@@ -167,8 +166,12 @@ impl Body {
         }
     }
 
-    /// The full line object (with `hash`) and the hash.
-    pub(super) fn hashed(&self) -> Result<(Value, String), CanonicalError> {
+    /// The full line object (with `hash`) and the hash: the tree the
+    /// writer's [`Body::line`] is held to in tests.
+    #[cfg(test)]
+    pub(super) fn hashed(&self) -> Result<(serde_json::Value, String), CanonicalError> {
+        use fwsign_manifest_schema::canonical::to_canonical_vec;
+        use serde_json::Value;
         let value =
             serde_json::to_value(self).map_err(|e| CanonicalError::Serialize(e.to_string()))?;
         let hash = sha256_hex(&to_canonical_vec(&value)?);
@@ -177,6 +180,19 @@ impl Body {
             map.insert("hash".to_owned(), Value::String(hash.clone()));
         }
         Ok((value, hash))
+    }
+
+    /// The line as written (canonical JSON with `hash`, no newline) and the
+    /// hash, from the typed fields: what [`Body::hashed`] gives, written out,
+    /// without a tree of the line (a stage line of 10^5 targets made one of
+    /// 10^5 entries on every add).
+    pub(super) fn line(&self) -> Result<(Vec<u8>, String), CanonicalError> {
+        let hash = sha256_hex(&to_canonical_bytes(self)?);
+        let line = to_canonical_bytes(&WrittenLine {
+            body: self,
+            hash: &hash,
+        })?;
+        Ok((line, hash))
     }
 
     fn fields(&self) -> EventFields<'_> {
@@ -189,6 +205,15 @@ impl Body {
             targets: &self.targets,
         }
     }
+}
+
+/// A body with its `hash`, as a line is written (the canonical writer puts
+/// `hash` in its sorted place among the body's fields).
+#[derive(Serialize)]
+struct WrittenLine<'a> {
+    #[serde(flatten)]
+    body: &'a Body,
+    hash: &'a str,
 }
 
 /// A line that parsed and hashes correctly; its place in the chain is not

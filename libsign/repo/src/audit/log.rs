@@ -9,7 +9,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use fwsign_manifest_schema::canonical::to_canonical_vec;
 use fwsign_manifest_schema::expiry::UnixTime;
 
 use fwsign_keys::atomic_write::sync_dir;
@@ -124,8 +123,7 @@ impl AuditLog {
         };
 
         let body = Body::new(event, seq, prev, time);
-        let (value, hash) = body.hashed()?;
-        let mut line = to_canonical_vec(&value)?;
+        let (mut line, hash) = body.line()?;
         line.push(b'\n');
 
         // One write so that a concurrent reader without the lock, or a

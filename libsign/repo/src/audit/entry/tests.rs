@@ -146,6 +146,10 @@ fn lines_fwsign_writes_are_accepted_by_the_fast_path() {
         let (value, hash) = parsed.body.hashed().unwrap();
         assert_eq!(hash, parsed.hash);
         assert_eq!(to_canonical_vec(&value).unwrap(), line.as_bytes());
+        // The writer's typed path gives the same bytes and hash as the tree.
+        let (written, written_hash) = parsed.body.line().unwrap();
+        assert_eq!(written_hash, hash);
+        assert_eq!(written, line.as_bytes());
     }
 }
 
