@@ -24,10 +24,10 @@ use fwsign_core::workflow::{SnapshotView, WorkflowError};
 use fwsign_keys::document::CanonicalDocument;
 use fwsign_keys::search_host::{self, Arena, Memory, role_name};
 
-/// Reads the bytes of targets role `role` at `version` as published (or as
-/// a publish will write them).
 mod cover_index;
 
+/// Reads the bytes of targets role `role` at `version` as published (or as
+/// a publish will write them).
 pub(crate) type Read<'r> = dyn FnMut(&str, u64) -> Result<Vec<u8>, RepoError> + 'r;
 
 /// One role on the path from `targets` to the role listing a target.

@@ -440,20 +440,6 @@ impl Repository {
         }
         let op = self.operation();
         self.check_audit_before_staging(&op)?;
-        // Recorded before saving, so the head staged with the role covers
-        // this line.
-        let stage = |version: u64| {
-            self.audit(
-                &AuditEvent {
-                    action: "stage".into(),
-                    role: Some(role.to_owned()),
-                    version: Some(version),
-                    detail: Some(format!("extend expiry by {secs}s")),
-                    ..AuditEvent::default()
-                },
-                now,
-            )
-        };
         let version = if role == "root" {
             let mut root = match self.load_staged::<Root>("root")? {
                 Some(r) => r,
@@ -472,7 +458,7 @@ impl Repository {
             root.signed.expires = expires;
             let v = root.signed.version;
             self.check_stays_publishable(&op, Some(&root), &[])?;
-            stage(v)?;
+            self.audit_extend("root", v, secs, now)?;
             self.record_audit_head(&mut root.signed.unknown)?;
             self.save_edited("root", root, now)?;
             v
@@ -530,23 +516,34 @@ impl Repository {
         let mut versions = Vec::with_capacity(docs.len());
         for (role, mut doc) in docs {
             let version = doc.signed.version;
-            // Recorded before saving, so the head staged with the role
-            // covers this line.
-            self.audit(
-                &AuditEvent {
-                    action: "stage".into(),
-                    role: Some(role.to_owned()),
-                    version: Some(version),
-                    detail: Some(format!("extend expiry by {secs}s")),
-                    ..AuditEvent::default()
-                },
-                now,
-            )?;
+            self.audit_extend(role, version, secs, now)?;
             self.record_audit_head(&mut doc.signed.unknown)?;
             self.save_edited(role, doc, now)?;
             versions.push(version);
         }
         Ok(versions)
+    }
+
+    /// The audit line of `role` v`version` staged with its expiry moved by
+    /// `secs`: recorded before the role is saved, so the log head staged
+    /// with the role covers it.
+    fn audit_extend(
+        &self,
+        role: &str,
+        version: u64,
+        secs: i64,
+        now: UnixTime,
+    ) -> Result<(), RepoError> {
+        self.audit(
+            &AuditEvent {
+                action: "stage".into(),
+                role: Some(role.to_owned()),
+                version: Some(version),
+                detail: Some(format!("extend expiry by {secs}s")),
+                ..AuditEvent::default()
+            },
+            now,
+        )
     }
 }
 
