@@ -29,7 +29,7 @@
 //! has a fault ([`RepoError::VerifyFailed`]); `repo status` and `repo
 //! verify` report the faults.
 
-mod checked_ahead;
+pub(crate) mod checked_ahead;
 mod fault;
 mod listing;
 pub mod verify;

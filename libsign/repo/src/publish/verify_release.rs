@@ -16,7 +16,7 @@ use crate::{Published, RepoError, names};
 use fwsign_core::key_types::BUILTIN;
 use fwsign_keys::trusted_set::{CheckedTargets, TimestampUpdate, TrustError, TrustedSet};
 
-use crate::staging::parallel::{CHECKS_WORTH_THREADS, map_parallel};
+use crate::published_state::checked_ahead::check_delegated;
 
 /// The files of a release, as they will be published.
 pub(super) struct NewFiles<'a> {
@@ -168,15 +168,8 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
                 .filter(|d| !visited.contains(&((*d).clone(), Some(role.clone()))))
                 .filter_map(|d| Some((d.as_str(), new.roles.get(d)?.as_slice())))
                 .collect();
-            if children.len() >= CHECKS_WORTH_THREADS {
-                let set: &TrustedSet = set;
-                let checked = map_parallel(
-                    &children,
-                    || (),
-                    |(), (child, bytes), _| Ok(set.check_targets(child, Some(&role), bytes)),
-                    &mut |_| {},
-                )?;
-                for ((child, _), c) in children.iter().zip(checked) {
+            if let Some(checked) = check_delegated(set, &role, &children, |_| ()) {
+                for ((child, _), (c, _)) in children.iter().zip(checked) {
                     ahead.insert(((*child).to_owned(), role.clone()), c);
                 }
             }

@@ -35,8 +35,40 @@ pub(super) struct Ahead {
 /// A role's typed document, or why it does not parse.
 pub(super) type Typed = Result<Signed<Targets>, String>;
 
+/// One role's check, and what was also made of its bytes when it passed.
+pub(crate) type Checked<X> = (Result<CheckedTargets, TrustError>, Option<X>);
+
+/// Checks `children` (role name and bytes), all delegated by `parent`, on
+/// every core, each with `also` run on its bytes in the same worker when
+/// the check passed; in order. `None` when there are too few to be worth
+/// threads: the caller's walk checks them one by one. The load and
+/// publish's release check both take their delegators' roles this way.
+pub(crate) fn check_delegated<X: Send>(
+    set: &TrustedSet,
+    parent: &str,
+    children: &[(&str, &[u8])],
+    also: impl Fn(&[u8]) -> X + Sync,
+) -> Option<Vec<Checked<X>>> {
+    if children.len() < CHECKS_WORTH_THREADS {
+        return None;
+    }
+    map_parallel(
+        children,
+        || (),
+        |(), (role, bytes), _| {
+            let checked = set.check_targets(role, Some(parent), bytes);
+            let extra = checked.is_ok().then(|| also(bytes));
+            Ok((checked, extra))
+        },
+        &mut |_| {},
+    )
+    // The work never fails, so neither does the pool.
+    .ok()
+}
+
 /// Checks every role of `children` (delegated by `parent`) that the
-/// snapshot lists and `metadata/` holds, by role name.
+/// snapshot lists and `metadata/` holds, and parses those that pass, by
+/// role name. A role that cannot be read is left to the walk.
 pub(super) fn check_children(
     metadata: &Path,
     snapshot: &Signed<Snapshot>,
@@ -48,43 +80,37 @@ pub(super) fn check_children(
     if children.len() < CHECKS_WORTH_THREADS {
         return BTreeMap::new();
     }
-    let listed: Vec<(&str, String)> = children
+    let read: Vec<(&str, Vec<u8>)> = children
         .iter()
         .filter_map(|&role| {
             let meta = snapshot.signed.meta.get(&names::role_file(role))?;
-            Some((role, names::versioned_role_file(meta.version, role)))
+            let name = names::versioned_role_file(meta.version, role);
+            let bytes = match files.get(&name) {
+                Some(b) => b.clone(),
+                None => read_optional(&metadata.join(&name)).ok()??,
+            };
+            Some((role, bytes))
         })
         .collect();
-    let checked = map_parallel(
-        &listed,
-        || (),
-        |(), (role, name), _| {
-            let bytes = match files.get(name) {
-                Some(b) => b.clone(),
-                None => match read_optional(&metadata.join(name)) {
-                    Ok(Some(b)) => b,
-                    _ => return Ok(None),
-                },
-            };
-            let checked = set.check_targets(role, Some(parent), &bytes);
-            let typed = checked
-                .is_ok()
-                .then(|| Signed::<Targets>::from_json_slice(&bytes).map_err(|e| e.to_string()));
-            Ok(Some((
-                (*role).to_owned(),
+    let items: Vec<(&str, &[u8])> = read.iter().map(|(r, b)| (*r, b.as_slice())).collect();
+    let Some(checked) = check_delegated(set, parent, &items, |bytes| {
+        Signed::<Targets>::from_json_slice(bytes).map_err(|e| e.to_string())
+    }) else {
+        return BTreeMap::new();
+    };
+    read.into_iter()
+        .zip(checked)
+        .map(|((role, bytes), (checked, typed))| {
+            (
+                role.to_owned(),
                 Ahead {
                     bytes,
                     checked,
                     typed,
                 },
-            )))
-        },
-        &mut |_| {},
-    );
-    // The work above never fails: an unreadable file is left to the walk.
-    checked
-        .map(|all| all.into_iter().flatten().collect())
-        .unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// A role this large is parsed into its typed document on a second core
