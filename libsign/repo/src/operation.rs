@@ -318,7 +318,7 @@ pub(super) mod tests {
 
     use crate::staged_role::StagedRole;
     use crate::staging::DelegateOptions;
-    use crate::{ExpiryPolicy, InitOptions, RepoError, Repository};
+    use crate::{InitOptions, RepoError, Repository};
     use fwsign_keys::{Algorithm, PrivateKey};
     use fwsign_manifest_schema::metadata::Targets;
 
@@ -377,14 +377,8 @@ pub(super) mod tests {
         [root, targets, snapshot, timestamp]: [&PrivateKey; 4],
     ) -> Repository {
         let options = InitOptions {
-            root_keys: vec![root.public_key().clone()],
-            root_threshold: 1,
-            targets_keys: vec![targets.public_key().clone()],
-            targets_threshold: 1,
-            snapshot_key: snapshot.public_key().clone(),
             timestamp_key: timestamp.public_key().clone(),
-            expiry: ExpiryPolicy::default(),
-            allow_shared_key: false,
+            ..crate::test_init_options(root, targets, snapshot)
         };
         Repository::init(dir.join("repo"), &options, NOW).unwrap()
     }

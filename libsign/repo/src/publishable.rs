@@ -201,7 +201,7 @@ mod tests {
     use fwsign_manifest_schema::expiry::UnixTime;
     use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Signed, Targets};
 
-    use crate::{ExpiryPolicy, InitOptions, RepoError, Repository, empty_targets};
+    use crate::{InitOptions, RepoError, Repository, empty_targets};
     use fwsign_keys::{Algorithm, PrivateKey};
 
     use super::refuse_new_faults;
@@ -233,14 +233,8 @@ mod tests {
         let dir = scratch.path().join("repo");
         let (root, approver, online) = (key(), key(), key());
         let options = InitOptions {
-            root_keys: vec![root.public_key().clone()],
-            root_threshold: 1,
-            targets_keys: vec![approver.public_key().clone()],
-            targets_threshold: 1,
-            snapshot_key: online.public_key().clone(),
-            timestamp_key: online.public_key().clone(),
-            expiry: ExpiryPolicy::default(),
             allow_shared_key: true,
+            ..crate::test_init_options(&root, &approver, &online)
         };
         let repo = Repository::init(&dir, &options, NOW).unwrap();
         let op = repo.operation();

@@ -297,7 +297,7 @@ mod tests {
 
     use super::{RETIRED_ROLES_FIELD, UndelegateOptions};
     use crate::staging::DelegateOptions;
-    use crate::{ExpiryPolicy, InitOptions, RepoError, Repository, empty_targets};
+    use crate::{InitOptions, RepoError, Repository, empty_targets};
     use fwsign_keys::{Algorithm, PrivateKey};
 
     const NOW: UnixTime = UnixTime(1_700_000_000);
@@ -320,14 +320,8 @@ mod tests {
         let dir = scratch.path().join("repo");
         let (root, approver, online, a, beta) = (key(), key(), key(), key(), key());
         let options = InitOptions {
-            root_keys: vec![root.public_key().clone()],
-            root_threshold: 1,
-            targets_keys: vec![approver.public_key().clone()],
-            targets_threshold: 1,
-            snapshot_key: online.public_key().clone(),
-            timestamp_key: online.public_key().clone(),
-            expiry: ExpiryPolicy::default(),
             allow_shared_key: true,
+            ..crate::test_init_options(&root, &approver, &online)
         };
         let repo = Repository::init(&dir, &options, NOW).unwrap();
         repo.delegate(
