@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use crate::key_types::KeyType;
 use crate::verify::{
-    Envelope, RootView, TargetsView, ThresholdReport, ThresholdWork, VerifyError, member,
+    Common, Envelope, RootView, TargetsView, ThresholdReport, ThresholdWork, VerifyError, member,
 };
 
 /// Why a step of the workflow refused a document.
@@ -562,15 +562,39 @@ pub fn verify_targets_listed<'a>(
 ) -> Result<(TargetsView<'a>, ThresholdReport), WorkflowError> {
     listed.check_bytes(raw)?;
     let (view, report) = signed_targets(delegator, role, new, key_types, work)?;
-    let version = view.common().version;
-    if version != listed.version {
+    check_listed_common(listed, view.common(), now)?;
+    Ok((view, report))
+}
+
+/// The checks of [`verify_targets_listed`] that do not depend on the
+/// signatures, for a document whose signatures were verified before under
+/// the same delegator document (a host re-checking an unchanged role
+/// against a new snapshot): `raw` matches the listing's length and hashes,
+/// `common` (the document's own version and expiry) has the listed version,
+/// and it has not expired.
+pub fn verify_targets_listed_again(
+    listed: &MetaEntry<'_>,
+    raw: &[u8],
+    common: Common,
+    now: Option<UnixTime>,
+) -> Result<(), WorkflowError> {
+    listed.check_bytes(raw)?;
+    check_listed_common(listed, common, now)
+}
+
+/// The version a snapshot lists, and expiry.
+fn check_listed_common(
+    listed: &MetaEntry<'_>,
+    common: Common,
+    now: Option<UnixTime>,
+) -> Result<(), WorkflowError> {
+    if common.version != listed.version {
         return Err(WorkflowError::VersionMismatch {
             expected: listed.version,
-            found: version,
+            found: common.version,
         });
     }
-    check_expiry(view.common().expires, now)?;
-    Ok((view, report))
+    check_expiry(common.expires, now)
 }
 
 /// The device's form of spec 5.6 for a targets role carried in a firmware

@@ -6,7 +6,7 @@
 //! sizes the verification core's working memory to each document. It never
 //! decides trust itself; every `update_*` calls the `no_std` step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::reader::Json;
@@ -14,11 +14,12 @@ use fwsign_manifest_schema::reader::Json;
 use crate::document::{CanonicalDocument, DocumentError};
 use fwsign_core::key_types::{KeyIdentity, KeyType};
 use fwsign_core::verify::{
-    Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
+    Common, Envelope, RootView, TargetEntry, TargetsView, ThresholdWork, VerifyError,
 };
 use fwsign_core::workflow::{
     Delegator, MetaEntry, SnapshotView, TimestampView, WorkflowError, verify_root_self,
-    verify_root_update, verify_snapshot, verify_targets_listed, verify_timestamp,
+    verify_root_update, verify_snapshot, verify_targets_listed, verify_targets_listed_again,
+    verify_timestamp,
 };
 
 /// Why a document was not accepted.
@@ -127,7 +128,7 @@ pub struct TrustedSet {
     /// each entry's bytes: read once per snapshot, where searching the
     /// listing for every role verified was quadratic in the roles.
     listing: BTreeMap<Vec<u8>, Vec<u8>>,
-    targets: BTreeMap<String, CanonicalDocument>,
+    targets: BTreeMap<String, TrustedTargets>,
     /// Counts changes to root, timestamp and snapshot: a role checked under
     /// one generation is accepted only in the same one.
     generation: u64,
@@ -136,6 +137,18 @@ pub struct TrustedSet {
     /// a delegator is accepted only while that delegator's document stands.
     accepted: u64,
     serials: BTreeMap<String, u64>,
+}
+
+/// A trusted targets role.
+#[derive(Debug)]
+struct TrustedTargets {
+    doc: CanonicalDocument,
+    /// Its version and expiry.
+    common: Common,
+    /// The delegators whose threshold it was checked against (`None`:
+    /// root), each with its serial then (a delegator's document replaced
+    /// since gets a new serial), for [`TrustedSet::check_targets_known`].
+    under: BTreeSet<(Option<String>, u64)>,
 }
 
 /// A targets role that passed [`TrustedSet::check_targets`], not yet
@@ -149,6 +162,7 @@ pub struct TrustedSet {
 pub struct CheckedTargets {
     role: String,
     doc: CanonicalDocument,
+    common: Common,
     generation: u64,
     /// The delegator's serial when checked (`None`: delegated by root).
     parent: Option<(String, u64)>,
@@ -440,41 +454,40 @@ impl TrustedSet {
             });
         }
         let doc = canonical(role, raw)?;
-        {
-            let file_name: Vec<u8> = role.bytes().chain(*b".json").collect();
-            let entry = self
-                .listing
-                .get(&file_name)
-                .ok_or_else(|| refused(role)(WorkflowError::NotListed))?;
+        let common = {
+            let entry = self.listed(role)?;
             let listed = Json::parse_canonical(entry)
                 .map_err(|e| refused("snapshot")(VerifyError::from(e).into()))
                 .and_then(|entry| MetaEntry::from_json(entry).map_err(refused("snapshot")))?;
             let env = envelope(role, &doc)?;
             let root = self.root();
             let parent_view;
-            let (delegator, n) = match parent {
-                None => (
-                    Delegator::Root(&root),
-                    root.role(role).map(|r| r.keyid_count()).unwrap_or(0),
-                ),
-                Some(parent) => {
-                    let parent_doc = self.targets.get(parent).ok_or(TrustError::OutOfOrder {
-                        role: role.to_owned(),
-                        needs: "the delegating role",
-                    })?;
-                    parent_view = TargetsView::new(envelope(parent, parent_doc)?)
-                        .map_err(|e| refused(parent)(e.into()))?;
-                    let n = parent_view
-                        .delegated_role(role)
-                        .ok_or_else(|| refused(role)(VerifyError::UnknownRole.into()))?
-                        .keys()
-                        .map(|k| k.keyid_count())
-                        .unwrap_or(0);
-                    (Delegator::Targets(&parent_view), n)
-                }
-            };
+            let (delegator, n) =
+                match parent {
+                    None => (
+                        Delegator::Root(&root),
+                        root.role(role).map(|r| r.keyid_count()).unwrap_or(0),
+                    ),
+                    Some(parent) => {
+                        let parent_doc = self.targets.get(parent).map(|t| &t.doc).ok_or(
+                            TrustError::OutOfOrder {
+                                role: role.to_owned(),
+                                needs: "the delegating role",
+                            },
+                        )?;
+                        parent_view = TargetsView::new(envelope(parent, parent_doc)?)
+                            .map_err(|e| refused(parent)(e.into()))?;
+                        let n = parent_view
+                            .delegated_role(role)
+                            .ok_or_else(|| refused(role)(VerifyError::UnknownRole.into()))?
+                            .keys()
+                            .map(|k| k.keyid_count())
+                            .unwrap_or(0);
+                        (Delegator::Targets(&parent_view), n)
+                    }
+                };
             let mut work = Work::new(n);
-            verify_targets_listed(
+            let (view, _) = verify_targets_listed(
                 delegator,
                 role.as_bytes(),
                 &listed,
@@ -485,13 +498,90 @@ impl TrustedSet {
                 &mut work.get(),
             )
             .map_err(refused(role))?;
-        }
-        Ok(CheckedTargets {
+            view.common()
+        };
+        Ok(self.checked(role, parent, doc, common))
+    }
+
+    /// The snapshot's `meta` entry for `role`, as bytes.
+    fn listed(&self, role: &str) -> Result<&[u8], TrustError> {
+        let file_name: Vec<u8> = role.bytes().chain(*b".json").collect();
+        self.listing
+            .get(&file_name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| refused(role)(WorkflowError::NotListed))
+    }
+
+    fn checked(
+        &self,
+        role: &str,
+        parent: Option<&str>,
+        doc: CanonicalDocument,
+        common: Common,
+    ) -> CheckedTargets {
+        CheckedTargets {
             role: role.to_owned(),
             doc,
+            common,
             generation: self.generation,
             parent: parent.map(|p| (p.to_owned(), self.serials.get(p).copied().unwrap_or(0))),
-        })
+        }
+    }
+
+    /// [`TrustedSet::check_targets`], taking from `known` (another set, for
+    /// example one built from the published state a moment ago) what it
+    /// verified already: when `known` trusts the same document for `role`,
+    /// checked against the same delegator document (the same root for
+    /// `targets`) with the same key types, its signatures met that
+    /// delegator's threshold there and would meet it here, so they are not
+    /// verified again. Everything else is checked as usual: the snapshot's
+    /// length, hashes and version, and expiry at this set's time. In any
+    /// other case (and with no `known`) this is [`TrustedSet::check_targets`].
+    ///
+    /// A publish re-checks every unchanged role of a release against the
+    /// new snapshot; with 1,024 hashed bins that was 1,024 signature checks
+    /// its own load of the published state had just made.
+    pub fn check_targets_known(
+        &self,
+        role: &str,
+        parent: Option<&str>,
+        raw: &[u8],
+        known: Option<&TrustedSet>,
+    ) -> Result<CheckedTargets, TrustError> {
+        let Some((known, trusted)) = known.and_then(|k| Some((k, k.targets.get(role)?))) else {
+            return self.check_targets(role, parent, raw);
+        };
+        let same_delegator = match parent {
+            None => self.root.as_bytes() == known.root.as_bytes(),
+            Some(p) => match (self.targets.get(p), known.targets.get(p)) {
+                (Some(here), Some(there)) => here.doc.as_bytes() == there.doc.as_bytes(),
+                _ => false,
+            },
+        };
+        let same_key_types = self.key_types.len() == known.key_types.len()
+            && self
+                .key_types
+                .iter()
+                .zip(&known.key_types)
+                .all(|(a, b)| a.name() == b.name());
+        let parent_serial = parent.map_or(0, |p| known.serials.get(p).copied().unwrap_or(0));
+        let checked_under = trusted
+            .under
+            .contains(&(parent.map(str::to_owned), parent_serial));
+        if !(same_delegator && same_key_types && checked_under) || self.snapshot.is_none() {
+            return self.check_targets(role, parent, raw);
+        }
+        let doc = canonical(role, raw)?;
+        if doc.as_bytes() != trusted.doc.as_bytes() {
+            return self.check_targets(role, parent, raw);
+        }
+        let entry = self.listed(role)?;
+        let listed = Json::parse_canonical(entry)
+            .map_err(|e| refused("snapshot")(VerifyError::from(e).into()))
+            .and_then(|entry| MetaEntry::from_json(entry).map_err(refused("snapshot")))?;
+        verify_targets_listed_again(&listed, raw, trusted.common, self.now)
+            .map_err(refused(role))?;
+        Ok(self.checked(role, parent, doc, trusted.common))
     }
 
     /// Trusts a role [`TrustedSet::check_targets`] passed. Refused when root,
@@ -510,21 +600,32 @@ impl TrustedSet {
         }
         // The same document accepted again (a role two delegators reach)
         // keeps its serial: what was checked against it still holds.
-        let same = self
-            .targets
-            .get(&checked.role)
-            .is_some_and(|d| d.as_bytes() == checked.doc.as_bytes());
-        if !same {
-            self.accepted = self.accepted.wrapping_add(1);
-            self.serials.insert(checked.role.clone(), self.accepted);
-            self.targets.insert(checked.role, checked.doc);
+        let under = checked
+            .parent
+            .map_or((None, 0), |(p, serial)| (Some(p), serial));
+        match self.targets.get_mut(&checked.role) {
+            Some(t) if t.doc.as_bytes() == checked.doc.as_bytes() => {
+                t.under.insert(under);
+            }
+            _ => {
+                self.accepted = self.accepted.wrapping_add(1);
+                self.serials.insert(checked.role.clone(), self.accepted);
+                self.targets.insert(
+                    checked.role,
+                    TrustedTargets {
+                        doc: checked.doc,
+                        common: checked.common,
+                        under: BTreeSet::from([under]),
+                    },
+                );
+            }
         }
         Ok(())
     }
 
     /// A trusted targets role, if loaded.
     pub fn targets(&self, role: &str) -> Option<TargetsView<'_>> {
-        let doc = self.targets.get(role)?;
+        let doc = &self.targets.get(role)?.doc;
         TargetsView::new(doc.envelope().ok()?).ok()
     }
 

@@ -264,6 +264,11 @@ pub struct Published {
     /// `metadata/` (`timestamp.json`, `N.snapshot.json`, `N.ROLE.json`):
     /// callers use these bytes rather than reading the files again.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The client's trusted set the load verified all of this into: what
+    /// publish's release check takes over for roles a release leaves as
+    /// they are
+    /// ([`fwsign_keys::trusted_set::TrustedSet::check_targets_known`]).
+    pub(crate) verified: Option<std::sync::Arc<fwsign_keys::trusted_set::TrustedSet>>,
 }
 
 impl Published {

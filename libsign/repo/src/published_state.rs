@@ -168,6 +168,7 @@ fn load_state(metadata: &Path, listing: &Listing, faults: &mut Vec<Fault>) -> Op
         targets: BTreeMap::new(),
         root_chain: chain,
         files: BTreeMap::new(),
+        verified: None,
     };
     if !listing.timestamp {
         // A first publish killed before its timestamp leaves `1.root.json`
@@ -231,6 +232,7 @@ fn load_state(metadata: &Path, listing: &Listing, faults: &mut Vec<Fault>) -> Op
     );
     published.snapshot = Some(snapshot);
     published.targets = targets;
+    published.verified = Some(std::sync::Arc::new(set));
     Some(published)
 }
 

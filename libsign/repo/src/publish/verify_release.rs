@@ -106,13 +106,20 @@ pub(super) fn check_release(
     }
     set.update_snapshot(snapshot)
         .map_err(|e| refused(snapshot_file.clone(), "snapshot", e))?;
-    check_roles(&mut set, new)
+    let known = published.and_then(|p| p.verified.as_deref());
+    check_roles(&mut set, known, new)
 }
 
 /// `targets` and every role reachable from it, each against the new
 /// snapshot and its delegator (expiry included); every role of the release
-/// must be reached.
-fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError> {
+/// must be reached. A role the release leaves as published, under a
+/// delegator it also leaves as published, keeps the signature check the
+/// load made (`known`); its listing, version and expiry are checked again.
+fn check_roles(
+    set: &mut TrustedSet,
+    known: Option<&TrustedSet>,
+    new: &NewFiles<'_>,
+) -> Result<(), RepoError> {
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut visited: BTreeSet<(String, Option<String>)> = BTreeSet::new();
     // Delegated roles checked ahead on every core (as the load does), by
@@ -140,7 +147,7 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
             .and_then(|p| ahead.remove(&(role.clone(), p.clone())))
         {
             Some(checked) => checked,
-            None => set.check_targets(&role, parent.as_deref(), bytes),
+            None => set.check_targets_known(&role, parent.as_deref(), bytes, known),
         };
         checked
             .and_then(|c| set.accept_targets(c))
@@ -168,7 +175,7 @@ fn check_roles(set: &mut TrustedSet, new: &NewFiles<'_>) -> Result<(), RepoError
                 .filter(|d| !visited.contains(&((*d).clone(), Some(role.clone()))))
                 .filter_map(|d| Some((d.as_str(), new.roles.get(d)?.as_slice())))
                 .collect();
-            if let Some(checked) = check_delegated(set, &role, &children, |_| ()) {
+            if let Some(checked) = check_delegated(set, known, &role, &children, |_| ()) {
                 for ((child, _), (c, _)) in children.iter().zip(checked) {
                     ahead.insert(((*child).to_owned(), role.clone()), c);
                 }

@@ -42,9 +42,12 @@ pub(crate) type Checked<X> = (Result<CheckedTargets, TrustError>, Option<X>);
 /// every core, each with `also` run on its bytes in the same worker when
 /// the check passed; in order. `None` when there are too few to be worth
 /// threads: the caller's walk checks them one by one. The load and
-/// publish's release check both take their delegators' roles this way.
+/// publish's release check both take their delegators' roles this way;
+/// the release check passes the load's set as `known`
+/// ([`TrustedSet::check_targets_known`]).
 pub(crate) fn check_delegated<X: Send>(
     set: &TrustedSet,
+    known: Option<&TrustedSet>,
     parent: &str,
     children: &[(&str, &[u8])],
     also: impl Fn(&[u8]) -> X + Sync,
@@ -56,7 +59,7 @@ pub(crate) fn check_delegated<X: Send>(
         children,
         || (),
         |(), (role, bytes), _| {
-            let checked = set.check_targets(role, Some(parent), bytes);
+            let checked = set.check_targets_known(role, Some(parent), bytes, known);
             let extra = checked.is_ok().then(|| also(bytes));
             Ok((checked, extra))
         },
@@ -93,7 +96,7 @@ pub(super) fn check_children(
         })
         .collect();
     let items: Vec<(&str, &[u8])> = read.iter().map(|(r, b)| (*r, b.as_slice())).collect();
-    let Some(checked) = check_delegated(set, parent, &items, |bytes| {
+    let Some(checked) = check_delegated(set, None, parent, &items, |bytes| {
         Signed::<Targets>::from_json_slice(bytes).map_err(|e| e.to_string())
     }) else {
         return BTreeMap::new();

@@ -381,3 +381,167 @@ fn a_release_of_one_role_among_many_names_only_that_role() {
     assert!(summary.ends_with("(7 roles unchanged)"), "{summary}");
     assert!(!summary.contains("board0"), "{summary}");
 }
+
+/// Ed25519 (the fixtures' keys) counting the signatures it checks on this
+/// thread, to see which checks a set makes.
+struct CountingEd25519;
+
+thread_local! {
+    static SIGNATURE_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl fwsign_core::key_types::KeyType for CountingEd25519 {
+    fn name(&self) -> &'static str {
+        fwsign_core::key_types::Ed25519.name()
+    }
+    fn handles(
+        &self,
+        keytype: fwsign_manifest_schema::reader::JsonStr<'_>,
+        scheme: fwsign_manifest_schema::reader::JsonStr<'_>,
+    ) -> bool {
+        fwsign_core::key_types::Ed25519.handles(keytype, scheme)
+    }
+    fn verify(
+        &self,
+        keyval: fwsign_manifest_schema::reader::Json<'_>,
+        message: &[u8],
+        sig: fwsign_manifest_schema::reader::JsonStr<'_>,
+    ) -> Result<fwsign_core::key_types::KeyIdentity, fwsign_core::key_types::Rejected> {
+        SIGNATURE_CHECKS.with(|c| c.set(c.get() + 1));
+        fwsign_core::key_types::Ed25519.verify(keyval, message, sig)
+    }
+}
+
+static COUNTING: CountingEd25519 = CountingEd25519;
+
+fn signature_checks() -> usize {
+    SIGNATURE_CHECKS.with(std::cell::Cell::get)
+}
+
+/// A client's set over the live root, timestamp and snapshot of `f`.
+fn live_set(
+    f: &Fixture,
+    key_types: &[&'static dyn fwsign_core::key_types::KeyType],
+) -> fwsign_keys::trusted_set::TrustedSet {
+    let metadata = f.repo.metadata_dir();
+    let published = f.repo.load_published().unwrap().published.unwrap();
+    let mut set = fwsign_keys::trusted_set::TrustedSet::new(
+        published.root_chain.last().unwrap(),
+        key_types,
+        None,
+    )
+    .unwrap();
+    set.update_timestamp(&fs::read(metadata.join("timestamp.json")).unwrap())
+        .unwrap();
+    set.update_snapshot(published.snapshot_bytes().unwrap())
+        .unwrap();
+    set
+}
+
+/// Publish's release check takes the load's signature check for a role
+/// left as it was under a delegator left as it was, and makes every other
+/// check again.
+#[test]
+fn an_unchanged_role_under_an_unchanged_delegator_is_not_signature_checked_twice() {
+    let f = published();
+    let published = f.repo.load_published().unwrap().published.unwrap();
+    let targets = published.role_bytes("targets").unwrap().to_vec();
+    let board = published.role_bytes("board").unwrap().to_vec();
+    let mut known = live_set(&f, &[&COUNTING]);
+    known.update_targets("targets", None, &targets).unwrap();
+    known
+        .update_targets("board", Some("targets"), &board)
+        .unwrap();
+
+    let mut here = live_set(&f, &[&COUNTING]);
+    let before = signature_checks();
+    let checked = here
+        .check_targets_known("targets", None, &targets, Some(&known))
+        .unwrap();
+    here.accept_targets(checked).unwrap();
+    let checked = here
+        .check_targets_known("board", Some("targets"), &board, Some(&known))
+        .unwrap();
+    here.accept_targets(checked).unwrap();
+    assert_eq!(signature_checks(), before);
+    assert!(here.targets("board").is_some());
+
+    // Without `known`, or under a delegator `known` did not check it
+    // against, the signatures are checked.
+    let mut fresh = live_set(&f, &[&COUNTING]);
+    let before = signature_checks();
+    fresh.update_targets("targets", None, &targets).unwrap();
+    assert!(signature_checks() > before);
+    let before = signature_checks();
+    let checked = fresh
+        .check_targets_known("board", Some("targets"), &board, None)
+        .unwrap();
+    fresh.accept_targets(checked).unwrap();
+    assert!(signature_checks() > before);
+}
+
+/// The attack: a release re-keys `board` in `targets` while `board`
+/// itself stays as published, signed only by the key its delegator just
+/// removed. The load verified `board` under the old `targets`; the release
+/// check must not carry that over to the new one.
+#[test]
+fn a_role_whose_delegator_was_re_keyed_is_verified_again_though_unchanged() {
+    let f = published();
+    let loaded = f.repo.load_published().unwrap().published.unwrap();
+    let known = loaded.verified.clone().unwrap();
+    let board = loaded.role_bytes("board").unwrap().to_vec();
+
+    let other = key();
+    let mut targets = loaded.targets["targets"].clone();
+    targets.signed.version += 1;
+    let delegations = targets.signed.delegations.as_mut().unwrap();
+    delegations
+        .keys
+        .insert(other.public_key().keyid(), other.public_key().to_tuf_key());
+    delegations.roles[0].keyids = vec![other.public_key().keyid()];
+    targets.signatures.clear();
+    sign(&mut targets, &f.targets).unwrap();
+    let bytes = to_portable_bytes(&targets).unwrap();
+    let version = targets.signed.version;
+    fs::write(
+        f.repo
+            .metadata_dir()
+            .join(format!("{version}.targets.json")),
+        &bytes,
+    )
+    .unwrap();
+    f.resign_live(|s| {
+        let entry = s.meta.get_mut("targets.json").unwrap();
+        entry.version = version;
+        (entry.length, entry.hashes) = relist(&bytes);
+    });
+
+    let mut here = live_set(&f, fwsign_core::key_types::BUILTIN);
+    here.update_targets("targets", None, &bytes).unwrap();
+    let err = here
+        .check_targets_known("board", Some("targets"), &board, Some(&known))
+        .unwrap_err();
+    assert!(err.to_string().contains("board"), "{err}");
+}
+
+/// The online key holder re-lists an unchanged role at another version:
+/// the signatures the load checked do not excuse the listing.
+#[test]
+fn a_known_role_is_still_checked_against_the_new_listing() {
+    let f = published();
+    let loaded = f.repo.load_published().unwrap().published.unwrap();
+    let known = loaded.verified.clone().unwrap();
+    let targets = loaded.role_bytes("targets").unwrap().to_vec();
+    let board = loaded.role_bytes("board").unwrap().to_vec();
+    f.resign_live(|s| s.meta.get_mut("board.json").unwrap().version = 7);
+
+    let mut here = live_set(&f, fwsign_core::key_types::BUILTIN);
+    let checked = here
+        .check_targets_known("targets", None, &targets, Some(&known))
+        .unwrap();
+    here.accept_targets(checked).unwrap();
+    let err = here
+        .check_targets_known("board", Some("targets"), &board, Some(&known))
+        .unwrap_err();
+    assert!(err.to_string().contains("version"), "{err}");
+}
