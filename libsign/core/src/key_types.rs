@@ -216,11 +216,52 @@ impl EcdsaP256 {
         message: &[u8],
         signature: &p256::ecdsa::Signature,
     ) -> Result<(), Rejected> {
-        use signature::Verifier;
-        p256::ecdsa::VerifyingKey::from(public)
-            .verify(message, signature)
-            .map_err(|_| Rejected::BadSignature)
+        if P256_RING {
+            #[cfg(feature = "p256-ring")]
+            return p256_check_ring(public, message, signature);
+        }
+        p256_check_rustcrypto(public, message, signature)
     }
+}
+
+/// Whether this build verifies P-256 with ring (see the `p256-ring`
+/// feature): host builds that enable it, never a device's.
+pub const P256_RING: bool = cfg!(all(
+    feature = "p256-ring",
+    not(all(feature = "p256-asm", target_arch = "arm"))
+));
+
+/// RustCrypto's check of a decoded signature over `message`.
+#[cfg(all(feature = "p256", not(all(feature = "p256-asm", target_arch = "arm"))))]
+pub(crate) fn p256_check_rustcrypto(
+    public: &p256::PublicKey,
+    message: &[u8],
+    signature: &p256::ecdsa::Signature,
+) -> Result<(), Rejected> {
+    use signature::Verifier;
+    p256::ecdsa::VerifyingKey::from(public)
+        .verify(message, signature)
+        .map_err(|_| Rejected::BadSignature)
+}
+
+/// ring's check of the same decoded key and signature: the point (which
+/// RustCrypto has validated) uncompressed, and `r || s`, which the
+/// signature type holds in `1..n`.
+#[cfg(feature = "p256-ring")]
+pub(crate) fn p256_check_ring(
+    public: &p256::PublicKey,
+    message: &[u8],
+    signature: &p256::ecdsa::Signature,
+) -> Result<(), Rejected> {
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    let point = public.to_sec1_point(false);
+    let raw = signature.to_bytes();
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_FIXED,
+        point.as_bytes(),
+    )
+    .verify(message, &raw)
+    .map_err(|_| Rejected::BadSignature)
 }
 
 /// Ed25519 (`ed25519`), keys and signatures as hex. Verification is strict
@@ -316,5 +357,49 @@ mod tests {
             })
             .collect();
         assert!(identities.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    /// The host's two P-256 backends give the same answer on every
+    /// Wycheproof ECDSA P-256/SHA-256 vector whose key and signature the
+    /// shared decoding accepts (the others never reach a backend): a
+    /// signature one backend takes and the other refuses would make a
+    /// verdict depend on how fwsign was built.
+    #[cfg(feature = "p256-ring")]
+    #[test]
+    fn ring_and_rustcrypto_agree_on_every_wycheproof_p256_vector() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/wycheproof/ecdsa_secp256r1_sha256_test.json"
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let hex = |t: &str| base16ct::mixed::decode_vec(t).unwrap();
+        let (mut accepted, mut refused) = (0, 0);
+        for group in doc["testGroups"].as_array().unwrap() {
+            let point = hex(group["publicKey"]["uncompressed"].as_str().unwrap());
+            let Ok(public) = p256::PublicKey::from_sec1_bytes(&point) else {
+                continue;
+            };
+            for test in group["tests"].as_array().unwrap() {
+                let msg = hex(test["msg"].as_str().unwrap());
+                let der = hex(test["sig"].as_str().unwrap());
+                let Ok(sig) = p256::ecdsa::Signature::from_der(&der) else {
+                    continue;
+                };
+                let ours = p256_check_rustcrypto(&public, &msg, &sig).is_ok();
+                let ring = p256_check_ring(&public, &msg, &sig).is_ok();
+                assert_eq!(ours, ring, "tcId {}: {}", test["tcId"], test["comment"]);
+                if ours {
+                    accepted += 1;
+                } else {
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            accepted > 100 && refused > 20,
+            "{accepted} accepted, {refused} refused"
+        );
+        println!("{accepted} accepted and {refused} refused by both");
+        const { assert!(P256_RING) };
     }
 }
