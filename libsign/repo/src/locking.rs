@@ -39,14 +39,15 @@ impl Repository {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
                 Err(e) => return Err(io_err(dir)(e)),
             };
+            // `targets/` holds every published target (10^5 entries in a
+            // catalogue): only directories and temporaries get a path made.
             for entry in entries {
                 let entry = entry.map_err(io_err(dir))?;
                 // The entry's own type: links are never followed.
                 let kind = entry.file_type().map_err(io_err(dir))?;
-                let path = entry.path();
                 if kind.is_dir() {
                     if recurse {
-                        sweep(&path, true, removed)?;
+                        sweep(&entry.path(), true, removed)?;
                     }
                 } else if kind.is_file()
                     && entry
@@ -54,6 +55,7 @@ impl Repository {
                         .to_str()
                         .is_some_and(fwsign_keys::atomic_write::is_temp_name)
                 {
+                    let path = entry.path();
                     match fs::remove_file(&path) {
                         Ok(()) => removed.push(path),
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
