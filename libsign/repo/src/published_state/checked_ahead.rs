@@ -57,9 +57,10 @@ pub(crate) fn check_delegated<X: Send>(
     }
     map_parallel(
         children,
-        || (),
-        |(), (role, bytes), _| {
-            let checked = set.check_targets_known(role, Some(parent), bytes, known);
+        // Each worker reads the delegator's view once for all its roles.
+        || set.delegated_by(parent),
+        |delegated, (role, bytes), _| {
+            let checked = delegated.check_targets_known(role, bytes, known);
             let extra = checked.is_ok().then(|| also(bytes));
             Ok((checked, extra))
         },
