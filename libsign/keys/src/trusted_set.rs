@@ -528,12 +528,15 @@ impl TrustedSet {
         let common = {
             let listed = self.listed(role)?;
             let env = envelope(role, &doc)?;
-            let root = self.root();
+            let root;
             let (delegator, n) = match by {
-                By::Root => (
-                    Delegator::Root(&root),
-                    root.role(role).map(|r| r.keyid_count()).unwrap_or(0),
-                ),
+                By::Root => {
+                    root = self.root();
+                    (
+                        Delegator::Root(&root),
+                        root.role(role).map(|r| r.keyid_count()).unwrap_or(0),
+                    )
+                }
                 By::Targets(parent, view) => {
                     let view = view
                         .ok_or(TrustError::OutOfOrder {

@@ -15,9 +15,12 @@ use sha2::{Digest, Sha256};
 use super::error::AuditError;
 use super::verify::{Anchor, check_anchor};
 
+mod link;
 #[cfg(test)]
 mod tests;
 mod tree;
+
+pub(super) use link::{Link, parse_link};
 
 /// One event to record: what happened, to which role, version, key and
 /// targets.
@@ -202,7 +205,7 @@ impl Body {
             keyid: self.keyid.as_deref(),
             approver: self.approver.as_deref(),
             detail: self.detail.as_deref(),
-            targets: &self.targets,
+            targets: TargetPairs::Map(&self.targets),
         }
     }
 }
@@ -222,6 +225,37 @@ struct WrittenLine<'a> {
 pub(super) struct Parsed {
     pub(super) body: Body,
     pub(super) hash: String,
+}
+
+/// What the chain walk reads of a line: its place in the chain.
+pub(super) trait Chained {
+    fn seq(&self) -> u64;
+    fn prev(&self) -> &str;
+    fn hash(&self) -> &str;
+}
+
+impl Chained for Parsed {
+    fn seq(&self) -> u64 {
+        self.body.seq
+    }
+    fn prev(&self) -> &str {
+        &self.body.prev
+    }
+    fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+impl Chained for Link {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn prev(&self) -> &str {
+        &self.prev
+    }
+    fn hash(&self) -> &str {
+        &self.hash
+    }
 }
 
 impl Parsed {
@@ -336,35 +370,54 @@ const HASH_MEMBER_LEN: usize = 9 + 64 + 1;
 /// bytes the tree reading hashes.
 fn parse_entry_fast(text: &[u8]) -> Option<Parsed> {
     let line: Line = serde_json::from_slice(text).ok()?;
-    if !is_sha256_hex(&line.hash)
-        || !is_sha256_hex(&line.prev)
-        || parse_expires(line.time.as_bytes()).is_none()
+    let fields = FastFields {
+        hash: &line.hash,
+        prev: &line.prev,
+        time: &line.time,
+        event: line.fields(),
+    };
+    fast_checks(text, &fields, &to_canonical_bytes(&line).ok()?)?;
+    Some(line.into_parsed())
+}
+
+/// What the one-pass checks read of a line.
+struct FastFields<'a> {
+    hash: &'a str,
+    prev: &'a str,
+    time: &'a str,
+    event: EventFields<'a>,
+}
+
+/// The checks of [`parse_entry_fast`] on a line read as `fields`, whose
+/// canonical form is `canonical`: `Some` when the tree reading would accept
+/// it with the same result.
+fn fast_checks(text: &[u8], fields: &FastFields<'_>, canonical: &[u8]) -> Option<()> {
+    if !is_sha256_hex(fields.hash)
+        || !is_sha256_hex(fields.prev)
+        || parse_expires(fields.time.as_bytes()).is_none()
     {
         return None;
     }
-    check_event_fields(&line.fields()).ok()?;
-    if to_canonical_bytes(&line).ok()? != text {
+    check_event_fields(&fields.event).ok()?;
+    if canonical != text {
         return None;
     }
     let before = BeforeHash {
-        action: &line.action,
-        approver: line.approver.as_deref(),
-        detail: line.detail.as_deref(),
+        action: fields.event.action,
+        approver: fields.event.approver,
+        detail: fields.event.detail,
     };
     let at = to_canonical_bytes(&before).ok()?.len().checked_sub(1)?;
     let end = at.checked_add(HASH_MEMBER_LEN)?;
     let member = text.get(at..end)?;
-    let expected = [b",\"hash\":\"", line.hash.as_bytes(), b"\""].concat();
+    let expected = [b",\"hash\":\"", fields.hash.as_bytes(), b"\""].concat();
     if member != expected.as_slice() {
         return None;
     }
     let mut sha = Sha256::new();
     sha.update(text.get(..at)?);
     sha.update(text.get(end..)?);
-    if base16ct::lower::encode_string(&sha.finalize()) != line.hash {
-        return None;
-    }
-    Some(line.into_parsed())
+    (base16ct::lower::encode_string(&sha.finalize()) == fields.hash).then_some(())
 }
 
 impl Line {
@@ -375,7 +428,7 @@ impl Line {
             keyid: self.keyid.as_deref(),
             approver: self.approver.as_deref(),
             detail: self.detail.as_deref(),
-            targets: &self.targets,
+            targets: TargetPairs::Map(&self.targets),
         }
     }
 
@@ -406,7 +459,23 @@ pub(super) struct EventFields<'a> {
     keyid: Option<&'a str>,
     approver: Option<&'a str>,
     detail: Option<&'a str>,
-    targets: &'a BTreeMap<String, String>,
+    targets: TargetPairs<'a>,
+}
+
+/// An event's targets, as a map or, read from a line, as its pairs.
+#[derive(Clone, Copy)]
+enum TargetPairs<'a> {
+    Map(&'a BTreeMap<String, String>),
+    Read(&'a [(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)]),
+}
+
+impl<'a> TargetPairs<'a> {
+    fn each(self) -> Box<dyn Iterator<Item = (&'a str, &'a str)> + 'a> {
+        match self {
+            Self::Map(map) => Box::new(map.iter().map(|(n, h)| (n.as_str(), h.as_str()))),
+            Self::Read(pairs) => Box::new(pairs.iter().map(|(n, h)| (n.as_ref(), h.as_ref()))),
+        }
+    }
 }
 
 /// Refuses what fwsign would not write: see [`AuditError::InvalidEvent`].
@@ -417,7 +486,7 @@ pub(super) fn check_event(event: &AuditEvent) -> Result<(), AuditError> {
         keyid: event.keyid.as_deref(),
         approver: event.approver.as_deref(),
         detail: event.detail.as_deref(),
-        targets: &event.targets,
+        targets: TargetPairs::Map(&event.targets),
     })
 }
 
@@ -451,7 +520,7 @@ fn check_event_fields(event: &EventFields<'_>) -> Result<(), AuditError> {
     // The field is named only for a refusal: a publish line lists every
     // target, and formatting each name cost a tenth of reading the log.
     let field = |name: &str| format!("targets[{name:?}]");
-    for (name, hash) in event.targets {
+    for (name, hash) in event.targets.each() {
         if name.chars().any(char::is_control) {
             return Err(invalid(&field(name), control));
         }

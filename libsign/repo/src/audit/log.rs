@@ -14,7 +14,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_keys::atomic_write::sync_dir;
 
 use super::entry::{
-    AuditEntry, AuditEvent, AuditHead, Body, Fault, Parsed, check_event, parse_entry,
+    AuditEntry, AuditEvent, AuditHead, Body, Chained, Fault, check_event, parse_entry,
 };
 use super::error::AuditError;
 use super::{GENESIS, TAIL_CHUNK};
@@ -184,7 +184,9 @@ impl AuditLog {
     /// an empty log.
     pub fn entries(&self) -> Result<Vec<AuditEntry>, AuditError> {
         let mut entries = Vec::new();
-        self.walk_chain(|line, parsed| entries.push(parsed.into_entry(line)))?;
+        self.walk_chain(parse_entry, |line, parsed| {
+            entries.push(parsed.into_entry(line));
+        })?;
         Ok(entries)
     }
 
@@ -194,9 +196,10 @@ impl AuditLog {
     ///
     /// Reads one line at a time (a line naming 10^5 targets is some 16 MB),
     /// so what is held is the longest line, not the log.
-    pub(super) fn walk_chain(
+    pub(super) fn walk_chain<P: Chained>(
         &self,
-        mut each: impl FnMut(usize, Parsed),
+        parse: impl Fn(&[u8]) -> Result<P, Fault>,
+        mut each: impl FnMut(usize, P),
     ) -> Result<(usize, u64), AuditError> {
         let Some(file) = self.open_shared()? else {
             return Ok((0, 0));
@@ -222,23 +225,23 @@ impl AuditLog {
                     line,
                 });
             }
-            let parsed = parse_entry(&text).map_err(|fault| self.fault(fault, line))?;
-            if u64::try_from(line).ok() != Some(parsed.body.seq) {
+            let parsed = parse(&text).map_err(|fault| self.fault(fault, line))?;
+            if u64::try_from(line).ok() != Some(parsed.seq()) {
                 return Err(AuditError::SeqMismatch {
                     path: self.path.clone(),
                     line,
-                    found: parsed.body.seq,
+                    found: parsed.seq(),
                 });
             }
-            if parsed.body.prev != expected_prev {
+            if parsed.prev() != expected_prev {
                 return Err(AuditError::PrevMismatch {
                     path: self.path.clone(),
                     line,
-                    found: parsed.body.prev,
+                    found: parsed.prev().to_owned(),
                     expected: expected_prev,
                 });
             }
-            expected_prev.clone_from(&parsed.hash);
+            parsed.hash().clone_into(&mut expected_prev);
             each(line, parsed);
         }
     }

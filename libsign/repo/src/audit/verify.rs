@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::entry::{AuditHead, is_sha256_hex};
+use super::entry::{AuditHead, is_sha256_hex, parse_link};
 use super::error::AuditError;
 use super::log::{AuditLog, LogTail, TailMemo};
 
@@ -54,13 +54,15 @@ impl AuditLog {
         let anchored: HashSet<u64> = anchors.iter().map(|a| a.head.line).collect();
         let mut hashes: HashMap<usize, String> = HashMap::new();
         let mut head = None;
-        let (lines, len) = self.walk_chain(|line, parsed| {
+        // Each line's place in the chain is all this needs: read without
+        // the targets a line lists ([`parse_link`]).
+        let (lines, len) = self.walk_chain(parse_link, |line, link| {
             if u64::try_from(line).is_ok_and(|l| anchored.contains(&l)) {
-                hashes.insert(line, parsed.hash.clone());
+                hashes.insert(line, link.hash.clone());
             }
             head = Some(AuditHead {
-                line: parsed.body.seq,
-                sha256: parsed.hash,
+                line: link.seq,
+                sha256: link.hash,
             });
         })?;
         let mut sorted: Vec<&Anchor> = anchors.iter().collect();
