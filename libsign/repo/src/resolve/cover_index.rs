@@ -57,9 +57,48 @@ impl<'r> CoverIndex<'r> {
         index
     }
 
-    /// The delegations covering `name`, in delegation order.
+    /// The delegations covering `name`, in delegation order (what the
+    /// tests hold the index to).
+    #[cfg(test)]
     pub(crate) fn covering(&self, name: &HashedPath<'_>) -> Vec<&'r DelegatedRole> {
         let mut at: Vec<usize> = Vec::new();
+        self.each_covering(name, |i| {
+            at.push(i);
+            true
+        });
+        at.sort_unstable();
+        at.dedup();
+        at.into_iter()
+            .filter_map(|i| self.delegations.get(i).copied())
+            .collect()
+    }
+
+    /// Whether no delegation, exactly one, or more cover `name`: what
+    /// publish's check of every name asks, without a list per name.
+    pub(crate) fn sole_cover(&self, name: &HashedPath<'_>) -> Cover<'r> {
+        let mut found: Option<usize> = None;
+        let mut many = false;
+        self.each_covering(name, |i| match found {
+            None => {
+                found = Some(i);
+                true
+            }
+            Some(first) if first == i => true,
+            Some(_) => {
+                many = true;
+                false
+            }
+        });
+        match (found.and_then(|i| self.delegations.get(i).copied()), many) {
+            (_, true) => Cover::Many,
+            (Some(d), false) => Cover::One(d),
+            (None, false) => Cover::None,
+        }
+    }
+
+    /// Calls `each` with the position of every delegation covering `name`
+    /// (a position may come more than once), until it returns `false`.
+    fn each_covering(&self, name: &HashedPath<'_>, mut each: impl FnMut(usize) -> bool) {
         if !self.by_prefix.is_empty() {
             let hex = name.hex_digest();
             for (&len, prefixes) in &self.by_prefix {
@@ -68,22 +107,30 @@ impl<'r> CoverIndex<'r> {
                 let Some(digits) = hex.get(..len).and_then(|d| std::str::from_utf8(d).ok()) else {
                     continue;
                 };
-                if let Some(listed) = prefixes.get(digits) {
-                    at.extend(listed);
+                for &i in prefixes.get(digits).into_iter().flatten() {
+                    if !each(i) {
+                        return;
+                    }
                 }
             }
         }
-        at.extend(self.by_paths.iter().copied().filter(|&i| {
-            self.delegations
+        for &i in &self.by_paths {
+            let covers = self
+                .delegations
                 .get(i)
-                .is_some_and(|d| delegation_covers_path(d.paths.as_deref(), None, name))
-        }));
-        at.sort_unstable();
-        at.dedup();
-        at.into_iter()
-            .filter_map(|i| self.delegations.get(i).copied())
-            .collect()
+                .is_some_and(|d| delegation_covers_path(d.paths.as_deref(), None, name));
+            if covers && !each(i) {
+                return;
+            }
+        }
     }
+}
+
+/// How many delegations of an index cover a name.
+pub(crate) enum Cover<'r> {
+    None,
+    One(&'r DelegatedRole),
+    Many,
 }
 
 #[cfg(test)]
@@ -157,5 +204,40 @@ mod tests {
             "{fw_found:?}"
         );
         assert!(!fw_found.contains(&"upper") && !fw_found.contains(&"long"));
+    }
+
+    /// `sole_cover` says what `covering` lists: none, the one, or more,
+    /// also when one delegation lists the name's prefix at two lengths.
+    #[test]
+    fn the_sole_cover_is_what_the_list_says() {
+        let fw = String::from_utf8(HashedPath::new("fw.bin").hex_digest().to_vec()).expect("hex");
+        let twice = delegation("twice", None, Some(&[&fw[..1], &fw[..2]]));
+        let other = delegation("other", None, Some(&[&fw[..3]]));
+        let paths = delegation("paths", Some(&["fw.*"]), None);
+        let cases: Vec<Vec<&DelegatedRole>> = vec![
+            vec![],
+            vec![&twice],
+            vec![&paths],
+            vec![&twice, &other],
+            vec![&other, &paths],
+        ];
+        for case in cases {
+            let index = CoverIndex::new(case.iter().copied());
+            let name = HashedPath::new("fw.bin");
+            let listed: Vec<&str> = index
+                .covering(&name)
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect();
+            let sole = match index.sole_cover(&name) {
+                Cover::None => Some(vec![]),
+                Cover::One(d) => Some(vec![d.name.as_str()]),
+                Cover::Many => None,
+            };
+            match sole {
+                Some(sole) => assert_eq!(sole, listed),
+                None => assert!(listed.len() > 1, "{listed:?}"),
+            }
+        }
     }
 }
