@@ -570,7 +570,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
             let keys = KeyResolver::new(key_opts.passphrase_env.as_deref());
             let snapshot = keys.signer(&snapshot_key)?;
             let timestamp = keys.signer(&timestamp_key)?;
-            let _lock = lock(&repo, LockKind::Exclusive, "repo publish", out)?;
+            let held = lock(&repo, LockKind::Exclusive, "repo publish", out)?;
+            repo.remove_stale_target_temporaries(&held)?;
             // Test-only fault point: kill the process at a named step, to
             // prove a publish interrupted anywhere leaves the old repository
             // whole.

@@ -169,6 +169,17 @@ impl RepoLock {
         Ok(Self::Held { file, kind })
     }
 
+    /// Whether this is the exclusive lock, held.
+    pub fn is_exclusive(&self) -> bool {
+        matches!(
+            self,
+            Self::Held {
+                kind: LockKind::Exclusive,
+                ..
+            }
+        )
+    }
+
     /// Why no lock is held, if none is.
     pub fn unlocked_reason(&self) -> Option<&str> {
         match self {

@@ -22,10 +22,28 @@ impl Repository {
         timeout: std::time::Duration,
     ) -> Result<lock::RepoLock, RepoError> {
         let held = lock::RepoLock::acquire(&self.dir, kind, command, timeout)?;
-        if kind == lock::LockKind::Exclusive && held.unlocked_reason().is_none() {
-            self.remove_stale_temporaries()?;
+        if held.is_exclusive() {
+            self.sweep_stale_temporaries(false)?;
         }
         Ok(held)
+    }
+
+    /// Removes the temporary files a killed `publish` left in `targets/`,
+    /// under the exclusive lock `held` (nothing without it): `publish`
+    /// calls it before it links. Only `publish` writes in `targets/`, and a
+    /// temporary left there is never a published name, so the other
+    /// commands leave them: `targets/` holds every published target, and
+    /// listing 10^5 of them cost each command 50 ms.
+    pub fn remove_stale_target_temporaries(
+        &self,
+        held: &lock::RepoLock,
+    ) -> Result<Vec<PathBuf>, RepoError> {
+        if !held.is_exclusive() {
+            return Ok(Vec::new());
+        }
+        let mut removed = Vec::new();
+        sweep(&self.targets_dir(), true, &mut removed)?;
+        Ok(removed)
     }
 
     /// Removes the temporary files (`.NAME.fwsign-tmp-...`) a killed command
@@ -33,38 +51,12 @@ impl Repository {
     /// and `targets/`. Call it only under the exclusive lock, when no other
     /// command can be writing one. Returns the files removed.
     pub fn remove_stale_temporaries(&self) -> Result<Vec<PathBuf>, RepoError> {
-        fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
-            let entries = match fs::read_dir(dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(io_err(dir)(e)),
-            };
-            // `targets/` holds every published target (10^5 entries in a
-            // catalogue): only directories and temporaries get a path made.
-            for entry in entries {
-                let entry = entry.map_err(io_err(dir))?;
-                // The entry's own type: links are never followed.
-                let kind = entry.file_type().map_err(io_err(dir))?;
-                if kind.is_dir() {
-                    if recurse {
-                        sweep(&entry.path(), true, removed)?;
-                    }
-                } else if kind.is_file()
-                    && entry
-                        .file_name()
-                        .to_str()
-                        .is_some_and(fwsign_keys::atomic_write::is_temp_name)
-                {
-                    let path = entry.path();
-                    match fs::remove_file(&path) {
-                        Ok(()) => removed.push(path),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io_err(&path)(e)),
-                    }
-                }
-            }
-            Ok(())
-        }
+        self.sweep_stale_temporaries(true)
+    }
+
+    /// [`Repository::remove_stale_temporaries`], `targets/` only when
+    /// `targets`.
+    fn sweep_stale_temporaries(&self, targets: bool) -> Result<Vec<PathBuf>, RepoError> {
         let mut removed = Vec::new();
         sweep(&self.dir, false, &mut removed)?;
         sweep(&self.staged_dir(), true, &mut removed)?;
@@ -78,7 +70,43 @@ impl Repository {
                 Err(e) => return Err(io_err(&path)(e)),
             }
         }
-        sweep(&self.targets_dir(), true, &mut removed)?;
+        if targets {
+            sweep(&self.targets_dir(), true, &mut removed)?;
+        }
         Ok(removed)
     }
+}
+
+/// Removes fwsign's temporaries in `dir` (and below it when `recurse`).
+fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    // `targets/` holds every published target (10^5 entries in a
+    // catalogue): only directories and temporaries get a path made.
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        // The entry's own type: links are never followed.
+        let kind = entry.file_type().map_err(io_err(dir))?;
+        if kind.is_dir() {
+            if recurse {
+                sweep(&entry.path(), true, removed)?;
+            }
+        } else if kind.is_file()
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(fwsign_keys::atomic_write::is_temp_name)
+        {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+    }
+    Ok(())
 }

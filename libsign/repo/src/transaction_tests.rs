@@ -205,23 +205,30 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
         dir.join(".fwsign-repo.json.fwsign-tmp-1-2"),
         dir.join("staged/targets/targets/board-a/.fw.bin.fwsign-tmp-1-2"),
         dir.join("metadata/.2.snapshot.json.fwsign-tmp-1-2"),
-        dir.join("targets/board-a/.abc.fw.bin.fwsign-tmp-1-2"),
     ];
+    // Left by a killed publish, removed by the next publish's sweep.
+    let in_targets = dir.join("targets/board-a/.abc.fw.bin.fwsign-tmp-1-2");
     let kept = [
         dir.join("staged/targets/targets/board-a/.hidden"),
         dir.join("targets/board-a/fw.bin.fwsign-tmp-1-2"),
     ];
-    for path in stale.iter().chain(&kept) {
+    for path in stale.iter().chain(&kept).chain([&in_targets]) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, b"x").unwrap();
     }
-    // Readers leave them.
-    drop(
+    // Readers leave them, and cannot sweep `targets/`.
+    let shared = f
+        .repo
+        .lock(LockKind::Shared, "test", Duration::ZERO)
+        .unwrap();
+    assert!(
         f.repo
-            .lock(LockKind::Shared, "test", Duration::ZERO)
-            .unwrap(),
+            .remove_stale_target_temporaries(&shared)
+            .unwrap()
+            .is_empty()
     );
-    assert!(stale.iter().all(|p| p.exists()));
+    drop(shared);
+    assert!(stale.iter().all(|p| p.exists()) && in_targets.exists());
     let held = f
         .repo
         .lock(LockKind::Exclusive, "test", Duration::ZERO)
@@ -229,6 +236,11 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
     for path in &stale {
         assert!(!path.exists(), "{} is still there", path.display());
     }
+    assert!(in_targets.exists());
+    assert_eq!(
+        f.repo.remove_stale_target_temporaries(&held).unwrap(),
+        [in_targets.clone()]
+    );
     for path in &kept {
         assert!(path.exists(), "{} was removed", path.display());
     }
