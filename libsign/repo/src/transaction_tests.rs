@@ -239,7 +239,7 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
     assert!(in_targets.exists());
     assert_eq!(
         f.repo.remove_stale_target_temporaries(&held).unwrap(),
-        [in_targets.clone()]
+        std::slice::from_ref(&in_targets)
     );
     for path in &kept {
         assert!(path.exists(), "{} was removed", path.display());
