@@ -208,7 +208,7 @@ impl Repository {
                 Value::from(retired.into_iter().collect::<Vec<_>>()),
             );
         }
-        self.check_stays_publishable_without(&op, &[(from, &parent)], &dropped)?;
+        self.check_stays_publishable_without(&op, None, &[(from, &parent)], &dropped)?;
 
         let unreachable_targets: Vec<(String, String)> = dropped
             .iter()
