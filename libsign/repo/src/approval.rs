@@ -330,9 +330,15 @@ impl Repository {
         }
         let guard = lock()?;
         let op = op.refreshed()?;
+        let mut signatures = Vec::with_capacity(prepared.len());
+        let mut current = Vec::with_capacity(prepared.len());
         for (signature, read) in prepared {
-            let read = read.refreshed(self, &signature.role)?;
-            added(self.add_prepared_to(&op, &signature, read, now)?);
+            current.push(read.refreshed(self, &signature.role)?);
+            signatures.push(signature);
+        }
+        let signatures: Vec<&PreparedSignature> = signatures.iter().collect();
+        for approval in self.add_all_prepared_to(&op, &signatures, current, now)? {
+            added(approval);
         }
         Ok(guard)
     }
@@ -404,37 +410,65 @@ impl Repository {
         read: StagedRead,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        let role = prepared.role.as_str();
-        let keyids = self.authorised_keyids(op, role, &prepared.public)?;
-        let StagedRead {
-            mut staged,
-            payload,
-            ..
-        } = read;
-        let version = staged.version();
-        let same: [u8; 32] = Sha256::digest(&payload).into();
-        if same != prepared.payload_sha256 {
-            return Err(RepoError::RoleChanged {
-                role: role.to_owned(),
-                signed_version: prepared.version,
-                staged_version: version,
-            });
-        }
-        staged.put(&keyids, &prepared.signature);
-        staged.save(self, role)?;
-        self.forget_dropped(role, &keyids)?;
-        self.audit(
-            &AuditEvent {
+        let mut approvals = self.add_all_prepared_to(op, &[prepared], vec![read], now)?;
+        approvals
+            .pop()
+            .ok_or_else(|| RepoError::Invalid(format!("{}: nothing was signed", prepared.role)))
+    }
+
+    /// [`Repository::add_prepared_to`] for several roles (`prepared[i]`
+    /// over `reads[i]`): every signature is checked before anything is
+    /// written, the roles are saved durable together and their audit lines
+    /// appended together (`repo sign --role 'bins-*'` over 1,024 bins made
+    /// three `fsync` calls a bin), roles first, so a crash never leaves a
+    /// line for a signature that is not there.
+    fn add_all_prepared_to(
+        &self,
+        op: &Operation<'_>,
+        prepared: &[&PreparedSignature],
+        reads: Vec<StagedRead>,
+        now: UnixTime,
+    ) -> Result<Vec<RoleApproval>, RepoError> {
+        let mut signed = Vec::with_capacity(reads.len());
+        let mut events = Vec::with_capacity(reads.len());
+        for (prepared, read) in prepared.iter().zip(reads) {
+            let role = prepared.role.as_str();
+            let keyids = self.authorised_keyids(op, role, &prepared.public)?;
+            let StagedRead {
+                mut staged,
+                payload,
+                ..
+            } = read;
+            let version = staged.version();
+            let same: [u8; 32] = Sha256::digest(&payload).into();
+            if same != prepared.payload_sha256 {
+                return Err(RepoError::RoleChanged {
+                    role: role.to_owned(),
+                    signed_version: prepared.version,
+                    staged_version: version,
+                });
+            }
+            staged.put(&keyids, &prepared.signature);
+            events.push(AuditEvent {
                 action: "sign".into(),
                 role: Some(role.to_owned()),
                 version: Some(version),
                 keyid: Some(prepared.public.keyid()),
                 approver: op.approver_name(role, &prepared.public.keyid())?,
                 ..AuditEvent::default()
-            },
-            now,
-        )?;
-        op.approval_of(role, &staged)
+            });
+            signed.push((role, staged, keyids));
+        }
+        let docs: Vec<(&str, &StagedRole)> = signed.iter().map(|(r, s, _)| (*r, s)).collect();
+        StagedRole::save_all(self, &docs)?;
+        for (role, _, keyids) in &signed {
+            self.forget_dropped(role, keyids)?;
+        }
+        self.audit_all(&events, now)?;
+        signed
+            .iter()
+            .map(|(role, staged, _)| op.approval_of(role, staged))
+            .collect()
     }
 
     /// Writes the bytes to sign for `role` to `out`, and the sidecar

@@ -523,8 +523,13 @@ impl Repository {
     }
 
     pub(crate) fn audit(&self, event: &AuditEvent, now: UnixTime) -> Result<(), RepoError> {
+        self.audit_all(std::slice::from_ref(event), now)
+    }
+
+    /// [`Repository::audit`] of several events: one append, one `fsync`.
+    pub(crate) fn audit_all(&self, events: &[AuditEvent], now: UnixTime) -> Result<(), RepoError> {
         self.audit_log()
-            .append_after(event, now, &self.audit_tail)?;
+            .append_all_after(events, now, &self.audit_tail)?;
         Ok(())
     }
 

@@ -188,6 +188,34 @@ fn entries_give_back_the_events() {
     assert!(!lines(&log)[1].contains("targets"));
 }
 
+/// Several events appended at once are the lines appending them one by
+/// one would give: chained in order, after what the log held, and the
+/// heads returned are theirs. An empty batch writes nothing.
+#[test]
+fn a_batch_of_events_is_the_lines_one_append_each_would_write() {
+    let (batched, _) = filled("batch", 2);
+    let (single, _) = filled("single", 2);
+    let events = [event("sign", 3), event("sign", 4), event("sign", 5)];
+    let tail = TailMemo::default();
+    let heads = batched.append_all_after(&events, T0, &tail).unwrap();
+    for e in &events {
+        single.append(e, T0).unwrap();
+    }
+    assert_eq!(lines(&batched), lines(&single));
+    let entries = batched.entries().unwrap();
+    let expected: Vec<AuditHead> = entries[2..].iter().map(AuditEntry::head).collect();
+    assert_eq!(heads, expected);
+    assert_eq!(batched.verify(&[]).unwrap().lines, 5);
+    assert!(batched.append_all_after(&[], T0, &tail).unwrap().is_empty());
+    assert_eq!(lines(&batched).len(), 5);
+    // The tail the batch left is the log's head: the next append chains on.
+    let next = batched
+        .append_after(&event("publish", 6), T0, &tail)
+        .unwrap();
+    assert_eq!(next.line, 6);
+    assert_eq!(batched.verify(&[]).unwrap().lines, 6);
+}
+
 #[test]
 fn missing_log_is_empty() {
     let log = scratch("missing");
