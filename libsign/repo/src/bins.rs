@@ -298,10 +298,14 @@ impl Repository {
         // Bins first, then groups, then `targets`: should saving stop part
         // way, what is left is roles waiting for signatures, never a
         // delegation to a role that is not staged.
+        // The bins and groups are saved durable together, in that order,
+        // before `targets` is.
+        let mut saved = Vec::with_capacity(docs.len());
         for (name, mut doc) in docs {
             self.record_audit_head(&mut doc.signed.unknown)?;
-            self.save_edited(&name, doc, now)?;
+            saved.push((name, doc));
         }
+        self.save_all_edited(saved, now)?;
         self.record_audit_head(&mut parent.signed.unknown)?;
         self.save_edited("targets", parent, now)?;
         Ok(outcome)

@@ -295,9 +295,7 @@ impl Repository {
         unknown: &mut BTreeMap<String, Value>,
     ) -> Result<(), RepoError> {
         match self.audit_log().head_after(&self.audit_tail)? {
-            Some(head) => {
-                unknown.insert(HEAD_FIELD.to_owned(), head_value(&head)?);
-            }
+            Some(head) => record_head(unknown, &head)?,
             None => {
                 unknown.remove(HEAD_FIELD);
             }
@@ -384,6 +382,16 @@ impl Repository {
 fn head_value(head: &AuditHead) -> Result<Value, RepoError> {
     serde_json::to_value(head)
         .map_err(|e| RepoError::Invalid(format!("cannot record the audit head: {e}")))
+}
+
+/// Records `head` (a line this command appended) as the audit head in a
+/// staged role's unrecognised fields.
+pub(crate) fn record_head(
+    unknown: &mut BTreeMap<String, Value>,
+    head: &AuditHead,
+) -> Result<(), RepoError> {
+    unknown.insert(HEAD_FIELD.to_owned(), head_value(head)?);
+    Ok(())
 }
 
 #[cfg(test)]

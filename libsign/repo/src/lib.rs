@@ -77,7 +77,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::metadata::{RoleType, Root, Signed, Snapshot, Targets, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditError, AuditEvent, AuditLog};
+use crate::audit::{AuditError, AuditEvent, AuditHead, AuditLog};
 use fwsign_core::workflow::WorkflowError;
 use fwsign_keys::KeyError;
 use fwsign_keys::PublicKey;
@@ -523,14 +523,20 @@ impl Repository {
     }
 
     pub(crate) fn audit(&self, event: &AuditEvent, now: UnixTime) -> Result<(), RepoError> {
-        self.audit_all(std::slice::from_ref(event), now)
+        self.audit_all(std::slice::from_ref(event), now)?;
+        Ok(())
     }
 
     /// [`Repository::audit`] of several events: one append, one `fsync`.
-    pub(crate) fn audit_all(&self, events: &[AuditEvent], now: UnixTime) -> Result<(), RepoError> {
-        self.audit_log()
-            .append_all_after(events, now, &self.audit_tail)?;
-        Ok(())
+    /// The heads of their lines, in order.
+    pub(crate) fn audit_all(
+        &self,
+        events: &[AuditEvent],
+        now: UnixTime,
+    ) -> Result<Vec<AuditHead>, RepoError> {
+        Ok(self
+            .audit_log()
+            .append_all_after(events, now, &self.audit_tail)?)
     }
 
     fn staged_dir(&self) -> PathBuf {

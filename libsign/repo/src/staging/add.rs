@@ -170,10 +170,7 @@ impl Repository {
             .flat_map(|p| std::mem::take(&mut p.copies))
             .collect();
         place_all(copies, &self.staged_targets_dir())?;
-        let mut done = Vec::with_capacity(changed.len());
-        for p in changed {
-            done.push(self.commit_add(p, expires_at_least.as_ref(), now)?);
-        }
+        let done = self.commit_adds(changed, expires_at_least.as_ref(), now)?;
         Ok(results
             .into_iter()
             .map(|(role, slot, added)| match slot {
@@ -352,50 +349,61 @@ impl Repository {
         Ok((share, elsewhere))
     }
 
-    /// Records a prepared add whose copies are in place: its audit line
-    /// (every name with its SHA-256), then the staged role, carrying the
-    /// log's head after that line.
-    fn commit_add(
+    /// Records each role's share of an add, in order: a `stage` line for
+    /// each (appended together), the line's head in the role, and the roles
+    /// saved durable together ([`Repository::save_all_edited`]). A role's
+    /// approvals are dropped, since its content changed.
+    fn commit_adds(
         &self,
-        p: PreparedAdd,
+        changed: Vec<PreparedAdd>,
         expires_at_least: Option<&String>,
         now: UnixTime,
-    ) -> Result<Vec<AddedTarget>, RepoError> {
-        let PreparedAdd {
-            role,
-            mut doc,
-            added,
-            ..
-        } = p;
-        let bytes: u64 = added.iter().map(|t| t.length).sum();
-        self.audit(
-            &AuditEvent {
-                action: "stage".into(),
-                role: Some(role.clone()),
-                version: Some(doc.signed.version),
-                targets: added
-                    .iter()
-                    .map(|t| (t.name.clone(), t.hashes["sha256"].clone()))
-                    .collect(),
-                detail: Some(match added.as_slice() {
-                    [_] => format!("add {bytes} bytes"),
-                    many => format!("add {} targets, {bytes} bytes", many.len()),
-                }),
-                ..AuditEvent::default()
-            },
-            now,
-        )?;
-        // Both are `expires` as fwsign writes them (RFC 3339 in UTC, to
-        // the second), which order as text as they do in time.
-        if let Some(at_least) = expires_at_least
-            && doc.signed.expires.as_str() < at_least.as_str()
-        {
-            doc.signed.expires = at_least.clone();
+    ) -> Result<Vec<Vec<AddedTarget>>, RepoError> {
+        let events: Vec<AuditEvent> = changed
+            .iter()
+            .map(|p| {
+                let bytes: u64 = p.added.iter().map(|t| t.length).sum();
+                AuditEvent {
+                    action: "stage".into(),
+                    role: Some(p.role.clone()),
+                    version: Some(p.doc.signed.version),
+                    targets: p
+                        .added
+                        .iter()
+                        .map(|t| (t.name.clone(), t.hashes["sha256"].clone()))
+                        .collect(),
+                    detail: Some(match p.added.as_slice() {
+                        [_] => format!("add {bytes} bytes"),
+                        many => format!("add {} targets, {bytes} bytes", many.len()),
+                    }),
+                    ..AuditEvent::default()
+                }
+            })
+            .collect();
+        let heads = self.audit_all(&events, now)?;
+        let mut docs = Vec::with_capacity(changed.len());
+        let mut added = Vec::with_capacity(changed.len());
+        for (p, head) in changed.into_iter().zip(&heads) {
+            let PreparedAdd {
+                role,
+                mut doc,
+                added: targets,
+                ..
+            } = p;
+            // Both are `expires` as fwsign writes them (RFC 3339 in UTC, to
+            // the second), which order as text as they do in time.
+            if let Some(at_least) = expires_at_least
+                && doc.signed.expires.as_str() < at_least.as_str()
+            {
+                doc.signed.expires = at_least.clone();
+            }
+            // The role's own `stage` line, so the head staged with the role
+            // covers it.
+            crate::history::record_head(&mut doc.signed.unknown, head)?;
+            docs.push((role, doc));
+            added.push(targets);
         }
-        // After this command's own lines, so the head staged with the
-        // role covers them.
-        self.record_audit_head(&mut doc.signed.unknown)?;
-        self.save_edited(&role, doc, now)?;
+        self.save_all_edited(docs, now)?;
         Ok(added)
     }
 }
