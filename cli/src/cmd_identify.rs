@@ -14,10 +14,10 @@
 use std::path::{Path, PathBuf};
 
 use fwsign_bootloader_verify::slot::{HEADER_MAGIC, Header, TRAILER_MAGIC};
-use fwsign_client::identify::{CurrentIdentification, CurrentMatch};
+use fwsign_client::identify::CurrentMatch;
 use fwsign_client::{Client, ClientConfig, DirFetcher, Fetcher, HttpFetcher};
 use fwsign_keys::rsa_pss::HOST_KEY_TYPES;
-use fwsign_repo::identify::{Identification, ImageMatch};
+use fwsign_repo::identify::ImageMatch;
 use fwsign_repo::key_owners::KeyOwners;
 use fwsign_repo::lock::LockKind;
 use serde_json::{Value, json};
@@ -186,52 +186,39 @@ fn say_current(out: &Output, m: &CurrentMatch) {
     );
 }
 
-/// One image's identification, from either search.
-trait Found {
-    fn sha256(&self) -> &str;
-    fn length(&self) -> u64;
-    fn released(&self) -> bool;
-    fn matches_json(&self) -> Value;
-    fn say(&self, out: &Output);
+/// One image's identification, from either search (the repository's
+/// history, or the client's current metadata): its digest and length, what
+/// it matched, and how a match is told to people.
+struct Found<'r, M> {
+    sha256: &'r str,
+    length: u64,
+    matches: &'r [M],
+    say_match: fn(&Output, &M),
 }
 
-impl Found for Identification {
-    fn sha256(&self) -> &str {
-        &self.sha256
-    }
-    fn length(&self) -> u64 {
-        self.length
-    }
+impl<M: serde::Serialize> Found<'_, M> {
     fn released(&self) -> bool {
         !self.matches.is_empty()
     }
-    fn matches_json(&self) -> Value {
-        json!(self.matches)
-    }
-    fn say(&self, out: &Output) {
-        for m in &self.matches {
-            say_match(out, m);
-        }
-    }
-}
 
-impl Found for CurrentIdentification {
-    fn sha256(&self) -> &str {
-        &self.sha256
-    }
-    fn length(&self) -> u64 {
-        self.length
-    }
-    fn released(&self) -> bool {
-        !self.matches.is_empty()
-    }
     fn matches_json(&self) -> Value {
         json!(self.matches)
     }
+
     fn say(&self, out: &Output) {
-        for m in &self.matches {
-            say_current(out, m);
+        for m in self.matches {
+            (self.say_match)(out, m);
         }
+    }
+
+    /// The `--json` fields of the image itself.
+    fn document(&self) -> Value {
+        json!({
+            "sha256": self.sha256,
+            "length": self.length,
+            "released": self.released(),
+            "matches": self.matches_json(),
+        })
     }
 }
 
@@ -262,14 +249,10 @@ impl Searched {
     }
 }
 
-fn slot_document(slot: &FoundSlot<'_>, found: &impl Found) -> Value {
-    json!({
-        "offset": slot.offset,
-        "sha256": found.sha256(),
-        "length": found.length(),
-        "released": found.released(),
-        "matches": found.matches_json(),
-    })
+fn slot_document<M: serde::Serialize>(slot: &FoundSlot<'_>, found: &Found<'_, M>) -> Value {
+    let mut document = found.document();
+    document["offset"] = json!(slot.offset);
+    document
 }
 
 /// `--sbom-out PATH`, with `--target-base-url` when given.
@@ -299,7 +282,16 @@ pub(crate) fn run(
         (Some(dir), _) => {
             let repo = open(dir)?;
             let _lock = lock(&repo, LockKind::Shared, "identify", out)?;
-            let results = repo.identify_all(&images)?;
+            let identified = repo.identify_all(&images)?;
+            let results: Vec<Found<'_, _>> = identified
+                .iter()
+                .map(|i| Found {
+                    sha256: &i.sha256,
+                    length: i.length,
+                    matches: &i.matches,
+                    say_match,
+                })
+                .collect();
             let searched = Searched {
                 what: format!("every published version in {}", dir.display()),
                 history: true,
@@ -327,7 +319,16 @@ pub(crate) fn run(
                 .map_err(|e| Failure::io(format!("{}: {e}", root.display())))?;
             let (_dir, mut client) = client_over(&url, &trusted, HttpFetcher::new())?;
             // Every refusal is the client's (exit 1).
-            let results = client.identify_all(&images)?;
+            let identified = client.identify_all(&images)?;
+            let results: Vec<Found<'_, _>> = identified
+                .iter()
+                .map(|i| Found {
+                    sha256: &i.sha256,
+                    length: i.length,
+                    matches: &i.matches,
+                    say_match: say_current,
+                })
+                .collect();
             let searched = Searched {
                 what: format!("the current metadata at {url} only; history needs --repo"),
                 history: false,
@@ -456,10 +457,10 @@ fn sbom_from_repo(dir: &Path, image: &[u8], path: &Path) -> Result<Value, Failur
 
 /// Prints the identification of a file (an image, a slot, or a dump's
 /// slots), or refuses one that holds no released image.
-fn report(
+fn report<M: serde::Serialize>(
     file: &Path,
     slots: &[FoundSlot<'_>],
-    results: &[impl Found],
+    results: &[Found<'_, M>],
     searched: &Searched,
     sbom: Option<Value>,
     out: &Output,
@@ -484,15 +485,7 @@ fn report(
     };
     match (slots, results) {
         ([], [found]) => {
-            let document = json!({
-                "ok": found.released(),
-                "file": file.display().to_string(),
-                "slot": false,
-                "sha256": found.sha256(),
-                "length": found.length(),
-                "released": found.released(),
-                "matches": found.matches_json(),
-            });
+            let document = image_document(file, found, None);
             return report_one(
                 file,
                 found,
@@ -507,19 +500,10 @@ fn report(
             out.say(format!(
                 "{}: a firmware slot; identifying its image ({} bytes, sha256 {})",
                 file.display(),
-                found.length(),
-                found.sha256()
+                found.length,
+                found.sha256
             ));
-            let document = json!({
-                "ok": found.released(),
-                "file": file.display().to_string(),
-                "slot": true,
-                "sha256": found.sha256(),
-                "length": found.length(),
-                "released": found.released(),
-                "matches": found.matches_json(),
-                "slots": [slot_document(slot, found)],
-            });
+            let document = image_document(file, found, Some(slot));
             return report_one(
                 file,
                 found,
@@ -546,9 +530,7 @@ fn report(
     for (slot, found) in slots.iter().zip(results) {
         out.say(format!(
             "slot at {:#x}: image of {} bytes, sha256 {}",
-            slot.offset,
-            found.length(),
-            found.sha256()
+            slot.offset, found.length, found.sha256
         ));
         if !found.released() {
             out.say("  NOT a released image");
@@ -578,10 +560,27 @@ fn report(
     Ok(())
 }
 
-/// Prints one identification, or refuses a file that is no released image.
-fn report_one(
+/// The `--json` document of a file that is one image, or one slot at its
+/// start (`slot`).
+fn image_document<M: serde::Serialize>(
     file: &Path,
-    found: &impl Found,
+    found: &Found<'_, M>,
+    slot: Option<&FoundSlot<'_>>,
+) -> Value {
+    let mut document = found.document();
+    document["ok"] = json!(found.released());
+    document["file"] = json!(file.display().to_string());
+    document["slot"] = json!(slot.is_some());
+    if let Some(slot) = slot {
+        document["slots"] = json!([slot_document(slot, found)]);
+    }
+    document
+}
+
+/// Prints one identification, or refuses a file that is no released image.
+fn report_one<M: serde::Serialize>(
+    file: &Path,
+    found: &Found<'_, M>,
     document: Value,
     searched: &Searched,
     say_sbom: &dyn Fn(),
@@ -591,8 +590,8 @@ fn report_one(
         return Err(Failure::security(format!(
             "{}: not a released image (sha256 {}, {} bytes, searched {})",
             file.display(),
-            found.sha256(),
-            found.length(),
+            found.sha256,
+            found.length,
             searched.what
         ))
         .with_document(document));
