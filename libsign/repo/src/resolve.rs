@@ -349,14 +349,14 @@ fn cover_indexes<D: Borrow<Signed<Targets>>>(
         .collect()
 }
 
+/// Names one worker step of [`shadowed_delegations`] takes.
+const NAMES_PER_WORKER_STEP: usize = 4096;
+
 /// For every target some role of `roles` lists, the other roles that cover
 /// its name: reachable from `targets` through delegations that cover it and
 /// not on the path the search takes to its entry. A name the search does
 /// not find, or cannot search (a role failing its checks), gets no warning
 /// here; `device pack` and the clients refuse those.
-/// Names one worker step of [`shadowed_delegations`] takes.
-const NAMES_PER_WORKER_STEP: usize = 4096;
-
 pub(crate) fn shadowed_delegations<D: Borrow<Signed<Targets>> + Sync>(
     root: &CanonicalDocument,
     snapshot: &CanonicalDocument,
