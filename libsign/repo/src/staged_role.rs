@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
+use super::staged_changes::delegated_names;
 use super::{RepoError, Repository, file_bytes, io_err, names, read_optional};
 use fwsign_keys::atomic_write::{Mode, open_pending, sync_batch, sync_dir};
 use fwsign_keys::document::{put_signature, signing_payload};
@@ -67,7 +68,6 @@ impl StagedRole {
         }
     }
 
-    /// Staged `role` parsed from `bytes`, the file's contents.
     /// Saves each of `roles` as [`StagedRole::save`] does, made durable
     /// together: written under temporary names, synced in one batch,
     /// renamed into place, and `staged/` synced once. Signing 1,024 bins
@@ -95,8 +95,8 @@ impl StagedRole {
             let path = file.path().to_path_buf();
             let renamed = file.rename_unsynced().map_err(io_err(&path));
             let delegated = match doc {
-                Self::Root(_) => None,
-                Self::Targets(doc) => Some(doc.signed.delegated_role_names()),
+                Self::Root(doc) => delegated_names(doc),
+                Self::Targets(doc) => delegated_names(doc),
             };
             repo.staged_changes.written(role, delegated);
             renamed?;
@@ -105,6 +105,7 @@ impl StagedRole {
         sync_dir(&dir).map_err(io_err(&dir))
     }
 
+    /// Staged `role` parsed from `bytes`, the file's contents.
     fn from_bytes(repo: &Repository, role: &str, bytes: &[u8]) -> Result<Self, RepoError> {
         Ok(if role == "root" {
             Self::Root(repo.staged_from_bytes::<Root>("root", bytes)?)
