@@ -109,7 +109,10 @@ impl Operation<'_> {
                 let in_scope = scope.is_none_or(|scope| {
                     scope.contains(delegator.as_str()) || scope.contains(entry.name.as_str())
                 });
-                for target in role.signed.targets.keys().filter(|_| in_scope) {
+                if !in_scope {
+                    continue;
+                }
+                for target in role.signed.targets.keys() {
                     if !delegation_covers_names(
                         entry.paths.as_deref(),
                         entry.path_hash_prefixes.as_deref(),
