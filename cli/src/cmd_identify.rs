@@ -14,10 +14,10 @@
 use std::path::{Path, PathBuf};
 
 use fwsign_bootloader_verify::slot::{HEADER_MAGIC, Header, TRAILER_MAGIC};
-use fwsign_client::identify::CurrentMatch;
+use fwsign_client::identify::{CurrentIdentification, CurrentMatch};
 use fwsign_client::{Client, ClientConfig, DirFetcher, Fetcher, HttpFetcher};
 use fwsign_keys::rsa_pss::HOST_KEY_TYPES;
-use fwsign_repo::identify::ImageMatch;
+use fwsign_repo::identify::{Identification, ImageMatch};
 use fwsign_repo::key_owners::KeyOwners;
 use fwsign_repo::lock::LockKind;
 use serde_json::{Value, json};
@@ -196,6 +196,28 @@ struct Found<'r, M> {
     say_match: fn(&Output, &M),
 }
 
+impl<'r> From<&'r Identification> for Found<'r, ImageMatch> {
+    fn from(i: &'r Identification) -> Self {
+        Self {
+            sha256: &i.sha256,
+            length: i.length,
+            matches: &i.matches,
+            say_match,
+        }
+    }
+}
+
+impl<'r> From<&'r CurrentIdentification> for Found<'r, CurrentMatch> {
+    fn from(i: &'r CurrentIdentification) -> Self {
+        Self {
+            sha256: &i.sha256,
+            length: i.length,
+            matches: &i.matches,
+            say_match: say_current,
+        }
+    }
+}
+
 impl<M: serde::Serialize> Found<'_, M> {
     fn released(&self) -> bool {
         !self.matches.is_empty()
@@ -283,15 +305,7 @@ pub(crate) fn run(
             let repo = open(dir)?;
             let _lock = lock(&repo, LockKind::Shared, "identify", out)?;
             let identified = repo.identify_all(&images)?;
-            let results: Vec<Found<'_, _>> = identified
-                .iter()
-                .map(|i| Found {
-                    sha256: &i.sha256,
-                    length: i.length,
-                    matches: &i.matches,
-                    say_match,
-                })
-                .collect();
+            let results: Vec<Found<'_, _>> = identified.iter().map(Found::from).collect();
             let searched = Searched {
                 what: format!("every published version in {}", dir.display()),
                 history: true,
@@ -320,15 +334,7 @@ pub(crate) fn run(
             let (_dir, mut client) = client_over(&url, &trusted, HttpFetcher::new())?;
             // Every refusal is the client's (exit 1).
             let identified = client.identify_all(&images)?;
-            let results: Vec<Found<'_, _>> = identified
-                .iter()
-                .map(|i| Found {
-                    sha256: &i.sha256,
-                    length: i.length,
-                    matches: &i.matches,
-                    say_match: say_current,
-                })
-                .collect();
+            let results: Vec<Found<'_, _>> = identified.iter().map(Found::from).collect();
             let searched = Searched {
                 what: format!("the current metadata at {url} only; history needs --repo"),
                 history: false,
