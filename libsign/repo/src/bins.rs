@@ -295,11 +295,10 @@ impl Repository {
             },
             now,
         )?;
-        // Bins first, then groups, then `targets`: should saving stop part
-        // way, what is left is roles waiting for signatures, never a
-        // delegation to a role that is not staged.
-        // The bins and groups are saved durable together, in that order,
-        // before `targets` is.
+        // Bins first, then groups (saved durable together, in that order),
+        // then `targets`: should saving stop part way, what is left is
+        // roles waiting for signatures, never a delegation to a role that
+        // is not staged.
         let mut saved = Vec::with_capacity(docs.len());
         for (name, mut doc) in docs {
             self.record_audit_head(&mut doc.signed.unknown)?;

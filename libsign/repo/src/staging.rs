@@ -492,7 +492,9 @@ impl Repository {
             root.signed.expires = expires;
             let v = root.signed.version;
             self.check_stays_publishable(&op, Some(&root), &[])?;
-            self.audit_extend("root", v, secs, now)?;
+            // Recorded before the role is saved, so the log head staged
+            // with it covers this line.
+            self.audit(&extend_event("root", v, secs), now)?;
             self.record_audit_head(&mut root.signed.unknown)?;
             self.save_edited("root", root, now)?;
             v
@@ -552,29 +554,27 @@ impl Repository {
             .iter()
             .map(|(role, doc)| extend_event(role, doc.signed.version, secs))
             .collect();
-        let heads = self.audit_all(&events, now)?;
-        let mut versions = Vec::with_capacity(docs.len());
-        let mut saved = Vec::with_capacity(docs.len());
-        for ((role, mut doc), head) in docs.into_iter().zip(&heads) {
-            versions.push(doc.signed.version);
-            crate::history::record_head(&mut doc.signed.unknown, head)?;
-            saved.push((role.to_owned(), doc));
-        }
-        self.save_all_edited(saved, now)?;
+        let versions = docs.iter().map(|(_, d)| d.signed.version).collect();
+        let docs = docs.into_iter().map(|(r, d)| (r.to_owned(), d)).collect();
+        self.stage_all(docs, &events, now)?;
         Ok(versions)
     }
 
-    /// The audit line of `role` v`version` staged with its expiry moved by
-    /// `secs`: recorded before the role is saved, so the log head staged
-    /// with the role covers it.
-    fn audit_extend(
+    /// Stages `docs`, `events[i]` being the `stage` line of `docs[i]`: the
+    /// lines appended together, each role carrying its own line's head (so
+    /// the head staged with it covers that line), and the roles saved
+    /// durable together ([`Repository::save_all_edited`]).
+    pub(crate) fn stage_all(
         &self,
-        role: &str,
-        version: u64,
-        secs: i64,
+        mut docs: Vec<(String, Signed<Targets>)>,
+        events: &[AuditEvent],
         now: UnixTime,
     ) -> Result<(), RepoError> {
-        self.audit(&extend_event(role, version, secs), now)
+        let heads = self.audit_all(events, now)?;
+        for ((_, doc), head) in docs.iter_mut().zip(&heads) {
+            crate::history::record_head(&mut doc.signed.unknown, head)?;
+        }
+        self.save_all_edited(docs, now)
     }
 }
 

@@ -349,10 +349,10 @@ impl Repository {
         Ok((share, elsewhere))
     }
 
-    /// Records each role's share of an add, in order: a `stage` line for
-    /// each (appended together), the line's head in the role, and the roles
-    /// saved durable together ([`Repository::save_all_edited`]). A role's
-    /// approvals are dropped, since its content changed.
+    /// Records each role's share of an add: a `stage` line for each (every
+    /// name with its SHA-256) and the role, through
+    /// [`Repository::stage_all`]. A role's approvals are dropped, since its
+    /// content changed.
     fn commit_adds(
         &self,
         changed: Vec<PreparedAdd>,
@@ -380,10 +380,9 @@ impl Repository {
                 }
             })
             .collect();
-        let heads = self.audit_all(&events, now)?;
         let mut docs = Vec::with_capacity(changed.len());
         let mut added = Vec::with_capacity(changed.len());
-        for (p, head) in changed.into_iter().zip(&heads) {
+        for p in changed {
             let PreparedAdd {
                 role,
                 mut doc,
@@ -397,13 +396,10 @@ impl Repository {
             {
                 doc.signed.expires = at_least.clone();
             }
-            // The role's own `stage` line, so the head staged with the role
-            // covers it.
-            crate::history::record_head(&mut doc.signed.unknown, head)?;
             docs.push((role, doc));
             added.push(targets);
         }
-        self.save_all_edited(docs, now)?;
+        self.stage_all(docs, &events, now)?;
         Ok(added)
     }
 }
