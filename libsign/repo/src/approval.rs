@@ -330,14 +330,12 @@ impl Repository {
         }
         let guard = lock()?;
         let op = op.refreshed()?;
-        let mut signatures = Vec::with_capacity(prepared.len());
         let mut current = Vec::with_capacity(prepared.len());
         for (signature, read) in prepared {
-            current.push(read.refreshed(self, &signature.role)?);
-            signatures.push(signature);
+            let read = read.refreshed(self, &signature.role)?;
+            current.push((signature, read));
         }
-        let signatures: Vec<&PreparedSignature> = signatures.iter().collect();
-        for approval in self.add_all_prepared_to(&op, &signatures, current, now)? {
+        for approval in self.add_all_prepared_to(&op, current, now)? {
             added(approval);
         }
         Ok(guard)
@@ -410,14 +408,14 @@ impl Repository {
         read: StagedRead,
         now: UnixTime,
     ) -> Result<RoleApproval, RepoError> {
-        let mut approvals = self.add_all_prepared_to(op, &[prepared], vec![read], now)?;
+        let mut approvals = self.add_all_prepared_to(op, vec![(prepared.clone(), read)], now)?;
         approvals
             .pop()
             .ok_or_else(|| RepoError::Invalid(format!("{}: nothing was signed", prepared.role)))
     }
 
-    /// [`Repository::add_prepared_to`] for several roles (`prepared[i]`
-    /// over `reads[i]`): every signature is checked before anything is
+    /// [`Repository::add_prepared_to`] for several roles (each signature
+    /// over its staged role as read): every signature is checked before anything is
     /// written, the roles are saved durable together and their audit lines
     /// appended together (`repo sign --role 'bins-*'` over 1,024 bins made
     /// three `fsync` calls a bin), roles first, so a crash never leaves a
@@ -425,13 +423,12 @@ impl Repository {
     fn add_all_prepared_to(
         &self,
         op: &Operation<'_>,
-        prepared: &[&PreparedSignature],
-        reads: Vec<StagedRead>,
+        items: Vec<(PreparedSignature, StagedRead)>,
         now: UnixTime,
     ) -> Result<Vec<RoleApproval>, RepoError> {
-        let mut signed = Vec::with_capacity(reads.len());
-        let mut events = Vec::with_capacity(reads.len());
-        for (prepared, read) in prepared.iter().zip(reads) {
+        let mut signed = Vec::with_capacity(items.len());
+        let mut events = Vec::with_capacity(items.len());
+        for (prepared, read) in items {
             let role = prepared.role.as_str();
             let keyids = self.authorised_keyids(op, role, &prepared.public)?;
             let StagedRead {
@@ -457,9 +454,10 @@ impl Repository {
                 approver: op.approver_name(role, &prepared.public.keyid())?,
                 ..AuditEvent::default()
             });
-            signed.push((role, staged, keyids));
+            signed.push((prepared.role, staged, keyids));
         }
-        let docs: Vec<(&str, &StagedRole)> = signed.iter().map(|(r, s, _)| (*r, s)).collect();
+        let docs: Vec<(&str, &StagedRole)> =
+            signed.iter().map(|(r, s, _)| (r.as_str(), s)).collect();
         StagedRole::save_all(self, &docs)?;
         for (role, _, keyids) in &signed {
             self.forget_dropped(role, keyids)?;
