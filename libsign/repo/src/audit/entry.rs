@@ -496,8 +496,9 @@ fn check_event_fields(event: &EventFields<'_>) -> Result<(), AuditError> {
         reason,
     };
     let control = "contains a control character";
+    let has_control = |text: &str| text.chars().any(char::is_control);
     let plain = |field: &str, text: &str| {
-        if text.chars().any(char::is_control) {
+        if has_control(text) {
             Err(invalid(field, control))
         } else {
             Ok(())
@@ -521,7 +522,7 @@ fn check_event_fields(event: &EventFields<'_>) -> Result<(), AuditError> {
     // target, and formatting each name cost a tenth of reading the log.
     let field = |name: &str| format!("targets[{name:?}]");
     for (name, hash) in event.targets.each() {
-        if name.chars().any(char::is_control) {
+        if has_control(name) {
             return Err(invalid(&field(name), control));
         }
         if !is_sha256_hex(hash) {
