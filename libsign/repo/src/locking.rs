@@ -46,9 +46,9 @@ impl Repository {
         Ok(removed)
     }
 
-    /// Removes the temporary files (`.NAME.fwsign-tmp-...`) a killed command
-    /// left in the repository: in its top directory, `staged/`, `metadata/`
-    /// and `targets/`. Call it only under the exclusive lock, when no other
+    /// Removes the temporary files and directories (`.NAME.fwsign-tmp-...`)
+    /// a killed command left in the repository: in its top directory,
+    /// `staged/`, `metadata/` and `targets/`. Call it only under the exclusive lock, when no other
     /// command can be writing one. Returns the files removed.
     pub fn remove_stale_temporaries(&self) -> Result<Vec<PathBuf>, RepoError> {
         self.sweep_stale_temporaries(true)
@@ -77,7 +77,8 @@ impl Repository {
     }
 }
 
-/// Removes fwsign's temporaries in `dir` (and below it when `recurse`).
+/// Removes fwsign's temporaries in `dir` (and below it when `recurse`):
+/// temporary files, and temporary directories with what is in them.
 fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -90,16 +91,24 @@ fn sweep(dir: &Path, recurse: bool, removed: &mut Vec<PathBuf>) -> Result<(), Re
         let entry = entry.map_err(io_err(dir))?;
         // The entry's own type: links are never followed.
         let kind = entry.file_type().map_err(io_err(dir))?;
-        if kind.is_dir() {
+        let temporary = entry
+            .file_name()
+            .to_str()
+            .is_some_and(fwsign_keys::atomic_write::is_temp_name);
+        if kind.is_dir() && temporary {
+            // A role's new staged directory, built by a killed `repo add`
+            // (`PendingDir`): removed with everything in it.
+            let path = entry.path();
+            match fs::remove_dir_all(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        } else if kind.is_dir() {
             if recurse {
                 sweep(&entry.path(), true, removed)?;
             }
-        } else if kind.is_file()
-            && entry
-                .file_name()
-                .to_str()
-                .is_some_and(fwsign_keys::atomic_write::is_temp_name)
-        {
+        } else if kind.is_file() && temporary {
             let path = entry.path();
             match fs::remove_file(&path) {
                 Ok(()) => removed.push(path),

@@ -205,7 +205,11 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
         dir.join(".fwsign-repo.json.fwsign-tmp-1-2"),
         dir.join("staged/targets/targets/board-a/.fw.bin.fwsign-tmp-1-2"),
         dir.join("metadata/.2.snapshot.json.fwsign-tmp-1-2"),
+        // A role's new staged directory a killed `repo add` was building,
+        // files under their final names inside.
+        dir.join("staged/targets/.bins-07.fwsign-tmp-1-2/board-a/fw.bin"),
     ];
+    let stale_dir = dir.join("staged/targets/.bins-07.fwsign-tmp-1-2");
     // Left by a killed publish, removed by the next publish's sweep.
     let in_targets = dir.join("targets/board-a/.abc.fw.bin.fwsign-tmp-1-2");
     let kept = [
@@ -236,6 +240,7 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
     for path in &stale {
         assert!(!path.exists(), "{} is still there", path.display());
     }
+    assert!(!stale_dir.exists());
     assert!(in_targets.exists());
     assert_eq!(
         f.repo.remove_stale_target_temporaries(&held).unwrap(),

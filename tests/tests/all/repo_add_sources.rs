@@ -200,10 +200,14 @@ fn a_directory_add_killed_while_copying_lists_nothing_and_the_next_add_cleans_up
     r.repo("audit", &[]).ok();
 }
 
+/// A temporary file, or a file inside a temporary directory (a role's new
+/// staged directory, built whole and then renamed into place).
 fn is_temporary(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.') && n.contains(".fwsign-tmp-"))
+    path.components().any(|c| {
+        c.as_os_str()
+            .to_str()
+            .is_some_and(|n| n.starts_with('.') && n.contains(".fwsign-tmp-"))
+    })
 }
 
 #[cfg(unix)]

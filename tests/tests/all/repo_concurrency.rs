@@ -228,10 +228,14 @@ impl Repo {
             .unwrap()
             .into_iter()
             .map(|(p, _)| p)
+            // A temporary file, or a file in a temporary directory (a
+            // role's new staged directory, built whole and then renamed).
             .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(fwsign_keys::atomic_write::is_temp_name)
+                p.components().any(|c| {
+                    c.as_os_str()
+                        .to_str()
+                        .is_some_and(fwsign_keys::atomic_write::is_temp_name)
+                })
             })
             .collect()
     }

@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use fwsign_keys::atomic_write::PendingFile;
+use fwsign_keys::atomic_write::{PendingDir, create_pending_dir};
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
 
-use super::copy::{CopyJob, copy_all, place_all, stage_bytes};
+use super::copy::{CopyJob, Dest, Placement, copy_all, place_all, stage_bytes};
 use super::existing;
 use super::names::{self, check_target_name};
 use super::{
@@ -130,6 +130,7 @@ impl Repository {
                         role: sbom.role.clone(),
                         was_staged: self.staged_path(&sbom.role).is_file(),
                         doc: self.targets_for_edit(op, &sbom.role, now)?,
+                        new_dir: None,
                         copies: Vec::new(),
                         added: Vec::new(),
                     });
@@ -140,7 +141,7 @@ impl Repository {
                 continue;
             };
             let added = list_entry(share, &sbom.name, sbom.entry, sbom.hashes, on_existing)?;
-            share.copies.push(sbom.pending);
+            share.copies.push(sbom.placement);
             share.added.push(added);
         }
         // The same bytes and fields again: nothing to stage for that role,
@@ -169,7 +170,11 @@ impl Repository {
             .iter_mut()
             .flat_map(|p| std::mem::take(&mut p.copies))
             .collect();
-        place_all(copies, &self.staged_targets_dir())?;
+        let new_dirs = changed
+            .iter_mut()
+            .filter_map(|p| p.new_dir.take())
+            .collect();
+        place_all(copies, new_dirs, &self.staged_targets_dir())?;
         let done = self.commit_adds(changed, expires_at_least.as_ref(), now)?;
         Ok(results
             .into_iter()
@@ -266,18 +271,48 @@ impl Repository {
         let doc = self.targets_for_edit(op, &options.role, now)?;
         let staged_dir = self.staged_targets_dir();
         let role_dir = Path::new(&names::quote(&options.role)).to_path_buf();
+        let role_targets = self.staged_role_targets_dir(&options.role);
+        // A role with no staged files yet has its directory built under a
+        // temporary name and renamed into place whole.
+        let new_dir = match std::fs::symlink_metadata(&role_targets) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_dirs_inside(&staged_dir, Path::new(""))?;
+                Some(create_pending_dir(&role_targets).map_err(crate::io_err(&role_targets))?)
+            }
+            _ => None,
+        };
         // Directories first, one at a time (each component checked for
         // links), then every copy in parallel.
-        let role_targets = self.staged_role_targets_dir(&options.role);
+        let dest = |name: &str| -> Result<Dest, RepoError> {
+            let path = names::target_path(&role_targets, name)?;
+            Ok(match &new_dir {
+                Some(dir) => Dest::InNewDir {
+                    written: names::target_path(dir.temp_path(), name)?,
+                    path,
+                },
+                None => Dest::Beside(path),
+            })
+        };
         let mut made_dirs = BTreeSet::new();
         let mut jobs = Vec::with_capacity(options.targets.len());
         for t in &options.targets {
-            let dst = names::target_path(&role_targets, &t.name)?;
+            let dst = dest(&t.name)?;
             let parent = Path::new(&t.name).parent().unwrap_or(Path::new(""));
-            if made_dirs.insert(parent) {
-                create_dirs_inside(&staged_dir, &role_dir.join(parent))?;
+            match &dst {
+                Dest::Beside(path) => {
+                    if made_dirs.insert(parent) {
+                        create_dirs_inside(&staged_dir, &role_dir.join(parent))?;
+                    }
+                    refuse_link(path)?;
+                }
+                Dest::InNewDir { .. } => {
+                    if let Some(dir) = &new_dir
+                        && made_dirs.insert(parent)
+                    {
+                        create_dirs_inside(dir.temp_path(), parent)?;
+                    }
+                }
             }
-            refuse_link(&dst)?;
             jobs.push(CopyJob { src: &t.file, dst });
         }
         let label = match options.targets.as_slice() {
@@ -291,14 +326,19 @@ impl Repository {
         let mut staged_names: Vec<&str> = options.targets.iter().map(|t| t.name.as_str()).collect();
         if let Some(sbom) = &sbom {
             let dst = match sbom_elsewhere {
-                None => names::target_path(&role_targets, &sbom.name)?,
+                None => dest(&sbom.name)?,
                 Some(role) => {
                     let parent = Path::new(&sbom.name).parent().unwrap_or(Path::new(""));
                     create_dirs_inside(&staged_dir, &Path::new(&names::quote(role)).join(parent))?;
-                    names::target_path(&self.staged_role_targets_dir(role), &sbom.name)?
+                    Dest::Beside(names::target_path(
+                        &self.staged_role_targets_dir(role),
+                        &sbom.name,
+                    )?)
                 }
             };
-            refuse_link(&dst)?;
+            if let Dest::Beside(path) = &dst {
+                refuse_link(path)?;
+            }
             staged_copies.push(stage_bytes(&sbom.bytes, &dst, options.sha512)?);
             staged_names.push(&sbom.name);
         }
@@ -306,6 +346,7 @@ impl Repository {
             role: options.role.clone(),
             was_staged,
             doc,
+            new_dir,
             copies: Vec::with_capacity(staged_copies.len()),
             added: Vec::with_capacity(staged_copies.len()),
         };
@@ -330,16 +371,16 @@ impl Repository {
                             name: name.to_owned(),
                             entry,
                             hashes,
-                            pending: staged_copy.pending,
+                            placement: staged_copy.placement,
                         });
                         continue;
                     }
-                    share.copies.push(staged_copy.pending);
+                    share.copies.push(staged_copy.placement);
                     let added = list_entry(&mut share, name, entry, hashes, on_existing)?;
                     share.added.push(added);
                 }
                 _ => {
-                    share.copies.push(staged_copy.pending);
+                    share.copies.push(staged_copy.placement);
                     let entry = firmware_entry(&firmware, options, length, hashes.clone())?;
                     let added = list_entry(&mut share, name, entry, hashes, on_existing)?;
                     share.added.push(added);
@@ -412,7 +453,10 @@ struct PreparedAdd {
     /// name listed with other bytes).
     was_staged: bool,
     doc: Signed<Targets>,
-    copies: Vec<PendingFile>,
+    /// The role's staged directory, when this add makes it: its copies are
+    /// inside, and it is removed with them if the add stops.
+    new_dir: Option<PendingDir>,
+    copies: Vec<Placement>,
     added: Vec<AddedTarget>,
 }
 
@@ -423,7 +467,7 @@ struct SbomElsewhere {
     name: String,
     entry: TargetFile,
     hashes: BTreeMap<String, String>,
-    pending: PendingFile,
+    placement: Placement,
 }
 
 /// Lists `entry` under `name` in `share`'s role, refusing a name it

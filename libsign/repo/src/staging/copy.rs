@@ -1,15 +1,19 @@
 //! Copying and hashing the files `repo add` stages, and putting the copies
 //! in place with durability paid once for the whole batch.
 //!
-//! Each source is copied to a read-only temporary file beside its staged
-//! path ([`Mode::ReadOnly`]: a staged file is never edited in place, only
-//! replaced by rename, which is what lets publish hard-link it). A small
+//! Each source is copied read-only ([`Mode::ReadOnly`]: a staged file is
+//! never edited in place, only replaced by rename, which is what lets
+//! publish hard-link it) to a temporary file beside its staged path, or,
+//! when its role's staged directory is new, under its own name inside that
+//! directory's temporary twin ([`Dest::InNewDir`]), which is renamed into
+//! place whole: one rename for a release's 10^5 files, not one each. A small
 //! file is read once into the worker's own buffer, hashed and written; a
 //! large one is copied by the kernel (a reflink where the file system has
 //! them, else `copy_file_range`, which `std::io::copy` uses between files)
 //! and hashed from the staged copy, so what is hashed is what approvers sign
 //! and publish checks. Nothing is synced per file: [`place_all`] syncs every
-//! copy in one pass, renames them into place, then syncs their directories.
+//! copy in one pass, renames them (or their new directories) into place,
+//! then syncs the directories.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -17,9 +21,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use fwsign_core::workflow::{Digests, FinishedDigests};
-use fwsign_keys::atomic_write::{Mode, PendingFile, open_pending, sync_batch};
+use fwsign_keys::atomic_write::{
+    Mode, PendingDir, PendingFile, create_exclusive, open_pending, sync_batch,
+};
 
 use super::Progress;
+use super::create_dirs_inside;
 use super::parallel::map_parallel;
 use crate::{RepoError, io_err};
 
@@ -30,15 +37,78 @@ pub(crate) const KERNEL_COPY_MIN: u64 = 1024 * 1024;
 /// The read size when hashing a large staged copy.
 const HASH_CHUNK: usize = 256 * 1024;
 
-/// One file to copy: from `src` to a temporary beside `dst`.
+/// One file to copy: from `src` to `dst`.
 pub(crate) struct CopyJob<'a> {
     pub(crate) src: &'a Path,
-    pub(crate) dst: PathBuf,
+    pub(crate) dst: Dest,
+}
+
+/// Where a copy is written before it is put in place.
+#[derive(Debug, Clone)]
+pub(crate) enum Dest {
+    /// A temporary beside this staged path, renamed over it.
+    Beside(PathBuf),
+    /// `written`, inside a [`PendingDir`] (the new staged directory of a
+    /// role), is the file's own path once that directory is `path`'s.
+    InNewDir { written: PathBuf, path: PathBuf },
+}
+
+impl Dest {
+    /// Creates the file to write: a temporary beside a staged path, or the
+    /// file itself inside a new directory (nothing can be there: the
+    /// directory is this command's own).
+    fn create(&self) -> std::io::Result<(Placement, File)> {
+        match self {
+            Dest::Beside(path) => {
+                let (pending, file) = open_pending(path, Mode::ReadOnly)?;
+                Ok((Placement::Pending(pending), file))
+            }
+            Dest::InNewDir { written, path } => {
+                let file = create_exclusive(written, Mode::ReadOnly)?;
+                Ok((
+                    Placement::InNewDir {
+                        written: written.clone(),
+                        path: path.clone(),
+                    },
+                    file,
+                ))
+            }
+        }
+    }
+}
+
+/// A copy made, not yet in place.
+#[derive(Debug)]
+pub(crate) enum Placement {
+    /// A temporary file beside its staged path.
+    Pending(PendingFile),
+    /// A file at `written` in a new directory's temporary twin, at `path`
+    /// once that directory is renamed into place (the [`PendingDir`] that
+    /// owns it removes it if it never is).
+    InNewDir { written: PathBuf, path: PathBuf },
+}
+
+impl Placement {
+    /// Where the bytes are now.
+    pub(crate) fn written(&self) -> &Path {
+        match self {
+            Placement::Pending(p) => p.temp_path(),
+            Placement::InNewDir { written, .. } => written,
+        }
+    }
+
+    /// The staged path the file ends up at.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Placement::Pending(p) => p.path(),
+            Placement::InNewDir { path, .. } => path,
+        }
+    }
 }
 
 /// A copy made, not yet in place, and the digests of its bytes.
 pub(crate) struct StagedCopy {
-    pub(crate) pending: PendingFile,
+    pub(crate) placement: Placement,
     pub(crate) digests: FinishedDigests,
 }
 
@@ -74,37 +144,48 @@ pub(crate) fn copy_all(
     Ok(copies)
 }
 
-/// Writes `bytes`, already read and checked (an SBOM), to a read-only
-/// temporary beside `dst` and hashes them: what was checked is what is
-/// staged, with no second read of the source that could see other bytes.
-pub(crate) fn stage_bytes(bytes: &[u8], dst: &Path, sha512: bool) -> Result<StagedCopy, RepoError> {
-    let (pending, mut out) = open_pending(dst, Mode::ReadOnly).map_err(io_err(dst))?;
-    out.write_all(bytes).map_err(io_err(pending.temp_path()))?;
+/// Writes `bytes`, already read and checked (an SBOM), read-only to `dst`
+/// and hashes them: what was checked is what is staged, with no second
+/// read of the source that could see other bytes.
+pub(crate) fn stage_bytes(bytes: &[u8], dst: &Dest, sha512: bool) -> Result<StagedCopy, RepoError> {
+    let (placement, mut out) = create_dest(dst)?;
+    out.write_all(bytes).map_err(io_err(placement.written()))?;
     let mut digests = Digests::new(sha512);
     digests.update(bytes);
     Ok(StagedCopy {
-        pending,
+        placement,
         digests: digests.finish(),
     })
 }
 
-/// Copies `src` to a read-only temporary beside `dst` and hashes the bytes
-/// staged. `buf` is the worker's own, reused from file to file.
+/// [`Dest::create`], its error naming the path.
+fn create_dest(dst: &Dest) -> Result<(Placement, File), RepoError> {
+    dst.create().map_err(|e| {
+        let path = match dst {
+            Dest::Beside(path) => path,
+            Dest::InNewDir { written, .. } => written,
+        };
+        io_err(path)(e)
+    })
+}
+
+/// Copies `src` read-only to `dst` and hashes the bytes staged. `buf` is
+/// the worker's own, reused from file to file.
 fn copy_one(
     src: &Path,
-    dst: &Path,
+    dst: &Dest,
     sha512: bool,
     buf: &mut Vec<u8>,
     report: &dyn Fn(u64),
 ) -> Result<StagedCopy, RepoError> {
     let mut input = File::open(src).map_err(io_err(src))?;
     let len = input.metadata().map_err(io_err(src))?.len();
-    let (pending, mut out) = open_pending(dst, Mode::ReadOnly).map_err(io_err(dst))?;
+    let (placement, mut out) = create_dest(dst)?;
     let mut digests = Digests::new(sha512);
     if len >= KERNEL_COPY_MIN {
-        kernel_copy(&mut input, &mut out).map_err(io_err(pending.temp_path()))?;
+        kernel_copy(&mut input, &mut out).map_err(io_err(placement.written()))?;
         drop(out);
-        let staged = pending.temp_path();
+        let staged = placement.written();
         let mut copy = File::open(staged).map_err(io_err(staged))?;
         buf.resize(HASH_CHUNK, 0);
         loop {
@@ -120,11 +201,11 @@ fn copy_one(
     } else {
         read_small(&mut input, len, buf).map_err(io_err(src))?;
         digests.update(buf);
-        out.write_all(buf).map_err(io_err(pending.temp_path()))?;
+        out.write_all(buf).map_err(io_err(placement.written()))?;
         report(buf.len() as u64);
     }
     Ok(StagedCopy {
-        pending,
+        placement,
         digests: digests.finish(),
     })
 }
@@ -171,22 +252,55 @@ fn kernel_copy(input: &mut File, out: &mut File) -> io::Result<()> {
 }
 
 /// Puts staged copies in place with durability paid once: every copy's
-/// bytes are synced (from a pool), then each is renamed over its staged
-/// path, then the directories the renames changed (and those created, up to
-/// `base`) are synced. A crash before the renames leaves only temporaries,
-/// which the next command removes; nothing is renamed before every copy is
-/// on disk.
-pub(crate) fn place_all(copies: Vec<PendingFile>, base: &Path) -> Result<(), RepoError> {
-    let temps: Vec<PathBuf> = copies.iter().map(|c| c.temp_path().to_path_buf()).collect();
+/// bytes are synced (from a pool, or one `syncfs`), then each temporary is
+/// renamed over its staged path and each new directory renamed into place
+/// (its files moved one by one should its path be taken meanwhile: by an
+/// SBOM another role's share staged there, say), then the directories the
+/// renames changed (and those created, up to `base`) are synced. A crash
+/// before the renames leaves only temporaries, which the next command
+/// removes; nothing is renamed before every copy is on disk.
+pub(crate) fn place_all(
+    copies: Vec<Placement>,
+    new_dirs: Vec<PendingDir>,
+    base: &Path,
+) -> Result<(), RepoError> {
+    let written: Vec<PathBuf> = copies.iter().map(|c| c.written().to_path_buf()).collect();
     let mut dirs = BTreeSet::new();
     for copy in &copies {
         add_dirs_up_to(&mut dirs, copy.path(), base);
     }
-    sync_batch(&temps, &[]).map_err(|(path, e)| io_err(&path)(e))?;
-    for copy in copies {
-        let path = copy.path().to_path_buf();
-        copy.rename_unsynced().map_err(io_err(&path))?;
+    sync_batch(&written, &[]).map_err(|(path, e)| io_err(&path)(e))?;
+    let mut moved_one_by_one = Vec::new();
+    for mut dir in new_dirs {
+        match dir.create_unsynced() {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => moved_one_by_one.push(dir),
+            Err(e) => return Err(io_err(dir.path())(e)),
+        }
     }
+    for copy in copies {
+        match copy {
+            Placement::Pending(pending) => {
+                let path = pending.path().to_path_buf();
+                pending.rename_unsynced().map_err(io_err(&path))?;
+            }
+            Placement::InNewDir { written, path } => {
+                // In place with its directory, unless that was taken.
+                if !moved_one_by_one
+                    .iter()
+                    .any(|d| written.starts_with(d.temp_path()))
+                {
+                    continue;
+                }
+                if let Some(rel) = path.parent().and_then(|p| p.strip_prefix(base).ok()) {
+                    create_dirs_inside(base, rel)?;
+                }
+                std::fs::rename(&written, &path).map_err(io_err(&path))?;
+            }
+        }
+    }
+    // The directories moved one by one are left empty, and go when dropped.
+    drop(moved_one_by_one);
     let dirs: Vec<PathBuf> = dirs.into_iter().collect();
     sync_batch(&[], &dirs).map_err(|(path, e)| io_err(&path)(e))
 }
@@ -231,11 +345,11 @@ mod tests {
         let jobs = [
             CopyJob {
                 src: &small,
-                dst: out.join("small.bin"),
+                dst: Dest::Beside(out.join("small.bin")),
             },
             CopyJob {
                 src: &large,
-                dst: out.join("large.bin"),
+                dst: Dest::Beside(out.join("large.bin")),
             },
         ];
         let mut done = 0u64;
@@ -252,7 +366,12 @@ mod tests {
             <[u8; 32]>::from(sha2::Sha256::digest(&big))
         );
         assert_eq!(copies[0].digests.length, 4);
-        place_all(copies.into_iter().map(|c| c.pending).collect(), &out).unwrap();
+        place_all(
+            copies.into_iter().map(|c| c.placement).collect(),
+            vec![],
+            &out,
+        )
+        .unwrap();
         assert_eq!(std::fs::read(out.join("large.bin")).unwrap(), big);
         #[cfg(unix)]
         {
@@ -275,11 +394,11 @@ mod tests {
         let jobs = [
             CopyJob {
                 src: &present,
-                dst: dir.join("out-a"),
+                dst: Dest::Beside(dir.join("out-a")),
             },
             CopyJob {
                 src: &missing,
-                dst: dir.join("out-b"),
+                dst: Dest::Beside(dir.join("out-b")),
             },
         ];
         let err = copy_all(&jobs, "2 files", false, &mut |_| {})
@@ -287,5 +406,101 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("gone.bin"), "{err}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
+    /// Copies of `names` (each `b"bytes of NAME"`) into a new directory
+    /// for `dir`, made and not yet placed.
+    fn copies_in_new_dir(src: &Path, dir: &Path, names: &[&str]) -> (PendingDir, Vec<Placement>) {
+        let pending = fwsign_keys::atomic_write::create_pending_dir(dir).unwrap();
+        let sources: Vec<PathBuf> = names
+            .iter()
+            .map(|n| {
+                let path = src.join(n.replace('/', "_"));
+                std::fs::write(&path, format!("bytes of {n}")).unwrap();
+                path
+            })
+            .collect();
+        let jobs: Vec<CopyJob<'_>> = names
+            .iter()
+            .zip(&sources)
+            .map(|(n, src)| {
+                if let Some(parent) = Path::new(n).parent() {
+                    std::fs::create_dir_all(pending.temp_path().join(parent)).unwrap();
+                }
+                CopyJob {
+                    src,
+                    dst: Dest::InNewDir {
+                        written: pending.temp_path().join(n),
+                        path: dir.join(n),
+                    },
+                }
+            })
+            .collect();
+        let copies = copy_all(&jobs, "files", false, &mut |_| {}).unwrap();
+        (pending, copies.into_iter().map(|c| c.placement).collect())
+    }
+
+    #[test]
+    fn a_new_directory_is_built_aside_and_renamed_into_place_whole() {
+        let (_scratch, dir) = scratch("new-dir");
+        let base = dir.join("staged");
+        std::fs::create_dir(&base).unwrap();
+        let role_dir = base.join("targets");
+        let (pending, copies) = copies_in_new_dir(&dir, &role_dir, &["a.bin", "board/b.bin"]);
+        // Nothing is at the staged path until the copies are placed.
+        assert!(!role_dir.exists());
+        place_all(copies, vec![pending], &base).unwrap();
+        assert_eq!(
+            std::fs::read(role_dir.join("a.bin")).unwrap(),
+            b"bytes of a.bin"
+        );
+        assert_eq!(
+            std::fs::read(role_dir.join("board/b.bin")).unwrap(),
+            b"bytes of board/b.bin"
+        );
+        // The temporary directory is the placed one: nothing else is left.
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_new_directory_whose_path_was_taken_meanwhile_is_moved_file_by_file() {
+        let (_scratch, dir) = scratch("new-dir-taken");
+        let base = dir.join("staged");
+        std::fs::create_dir(&base).unwrap();
+        let role_dir = base.join("targets");
+        let (pending, copies) = copies_in_new_dir(&dir, &role_dir, &["a.bin", "board/b.bin"]);
+        // Another share of the same add (an SBOM routed to this role)
+        // made the directory first: neither may lose its file.
+        std::fs::create_dir_all(role_dir.join("board")).unwrap();
+        std::fs::write(role_dir.join("board/sbom.json"), b"sbom").unwrap();
+        place_all(copies, vec![pending], &base).unwrap();
+        assert_eq!(
+            std::fs::read(role_dir.join("a.bin")).unwrap(),
+            b"bytes of a.bin"
+        );
+        assert_eq!(
+            std::fs::read(role_dir.join("board/b.bin")).unwrap(),
+            b"bytes of board/b.bin"
+        );
+        assert_eq!(
+            std::fs::read(role_dir.join("board/sbom.json")).unwrap(),
+            b"sbom"
+        );
+        assert_eq!(
+            std::fs::read_dir(&base).unwrap().count(),
+            1,
+            "the temporary went"
+        );
+    }
+
+    #[test]
+    fn a_new_directory_never_placed_leaves_nothing() {
+        let (_scratch, dir) = scratch("new-dir-dropped");
+        let base = dir.join("staged");
+        std::fs::create_dir(&base).unwrap();
+        let (pending, copies) = copies_in_new_dir(&dir, &base.join("targets"), &["a/b/c.bin"]);
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 1);
+        drop(copies);
+        drop(pending);
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
     }
 }
