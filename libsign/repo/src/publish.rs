@@ -502,11 +502,21 @@ impl Repository {
             self.staged_removed(role);
             self.clear_dropped(role)?;
         }
+        // A role's directory goes whole (its entries unlinked through the
+        // directory, not looked up by path one by one); only files outside
+        // them (legacy `staged/targets/NAME`) are removed by name.
+        let role_dirs: std::collections::HashSet<PathBuf> = staged
+            .iter()
+            .filter(|r| r.as_str() != "root")
+            .map(|r| self.staged_role_targets_dir(r))
+            .collect();
         for (_, _, staged_file) in &to_publish {
-            remove_if_there(staged_file)?;
+            if !staged_file.ancestors().any(|d| role_dirs.contains(d)) {
+                remove_if_there(staged_file)?;
+            }
         }
-        for role in staged.iter().filter(|r| r.as_str() != "root") {
-            remove_if_there(&self.staged_role_targets_dir(role))?;
+        for dir in &role_dirs {
+            remove_if_there(dir)?;
         }
         let outcome = PublishOutcome {
             root_version: root.signed.version,

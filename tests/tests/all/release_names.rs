@@ -4,7 +4,7 @@
 
 use fwsign_tests::{USAGE, tree};
 
-use crate::release_support::{Release, firmware};
+use crate::release_support::{FW_NAME, Release, firmware};
 
 #[test]
 fn target_names_escaping_the_repository_are_refused() {
@@ -112,4 +112,39 @@ fn symlinked_staging_directory_pointing_outside_is_refused() {
     std::os::unix::fs::symlink(&victim, role_dir.join("board-b/fw.bin")).unwrap();
     r.add(&file, "board-b/fw.bin", "1.0.0", &[]).code(USAGE);
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+}
+
+/// Attack: someone with write access to `targets/` plants a link at the
+/// name a new target is about to be published under, so that publish
+/// writes (or checks) through it, or a client is served the link's target.
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_a_targets_published_name_is_refused_not_written_through() {
+    use sha2::{Digest, Sha256};
+    let r = Release::new("planted_target_link");
+    let bytes = firmware(16, 3000);
+    r.stage_first(&bytes);
+    r.sign("targets", "alice").ok();
+    r.sign("targets", "bob").ok();
+    let victim = r.scratch.join("victim.txt");
+    std::fs::write(&victim, b"keep").unwrap();
+    let sha256 = base16ct::lower::encode_string(&Sha256::digest(&bytes));
+    let (dir, file) = FW_NAME.rsplit_once('/').unwrap();
+    let published = r
+        .dir
+        .join("targets")
+        .join(dir)
+        .join(format!("{sha256}.{file}"));
+    std::fs::create_dir_all(published.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&victim, &published).unwrap();
+    r.publish().code(USAGE).stderr_has("symbolic link");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    assert!(
+        !r.metadata("timestamp.json").exists(),
+        "the release went live"
+    );
+    // The link removed, the same release publishes.
+    std::fs::remove_file(&published).unwrap();
+    r.publish().ok();
+    assert_eq!(std::fs::read(&published).unwrap(), bytes);
 }
