@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use fwsign_keys::atomic_write::{PendingDir, create_pending_dir};
+use fwsign_keys::atomic_write::{
+    PendingDir, SYNCFS_FROM, create_pending_dir, with_early_writeback,
+};
 use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
@@ -114,11 +116,22 @@ impl Repository {
         self.check_audit_before_staging(op)?;
         let mut prepared = Vec::with_capacity(shares.len());
         let mut elsewhere = Vec::new();
-        for options in shares {
-            let (share, sbom) =
-                self.prepare_add(op, options, sbom_role, on_existing, now, progress)?;
-            prepared.push(share);
-            elsewhere.extend(sbom);
+        let mut prepare_all = || -> Result<(), RepoError> {
+            for options in shares {
+                let (share, sbom) =
+                    self.prepare_add(op, options, sbom_role, on_existing, now, progress)?;
+                prepared.push(share);
+                elsewhere.extend(sbom);
+            }
+            Ok(())
+        };
+        // A batch `place_all` makes durable with one `syncfs` has the disk
+        // writing while its copies are made, not only afterwards.
+        let files: usize = shares.iter().map(|s| s.targets.len()).sum();
+        if files >= SYNCFS_FROM {
+            with_early_writeback(self.dir(), prepare_all).map_err(crate::io_err(self.dir()))??;
+        } else {
+            prepare_all()?;
         }
         // An SBOM listed in another role than its firmware joins that
         // role's share of the add, or is one of its own.
@@ -320,6 +333,9 @@ impl Repository {
             many => format!("{} files", many.len()),
         };
         let mut staged_copies = copy_all(&jobs, &label, options.sha512, progress)?;
+        // Two paths per file, not needed again: gone before the role's
+        // entries are built (at 10^5 files, 38 MB off the peak).
+        drop(jobs);
         // The SBOM last, from the bytes its schema check read; it sits in
         // the firmware's directory (its name is the firmware's plus a
         // suffix), made above, or in the same directory of its own role.

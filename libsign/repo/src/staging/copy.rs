@@ -54,6 +54,14 @@ pub(crate) enum Dest {
 }
 
 impl Dest {
+    /// Where the bytes are written.
+    fn written(&self) -> &Path {
+        match self {
+            Dest::Beside(path) => path,
+            Dest::InNewDir { written, .. } => written,
+        }
+    }
+
     /// Creates the file to write: a temporary beside a staged path, or the
     /// file itself inside a new directory (nothing can be there: the
     /// directory is this command's own).
@@ -160,13 +168,7 @@ pub(crate) fn stage_bytes(bytes: &[u8], dst: &Dest, sha512: bool) -> Result<Stag
 
 /// [`Dest::create`], its error naming the path.
 fn create_dest(dst: &Dest) -> Result<(Placement, File), RepoError> {
-    dst.create().map_err(|e| {
-        let path = match dst {
-            Dest::Beside(path) => path,
-            Dest::InNewDir { written, .. } => written,
-        };
-        io_err(path)(e)
-    })
+    dst.create().map_err(|e| io_err(dst.written())(e))
 }
 
 /// Copies `src` read-only to `dst` and hashes the bytes staged. `buf` is
