@@ -566,23 +566,6 @@ impl Repository {
         self.staged_targets_dir().join(names::quote(role))
     }
 
-    /// Where staged target `name` of `role` is read from: its role's
-    /// directory, or else, when only that exists, `staged/targets/NAME` as
-    /// fwsign staged it before files were kept per role (the hashes the
-    /// approvers signed are checked either way before anything is
-    /// published).
-    pub fn staged_target_file(&self, role: &str, name: &str) -> Result<PathBuf, RepoError> {
-        let path = names::target_path(&self.staged_role_targets_dir(role), name)?;
-        if fs::symlink_metadata(&path).is_ok() {
-            return Ok(path);
-        }
-        let legacy = names::target_path(&self.staged_targets_dir(), name)?;
-        if fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file()) {
-            return Ok(legacy);
-        }
-        Ok(path)
-    }
-
     /// `DIR/metadata/`.
     pub fn metadata_dir(&self) -> PathBuf {
         self.dir.join("metadata")

@@ -302,6 +302,7 @@ impl Repository {
         let mut to_publish: Vec<(String, TargetFile, PathBuf)> = Vec::new();
         for role in &changed_roles {
             let before = published.and_then(|p| p.targets.get(role));
+            let role_dir = self.staged_role_targets_dir(role);
             for (name, entry) in &roles[role].signed.targets {
                 let unchanged = before
                     .and_then(|b| b.signed.targets.get(name))
@@ -309,11 +310,13 @@ impl Repository {
                 if unchanged {
                     continue;
                 }
-                let staged_file = self.staged_target_file(role, name)?;
+                // Its role's directory; `check_staged` falls back to the
+                // legacy place when the file is not there.
+                let staged_file = names::target_path(&role_dir, name)?;
                 to_publish.push((name.clone(), entry.clone(), staged_file));
             }
         }
-        let identities = match link::check_staged(&to_publish) {
+        let identities = match link::check_staged(&mut to_publish, &self.staged_targets_dir()) {
             Ok(identities) => identities,
             Err(e) => {
                 self.refuse(&e, now)?;

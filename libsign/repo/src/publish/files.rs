@@ -92,16 +92,33 @@ pub(crate) fn check_file_identity(
     entry: &TargetFile,
     buf: &mut Vec<u8>,
 ) -> Result<FileIdentity, RepoError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing(path, name)),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    check_open_file(file, path, name, entry, buf)
+}
+
+/// The refusal of a target file that is not there.
+pub(crate) fn missing(path: &Path, name: &str) -> RepoError {
+    RepoError::StagedTargetChanged {
+        name: name.to_owned(),
+        why: format!("{} is missing", path.display()),
+    }
+}
+
+/// [`check_file_identity`] of `file`, open already (from `path`).
+pub(crate) fn check_open_file(
+    mut file: File,
+    path: &Path,
+    name: &str,
+    entry: &TargetFile,
+    buf: &mut Vec<u8>,
+) -> Result<FileIdentity, RepoError> {
     let changed = |why: String| RepoError::StagedTargetChanged {
         name: name.to_owned(),
         why,
-    };
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(changed(format!("{} is missing", path.display())));
-        }
-        Err(e) => return Err(io_err(path)(e)),
     };
     let meta = file.metadata().map_err(io_err(path))?;
     if !meta.is_file() {

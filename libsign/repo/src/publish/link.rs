@@ -25,12 +25,13 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use fwsign_keys::atomic_write::{Mode, PendingFile, open_pending, sync_batch};
 use fwsign_manifest_schema::metadata::TargetFile;
 
 use super::PublishStep;
-use super::files::{FileIdentity, check_file, check_file_identity, link_into};
+use super::files::{FileIdentity, check_file, check_open_file, link_into, missing};
 use crate::names::{consistent_target_path, tough_target_path};
 use crate::staging::copy::add_dirs_up_to;
 use crate::staging::parallel::map_parallel;
@@ -43,14 +44,45 @@ pub(super) type NewTarget = (String, TargetFile, PathBuf);
 
 /// Hashes every staged file against its approved entry, on every core, and
 /// returns the identity of each file hashed; the first mismatch (in release
-/// order) is the error.
-pub(super) fn check_staged(targets: &[NewTarget]) -> Result<Vec<FileIdentity>, RepoError> {
-    map_parallel(
+/// order) is the error. A file missing from its role's directory is read
+/// from `legacy_dir` (`staged/targets/NAME`, where fwsign staged files
+/// before it kept them per role) when it is a file there, and its path in
+/// `targets` replaced: found by the open that reads it, not looked up
+/// first (10^5 lookups in one directory).
+pub(super) fn check_staged(
+    targets: &mut [NewTarget],
+    legacy_dir: &Path,
+) -> Result<Vec<FileIdentity>, RepoError> {
+    let checked = map_parallel(
         targets,
         Vec::<u8>::new,
-        |buf, (name, entry, staged), _| check_file_identity(staged, name, entry, buf),
+        |buf, (name, entry, staged), _| {
+            let legacy = match File::open(staged) {
+                Ok(file) => return Ok((check_open_file(file, staged, name, entry, buf)?, None)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    crate::names::target_path(legacy_dir, name)?
+                }
+                Err(e) => return Err(io_err(staged)(e)),
+            };
+            if !fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file()) {
+                return Err(missing(staged, name));
+            }
+            let file = File::open(&legacy).map_err(io_err(&legacy))?;
+            Ok((
+                check_open_file(file, &legacy, name, entry, buf)?,
+                Some(legacy),
+            ))
+        },
         &mut |_| {},
-    )
+    )?;
+    let mut identities = Vec::with_capacity(checked.len());
+    for ((_, _, staged), (identity, legacy)) in targets.iter_mut().zip(checked) {
+        if let Some(legacy) = legacy {
+            *staged = legacy;
+        }
+        identities.push(identity);
+    }
+    Ok(identities)
 }
 
 /// Puts every target into `targets/` (see the module docs); `identities`
@@ -65,14 +97,12 @@ pub(super) fn link_all(
         targets_dir,
         made_dirs: HashSet::new(),
         synced_dirs: BTreeSet::new(),
-        reflinks: cfg!(target_os = "linux"),
+        reflinks: AtomicBool::new(cfg!(target_os = "linux")),
     };
-    // Pass 1: a temporary beside the first name of each: a hard link to
-    // the staged file, or its reflink or copy.
+    // Each target's first name, its directory made one at a time (each
+    // component checked for links).
     let mut firsts = Vec::with_capacity(targets.len());
-    let mut pending: Vec<(usize, PendingFile)> = Vec::new();
-    let mut new_inodes: Vec<PathBuf> = Vec::new();
-    for (index, ((name, entry, staged), identity)) in targets.iter().zip(identities).enumerate() {
+    for (name, entry, _) in targets {
         let Some(hash) = entry.hashes.values().next() else {
             return Err(RepoError::StagedTargetChanged {
                 name: name.clone(),
@@ -81,15 +111,42 @@ pub(super) fn link_all(
         };
         let first = consistent_target_path(targets_dir, name, hash)?;
         linker.make_parent(&first)?;
-        // A name already there (published before, or by a publish killed
-        // earlier) is found by the link or rename that would make it, not
-        // looked up first: two lookups per target in a directory of 10^5.
-        if let Some(temp) = linker.place_first(name, entry, staged, *identity, &first)? {
+        firsts.push(first);
+    }
+    // Pass 1, on every core: under each first name a hard link to the
+    // staged file, or a temporary beside it holding a reflink or copy. The
+    // links into one directory take its lock in turn, but their lookups
+    // and the check of the inode linked run side by side (10^5 links: a
+    // fifth faster on two cores). A name already there (published before,
+    // or by a publish killed earlier) is found by the link or rename that
+    // would make it, not looked up first.
+    let indices: Vec<usize> = (0..targets.len()).collect();
+    let placed = map_parallel(
+        &indices,
+        || (),
+        |(), &index, report| {
+            let (Some((name, entry, staged)), Some(identity), Some(first)) =
+                (targets.get(index), identities.get(index), firsts.get(index))
+            else {
+                return Err(RepoError::Invalid("a target was left unchecked".into()));
+            };
+            let placed = linker.place_first(name, entry, staged, *identity, first)?;
+            report(1);
+            Ok(placed)
+        },
+        &mut |n| {
+            for _ in 0..n {
+                on_step(PublishStep::TargetCopied);
+            }
+        },
+    )?;
+    let mut pending: Vec<(usize, PendingFile)> = Vec::new();
+    let mut new_inodes: Vec<PathBuf> = Vec::new();
+    for (index, temp) in placed.into_iter().enumerate() {
+        if let Some(temp) = temp {
             new_inodes.push(temp.temp_path().to_path_buf());
             pending.push((index, temp));
         }
-        on_step(PublishStep::TargetCopied);
-        firsts.push(first);
     }
     // Copies and reflinks are durable before any gets its published name
     // (a hard link's inode is the staged file's, durable since `repo add`).
@@ -140,7 +197,7 @@ struct Linker<'a> {
     synced_dirs: BTreeSet<PathBuf>,
     /// Whether to try a reflink: cleared at the first the file system
     /// refuses, so an ext4 publish does not try once per file.
-    reflinks: bool,
+    reflinks: AtomicBool,
 }
 
 impl Linker<'_> {
@@ -160,7 +217,7 @@ impl Linker<'_> {
     /// temporary beside it (a new inode, to sync before it is linked under
     /// `first`), or a hard link made at `first` itself (`None`).
     fn place_first(
-        &mut self,
+        &self,
         name: &str,
         entry: &TargetFile,
         staged: &Path,
@@ -177,11 +234,11 @@ impl Linker<'_> {
         if !identity.read_only || identity.inode.is_none() {
             return copy_checked(name, entry, staged, first).map(Some);
         }
-        if self.reflinks {
+        if self.reflinks.load(Ordering::Relaxed) {
             match reflink(staged, first, identity) {
                 Ok(Some(copy)) => return Ok(Some(copy)),
                 Ok(None) => return Err(swapped()),
-                Err(_) => self.reflinks = false,
+                Err(_) => self.reflinks.store(false, Ordering::Relaxed),
             }
         }
         match fs::hard_link(staged, first) {
