@@ -33,17 +33,47 @@ impl Repository {
     /// calls it before it links. Only `publish` writes in `targets/`, and a
     /// temporary left there is never a published name, so the other
     /// commands leave them: `targets/` holds every published target, and
-    /// listing 10^5 of them cost each command 50 ms.
+    /// listing 10^5 of them cost each command 50 ms. Nor does `publish`
+    /// list it unless the last one was stopped while it linked: only then
+    /// is the marker [`Repository::mark_linking`] made still there.
     pub fn remove_stale_target_temporaries(
         &self,
         held: &lock::RepoLock,
     ) -> Result<Vec<PathBuf>, RepoError> {
-        if !held.is_exclusive() {
+        let marker = self.dir.join(LINKING_MARKER);
+        if !held.is_exclusive() || fs::symlink_metadata(&marker).is_err() {
             return Ok(Vec::new());
         }
         let mut removed = Vec::new();
         sweep(&self.targets_dir(), true, &mut removed)?;
+        fs::remove_file(&marker).map_err(io_err(&marker))?;
         Ok(removed)
+    }
+
+    /// Marks, durably, that `publish` is about to put files into `targets/`
+    /// (where a kill can leave temporaries), for the next publish to sweep
+    /// them ([`Repository::remove_stale_target_temporaries`]); call
+    /// [`Repository::unmark_linking`] once every temporary is placed.
+    pub(crate) fn mark_linking(&self) -> Result<(), RepoError> {
+        let marker = self.dir.join(LINKING_MARKER);
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true);
+        // Never through a link planted under its name.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+        );
+        options.open(&marker).map_err(io_err(&marker))?;
+        fwsign_keys::atomic_write::sync_dir(&self.dir).map_err(io_err(&self.dir))
+    }
+
+    /// Clears [`Repository::mark_linking`]'s marker: no temporary of this
+    /// publish is left in `targets/`. Not synced: should the removal be
+    /// lost, the next publish only lists `targets/` once for nothing.
+    pub(crate) fn unmark_linking(&self) -> Result<(), RepoError> {
+        let marker = self.dir.join(LINKING_MARKER);
+        fs::remove_file(&marker).map_err(io_err(&marker))
     }
 
     /// Removes the temporary files and directories (`.NAME.fwsign-tmp-...`)
@@ -76,6 +106,10 @@ impl Repository {
         Ok(removed)
     }
 }
+
+/// The file in the repository's top directory that says a `publish` was
+/// putting files into `targets/` and may have been stopped doing so.
+const LINKING_MARKER: &str = ".fwsign-linking-targets";
 
 /// Removes fwsign's temporaries in `dir` (and below it when `recurse`):
 /// temporary files, and temporary directories with what is in them.

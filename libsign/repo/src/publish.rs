@@ -475,7 +475,16 @@ impl Repository {
         drop(op);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
+        // On an error the marker stays, and the next publish sweeps
+        // `targets/` for what this one left.
+        let linking = !to_publish.is_empty();
+        if linking {
+            self.mark_linking()?;
+        }
         link::link_all(&targets_dir, &to_publish, &identities, on_step)?;
+        if linking {
+            self.unmark_linking()?;
+        }
         on_step(PublishStep::TargetsWritten);
         fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
         // Every versioned file is created, never replaced; a crashed publish

@@ -242,9 +242,26 @@ fn the_exclusive_lock_removes_stale_temporary_files_and_nothing_else() {
     }
     assert!(!stale_dir.exists());
     assert!(in_targets.exists());
+    // `targets/` is swept only after a publish stopped while it linked,
+    // which leaves its marker.
+    assert!(
+        f.repo
+            .remove_stale_target_temporaries(&held)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(in_targets.exists());
+    f.repo.mark_linking().unwrap();
     assert_eq!(
         f.repo.remove_stale_target_temporaries(&held).unwrap(),
         std::slice::from_ref(&in_targets)
+    );
+    // The marker went with them.
+    assert!(
+        f.repo
+            .remove_stale_target_temporaries(&held)
+            .unwrap()
+            .is_empty()
     );
     for path in &kept {
         assert!(path.exists(), "{} was removed", path.display());

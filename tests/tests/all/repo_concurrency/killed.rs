@@ -157,3 +157,39 @@ fn add_killed_while_copying_leaves_no_temporary_file_behind() {
     repo.released("board-a/fw.bin", bytes);
     repo.report("add_killed_while_copying_leaves_no_temporary_file_behind");
 }
+
+/// A publish killed while it copies a writable staged file (as an older
+/// fwsign staged them) into `targets/` leaves that copy under a temporary
+/// name there; the next publish, finding the marker the killed one left,
+/// removes it, and a publish that was not stopped leaves no marker, so the
+/// next one does not list `targets/` at all.
+#[cfg(unix)]
+#[test]
+fn a_temporary_a_publish_killed_while_copying_left_in_targets_is_removed_by_the_next() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut repo = Repo::new("publish_killed_copying", &["a1"], 1);
+    repo.first_release();
+    let marker = repo.dir.join(".fwsign-linking-targets");
+    assert!(!marker.exists(), "a finished publish left its marker");
+    let bytes = repo.add("board-a/fw-writable.bin", 7);
+    let staged = repo
+        .dir
+        .join("staged/targets/targets/board-a/fw-writable.bin");
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o644)).unwrap();
+    repo.sign("targets", "a1").ok();
+    repo.publish_crashing_at("target-copied").killed();
+    let in_targets: Vec<PathBuf> = repo
+        .temporaries()
+        .into_iter()
+        .filter(|p| p.starts_with("targets"))
+        .collect();
+    assert!(
+        !in_targets.is_empty(),
+        "the killed publish left no copy under a temporary name: the step is not exercised"
+    );
+    assert!(marker.exists());
+    repo.publish().ok();
+    assert_eq!(repo.temporaries(), Vec::<PathBuf>::new());
+    assert!(!marker.exists());
+    repo.released("board-a/fw-writable.bin", bytes);
+}
