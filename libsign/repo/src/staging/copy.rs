@@ -441,6 +441,18 @@ mod tests {
         (pending, copies.into_iter().map(|c| c.placement).collect())
     }
 
+    /// Each of `names` is in `dir` with the bytes [`copies_in_new_dir`]
+    /// gave it.
+    fn assert_placed(dir: &Path, names: &[&str]) {
+        for name in names {
+            assert_eq!(
+                std::fs::read(dir.join(name)).unwrap(),
+                format!("bytes of {name}").into_bytes(),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn a_new_directory_is_built_aside_and_renamed_into_place_whole() {
         let (_scratch, dir) = scratch("new-dir");
@@ -451,14 +463,7 @@ mod tests {
         // Nothing is at the staged path until the copies are placed.
         assert!(!role_dir.exists());
         place_all(copies, vec![pending], &base).unwrap();
-        assert_eq!(
-            std::fs::read(role_dir.join("a.bin")).unwrap(),
-            b"bytes of a.bin"
-        );
-        assert_eq!(
-            std::fs::read(role_dir.join("board/b.bin")).unwrap(),
-            b"bytes of board/b.bin"
-        );
+        assert_placed(&role_dir, &["a.bin", "board/b.bin"]);
         // The temporary directory is the placed one: nothing else is left.
         assert_eq!(std::fs::read_dir(&base).unwrap().count(), 1);
     }
@@ -475,14 +480,7 @@ mod tests {
         std::fs::create_dir_all(role_dir.join("board")).unwrap();
         std::fs::write(role_dir.join("board/sbom.json"), b"sbom").unwrap();
         place_all(copies, vec![pending], &base).unwrap();
-        assert_eq!(
-            std::fs::read(role_dir.join("a.bin")).unwrap(),
-            b"bytes of a.bin"
-        );
-        assert_eq!(
-            std::fs::read(role_dir.join("board/b.bin")).unwrap(),
-            b"bytes of board/b.bin"
-        );
+        assert_placed(&role_dir, &["a.bin", "board/b.bin"]);
         assert_eq!(
             std::fs::read(role_dir.join("board/sbom.json")).unwrap(),
             b"sbom"
