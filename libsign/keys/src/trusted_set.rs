@@ -660,10 +660,18 @@ impl TrustedSet {
         if !(same_delegator && same_key_types && checked_under) {
             return Ok(None);
         }
-        let doc = canonical(role, raw)?;
-        if doc.as_bytes() != trusted.doc.as_bytes() {
-            return Ok(None);
-        }
+        // Bytes that are the checked canonical form canonicalise to it
+        // (fwsign writes roles without control characters canonical): an
+        // unchanged bin is not canonicalised again to find that out.
+        let doc = if raw == trusted.doc.as_bytes() {
+            trusted.doc.clone()
+        } else {
+            let doc = canonical(role, raw)?;
+            if doc.as_bytes() != trusted.doc.as_bytes() {
+                return Ok(None);
+            }
+            doc
+        };
         let listed = self.listed(role)?;
         verify_targets_listed_again(&listed, raw, trusted.common, self.now)
             .map_err(refused(role))?;

@@ -480,6 +480,62 @@ fn an_unchanged_role_under_an_unchanged_delegator_is_not_signature_checked_twice
     assert!(signature_checks() > before);
 }
 
+/// A role file written indented (by another tool, say) and listed by the
+/// snapshot as it is: the carried check finds through its canonical form
+/// that it is the document the load checked, and takes that check; the
+/// file fwsign writes is the canonical form itself, and is taken without
+/// canonicalising it again.
+#[test]
+fn a_known_role_written_indented_is_carried_by_its_canonical_form() {
+    let f = published();
+    let loaded = f.repo.load_published().unwrap().published.unwrap();
+    let targets = loaded.role_bytes("targets").unwrap().to_vec();
+    let board = loaded.role_bytes("board").unwrap().to_vec();
+    let version = loaded.targets["board"].signed.version;
+    let value: serde_json::Value = serde_json::from_slice(&board).unwrap();
+    let indented = serde_json::to_vec_pretty(&value).unwrap();
+    assert_ne!(indented, board);
+    fs::write(
+        f.repo.metadata_dir().join(format!("{version}.board.json")),
+        &indented,
+    )
+    .unwrap();
+    f.resign_live(|s| {
+        let entry = s.meta.get_mut("board.json").unwrap();
+        (entry.length, entry.hashes) = relist(&indented);
+    });
+    let mut known = live_set(&f, &[&COUNTING]);
+    known.update_targets("targets", None, &targets).unwrap();
+    known
+        .update_targets("board", Some("targets"), &indented)
+        .unwrap();
+
+    let mut here = live_set(&f, &[&COUNTING]);
+    let before = signature_checks();
+    let checked = here
+        .check_targets_known("targets", None, &targets, Some(&known))
+        .unwrap();
+    here.accept_targets(checked).unwrap();
+    let checked = here
+        .check_targets_known("board", Some("targets"), &indented, Some(&known))
+        .unwrap();
+    here.accept_targets(checked).unwrap();
+    assert_eq!(signature_checks(), before);
+    // Other bytes under the same listing are not the document checked.
+    let mut edited = indented.clone();
+    edited.insert(1, b' ');
+    let mut other = live_set(&f, &[&COUNTING]);
+    let checked = other
+        .check_targets_known("targets", None, &targets, Some(&known))
+        .unwrap();
+    other.accept_targets(checked).unwrap();
+    assert!(
+        other
+            .check_targets_known("board", Some("targets"), &edited, Some(&known))
+            .is_err()
+    );
+}
+
 /// The attack: a release re-keys `board` in `targets` while `board`
 /// itself stays as published, signed only by the key its delegator just
 /// removed. The load verified `board` under the old `targets`; the release
