@@ -22,7 +22,7 @@ mod link;
 mod refresh;
 mod verify_release;
 
-use files::{create_published, delegator_in, meta_for, remove_if_there};
+use files::{create_all_published, create_published, delegator_in, meta_for, remove_if_there};
 
 use super::history::Release;
 use super::names;
@@ -489,14 +489,16 @@ impl Repository {
         fs::create_dir_all(&metadata_dir).map_err(io_err(&metadata_dir))?;
         // Every versioned file is created, never replaced; a crashed publish
         // may have written this very root or role, which is then kept.
+        let mut new_files: Vec<(PathBuf, &[u8])> = Vec::new();
         if staged.iter().any(|r| r == "root") {
             let path = metadata_dir.join(format!("{}.root.json", root.signed.version));
-            create_published(&path, &root_file)?;
+            new_files.push((path, &root_file));
         }
         for role in changed_roles.iter().filter(|r| !on_disk.contains(*r)) {
             let path = metadata_dir.join(names::versioned_role_file(versions[role], role));
-            create_published(&path, &role_bytes[role])?;
+            new_files.push((path, &role_bytes[role]));
         }
+        create_all_published(&new_files)?;
         on_step(PublishStep::MetadataWritten);
         let snapshot_path = metadata_dir.join(format!("{snapshot_version}.snapshot.json"));
         create_published(&snapshot_path, &snapshot_doc)?;

@@ -4,10 +4,10 @@
 //! small lookups they need.
 
 use std::borrow::Borrow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, Read};
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 
 use fwsign_manifest_schema::metadata::{MetaFile, Signed, TargetFile, Targets};
 use sha2::{Digest, Sha256};
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::super::staging::{create_dirs_inside, refuse_link};
 use super::super::{RepoError, io_err};
 use fwsign_core::workflow::{Digests, WorkflowError};
-use fwsign_keys::atomic_write::{Mode, write_new};
+use fwsign_keys::atomic_write::{Mode, open_pending, sync_batch, write_new};
 
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(bytes))
@@ -180,6 +180,44 @@ pub(super) fn create_published(path: &Path, bytes: &[u8]) -> Result<(), RepoErro
     }
 }
 
+/// [`create_published`] for many files, durable together: each is written
+/// under a temporary name, all are synced in one pass
+/// ([`sync_batch`]: one `syncfs` for a release of many bins, not two
+/// `fsync` calls per file), each is linked under its name unless a file is
+/// there (then it must hold these bytes), and the directories are synced
+/// once. A crash leaves each file absent, or present whole.
+pub(super) fn create_all_published(files: &[(PathBuf, &[u8])]) -> Result<(), RepoError> {
+    let mut pending = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let (file, mut out) = open_pending(path, Mode::Public).map_err(io_err(path))?;
+        out.write_all(bytes).map_err(io_err(file.temp_path()))?;
+        pending.push((file, *bytes));
+    }
+    let temps: Vec<PathBuf> = pending
+        .iter()
+        .map(|(f, _)| f.temp_path().to_path_buf())
+        .collect();
+    sync_batch(&temps, &[]).map_err(|(path, e)| io_err(&path)(e))?;
+    let mut dirs = BTreeSet::new();
+    for (file, bytes) in pending {
+        let path = file.path().to_path_buf();
+        match file.create_unsynced() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if fs::read(&path).map_err(io_err(&path))? != bytes {
+                    return Err(RepoError::WouldRewrite(path));
+                }
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+        if let Some(dir) = path.parent() {
+            dirs.insert(dir.to_path_buf());
+        }
+    }
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    sync_batch(&[], &dirs).map_err(|(path, e)| io_err(&path)(e))
+}
+
 /// The role in `roles` whose delegations list `role` (`None` for
 /// `targets`, which the root delegates).
 pub(super) fn delegator_in<'a, D: Borrow<Signed<Targets>>>(
@@ -225,5 +263,49 @@ pub(super) fn link_into(base: &Path, from: &Path, to: &Path) -> Result<(), RepoE
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(io_err(to)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many versioned files made durable together: each is created, one a
+    /// killed publish already wrote with these bytes is kept, and one with
+    /// other bytes is never overwritten.
+    #[test]
+    fn versioned_files_are_created_together_and_never_rewritten() {
+        let (_scratch, dir) = crate::test_scratch("create-all-published");
+        let files: Vec<(PathBuf, Vec<u8>)> = (0..70)
+            .map(|i| {
+                (
+                    dir.join(format!("1.bins-{i:02x}.json")),
+                    format!("{{\"v\":{i}}}").into_bytes(),
+                )
+            })
+            .collect();
+        // A killed publish wrote the first already, whole.
+        fs::write(&files[0].0, &files[0].1).unwrap();
+        let all: Vec<(PathBuf, &[u8])> = files
+            .iter()
+            .map(|(p, b)| (p.clone(), b.as_slice()))
+            .collect();
+        create_all_published(&all).unwrap();
+        for (path, bytes) in &files {
+            assert_eq!(&fs::read(path).unwrap(), bytes);
+        }
+        // No temporary is left beside them.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), files.len());
+
+        let other = dir.join("2.targets.json");
+        fs::write(&other, b"published before").unwrap();
+        let err =
+            create_all_published(&[(other.clone(), b"something else".as_slice())]).unwrap_err();
+        assert!(
+            matches!(err, RepoError::WouldRewrite(ref p) if *p == other),
+            "{err}"
+        );
+        assert_eq!(fs::read(&other).unwrap(), b"published before");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), files.len() + 1);
     }
 }
