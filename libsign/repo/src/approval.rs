@@ -310,16 +310,20 @@ impl Repository {
         added: &mut dyn FnMut(RoleApproval),
     ) -> Result<L, E> {
         let op = self.operation();
-        // Each staged role is read once, for its report and its signature.
-        let mut reads = Vec::with_capacity(roles.len());
-        for role in roles {
-            let read = StagedRead::load(self, role)?;
+        // Each staged role is read once, for its report and its signature:
+        // read and parsed on every core (1,024 bins), reported in order.
+        let reads = crate::staging::parallel::map_parallel(
+            roles,
+            || (),
+            |(), role, _| StagedRead::load(self, role),
+            &mut |_| {},
+        )?;
+        for (role, read) in roles.iter().zip(&reads) {
             let report = match &read.staged {
                 StagedRole::Targets(doc) => crate::bins::target_changes(&op, role, doc)?,
                 StagedRole::Root(_) => crate::bins::TargetChanges::default(),
             };
             changes(role, &report);
-            reads.push(read);
         }
         let mut prepared = Vec::with_capacity(roles.len());
         for (role, read) in roles.iter().zip(reads) {
