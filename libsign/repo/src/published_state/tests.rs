@@ -111,6 +111,23 @@ impl Fixture {
         fs::write(&ts_path, to_portable_bytes(&timestamp).unwrap()).unwrap();
     }
 
+    /// Writes `bytes` as `role`'s file at `version` and has the live
+    /// snapshot list that file ([`Fixture::resign_live`]).
+    fn relist_live_role(&self, role: &str, version: u64, bytes: &[u8]) {
+        fs::write(
+            self.repo
+                .metadata_dir()
+                .join(format!("{version}.{role}.json")),
+            bytes,
+        )
+        .unwrap();
+        self.resign_live(|s| {
+            let entry = s.meta.get_mut(&format!("{role}.json")).unwrap();
+            entry.version = version;
+            (entry.length, entry.hashes) = relist(bytes);
+        });
+    }
+
     fn kinds(&self) -> Vec<(String, FaultKind)> {
         self.repo
             .load_published()
@@ -438,6 +455,28 @@ fn live_set(
     set
 }
 
+/// A counting set over the live state that checked `targets`, then `board`
+/// as `board_bytes`, itself.
+fn checked_set(f: &Fixture, targets: &[u8], board: &[u8]) -> fwsign_keys::trusted_set::TrustedSet {
+    let mut set = live_set(f, &[&COUNTING]);
+    set.update_targets("targets", None, targets).unwrap();
+    set.update_targets("board", Some("targets"), board).unwrap();
+    set
+}
+
+/// Offers `bytes` as `role` (delegated by `parent`) to `set`, taking
+/// `known`'s check where it holds, and trusts it.
+fn take(
+    set: &mut fwsign_keys::trusted_set::TrustedSet,
+    role: &str,
+    parent: Option<&str>,
+    bytes: &[u8],
+    known: Option<&fwsign_keys::trusted_set::TrustedSet>,
+) -> Result<(), fwsign_keys::trusted_set::TrustError> {
+    let checked = set.check_targets_known(role, parent, bytes, known)?;
+    set.accept_targets(checked)
+}
+
 /// Publish's release check takes the load's signature check for a role
 /// left as it was under a delegator left as it was, and makes every other
 /// check again.
@@ -447,22 +486,12 @@ fn an_unchanged_role_under_an_unchanged_delegator_is_not_signature_checked_twice
     let published = f.repo.load_published().unwrap().published.unwrap();
     let targets = published.role_bytes("targets").unwrap().to_vec();
     let board = published.role_bytes("board").unwrap().to_vec();
-    let mut known = live_set(&f, &[&COUNTING]);
-    known.update_targets("targets", None, &targets).unwrap();
-    known
-        .update_targets("board", Some("targets"), &board)
-        .unwrap();
+    let known = checked_set(&f, &targets, &board);
 
     let mut here = live_set(&f, &[&COUNTING]);
     let before = signature_checks();
-    let checked = here
-        .check_targets_known("targets", None, &targets, Some(&known))
-        .unwrap();
-    here.accept_targets(checked).unwrap();
-    let checked = here
-        .check_targets_known("board", Some("targets"), &board, Some(&known))
-        .unwrap();
-    here.accept_targets(checked).unwrap();
+    take(&mut here, "targets", None, &targets, Some(&known)).unwrap();
+    take(&mut here, "board", Some("targets"), &board, Some(&known)).unwrap();
     assert_eq!(signature_checks(), before);
     assert!(here.targets("board").is_some());
 
@@ -473,10 +502,7 @@ fn an_unchanged_role_under_an_unchanged_delegator_is_not_signature_checked_twice
     fresh.update_targets("targets", None, &targets).unwrap();
     assert!(signature_checks() > before);
     let before = signature_checks();
-    let checked = fresh
-        .check_targets_known("board", Some("targets"), &board, None)
-        .unwrap();
-    fresh.accept_targets(checked).unwrap();
+    take(&mut fresh, "board", Some("targets"), &board, None).unwrap();
     assert!(signature_checks() > before);
 }
 
@@ -492,47 +518,30 @@ fn a_known_role_written_indented_is_carried_by_its_canonical_form() {
     let targets = loaded.role_bytes("targets").unwrap().to_vec();
     let board = loaded.role_bytes("board").unwrap().to_vec();
     let version = loaded.targets["board"].signed.version;
-    let value: serde_json::Value = serde_json::from_slice(&board).unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&board).unwrap();
     let indented = serde_json::to_vec_pretty(&value).unwrap();
     assert_ne!(indented, board);
-    fs::write(
-        f.repo.metadata_dir().join(format!("{version}.board.json")),
-        &indented,
-    )
-    .unwrap();
-    f.resign_live(|s| {
-        let entry = s.meta.get_mut("board.json").unwrap();
-        (entry.length, entry.hashes) = relist(&indented);
-    });
-    let mut known = live_set(&f, &[&COUNTING]);
-    known.update_targets("targets", None, &targets).unwrap();
-    known
-        .update_targets("board", Some("targets"), &indented)
-        .unwrap();
+    f.relist_live_role("board", version, &indented);
+    let known = checked_set(&f, &targets, &indented);
 
     let mut here = live_set(&f, &[&COUNTING]);
     let before = signature_checks();
-    let checked = here
-        .check_targets_known("targets", None, &targets, Some(&known))
-        .unwrap();
-    here.accept_targets(checked).unwrap();
-    let checked = here
-        .check_targets_known("board", Some("targets"), &indented, Some(&known))
-        .unwrap();
-    here.accept_targets(checked).unwrap();
+    take(&mut here, "targets", None, &targets, Some(&known)).unwrap();
+    take(&mut here, "board", Some("targets"), &indented, Some(&known)).unwrap();
     assert_eq!(signature_checks(), before);
-    // Other bytes under the same listing are not the document checked.
-    let mut edited = indented.clone();
-    edited.insert(1, b' ');
+
+    // Another document listed in its place (the online key holder re-lists
+    // an edited file) is not the one checked: checked in full, and refused.
+    value["signed"]["expires"] = "2099-01-01T00:00:00Z".into();
+    let edited = serde_json::to_vec_pretty(&value).unwrap();
+    f.relist_live_role("board", version, &edited);
     let mut other = live_set(&f, &[&COUNTING]);
-    let checked = other
-        .check_targets_known("targets", None, &targets, Some(&known))
-        .unwrap();
-    other.accept_targets(checked).unwrap();
+    take(&mut other, "targets", None, &targets, Some(&known)).unwrap();
+    let before = signature_checks();
+    assert!(take(&mut other, "board", Some("targets"), &edited, Some(&known)).is_err());
     assert!(
-        other
-            .check_targets_known("board", Some("targets"), &edited, Some(&known))
-            .is_err()
+        signature_checks() > before,
+        "the edited role was not checked"
     );
 }
 
@@ -558,19 +567,7 @@ fn a_role_whose_delegator_was_re_keyed_is_verified_again_though_unchanged() {
     targets.signatures.clear();
     sign(&mut targets, &f.targets).unwrap();
     let bytes = to_portable_bytes(&targets).unwrap();
-    let version = targets.signed.version;
-    fs::write(
-        f.repo
-            .metadata_dir()
-            .join(format!("{version}.targets.json")),
-        &bytes,
-    )
-    .unwrap();
-    f.resign_live(|s| {
-        let entry = s.meta.get_mut("targets.json").unwrap();
-        entry.version = version;
-        (entry.length, entry.hashes) = relist(&bytes);
-    });
+    f.relist_live_role("targets", targets.signed.version, &bytes);
 
     let mut here = live_set(&f, fwsign_core::key_types::BUILTIN);
     here.update_targets("targets", None, &bytes).unwrap();
@@ -592,10 +589,7 @@ fn a_known_role_is_still_checked_against_the_new_listing() {
     f.resign_live(|s| s.meta.get_mut("board.json").unwrap().version = 7);
 
     let mut here = live_set(&f, fwsign_core::key_types::BUILTIN);
-    let checked = here
-        .check_targets_known("targets", None, &targets, Some(&known))
-        .unwrap();
-    here.accept_targets(checked).unwrap();
+    take(&mut here, "targets", None, &targets, Some(&known)).unwrap();
     let err = here
         .check_targets_known("board", Some("targets"), &board, Some(&known))
         .unwrap_err();
