@@ -91,7 +91,7 @@ pub fn write_pending(
 /// The caller syncs the file before placing it.
 pub fn open_pending(path: &Path, mode: Mode) -> io::Result<(PendingFile, File)> {
     let tmp = temp_name(path);
-    let file = create_new(&tmp, mode)?;
+    let file = create_exclusive(&tmp, mode)?;
     let pending = PendingFile {
         tmp,
         path: path.to_path_buf(),
@@ -250,12 +250,6 @@ impl Drop for PendingDir {
     }
 }
 
-/// Creates a new file at `path` with `mode`, failing if anything is there:
-/// for a file written straight into a [`PendingDir`].
-pub fn create_exclusive(path: &Path, mode: Mode) -> io::Result<File> {
-    create_new(path, mode)
-}
-
 /// Whether a file name is one of the temporary names fwsign writes under
 /// (`.NAME.fwsign-tmp-PID-NANOS`): left behind only by a killed process.
 pub fn is_temp_name(name: &str) -> bool {
@@ -264,7 +258,10 @@ pub fn is_temp_name(name: &str) -> bool {
 
 const TEMP_MARK: &str = ".fwsign-tmp-";
 
-fn create_new(path: &Path, mode: Mode) -> io::Result<File> {
+/// Creates a new file at `path` with `mode`, failing if anything is there
+/// (the temporaries here, and a file written straight into a
+/// [`PendingDir`]).
+pub fn create_exclusive(path: &Path, mode: Mode) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

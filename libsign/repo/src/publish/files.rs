@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::super::staging::{create_dirs_inside, refuse_link};
 use super::super::{RepoError, io_err};
 use fwsign_core::workflow::{Digests, WorkflowError};
-use fwsign_keys::atomic_write::{Mode, open_pending, sync_batch, write_new};
+use fwsign_keys::atomic_write::{Mode, open_pending, sync_batch};
 
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(bytes))
@@ -167,20 +167,11 @@ const HASH_CHUNK: u64 = 256 * 1024;
 /// the same bytes already there are fine (a killed run wrote them), other
 /// bytes are refused.
 pub(super) fn create_published(path: &Path, bytes: &[u8]) -> Result<(), RepoError> {
-    match write_new(path, bytes, Mode::Public) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            if fs::read(path).map_err(io_err(path))? == bytes {
-                Ok(())
-            } else {
-                Err(RepoError::WouldRewrite(path.to_path_buf()))
-            }
-        }
-        Err(e) => Err(io_err(path)(e)),
-    }
+    create_all_published(&[(path.to_path_buf(), bytes)])
 }
 
-/// [`create_published`] for many files, durable together: each is written
+/// Creates published files, never replacing one (a file already there
+/// must hold these bytes: a killed run wrote it), durable together: each is written
 /// under a temporary name, all are synced in one pass
 /// ([`sync_batch`]: one `syncfs` for a release of many bins, not two
 /// `fsync` calls per file), each is linked under its name unless a file is

@@ -120,16 +120,16 @@ pub(super) fn link_all(
     // fifth faster on two cores). A name already there (published before,
     // or by a publish killed earlier) is found by the link or rename that
     // would make it, not looked up first.
-    let indices: Vec<usize> = (0..targets.len()).collect();
+    let items: Vec<(&NewTarget, &FileIdentity, &PathBuf)> = targets
+        .iter()
+        .zip(identities)
+        .zip(&firsts)
+        .map(|((target, identity), first)| (target, identity, first))
+        .collect();
     let placed = map_parallel(
-        &indices,
+        &items,
         || (),
-        |(), &index, report| {
-            let (Some((name, entry, staged)), Some(identity), Some(first)) =
-                (targets.get(index), identities.get(index), firsts.get(index))
-            else {
-                return Err(RepoError::Invalid("a target was left unchecked".into()));
-            };
+        |(), &((name, entry, staged), identity, first), report| {
             let placed = linker.place_first(name, entry, staged, *identity, first)?;
             report(1);
             Ok(placed)

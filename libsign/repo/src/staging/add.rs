@@ -18,7 +18,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use fwsign_manifest_schema::firmware::FirmwareInfo;
 use fwsign_manifest_schema::metadata::{Signed, TargetFile, Targets};
 
-use super::copy::{CopyJob, Dest, Placement, copy_all, place_all, stage_bytes};
+use super::copy::{CopyJob, Dest, InNewDir, Placement, copy_all, place_all, stage_bytes};
 use super::existing;
 use super::names::{self, check_target_name};
 use super::{
@@ -299,10 +299,10 @@ impl Repository {
         let dest = |name: &str| -> Result<Dest, RepoError> {
             let path = names::target_path(&role_targets, name)?;
             Ok(match &new_dir {
-                Some(dir) => Dest::InNewDir {
+                Some(dir) => Dest::InNewDir(InNewDir {
                     written: names::target_path(dir.temp_path(), name)?,
                     path,
-                },
+                }),
                 None => Dest::Beside(path),
             })
         };
@@ -311,20 +311,15 @@ impl Repository {
         for t in &options.targets {
             let dst = dest(&t.name)?;
             let parent = Path::new(&t.name).parent().unwrap_or(Path::new(""));
-            match &dst {
-                Dest::Beside(path) => {
-                    if made_dirs.insert(parent) {
-                        create_dirs_inside(&staged_dir, &role_dir.join(parent))?;
-                    }
-                    refuse_link(path)?;
+            if made_dirs.insert(parent) {
+                match &new_dir {
+                    Some(dir) => create_dirs_inside(dir.temp_path(), parent)?,
+                    None => create_dirs_inside(&staged_dir, &role_dir.join(parent))?,
                 }
-                Dest::InNewDir { .. } => {
-                    if let Some(dir) = &new_dir
-                        && made_dirs.insert(parent)
-                    {
-                        create_dirs_inside(dir.temp_path(), parent)?;
-                    }
-                }
+            }
+            // A new directory is this command's own: nothing there to check.
+            if let Dest::Beside(path) = &dst {
+                refuse_link(path)?;
             }
             jobs.push(CopyJob { src: &t.file, dst });
         }

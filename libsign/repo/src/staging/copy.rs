@@ -48,9 +48,18 @@ pub(crate) struct CopyJob<'a> {
 pub(crate) enum Dest {
     /// A temporary beside this staged path, renamed over it.
     Beside(PathBuf),
-    /// `written`, inside a [`PendingDir`] (the new staged directory of a
-    /// role), is the file's own path once that directory is `path`'s.
-    InNewDir { written: PathBuf, path: PathBuf },
+    /// Straight into the new staged directory of a role.
+    InNewDir(InNewDir),
+}
+
+/// A file written under its own name into a new directory's temporary twin
+/// (a [`PendingDir`], which removes it should the directory never be
+/// placed): at `written` now, at `path` once that directory is renamed
+/// into place.
+#[derive(Debug, Clone)]
+pub(crate) struct InNewDir {
+    pub(crate) written: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Dest {
@@ -58,7 +67,7 @@ impl Dest {
     fn written(&self) -> &Path {
         match self {
             Dest::Beside(path) => path,
-            Dest::InNewDir { written, .. } => written,
+            Dest::InNewDir(file) => &file.written,
         }
     }
 
@@ -71,15 +80,9 @@ impl Dest {
                 let (pending, file) = open_pending(path, Mode::ReadOnly)?;
                 Ok((Placement::Pending(pending), file))
             }
-            Dest::InNewDir { written, path } => {
-                let file = create_exclusive(written, Mode::ReadOnly)?;
-                Ok((
-                    Placement::InNewDir {
-                        written: written.clone(),
-                        path: path.clone(),
-                    },
-                    file,
-                ))
+            Dest::InNewDir(new) => {
+                let file = create_exclusive(&new.written, Mode::ReadOnly)?;
+                Ok((Placement::InNewDir(new.clone()), file))
             }
         }
     }
@@ -90,10 +93,8 @@ impl Dest {
 pub(crate) enum Placement {
     /// A temporary file beside its staged path.
     Pending(PendingFile),
-    /// A file at `written` in a new directory's temporary twin, at `path`
-    /// once that directory is renamed into place (the [`PendingDir`] that
-    /// owns it removes it if it never is).
-    InNewDir { written: PathBuf, path: PathBuf },
+    /// A file in a new directory's temporary twin.
+    InNewDir(InNewDir),
 }
 
 impl Placement {
@@ -101,7 +102,7 @@ impl Placement {
     pub(crate) fn written(&self) -> &Path {
         match self {
             Placement::Pending(p) => p.temp_path(),
-            Placement::InNewDir { written, .. } => written,
+            Placement::InNewDir(file) => &file.written,
         }
     }
 
@@ -109,7 +110,7 @@ impl Placement {
     pub(crate) fn path(&self) -> &Path {
         match self {
             Placement::Pending(p) => p.path(),
-            Placement::InNewDir { path, .. } => path,
+            Placement::InNewDir(file) => &file.path,
         }
     }
 }
@@ -286,7 +287,7 @@ pub(crate) fn place_all(
                 let path = pending.path().to_path_buf();
                 pending.rename_unsynced().map_err(io_err(&path))?;
             }
-            Placement::InNewDir { written, path } => {
+            Placement::InNewDir(InNewDir { written, path }) => {
                 // In place with its directory, unless that was taken.
                 if !moved_one_by_one
                     .iter()
@@ -430,10 +431,10 @@ mod tests {
                 }
                 CopyJob {
                     src,
-                    dst: Dest::InNewDir {
+                    dst: Dest::InNewDir(InNewDir {
                         written: pending.temp_path().join(n),
                         path: dir.join(n),
-                    },
+                    }),
                 }
             })
             .collect();
