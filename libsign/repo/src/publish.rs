@@ -22,7 +22,10 @@ mod link;
 mod refresh;
 mod verify_release;
 
-use files::{create_all_published, create_published, delegator_in, meta_for, remove_if_there};
+use files::{
+    create_all_published, create_published, delegator_in, meta_for, remove_files_in_order,
+    remove_if_there,
+};
 
 use super::history::Release;
 use super::names;
@@ -516,21 +519,13 @@ impl Repository {
             self.staged_removed(role);
             self.clear_dropped(role)?;
         }
-        // A role's directory goes whole (its entries unlinked through the
-        // directory, not looked up by path one by one); only files outside
-        // them (legacy `staged/targets/NAME`) are removed by name.
-        let role_dirs: std::collections::HashSet<PathBuf> = staged
-            .iter()
-            .filter(|r| r.as_str() != "root")
-            .map(|r| self.staged_role_targets_dir(r))
-            .collect();
-        for (_, _, staged_file) in &to_publish {
-            if !staged_file.ancestors().any(|d| role_dirs.contains(d)) {
-                remove_if_there(staged_file)?;
-            }
-        }
-        for dir in &role_dirs {
-            remove_if_there(dir)?;
+        // The staged copies go first, in release order (the order `repo add`
+        // created them); then each role's directory, with whatever else it
+        // holds.
+        let staged_files: Vec<&Path> = to_publish.iter().map(|(_, _, f)| f.as_path()).collect();
+        remove_files_in_order(&staged_files)?;
+        for role in staged.iter().filter(|r| r.as_str() != "root") {
+            remove_if_there(&self.staged_role_targets_dir(role))?;
         }
         let outcome = PublishOutcome {
             root_version: root.signed.version,
