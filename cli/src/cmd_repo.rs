@@ -353,9 +353,9 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                     other => dropped.push(other),
                 }
             }
-            for (role, t) in &routed {
+            out.say_each(routed.iter().map(|(role, t)| {
                 let (name, len, sha) = (&t.name, t.length, &t.hashes["sha256"]);
-                out.say(match t.change {
+                match t.change {
                     TargetChange::Unchanged => format!(
                         "{role} already lists {name} with these bytes and fields (sha256 {sha}): nothing staged"
                     ),
@@ -366,8 +366,8 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                         "replaced {name} in {role} with other bytes ({len} bytes, sha256 {sha})"
                     ),
                     _ => format!("staged {name} ({len} bytes, sha256 {sha}) in {role}"),
-                });
-            }
+                }
+            }));
             #[derive(serde::Serialize)]
             struct Added<'a> {
                 ok: bool,
@@ -602,9 +602,12 @@ pub(crate) fn run(cmd: RepoCommand, out: &Output) -> Result<(), Failure> {
                 Err(e) => return Err(e.into()),
             };
             out.say(format!("published: {}", outcome.summary()));
-            for t in &outcome.targets_published {
-                out.say(format!("  target {t}"));
-            }
+            out.say_each(
+                outcome
+                    .targets_published
+                    .iter()
+                    .map(|t| format!("  target {t}")),
+            );
             for w in &outcome.warnings {
                 out.warn(w.to_string());
             }

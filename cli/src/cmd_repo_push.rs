@@ -70,9 +70,7 @@ pub(crate) fn push(args: PushArgs, out: &Output) -> Result<(), Failure> {
             report.skipped,
             report.timestamp_version
         ));
-        for key in &report.uploaded {
-            out.say(format!("  {key}"));
-        }
+        out.say_each(report.uploaded.iter().map(|key| format!("  {key}")));
     } else {
         out.say(format!(
             "pushed {} to {}: {} objects uploaded ({} bytes), {} already there; timestamp {before} -> v{}",
