@@ -269,9 +269,15 @@ impl Release {
     ) {
         self.init_with(extra).ok();
         let path = self.write_file(file, bytes);
-        self.add(&path, FW_NAME, "1.0.0", &[]).ok();
+        // The line per target that add and publish print (through one
+        // buffer) reaches stderr whole.
+        self.add(&path, FW_NAME, "1.0.0", &[])
+            .ok()
+            .stderr_has(&format!("staged {FW_NAME} ({} bytes", bytes.len()));
         self.approve(approvers);
-        self.publish().ok();
+        self.publish()
+            .ok()
+            .stderr_has(&format!("\n  target {FW_NAME}\n"));
     }
 
     /// Initialises, stages `FW_NAME` (returned bytes), has root1+root2 sign
