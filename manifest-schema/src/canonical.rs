@@ -191,6 +191,11 @@ pub fn canonicalize(text: &[u8]) -> Result<Vec<u8>, crate::Error> {
 /// in a string replaced by the character itself; `None` on any other escape
 /// but `\"` and `\\` (which canonical JSON keeps), or one cut short.
 fn unescape_portable(text: &[u8]) -> Option<Vec<u8>> {
+    // No escape at all (fwsign's own files, most of the time): the text
+    // itself, copied whole rather than a byte at a time.
+    if !text.contains(&b'\\') {
+        return Some(text.to_vec());
+    }
     let mut out = Vec::with_capacity(text.len());
     let mut in_string = false;
     let mut i = 0;

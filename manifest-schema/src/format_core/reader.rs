@@ -348,7 +348,13 @@ impl<'a> JsonStr<'a> {
 
     /// [`JsonStr::cmp_str`] against bytes.
     pub fn cmp_bytes(&self, other: &[u8]) -> Ordering {
-        self.bytes().cmp(other.iter().copied())
+        // Without escapes the raw bytes are the string: compared in place,
+        // not a call to `Unescaped::next` per byte (a tenth of the host's
+        // load of 1,056 roles went to comparing member names that way).
+        match self.plain_bytes() {
+            Some(plain) => plain.iter().cmp(other),
+            None => self.bytes().cmp(other.iter().copied()),
+        }
     }
 
     /// Whether the unescaped string equals `other`.
@@ -359,7 +365,11 @@ impl<'a> JsonStr<'a> {
     /// Whether the unescaped string equals the bytes `other`.
     #[inline(never)] // flash: see the module note
     pub fn eq_bytes(&self, other: &[u8]) -> bool {
-        self.bytes().eq(other.iter().copied())
+        // As in `cmp_bytes`.
+        match self.plain_bytes() {
+            Some(plain) => plain.iter().eq(other),
+            None => self.bytes().eq(other.iter().copied()),
+        }
     }
 
     /// Whether two strings are equal once unescaped.
@@ -704,6 +714,22 @@ mod tests {
         assert_eq!(json.get("e").unwrap().as_u64(), Some(u64::MAX));
         assert_eq!(json.get("e").unwrap().as_i64(), None);
         assert_eq!(json.get("0"), None);
+    }
+
+    /// Plain strings are compared in place, escaped ones once unescaped:
+    /// both give the order and equality of the unescaped bytes.
+    #[test]
+    fn strings_compare_by_their_unescaped_bytes() {
+        let doc = br#"["ab","a\\b","a\"b"]"#;
+        let items: Vec<_> = Json::parse_canonical(doc).unwrap().items().collect();
+        let [plain, backslash, quote] = [0, 1, 2].map(|i| items[i].as_str().unwrap());
+        for (s, text) in [(plain, "ab"), (backslash, "a\\b"), (quote, "a\"b")] {
+            assert!(s.eq_str(text) && !s.eq_str("a") && !s.eq_str("abc"));
+            assert_eq!(s.cmp_str(text), Ordering::Equal);
+            assert_eq!(s.cmp_str("a"), Ordering::Greater);
+            assert_eq!(s.cmp_str("b"), Ordering::Less);
+        }
+        assert_eq!(quote.cmp_str("a\\b"), Ordering::Less); // '"' < '\\'
     }
 
     #[test]
