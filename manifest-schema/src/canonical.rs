@@ -178,13 +178,75 @@ pub fn to_portable_bytes<T: serde::Serialize + ?Sized>(
 /// the canonical form, since it reads as the same value. Any other text is
 /// parsed and written again.
 pub fn canonicalize(text: &[u8]) -> Result<Vec<u8>, crate::Error> {
+    canonicalize_checked(text).map(CanonicalForm::into_bytes)
+}
+
+/// [`canonicalize`], keeping what it learnt: text that was canonical
+/// already comes back as a [`CanonicalBuf`], which the reader need not
+/// validate again.
+pub fn canonicalize_checked(text: &[u8]) -> Result<CanonicalForm, crate::Error> {
     if let Some(bytes) = unescape_portable(text)
-        && crate::reader::Json::parse_canonical(&bytes).is_ok()
+        && let Ok(checked) = CanonicalBuf::new(bytes)
     {
-        return Ok(bytes);
+        return Ok(CanonicalForm::Checked(checked));
     }
     let value = crate::parse::parse_json(text)?;
-    Ok(to_canonical_vec(&value)?)
+    Ok(CanonicalForm::Written(to_canonical_vec(&value)?))
+}
+
+/// What [`canonicalize_checked`] made of a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanonicalForm {
+    /// The text was canonical (or fwsign's portable form of it), and the
+    /// reader accepted it.
+    Checked(CanonicalBuf),
+    /// The text was parsed and written canonically; the reader has not
+    /// looked at the result.
+    Written(Vec<u8>),
+}
+
+impl CanonicalForm {
+    /// The canonical bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Checked(buf) => buf.as_bytes(),
+            Self::Written(bytes) => bytes,
+        }
+    }
+
+    /// The canonical bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Checked(buf) => buf.bytes,
+            Self::Written(bytes) => bytes,
+        }
+    }
+}
+
+/// Bytes the verification core's reader accepted as one canonical JSON
+/// value ([`crate::reader::Json::parse_canonical`]), kept so that reading
+/// them again does not validate them again. Immutable once made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalBuf {
+    bytes: Vec<u8>,
+}
+
+impl CanonicalBuf {
+    /// Validates `bytes`; the reader's error when it refuses them.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, crate::reader::ReadError> {
+        crate::reader::Json::parse_canonical(&bytes)?;
+        Ok(Self { bytes })
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The value, without validating it again.
+    pub fn json(&self) -> crate::reader::Json<'_> {
+        crate::reader::Json::validated(&self.bytes)
+    }
 }
 
 /// `text` with every `\n`, `\r`, `\t` and `\u00XX` (below U+0020) escape

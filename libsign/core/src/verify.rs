@@ -100,7 +100,11 @@ pub struct Envelope<'a> {
 impl<'a> Envelope<'a> {
     /// Reads a canonical envelope. The signed bytes are taken as they stand.
     pub fn parse(doc: &'a [u8]) -> Result<Self, VerifyError> {
-        let root = Json::parse_canonical(doc)?;
+        Self::from_root(Json::parse_canonical(doc)?)
+    }
+
+    /// [`Envelope::parse`] of a document the reader has validated already.
+    pub fn from_root(root: Json<'a>) -> Result<Self, VerifyError> {
         let signatures = member(
             root,
             "signatures",

@@ -6,7 +6,7 @@
 //! working memory sized to the document. Signing goes through
 //! [`TufSigner`], which file keys and HSM keys both implement.
 
-use fwsign_manifest_schema::canonical::{canonicalize, to_canonical_bytes};
+use fwsign_manifest_schema::canonical::{CanonicalForm, canonicalize_checked, to_canonical_bytes};
 use fwsign_manifest_schema::metadata::{Signature, Signed};
 use fwsign_manifest_schema::reader::Kind;
 use serde::Serialize;
@@ -40,10 +40,20 @@ pub enum DocumentError {
 }
 
 /// A metadata document as canonical bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CanonicalDocument {
-    bytes: Vec<u8>,
+    form: CanonicalForm,
 }
+
+/// Documents are equal when their canonical bytes are, however each was
+/// made.
+impl PartialEq for CanonicalDocument {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for CanonicalDocument {}
 
 impl CanonicalDocument {
     /// Reads JSON as any TUF tool writes it and makes it canonical.
@@ -51,24 +61,32 @@ impl CanonicalDocument {
     /// take [`canonicalize`]'s fast path, without a JSON tree.
     pub fn from_json(text: &[u8]) -> Result<Self, DocumentError> {
         Ok(Self {
-            bytes: canonicalize(text)?,
+            form: canonicalize_checked(text)?,
         })
     }
 
     /// The canonical form of a typed document.
     pub fn from_signed<T: Serialize>(doc: &Signed<T>) -> Result<Self, DocumentError> {
         let bytes = to_canonical_bytes(doc).map_err(fwsign_manifest_schema::Error::from)?;
-        Ok(Self { bytes })
+        Ok(Self {
+            form: CanonicalForm::Written(bytes),
+        })
     }
 
     /// The canonical bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.form.as_bytes()
     }
 
-    /// The envelope, for the verification core.
+    /// The envelope, for the verification core. A document read from text
+    /// that was canonical already was validated by the core's reader then,
+    /// and is not walked again (the host asks for the envelope of one
+    /// document several times).
     pub fn envelope(&self) -> Result<Envelope<'_>, VerifyError> {
-        Envelope::parse(&self.bytes)
+        match &self.form {
+            CanonicalForm::Checked(buf) => Envelope::from_root(buf.json()),
+            CanonicalForm::Written(bytes) => Envelope::parse(bytes),
+        }
     }
 }
 
@@ -216,4 +234,31 @@ pub fn put_signature<T>(doc: &mut Signed<T>, keyid: String, sig: &[u8]) {
     });
     // A stable order keeps re-signed files diffable and byte-reproducible.
     doc.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document read from canonical text keeps the reader's check and is
+    /// not validated again; read from other text it is written canonically.
+    /// Either way it is the same document with the same envelope, and text
+    /// that is not JSON is refused.
+    #[test]
+    fn canonical_and_rewritten_text_give_the_same_document() {
+        let canonical = br#"{"signatures":[],"signed":{"_type":"targets","version":1}}"#;
+        let indented =
+            b"{\n  \"signed\": {\"version\": 1, \"_type\": \"targets\"},\n  \"signatures\": []\n}";
+        let checked = CanonicalDocument::from_json(canonical).unwrap();
+        let written = CanonicalDocument::from_json(indented).unwrap();
+        assert!(matches!(checked.form, CanonicalForm::Checked(_)));
+        assert!(matches!(written.form, CanonicalForm::Written(_)));
+        assert_eq!(checked, written);
+        assert_eq!(checked.as_bytes(), canonical);
+        assert_eq!(
+            checked.envelope().unwrap().signed_bytes(),
+            written.envelope().unwrap().signed_bytes()
+        );
+        assert!(CanonicalDocument::from_json(b"{\"signed\":").is_err());
+    }
 }

@@ -180,6 +180,15 @@ impl<'a> Json<'a> {
         Ok(Self { bytes: doc })
     }
 
+    /// The value `bytes` holds, which [`crate::canonical::CanonicalBuf`]
+    /// validated with [`Json::parse_canonical`] when it was made (its bytes
+    /// never change after): the host reads one document many times, and
+    /// each validation walks all of it.
+    #[cfg(feature = "std")]
+    pub(crate) fn validated(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+
     /// Validates the canonical JSON value at the start of `text` and returns
     /// it; what follows it is not looked at. The host's streaming reader
     /// keeps a value of a larger text as it stands when it is canonical.
