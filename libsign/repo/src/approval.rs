@@ -467,10 +467,9 @@ impl Repository {
             self.forget_dropped(role, keyids)?;
         }
         self.audit_all(&events, now)?;
-        signed
-            .iter()
-            .map(|(role, staged, _)| op.approval_of(role, staged))
-            .collect()
+        let staged: Vec<(&str, &StagedRole)> =
+            signed.iter().map(|(r, s, _)| (r.as_str(), s)).collect();
+        op.approvals_of(&staged)
     }
 
     /// Writes the bytes to sign for `role` to `out`, and the sidecar

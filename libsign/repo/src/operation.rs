@@ -18,12 +18,14 @@ use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::key_owners::{self, KeyOwners};
 use super::published_state::{self, Listing, PublishedLoad};
 use super::staged_role::StagedRole;
+use super::staging::parallel::map_parallel;
 use super::{
     MissingApproval, Published, RepoError, Repository, RoleApproval, canonical_of, names,
     read_optional,
@@ -236,23 +238,10 @@ impl<'r> Operation<'r> {
                 reports.push((format!("root v{version}"), report(&doc, "root", &doc)?));
             }
             StagedRole::Targets(staged) => {
+                let delegator = self.delegator_for(role)?;
                 let doc = canonical_of(role, staged)?;
-                match self.delegator_of(role)? {
-                    None => {
-                        let current = self.current_root()?;
-                        owners = key_owners::lookup(&current.signed);
-                        let root = canonical_of("root", &*current)?;
-                        reports.push(("root".into(), report(&root, role, &doc)?));
-                    }
-                    Some(parent) => {
-                        let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
-                            RepoError::Invalid(format!("delegating role {parent} is missing"))
-                        })?;
-                        owners = key_owners::lookup(&parent_doc.signed);
-                        let parent_doc = canonical_of(&parent, &parent_doc)?;
-                        reports.push((parent.clone(), report(&parent_doc, role, &doc)?));
-                    }
-                }
+                reports.push((delegator.label.clone(), report(&delegator.doc, role, &doc)?));
+                owners = delegator.owners;
             }
         }
         Ok(RoleApproval {
@@ -263,15 +252,100 @@ impl<'r> Operation<'r> {
         })
     }
 
-    /// Every staged role's approval state.
-    pub(crate) fn approvals(&self) -> Result<Vec<RoleApproval>, RepoError> {
-        let mut out = Vec::new();
-        for role in self.repo.staged_roles()? {
-            if let Some(a) = self.approval(&role)? {
-                out.push(a);
+    /// What checks staged targets `role`'s signatures: its delegator as the
+    /// next release will have it (root for `targets`), canonical, with the
+    /// owners its keys are recorded under.
+    fn delegator_for(&self, role: &str) -> Result<Delegator, RepoError> {
+        match self.delegator_of(role)? {
+            None => {
+                let current = self.current_root()?;
+                Ok(Delegator {
+                    label: "root".into(),
+                    owners: key_owners::lookup(&current.signed),
+                    doc: canonical_of("root", &*current)?,
+                })
+            }
+            Some(parent) => {
+                let parent_doc = self.current_targets(&parent)?.ok_or_else(|| {
+                    RepoError::Invalid(format!("delegating role {parent} is missing"))
+                })?;
+                Ok(Delegator {
+                    owners: key_owners::lookup(&parent_doc.signed),
+                    doc: canonical_of(&parent, &parent_doc)?,
+                    label: parent,
+                })
             }
         }
-        Ok(out)
+    }
+
+    /// [`Operation::approval_of`] of many staged roles, in order: each
+    /// delegator is looked up and written canonically once, not once per
+    /// role it delegates, and the signatures are checked on every core
+    /// (the 1,024 bins of `repo sign --role 'bins-*'` took 0.3 s one by
+    /// one). A staged root goes through [`Operation::approval_of`].
+    pub(crate) fn approvals_of(
+        &self,
+        staged: &[(&str, &StagedRole)],
+    ) -> Result<Vec<RoleApproval>, RepoError> {
+        let mut delegators: BTreeMap<Option<String>, Arc<Delegator>> = BTreeMap::new();
+        let mut checks = Vec::new();
+        for &(role, doc) in staged {
+            if let StagedRole::Targets(targets) = doc {
+                let key = self.delegator_of(role)?;
+                let delegator = match delegators.get(&key) {
+                    Some(delegator) => Arc::clone(delegator),
+                    None => {
+                        let delegator = Arc::new(self.delegator_for(role)?);
+                        delegators.insert(key, Arc::clone(&delegator));
+                        delegator
+                    }
+                };
+                checks.push(Some((role, targets, delegator)));
+            } else {
+                checks.push(None);
+            }
+        }
+        let reports = map_parallel(
+            &checks,
+            || (),
+            |(), check, _| {
+                check
+                    .as_ref()
+                    .map(|(role, targets, delegator)| {
+                        let doc = canonical_of(role, targets)?;
+                        report(&delegator.doc, role, &doc)
+                    })
+                    .transpose()
+            },
+            &mut |_| {},
+        )?;
+        staged
+            .iter()
+            .zip(checks)
+            .zip(reports)
+            .map(|((&(role, doc), check), report)| match (check, report) {
+                (Some((_, _, delegator)), Some(report)) => Ok(RoleApproval {
+                    role: role.to_owned(),
+                    version: doc.version(),
+                    reports: vec![(delegator.label.clone(), report)],
+                    owners: delegator.owners.clone(),
+                }),
+                _ => self.approval_of(role, doc),
+            })
+            .collect()
+    }
+
+    /// Every staged role's approval state.
+    pub(crate) fn approvals(&self) -> Result<Vec<RoleApproval>, RepoError> {
+        let mut staged = Vec::new();
+        for role in self.repo.staged_roles()? {
+            if let Some(doc) = StagedRole::load_optional(self.repo, &role)? {
+                staged.push((role, doc));
+            }
+        }
+        let staged: Vec<(&str, &StagedRole)> =
+            staged.iter().map(|(r, d)| (r.as_str(), d)).collect();
+        self.approvals_of(&staged)
     }
 
     /// Roles still short of a threshold.
@@ -290,12 +364,25 @@ impl<'r> Operation<'r> {
         &self,
         staged: &[(String, StagedRole)],
     ) -> Result<Vec<MissingApproval>, RepoError> {
-        let mut missing = Vec::new();
-        for (role, doc) in staged {
-            missing.extend(self.approval_of(role, doc)?.missing());
-        }
-        Ok(missing)
+        let staged: Vec<(&str, &StagedRole)> =
+            staged.iter().map(|(r, d)| (r.as_str(), d)).collect();
+        Ok(self
+            .approvals_of(&staged)?
+            .iter()
+            .flat_map(RoleApproval::missing)
+            .collect())
     }
+}
+
+/// A staged targets role's delegator, as [`Operation::delegator_for`]
+/// finds it.
+struct Delegator {
+    /// Its name in reports: the delegating role, or `root`.
+    label: String,
+    /// Its canonical document, against which signatures are checked.
+    doc: CanonicalDocument,
+    /// Who holds the keys it lists.
+    owners: KeyOwners,
 }
 
 fn report(
@@ -381,6 +468,57 @@ pub(super) mod tests {
             ..crate::test_init_options(root, targets, snapshot)
         };
         Repository::init(dir.join("repo"), &options, NOW).unwrap()
+    }
+
+    /// Many staged roles' approvals taken together (on every core, each
+    /// delegator once) are each role's approval taken alone: the staged
+    /// root (two thresholds), `targets` under root, and delegated roles
+    /// under `targets`, signed and not, in the order asked.
+    #[test]
+    fn approvals_of_many_roles_are_each_roles_approval_alone() {
+        let (_scratch, dir) = scratch();
+        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
+        let boards: Vec<(String, PrivateKey)> =
+            (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
+        let repo = init(&dir, [&root, &targets, &snapshot, &timestamp]);
+        for (name, k) in &boards {
+            let options = DelegateOptions {
+                role: name.clone(),
+                keys: vec![k.public_key().clone()],
+                threshold: 1,
+                paths: vec![format!("{name}/*")],
+                terminating: true,
+                allow_shared_key: false,
+            };
+            repo.delegate(&options, NOW).unwrap();
+        }
+        repo.sign("targets", &targets, NOW).unwrap();
+        for (name, k) in boards.iter().step_by(2) {
+            repo.sign(name, k, NOW).unwrap();
+        }
+        let op = repo.operation();
+        let mut staged = Vec::new();
+        for role in repo.staged_roles().unwrap() {
+            let doc = StagedRole::load_optional(&repo, &role).unwrap().unwrap();
+            staged.push((role, doc));
+        }
+        let asked: Vec<(&str, &StagedRole)> = staged.iter().map(|(r, d)| (r.as_str(), d)).collect();
+        let together = op.approvals_of(&asked).unwrap();
+        assert_eq!(together.len(), ROLES + 2);
+        for ((role, doc), approval) in asked.iter().zip(&together) {
+            let alone = op.approval_of(role, doc).unwrap();
+            assert_eq!(
+                serde_json::to_value(approval).unwrap(),
+                serde_json::to_value(&alone).unwrap(),
+                "{role}"
+            );
+        }
+        let met = |role: &str| {
+            let approval = together.iter().find(|a| a.role == role).unwrap();
+            approval.reports.iter().all(|(_, r)| r.is_met())
+        };
+        assert!(met("targets") && !met("root"));
+        assert!(met("board-0") && !met("board-1"));
     }
 
     /// Every command reads the published metadata at most once, however
