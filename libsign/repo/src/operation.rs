@@ -493,6 +493,18 @@ pub(super) mod tests {
         Repository::init(dir.join("repo"), &options, NOW).unwrap()
     }
 
+    /// `targets` delegates `NAME/*` to role `name`, signed by `key` alone.
+    fn board_delegation(name: &str, key: &PrivateKey) -> DelegateOptions {
+        DelegateOptions {
+            role: name.to_owned(),
+            keys: vec![key.public_key().clone()],
+            threshold: 1,
+            paths: vec![format!("{name}/*")],
+            terminating: true,
+            allow_shared_key: false,
+        }
+    }
+
     /// Many staged roles' approvals taken together (on every core, each
     /// delegator once) are each role's approval taken alone: the staged
     /// root (two thresholds), `targets` under root, and delegated roles
@@ -505,15 +517,7 @@ pub(super) mod tests {
             (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
         let repo = init(&dir, [&root, &targets, &snapshot, &timestamp]);
         for (name, k) in &boards {
-            let options = DelegateOptions {
-                role: name.clone(),
-                keys: vec![k.public_key().clone()],
-                threshold: 1,
-                paths: vec![format!("{name}/*")],
-                terminating: true,
-                allow_shared_key: false,
-            };
-            repo.delegate(&options, NOW).unwrap();
+            repo.delegate(&board_delegation(name, k), NOW).unwrap();
         }
         repo.sign("targets", &targets, NOW).unwrap();
         for (name, k) in boards.iter().step_by(2) {
@@ -560,15 +564,7 @@ pub(super) mod tests {
 
         // Release 1: root, targets and every delegated role.
         for (name, k) in &boards {
-            let options = DelegateOptions {
-                role: name.clone(),
-                keys: vec![k.public_key().clone()],
-                threshold: 1,
-                paths: vec![format!("{name}/*")],
-                terminating: true,
-                allow_shared_key: false,
-            };
-            let (r, n) = loads(|| repo.delegate(&options, NOW));
+            let (r, n) = loads(|| repo.delegate(&board_delegation(name, k), NOW));
             r.unwrap();
             assert!(n <= 1, "delegate read the published state {n} times");
         }
