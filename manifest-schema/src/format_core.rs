@@ -5,5 +5,6 @@
 //! the crate root (`fwsign_manifest_schema::reader`, `::expiry`).
 
 pub mod expiry;
+mod json_str;
 pub mod reader;
 mod utf8;
