@@ -261,7 +261,7 @@ impl<'r> Operation<'r> {
                 reports.push((format!("root v{version}"), report(&doc, "root", &doc)?));
             }
             StagedRole::Targets(staged) => {
-                let delegator = self.delegator_for(role)?;
+                let delegator = self.delegator_for(self.delegator_of(role)?)?;
                 let doc = canonical_of(role, staged)?;
                 reports.push((delegator.label.clone(), report(&delegator.doc, role, &doc)?));
                 owners = delegator.owners;
@@ -275,11 +275,12 @@ impl<'r> Operation<'r> {
         })
     }
 
-    /// What checks staged targets `role`'s signatures: its delegator as the
-    /// next release will have it (root for `targets`), canonical, with the
-    /// owners its keys are recorded under.
-    fn delegator_for(&self, role: &str) -> Result<Delegator, RepoError> {
-        match self.delegator_of(role)? {
+    /// What checks the signatures of a staged targets role whose delegator
+    /// ([`Operation::delegator_of`]) is `delegator`: that role as the next
+    /// release will have it (root for `None`), canonical, with the owners
+    /// its keys are recorded under.
+    fn delegator_for(&self, delegator: Option<String>) -> Result<Delegator, RepoError> {
+        match delegator {
             None => {
                 let current = self.current_root()?;
                 Ok(Delegator {
@@ -318,7 +319,7 @@ impl<'r> Operation<'r> {
                 let delegator = match delegators.get(&key) {
                     Some(delegator) => Arc::clone(delegator),
                     None => {
-                        let delegator = Arc::new(self.delegator_for(role)?);
+                        let delegator = Arc::new(self.delegator_for(key.clone())?);
                         delegators.insert(key, Arc::clone(&delegator));
                         delegator
                     }

@@ -7,7 +7,8 @@
 //! channel to the calling thread, which owns the caller's progress callback:
 //! callbacks need not be thread-safe, and a caller that aborts inside one
 //! (the crash tests) does so on a known thread. The first error stops every
-//! worker at its next item, and the results come back in item order.
+//! worker at its next item, and the results come back in item order. With
+//! one item (or one core) the calling thread does the work itself.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -46,6 +47,17 @@ where
     T: Sync,
     R: Send,
 {
+    // One worker (one item, or one core) is the calling thread itself: a
+    // command that saves or checks a single role spawns no thread for it.
+    if worker_count(items.len()) == 1 {
+        let progress = std::cell::RefCell::new(on_progress);
+        let report = |n: u64| (progress.borrow_mut())(n);
+        let mut own = state();
+        return items
+            .iter()
+            .map(|item| work(&mut own, item, &report))
+            .collect();
+    }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<u64>();
@@ -161,6 +173,34 @@ mod tests {
         .unwrap();
         assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert_eq!(total, items.iter().sum::<u64>());
+    }
+
+    /// A single item runs on the calling thread, with its progress and
+    /// its error as from a pool.
+    #[test]
+    fn one_item_runs_on_the_calling_thread() {
+        let caller = std::thread::current().id();
+        let mut total = 0u64;
+        let out = map_parallel(
+            &[7u64],
+            || (),
+            |(), &i, report| {
+                assert_eq!(std::thread::current().id(), caller);
+                report(i);
+                Ok(i * 2)
+            },
+            &mut |n| total += n,
+        )
+        .unwrap();
+        assert_eq!((out, total), (vec![14], 7));
+        let err = map_parallel(
+            &[1u64],
+            || (),
+            |(), _, _| Err::<u64, _>(RepoError::Invalid("item 0".into())),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("item 0"), "{err}");
     }
 
     #[test]
