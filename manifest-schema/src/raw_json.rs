@@ -150,6 +150,34 @@ impl Serialize for Content<'_> {
     }
 }
 
+/// Canonical text borrowed for one write by the canonical writer, under
+/// the same hand-off as [`RawJson`]: for text made by this crate's writer
+/// already (a role's signing payload, see
+/// [`crate::canonical::signed_to_portable_bytes`]), which copying into a
+/// [`RawJson`] would only duplicate. Any other serializer is refused.
+pub(crate) struct CanonicalTextRef<'a>(pub(crate) &'a str);
+
+/// The content of [`CanonicalTextRef`]'s [`TOKEN`] newtype.
+struct TextContent<'a>(&'a str);
+
+impl Serialize for TextContent<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if WRITER_TAKES_TEXT.with(|mark| mark.replace(false)) {
+            serializer.serialize_str(self.0)
+        } else {
+            Err(serde::ser::Error::custom(
+                "borrowed canonical text is written by the canonical writer only",
+            ))
+        }
+    }
+}
+
+impl Serialize for CanonicalTextRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_struct(TOKEN, &TextContent(self.0))
+    }
+}
+
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_newtype_struct(TOKEN, &Content(self))

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::operation::Operation;
-use super::staged_role::{StagedRead, StagedRole};
+use super::staged_role::{StagedRead, StagedRole, ToSave};
 use super::{RepoError, Repository, RoleApproval, StagedChanges, canonical_of, io_err, read_file};
 use crate::audit::AuditEvent;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
@@ -458,18 +458,30 @@ impl Repository {
                 approver: op.approver_name(role, &prepared.public.keyid())?,
                 ..AuditEvent::default()
             });
-            signed.push((prepared.role, staged, keyids));
+            signed.push((prepared.role, staged, keyids, payload));
         }
-        let docs: Vec<(&str, &StagedRole)> =
-            signed.iter().map(|(r, s, _)| (r.as_str(), s)).collect();
-        StagedRole::save_all(self, &docs)?;
-        for (role, _, keyids) in &signed {
+        // The signature changes nothing that was signed: each role is
+        // written around its payload, and its approvals are checked on the
+        // bytes written, without serialising the role again for either.
+        let docs: Vec<ToSave<'_>> = signed
+            .iter()
+            .map(|(role, doc, _, payload)| ToSave {
+                role,
+                doc,
+                payload: Some(payload),
+            })
+            .collect();
+        let written = StagedRole::save_all_written(self, &docs)?;
+        for (role, _, keyids, _) in &signed {
             self.forget_dropped(role, keyids)?;
         }
         self.audit_all(&events, now)?;
-        let staged: Vec<(&str, &StagedRole)> =
-            signed.iter().map(|(r, s, _)| (r.as_str(), s)).collect();
-        op.approvals_of(&staged)
+        let staged: Vec<(&str, &StagedRole, Option<&[u8]>)> = signed
+            .iter()
+            .zip(&written)
+            .map(|((r, s, _, _), bytes)| (r.as_str(), s, Some(bytes.as_slice())))
+            .collect();
+        op.approvals_of_written(&staged)
     }
 
     /// Writes the bytes to sign for `role` to `out`, and the sidecar

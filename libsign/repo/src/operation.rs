@@ -311,9 +311,23 @@ impl<'r> Operation<'r> {
         &self,
         staged: &[(&str, &StagedRole)],
     ) -> Result<Vec<RoleApproval>, RepoError> {
+        let staged: Vec<(&str, &StagedRole, Option<&[u8]>)> = staged
+            .iter()
+            .map(|&(role, doc)| (role, doc, None))
+            .collect();
+        self.approvals_of_written(&staged)
+    }
+
+    /// [`Operation::approvals_of`] of roles each given with the bytes of
+    /// its file when they are at hand (just written): a role is checked on
+    /// those, read as any metadata file is, rather than serialised again.
+    pub(crate) fn approvals_of_written(
+        &self,
+        staged: &[(&str, &StagedRole, Option<&[u8]>)],
+    ) -> Result<Vec<RoleApproval>, RepoError> {
         let mut delegators: BTreeMap<Option<String>, Arc<Delegator>> = BTreeMap::new();
         let mut checks = Vec::new();
-        for &(role, doc) in staged {
+        for &(role, doc, written) in staged {
             if let StagedRole::Targets(targets) = doc {
                 let key = self.delegator_of(role)?;
                 let delegator = match delegators.get(&key) {
@@ -324,7 +338,7 @@ impl<'r> Operation<'r> {
                         delegator
                     }
                 };
-                checks.push(Some((role, targets, delegator)));
+                checks.push(Some((role, targets, written, delegator)));
             } else {
                 checks.push(None);
             }
@@ -335,8 +349,18 @@ impl<'r> Operation<'r> {
             |(), check, _| {
                 check
                     .as_ref()
-                    .map(|(role, targets, delegator)| {
-                        let doc = canonical_of(role, targets)?;
+                    .map(|(role, targets, written, delegator)| {
+                        let doc = match written {
+                            Some(bytes) => {
+                                CanonicalDocument::from_json(bytes).map_err(|source| {
+                                    RepoError::Document {
+                                        context: format!("staged {role}"),
+                                        source,
+                                    }
+                                })?
+                            }
+                            None => canonical_of(role, targets)?,
+                        };
                         report(&delegator.doc, role, &doc)
                     })
                     .transpose()
@@ -347,8 +371,8 @@ impl<'r> Operation<'r> {
             .iter()
             .zip(checks)
             .zip(reports)
-            .map(|((&(role, doc), check), report)| match (check, report) {
-                (Some((_, _, delegator)), Some(report)) => Ok(RoleApproval {
+            .map(|((&(role, doc, _), check), report)| match (check, report) {
+                (Some((_, _, _, delegator)), Some(report)) => Ok(RoleApproval {
                     role: role.to_owned(),
                     version: doc.version(),
                     reports: vec![(delegator.label.clone(), report)],

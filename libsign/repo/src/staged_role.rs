@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use fwsign_manifest_schema::canonical::signed_to_portable_bytes;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::staged_changes::delegated_names;
@@ -74,43 +75,65 @@ impl StagedRole {
     /// renamed into place, and `staged/` synced once. Signing 1,024 bins
     /// saved them one by one, two `fsync` calls each. A crash leaves each
     /// role as it was or as saved, as one save would.
-    pub(crate) fn save_all(repo: &Repository, roles: &[(&str, &Self)]) -> Result<(), RepoError> {
+    pub(crate) fn save_all(repo: &Repository, roles: &[ToSave<'_>]) -> Result<(), RepoError> {
+        Self::save_all_keeping(repo, roles, false).map(drop)
+    }
+
+    /// [`StagedRole::save_all`], returning the bytes written for each role,
+    /// in order: what `repo sign` checks the approvals on, rather than
+    /// serialising each role once more.
+    pub(crate) fn save_all_written(
+        repo: &Repository,
+        roles: &[ToSave<'_>],
+    ) -> Result<Vec<Vec<u8>>, RepoError> {
+        Self::save_all_keeping(repo, roles, true)
+    }
+
+    fn save_all_keeping(
+        repo: &Repository,
+        roles: &[ToSave<'_>],
+        keep: bool,
+    ) -> Result<Vec<Vec<u8>>, RepoError> {
         // Written on every core: serialising and writing the 1,024 bins a
         // `repo sign --role 'bins-*'` or a 10^5-target add changes took half
         // a second on one.
         let pending = map_parallel(
             roles,
             || (),
-            |(), (role, doc), _| {
-                names::check_role_name(role)?;
-                let bytes = match doc {
-                    Self::Root(doc) => file_bytes(role, doc)?,
-                    Self::Targets(doc) => file_bytes(role, doc)?,
-                };
-                let path = repo.staged_path(role);
+            |(), save, _| {
+                names::check_role_name(save.role)?;
+                let bytes = save.file_bytes()?;
+                let path = repo.staged_path(save.role);
                 let (file, mut out) = open_pending(&path, Mode::Public).map_err(io_err(&path))?;
                 out.write_all(&bytes).map_err(io_err(file.temp_path()))?;
-                Ok(file)
+                // Dropped here unless asked for: a 10^5-target role's bytes
+                // would otherwise stay in memory until every role is saved.
+                Ok((file, if keep { bytes } else { Vec::new() }))
             },
             &mut |_| {},
         )?;
         let temps: Vec<PathBuf> = pending
             .iter()
-            .map(|p| p.temp_path().to_path_buf())
+            .map(|(p, _)| p.temp_path().to_path_buf())
             .collect();
         sync_batch(&temps, &[]).map_err(|(path, e)| io_err(&path)(e))?;
-        for (file, (role, doc)) in pending.into_iter().zip(roles) {
+        let mut written = Vec::with_capacity(if keep { pending.len() } else { 0 });
+        for ((file, bytes), save) in pending.into_iter().zip(roles) {
             let path = file.path().to_path_buf();
             let renamed = file.rename_unsynced().map_err(io_err(&path));
-            let delegated = match doc {
+            let delegated = match save.doc {
                 Self::Root(doc) => delegated_names(doc),
                 Self::Targets(doc) => delegated_names(doc),
             };
-            repo.staged_changes.written(role, delegated);
+            repo.staged_changes.written(save.role, delegated);
             renamed?;
+            if keep {
+                written.push(bytes);
+            }
         }
         let dir = repo.staged_dir();
-        sync_dir(&dir).map_err(io_err(&dir))
+        sync_dir(&dir).map_err(io_err(&dir))?;
+        Ok(written)
     }
 
     /// Staged `role` parsed from `bytes`, the file's contents.
@@ -128,6 +151,47 @@ impl StagedRole {
             Self::Root(doc) => repo.save_staged("root", doc),
             Self::Targets(doc) => repo.save_staged(role, doc),
         }
+    }
+}
+
+/// A staged role to save ([`StagedRole::save_all`]).
+pub(crate) struct ToSave<'a> {
+    /// The role's name.
+    pub(crate) role: &'a str,
+    /// The role.
+    pub(crate) doc: &'a StagedRole,
+    /// Its signing payload when made already (`repo sign`, which only adds
+    /// a signature): the file is written around it
+    /// ([`signed_to_portable_bytes`]) rather than serialised again.
+    pub(crate) payload: Option<&'a [u8]>,
+}
+
+impl<'a> ToSave<'a> {
+    /// `doc`, saved as `role`, serialised whole.
+    pub(crate) fn new(role: &'a str, doc: &'a StagedRole) -> Self {
+        Self {
+            role,
+            doc,
+            payload: None,
+        }
+    }
+
+    /// The bytes of the file: fwsign's portable canonical form.
+    fn file_bytes(&self) -> Result<Vec<u8>, RepoError> {
+        let Some(payload) = self.payload else {
+            return match self.doc {
+                StagedRole::Root(doc) => file_bytes(self.role, doc),
+                StagedRole::Targets(doc) => file_bytes(self.role, doc),
+            };
+        };
+        match self.doc {
+            StagedRole::Root(doc) => signed_to_portable_bytes(doc, payload),
+            StagedRole::Targets(doc) => signed_to_portable_bytes(doc, payload),
+        }
+        .map_err(|e| RepoError::Metadata {
+            path: PathBuf::from(self.role),
+            source: e.into(),
+        })
     }
 }
 

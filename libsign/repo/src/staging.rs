@@ -18,7 +18,7 @@ use super::{
     RepoError, Repository, check_role_keys, check_separation, empty_targets, expires_at, io_err,
 };
 use crate::audit::AuditEvent;
-use crate::staged_role::StagedRole;
+use crate::staged_role::{StagedRole, ToSave};
 use fwsign_keys::PublicKey;
 
 mod add;
@@ -255,7 +255,7 @@ impl Repository {
             doc.signatures.clear();
             staged.push((role, StagedRole::Targets(doc)));
         }
-        let refs: Vec<(&str, &StagedRole)> = staged.iter().map(|(r, d)| (r.as_str(), d)).collect();
+        let refs: Vec<ToSave<'_>> = staged.iter().map(|(r, d)| ToSave::new(r, d)).collect();
         StagedRole::save_all(self, &refs)?;
         self.approvals_dropped(dropped, now)
     }
