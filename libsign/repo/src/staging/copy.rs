@@ -131,17 +131,25 @@ pub(crate) fn copy_all(
     sha512: bool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<StagedCopy>, RepoError> {
-    let mut total = 0u64;
-    for job in jobs {
-        let meta = std::fs::metadata(job.src).map_err(io_err(job.src))?;
-        if !meta.is_file() {
-            return Err(RepoError::Invalid(format!(
-                "{}: not a regular file",
-                job.src.display()
-            )));
-        }
-        total = total.saturating_add(meta.len());
-    }
+    // Every source is sized (and refused when it is not a regular file)
+    // before anything is copied, on every core: one `stat` per file, which
+    // at 10^5 files one by one was a tenth of a second before any copy.
+    let sizes = map_parallel(
+        jobs,
+        || (),
+        |(), job, _| {
+            let meta = std::fs::metadata(job.src).map_err(io_err(job.src))?;
+            if !meta.is_file() {
+                return Err(RepoError::Invalid(format!(
+                    "{}: not a regular file",
+                    job.src.display()
+                )));
+            }
+            Ok(meta.len())
+        },
+        &mut |_| {},
+    )?;
+    let total = sizes.iter().fold(0u64, |sum, &len| sum.saturating_add(len));
     progress(Progress::Start { name: label, total });
     let copies = map_parallel(
         jobs,
@@ -386,6 +394,38 @@ mod tests {
             assert_eq!(mode & 0o777, 0o444);
         }
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+    }
+
+    /// A directory (or device, or FIFO) among many sources is refused, by
+    /// name, before any source is copied: nothing is staged.
+    #[test]
+    fn a_source_that_is_not_a_regular_file_is_refused_before_any_copy() {
+        let (_scratch, dir) = scratch("not-regular");
+        let sources: Vec<PathBuf> = (0..40).map(|i| dir.join(format!("{i:02}.bin"))).collect();
+        for (i, src) in sources.iter().enumerate() {
+            if i == 29 {
+                std::fs::create_dir(src).unwrap();
+            } else {
+                std::fs::write(src, b"x").unwrap();
+            }
+        }
+        let out = dir.join("staged");
+        std::fs::create_dir(&out).unwrap();
+        let jobs: Vec<CopyJob<'_>> = sources
+            .iter()
+            .map(|src| CopyJob {
+                src,
+                dst: Dest::Beside(out.join(src.file_name().unwrap())),
+            })
+            .collect();
+        let err = copy_all(&jobs, "40 files", false, &mut |_| {})
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: not a regular file", sources[29].display())
+        );
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
     }
 
     #[test]
