@@ -244,28 +244,47 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 }
 
 /// The keys of one object seen so far, for refusing a duplicate.
+///
+/// Keys in strictly increasing order (every canonical object: every file
+/// fwsign writes) cannot repeat, so each is compared with the last one only;
+/// hashing the 10^5 names of a targets map into a set was a tenth of its
+/// parse. From the first key out of order on, every key is looked up among
+/// all seen (a list for small objects, a set for large ones).
 #[derive(Default)]
 struct Keys<'de> {
-    few: Vec<Cow<'de, str>>,
+    /// Every key so far, in the order read, until they move to `many`.
+    seen: Vec<Cow<'de, str>>,
+    /// Whether a key came at or below the one before it.
+    unordered: bool,
     many: HashSet<Cow<'de, str>>,
 }
 
 impl<'de> Keys<'de> {
-    /// Small objects are searched in a list; large ones (the targets map)
-    /// in a set.
+    /// Small unordered objects are searched in a list; large ones in a set.
     const LIST_LIMIT: usize = 16;
 
     /// `false` when `key` was seen before.
     fn insert(&mut self, key: Cow<'de, str>) -> bool {
-        if self.many.is_empty() {
-            if self.few.contains(&key) {
-                return false;
-            }
-            if self.few.len() < Self::LIST_LIMIT {
-                self.few.push(key);
+        if !self.unordered {
+            if self
+                .seen
+                .last()
+                .is_none_or(|last| last.as_bytes() < key.as_bytes())
+            {
+                self.seen.push(key);
                 return true;
             }
-            self.many.extend(self.few.drain(..));
+            self.unordered = true;
+        }
+        if self.many.is_empty() {
+            if self.seen.len() < Self::LIST_LIMIT {
+                if self.seen.contains(&key) {
+                    return false;
+                }
+                self.seen.push(key);
+                return true;
+            }
+            self.many.extend(self.seen.drain(..));
         }
         self.many.insert(key)
     }

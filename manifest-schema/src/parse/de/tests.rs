@@ -60,6 +60,26 @@ fn refuses_what_the_tree_path_refuses() {
     let many: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
     assert!(from_slice::<Value>(format!("{{{many}\"k39\":0}}").as_bytes()).is_none());
     agrees(format!("{{{many}\"k40\":0}}").as_bytes());
+    // Keys in increasing order are compared with the last only; a repeat
+    // of any earlier one, spelled plainly or escaped, is still found, in
+    // small and large objects.
+    let sorted: String = (0..100).map(|i| format!("\"a{i:03}\":{i},")).collect();
+    for repeat in ["a050", "a099", "a000", "\\u0061050"] {
+        let text = format!("{{{sorted}\"{repeat}\":0}}");
+        assert!(from_slice::<Value>(text.as_bytes()).is_none(), "{repeat}");
+        assert!(parse_json(text.as_bytes()).is_err(), "{repeat}");
+    }
+    for text in [r#"{"b":1,"a":2,"b":3}"#, r#"{"a":1,"b":2,"\u0061":3}"#] {
+        assert!(from_slice::<Value>(text.as_bytes()).is_none(), "{text}");
+    }
+    for text in [
+        format!("{{{sorted}\"a100\":0}}"),
+        format!("{{{sorted}\"0\":0}}"),
+        r#"{"b":1,"a":2,"c":3}"#.to_owned(),
+    ] {
+        assert!(from_slice::<Value>(text.as_bytes()).is_some(), "{text}");
+        agrees(text.as_bytes());
+    }
 }
 
 fn any_json() -> impl Strategy<Value = Value> {
