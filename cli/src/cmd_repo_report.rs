@@ -126,11 +126,11 @@ pub(crate) fn status(
     if !loaded.faults.is_empty() {
         return Err(published_faults(dir, &loaded.faults, out));
     }
-    let published = loaded.published.clone();
+    let published = loaded.published.as_ref();
     let mut roles = Vec::new();
     let mut signers_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut signer_names: BTreeMap<String, String> = BTreeMap::new();
-    match &published {
+    match published {
         Some(p) => out.say(format!(
             "published: root v{}{}",
             p.root.signed.version,
@@ -141,13 +141,13 @@ pub(crate) fn status(
         )),
         None => out.say("published: nothing yet"),
     }
-    let expiry = expiry_report(&repo, published.as_ref(), check_expiry, only, out)?;
+    let expiry = expiry_report(&repo, published, check_expiry, only, out)?;
     let approvals = repo.approvals_with(&loaded)?;
     if approvals.is_empty() {
         out.say("staged: nothing");
     }
     for a in &approvals {
-        let (change, delegations, root_owners) = changes(&a.role, &repo, published.as_ref())?;
+        let (change, delegations, root_owners) = changes(&a.role, &repo, published)?;
         out.say(format!(
             "staged {} v{}{}",
             a.role,
@@ -250,7 +250,7 @@ pub(crate) fn status(
     }
     let document = json!({
         "ok": expiry.failure.is_none(),
-        "published": published.as_ref().map(|p| json!({
+        "published": published.map(|p| json!({
             "root": p.root.signed.version,
             "snapshot": p.snapshot.as_ref().map(|s| s.signed.version),
             "timestamp": p.timestamp.as_ref().map(|t| t.signed.version),

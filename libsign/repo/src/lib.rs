@@ -763,7 +763,7 @@ impl Repository {
         &self,
         loaded: &published_state::PublishedLoad,
     ) -> Result<Vec<RoleApproval>, RepoError> {
-        Operation::with_load(self, loaded.clone()).approvals()
+        Operation::with_load(self, loaded).approvals()
     }
 
     /// Roles still short of a threshold.

@@ -39,7 +39,8 @@ type Delegators = Rc<BTreeMap<String, String>>;
 /// One operation on a repository: the published state read once.
 pub(crate) struct Operation<'r> {
     repo: &'r Repository,
-    loaded: OnceCell<PublishedLoad>,
+    /// Loaded on first use, or the caller's ([`Operation::with_load`]).
+    loaded: OnceCell<Cow<'r, PublishedLoad>>,
     /// Which role delegates each role, read from every candidate once per
     /// state of the staged roles (the count of staged changes it was read
     /// at): a release may stage hundreds of bins, and each question used to
@@ -90,10 +91,10 @@ impl<'r> Operation<'r> {
     }
 
     /// An operation over a published state loaded already.
-    pub(crate) fn with_load(repo: &'r Repository, loaded: PublishedLoad) -> Self {
+    pub(crate) fn with_load(repo: &'r Repository, loaded: &'r PublishedLoad) -> Self {
         Self {
             repo,
-            loaded: OnceCell::from(loaded),
+            loaded: OnceCell::from(Cow::Borrowed(loaded)),
             delegators: RefCell::new(None),
         }
     }
@@ -105,7 +106,7 @@ impl<'r> Operation<'r> {
             return Ok(l);
         }
         let loaded = published_state::load(self.repo)?;
-        Ok(self.loaded.get_or_init(|| loaded))
+        Ok(self.loaded.get_or_init(|| Cow::Owned(loaded)))
     }
 
     /// The verified published state, or `None` before the first publish;
