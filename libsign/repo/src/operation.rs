@@ -408,15 +408,26 @@ impl<'r> Operation<'r> {
 
     /// [`Operation::missing_approvals`] of staged roles read already (every
     /// staged role, in [`Repository::staged_roles`] order), for a caller
-    /// that needs them anyway.
-    pub(crate) fn missing_approvals_of(
+    /// that needs them anyway, each with the bytes of its file when the
+    /// caller has made them (`files`, in the same order; `publish`, which
+    /// publishes those bytes): checked on those, not serialised again.
+    pub(crate) fn missing_approvals_of_written(
         &self,
         staged: &[(String, StagedRole)],
+        files: &[Option<Vec<u8>>],
     ) -> Result<Vec<MissingApproval>, RepoError> {
-        let staged: Vec<(&str, &StagedRole)> =
-            staged.iter().map(|(r, d)| (r.as_str(), d)).collect();
+        let staged: Vec<(&str, &StagedRole, Option<&[u8]>)> = staged
+            .iter()
+            .zip(
+                files
+                    .iter()
+                    .map(Option::as_deref)
+                    .chain(std::iter::repeat(None)),
+            )
+            .map(|((r, d), file)| (r.as_str(), d, file))
+            .collect();
         Ok(self
-            .approvals_of(&staged)?
+            .approvals_of_written(&staged)?
             .iter()
             .flat_map(RoleApproval::missing)
             .collect())
@@ -566,6 +577,43 @@ pub(super) mod tests {
                 "{role}"
             );
         }
+        // Checked on the files' bytes (`repo sign`, `repo publish`): the
+        // same approvals. Bytes that are not the role's are checked as the
+        // role they hold: a signature over other bytes does not count.
+        let files: Vec<Option<Vec<u8>>> = staged
+            .iter()
+            .map(|(role, doc)| match doc {
+                StagedRole::Targets(doc) => Some(crate::file_bytes(role, doc).unwrap()),
+                StagedRole::Root(_) => None,
+            })
+            .collect();
+        let written = |files: &[Option<Vec<u8>>]| -> Vec<serde_json::Value> {
+            let asked: Vec<(&str, &StagedRole, Option<&[u8]>)> = staged
+                .iter()
+                .zip(files)
+                .map(|((r, d), f)| (r.as_str(), d, f.as_deref()))
+                .collect();
+            let approvals = op.approvals_of_written(&asked).unwrap();
+            approvals
+                .iter()
+                .map(|a| serde_json::to_value(a).unwrap())
+                .collect()
+        };
+        let expected: Vec<serde_json::Value> = together
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap())
+            .collect();
+        assert_eq!(written(&files), expected);
+        let at = staged.iter().position(|(r, _)| r == "board-0").unwrap();
+        let mut edited = files.clone();
+        let text = String::from_utf8(edited[at].take().unwrap()).unwrap();
+        edited[at] = Some(
+            text.replacen("\"version\":", "\"version\":9", 1)
+                .into_bytes(),
+        );
+        let after = written(&edited);
+        assert_ne!(after[at], expected[at]);
+        assert_eq!(after[at]["reports"][0][1]["valid"], 0);
         let met = |role: &str| {
             let approval = together.iter().find(|a| a.role == role).unwrap();
             approval.reports.iter().all(|(_, r)| r.is_met())

@@ -32,6 +32,7 @@ use super::names;
 use super::published_state::FaultKind;
 use super::resolve::{self, ShadowedDelegation};
 use super::staged_role::StagedRole;
+use super::staging::parallel::map_parallel;
 use super::{
     Published, RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc,
     read_optional,
@@ -213,7 +214,19 @@ impl Repository {
         if staged.is_empty() {
             return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
         }
-        let missing = op.missing_approvals_of(&staged_docs)?;
+        // Each staged targets role's file, serialised once and on every
+        // core (a release over 1,024 bins): its approvals are checked on
+        // these bytes, and they are what is published.
+        let staged_files = map_parallel(
+            &staged_docs,
+            || (),
+            |(), (role, doc), _| match doc {
+                StagedRole::Targets(doc) => file_bytes(role, doc).map(Some),
+                StagedRole::Root(_) => Ok(None),
+            },
+            &mut |_| {},
+        )?;
+        let missing = op.missing_approvals_of_written(&staged_docs, &staged_files)?;
         if !missing.is_empty() {
             let err = RepoError::NotApproved(missing);
             self.refuse(&err, now)?;
@@ -234,11 +247,15 @@ impl Repository {
             })
             .unwrap_or_default();
         let mut changed_roles = Vec::new();
-        for (role, doc) in staged_docs {
+        let mut staged_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for ((role, doc), file) in staged_docs.into_iter().zip(staged_files) {
             match doc {
                 StagedRole::Root(r) => staged_root = Some(r),
                 StagedRole::Targets(doc) => {
                     roles.insert(role.clone(), Cow::Owned(doc));
+                    if let Some(file) = file {
+                        staged_bytes.insert(role.clone(), file);
+                    }
                     changed_roles.push(role);
                 }
             }
@@ -337,7 +354,10 @@ impl Repository {
         for (role, doc) in &roles {
             let bytes = match published.and_then(|p| p.role_bytes(role)) {
                 Some(b) if !changed_roles.contains(role) => b.to_vec(),
-                _ => file_bytes(role, doc)?,
+                _ => match staged_bytes.remove(role) {
+                    Some(file) => file,
+                    None => file_bytes(role, doc)?,
+                },
             };
             role_bytes.insert(role.clone(), bytes);
         }
