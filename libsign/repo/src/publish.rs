@@ -149,6 +149,10 @@ pub struct RefreshOutcome {
     pub timestamp_version: Option<u64>,
 }
 
+/// The staged roles in order, and the file bytes of the targets roles
+/// among them by name ([`Repository::read_staged_for_release`]).
+type StagedRelease = (Vec<(String, StagedRole)>, BTreeMap<String, Vec<u8>>);
+
 impl Repository {
     /// Removes staged roles a crashed publish already made live (their
     /// version is not newer than the published one), from disk and from
@@ -185,6 +189,38 @@ impl Repository {
         Ok(())
     }
 
+    /// Every staged role, in [`Repository::staged_roles`] order, and the
+    /// file bytes of each staged targets role, read and serialised on every
+    /// core.
+    fn read_staged_for_release(&self) -> Result<StagedRelease, RepoError> {
+        let roles = self.staged_roles()?;
+        let read = map_parallel(
+            &roles,
+            || (),
+            |(), role, _| {
+                let Some(doc) = StagedRole::load_optional(self, role)? else {
+                    return Ok(None);
+                };
+                let file = match &doc {
+                    StagedRole::Targets(targets) => Some(file_bytes(role, targets)?),
+                    StagedRole::Root(_) => None,
+                };
+                Ok(Some((doc, file)))
+            },
+            &mut |_| {},
+        )?;
+        let mut docs = Vec::with_capacity(read.len());
+        let mut files = BTreeMap::new();
+        for (role, read) in roles.into_iter().zip(read) {
+            let Some((doc, file)) = read else { continue };
+            if let Some(file) = file {
+                files.insert(role.clone(), file);
+            }
+            docs.push((role, doc));
+        }
+        Ok((docs, files))
+    }
+
     /// Publishes the staged release: refuses, naming every role and key
     /// still missing, unless each staged role meets its threshold; re-checks
     /// every staged target file; then writes snapshot and timestamp with the
@@ -200,32 +236,29 @@ impl Repository {
         // dropped before the first write below, so nothing after it can use
         // the state this publish replaces.
         let op = self.operation();
-        let published = op.published()?;
         // Every staged role read once, for the stale check, the approvals
-        // and the release.
-        let mut staged_docs: Vec<(String, StagedRole)> = Vec::new();
-        for role in self.staged_roles()? {
-            if let Some(doc) = StagedRole::load_optional(self, &role)? {
-                staged_docs.push((role, doc));
-            }
-        }
+        // and the release, and its file serialised once (its approvals are
+        // checked on those bytes, and they are what is published): on other
+        // threads while this one reads the published state, which is
+        // independent of it (at 10^5 targets in one role, both took a fifth
+        // of a publish, one after the other on one core).
+        let (published, staged) = std::thread::scope(|scope| {
+            let staged = scope.spawn(|| self.read_staged_for_release());
+            let published = op.published();
+            let staged = staged.join().unwrap_or_else(|_| {
+                Err(RepoError::Invalid("reading the staged roles failed".into()))
+            });
+            (published, staged)
+        });
+        let published = published?;
+        let (mut staged_docs, mut files) = staged?;
         self.clear_stale_staging(published, &mut staged_docs)?;
         let staged: Vec<String> = staged_docs.iter().map(|(r, _)| r.clone()).collect();
         if staged.is_empty() {
             return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
         }
-        // Each staged targets role's file, serialised once and on every
-        // core (a release over 1,024 bins): its approvals are checked on
-        // these bytes, and they are what is published.
-        let staged_files = map_parallel(
-            &staged_docs,
-            || (),
-            |(), (role, doc), _| match doc {
-                StagedRole::Targets(doc) => file_bytes(role, doc).map(Some),
-                StagedRole::Root(_) => Ok(None),
-            },
-            &mut |_| {},
-        )?;
+        let staged_files: Vec<Option<Vec<u8>>> =
+            staged.iter().map(|role| files.remove(role)).collect();
         let missing = op.missing_approvals_of_written(&staged_docs, &staged_files)?;
         if !missing.is_empty() {
             let err = RepoError::NotApproved(missing);
