@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::operation::Operation;
 use super::staged_role::{StagedRead, StagedRole, ToSave};
+use super::staging::parallel::beside;
 use super::{RepoError, Repository, RoleApproval, StagedChanges, canonical_of, io_err, read_file};
 use crate::audit::AuditEvent;
 use fwsign_keys::atomic_write::{Mode, write_atomic};
@@ -288,14 +289,10 @@ impl Repository {
         // thread while this one reads the published state for the key
         // check: independent, and at 10^5 targets each a third of a
         // signature. The key is still checked before anything is signed.
-        let (authorised, read) = std::thread::scope(|scope| {
-            let read = scope.spawn(|| StagedRead::load(self, role));
-            let authorised = self.authorised_keyids(&op, role, signer.public_key());
-            let read = read.join().unwrap_or_else(|_| {
-                Err(RepoError::Invalid(format!("reading staged {role} failed")))
-            });
-            (authorised, read)
-        });
+        let (authorised, read) = beside(
+            || StagedRead::load(self, role),
+            || self.authorised_keyids(&op, role, signer.public_key()),
+        );
         authorised?;
         let read = read?;
         let prepared = self.sign_payload(role, &read.payload, read.staged.version(), signer)?;

@@ -435,10 +435,29 @@ pub(crate) fn file_bytes<T: Serialize>(
     context: &str,
     doc: &Signed<T>,
 ) -> Result<Vec<u8>, RepoError> {
-    fwsign_manifest_schema::canonical::to_portable_bytes(doc).map_err(|e| RepoError::Metadata {
+    fwsign_manifest_schema::canonical::to_portable_bytes(doc).map_err(not_written(context))
+}
+
+/// [`file_bytes`] of `doc` whose signed part's canonical bytes are
+/// `payload`, made already: written around them, not serialised again
+/// ([`signed_to_portable_bytes`](fwsign_manifest_schema::canonical::signed_to_portable_bytes)).
+pub(crate) fn file_bytes_around<T>(
+    context: &str,
+    doc: &Signed<T>,
+    payload: &[u8],
+) -> Result<Vec<u8>, RepoError> {
+    fwsign_manifest_schema::canonical::signed_to_portable_bytes(doc, payload)
+        .map_err(not_written(context))
+}
+
+/// The refusal of a document that cannot be written as a file.
+fn not_written(
+    context: &str,
+) -> impl Fn(fwsign_manifest_schema::canonical::CanonicalError) -> RepoError + '_ {
+    move |e| RepoError::Metadata {
         path: PathBuf::from(context),
         source: e.into(),
-    })
+    }
 }
 
 /// A staged role's approval state.

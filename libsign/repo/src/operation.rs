@@ -409,25 +409,14 @@ impl<'r> Operation<'r> {
     /// [`Operation::missing_approvals`] of staged roles read already (every
     /// staged role, in [`Repository::staged_roles`] order), for a caller
     /// that needs them anyway, each with the bytes of its file when the
-    /// caller has made them (`files`, in the same order; `publish`, which
-    /// publishes those bytes): checked on those, not serialised again.
+    /// caller has made them (`publish`, which publishes those bytes):
+    /// checked on those, not serialised again.
     pub(crate) fn missing_approvals_of_written(
         &self,
-        staged: &[(String, StagedRole)],
-        files: &[Option<Vec<u8>>],
+        staged: &[(&str, &StagedRole, Option<&[u8]>)],
     ) -> Result<Vec<MissingApproval>, RepoError> {
-        let staged: Vec<(&str, &StagedRole, Option<&[u8]>)> = staged
-            .iter()
-            .zip(
-                files
-                    .iter()
-                    .map(Option::as_deref)
-                    .chain(std::iter::repeat(None)),
-            )
-            .map(|((r, d), file)| (r.as_str(), d, file))
-            .collect();
         Ok(self
-            .approvals_of_written(&staged)?
+            .approvals_of_written(staged)?
             .iter()
             .flat_map(RoleApproval::missing)
             .collect())
@@ -530,6 +519,19 @@ pub(super) mod tests {
         Repository::init(dir.join("repo"), &options, NOW).unwrap()
     }
 
+    /// A new repository under `dir` ([`init`]) with its four keys (root,
+    /// targets, snapshot, timestamp), and `ROLES` board names each with a
+    /// key of its own, not delegated yet ([`board_delegation`]).
+    fn with_boards(
+        dir: &std::path::Path,
+    ) -> ([PrivateKey; 4], Vec<(String, PrivateKey)>, Repository) {
+        let keys = [key(), key(), key(), key()];
+        let boards = (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
+        let [root, targets, snapshot, timestamp] = &keys;
+        let repo = init(dir, [root, targets, snapshot, timestamp]);
+        (keys, boards, repo)
+    }
+
     /// `targets` delegates `NAME/*` to role `name`, signed by `key` alone.
     fn board_delegation(name: &str, key: &PrivateKey) -> DelegateOptions {
         DelegateOptions {
@@ -549,10 +551,7 @@ pub(super) mod tests {
     #[test]
     fn approvals_of_many_roles_are_each_roles_approval_alone() {
         let (_scratch, dir) = scratch();
-        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
-        let boards: Vec<(String, PrivateKey)> =
-            (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
-        let repo = init(&dir, [&root, &targets, &snapshot, &timestamp]);
+        let ([_, targets, _, _], boards, repo) = with_boards(&dir);
         for (name, k) in &boards {
             repo.delegate(&board_delegation(name, k), NOW).unwrap();
         }
@@ -627,10 +626,7 @@ pub(super) mod tests {
     #[test]
     fn each_command_reads_the_published_state_at_most_once() {
         let (_scratch, dir) = scratch();
-        let (root, targets, snapshot, timestamp) = (key(), key(), key(), key());
-        let boards: Vec<(String, PrivateKey)> =
-            (0..ROLES).map(|i| (format!("board-{i}"), key())).collect();
-        let repo = init(&dir, [&root, &targets, &snapshot, &timestamp]);
+        let ([root, targets, snapshot, timestamp], boards, repo) = with_boards(&dir);
         let publish = |repo: &Repository| {
             repo.publish(&snapshot, &timestamp, NOW, &mut |_| {})
                 .unwrap()

@@ -33,6 +33,7 @@ use super::names;
 use super::published_state::FaultKind;
 use super::resolve::{self, ShadowedDelegation};
 use super::staged_role::StagedRole;
+use super::staging::parallel::beside;
 use super::{
     RepoError, Repository, canonical_of, expires_at, file_bytes, io_err, parse_doc, read_optional,
 };
@@ -170,14 +171,7 @@ impl Repository {
         // threads while this one reads the published state, which is
         // independent of it (at 10^5 targets in one role, both took a fifth
         // of a publish, one after the other on one core).
-        let (published, staged) = std::thread::scope(|scope| {
-            let staged = scope.spawn(|| self.read_staged_for_release());
-            let published = op.published();
-            let staged = staged.join().unwrap_or_else(|_| {
-                Err(RepoError::Invalid("reading the staged roles failed".into()))
-            });
-            (published, staged)
-        });
+        let (published, staged) = beside(|| self.read_staged_for_release(), || op.published());
         let published = published?;
         let (mut staged_docs, mut files) = staged?;
         self.clear_stale_staging(published, &mut staged_docs)?;
@@ -185,9 +179,11 @@ impl Repository {
         if staged.is_empty() {
             return Err(RepoError::NothingStaged(self.dir().to_path_buf()));
         }
-        let staged_files: Vec<Option<Vec<u8>>> =
-            staged.iter().map(|role| files.remove(role)).collect();
-        let missing = op.missing_approvals_of_written(&staged_docs, &staged_files)?;
+        let with_files: Vec<(&str, &StagedRole, Option<&[u8]>)> = staged_docs
+            .iter()
+            .map(|(role, doc)| (role.as_str(), doc, files.get(role).map(Vec::as_slice)))
+            .collect();
+        let missing = op.missing_approvals_of_written(&with_files)?;
         if !missing.is_empty() {
             let err = RepoError::NotApproved(missing);
             self.refuse(&err, now)?;
@@ -208,15 +204,11 @@ impl Repository {
             })
             .unwrap_or_default();
         let mut changed_roles = Vec::new();
-        let mut staged_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        for ((role, doc), file) in staged_docs.into_iter().zip(staged_files) {
+        for (role, doc) in staged_docs {
             match doc {
                 StagedRole::Root(r) => staged_root = Some(r),
                 StagedRole::Targets(doc) => {
                     roles.insert(role.clone(), Cow::Owned(doc));
-                    if let Some(file) = file {
-                        staged_bytes.insert(role.clone(), file);
-                    }
                     changed_roles.push(role);
                 }
             }
@@ -315,7 +307,7 @@ impl Repository {
         for (role, doc) in &roles {
             let bytes = match published.and_then(|p| p.role_bytes(role)) {
                 Some(b) if !changed_roles.contains(role) => b.to_vec(),
-                _ => match staged_bytes.remove(role) {
+                _ => match files.remove(role) {
                     Some(file) => file,
                     None => file_bytes(role, doc)?,
                 },

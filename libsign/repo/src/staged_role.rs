@@ -7,12 +7,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use fwsign_manifest_schema::canonical::signed_to_portable_bytes;
 use fwsign_manifest_schema::metadata::{Root, Signed, Targets};
 
 use super::staged_changes::delegated_names;
 use super::staging::parallel::map_parallel;
-use super::{RepoError, Repository, file_bytes, io_err, names, read_optional};
+use super::{RepoError, Repository, file_bytes, file_bytes_around, io_err, names, read_optional};
 use fwsign_keys::atomic_write::{Mode, open_pending, sync_batch, sync_dir};
 use fwsign_keys::document::{put_signature, signing_payload};
 
@@ -162,7 +161,7 @@ pub(crate) struct ToSave<'a> {
     pub(crate) doc: &'a StagedRole,
     /// Its signing payload when made already (`repo sign`, which only adds
     /// a signature): the file is written around it
-    /// ([`signed_to_portable_bytes`]) rather than serialised again.
+    /// ([`file_bytes_around`]) rather than serialised again.
     pub(crate) payload: Option<&'a [u8]>,
 }
 
@@ -185,13 +184,9 @@ impl<'a> ToSave<'a> {
             };
         };
         match self.doc {
-            StagedRole::Root(doc) => signed_to_portable_bytes(doc, payload),
-            StagedRole::Targets(doc) => signed_to_portable_bytes(doc, payload),
+            StagedRole::Root(doc) => file_bytes_around(self.role, doc, payload),
+            StagedRole::Targets(doc) => file_bytes_around(self.role, doc, payload),
         }
-        .map_err(|e| RepoError::Metadata {
-            path: PathBuf::from(self.role),
-            source: e.into(),
-        })
     }
 }
 

@@ -33,6 +33,25 @@ fn worker_count(items: usize) -> usize {
         .max(1)
 }
 
+/// Runs `aside` on another thread while the calling thread runs `here`
+/// (work that does not depend on it), and returns both results: `publish`
+/// and `sign` read the staged side while the published state loads. A
+/// panic in `aside` comes back as its error, so the caller reports
+/// `here`'s error first, as when the two ran one after the other.
+pub(crate) fn beside<A: Send, H>(
+    aside: impl FnOnce() -> Result<A, RepoError> + Send,
+    here: impl FnOnce() -> H,
+) -> (H, Result<A, RepoError>) {
+    std::thread::scope(|scope| {
+        let aside = scope.spawn(aside);
+        let here = here();
+        let aside = aside
+            .join()
+            .unwrap_or_else(|_| Err(RepoError::Invalid("a worker thread panicked".into())));
+        (here, aside)
+    })
+}
+
 /// Runs `work` on every item from a pool of threads and returns the results
 /// in item order, or the first error. `work` gets the worker's own state
 /// (made by `state`) and a function to report bytes done, which reaches
@@ -201,6 +220,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("item 0"), "{err}");
+    }
+
+    /// Work beside the calling thread runs on another one, and both
+    /// results come back, errors included.
+    #[test]
+    fn work_beside_runs_on_another_thread_and_both_results_come_back() {
+        let caller = std::thread::current().id();
+        let (here, aside) = beside(
+            || Ok(std::thread::current().id()),
+            || std::thread::current().id(),
+        );
+        assert_eq!(here, caller);
+        assert_ne!(aside.unwrap(), caller);
+        let (here, aside) = beside(
+            || Err::<(), _>(RepoError::Invalid("aside".into())),
+            || Err::<(), _>(RepoError::Invalid("here".into())),
+        );
+        assert!(here.unwrap_err().to_string().contains("here"));
+        assert!(aside.unwrap_err().to_string().contains("aside"));
     }
 
     #[test]
