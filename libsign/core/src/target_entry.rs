@@ -5,7 +5,7 @@
 
 use fwsign_manifest_schema::reader::{Json, JsonStr, Kind};
 
-use crate::verify::{VerifyError, member};
+use crate::verify::VerifyError;
 
 /// A target entry: length, hashes and firmware fields.
 #[derive(Debug, Clone, Copy)]
@@ -24,26 +24,32 @@ pub struct TargetEntry<'a> {
 
 impl<'a> TargetEntry<'a> {
     pub(crate) fn from_json(entry: Json<'a>) -> Result<Self, VerifyError> {
-        let length = entry
-            .get("length")
+        // One pass over the members: a lookup by name walks the entry up to
+        // that name, and the host reads every entry of every role it loads.
+        let [custom, hashes, length] = entry.get_each(["custom", "hashes", "length"]);
+        let length = length
             .and_then(|l| l.as_u64())
             .ok_or(VerifyError::Malformed(detail!(
                 "target length must be an integer"
             )))?;
-        let hashes = member(
-            entry,
-            "hashes",
-            Kind::Object,
-            detail!("target hashes must be an object"),
-        )?;
+        let hashes = hashes
+            .filter(|h| h.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed(detail!(
+                "target hashes must be an object"
+            )))?;
         // A hash that is not a string could not be checked; skipping it would
         // break "every listed hash is checked".
-        let mut listed = false;
-        for (_, h) in hashes.members() {
-            if h.kind() != Kind::String {
+        let (mut listed, mut sha256, mut sha512) = (false, None, None);
+        for (algorithm, h) in hashes.members() {
+            let Some(digest) = h.as_str() else {
                 return Err(VerifyError::Malformed(detail!(
                     "target hashes must be strings"
                 )));
+            };
+            if algorithm.eq_str("sha256") {
+                sha256 = Some(digest);
+            } else if algorithm.eq_str("sha512") {
+                sha512 = Some(digest);
             }
             listed = true;
         }
@@ -52,14 +58,14 @@ impl<'a> TargetEntry<'a> {
                 "a target must list at least one hash"
             )));
         }
-        let firmware = match entry.get("custom").and_then(|c| c.get("fwsign")) {
+        let firmware = match custom.and_then(|c| c.get("fwsign")) {
             None => None,
             Some(fw) => Some(FirmwareView::from_json(fw)?),
         };
         Ok(Self {
             length,
-            sha256: hashes.get("sha256").and_then(|h| h.as_str()),
-            sha512: hashes.get("sha512").and_then(|h| h.as_str()),
+            sha256,
+            sha512,
             hashes,
             firmware,
         })
@@ -82,25 +88,31 @@ pub struct FirmwareView<'a> {
 
 impl<'a> FirmwareView<'a> {
     fn from_json(fw: Json<'a>) -> Result<Self, VerifyError> {
-        let hardware_ids = member(
-            fw,
+        // One pass, as in `TargetEntry::from_json`; the checks below keep
+        // the order in which the fields were looked up before.
+        let [hardware_ids, minimum, counter, version] = fw.get_each([
             "hardware_ids",
-            Kind::Array,
-            detail!("custom.fwsign.hardware_ids must be an array"),
-        )?;
-        let version = fw
-            .get("version")
+            "min_bootloader_version",
+            "security_counter",
+            "version",
+        ]);
+        let hardware_ids =
+            hardware_ids
+                .filter(|h| h.kind() == Kind::Array)
+                .ok_or(VerifyError::Malformed(detail!(
+                    "custom.fwsign.hardware_ids must be an array"
+                )))?;
+        let version = version
             .and_then(|v| v.as_str())
             .ok_or(VerifyError::Malformed(detail!(
                 "custom.fwsign.version must be a string"
             )))?;
-        let security_counter =
-            fw.get("security_counter")
-                .and_then(|c| c.as_u64())
-                .ok_or(VerifyError::Malformed(detail!(
-                    "custom.fwsign.security_counter must be an integer"
-                )))?;
-        let min_bootloader_version = match fw.get("min_bootloader_version") {
+        let security_counter = counter
+            .and_then(|c| c.as_u64())
+            .ok_or(VerifyError::Malformed(detail!(
+                "custom.fwsign.security_counter must be an integer"
+            )))?;
+        let min_bootloader_version = match minimum {
             None => None,
             Some(v) => Some(v.as_str().ok_or(VerifyError::Malformed(detail!(
                 "custom.fwsign.min_bootloader_version must be a string"

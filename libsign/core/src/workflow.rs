@@ -401,13 +401,12 @@ pub struct SnapshotView<'a> {
 impl<'a> SnapshotView<'a> {
     /// Reads a snapshot envelope (no signature is checked).
     pub fn new(envelope: &Envelope<'a>) -> Result<Self, WorkflowError> {
-        let common = envelope.common("snapshot")?;
-        let meta = member(
-            envelope.signed(),
-            "meta",
-            Kind::Object,
-            detail!("snapshot meta must be an object"),
-        )?;
+        let (common, meta) = envelope.common_and("snapshot", "meta")?;
+        let meta = meta
+            .filter(|m| m.kind() == Kind::Object)
+            .ok_or(VerifyError::Malformed(detail!(
+                "snapshot meta must be an object"
+            )))?;
         Ok(Self {
             version: common.version,
             expires: common.expires,

@@ -250,6 +250,28 @@ impl<'a> Json<'a> {
         None
     }
 
+    /// The members `names` of an object, read in one pass (`None` where
+    /// absent, or for any other kind of value). [`Json::get`] walks the
+    /// members up to the name each time; a reader of several fields of a
+    /// large object (a role's `version`, after its `targets`) walks it once.
+    pub fn get_each<const N: usize>(&self, names: [&str; N]) -> [Option<Json<'a>>; N] {
+        let mut found = [None; N];
+        self.fill_each(&names, &mut found);
+        found
+    }
+
+    // flash: one out-of-line body for every `get_each` (see the module note)
+    #[inline(never)]
+    fn fill_each(&self, names: &[&str], found: &mut [Option<Json<'a>>]) {
+        for (name, value) in self.members() {
+            for (wanted, slot) in names.iter().zip(found.iter_mut()) {
+                if name.eq_str(wanted) {
+                    *slot = Some(value);
+                }
+            }
+        }
+    }
+
     /// The items of an array, in order. Empty for any other kind of value.
     #[inline(never)] // flash: see the module note
     pub fn items(&self) -> Items<'a> {
@@ -608,6 +630,25 @@ mod tests {
         assert_eq!(json.get("e").unwrap().as_u64(), Some(u64::MAX));
         assert_eq!(json.get("e").unwrap().as_i64(), None);
         assert_eq!(json.get("0"), None);
+    }
+
+    #[test]
+    fn get_each_finds_what_get_finds() {
+        // Names in any order, repeated, absent, escaped, and empty; values
+        // of every kind; and a value that is not an object at all.
+        let doc = br#"{"":0,"\"q":1,"a":[1,{"v":2}],"b":{"c":true},"d":"x","e":null}"#;
+        let json = Json::parse_canonical(doc).unwrap();
+        let names = ["e", "a", "zz", "\"q", "", "b", "d", "a", "0"];
+        let each = json.get_each(names);
+        for (name, found) in names.iter().zip(each) {
+            assert_eq!(found, json.get(name), "{name:?}");
+        }
+        assert_eq!(each[0].map(|v| v.is_null()), Some(true));
+        assert_eq!(each[2], None);
+        let scalar = json.get("d").unwrap();
+        assert_eq!(scalar.get_each(["d", "x"]), [None, None]);
+        let array = json.get("a").unwrap();
+        assert_eq!(array.get_each(["v"]), [None]);
     }
 
     #[test]
