@@ -48,6 +48,14 @@ pub(crate) struct Operation<'r> {
     delegators: RefCell<Option<(u64, Delegators)>>,
 }
 
+impl Drop for Operation<'_> {
+    fn drop(&mut self) {
+        if let Some(Cow::Owned(load)) = self.loaded.take() {
+            crate::staging::parallel::drop_aside(load);
+        }
+    }
+}
+
 impl<'r> Operation<'r> {
     pub(crate) fn new(repo: &'r Repository) -> Self {
         Self {
