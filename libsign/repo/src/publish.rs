@@ -303,14 +303,15 @@ impl Repository {
         // Unchanged roles keep the bytes they were published and verified
         // with: the new snapshot's length and hashes describe the files
         // clients fetch, not a re-serialisation of them.
-        let mut role_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        // (Borrowed: copying them was 20 MB at 10^5 targets in 1,024 bins.)
+        let mut role_bytes: BTreeMap<String, Cow<'_, [u8]>> = BTreeMap::new();
         for (role, doc) in &roles {
             let bytes = match published.and_then(|p| p.role_bytes(role)) {
-                Some(b) if !changed_roles.contains(role) => b.to_vec(),
-                _ => match files.remove(role) {
+                Some(b) if !changed_roles.contains(role) => Cow::Borrowed(b),
+                _ => Cow::Owned(match files.remove(role) {
                     Some(file) => file,
                     None => file_bytes(role, doc)?,
-                },
+                }),
             };
             role_bytes.insert(role.clone(), bytes);
         }
@@ -324,10 +325,10 @@ impl Repository {
             let Some(existing) = read_optional(&path)? else {
                 continue;
             };
-            if existing != role_bytes[role] {
+            if existing.as_slice() != role_bytes[role].as_ref() {
                 let orphan = self.usable_orphan(&path, &existing, role, &roles, &root_doc)?;
                 roles.insert(role.clone(), Cow::Owned(orphan));
-                role_bytes.insert(role.clone(), existing);
+                role_bytes.insert(role.clone(), Cow::Owned(existing));
             }
             on_disk.insert(role.clone());
         }
@@ -400,7 +401,7 @@ impl Repository {
             let mut read = |role: &str, _version: u64| {
                 role_bytes
                     .get(role)
-                    .cloned()
+                    .map(|bytes| bytes.to_vec())
                     .ok_or_else(|| RepoError::Invalid(format!("{role} is not in this release")))
             };
             resolve::shadowed_delegations(&root_doc, &snapshot_canonical, &roles, &mut read)
@@ -446,8 +447,14 @@ impl Repository {
         }
 
         // Writes: targets, metadata, snapshot, timestamp last. From here on
-        // the published state read above is stale (and `roles`, which
-        // borrows from it, is gone: versions come from `versions`).
+        // the published state read above is stale (and `roles` and
+        // `role_bytes`, which borrow from it, are gone: versions come from
+        // `versions`, and the changed roles' files, owned, are kept).
+        let changed_bytes: BTreeMap<String, Vec<u8>> = role_bytes
+            .into_iter()
+            .filter(|(role, _)| changed_roles.contains(role))
+            .map(|(role, bytes)| (role, bytes.into_owned()))
+            .collect();
         drop(op);
         let targets_dir = self.targets_dir();
         fs::create_dir_all(&targets_dir).map_err(io_err(&targets_dir))?;
@@ -472,7 +479,7 @@ impl Repository {
         }
         for role in changed_roles.iter().filter(|r| !on_disk.contains(*r)) {
             let path = metadata_dir.join(names::versioned_role_file(versions[role], role));
-            new_files.push((path, &role_bytes[role]));
+            new_files.push((path, &changed_bytes[role]));
         }
         create_all_published(&new_files)?;
         on_step(PublishStep::MetadataWritten);

@@ -7,6 +7,7 @@
 //! the new snapshot and its delegator, with expiry at the time of the
 //! release. Anything a client would refuse is refused with nothing written.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use fwsign_manifest_schema::expiry::UnixTime;
@@ -26,8 +27,9 @@ pub(super) struct NewFiles<'a> {
     pub(super) timestamp: &'a [u8],
     /// The snapshot the timestamp names, and its version.
     pub(super) snapshot: (u64, &'a [u8]),
-    /// Every targets role's file, by role.
-    pub(super) roles: &'a BTreeMap<String, Vec<u8>>,
+    /// Every targets role's file, by role: borrowed from the published
+    /// state where the release leaves the role as it is.
+    pub(super) roles: &'a BTreeMap<String, Cow<'a, [u8]>>,
     /// Every targets role's version, by role.
     pub(super) versions: &'a BTreeMap<String, u64>,
     /// The roles each targets role delegates to, in order, from the typed
@@ -173,7 +175,7 @@ fn check_roles(
             let children: Vec<(&str, &[u8])> = delegated
                 .iter()
                 .filter(|d| !visited.contains(&((*d).clone(), Some(role.clone()))))
-                .filter_map(|d| Some((d.as_str(), new.roles.get(d)?.as_slice())))
+                .filter_map(|d| Some((d.as_str(), new.roles.get(d)?.as_ref())))
                 .collect();
             if let Some(checked) = check_delegated(set, known, &role, &children, |_| ()) {
                 for ((child, _), (c, _)) in children.iter().zip(checked) {
@@ -221,7 +223,7 @@ pub(super) fn check_online(
         let bytes = published
             .role_bytes(role)
             .ok_or_else(|| RepoError::Invalid(format!("{role}: not in the published state")))?;
-        roles.insert(role.clone(), bytes.to_vec());
+        roles.insert(role.clone(), Cow::Borrowed(bytes));
         versions.insert(role.clone(), doc.signed.version);
     }
     check_release(
