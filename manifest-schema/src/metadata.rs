@@ -415,7 +415,7 @@ impl Targets {
             }
         }
         for (name, target) in &self.targets {
-            if target.firmware().is_err() {
+            if !target.firmware_is_valid() {
                 return Err(Error::Format(format!(
                     "target {name:?} has malformed firmware fields under custom.fwsign"
                 )));
@@ -464,6 +464,19 @@ impl TargetFile {
         };
         info.check()?;
         Ok(Some(info))
+    }
+
+    /// Whether [`TargetFile::firmware`] accepts this entry's firmware
+    /// fields: decided in place where they plainly hold
+    /// ([`FirmwareInfo::plainly_valid`]), else by reading them.
+    pub(crate) fn firmware_is_valid(&self) -> bool {
+        let plainly = self
+            .custom
+            .as_ref()
+            .and_then(RawJson::json)
+            .and_then(|custom| custom.get(FirmwareInfo::CUSTOM_KEY))
+            .and_then(FirmwareInfo::plainly_valid);
+        plainly.is_some() || self.firmware().is_ok()
     }
 
     /// Sets the firmware fields under `custom.fwsign`, keeping every other

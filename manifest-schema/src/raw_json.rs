@@ -82,6 +82,12 @@ impl RawJson {
         Ok(crate::parse::parse_json(self.0.as_bytes())?)
     }
 
+    /// The value, read in place; `None` when it nests deeper than the
+    /// canonical reader goes.
+    pub(crate) fn json(&self) -> Option<Json<'_>> {
+        Json::parse_canonical(self.0.as_bytes()).ok()
+    }
+
     /// The canonical text of member `key`, if this is an object that has
     /// one; `None` from `Err` when the value nests deeper than the
     /// canonical reader goes (the caller then reads [`RawJson::to_value`]).
