@@ -264,8 +264,16 @@ impl<'a> Json<'a> {
     #[inline(never)]
     fn fill_each(&self, names: &[&str], found: &mut [Option<Json<'a>>]) {
         for (name, value) in self.members() {
+            // The name's escapes looked for once, not once per wanted name;
+            // lengths first, as most names wanted differ from it in length.
+            let plain = name.plain_bytes();
             for (wanted, slot) in names.iter().zip(found.iter_mut()) {
-                if name.eq_str(wanted) {
+                let wanted = wanted.as_bytes();
+                let equal = match plain {
+                    Some(plain) => plain.len() == wanted.len() && plain.iter().eq(wanted),
+                    None => name.eq_bytes(wanted),
+                };
+                if equal {
                     *slot = Some(value);
                 }
             }
