@@ -524,6 +524,17 @@ impl<T: RoleType> Signed<T> {
         }
     }
 
+    /// [`Signed::from_json_slice`] of a document the canonical reader has
+    /// validated (the check of a role keeps one): read without checking
+    /// again what validation already holds, to the same document and the
+    /// same refusals.
+    pub fn from_canonical(buf: &crate::canonical::CanonicalBuf) -> Result<Self, Error> {
+        match crate::parse::typed_from_canonical::<Self>(buf) {
+            Some(doc) => doc.checked(),
+            None => Self::from_json_slice(buf.as_bytes()),
+        }
+    }
+
     /// Like [`Signed::from_json_slice`], from an already parsed value.
     pub fn from_value(value: Value) -> Result<Self, Error> {
         let doc: Self = serde_json::from_value(value).map_err(|e| Error::Format(e.to_string()))?;

@@ -20,6 +20,7 @@
 use serde_json::{Map, Number, Value};
 
 mod de;
+pub(crate) use de::from_canonical as typed_from_canonical;
 pub(crate) use de::from_slice as typed_from_slice;
 
 /// The deepest nesting accepted, to keep hostile input from exhausting the

@@ -78,6 +78,16 @@ impl CanonicalDocument {
         self.form.as_bytes()
     }
 
+    /// The bytes as the reader validated them, when they were read from
+    /// text that was canonical already (the typed parse of a checked role
+    /// then need not check again what validation holds).
+    pub fn validated(&self) -> Option<&fwsign_manifest_schema::canonical::CanonicalBuf> {
+        match &self.form {
+            CanonicalForm::Checked(buf) => Some(buf),
+            CanonicalForm::Written(_) => None,
+        }
+    }
+
     /// The envelope, for the verification core. A document read from text
     /// that was canonical already was validated by the core's reader then,
     /// and is not walked again (the host asks for the envelope of one

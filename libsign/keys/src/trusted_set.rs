@@ -168,6 +168,15 @@ pub struct CheckedTargets {
     parent: Option<(String, u64)>,
 }
 
+impl CheckedTargets {
+    /// The role's bytes as the check validated them, when its file was
+    /// canonical already: what a typed parse can read without validating
+    /// them again ([`fwsign_manifest_schema::metadata::Signed::from_canonical`]).
+    pub fn validated(&self) -> Option<&fwsign_manifest_schema::canonical::CanonicalBuf> {
+        self.doc.validated()
+    }
+}
+
 /// Checks of the roles one delegator delegates ([`TrustedSet::delegated_by`]):
 /// what [`TrustedSet::check_targets_known`] does for each, with the
 /// delegator's view read once.

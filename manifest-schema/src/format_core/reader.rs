@@ -202,6 +202,15 @@ impl<'a> Json<'a> {
         Ok(Self { bytes })
     }
 
+    /// The value at the start of `text`, a slice of a document the reader
+    /// validated already (a [`crate::canonical::CanonicalBuf`]'s), found
+    /// without validating it again.
+    #[cfg(feature = "std")]
+    pub(crate) fn validated_prefix(text: &'a [u8]) -> Option<Self> {
+        let end = skip_value(text, 0)?;
+        text.get(..end).map(|bytes| Self { bytes })
+    }
+
     /// The exact bytes of this value, as they stand in the document.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes

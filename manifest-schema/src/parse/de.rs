@@ -22,9 +22,24 @@ use super::{MAX_DEPTH, Parser};
 /// `T` read from `text`, or `None` when the fast path cannot (the caller
 /// then takes the tree path for the verdict and the error).
 pub(crate) fn from_slice<T: DeserializeOwned>(text: &[u8]) -> Option<T> {
+    read(text, false)
+}
+
+/// [`from_slice`] of a document the canonical reader has validated: it is
+/// canonical JSON throughout, so no object can repeat a key and every
+/// value in it is canonical already. What the strict reading would check
+/// again is not (the same value results, and the same refusals).
+pub(crate) fn from_canonical<T: DeserializeOwned>(
+    buf: &crate::canonical::CanonicalBuf,
+) -> Option<T> {
+    read(buf.as_bytes(), true)
+}
+
+fn read<T: DeserializeOwned>(text: &[u8], canonical: bool) -> Option<T> {
     let mut de = Reader {
         parser: Parser { text, pos: 0 },
         depth: 0,
+        canonical,
     };
     de.parser.skip_whitespace();
     let value = T::deserialize(&mut de).ok()?;
@@ -53,6 +68,8 @@ impl de::Error for GaveUp {
 struct Reader<'de> {
     parser: Parser<'de>,
     depth: usize,
+    /// The text is a validated canonical document ([`from_canonical`]).
+    canonical: bool,
 }
 
 impl<'de> Reader<'de> {
@@ -89,8 +106,13 @@ impl<'de> Reader<'de> {
         let start = self.parser.pos;
         // The canonical reader's nesting bound counts from this value; the
         // whole document's bound must hold too.
+        let value = if self.canonical {
+            crate::reader::Json::validated_prefix(&text[start..])
+        } else {
+            crate::reader::Json::parse_canonical_prefix(&text[start..]).ok()
+        };
         if self.depth + crate::reader::MAX_DEPTH <= MAX_DEPTH
-            && let Ok(value) = crate::reader::Json::parse_canonical_prefix(&text[start..])
+            && let Some(value) = value
         {
             let bytes = value.as_bytes();
             self.parser.pos = start + bytes.len();
@@ -310,7 +332,8 @@ impl<'de> de::MapAccess<'de> for Members<'_, 'de> {
             return Err(GaveUp);
         }
         let key = self.reader.string()?;
-        if !self.keys.insert(key.clone()) {
+        // A canonical document's keys are strictly increasing: none repeats.
+        if !self.reader.canonical && !self.keys.insert(key.clone()) {
             return Err(GaveUp);
         }
         self.reader.parser.skip_whitespace();

@@ -177,7 +177,7 @@ fn check_roles(
                 .filter(|d| !visited.contains(&((*d).clone(), Some(role.clone()))))
                 .filter_map(|d| Some((d.as_str(), new.roles.get(d)?.as_ref())))
                 .collect();
-            if let Some(checked) = check_delegated(set, known, &role, &children, |_| ()) {
+            if let Some(checked) = check_delegated(set, known, &role, &children, |_, _| ()) {
                 for ((child, _), (c, _)) in children.iter().zip(checked) {
                     ahead.insert(((*child).to_owned(), role.clone()), c);
                 }

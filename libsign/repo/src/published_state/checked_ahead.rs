@@ -39,8 +39,8 @@ pub(super) type Typed = Result<Signed<Targets>, String>;
 pub(crate) type Checked<X> = (Result<CheckedTargets, TrustError>, Option<X>);
 
 /// Checks `children` (role name and bytes), all delegated by `parent`, on
-/// every core, each with `also` run on its bytes in the same worker when
-/// the check passed; in order. `None` when there are too few to be worth
+/// every core, each with `also` run on its bytes and its check in the same
+/// worker when the check passed; in order. `None` when there are too few to be worth
 /// threads: the caller's walk checks them one by one. The load and
 /// publish's release check both take their delegators' roles this way;
 /// the release check passes the load's set as `known`
@@ -50,7 +50,7 @@ pub(crate) fn check_delegated<X: Send>(
     known: Option<&TrustedSet>,
     parent: &str,
     children: &[(&str, &[u8])],
-    also: impl Fn(&[u8]) -> X + Sync,
+    also: impl Fn(&[u8], &CheckedTargets) -> X + Sync,
 ) -> Option<Vec<Checked<X>>> {
     if children.len() < CHECKS_WORTH_THREADS {
         return None;
@@ -61,7 +61,7 @@ pub(crate) fn check_delegated<X: Send>(
         || set.delegated_by(parent),
         |delegated, (role, bytes), _| {
             let checked = delegated.check_targets_known(role, bytes, known);
-            let extra = checked.is_ok().then(|| also(bytes));
+            let extra = checked.as_ref().ok().map(|c| also(bytes, c));
             Ok((checked, extra))
         },
         &mut |_| {},
@@ -97,8 +97,13 @@ pub(super) fn check_children(
         })
         .collect();
     let items: Vec<(&str, &[u8])> = read.iter().map(|(r, b)| (*r, b.as_slice())).collect();
-    let Some(checked) = check_delegated(set, None, parent, &items, |bytes| {
-        Signed::<Targets>::from_json_slice(bytes).map_err(|e| e.to_string())
+    // Read from the bytes the check validated, where it kept them.
+    let Some(checked) = check_delegated(set, None, parent, &items, |bytes, checked| {
+        match checked.validated() {
+            Some(validated) => Signed::<Targets>::from_canonical(validated),
+            None => Signed::<Targets>::from_json_slice(bytes),
+        }
+        .map_err(|e| e.to_string())
     }) else {
         return BTreeMap::new();
     };

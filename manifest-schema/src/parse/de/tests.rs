@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::from_slice;
+use super::{from_canonical, from_slice};
+use crate::canonical::CanonicalBuf;
 use crate::parse::parse_json;
 
 /// Whenever the fast path accepts, the tree path accepts the same value.
@@ -26,6 +27,28 @@ fn reads_what_python_tuf_writes() {
         from_slice::<Value>(text.as_bytes()),
         Some(json!({"a": "café 😀\n", "b": [1, -2, {}], "c": null, "d": [true, false]}))
     );
+}
+
+/// A role read from its validated canonical bytes is the role read from
+/// its file: firmware and other `custom` fields (kept as canonical text),
+/// unknown fields at every level, escapes, delegations.
+#[test]
+fn a_validated_role_reads_as_its_file_does() {
+    use crate::metadata::{Signed, Targets};
+    let hex = "ab".repeat(32);
+    let text = format!(
+        r#"{{"signatures":[{{"keyid":"{hex}","sig":"00"}}],"signed":{{"_type":"targets","delegations":{{"keys":{{}},"roles":[{{"keyids":[],"name":"bins-0","path_hash_prefixes":["0"],"terminating":true,"threshold":1}}]}},"expires":"2030-01-01T00:00:00Z","spec_version":"1.0.31","targets":{{"a\"b.bin":{{"custom":{{"fwsign":{{"hardware_ids":["evc"],"security_counter":1,"version":"1.0.0"}},"other":{{"deep":[[1,{{"x":null}}]]}}}},"hashes":{{"sha256":"{hex}"}},"length":5,"x-tool":[1,"two"]}},"plain.bin":{{"hashes":{{"sha256":"{hex}","sha512":"{hex}{hex}"}},"length":0}}}},"version":3,"x-top":{{"k":"v"}}}}}}"#
+    );
+    let buf = CanonicalBuf::new(text.clone().into_bytes()).unwrap();
+    let validated = Signed::<Targets>::from_canonical(&buf).unwrap();
+    assert_eq!(
+        validated,
+        Signed::<Targets>::from_json_slice(text.as_bytes()).unwrap()
+    );
+    assert_eq!(validated.signed.targets.len(), 2);
+    // The fast reading took it (a refusal there would fall back and hide
+    // a difference).
+    assert!(from_canonical::<Signed<Targets>>(&buf).is_some());
 }
 
 #[test]
@@ -108,6 +131,10 @@ proptest! {
             crate::canonical::to_canonical_vec(&value).unwrap(),
         ] {
             prop_assert_eq!(from_slice::<Value>(&text), Some(value.clone()));
+            // Read as a validated canonical document, where it is one.
+            if let Ok(buf) = CanonicalBuf::new(text.clone()) {
+                prop_assert_eq!(from_canonical::<Value>(&buf), Some(value.clone()));
+            }
             // And the canonicaliser, fast path or not, agrees with the tree.
             prop_assert_eq!(
                 crate::canonical::canonicalize(&text).unwrap(),
@@ -126,6 +153,9 @@ proptest! {
         let at = cut.index(text.len());
         text.insert(at, byte);
         agrees(&text);
+        if let Ok(buf) = CanonicalBuf::new(text.clone()) {
+            prop_assert_eq!(from_canonical::<Value>(&buf), from_slice::<Value>(&text));
+        }
         let tree = parse_json(&text).ok().map(|v| crate::canonical::to_canonical_vec(&v).unwrap());
         prop_assert_eq!(crate::canonical::canonicalize(&text).ok(), tree);
         text.truncate(at);
