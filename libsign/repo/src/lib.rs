@@ -63,6 +63,10 @@ mod staged_changes;
 mod staged_role;
 pub mod staging;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
+pub(crate) use test_support::{test_init_options, test_key, test_scratch};
+#[cfg(test)]
 mod transaction_tests;
 
 use std::borrow::Cow;
@@ -340,43 +344,6 @@ impl Published {
         }
         roles
     }
-}
-
-/// The options of a test repository: one key each for root and targets,
-/// `online` for snapshot and timestamp, thresholds of 1.
-#[cfg(test)]
-pub(crate) fn test_init_options(
-    root: &fwsign_keys::PrivateKey,
-    targets: &fwsign_keys::PrivateKey,
-    online: &fwsign_keys::PrivateKey,
-) -> InitOptions {
-    InitOptions {
-        root_keys: vec![root.public_key().clone()],
-        root_threshold: 1,
-        targets_keys: vec![targets.public_key().clone()],
-        targets_threshold: 1,
-        snapshot_key: online.public_key().clone(),
-        timestamp_key: online.public_key().clone(),
-        expiry: ExpiryPolicy::default(),
-        allow_shared_key: false,
-    }
-}
-
-/// A test's own scratch directory under the system temp dir, named
-/// `fwsign-NAME-XXXXXX`, and its path: removed when the guard is dropped
-/// (also when the test fails), so keep the guard bound for the whole test.
-#[cfg(test)]
-pub(crate) fn test_scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
-    #[allow(
-        clippy::unwrap_used,
-        reason = "a test without scratch space cannot run"
-    )]
-    let guard = tempfile::Builder::new()
-        .prefix(&format!("fwsign-{name}-"))
-        .tempdir()
-        .unwrap();
-    let dir = guard.path().to_path_buf();
-    (guard, dir)
 }
 
 /// A repository directory.

@@ -223,15 +223,12 @@ mod tests {
     use fwsign_manifest_schema::metadata::{DelegatedRole, Delegations, Signed, Targets};
 
     use crate::{InitOptions, RepoError, Repository, empty_targets};
-    use fwsign_keys::{Algorithm, PrivateKey};
 
     use super::refuse_new_faults;
 
     const NOW: UnixTime = UnixTime(1_700_000_000);
 
-    fn key() -> PrivateKey {
-        PrivateKey::generate(Algorithm::Ed25519).unwrap()
-    }
+    use crate::test_key as key;
 
     fn targets(doc: Targets) -> Signed<Targets> {
         Signed {

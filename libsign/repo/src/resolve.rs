@@ -451,14 +451,12 @@ mod tests {
 
     use super::super::staging::{AddOptions, DelegateOptions, NewTarget};
     use super::super::{DeviceCapacity, ExpiryPolicy, InitOptions, RepoError, Repository};
-    use fwsign_keys::{Algorithm, PrivateKey};
+    use fwsign_keys::PrivateKey;
 
     const NOW: UnixTime = UnixTime(1_700_000_000);
     const NAME: &str = "evc-a1/fw.bin";
 
-    fn key() -> PrivateKey {
-        PrivateKey::generate(Algorithm::Ed25519).unwrap()
-    }
+    use crate::test_key as key;
 
     /// A repository: targets 2 of 3, online keys, root signed.
     struct Repo {

@@ -12,14 +12,12 @@ use serde_json::json;
 use super::{HEAD_FIELD, sha256_hex, version_of};
 use crate::staging::DelegateOptions;
 use crate::{RepoError, Repository};
+use fwsign_keys::PrivateKey;
 use fwsign_keys::document::sign;
-use fwsign_keys::{Algorithm, PrivateKey};
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
 
-fn key() -> PrivateKey {
-    PrivateKey::generate(Algorithm::Ed25519).unwrap()
-}
+use crate::test_key as key;
 
 /// A repository in a scratch directory of its own (removed with the
 /// guard): one key each for root and targets, `online` for snapshot and

@@ -9,7 +9,7 @@ use fwsign_manifest_schema::expiry::UnixTime;
 use crate::staged_role::StagedRole;
 use crate::staging::DelegateOptions;
 use crate::{InitOptions, RepoError, Repository};
-use fwsign_keys::{Algorithm, PrivateKey};
+use fwsign_keys::PrivateKey;
 use fwsign_manifest_schema::metadata::Targets;
 
 thread_local! {
@@ -56,9 +56,7 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
     crate::test_scratch("repo-op")
 }
 
-fn key() -> PrivateKey {
-    PrivateKey::generate(Algorithm::Ed25519).unwrap()
-}
+use crate::test_key as key;
 
 /// A new repository under `dir`: one key each for root, targets,
 /// snapshot and timestamp, thresholds of 1.

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use super::{FaultKind, Listing};
 use crate::staging::DelegateOptions;
 use crate::{RepoError, Repository};
+use fwsign_keys::PrivateKey;
 use fwsign_keys::document::sign;
-use fwsign_keys::{Algorithm, PrivateKey};
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
 const DAY: i64 = 86_400;
@@ -27,9 +27,7 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
     crate::test_scratch("published-state")
 }
 
-fn key() -> PrivateKey {
-    PrivateKey::generate(Algorithm::Ed25519).unwrap()
-}
+use crate::test_key as key;
 
 struct Fixture {
     repo: Repository,

@@ -298,13 +298,10 @@ mod tests {
     use super::{RETIRED_ROLES_FIELD, UndelegateOptions};
     use crate::staging::DelegateOptions;
     use crate::{InitOptions, RepoError, Repository, empty_targets};
-    use fwsign_keys::{Algorithm, PrivateKey};
 
     const NOW: UnixTime = UnixTime(1_700_000_000);
 
-    fn key() -> PrivateKey {
-        PrivateKey::generate(Algorithm::Ed25519).unwrap()
-    }
+    use crate::test_key as key;
 
     /// `board-a` delegates `board-a-beta` (a sub-delegation made by hand,
     /// as another tool makes them): removing `board-a` alone would strand
