@@ -70,7 +70,7 @@ impl FirmwareInfo {
             })?;
         }
         if let Some(d) = &self.sbom_sha256
-            && (d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            && !is_sha256_hex(d)
         {
             return Err(Error::Format(format!(
                 "sbom_sha256 {d:?} is not 64 lowercase hex digits"
@@ -130,15 +130,10 @@ impl FirmwareInfo {
         if let Some(minimum) = minimum {
             semver::Version::parse(minimum.as_str()?.as_plain()?).ok()?;
         }
-        if let Some(digest) = sbom_sha256 {
-            let digest = digest.as_str()?.as_plain()?;
-            let hex = digest.len() == 64
-                && digest
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !hex {
-                return None;
-            }
+        if let Some(digest) = sbom_sha256
+            && !is_sha256_hex(digest.as_str()?.as_plain()?)
+        {
+            return None;
         }
         if let Some(name) = sbom_target
             && (name.as_str()?.is_empty() || sbom_sha256.is_none())
@@ -169,6 +164,14 @@ impl FirmwareInfo {
         }
         Ok(())
     }
+}
+
+/// Whether `digest` is a SHA-256 as 64 lowercase hex digits.
+fn is_sha256_hex(digest: &str) -> bool {
+    digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

@@ -473,7 +473,7 @@ impl TargetFile {
         let plainly = self
             .custom
             .as_ref()
-            .and_then(RawJson::json)
+            .map(RawJson::json)
             .and_then(|custom| custom.get(FirmwareInfo::CUSTOM_KEY))
             .and_then(FirmwareInfo::plainly_valid);
         plainly.is_some() || self.firmware().is_ok()
