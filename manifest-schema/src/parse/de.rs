@@ -106,13 +106,8 @@ impl<'de> Reader<'de> {
         let start = self.parser.pos;
         // The canonical reader's nesting bound counts from this value; the
         // whole document's bound must hold too.
-        let value = if self.canonical {
-            crate::reader::Json::validated_prefix(&text[start..])
-        } else {
-            crate::reader::Json::parse_canonical_prefix(&text[start..]).ok()
-        };
         if self.depth + crate::reader::MAX_DEPTH <= MAX_DEPTH
-            && let Some(value) = value
+            && let Some(value) = self.canonical_prefix(&text[start..])
         {
             let bytes = value.as_bytes();
             self.parser.pos = start + bytes.len();
@@ -126,6 +121,16 @@ impl<'de> Reader<'de> {
         String::from_utf8(canonical)
             .map(Cow::Owned)
             .map_err(|_| GaveUp)
+    }
+
+    /// The canonical value at the start of `text`: found in a validated
+    /// document, validated otherwise.
+    fn canonical_prefix(&self, text: &'de [u8]) -> Option<crate::reader::Json<'de>> {
+        if self.canonical {
+            crate::reader::Json::validated_prefix(text)
+        } else {
+            crate::reader::Json::parse_canonical_prefix(text).ok()
+        }
     }
 
     fn enter(&mut self) -> Result<(), GaveUp> {
