@@ -58,10 +58,7 @@ fn staged_else_published<'p, X>(
     role: &str,
     read: impl FnOnce(&'p Signed<Targets>) -> X,
 ) -> Option<X> {
-    match staged {
-        Some(current) => Some(current),
-        None => published.and_then(|p| p.targets.get(role)).map(read),
-    }
+    staged.or_else(|| published.and_then(|p| p.targets.get(role)).map(read))
 }
 
 impl Drop for Operation<'_> {
